@@ -1,0 +1,34 @@
+"""podium: one provider-neutral orchestration layer over managed cloud agent services."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+__all__ = ["Run", "Workflow", "__version__", "arun", "get_run", "load", "run"]
+
+if TYPE_CHECKING:
+    from podium.api import arun, get_run, load, run
+    from podium.core.run import Run
+    from podium.core.spec import Workflow
+
+_LAZY = {
+    "arun": "podium.api",
+    "get_run": "podium.api",
+    "load": "podium.api",
+    "run": "podium.api",
+    "Run": "podium.core.run",
+    "Workflow": "podium.core.spec",
+}
+
+
+def __getattr__(name: str) -> Any:
+    # Names load on first use so that `import podium` (and the CLI's start-up) stays light.
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'podium' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -1,0 +1,162 @@
+"""What crosses the provider boundary: AgentRequest, AgentResponse, Usage, and the Provider contract."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Usage(BaseModel):
+    """Tokens a call consumed, by kind, as the provider reported them."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    input_tokens: int = Field(0, ge=0)
+    output_tokens: int = Field(0, ge=0)
+    cache_read_tokens: int = Field(0, ge=0)
+    cache_write_tokens: int = Field(0, ge=0)
+    requests: int = Field(1, ge=0)
+
+    @property
+    def total_tokens(self) -> int:
+        return (
+            self.input_tokens
+            + self.output_tokens
+            + self.cache_read_tokens
+            + self.cache_write_tokens
+        )
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+            cache_read_tokens=self.cache_read_tokens + other.cache_read_tokens,
+            cache_write_tokens=self.cache_write_tokens + other.cache_write_tokens,
+            requests=self.requests + other.requests,
+        )
+
+
+ZERO_USAGE = Usage(requests=0)
+
+
+class Message(BaseModel):
+    """One turn of a conversation sent to an agent."""
+
+    model_config = ConfigDict(frozen=True)
+
+    role: str  # "user" or "assistant"
+    content: str
+
+
+class AgentRequest(BaseModel):
+    """One call to one agent, as the engine hands it to a provider.
+
+    `binding` is the agent's section for this provider from the workflow file (for example
+    ``{agent_id: ..., alias_id: ...}`` under ``bedrock:``); `model` is already resolved through
+    the provider's ``models:`` aliases. `messages` is the conversation: the rendered prompt, and
+    on a repair retry the rejected reply and the validation error.
+    """
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    run_id: str
+    step: str
+    agent: str
+    attempt: int
+    item: int | None = None
+    provider: str
+    model: str | None = None
+    instructions: str | None = None
+    function: str | None = None
+    binding: dict[str, Any] = Field(default_factory=dict)
+    options: dict[str, Any] = Field(default_factory=dict)
+    messages: list[Message]
+    output_schema: dict[str, Any] | None = None
+    idempotency_key: str
+    session_id: str
+    timeout: float | None = None
+    context: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def prompt(self) -> str:
+        """The first user message: the step's rendered prompt."""
+        return self.messages[0].content
+
+
+class AgentResponse(BaseModel):
+    """What an agent answered, with usage and the provider's own identifiers.
+
+    `output` is set when the agent returned a value rather than text (a python function);
+    `text` is the reply text otherwise. `native` keeps provider-specific detail (trace events,
+    return-control payloads) for the trace exporter without the core knowing its shape.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    text: str | None = None
+    output: Any = None
+    usage: Usage = Field(default_factory=Usage)
+    model: str | None = None
+    latency_ms: float | None = None
+    response_id: str | None = None
+    session_id: str | None = None
+    native: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def value(self) -> Any:
+        return self.output if self.output is not None else self.text
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderEnv:
+    """What a provider learns about the workflow it serves: where it lives and its mock replies."""
+
+    workflow: str
+    base_dir: Path
+    mock: Mapping[str, Any] = field(default_factory=dict)
+
+
+class ProviderConfig(BaseModel):
+    """Settings every provider accepts under ``providers.<name>:``; providers extend this model."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    concurrency: int | None = Field(
+        None, ge=1, description="Most calls in flight to this provider."
+    )
+    models: dict[str, str] = Field(
+        default_factory=dict,
+        description="Logical model names (fast, smart) to this provider's ids.",
+    )
+
+
+class Provider:
+    """Base class of a backend. Subclasses set `name`, `Config`, and implement `invoke`.
+
+    A provider converts its SDK's errors into `podium.core.errors` (Throttled, TransientError,
+    InvalidRequest, AuthError, CallTimeout) so that retry and fallback stay provider-neutral.
+    """
+
+    name: ClassVar[str]
+    Config: ClassVar[type[ProviderConfig]] = ProviderConfig
+    description: ClassVar[str] = ""
+
+    def __init__(self, config: ProviderConfig, env: ProviderEnv) -> None:
+        self.config = config
+        self.env = env
+
+    def resolve_model(self, model: str | None) -> str | None:
+        """Map a logical model name through this provider's ``models:`` table."""
+        if model is None:
+            return None
+        return self.config.models.get(model, model)
+
+    async def invoke(self, request: AgentRequest) -> AgentResponse:
+        raise NotImplementedError
+
+    async def aclose(self) -> None:
+        """Release clients and connections; called once when the run ends."""

@@ -1,0 +1,168 @@
+"""The exception tree: every podium error carries what the user must do about it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class PodiumError(Exception):
+    """Base of every error podium raises on purpose; `fix` says what to do about it."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, fix: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fix = fix
+
+    def __str__(self) -> str:
+        return f"{self.message}\n  fix: {self.fix}" if self.fix else self.message
+
+
+# --- bad input: the user's files, flags and values (exit code 2, nothing runs) ----------------
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with a workflow file, located as precisely as the parser allows."""
+
+    file: str
+    field: str
+    message: str
+    line: int | None = None
+    column: int | None = None
+    fix: str | None = None
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.column is not None:
+                where += f":{self.column}"
+        text = (
+            f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        )
+        return f"{text}\n    fix: {self.fix}" if self.fix else text
+
+
+class BadInput(PodiumError):
+    """The user gave podium something it cannot use; nothing was run."""
+
+    exit_code = 2
+
+
+class WorkflowError(BadInput):
+    """A workflow file is invalid; `problems` lists every problem found, each located."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = list(problems)
+        count = len(self.problems)
+        head = f"{count} problem{'s' if count != 1 else ''} in {self.problems[0].file}"
+        super().__init__(head + ":\n" + "\n".join(f"  {p}" for p in self.problems))
+
+
+class InputError(BadInput):
+    """A run's inputs are missing or of the wrong type."""
+
+
+class RunNotFound(BadInput):
+    """No run with that id is in the store."""
+
+
+class StoreError(PodiumError):
+    """The run store cannot be used (corrupt, or written by a newer podium)."""
+
+    exit_code = 2
+
+
+class PluginError(PodiumError):
+    """A plugin failed to load or misbehaved."""
+
+
+class TemplateError(PodiumError):
+    """A template failed to render; the message names the step and the missing name."""
+
+
+# --- failures of a step, mapped from whatever the provider raised ----------------------------
+
+
+class StepError(PodiumError):
+    """Why one attempt of a step failed; `kind` and `retryable` drive the retry policy."""
+
+    kind = "error"
+    retryable = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        fix: str | None = None,
+        retry_after: float | None = None,
+        provider: str | None = None,
+    ) -> None:
+        super().__init__(message, fix=fix)
+        self.retry_after = retry_after
+        self.provider = provider
+
+
+class ProviderError(StepError):
+    """A provider could not complete a call."""
+
+    kind = "provider"
+
+
+class Throttled(ProviderError):
+    """The service asked us to slow down (HTTP 429, ThrottlingException); retried after a wait."""
+
+    kind = "throttled"
+    retryable = True
+
+
+class TransientError(ProviderError):
+    """A failure that may pass by itself (5xx, connection reset, model not ready); retried."""
+
+    kind = "transient"
+    retryable = True
+
+
+class CallTimeout(ProviderError):
+    """A call did not finish within the step's timeout; retried."""
+
+    kind = "timeout"
+    retryable = True
+
+
+class InvalidRequest(ProviderError):
+    """The service rejected the request as malformed or naming something unknown; not retried."""
+
+    kind = "invalid_request"
+
+
+class AuthError(ProviderError):
+    """Credentials are missing, expired or lack permission; not retried."""
+
+    kind = "auth"
+
+
+class AgentFailed(StepError):
+    """The agent itself failed (a local function raised); not retried unless it says so."""
+
+    kind = "agent_error"
+
+
+class OutputInvalid(StepError):
+    """The reply did not match the step's declared output, even after the repair retry."""
+
+    kind = "output_invalid"
+
+
+class PolicyError(StepError):
+    """A plugin's policy refused a call before it was made (a budget, for example)."""
+
+    kind = "policy"
+
+
+class BudgetExceeded(PolicyError):
+    """A call would take spend past a budget; the run stops in a resumable state."""
+
+    kind = "budget"

@@ -1,0 +1,91 @@
+"""The event types of a run: every state change is one of these, appended to the store first."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+
+class EventType(StrEnum):
+    """What happened. The `data` each carries is listed beside it."""
+
+    RUN_STARTED = "RunStarted"  # workflow, file, file_hash, inputs, bindings, provider_override
+    STEP_STARTED = "StepStarted"  # agent, items (foreach count or null)
+    CALL_STARTED = (
+        "CallStarted"  # provider, model, agent, item, idempotency_key, session_id, prompt, repair
+    )
+    CALL_FINISHED = "CallFinished"  # provider, model, item, usage, latency_ms, response_id, session_id, reply, native
+    CALL_FAILED = "CallFailed"  # provider, item, kind, message, retryable, retry_after, delay
+    STEP_SUCCEEDED = "StepSucceeded"  # output (stored once, here), usage
+    STEP_FAILED = "StepFailed"  # kind, message, fix, provider
+    STEP_SKIPPED = "StepSkipped"  # reason
+    APPROVAL_REQUESTED = "ApprovalRequested"
+    APPROVAL_DECIDED = "ApprovalDecided"
+    BUDGET_WARNING = "BudgetWarning"
+    RUN_WAITING = "RunWaiting"
+    RUN_STOPPED = "RunStopped"  # reason, kind, step
+    RUN_FINISHED = "RunFinished"  # status, outputs, error {step, kind, message}
+
+
+class RunStatus(StrEnum):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    WAITING = "waiting"
+    STOPPED = "stopped"
+
+
+class StepStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    WAITING = "waiting"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One row of the append-only log: `(run_id, seq, at, type, step, attempt, data)`."""
+
+    run_id: str
+    seq: int
+    type: EventType
+    step: str | None = None
+    attempt: int | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    at: datetime = field(default_factory=utcnow)
+
+    def data_json(self) -> str:
+        return json.dumps(self.data, ensure_ascii=False, separators=(",", ":"), default=_jsonable)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The event as plain JSON-able values (for `podium show --events --json`, JSONL export)."""
+        return {
+            "run_id": self.run_id,
+            "seq": self.seq,
+            "at": self.at.isoformat(),
+            "type": str(self.type),
+            "step": self.step,
+            "attempt": self.attempt,
+            "data": json.loads(self.data_json()),
+        }
+
+
+def _jsonable(value: Any) -> Any:
+    dump = getattr(value, "model_dump", None)
+    if callable(dump):
+        return dump(mode="json")
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    return repr(value)

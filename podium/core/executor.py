@@ -1,0 +1,614 @@
+"""The async engine: schedules ready steps under limits, with retries, timeouts, fallback, validation."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import re
+import secrets
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import pluggy
+
+from podium.core import templates
+from podium.core.calls import (
+    AgentRequest,
+    AgentResponse,
+    Message,
+    Provider,
+    ProviderEnv,
+)
+from podium.core.errors import (
+    CallTimeout,
+    OutputInvalid,
+    PolicyError,
+    PodiumError,
+    ProviderError,
+    StepError,
+    TemplateError,
+)
+from podium.core.events import Event, EventType, RunStatus, StepStatus, _jsonable
+from podium.core.graph import Graph
+from podium.core.run import Run, fold
+from podium.core.spec import Step, Workflow
+from podium.core.store import RunStore
+
+log = logging.getLogger("podium")
+
+
+class Clock(Protocol):
+    """The engine's sense of time; tests pass a fake one so backoff needs no real waiting."""
+
+    def monotonic(self) -> float: ...
+    async def sleep(self, seconds: float) -> None: ...
+
+
+class SystemClock:
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+@dataclass
+class RunContext:
+    """What hooks learn about the run a call belongs to (`podium_before_call(run=...)`)."""
+
+    run_id: str
+    workflow: Workflow
+    store: RunStore
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+def new_run_id() -> str:
+    """Sortable and readable: 20261126-101500-3fa2c1."""
+    return f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+
+
+_FENCE = re.compile(r"^\s*```[a-zA-Z0-9_-]*\s*\n(?P<body>.*?)\n?```\s*$", re.DOTALL)
+
+
+def _as_json_value(value: Any) -> Any:
+    """What the store will hold for `value`, so a later step sees the same thing after a resume."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return json.loads(json.dumps(value, default=_jsonable))
+
+
+def _schema_accepts_text(schema: Mapping[str, Any]) -> bool:
+    kind = schema.get("type")
+    return kind == "string" or (isinstance(kind, list) and "string" in kind)
+
+
+def parse_output(response: AgentResponse, schema: Mapping[str, Any] | None) -> Any:
+    """The step's output from a reply: the text, or (with a schema) the validated JSON value."""
+    if schema is None:
+        return _as_json_value(response.value)
+    if response.output is not None:
+        value = _as_json_value(response.output)
+    else:
+        text = response.text or ""
+        if (fenced := _FENCE.match(text)) is not None:
+            text = fenced.group("body")
+        try:
+            value = json.loads(text)
+        except ValueError:
+            if not _schema_accepts_text(schema):
+                shown = (response.text or "")[:80]
+                raise OutputInvalid(
+                    f"the reply is not JSON: {shown!r}",
+                    fix="reply with JSON only, matching the step's output schema",
+                ) from None
+            value = response.text
+    from jsonschema import ValidationError
+    from jsonschema.validators import validator_for
+
+    validator = validator_for(schema)(schema)
+    try:
+        validator.validate(value)
+    except ValidationError as exc:
+        at = "/".join(str(p) for p in exc.absolute_path) or "the top level"
+        raise OutputInvalid(
+            f"the reply does not match the output schema at {at}: {exc.message}",
+            fix="reply with JSON matching the schema",
+        ) from None
+    return value
+
+
+def _repair_message(error: OutputInvalid, schema: Mapping[str, Any]) -> str:
+    return (
+        f"Your previous reply was rejected: {error.message}.\n"
+        "Reply again with only a JSON value that matches this JSON Schema, and nothing else:\n"
+        f"{json.dumps(schema, ensure_ascii=False)}"
+    )
+
+
+class _StepOutcome(Exception):
+    """Carries a step's definitive failure out of its task."""
+
+    def __init__(self, error: PodiumError, provider: str | None) -> None:
+        self.error = error
+        self.provider = provider
+
+
+class Engine:
+    """Runs workflows. One engine can run many workflows, one after another or at once.
+
+    The seams are explicit: the store (where events go), the plugin manager (providers and
+    hooks), and the clock (so tests control time).
+    """
+
+    def __init__(
+        self,
+        *,
+        plugins: pluggy.PluginManager,
+        store: RunStore,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        from podium.plugins.manager import ProviderRegistry
+
+        self.plugins = plugins
+        self.store = store
+        self.clock = clock or SystemClock()
+        self.rng = rng or random.Random()
+        self.registry = ProviderRegistry(plugins)
+
+    async def run(
+        self,
+        workflow: Workflow,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        provider: str | None = None,
+        run_id: str | None = None,
+        settings: Mapping[str, Any] | None = None,
+        observers: Iterable[object] = (),
+    ) -> Run:
+        """Run `workflow` to its end and return the Run (succeeded, failed or stopped).
+
+        Inputs must already be resolved (`loader.resolve_inputs`). `provider` rebinds every agent
+        that is not a python function. Cancelling the awaiting task records the run as cancelled.
+        """
+        registered = [self.plugins.register(o) for o in observers]
+        try:
+            driver = _RunDriver(
+                self, workflow, dict(inputs or {}), provider, run_id or new_run_id(), settings
+            )
+            return await driver.drive()
+        finally:
+            for name in registered:
+                if name is not None:
+                    self.plugins.unregister(name=name)
+
+
+class _RunDriver:
+    """The state of one run while it executes."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        wf: Workflow,
+        inputs: dict[str, Any],
+        provider_override: str | None,
+        run_id: str,
+        settings: Mapping[str, Any] | None,
+    ) -> None:
+        self.engine = engine
+        self.wf = wf
+        self.inputs = inputs
+        self.override = provider_override
+        self.run_id = run_id
+        self.ctx = RunContext(run_id, wf, engine.store, dict(settings or {}))
+        self.graph = Graph.of(wf.steps)
+        self.seq = 0
+        self.views: dict[str, dict[str, Any]] = {}  # step id -> {"output", "status"}
+        self.providers: dict[str, Provider] = {}
+        self.limits: dict[str, asyncio.Semaphore] = {}
+        self.global_limit = asyncio.Semaphore(wf.defaults.concurrency)
+        self.env = ProviderEnv(workflow=wf.name, base_dir=wf.base_dir, mock=wf.mock)
+        self.hook_event = engine.plugins.hook.podium_event
+        self.hook_before = engine.plugins.hook.podium_before_call
+
+    # --- events -----------------------------------------------------------------------------
+
+    def emit(
+        self, type_: EventType, step: str | None = None, attempt: int | None = None, **data: Any
+    ) -> Event:
+        self.seq += 1
+        event = Event(self.run_id, self.seq, type_, step, attempt, data)
+        self.engine.store.append(event)  # durable before anything acts on it
+        try:
+            self.hook_event(event=event)
+        except Exception:  # an observer's bug must not break the run, nor pass unseen
+            log.warning("a podium_event observer failed on %s", type_, exc_info=True)
+        return event
+
+    # --- bindings ---------------------------------------------------------------------------
+
+    def chain(self, step: Step) -> list[str]:
+        agent = self.wf.agents[step.agent]
+        if agent.function is not None:
+            primary = "local"
+        else:
+            primary = self.override or agent.provider or self.wf.defaults.provider
+        if step.fallback is not None:
+            fallback = step.fallback
+        elif agent.fallback is not None:
+            fallback = agent.fallback
+        else:
+            fallback = self.wf.defaults.fallback
+        return list(dict.fromkeys([primary, *fallback]))
+
+    def provider(self, name: str) -> Provider:
+        if name not in self.providers:
+            cls = self.engine.registry.get(name)
+            config = cls.Config.model_validate(self.wf.providers.get(name, {}))
+            instance = cls(config, self.env)
+            self.providers[name] = instance
+            if config.concurrency:
+                self.limits[name] = asyncio.Semaphore(config.concurrency)
+        return self.providers[name]
+
+    def bindings(self) -> dict[str, Any]:
+        out = {}
+        for aname, agent in self.wf.agents.items():
+            step = next((s for s in self.wf.steps.values() if s.agent == aname), None)
+            chain = self.chain(step) if step is not None else []
+            out[aname] = {"providers": chain, "model": agent.model, "function": agent.function}
+        return out
+
+    # --- the run ----------------------------------------------------------------------------
+
+    async def drive(self) -> Run:
+        wf = self.wf
+        self.emit(
+            EventType.RUN_STARTED,
+            workflow=wf.name,
+            file=str(wf.path) if wf.path else None,
+            file_hash=wf.file_hash,
+            inputs=self.inputs,
+            steps=list(wf.steps),
+            bindings=self.bindings(),
+            provider_override=self.override,
+        )
+        waiting = {sid: set(step.needs) for sid, step in wf.steps.items()}
+        tasks: dict[asyncio.Task[StepStatus], str] = {}
+        failure: _StepOutcome | None = None
+        failed_step: str | None = None
+
+        def start(sid: str) -> None:
+            task = asyncio.create_task(self.step(sid), name=f"podium-step-{sid}")
+            tasks[task] = sid
+
+        try:
+            for sid, deps in waiting.items():
+                if not deps:
+                    start(sid)
+            while tasks:
+                done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    sid = tasks.pop(task)
+                    try:
+                        task.result()
+                    except _StepOutcome as outcome:
+                        if failure is None:
+                            failure, failed_step = outcome, sid
+                        continue
+                    if failure is not None:
+                        continue
+                    for dep in self.graph.dependants[sid]:
+                        pending = waiting[dep]
+                        pending.discard(sid)
+                        if not pending:
+                            start(dep)
+        except asyncio.CancelledError:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            self.emit(EventType.RUN_FINISHED, status=str(RunStatus.CANCELLED), outputs={})
+            await self.close()
+            raise
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await self.close()
+            raise
+        await self.close()
+        if failure is not None:
+            self.finish_failed(failed_step, failure)
+        else:
+            try:
+                outputs = self.render_outputs()
+            except TemplateError as exc:
+                self.finish_failed(None, _StepOutcome(exc, None))
+            else:
+                self.emit(EventType.RUN_FINISHED, status=str(RunStatus.SUCCEEDED), outputs=outputs)
+        return fold(self.engine.store.events(self.run_id), wf.steps)
+
+    def finish_failed(self, step: str | None, outcome: _StepOutcome) -> None:
+        err = outcome.error
+        error = {
+            "step": step,
+            "kind": getattr(err, "kind", "error"),
+            "message": err.message,
+            "fix": err.fix,
+            "provider": outcome.provider,
+        }
+        if isinstance(err, PolicyError):
+            self.emit(EventType.RUN_STOPPED, step, reason=err.message, error=error)
+        else:
+            self.emit(EventType.RUN_FINISHED, status=str(RunStatus.FAILED), outputs={}, error=error)
+
+    async def close(self) -> None:
+        for provider in self.providers.values():
+            try:
+                await provider.aclose()
+            except Exception:
+                log.warning("closing provider %s failed", provider.name, exc_info=True)
+
+    def render_outputs(self) -> dict[str, Any]:
+        context = {"inputs": self.inputs, "steps": self.all_views()}
+        return {
+            name: _as_json_value(templates.render(src, context, where=f"outputs.{name}"))
+            for name, src in self.wf.outputs.items()
+        }
+
+    def all_views(self) -> dict[str, dict[str, Any]]:
+        views = dict(self.views)
+        for sid in self.wf.steps:
+            views.setdefault(sid, {"output": None, "status": str(StepStatus.PENDING)})
+        return views
+
+    # --- one step ---------------------------------------------------------------------------
+
+    async def step(self, sid: str) -> StepStatus:
+        step = self.wf.steps[sid]
+        context = {"inputs": self.inputs, "steps": self.views}
+        skipped = [d for d in step.needs if self.views[d]["status"] == StepStatus.SKIPPED]
+        try:
+            if step.when is not None:
+                if not templates.truthy(
+                    templates.render(step.when, context, where=f"steps.{sid}.when")
+                ):
+                    return self.skip(sid, f"when: {step.when!s} was false")
+            elif skipped:
+                return self.skip(sid, f"needs '{skipped[0]}', which was skipped")
+            items: list[Any] | None = None
+            if step.foreach is not None:
+                value = templates.render(step.foreach, context, where=f"steps.{sid}.foreach")
+                if not isinstance(value, list):
+                    raise TemplateError(
+                        f"steps.{sid}.foreach gave {type(value).__name__}, not a list",
+                        fix="make foreach a list, or an expression that yields one",
+                    )
+                items = value
+        except TemplateError as exc:
+            self.emit(EventType.STEP_STARTED, sid, agent=step.agent, items=None)
+            return self.fail(sid, _StepOutcome(exc, None))
+        self.emit(
+            EventType.STEP_STARTED, sid, agent=step.agent, items=len(items) if items else None
+        )
+        try:
+            if items is None:
+                output, provider = await self.call(sid, step, context, None, None)
+            else:
+                results = await asyncio.gather(
+                    *(self.call(sid, step, context, i, item) for i, item in enumerate(items)),
+                    return_exceptions=True,
+                )
+                for result in results:
+                    if isinstance(result, BaseException):
+                        raise result
+                output = [r[0] for r in results]  # type: ignore[index]
+                provider = results[0][1] if results else None  # type: ignore[index]
+        except _StepOutcome as outcome:
+            return self.fail(sid, outcome)
+        self.views[sid] = {"output": output, "status": str(StepStatus.SUCCEEDED)}
+        self.emit(EventType.STEP_SUCCEEDED, sid, output=output, provider=provider)
+        return StepStatus.SUCCEEDED
+
+    def skip(self, sid: str, reason: str) -> StepStatus:
+        self.views[sid] = {"output": None, "status": str(StepStatus.SKIPPED)}
+        self.emit(EventType.STEP_SKIPPED, sid, reason=reason)
+        return StepStatus.SKIPPED
+
+    def fail(self, sid: str, outcome: _StepOutcome) -> StepStatus:
+        err = outcome.error
+        self.views[sid] = {"output": None, "status": str(StepStatus.FAILED)}
+        self.emit(
+            EventType.STEP_FAILED,
+            sid,
+            kind=getattr(err, "kind", "error"),
+            message=err.message,
+            fix=err.fix,
+            provider=outcome.provider,
+        )
+        raise outcome
+
+    # --- the call policy: retries, backoff, timeouts, fallback, validation, repair ----------
+
+    def backoff(self, retry_index: int, step: Step, retry_after: float | None) -> float:
+        policy = self.wf.defaults.retry.merged(step.retry)
+        delay = min(policy.max_backoff, policy.backoff * policy.multiplier**retry_index)
+        if policy.jitter:
+            delay *= 0.5 + self.engine.rng.random() / 2
+        if retry_after is not None:
+            delay = max(delay, retry_after)
+        return delay
+
+    async def call(
+        self, sid: str, step: Step, context: dict[str, Any], index: int | None, item: Any
+    ) -> tuple[Any, str]:
+        """One unit of work (a step, or one item of a foreach): the whole retry/fallback policy."""
+        wf = self.wf
+        agent = wf.agents[step.agent]
+        policy = wf.defaults.retry.merged(step.retry)
+        timeout = step.timeout or wf.defaults.timeout
+        schema = wf.output_schema(step)
+        where = f"steps.{sid}.prompt" + (f" (item {index})" if index is not None else "")
+        local = dict(context)
+        if index is not None:
+            local["item"], local["index"] = item, index
+        try:
+            prompt_value = templates.render(step.prompt, local, where=where)
+            instructions = (
+                templates.render(
+                    agent.instructions, local, where=f"agents.{step.agent}.instructions"
+                )
+                if agent.instructions
+                else None
+            )
+        except TemplateError as exc:
+            raise _StepOutcome(exc, None) from None
+        prompt = prompt_value if isinstance(prompt_value, str) else json.dumps(prompt_value)
+        messages = [Message(role="user", content=prompt)]
+        call_context = {
+            "prompt": prompt_value,
+            "inputs": self.inputs,
+            "steps": {d: self.views[d]["output"] for d in self.graph.upstream(sid)}
+            if agent.function
+            else {},
+            "step": sid,
+            "run_id": self.run_id,
+            "agent": step.agent,
+        }
+        if index is not None:
+            call_context["item"], call_context["index"] = item, index
+        attempt = 0
+        repaired = False
+        last: StepError | None = None
+        last_provider: str | None = None
+        for pname in self.chain(step):
+            last_provider = pname
+            try:
+                provider = self.provider(pname)
+            except PodiumError as exc:
+                last = ProviderError(exc.message, fix=exc.fix, provider=pname)
+                continue
+            tries = 0
+            while tries < policy.attempts:
+                tries += 1
+                attempt += 1
+                request = AgentRequest(
+                    run_id=self.run_id,
+                    step=sid,
+                    agent=step.agent,
+                    attempt=attempt,
+                    item=index,
+                    provider=pname,
+                    model=provider.resolve_model(agent.model),
+                    instructions=instructions,
+                    function=agent.function,
+                    binding=agent.bindings.get(pname, {}),
+                    options=agent.options,
+                    messages=messages,
+                    output_schema=schema,
+                    idempotency_key=f"{self.run_id}:{sid}:{'' if index is None else index}:{attempt}",
+                    session_id=f"{self.run_id}-{sid}" + ("" if index is None else f"-{index}"),
+                    timeout=timeout,
+                    context=call_context,
+                )
+                try:
+                    response = await self.invoke(provider, request, repair=repaired)
+                    return parse_output(response, schema), pname
+                except OutputInvalid as exc:
+                    self.emit(
+                        EventType.CALL_FAILED, sid, attempt, provider=pname, item=index,
+                        kind=exc.kind, message=exc.message, retryable=not repaired, delay=None,
+                    )  # fmt: skip
+                    if repaired or schema is None:
+                        raise _StepOutcome(exc, pname) from None
+                    # the repair retry: feed the validation error back, once, without backoff
+                    repaired = True
+                    tries -= 1
+                    reply = (
+                        response.text
+                        if response.output is None
+                        else json.dumps(response.output, default=_jsonable)
+                    )
+                    messages = [
+                        *messages,
+                        Message(role="assistant", content=reply or ""),
+                        Message(role="user", content=_repair_message(exc, schema)),
+                    ]
+                except PolicyError as exc:
+                    raise _StepOutcome(exc, pname) from None
+                except StepError as exc:
+                    last = exc
+                    more = exc.retryable and tries < policy.attempts
+                    delay = self.backoff(tries - 1, step, exc.retry_after) if more else None
+                    self.emit(
+                        EventType.CALL_FAILED, sid, attempt, provider=pname, item=index,
+                        kind=exc.kind, message=exc.message, retryable=exc.retryable,
+                        retry_after=exc.retry_after, delay=delay,
+                    )  # fmt: skip
+                    if delay is None:
+                        break
+                    await self.engine.clock.sleep(delay)
+        assert last is not None
+        raise _StepOutcome(last, last_provider)
+
+    async def invoke(
+        self, provider: Provider, request: AgentRequest, *, repair: bool
+    ) -> AgentResponse:
+        """One call: the before-call hook, the limits, the timeout, and its events."""
+        sid, attempt, pname = request.step, request.attempt, request.provider
+        self.hook_before(run=self.ctx, step=sid, request=request)
+        limit = self.limits.get(pname)
+        async with self.global_limit:
+            if limit is not None:
+                await limit.acquire()
+            try:
+                self.emit(
+                    EventType.CALL_STARTED, sid, attempt, provider=pname, model=request.model,
+                    agent=request.agent, item=request.item, idempotency_key=request.idempotency_key,
+                    session_id=request.session_id, repair=repair,
+                    prompt=request.messages[-1].content,
+                )  # fmt: skip
+                started = self.engine.clock.monotonic()
+                try:
+                    if request.timeout is not None:
+                        async with asyncio.timeout(request.timeout):
+                            response = await provider.invoke(request)
+                    else:
+                        response = await provider.invoke(request)
+                except TimeoutError:
+                    raise CallTimeout(
+                        f"{pname} did not answer within {request.timeout:g}s",
+                        fix="raise the step's timeout:, or check the provider",
+                        provider=pname,
+                    ) from None
+                except asyncio.CancelledError:
+                    self.emit(
+                        EventType.CALL_FAILED, sid, attempt, provider=pname, item=request.item,
+                        kind="cancelled", message="the run was cancelled", retryable=True,
+                        delay=None,
+                    )  # fmt: skip
+                    raise
+                except StepError:
+                    raise
+                except Exception as exc:  # a provider that did not map its own error
+                    raise ProviderError(
+                        f"{pname} raised {type(exc).__name__}: {exc}", provider=pname
+                    ) from exc
+                elapsed = (self.engine.clock.monotonic() - started) * 1000
+            finally:
+                if limit is not None:
+                    limit.release()
+        reply: Any = response.text if response.output is None else _as_json_value(response.output)
+        self.emit(
+            EventType.CALL_FINISHED, sid, attempt, provider=pname,
+            model=response.model or request.model, item=request.item,
+            usage=response.usage.model_dump(), latency_ms=response.latency_ms or elapsed,
+            response_id=response.response_id, session_id=response.session_id or request.session_id,
+            reply=reply, native=response.native or None,
+        )  # fmt: skip
+        return response

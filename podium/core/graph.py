@@ -1,0 +1,99 @@
+"""The step graph: unknown needs, cycles, upstream sets and ready-set computation."""
+
+from __future__ import annotations
+
+import heapq
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import cached_property
+
+
+@dataclass(frozen=True)
+class Graph:
+    """Steps and their `needs`, in file order. Build with `Graph.of(workflow.steps)`."""
+
+    needs: Mapping[str, tuple[str, ...]]
+
+    @classmethod
+    def of(cls, steps: Mapping[str, object]) -> Graph:
+        return cls({sid: tuple(getattr(step, "needs", ())) for sid, step in steps.items()})
+
+    def unknown_needs(self) -> list[tuple[str, str]]:
+        """(step, name) for every `needs` entry that is not a step."""
+        return [(sid, n) for sid, deps in self.needs.items() for n in deps if n not in self.needs]
+
+    def find_cycle(self) -> list[str] | None:
+        """One cycle as a path that ends where it starts (`a → b → a`), or None."""
+        WHITE, GREY, BLACK = 0, 1, 2
+        colour = dict.fromkeys(self.needs, WHITE)
+        stack: list[str] = []
+
+        def visit(node: str) -> list[str] | None:
+            colour[node] = GREY
+            stack.append(node)
+            for dep in self.needs[node]:
+                if dep not in colour:
+                    continue
+                if colour[dep] == GREY:
+                    return [*stack[stack.index(dep) :], dep]
+                if colour[dep] == WHITE and (found := visit(dep)) is not None:
+                    return found
+            stack.pop()
+            colour[node] = BLACK
+            return None
+
+        for node in self.needs:
+            if colour[node] == WHITE and (found := visit(node)) is not None:
+                # report in the direction work flows: dependency first
+                return list(reversed(found))
+        return None
+
+    @cached_property
+    def dependants(self) -> dict[str, tuple[str, ...]]:
+        out: dict[str, list[str]] = {sid: [] for sid in self.needs}
+        for sid, deps in self.needs.items():
+            for dep in dict.fromkeys(deps):
+                if dep in out:
+                    out[dep].append(sid)
+        return {k: tuple(v) for k, v in out.items()}
+
+    def upstream(self, step: str) -> frozenset[str]:
+        """Every step `step` needs, directly or through other steps."""
+        seen: set[str] = set()
+        todo = list(self.needs.get(step, ()))
+        while todo:
+            node = todo.pop()
+            if node in seen or node not in self.needs:
+                continue
+            seen.add(node)
+            todo.extend(self.needs[node])
+        return frozenset(seen)
+
+    def ready(self, done: Iterable[str], started: Iterable[str]) -> list[str]:
+        """Steps not yet started whose needs are all done, in file order."""
+        done_set, started_set = set(done), set(started)
+        return [
+            sid
+            for sid, deps in self.needs.items()
+            if sid not in started_set and all(d in done_set for d in deps)
+        ]
+
+    def order(self) -> list[str]:
+        """A topological order (stable: file order among independent steps)."""
+        index = {sid: i for i, sid in enumerate(self.needs)}
+        waiting = {sid: len(set(deps)) for sid, deps in self.needs.items()}
+        heap = [index[sid] for sid, n in waiting.items() if n == 0]
+        heapq.heapify(heap)
+        names = list(self.needs)
+        out: list[str] = []
+        while heap:
+            sid = names[heapq.heappop(heap)]
+            out.append(sid)
+            for dep in self.dependants[sid]:
+                waiting[dep] -= 1
+                if waiting[dep] == 0:
+                    heapq.heappush(heap, index[dep])
+        if len(out) < len(self.needs):
+            raise ValueError("graph has a cycle")
+        return out

@@ -1,0 +1,157 @@
+"""Run: the state of a run, folded from its events (the store is the source of truth)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from podium.core.calls import ZERO_USAGE, Usage
+from podium.core.events import Event, EventType, RunStatus, StepStatus
+
+
+class Failure(BaseModel):
+    """Why a step (or a run) failed, as recorded."""
+
+    step: str | None = None
+    kind: str
+    message: str
+    fix: str | None = None
+    provider: str | None = None
+
+
+class StepResult(BaseModel):
+    """One step of a run: status, output, error, attempts, timings and usage."""
+
+    id: str
+    status: StepStatus = StepStatus.PENDING
+    agent: str | None = None
+    provider: str | None = None
+    output: Any = None
+    error: Failure | None = None
+    reason: str | None = Field(None, description="Why the step was skipped.")
+    attempts: int = 0
+    calls: int = 0
+    failed_calls: int = 0
+    items: int | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    usage: Usage = ZERO_USAGE
+
+    @property
+    def duration_ms(self) -> float | None:
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds() * 1000
+        return None
+
+
+class Run(BaseModel):
+    """A run as its events tell it. `podium.run()` returns one; `podium show` prints one."""
+
+    run_id: str
+    workflow: str
+    status: RunStatus = RunStatus.RUNNING
+    file: str | None = None
+    file_hash: str | None = None
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    outputs: dict[str, Any] = Field(default_factory=dict)
+    steps: dict[str, StepResult] = Field(default_factory=dict)
+    error: Failure | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    usage: Usage = ZERO_USAGE
+    last_seq: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.status is RunStatus.SUCCEEDED
+
+    @property
+    def duration_ms(self) -> float | None:
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds() * 1000
+        return None
+
+    def to_json(self) -> dict[str, Any]:
+        """The stable `--json` shape: run_id, workflow, status, started_at, outputs, steps, usage."""
+        data = self.model_dump(mode="json", exclude={"last_seq"})
+        for sid, step in self.steps.items():
+            data["steps"][sid]["duration_ms"] = step.duration_ms
+        data["duration_ms"] = self.duration_ms
+        return data
+
+
+def fold(events: Iterable[Event], step_ids: Iterable[str] = ()) -> Run:
+    """Replay events into a Run. `step_ids` lists the workflow's steps so unstarted ones show."""
+    run: Run | None = None
+    steps: dict[str, StepResult] = {sid: StepResult(id=sid) for sid in step_ids}
+    total = ZERO_USAGE
+    for ev in events:
+        t = ev.type
+        d = ev.data
+        if run is None:
+            run = Run(run_id=ev.run_id, workflow=str(d.get("workflow", "?")))
+        run.last_seq = ev.seq
+        if t is EventType.RUN_STARTED:
+            run.status = RunStatus.RUNNING
+            run.file = d.get("file")
+            run.file_hash = d.get("file_hash")
+            run.inputs = d.get("inputs", {})
+            run.started_at = run.started_at or ev.at
+            run.finished_at = None
+            for sid in d.get("steps", ()):
+                steps.setdefault(sid, StepResult(id=sid))
+            continue
+        if t is EventType.RUN_FINISHED:
+            run.status = RunStatus(d.get("status", "failed"))
+            run.outputs = d.get("outputs") or {}
+            run.error = Failure(**d["error"]) if d.get("error") else None
+            run.finished_at = ev.at
+            continue
+        if t is EventType.RUN_WAITING:
+            run.status = RunStatus.WAITING
+            continue
+        if t is EventType.RUN_STOPPED:
+            run.status = RunStatus.STOPPED
+            run.error = Failure(**d["error"]) if d.get("error") else None
+            continue
+        if ev.step is None:
+            continue
+        step = steps.get(ev.step)
+        if step is None:
+            step = steps[ev.step] = StepResult(id=ev.step)
+        if t is EventType.STEP_STARTED:
+            step.status = StepStatus.RUNNING
+            step.agent = d.get("agent")
+            step.items = d.get("items")
+            step.started_at = ev.at
+        elif t is EventType.CALL_STARTED:
+            step.calls += 1
+            step.attempts = max(step.attempts, ev.attempt or 0)
+            step.provider = d.get("provider")
+        elif t is EventType.CALL_FINISHED:
+            usage = Usage(**d["usage"]) if d.get("usage") else ZERO_USAGE
+            step.usage = step.usage + usage
+            total = total + usage
+        elif t is EventType.CALL_FAILED:
+            step.failed_calls += 1
+        elif t is EventType.STEP_SUCCEEDED:
+            step.status = StepStatus.SUCCEEDED
+            step.output = d.get("output")
+            step.provider = d.get("provider", step.provider)
+            step.finished_at = ev.at
+        elif t is EventType.STEP_FAILED:
+            step.status = StepStatus.FAILED
+            step.error = Failure(step=ev.step, **d)
+            step.finished_at = ev.at
+        elif t is EventType.STEP_SKIPPED:
+            step.status = StepStatus.SKIPPED
+            step.reason = d.get("reason")
+            step.finished_at = ev.at
+    if run is None:
+        raise ValueError("a run needs at least one event")
+    run.steps = steps
+    run.usage = total
+    return run

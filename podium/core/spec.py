@@ -1,0 +1,208 @@
+"""Pydantic models of a workflow file: Workflow, Agent, Step, Retry, Output, Input, Defaults."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+
+INPUT_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+    "object": (dict,),
+    "array": (list,),
+}
+BUILTIN_OUTPUT_TYPES = ("string", "integer", "number", "boolean", "object", "array", "json")
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _as_list(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+class Input(_Spec):
+    """A declared workflow input: `topic: {type: string, default: ...}` or just `topic: string`."""
+
+    type: Literal["string", "integer", "number", "boolean", "object", "array"] = "string"
+    default: Any = None
+    description: str | None = None
+    enum: list[Any] | None = None
+
+    @property
+    def required(self) -> bool:
+        return self.default is None and "default" not in self.model_fields_set
+
+
+class Retry(_Spec):
+    """Retry policy of a step: exponential backoff with jitter, honouring retry-after."""
+
+    attempts: int = Field(3, ge=1, le=100, description="Tries per provider, the first included.")
+    backoff: float = Field(1.0, ge=0, description="Seconds before the first retry.")
+    multiplier: float = Field(2.0, ge=1)
+    max_backoff: float = Field(30.0, ge=0)
+    jitter: bool = True
+
+    def merged(self, override: Retry | None) -> Retry:
+        """This policy with the fields `override` set explicitly taken from it."""
+        if override is None:
+            return self
+        return self.model_copy(update={k: getattr(override, k) for k in override.model_fields_set})
+
+
+class Output(_Spec):
+    """What a step must return: an inline JSON Schema, or a type name (builtin or from `types:`)."""
+
+    schema_: dict[str, Any] | None = Field(None, alias="schema")
+    type: str | None = None
+    description: str | None = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Defaults(_Spec):
+    """Workflow-wide defaults; a step or an agent overrides them."""
+
+    provider: str = "local"
+    retry: Retry = Field(default_factory=Retry)
+    timeout: float | None = Field(None, gt=0, description="Seconds per call attempt.")
+    concurrency: int = Field(16, ge=1, description="Most agent calls in flight at once.")
+    fallback: list[str] = Field(default_factory=list)
+
+    _as_list = field_validator("fallback", mode="before")(_as_list)
+
+
+class Agent(BaseModel):
+    """A logical agent. Keys named after a provider (`bedrock: {agent_id: …}`) bind it there."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    provider: str | None = None
+    model: str | None = None
+    instructions: str | None = None
+    function: str | None = Field(None, description="module:function, run by the local provider.")
+    options: dict[str, Any] = Field(default_factory=dict)
+    fallback: list[str] | None = None
+    description: str | None = None
+
+    _as_list = field_validator("fallback", mode="before")(_as_list)
+
+    @property
+    def bindings(self) -> dict[str, Any]:
+        """The per-provider sections of this agent, by provider name."""
+        return dict(self.model_extra or {})
+
+
+class Step(_Spec):
+    """One node of the workflow graph: which agent, with what prompt, after which steps."""
+
+    agent: str
+    prompt: str = ""
+    needs: list[str] = Field(default_factory=list)
+    when: str | bool | None = None
+    foreach: str | list[Any] | None = None
+    output: Output | None = None
+    retry: Retry | None = None
+    timeout: float | None = Field(None, gt=0)
+    fallback: list[str] | None = None
+    description: str | None = None
+
+    _as_list = field_validator("needs", "fallback", mode="before")(_as_list)
+
+    @field_validator("output", mode="before")
+    @classmethod
+    def _output_shorthand(cls, value: Any) -> Any:
+        return {"type": value} if isinstance(value, str) else value
+
+
+class MockReply(_Spec):
+    """One scripted reply: text (or a JSON value), optional prompt regex, usage, latency or error."""
+
+    reply: str | dict[str, Any] | list[Any] | int | float | bool | None = None
+    match: str | None = Field(None, description="Regex searched in the prompt; rules are reusable.")
+    usage: dict[str, int] | None = None
+    latency: float = Field(0.0, ge=0, description="Seconds to wait before answering.")
+    error: Literal["throttled", "transient", "invalid_request", "auth"] | None = None
+    retry_after: float | None = Field(None, ge=0)
+
+    @field_validator("match")
+    @classmethod
+    def _regex(cls, value: str | None) -> str | None:
+        if value is not None:
+            re.compile(value)
+        return value
+
+
+Scalar = str | int | float | bool
+MockEntry = Scalar | MockReply | list[Scalar | MockReply]
+
+
+class Workflow(_Spec):
+    """A whole workflow file, validated. Build one with `podium.load(path)`."""
+
+    name: str = Field(min_length=1)
+    description: str | None = None
+    inputs: dict[str, Input] = Field(default_factory=dict)
+    agents: dict[str, Agent] = Field(default_factory=dict)
+    providers: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    defaults: Defaults = Field(default_factory=Defaults)
+    types: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    steps: dict[str, Step]
+    outputs: dict[str, Any] = Field(default_factory=dict)
+    mock: dict[str, MockEntry] = Field(default_factory=dict)
+
+    _path: Path | None = PrivateAttr(None)
+    _file_hash: str | None = PrivateAttr(None)
+
+    @field_validator("inputs", mode="before")
+    @classmethod
+    def _input_shorthand(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: {"type": v} if isinstance(v, str) else v for k, v in value.items()}
+        return value
+
+    @field_validator("providers", mode="before")
+    @classmethod
+    def _empty_provider_settings(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: {} if v is None else v for k, v in value.items()}
+        return value
+
+    @property
+    def path(self) -> Path | None:
+        """The file this workflow was loaded from, if any."""
+        return self._path
+
+    @property
+    def base_dir(self) -> Path:
+        return self._path.parent if self._path else Path.cwd()
+
+    @property
+    def file_hash(self) -> str | None:
+        """SHA-256 of the file's bytes when loaded; resume compares it."""
+        return self._file_hash
+
+    def output_schema(self, step: Step) -> dict[str, Any] | None:
+        """The JSON Schema a step's output must match, with named types resolved."""
+        if step.output is None:
+            return None
+        if step.output.schema_ is not None:
+            schema = dict(step.output.schema_)
+        elif step.output.type in self.types:
+            schema = dict(self.types[step.output.type])
+        elif step.output.type == "json" or step.output.type is None:
+            schema = {}
+        else:
+            schema = {"type": step.output.type}
+        if self.types and "$defs" not in schema:
+            schema["$defs"] = self.types
+        return schema
+
+    def agent_for(self, step: Step) -> Agent:
+        return self.agents[step.agent]

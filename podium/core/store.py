@@ -1,0 +1,322 @@
+"""The run store: a RunStore protocol, SQLite (WAL, one append-only event table) and in-memory."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from podium.core.errors import RunNotFound, StoreError
+from podium.core.events import Event, EventType, RunStatus
+
+# Numbered migrations, applied in order; PRAGMA user_version records how many have run.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE events (
+        run_id  TEXT    NOT NULL,
+        seq     INTEGER NOT NULL,
+        at      TEXT    NOT NULL,
+        type    TEXT    NOT NULL,
+        step    TEXT,
+        attempt INTEGER,
+        data    TEXT    NOT NULL,
+        PRIMARY KEY (run_id, seq)
+    ) WITHOUT ROWID;
+    CREATE TABLE runs (
+        run_id      TEXT PRIMARY KEY,
+        workflow    TEXT NOT NULL,
+        file        TEXT,
+        file_hash   TEXT,
+        status      TEXT NOT NULL,
+        started_at  TEXT NOT NULL,
+        updated_at  TEXT NOT NULL,
+        finished_at TEXT
+    );
+    CREATE INDEX runs_by_workflow ON runs (workflow, started_at);
+    CREATE INDEX runs_by_status ON runs (status, started_at);
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+_STATUS_OF: dict[EventType, RunStatus | None] = {
+    EventType.RUN_WAITING: RunStatus.WAITING,
+    EventType.RUN_STOPPED: RunStatus.STOPPED,
+    EventType.RUN_FINISHED: None,  # the status is in the event's data
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """A line of the runs index: enough to list runs without replaying them."""
+
+    run_id: str
+    workflow: str
+    file: str | None
+    file_hash: str | None
+    status: str
+    started_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None
+    size_bytes: int = 0
+    events: int = 0
+
+
+@runtime_checkable
+class RunStore(Protocol):
+    """Where a run's events live. `append` returns only once the event is durable."""
+
+    def append(self, event: Event) -> None: ...
+    def events(self, run_id: str, *, after: int = 0) -> list[Event]: ...
+    def runs(self, *, limit: int | None = None, status: str | None = None) -> list[RunRecord]: ...
+    def get_run(self, run_id: str) -> RunRecord: ...
+    def close(self) -> None: ...
+
+
+def default_db_path() -> Path:
+    """`$PODIUM_DB`, else `~/.podium/podium.db`."""
+    env = os.environ.get("PODIUM_DB")
+    return Path(env).expanduser() if env else Path.home() / ".podium" / "podium.db"
+
+
+def _record(row: Sequence[Any]) -> RunRecord:
+    return RunRecord(
+        run_id=row[0],
+        workflow=row[1],
+        file=row[2],
+        file_hash=row[3],
+        status=row[4],
+        started_at=datetime.fromisoformat(row[5]),
+        updated_at=datetime.fromisoformat(row[6]),
+        finished_at=datetime.fromisoformat(row[7]) if row[7] else None,
+        size_bytes=int(row[8] or 0) if len(row) > 8 else 0,
+        events=int(row[9] or 0) if len(row) > 9 else 0,
+    )
+
+
+def _index_update(event: Event) -> tuple[str, tuple[Any, ...]] | None:
+    """The runs-index change an event implies (the index is derivable from the events)."""
+    at = event.at.isoformat()
+    if event.type is EventType.RUN_STARTED:
+        d = event.data
+        return (
+            "INSERT INTO runs (run_id, workflow, file, file_hash, status, started_at, updated_at)"
+            " VALUES (?, ?, ?, ?, 'running', ?, ?)"
+            " ON CONFLICT(run_id) DO UPDATE SET status='running', updated_at=excluded.updated_at,"
+            " finished_at=NULL",
+            (event.run_id, d.get("workflow", "?"), d.get("file"), d.get("file_hash"), at, at),
+        )
+    if event.type in _STATUS_OF:
+        status = _STATUS_OF[event.type] or event.data.get("status", RunStatus.FAILED)
+        finished = at if event.type is EventType.RUN_FINISHED else None
+        return (
+            "UPDATE runs SET status=?, updated_at=?, finished_at=? WHERE run_id=?",
+            (str(status), at, finished, event.run_id),
+        )
+    return None
+
+
+class SQLiteStore:
+    """The embedded default store: SQLite in WAL mode, one transaction per event.
+
+    WAL with ``synchronous=NORMAL`` keeps every committed event through a killed process (the
+    crash podium must survive); pass ``synchronous="FULL"`` to survive power loss as well.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, synchronous: str = "NORMAL") -> None:
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        try:
+            self._db = sqlite3.connect(
+                str(path), isolation_level=None, check_same_thread=False, timeout=30
+            )
+            self._migrate(synchronous)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(
+                f"{self.path}: cannot use this file as a podium database ({exc})",
+                fix="point --db (or PODIUM_DB) at a podium database, or at a new path",
+            ) from None
+
+    def _migrate(self, synchronous: str) -> None:
+        db = self._db
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            db.close()
+            raise StoreError(
+                f"{self.path} was written by a newer podium (schema {version};"
+                f" this podium knows up to {SCHEMA_VERSION}); nothing was changed",
+                fix="upgrade podium (pip install -U podium), or use another --db",
+            )
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute(f"PRAGMA synchronous={synchronous}")
+        db.execute("PRAGMA foreign_keys=ON")
+        for number in range(version, SCHEMA_VERSION):
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                if db.execute("PRAGMA user_version").fetchone()[0] != number:
+                    db.execute("ROLLBACK")  # another process migrated meanwhile
+                    continue
+                for statement in MIGRATIONS[number].split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute(f"PRAGMA user_version={number + 1}")
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+    def append(self, event: Event) -> None:
+        row = (
+            event.run_id,
+            event.seq,
+            event.at.isoformat(),
+            str(event.type),
+            event.step,
+            event.attempt,
+            event.data_json(),
+        )
+        update = _index_update(event)
+        with self._lock:
+            db = self._db
+            if update is None:
+                db.execute("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?)", row)
+                return
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.execute("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?)", row)
+                db.execute(*update)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+    def events(self, run_id: str, *, after: int = 0) -> list[Event]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT run_id, seq, at, type, step, attempt, data FROM events"
+                " WHERE run_id=? AND seq>? ORDER BY seq",
+                (run_id, after),
+            ).fetchall()
+        return [
+            Event(
+                run_id=r[0],
+                seq=r[1],
+                at=datetime.fromisoformat(r[2]),
+                type=EventType(r[3]),
+                step=r[4],
+                attempt=r[5],
+                data=json.loads(r[6]),
+            )
+            for r in rows
+        ]
+
+    _RUN_COLUMNS = (
+        "r.run_id, r.workflow, r.file, r.file_hash, r.status, r.started_at, r.updated_at,"
+        " r.finished_at,"
+        " (SELECT SUM(LENGTH(e.data) + LENGTH(e.type) + 48) FROM events e WHERE e.run_id=r.run_id),"
+        " (SELECT COUNT(*) FROM events e WHERE e.run_id=r.run_id)"
+    )
+
+    def runs(self, *, limit: int | None = None, status: str | None = None) -> list[RunRecord]:
+        sql = f"SELECT {self._RUN_COLUMNS} FROM runs r"
+        args: list[Any] = []
+        if status:
+            sql += " WHERE r.status=?"
+            args.append(status)
+        sql += " ORDER BY r.started_at DESC, r.run_id DESC"
+        if limit:
+            sql += " LIMIT ?"
+            args.append(limit)
+        with self._lock:
+            return [_record(r) for r in self._db.execute(sql, args).fetchall()]
+
+    def get_run(self, run_id: str) -> RunRecord:
+        """A run by id, by a unique prefix of its id, or `latest`."""
+        with self._lock:
+            if run_id in ("latest", "last"):
+                rows = self._db.execute(
+                    f"SELECT {self._RUN_COLUMNS} FROM runs r ORDER BY r.started_at DESC LIMIT 1"
+                ).fetchall()
+            else:
+                rows = self._db.execute(
+                    f"SELECT {self._RUN_COLUMNS} FROM runs r WHERE r.run_id=?", (run_id,)
+                ).fetchall()
+                if not rows:
+                    rows = self._db.execute(
+                        f"SELECT {self._RUN_COLUMNS} FROM runs r WHERE r.run_id LIKE ? ESCAPE '\\' LIMIT 2",
+                        (run_id.replace("%", "").replace("_", r"\_") + "%",),
+                    ).fetchall()
+        if len(rows) == 1:
+            return _record(rows[0])
+        if len(rows) > 1:
+            raise RunNotFound(
+                f"'{run_id}' matches more than one run", fix="give more of the run id"
+            )
+        raise RunNotFound(
+            f"no run '{run_id}' in {self.path}",
+            fix="list runs with `podium runs` (and check --db / PODIUM_DB)",
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+class MemoryStore:
+    """A store that keeps events in a list: for tests, notebooks and the benchmark baseline."""
+
+    path = Path(":memory:")
+
+    def __init__(self) -> None:
+        self._events: dict[str, list[Event]] = {}
+        self._runs: dict[str, RunRecord] = {}
+
+    def append(self, event: Event) -> None:
+        self._events.setdefault(event.run_id, []).append(event)
+        if event.type is EventType.RUN_STARTED:
+            d = event.data
+            self._runs[event.run_id] = RunRecord(
+                event.run_id, d.get("workflow", "?"), d.get("file"), d.get("file_hash"),
+                "running", event.at, event.at, None,
+            )  # fmt: skip
+        elif event.type in _STATUS_OF and event.run_id in self._runs:
+            old = self._runs[event.run_id]
+            status = _STATUS_OF[event.type] or event.data.get("status", RunStatus.FAILED)
+            finished = event.at if event.type is EventType.RUN_FINISHED else None
+            self._runs[event.run_id] = RunRecord(
+                old.run_id, old.workflow, old.file, old.file_hash, str(status),
+                old.started_at, event.at, finished,
+            )  # fmt: skip
+
+    def events(self, run_id: str, *, after: int = 0) -> list[Event]:
+        return [e for e in self._events.get(run_id, []) if e.seq > after]
+
+    def runs(self, *, limit: int | None = None, status: str | None = None) -> list[RunRecord]:
+        out = [r for r in self._runs.values() if status is None or r.status == status]
+        out.sort(key=lambda r: (r.started_at, r.run_id), reverse=True)
+        return out[:limit] if limit else out
+
+    def get_run(self, run_id: str) -> RunRecord:
+        if run_id in ("latest", "last") and self._runs:
+            return self.runs(limit=1)[0]
+        if run_id in self._runs:
+            return self._runs[run_id]
+        matches = [r for r in self._runs.values() if r.run_id.startswith(run_id)]
+        if len(matches) == 1:
+            return matches[0]
+        raise RunNotFound(f"no run '{run_id}' in memory")
+
+    def close(self) -> None:
+        pass
+
+
+def open_store(path: str | os.PathLike[str] | None = None) -> SQLiteStore:
+    """The SQLite store at `path`, or at the default location."""
+    return SQLiteStore(path if path is not None else default_db_path())

@@ -1,0 +1,142 @@
+"""Prompt templates in Jinja2's sandbox: rendering, single-value expressions, and reference checks."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from jinja2 import StrictUndefined, TemplateSyntaxError, nodes
+from jinja2.exceptions import SecurityError, UndefinedError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from podium.core.errors import TemplateError
+
+# "{{ expr }}" and nothing else: such a template yields the value itself, not its text.
+_SINGLE = re.compile(r"^\s*\{\{(?P<expr>.*)\}\}\s*$", re.DOTALL)
+
+
+def _tojson(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _finalize(value: Any) -> Any:
+    # Objects and lists interpolated into a prompt read as JSON, which is what an agent expects.
+    if isinstance(value, dict | list):
+        return _tojson(value)
+    return value
+
+
+@lru_cache(maxsize=1)
+def environment() -> ImmutableSandboxedEnvironment:
+    """The one sandboxed environment podium renders with (undefined names are errors)."""
+    env = ImmutableSandboxedEnvironment(
+        undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True, finalize=_finalize
+    )
+    env.filters["tojson"] = _tojson
+    env.filters["json"] = _tojson
+    return env
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """A name a template reads: a top-level variable and, where static, its first attribute."""
+
+    name: str
+    attr: str | None
+
+
+def _single_expression(source: str) -> str | None:
+    match = _SINGLE.match(source)
+    if match is None:
+        return None
+    expr = match.group("expr")
+    if "{{" in expr or "}}" in expr or "{%" in expr or "{#" in expr:
+        return None
+    return expr
+
+
+@lru_cache(maxsize=4096)
+def _compiled(source: str) -> Any:
+    env = environment()
+    expr = _single_expression(source)
+    if expr is not None:
+        return env.compile_expression(expr, undefined_to_none=False)
+    return env.from_string(source)
+
+
+def check_syntax(source: str) -> str | None:
+    """Return a syntax error's message, or None when the template parses."""
+    try:
+        _compiled(source)
+    except TemplateSyntaxError as exc:
+        return f"template syntax error: {exc.message}"
+    return None
+
+
+def references(source: str) -> Iterator[Reference]:
+    """Every variable the template reads, with the static attribute after it when there is one.
+
+    `{{ steps.facts.output }}` and `{{ steps['facts'].output }}` both give Reference('steps', 'facts').
+    """
+    env = environment()
+    expr = _single_expression(source)
+    tree = env.parse(f"{{{{ {expr} }}}}" if expr is not None else source)
+    assigned = {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")}
+    seen_as_attr: set[int] = set()
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        target = node.node
+        if isinstance(target, nodes.Name) and target.ctx == "load" and target.name not in assigned:
+            if isinstance(node, nodes.Getattr):
+                attr: str | None = node.attr
+            elif isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
+                attr = node.arg.value
+            else:
+                attr = None
+            seen_as_attr.add(id(target))
+            yield Reference(target.name, attr)
+    for name in tree.find_all(nodes.Name):
+        if name.ctx == "load" and id(name) not in seen_as_attr and name.name not in assigned:
+            yield Reference(name.name, None)
+
+
+def render(source: Any, context: Mapping[str, Any], *, where: str) -> Any:
+    """Render a template against `context`; a lone `{{ expr }}` yields its value, not its text.
+
+    Non-string values (a `foreach: [a, b]` list, `when: true`) are returned unchanged. `where`
+    names the field in errors ("steps.draft.prompt").
+    """
+    if not isinstance(source, str):
+        return source
+    if "{" not in source:
+        return source
+    try:
+        compiled = _compiled(source)
+        if _single_expression(source) is not None:
+            value = compiled(**context)
+            if isinstance(value, StrictUndefined):
+                str(value)  # raises UndefinedError with jinja's own message
+            return value
+        return compiled.render(**context)
+    except UndefinedError as exc:
+        raise TemplateError(
+            f"{where}: {exc.message}",
+            fix="refer only to declared inputs, to steps listed (directly or indirectly) in needs,"
+            " and to `item`/`index` inside a foreach step",
+        ) from None
+    except SecurityError as exc:
+        raise TemplateError(f"{where}: not allowed in a template: {exc}") from None
+    except TemplateSyntaxError as exc:
+        raise TemplateError(f"{where}: template syntax error: {exc.message}") from None
+    except Exception as exc:  # an error inside the expression (1/0, a bad filter argument)
+        raise TemplateError(f"{where}: {type(exc).__name__}: {exc}") from None
+
+
+def truthy(value: Any) -> bool:
+    """How a rendered `when:` decides: text 'false', 'no', '0', '' and 'none' are false too."""
+    if isinstance(value, str):
+        return value.strip().lower() not in ("", "false", "no", "0", "none", "null")
+    return bool(value)

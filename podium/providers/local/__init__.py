@@ -1,0 +1,1 @@
+"""The local provider: python callables, scripted replies, and any OpenAI-compatible endpoint."""
