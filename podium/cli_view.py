@@ -1,0 +1,285 @@
+"""What the CLI shows people: the live progress of a run, and tables of runs, steps and events."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from podium.core.events import Event, EventType
+from podium.core.run import Run, StepResult
+from podium.core.spec import Workflow
+from podium.core.store import RunRecord
+from podium.plugins import hookimpl
+
+_STYLE = {
+    "succeeded": "green",
+    "failed": "red",
+    "skipped": "yellow",
+    "running": "cyan",
+    "waiting": "magenta",
+    "pending": "dim",
+    "cancelled": "red",
+    "stopped": "magenta",
+}
+_MARK = {
+    "succeeded": "✓",
+    "failed": "✗",
+    "skipped": "↷",
+    "running": "…",
+    "pending": "·",
+    "waiting": "⏸",
+}
+
+
+def _console(stderr: bool = False) -> Console:
+    console = Console(stderr=stderr, highlight=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = 140  # pipes and CI logs: wide enough for a step table
+    return console
+
+
+def _stdout() -> Console:
+    return _console()
+
+
+def _stderr() -> Console:
+    return _console(stderr=True)
+
+
+def _preview(value: Any, width: int = 60) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _ms(value: float | None) -> str:
+    if value is None:
+        return ""
+    return f"{value:.0f} ms" if value < 10_000 else f"{value / 1000:.1f} s"
+
+
+class Progress:
+    """A podium_event observer that shows each step's state as the run goes.
+
+    On a terminal it is a live table on stderr; elsewhere, one line per step as it ends.
+    """
+
+    def __init__(self, workflow: Workflow, *, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self.console = _stderr()
+        self.live_mode = enabled and self.console.is_terminal
+        self.steps: dict[str, dict[str, Any]] = {
+            sid: {"status": "pending", "provider": "", "calls": 0, "tokens": 0, "note": ""}
+            for sid in workflow.steps
+        }
+        self.started: dict[str, float] = {}
+        self.elapsed: dict[str, float] = {}
+        self.run_id = ""
+        self._live: Live | None = None
+
+    def __enter__(self) -> Progress:
+        if self.live_mode:
+            self._live = Live(
+                get_renderable=self._table, console=self.console, refresh_per_second=8,
+                transient=True,
+            )  # fmt: skip
+            self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._live is not None:
+            self._live.__exit__(None, None, None)
+            self._live = None
+
+    def _table(self) -> Table:
+        table = Table(title=f"podium run {self.run_id}", title_justify="left", expand=False)
+        for col in ("step", "status", "provider", "calls", "tokens", "time", ""):
+            table.add_column(col)
+        now = time.monotonic()
+        for sid, s in self.steps.items():
+            status = s["status"]
+            took = self.elapsed.get(sid)
+            if took is None and sid in self.started:
+                took = now - self.started[sid]
+            table.add_row(
+                sid,
+                Text(f"{_MARK.get(status, '')} {status}", style=_STYLE.get(status, "")),
+                s["provider"],
+                str(s["calls"] or ""),
+                str(s["tokens"] or ""),
+                f"{took:.1f}s" if took is not None else "",
+                s["note"],
+            )
+        return table
+
+    @hookimpl
+    def podium_event(self, event: Event) -> None:
+        if not self.enabled:
+            return
+        t = event.type
+        if t is EventType.RUN_STARTED:
+            self.run_id = event.run_id
+            return
+        sid = event.step
+        if sid is None or sid not in self.steps:
+            return
+        s = self.steps[sid]
+        d = event.data
+        if t is EventType.STEP_STARTED:
+            s["status"] = "running"
+            self.started[sid] = time.monotonic()
+        elif t is EventType.CALL_STARTED:
+            s["calls"] += 1
+            s["provider"] = d.get("provider", "")
+        elif t is EventType.CALL_FINISHED:
+            usage = d.get("usage") or {}
+            s["tokens"] += usage.get("input_tokens", 0) + usage.get("output_tokens", 0)
+        elif t is EventType.CALL_FAILED:
+            retry = " (retrying)" if d.get("delay") is not None or d.get("retryable") else ""
+            s["note"] = _preview(f"{d.get('kind')}: {d.get('message')}{retry}", 50)
+            if not self.live_mode:
+                self.console.print(f"  ! {sid}: {d.get('kind')}: {d.get('message')}{retry}")
+        elif t in (EventType.STEP_SUCCEEDED, EventType.STEP_FAILED, EventType.STEP_SKIPPED):
+            status = {
+                EventType.STEP_SUCCEEDED: "succeeded",
+                EventType.STEP_FAILED: "failed",
+                EventType.STEP_SKIPPED: "skipped",
+            }[t]
+            s["status"] = status
+            if sid in self.started:
+                self.elapsed[sid] = time.monotonic() - self.started[sid]
+            if t is EventType.STEP_SKIPPED:
+                s["note"] = d.get("reason", "")
+            elif t is EventType.STEP_FAILED:
+                s["note"] = _preview(d.get("message", ""), 50)
+            else:
+                s["note"] = ""
+            if not self.live_mode:
+                took = self.elapsed.get(sid)
+                extra = f"  {s['note']}" if s["note"] else ""
+                self.console.print(
+                    f"{_MARK[status]} {sid:<16} {status:<9} {s['provider']:<8}"
+                    f" {f'{took:.2f}s' if took is not None else '':>7}{extra}",
+                    style=_STYLE[status],
+                )
+
+
+def _step_rows(run: Run, order: Iterable[str]) -> Table:
+    table = Table(expand=False)
+    for col, justify in (
+        ("step", "left"), ("status", "left"), ("provider", "left"), ("calls", "right"),
+        ("in", "right"), ("out", "right"), ("time", "right"),
+    ):  # fmt: skip
+        table.add_column(col, justify=justify, no_wrap=True, min_width=len(col))  # type: ignore[arg-type]
+    table.add_column("output / error", no_wrap=True, overflow="ellipsis", max_width=52)
+    for sid in order:
+        s: StepResult = run.steps[sid]
+        if s.status == "failed" and s.error:
+            note = Text(_preview(f"{s.error.kind}: {s.error.message}", 52), style="red")
+        elif s.status == "skipped":
+            note = Text(s.reason or "", style="yellow")
+        elif s.status == "succeeded":
+            note = Text(_preview(s.output, 52))
+        else:
+            note = Text("")
+        calls = f"{s.calls}" + (f" ({s.failed_calls} failed)" if s.failed_calls else "")
+        table.add_row(
+            sid,
+            Text(str(s.status), style=_STYLE.get(str(s.status), "")),
+            s.provider or "",
+            calls if s.calls else "",
+            str(s.usage.input_tokens) if s.calls else "",
+            str(s.usage.output_tokens) if s.calls else "",
+            _ms(s.duration_ms),
+            note,
+        )
+    return table
+
+
+def print_run(run: Run, workflow: Workflow | None) -> None:
+    """The summary of a run: steps, outputs, error, totals, and how to look deeper."""
+    console = _stdout()
+    order = list(workflow.steps) if workflow is not None else list(run.steps)
+    status_style = _STYLE.get(str(run.status), "")
+    header = Text.assemble(
+        ("run ", "bold"), (run.run_id, "bold"), "  ", (run.workflow, "bold"), "  ",
+        (str(run.status), f"bold {status_style}"),
+    )  # fmt: skip
+    parts: list[Any] = [header, _step_rows(run, order)]
+    if run.error is not None:
+        where = f"step '{run.error.step}'" if run.error.step else "the run"
+        msg = f"{where} failed: {run.error.kind}: {run.error.message}"
+        if run.error.fix:
+            msg += f"\n  fix: {run.error.fix}"
+        parts.append(Text(msg, style="red"))
+    if run.outputs:
+        parts.append(Text("outputs", style="bold"))
+        parts.append(Text(json.dumps(run.outputs, indent=2, ensure_ascii=False, default=str)))
+    u = run.usage
+    calls = sum(s.calls for s in run.steps.values())
+    parts.append(
+        Text(
+            f"{len(run.steps)} steps · {calls} calls · {u.input_tokens} tokens in ·"
+            f" {u.output_tokens} tokens out · {_ms(run.duration_ms) or '-'}"
+            f"\ninspect: podium show {run.run_id} --events",
+            style="dim",
+        )
+    )
+    console.print(Group(*parts))
+
+
+def print_runs(records: list[RunRecord]) -> None:
+    console = _stdout()
+    if not records:
+        console.print("no runs yet: try `podium run examples/brief/brief.yaml`")
+        return
+    table = Table()
+    for col in ("run", "workflow", "status", "started", "events", "size"):
+        table.add_column(col, no_wrap=True)
+    for r in records:
+        table.add_row(
+            r.run_id,
+            r.workflow,
+            Text(r.status, style=_STYLE.get(r.status, "")),
+            r.started_at.astimezone().strftime("%Y-%m-%d %H:%M:%S"),
+            str(r.events),
+            f"{r.size_bytes / 1024:.1f} KB",
+        )
+    console.print(table)
+
+
+def print_events(events: list[Event]) -> None:
+    console = _stdout()
+    table = Table(title="events")
+    for col in ("seq", "at", "type", "step", "attempt", "data"):
+        table.add_column(col)
+    for e in events:
+        table.add_row(
+            str(e.seq),
+            e.at.astimezone().strftime("%H:%M:%S.%f")[:-3],
+            str(e.type),
+            e.step or "",
+            "" if e.attempt is None else str(e.attempt),
+            _preview(e.data, 80),
+        )
+    console.print(table)
+
+
+def print_providers(rows: list[dict[str, Any]], failed: dict[str, str]) -> None:
+    console = _stdout()
+    table = Table()
+    for col in ("provider", "plugin", "description"):
+        table.add_column(col)
+    for row in rows:
+        table.add_row(row["name"], row["plugin"], row["description"])
+    console.print(table)
+    for name, error in failed.items():
+        console.print(f"plugin '{name}' failed to load: {error}", style="red")
