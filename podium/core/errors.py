@@ -65,6 +65,10 @@ class InputError(BadInput):
     """A run's inputs are missing or of the wrong type."""
 
 
+class UnknownProvider(BadInput):
+    """A provider name that no installed plugin registers."""
+
+
 class RunNotFound(BadInput):
     """No run with that id is in the store."""
 

@@ -31,6 +31,8 @@ from podium.core.spec import (
 )
 
 Path_ = tuple[str | int, ...]
+# Providers podium ships as extras; named in errors even when not installed.
+CLOUD_EXTRAS = ("bedrock", "vertex", "azure")
 Positions = dict[Path_, tuple[int, int]]
 
 
@@ -185,13 +187,21 @@ def _check_providers(wf: Workflow, known: Collection[str] | None, p: _Problems) 
     listing = ", ".join(sorted(known))
 
     def check(path: Path_, name: str) -> None:
-        if name not in known:
+        if name in known:
+            return
+        if name in CLOUD_EXTRAS:
             p.add(
                 path,
-                f"unknown provider '{name}'{suggest(name, known)}",
-                fix=f"installed providers: {listing}; others come from extras such as"
-                f" pip install 'podium[{name}]'",
+                f"provider '{name}' is not installed (installed: {listing})",
+                fix=f"pip install 'podium[{name}]'",
             )
+            return
+        p.add(
+            path,
+            f"unknown provider '{name}'{suggest(name, {*known, *CLOUD_EXTRAS})}",
+            fix=f"installed providers: {listing}; the clouds come as extras"
+            f" ({', '.join(CLOUD_EXTRAS)}), e.g. pip install 'podium[bedrock]'",
+        )
 
     check(("defaults", "provider"), wf.defaults.provider)
     for i, name in enumerate(wf.defaults.fallback):
@@ -391,9 +401,9 @@ def _check_steps(wf: Workflow, p: _Problems) -> Graph | None:
     return graph
 
 
-def _check_templates(wf: Workflow, graph: Graph, p: _Problems) -> None:
+def _check_templates(wf: Workflow, graph: Graph | None, p: _Problems) -> None:
     for sid, step in wf.steps.items():
-        up = graph.upstream(sid)
+        up = graph.upstream(sid) if graph is not None else None  # None: the graph is broken
         loop = ("item", "index") if step.foreach is not None else ()
         _check_template(step.prompt, ("steps", sid, "prompt"), wf, up, loop, p)
         _check_template(step.when, ("steps", sid, "when"), wf, up, (), p)
@@ -460,15 +470,24 @@ def parse(
         wf = Workflow.model_validate(data)
     except ValidationError as exc:
         _pydantic_problems(exc, problems)
-        problems.raise_if_any()
-        raise  # unreachable: there was at least one error
-    problems.raise_if_any()
+        # Unknown keys alone: drop them and go on, so one pass reports the other problems too.
+        if any(e["type"] != "extra_forbidden" for e in exc.errors()):
+            problems.raise_if_any()
+        for err in exc.errors():
+            parent: Any = data
+            for part in err["loc"][:-1]:
+                parent = parent[part]
+            parent.pop(err["loc"][-1], None)
+        try:
+            wf = Workflow.model_validate(data)
+        except ValidationError:
+            problems.raise_if_any()
+            raise
     base = base_dir or Path.cwd()
     _check_providers(wf, providers, problems)
     _check_provider_settings(wf, provider_configs, problems)
     graph = _check_steps(wf, problems)
-    if graph is not None:
-        _check_templates(wf, graph, problems)
+    _check_templates(wf, graph, problems)
     _check_outputs(wf, problems)
     _check_inputs(wf, problems)
     _check_mock(wf, problems)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import pluggy
 
-from podium.core.errors import PluginError
+from podium.core.errors import PluginError, UnknownProvider
 from podium.plugins import hookspecs
 
 if TYPE_CHECKING:
@@ -101,9 +101,10 @@ class ProviderRegistry:
         try:
             return self._classes[name]
         except KeyError:
-            raise PluginError(
+            extra = name if name in ("bedrock", "vertex", "azure") else "bedrock"
+            raise UnknownProvider(
                 f"no provider named '{name}' is installed (installed: {', '.join(self.names())})",
-                fix=f"pip install 'podium[{name}]', or install the plugin that provides it",
+                fix=f"pip install 'podium[{extra}]' for a cloud, or the plugin that provides it",
             ) from None
 
     def origin(self, name: str) -> str:

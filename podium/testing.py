@@ -1,0 +1,132 @@
+"""Test doubles for podium users (and podium's own tests), and a pytest plugin with fixtures.
+
+    from podium.testing import function_provider
+
+    def reply(request):                      # an AgentRequest in, text or AgentResponse out
+        return f"echo: {request.prompt}"
+
+    def test_my_flow(podium_plugins, podium_store):
+        podium_plugins.register_provider(function_provider("fake", reply))
+        run = podium.run("flow.yaml", provider="fake", plugins=podium_plugins.pm,
+                         store=podium_store)
+
+The fixtures: `podium_plugins` (a fresh plugin manager, no installed entry points, with
+`register_provider` and `register` helpers; everything registered is gone after the test),
+`podium_store` (an in-memory RunStore), `podium_events` (every event of runs in this test).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from podium.plugins import hookimpl
+
+if TYPE_CHECKING:
+    import pluggy
+
+    from podium.core.calls import AgentRequest, AgentResponse, Provider
+    from podium.core.events import Event
+    from podium.core.store import MemoryStore
+
+Handler = Callable[["AgentRequest"], "str | AgentResponse | Awaitable[str | AgentResponse]"]
+
+
+def function_provider(name: str, handler: Handler) -> type[Provider]:
+    """A Provider class named `name` whose every call is answered by `handler(request)`.
+
+    The handler may be sync or async, and may return text, an AgentResponse, or raise one of
+    `podium.core.errors` (Throttled, TransientError, …) to exercise retry and fallback.
+    """
+    from podium.core.calls import AgentResponse, Provider, Usage
+
+    class FunctionProvider(Provider):
+        description = f"test double answering with {getattr(handler, '__name__', 'a function')}"
+
+        async def invoke(self, request: AgentRequest) -> AgentResponse:
+            result = handler(request)
+            if inspect.isawaitable(result):
+                result = await result
+            if isinstance(result, AgentResponse):
+                return result
+            return AgentResponse(text=str(result), usage=Usage(input_tokens=1, output_tokens=1))
+
+    FunctionProvider.name = name
+    FunctionProvider.__name__ = f"FunctionProvider[{name}]"
+    return FunctionProvider
+
+
+class ProviderPlugin:
+    """A plugin object registering the given provider classes."""
+
+    def __init__(self, *classes: type[Provider]) -> None:
+        self.classes = classes
+
+    @hookimpl
+    def podium_register_providers(self, register: Callable[[type[Provider]], None]) -> None:
+        for cls in self.classes:
+            register(cls)
+
+
+class EventRecorder:
+    """A plugin object that keeps every event it sees, in order."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    @hookimpl
+    def podium_event(self, event: Event) -> None:
+        self.events.append(event)
+
+    def types(self, step: str | None = None) -> list[str]:
+        return [str(e.type) for e in self.events if step is None or e.step == step]
+
+
+class PluginsFixture:
+    """The `podium_plugins` fixture: a plugin manager plus helpers to register test plugins."""
+
+    def __init__(self, pm: pluggy.PluginManager) -> None:
+        self.pm = pm
+
+    def register(self, plugin: object) -> object:
+        self.pm.register(plugin)
+        return plugin
+
+    def register_provider(self, *classes: type[Provider]) -> None:
+        self.pm.register(ProviderPlugin(*classes))
+
+
+@pytest.fixture
+def podium_plugins() -> Iterator[PluginsFixture]:
+    """A fresh plugin manager with podium's built-ins only; test plugins vanish afterwards."""
+    from podium.plugins.manager import build_plugin_manager
+
+    yield PluginsFixture(build_plugin_manager(entry_points_too=False))
+
+
+@pytest.fixture
+def podium_store() -> MemoryStore:
+    """An in-memory run store."""
+    from podium.core.store import MemoryStore
+
+    return MemoryStore()
+
+
+@pytest.fixture
+def podium_events(podium_plugins: PluginsFixture) -> EventRecorder:
+    """Every event of the runs made with `podium_plugins.pm` in this test."""
+    recorder = EventRecorder()
+    podium_plugins.register(recorder)
+    return recorder
+
+
+def reply_from(mapping: dict[str, Any]) -> Handler:
+    """A handler answering by step id from `mapping` (a convenience for small tests)."""
+
+    def handler(request: AgentRequest) -> str:
+        return str(mapping[request.step])
+
+    return handler

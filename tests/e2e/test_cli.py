@@ -1,0 +1,204 @@
+"""The command line as a user drives it: subprocesses, the README's demo, exit codes, JSON output."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CLOUD_SDKS = ("boto3", "botocore", "google.genai", "google.cloud", "azure", "vertexai", "moto")
+
+
+def podium(
+    *args: str, db: Path, cwd: Path = ROOT, **kw: object
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PODIUM_DB": str(db), "NO_COLOR": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "podium", *args],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=60, **kw,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "runs.db"
+
+
+def test_readme_demo_runs_the_research_workflow_end_to_end(db: Path) -> None:
+    env = {
+        **os.environ,
+        "PODIUM_DB": str(db),
+        "NO_COLOR": "1",
+        "SKIP_INSTALL": "1",
+        "PODIUM": f"{sys.executable} -m podium",
+    }
+    done = subprocess.run(
+        ["make", "-s", "demo"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert "research-and-write" in done.stdout and "succeeded" in done.stdout
+
+    shown = podium("show", "latest", "--json", db=db)
+    assert shown.returncode == 0, shown.stderr
+    run = json.loads(shown.stdout)
+    assert run["status"] == "succeeded"
+    assert {s["status"] for s in run["steps"].values()} == {"succeeded"}
+    # the reviewer's first reply broke the schema; only the repaired one was passed on
+    assert run["steps"]["review"]["calls"] == 2
+    assert run["outputs"]["review"] == {
+        "score": 6,
+        "verdict": "revise",
+        "issues": ["no numbers on cost", "permits unexplained"],
+    }
+    assert len(run["outputs"]["channels"]) == 2
+    assert run["outputs"]["channels"][0].startswith("This month")
+    assert run["usage"]["input_tokens"] > 0 and run["usage"]["output_tokens"] > 0
+
+
+def test_run_json_with_inputs_and_the_issue_example(db: Path, tmp_path: Path) -> None:
+    inputs = tmp_path / "in.json"
+    inputs.write_text(json.dumps({"topic": "tides"}))
+    done = podium("run", "examples/brief/brief.yaml", "--inputs", str(inputs), "--json", db=db)
+    assert done.returncode == 0, done.stderr
+    run = json.loads(done.stdout)
+    assert run["status"] == "succeeded"
+    assert run["inputs"] == {"topic": "tides"}
+    assert run["outputs"] == {
+        "brief": {"title": "T", "body": "B"},
+        "score": {"facts": 3, "score": 9},
+    }
+    assert run["steps"]["facts"]["output"] == "fact 1; fact 2; fact 3"
+    listed = json.loads(podium("runs", "--json", db=db).stdout)
+    assert [r["run_id"] for r in listed] == [run["run_id"]]
+    assert listed[0]["size_bytes"] > 0
+
+
+def test_bad_file_exits_2_with_file_line_and_fix_and_no_traceback(db: Path, tmp_path: Path) -> None:
+    flow = tmp_path / "flow.yaml"
+    flow.write_text(
+        "name: x\nagents:\n  a: {instructions: hi}\nsteps:\n  s1: {agent: a, prompt: hi}\n"
+        "  draft:\n    agent: a\n    neds: [s1]\n"
+    )
+    for command in ("run", "validate"):
+        done = podium(command, str(flow), db=db)
+        assert done.returncode == 2
+        assert "Traceback" not in done.stderr
+        assert (
+            f"{flow}:8:5: steps.draft.neds: unknown key 'neds'; did you mean 'needs'?"
+            in done.stderr
+        )
+        assert "fix:" in done.stderr
+    assert not db.exists() or json.loads(podium("runs", "--json", db=db).stdout) == []
+
+
+def test_validate_json_lists_problems(db: Path, tmp_path: Path) -> None:
+    flow = tmp_path / "flow.yaml"
+    flow.write_text(
+        "name: x\nagents: {a: {}}\nsteps:\n  s1: {agent: a, needs: [s2]}\n  s2: {agent: a, needs: [s1]}\n"
+    )
+    done = podium("validate", str(flow), "--json", db=db)
+    assert done.returncode == 2
+    report = json.loads(done.stdout)
+    assert report["valid"] is False
+    assert any("cycle" in p["message"] and "→" in p["message"] for p in report["problems"])
+    ok = podium("validate", "examples/research/research.yaml", "--json", db=db)
+    assert ok.returncode == 0 and json.loads(ok.stdout)["valid"] is True
+
+
+def test_input_errors_exit_2(db: Path, tmp_path: Path) -> None:
+    flow = tmp_path / "flow.yaml"
+    flow.write_text(
+        "name: x\ninputs: {n: {type: integer}}\nagents: {a: {}}\n"
+        "steps: {s: {agent: a, prompt: '{{ inputs.n }}'}}\nmock: {a: ok}\n"
+    )
+    missing = podium("run", str(flow), db=db)
+    assert missing.returncode == 2 and "missing required input 'n'" in missing.stderr
+    wrong = podium("run", str(flow), "-i", "n=three", db=db)
+    assert wrong.returncode == 2 and "input 'n' must be integer" in wrong.stderr
+    unknown = podium("run", str(flow), "-i", "m=3", db=db)
+    assert unknown.returncode == 2 and "did you mean 'n'" not in unknown.stderr
+    assert "'m' is not an input" in unknown.stderr
+    provider = podium("run", str(flow), "-i", "n=3", "--provider", "nope", db=db)
+    assert provider.returncode == 2 and "installed: local" in provider.stderr
+    good = podium("run", str(flow), "-i", "n=3", "--json", db=db)
+    assert good.returncode == 0 and json.loads(good.stdout)["steps"]["s"]["output"] == "ok"
+
+
+def test_failed_run_exits_1_and_show_names_the_step_and_cause(db: Path, tmp_path: Path) -> None:
+    flow = tmp_path / "flow.yaml"
+    flow.write_text(
+        "name: x\nagents: {a: {}}\nsteps:\n  one: {agent: a, prompt: go}\n"
+        "  two: {agent: a, needs: [one], prompt: go}\n"
+        "mock:\n  one: {error: invalid_request, reply: no such model}\n  two: fine\n"
+    )
+    done = podium("run", str(flow), db=db)
+    assert done.returncode == 1
+    assert "step 'one' failed: invalid_request" in done.stdout
+    run = json.loads(podium("show", "latest", "--json", db=db).stdout)
+    assert run["status"] == "failed"
+    assert run["error"]["step"] == "one" and run["error"]["kind"] == "invalid_request"
+    assert run["steps"]["two"]["status"] == "pending"  # never started
+    events = json.loads(podium("show", "latest", "--json", "--events", db=db).stdout)["events"]
+    assert [e["type"] for e in events][0] == "RunStarted"
+    assert [e["type"] for e in events][-1] == "RunFinished"
+
+
+def test_unknown_run_is_bad_input(db: Path) -> None:
+    done = podium("show", "nope", db=db)
+    assert done.returncode == 2 and "no run 'nope'" in done.stderr and "podium runs" in done.stderr
+
+
+def test_ctrl_c_cancels_cleanly_and_the_run_can_be_inspected(db: Path, tmp_path: Path) -> None:
+    flow = tmp_path / "flow.yaml"
+    flow.write_text(
+        "name: slow\nagents: {a: {}}\nsteps:\n  fast: {agent: a, prompt: go}\n"
+        "  slow: {agent: a, needs: [fast], prompt: go}\n"
+        "mock:\n  fast: done\n  slow: {reply: late, latency: 30}\n"
+    )
+    env = {**os.environ, "PODIUM_DB": str(db), "NO_COLOR": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "podium", "run", str(flow)],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # wait until the slow call is in flight
+        shown = podium("show", "latest", "--json", db=db)
+        if shown.returncode == 0 and json.loads(shown.stdout)["steps"]["slow"]["calls"] == 1:
+            break
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 1
+    assert "cancelled" in err and "Traceback" not in err
+    run = json.loads(podium("show", "latest", "--json", db=db).stdout)
+    assert run["status"] == "cancelled"
+    assert run["steps"]["fast"]["status"] == "succeeded"
+    assert run["steps"]["fast"]["output"] == "done"
+
+
+def test_cli_start_up_loads_no_cloud_sdk() -> None:
+    probe = (
+        "import sys, runpy\n"
+        "sys.argv = ['podium', '--help']\n"
+        "try:\n    runpy.run_module('podium', run_name='__main__')\n"
+        "except SystemExit:\n    pass\n"
+        f"print(sorted(m for m in sys.modules if m.startswith({CLOUD_SDKS!r})))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+    assert "Commands:" in done.stdout and "run" in done.stdout
+
+
+def test_providers_lists_local(db: Path) -> None:
+    done = podium("providers", "--json", db=db)
+    assert done.returncode == 0
+    names = [p["name"] for p in json.loads(done.stdout)["providers"]]
+    assert "local" in names
