@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from collections.abc import Callable
@@ -130,6 +129,8 @@ def run(
     quiet: bool,
 ) -> None:
     """Run a workflow file and print its outputs (exit 1 if the run fails)."""
+    import asyncio
+
     from podium import api
     from podium.cli_view import Progress, print_run
 

@@ -315,10 +315,14 @@ class _RunDriver:
             self.emit(EventType.RUN_FINISHED, status=str(RunStatus.CANCELLED), outputs={})
             await self.close()
             raise
-        except BaseException:
+        except BaseException as exc:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            self.emit(
+                EventType.RUN_FINISHED, status=str(RunStatus.FAILED), outputs={},
+                error={"step": None, "kind": "internal", "message": f"{type(exc).__name__}: {exc}"},
+            )  # fmt: skip
             await self.close()
             raise
         await self.close()
@@ -398,7 +402,7 @@ class _RunDriver:
         )
         try:
             if items is None:
-                output, provider = await self.call(sid, step, context, None, None)
+                output, provider, reply_seq = await self.call(sid, step, context, None, None)
             else:
                 results = await asyncio.gather(
                     *(self.call(sid, step, context, i, item) for i, item in enumerate(items)),
@@ -409,10 +413,19 @@ class _RunDriver:
                         raise result
                 output = [r[0] for r in results]  # type: ignore[index]
                 provider = results[0][1] if results else None  # type: ignore[index]
+                reply_seq = None
         except _StepOutcome as outcome:
             return self.fail(sid, outcome)
+        except Exception as exc:  # a bug (ours or a plugin's) still ends the step visibly
+            log.exception("step %s failed unexpectedly", sid)
+            error = PodiumError(f"internal error: {type(exc).__name__}: {exc}")
+            return self.fail(sid, _StepOutcome(error, None))
         self.views[sid] = {"output": output, "status": str(StepStatus.SUCCEEDED)}
-        self.emit(EventType.STEP_SUCCEEDED, sid, output=output, provider=provider)
+        if reply_seq is not None:
+            # the output is the reply text, already in that CallFinished event: store it once
+            self.emit(EventType.STEP_SUCCEEDED, sid, output_ref=reply_seq, provider=provider)
+        else:
+            self.emit(EventType.STEP_SUCCEEDED, sid, output=output, provider=provider)
         return StepStatus.SUCCEEDED
 
     def skip(self, sid: str, reason: str) -> StepStatus:
@@ -446,7 +459,7 @@ class _RunDriver:
 
     async def call(
         self, sid: str, step: Step, context: dict[str, Any], index: int | None, item: Any
-    ) -> tuple[Any, str]:
+    ) -> tuple[Any, str, int | None]:
         """One unit of work (a step, or one item of a foreach): the whole retry/fallback policy."""
         wf = self.wf
         agent = wf.agents[step.agent]
@@ -517,8 +530,14 @@ class _RunDriver:
                     context=call_context,
                 )
                 try:
-                    response = await self.invoke(provider, request, repair=repaired)
-                    return parse_output(response, schema), pname
+                    response, seq = await self.invoke(provider, request, repair=repaired)
+                    value = parse_output(response, schema)
+                    same = (
+                        isinstance(value, str)
+                        and response.output is None
+                        and value == response.text
+                    )
+                    return value, pname, seq if same else None
                 except OutputInvalid as exc:
                     self.emit(
                         EventType.CALL_FAILED, sid, attempt, provider=pname, item=index,
@@ -558,15 +577,16 @@ class _RunDriver:
 
     async def invoke(
         self, provider: Provider, request: AgentRequest, *, repair: bool
-    ) -> AgentResponse:
+    ) -> tuple[AgentResponse, int]:
         """One call: the before-call hook, the limits, the timeout, and its events."""
         sid, attempt, pname = request.step, request.attempt, request.provider
         self.hook_before(run=self.ctx, step=sid, request=request)
         limit = self.limits.get(pname)
-        async with self.global_limit:
-            if limit is not None:
-                await limit.acquire()
-            try:
+        # the provider's own limit first: a call queued for a busy provider holds no global slot
+        if limit is not None:
+            await limit.acquire()
+        try:
+            async with self.global_limit:
                 self.emit(
                     EventType.CALL_STARTED, sid, attempt, provider=pname, model=request.model,
                     agent=request.agent, item=request.item, idempotency_key=request.idempotency_key,
@@ -600,15 +620,15 @@ class _RunDriver:
                         f"{pname} raised {type(exc).__name__}: {exc}", provider=pname
                     ) from exc
                 elapsed = (self.engine.clock.monotonic() - started) * 1000
-            finally:
-                if limit is not None:
-                    limit.release()
+        finally:
+            if limit is not None:
+                limit.release()
         reply: Any = response.text if response.output is None else _as_json_value(response.output)
-        self.emit(
+        finished = self.emit(
             EventType.CALL_FINISHED, sid, attempt, provider=pname,
             model=response.model or request.model, item=request.item,
             usage=response.usage.model_dump(), latency_ms=response.latency_ms or elapsed,
             response_id=response.response_id, session_id=response.session_id or request.session_id,
             reply=reply, native=response.native or None,
         )  # fmt: skip
-        return response
+        return response, finished.seq

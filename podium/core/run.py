@@ -88,6 +88,7 @@ def fold(events: Iterable[Event], step_ids: Iterable[str] = ()) -> Run:
     run: Run | None = None
     steps: dict[str, StepResult] = {sid: StepResult(id=sid) for sid in step_ids}
     total = ZERO_USAGE
+    replies: dict[int, Any] = {}  # CallFinished seq -> reply, for outputs stored by reference
     for ev in events:
         t = ev.type
         d = ev.data
@@ -135,11 +136,12 @@ def fold(events: Iterable[Event], step_ids: Iterable[str] = ()) -> Run:
             usage = Usage(**d["usage"]) if d.get("usage") else ZERO_USAGE
             step.usage = step.usage + usage
             total = total + usage
+            replies[ev.seq] = d.get("reply")
         elif t is EventType.CALL_FAILED:
             step.failed_calls += 1
         elif t is EventType.STEP_SUCCEEDED:
             step.status = StepStatus.SUCCEEDED
-            step.output = d.get("output")
+            step.output = replies.get(d["output_ref"]) if "output_ref" in d else d.get("output")
             step.provider = d.get("provider", step.provider)
             step.finished_at = ev.at
         elif t is EventType.STEP_FAILED:

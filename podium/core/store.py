@@ -26,8 +26,8 @@ MIGRATIONS: tuple[str, ...] = (
         step    TEXT,
         attempt INTEGER,
         data    TEXT    NOT NULL,
-        PRIMARY KEY (run_id, seq)
-    ) WITHOUT ROWID;
+        UNIQUE (run_id, seq)
+    );
     CREATE TABLE runs (
         run_id      TEXT PRIMARY KEY,
         workflow    TEXT NOT NULL,

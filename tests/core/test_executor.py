@@ -8,6 +8,7 @@ Backoff waits go through a fake clock; the few real sleeps (mock latency) are at
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import random
@@ -20,7 +21,7 @@ import pytest
 
 import podium
 from podium.core.calls import AgentRequest, AgentResponse, Provider, Usage
-from podium.core.errors import BudgetExceeded, InvalidRequest, TransientError
+from podium.core.errors import BudgetExceeded, TransientError
 from podium.core.events import Event, EventType, RunStatus, StepStatus
 from podium.core.executor import Engine
 from podium.core.loader import resolve_inputs
@@ -164,9 +165,7 @@ class Harness:
         self.pm = pm
         self.store = MemoryStore()
         self.clock = FakeClock()
-        self.engine = Engine(
-            plugins=pm, store=self.store, clock=self.clock, rng=random.Random(0)
-        )
+        self.engine = Engine(plugins=pm, store=self.store, clock=self.clock, rng=random.Random(0))
         self.run_id: str | None = None
 
     async def run(self, wf: Workflow, inputs: dict[str, Any] | None = None, **kw: Any) -> Run:
@@ -263,9 +262,7 @@ async def test_global_concurrency_one_serialises_calls(tmp_path: Path) -> None:
     h = Harness(pm)
     run = await h.run(wf)
     assert run.status is RunStatus.SUCCEEDED
-    calls = [
-        e for e in h.events() if e.type in (EventType.CALL_STARTED, EventType.CALL_FINISHED)
-    ]
+    calls = [e for e in h.events() if e.type in (EventType.CALL_STARTED, EventType.CALL_FINISHED)]
     assert [e.type for e in calls] == [EventType.CALL_STARTED, EventType.CALL_FINISHED] * 3
     assert max_overlap(h.events()) == 1
 
@@ -347,8 +344,8 @@ async def test_a_call_waiting_for_its_provider_does_not_hold_a_global_slot(
     h = Harness(pm)
     run = await h.run(wf)
     assert run.status is RunStatus.SUCCEEDED
-    first_fake = min(h.events(EventType.CALL_FINISHED), key=lambda e: e.seq)
-    assert first_fake.step in ("f1", "f2")
+    fake_done = [e for e in h.events(EventType.CALL_FINISHED) if e.data["provider"] == "fake"]
+    first_fake = min(fake_done, key=lambda e: e.seq)
     assert h.one(EventType.CALL_STARTED, "l").seq < first_fake.seq
 
 
@@ -1173,9 +1170,7 @@ async def test_cancelling_the_run_records_it_as_cancelled(tmp_path: Path) -> Non
     )
     h = Harness(pm)
     watcher = Recorder(wake_on=EventType.CALL_STARTED)
-    task = asyncio.create_task(
-        h.engine.run(wf, {}, run_id="run-cancel", observers=[watcher])
-    )
+    task = asyncio.create_task(h.engine.run(wf, {}, run_id="run-cancel", observers=[watcher]))
     await asyncio.wait_for(watcher.woken.wait(), timeout=5)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -1419,3 +1414,189 @@ async def test_arun_front_door_with_a_memory_store(tmp_path: Path) -> None:
     events = store.events(run.run_id)
     assert json.loads(json.dumps([e.to_dict() for e in events]))  # every event is JSON-able
     assert fold(events, ["greet"]).model_dump() == run.model_dump()
+
+
+# --- robustness -----------------------------------------------------------------------------
+
+
+async def test_waiting_for_a_slot_does_not_count_against_the_timeout(tmp_path: Path) -> None:
+    pm = plugins()
+    wf = load(
+        tmp_path,
+        """
+        name: queued
+        defaults: {concurrency: 1, timeout: 0.15}
+        agents: {w: {}}
+        steps:
+          a: {agent: w, prompt: A}
+          b: {agent: w, prompt: B}
+          c: {agent: w, prompt: C}
+          d: {agent: w, prompt: D}
+          e: {agent: w, prompt: E}
+        mock:
+          w: {reply: ok, latency: 0.04}
+        """,
+        pm,
+    )
+    h = Harness(pm)
+    run = await h.run(wf)
+    assert run.status is RunStatus.SUCCEEDED, run.error
+    assert h.events(EventType.CALL_FAILED) == []
+
+
+async def test_a_when_template_error_fails_the_step(tmp_path: Path) -> None:
+    pm = plugins()
+    wf = load(
+        tmp_path,
+        """
+        name: bad-when
+        agents: {w: {}}
+        steps:
+          a: {agent: w, prompt: A}
+          b: {agent: w, prompt: B, needs: [a], when: "{{ steps.a.output.missing.deeper }}"}
+        mock:
+          a: {reply: {x: 1}}
+          b: never
+        """,
+        pm,
+    )
+    h = Harness(pm)
+    run = await h.run(wf)
+    assert run.status is RunStatus.FAILED
+    assert run.error is not None
+    assert run.error.step == "b"
+    assert "steps.b.when" in run.error.message
+    assert h.events(EventType.CALL_STARTED, "b") == []
+
+
+async def test_a_failing_foreach_item_fails_the_step_after_the_others_finish(
+    tmp_path: Path,
+) -> None:
+    pm = plugins()
+    wf = load(
+        tmp_path,
+        """
+        name: item-fails
+        agents: {w: {}}
+        steps:
+          each: {agent: w, foreach: [ok1, bad, ok2], prompt: "{{ item }}"}
+        mock:
+          each:
+            - {match: "^ok", reply: fine, latency: 0.05}
+            - {match: "^bad$", error: invalid_request, reply: no}
+        """,
+        pm,
+    )
+    h = Harness(pm)
+    run = await h.run(wf)
+    assert run.status is RunStatus.FAILED
+    assert run.error is not None
+    assert (run.error.step, run.error.kind) == ("each", "invalid_request")
+    failed = h.one(EventType.CALL_FAILED, "each")
+    assert failed.data["item"] == 1
+    finished = h.events(EventType.CALL_FINISHED, "each")
+    assert sorted(e.data["item"] for e in finished) == [0, 2]
+    assert h.one(EventType.STEP_FAILED, "each").seq > max(e.seq for e in finished)
+
+
+class _BrokenHook:
+    @hookimpl
+    def podium_before_call(self, run: Any, step: str, request: AgentRequest) -> None:
+        raise RuntimeError("plugin bug")
+
+
+class _BrokenInit(Provider):
+    name: ClassVar[str] = "fake"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("SDK missing")
+
+
+@pytest.mark.parametrize("where", ["before_call hook", "provider constructor"])
+async def test_an_unexpected_error_is_recorded_and_the_run_ends_failed(
+    tmp_path: Path, where: str
+) -> None:
+    """No silent failures: even an error podium did not map leaves the run `failed` in the
+    store, naming the step, rather than `running` forever."""
+    extra: object = _BrokenHook() if where == "before_call hook" else Registers(_BrokenInit)
+    pm = plugins(extra)
+    provider = "local" if where == "before_call hook" else "fake"
+    wf = load(
+        tmp_path,
+        f"""
+        name: unexpected
+        defaults: {{provider: {provider}}}
+        agents: {{w: {{}}}}
+        steps:
+          s: {{agent: w, prompt: hi}}
+        mock:
+          s: ok
+        """,
+        pm,
+    )
+    h = Harness(pm)
+    h.run_id = "run-unexpected"
+    with contextlib.suppress(Exception):  # raising is acceptable; leaving no record is not
+        await h.engine.run(wf, {}, run_id="run-unexpected")
+    last = h.events()[-1]
+    assert last.type is EventType.RUN_FINISHED, [e.type for e in h.events()]
+    assert last.data["status"] == "failed"
+    assert last.data["error"]["step"] == "s"
+    assert h.store.get_run("run-unexpected").status == "failed"
+
+
+async def test_two_runs_on_one_engine_at_once_keep_their_own_events(tmp_path: Path) -> None:
+    pm = plugins()
+    wf = load(
+        tmp_path,
+        """
+        name: twin
+        inputs: {who: string}
+        agents: {w: {}}
+        steps:
+          a: {agent: w, prompt: "hi {{ inputs.who }}"}
+        mock:
+          w: [{match: ann, reply: ANN, latency: 0.05}, {match: bob, reply: BOB, latency: 0.02}]
+        """,
+        pm,
+    )
+    h = Harness(pm)
+    one, two = await asyncio.gather(
+        h.engine.run(wf, {"who": "ann"}, run_id="run-ann"),
+        h.engine.run(wf, {"who": "bob"}, run_id="run-bob"),
+    )
+    assert (one.outputs, two.outputs) == ({}, {})
+    assert one.steps["a"].output == "ANN"
+    assert two.steps["a"].output == "BOB"
+    for run_id in ("run-ann", "run-bob"):
+        events = h.store.events(run_id)
+        assert {e.run_id for e in events} == {run_id}
+        assert [e.seq for e in events] == list(range(1, len(events) + 1))
+
+
+async def test_observers_see_only_the_run_they_were_given_to(tmp_path: Path) -> None:
+    """`observers=` are registered "for this run only": two runs sharing a plugin manager
+    must not see each other's events."""
+    pm = plugins()
+    wf = load(
+        tmp_path,
+        """
+        name: observed
+        inputs: {who: string}
+        agents: {w: {}}
+        steps:
+          a: {agent: w, prompt: "hi {{ inputs.who }}"}
+        mock:
+          w: {reply: ok, latency: 0.05}
+        """,
+        pm,
+    )
+    h = Harness(pm)
+    ann, bob = Recorder(), Recorder()
+    await asyncio.gather(
+        h.engine.run(wf, {"who": "ann"}, run_id="run-ann", observers=[ann]),
+        h.engine.run(wf, {"who": "bob"}, run_id="run-bob", observers=[bob]),
+    )
+    assert {e.run_id for e in ann.seen} == {"run-ann"}
+    assert {e.run_id for e in bob.seen} == {"run-bob"}
+    assert len(ann.seen) == len(h.store.events("run-ann"))

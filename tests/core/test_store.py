@@ -1,4 +1,4 @@
-"""The run store: events round-trip exactly, the runs index follows them, the file is handled safely."""
+"""The run store: events round-trip exactly, the index follows them, files are handled safely."""
 
 from __future__ import annotations
 
@@ -57,7 +57,13 @@ def a_run(store, run_id: str, at: datetime = T0, status: str | None = "succeeded
     ]
     if status is not None:
         events.append(
-            ev(run_id, 3, EventType.RUN_FINISHED, at + timedelta(seconds=2), data={"status": status})
+            ev(
+                run_id,
+                3,
+                EventType.RUN_FINISHED,
+                at + timedelta(seconds=2),
+                data={"status": status},
+            )
         )
     for e in events:
         store.append(e)
@@ -70,7 +76,7 @@ def a_run(store, run_id: str, at: datetime = T0, status: str | None = "succeeded
 def test_events_round_trip_exactly(store):
     ist = timezone(timedelta(hours=5, minutes=30))
     data = {
-        "text": "naïve café — 日本語 🎻 \u0000 \"quoted\" \\ back",
+        "text": 'naïve café — 日本語 🎻 \u0000 "quoted" \\ back',
         "nested": {"list": [1, 2.5, None, True, False, {"deep": ["x", {"y": []}]}], "empty": {}},
         "big": 2**53 + 1,
         "neg": -0.125,
@@ -78,8 +84,15 @@ def test_events_round_trip_exactly(store):
     events = [
         started("r1"),
         ev("r1", 2, EventType.STEP_STARTED, step="draft", data={"agent": "writer", "items": None}),
-        ev("r1", 3, EventType.CALL_STARTED, at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=ist),
-           step="draft", attempt=2, data=data),  # fmt: skip
+        ev(
+            "r1",
+            3,
+            EventType.CALL_STARTED,
+            at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=ist),
+            step="draft",
+            attempt=2,
+            data=data,
+        ),
         ev("r1", 4, EventType.STEP_SUCCEEDED, step="draft", attempt=None, data={"output": data}),
     ]
     for e in events:
@@ -90,8 +103,11 @@ def test_events_round_trip_exactly(store):
     assert back == events
     for got, want in zip(back, events, strict=True):
         assert (got.type, got.step, got.attempt, got.data) == (
-            want.type, want.step, want.attempt, want.data,
-        )  # fmt: skip
+            want.type,
+            want.step,
+            want.attempt,
+            want.data,
+        )
         assert isinstance(got.type, EventType)
         assert got.at.tzinfo is not None
         assert got.at.utcoffset() == want.at.utcoffset()
@@ -168,7 +184,9 @@ def test_index_follows_the_run_through_waiting_stopped_resume_and_finish(store):
     assert rec.status == "stopped"
     assert rec.finished_at is None
     # a resume appends RunStarted again: back to running
-    store.append(Event("r1", 4, EventType.RUN_STARTED, data={"workflow": "wf"}, at=T0 + timedelta(days=4)))
+    store.append(
+        Event("r1", 4, EventType.RUN_STARTED, data={"workflow": "wf"}, at=T0 + timedelta(days=4))
+    )
     assert store.get_run("r1").status == "running"
     done_at = T0 + timedelta(days=5)
     store.append(ev("r1", 5, EventType.RUN_FINISHED, at=done_at, data={"status": "succeeded"}))
@@ -301,7 +319,7 @@ def test_wal_mode_and_schema_version_are_recorded(tmp_path):
     try:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
-        assert SCHEMA_VERSION == len(MIGRATIONS)
+        assert len(MIGRATIONS) == SCHEMA_VERSION
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         assert {"events", "runs"} <= tables
     finally:
@@ -432,7 +450,10 @@ _WRITER = textwrap.dedent(
 
 
 def _writer(path: Path, run_id: str, count: int) -> subprocess.Popen[str]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+    }
     return subprocess.Popen(
         [sys.executable, "-c", _WRITER, str(path), run_id, str(count)],
         stdin=subprocess.PIPE,
@@ -512,7 +533,10 @@ async def test_a_real_run_is_indexed_from_its_events(tmp_path):
         {
             "name": "indexed",
             "agents": {"writer": {}},
-            "steps": {"a": {"agent": "writer", "prompt": "hi"}, "b": {"agent": "writer", "needs": "a"}},
+            "steps": {
+                "a": {"agent": "writer", "prompt": "hi"},
+                "b": {"agent": "writer", "needs": "a"},
+            },
             "mock": {"writer": ["one", "two"]},
         }
     )

@@ -14,7 +14,7 @@ import pytest
 
 import podium
 from podium.core.calls import AgentRequest, AgentResponse, Provider, ProviderConfig, Usage
-from podium.core.errors import BudgetExceeded, PluginError
+from podium.core.errors import BudgetExceeded, PluginError, UnknownProvider
 from podium.core.events import EventType
 from podium.core.spec import Workflow
 from podium.core.store import MemoryStore
@@ -73,7 +73,11 @@ def echo_workflow(**extra) -> Workflow:
             "agents": {"parrot": {"provider": "echo", "model": "m1"}},
             "steps": {
                 "first": {"agent": "parrot", "prompt": "hello {{ inputs.who }}"},
-                "second": {"agent": "parrot", "prompt": "again: {{ steps.first.output }}", "needs": "first"},
+                "second": {
+                    "agent": "parrot",
+                    "prompt": "again: {{ steps.first.output }}",
+                    "needs": "first",
+                },
             },
             "inputs": {"who": {"type": "string", "default": "world"}},
             "outputs": {"answer": "{{ steps.second.output }}"},
@@ -145,10 +149,11 @@ def test_each_manager_is_independent(no_entry_points):
     assert "echo" not in ProviderRegistry(two)
 
 
-def test_an_unknown_provider_name_is_a_plugin_error_with_a_fix(no_entry_points):
+def test_an_unknown_provider_name_is_bad_input_with_a_fix(no_entry_points):
     registry = ProviderRegistry(build_plugin_manager())
-    with pytest.raises(PluginError) as info:
+    with pytest.raises(UnknownProvider) as info:
         registry.get("bedrok")
+    assert info.value.exit_code == 2
     assert "bedrok" in info.value.message
     assert "local" in info.value.message  # names what is installed
     assert info.value.fix
@@ -195,7 +200,9 @@ def test_an_entry_point_plugin_with_a_bad_hook_signature_is_reported(monkeypatch
             pass
 
     fake_entry_points(
-        monkeypatch, FakeEntryPoint("wrongargs", WrongArgs()), FakeEntryPoint("ok", NamedPlugin("ok"))
+        monkeypatch,
+        FakeEntryPoint("wrongargs", WrongArgs()),
+        FakeEntryPoint("ok", NamedPlugin("ok")),
     )
     with pytest.warns(RuntimeWarning, match="wrongargs"):
         pm = build_plugin_manager()
@@ -408,7 +415,9 @@ async def test_podium_event_sees_failures_and_skips_too(no_entry_points):
             "mock": {"bad": {"error": "transient"}},
         }
     )
-    run = await podium.arun(wf, plugins=build_plugin_manager(extra=[Observer()]), store=MemoryStore())
+    run = await podium.arun(
+        wf, plugins=build_plugin_manager(extra=[Observer()]), store=MemoryStore()
+    )
     assert run.status == "failed"
     assert EventType.STEP_SKIPPED in seen
     assert seen.count(EventType.CALL_FAILED) == 2
