@@ -43,7 +43,7 @@ async def arun(
 
     `store` is a RunStore, a database path, or None for the default (`$PODIUM_DB` or
     `~/.podium/podium.db`). `provider` rebinds every non-function agent to that provider.
-    `observers` are plugin objects (with `podium_event` hooks, say) registered for this run only.
+    `observers` are objects with a `podium_event(event)` method; they see this run's events only.
     """
     from podium.core.executor import Engine
 

@@ -174,18 +174,14 @@ class Engine:
         """Run `workflow` to its end and return the Run (succeeded, failed or stopped).
 
         Inputs must already be resolved (`loader.resolve_inputs`). `provider` rebinds every agent
-        that is not a python function. Cancelling the awaiting task records the run as cancelled.
+        that is not a python function. `observers` see only this run's events. Cancelling the
+        awaiting task records the run as cancelled.
         """
-        registered = [self.plugins.register(o) for o in observers]
-        try:
-            driver = _RunDriver(
-                self, workflow, dict(inputs or {}), provider, run_id or new_run_id(), settings
-            )
-            return await driver.drive()
-        finally:
-            for name in registered:
-                if name is not None:
-                    self.plugins.unregister(name=name)
+        driver = _RunDriver(
+            self, workflow, dict(inputs or {}), provider, run_id or new_run_id(), settings
+        )
+        driver.observers = [o.podium_event for o in observers if hasattr(o, "podium_event")]
+        return await driver.drive()
 
 
 class _RunDriver:
@@ -214,6 +210,7 @@ class _RunDriver:
         self.global_limit = asyncio.Semaphore(wf.defaults.concurrency)
         self.env = ProviderEnv(workflow=wf.name, base_dir=wf.base_dir, mock=wf.mock)
         self.hook_event = engine.plugins.hook.podium_event
+        self.observers: list[Any] = []  # this run's own podium_event callables
         self.hook_before = engine.plugins.hook.podium_before_call
 
     # --- events -----------------------------------------------------------------------------
@@ -228,6 +225,11 @@ class _RunDriver:
             self.hook_event(event=event)
         except Exception:  # an observer's bug must not break the run, nor pass unseen
             log.warning("a podium_event observer failed on %s", type_, exc_info=True)
+        for observe in self.observers:
+            try:
+                observe(event=event)
+            except Exception:
+                log.warning("a run observer failed on %s", type_, exc_info=True)
         return event
 
     # --- bindings ---------------------------------------------------------------------------
