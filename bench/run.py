@@ -43,9 +43,7 @@ def fan(n: int) -> str:
         "steps:",
     ]
     lines += [f"  b{i}: {{agent: a, prompt: go}}" for i in range(n)]
-    lines.append(
-        f"  join: {{agent: a, needs: [{', '.join(f'b{i}' for i in range(n))}], prompt: go}}"
-    )
+    lines.append(f"  join: {{agent: a, needs: [{', '.join(f'b{i}' for i in range(n))}], prompt: go}}")
     return "\n".join(lines)
 
 
@@ -76,9 +74,7 @@ def main() -> None:
     mem = best(lambda: timed_run(chain(n, "noop"), MemoryStore()))
     with tempfile.TemporaryDirectory() as tmp:
         counter = iter(range(100))
-        sql = best(
-            lambda: timed_run(chain(n, "noop"), SQLiteStore(Path(tmp) / f"{next(counter)}.db"))
-        )
+        sql = best(lambda: timed_run(chain(n, "noop"), SQLiteStore(Path(tmp) / f"{next(counter)}.db")))
         db = Path(tmp) / "size.db"
         store = SQLiteStore(db)
         asyncio.run(timed_run(chain(n, "payload"), store))
@@ -96,7 +92,7 @@ def main() -> None:
         (
             f"chain of {n} no-op steps, SQLite store (durable)",
             f"{sql / n * 1e6:.0f} µs/step",
-            f"{sql / mem:.2f}× in-memory",
+            f"{sql / mem:.2f}x in-memory",
             "aim: < 500 µs/step durable",
         )
     )
@@ -106,10 +102,10 @@ def main() -> None:
     wide = best(lambda: timed_run(fan(fan_n), MemoryStore()))
     rows.append(
         (
-            f"fan-out {fan_n} × 20 ms then join",
+            f"fan-out {fan_n} x 20 ms then join",
             f"{wide * 1000:.0f} ms",
-            f"{wide / floor:.2f}× asyncio.gather floor ({floor * 1000:.0f} ms)",
-            "target ≤ 1.5×",
+            f"{wide / floor:.2f}x asyncio.gather floor ({floor * 1000:.0f} ms)",
+            "target ≤ 1.5x",
         )
     )
     table = ["| benchmark | podium | ratio | note |", "|---|---|---|---|"]

@@ -51,9 +51,7 @@ async def arun(
     wf = workflow if isinstance(workflow, Workflow) else load(workflow, plugins=pm)
     resolved = resolve_inputs(wf, inputs or {})
     if provider is not None:
-        ProviderRegistry(pm).get(
-            provider
-        )  # a clear error for an unknown name, before anything runs
+        ProviderRegistry(pm).get(provider)  # a clear error for an unknown name, before anything runs
     own_store = not hasattr(store, "append")
     the_store: RunStore = open_store(store) if own_store else store  # type: ignore[arg-type,assignment]
     try:
@@ -66,9 +64,7 @@ async def arun(
             the_store.close()
 
 
-def run(
-    workflow: Workflow | str | Path, inputs: Mapping[str, Any] | None = None, **kwargs: Any
-) -> Run:
+def run(workflow: Workflow | str | Path, inputs: Mapping[str, Any] | None = None, **kwargs: Any) -> Run:
     """The synchronous form of `arun`, for scripts and notebooks (not inside a running loop)."""
     return asyncio.run(arun(workflow, inputs, **kwargs))
 

@@ -1,4 +1,4 @@
-"""The command line: thin over the library. Exit codes: 0 done, 1 run failed or stopped, 2 bad input."""
+"""The command line, thin over the library. Exit codes: 0 done, 1 failed or stopped, 2 bad input."""
 
 from __future__ import annotations
 

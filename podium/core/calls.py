@@ -1,4 +1,4 @@
-"""What crosses the provider boundary: AgentRequest, AgentResponse, Usage, and the Provider contract."""
+"""What crosses the provider boundary: AgentRequest, AgentResponse, Usage, the Provider contract."""
 
 from __future__ import annotations
 
@@ -23,12 +23,7 @@ class Usage(BaseModel):
 
     @property
     def total_tokens(self) -> int:
-        return (
-            self.input_tokens
-            + self.output_tokens
-            + self.cache_read_tokens
-            + self.cache_write_tokens
-        )
+        return self.input_tokens + self.output_tokens + self.cache_read_tokens + self.cache_write_tokens
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
@@ -125,9 +120,7 @@ class ProviderConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    concurrency: int | None = Field(
-        None, ge=1, description="Most calls in flight to this provider."
-    )
+    concurrency: int | None = Field(None, ge=1, description="Most calls in flight to this provider.")
     models: dict[str, str] = Field(
         default_factory=dict,
         description="Logical model names (fast, smart) to this provider's ids.",

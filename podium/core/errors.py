@@ -39,9 +39,7 @@ class Problem:
             where += f":{self.line}"
             if self.column is not None:
                 where += f":{self.column}"
-        text = (
-            f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
-        )
+        text = f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
         return f"{text}\n    fix: {self.fix}" if self.fix else text
 
 

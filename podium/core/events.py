@@ -14,12 +14,12 @@ class EventType(StrEnum):
 
     RUN_STARTED = "RunStarted"  # workflow, file, file_hash, inputs, bindings, provider_override
     STEP_STARTED = "StepStarted"  # agent, items (foreach count or null)
-    CALL_STARTED = (
-        "CallStarted"  # provider, model, agent, item, idempotency_key, session_id, prompt, repair
-    )
-    CALL_FINISHED = "CallFinished"  # provider, model, item, usage, latency_ms, response_id, session_id, reply, native
+    CALL_STARTED = "CallStarted"  # provider, model, agent, item, idempotency_key, session_id, prompt, repair
+    # provider, model, item, usage, latency_ms, response_id, session_id, reply, native
+    CALL_FINISHED = "CallFinished"
     CALL_FAILED = "CallFailed"  # provider, item, kind, message, retryable, retry_after, delay
-    STEP_SUCCEEDED = "StepSucceeded"  # output (stored once, here), usage
+    # output (stored once: here, or as output_ref, the seq of the CallFinished whose reply it is)
+    STEP_SUCCEEDED = "StepSucceeded"
     STEP_FAILED = "StepFailed"  # kind, message, fix, provider
     STEP_SKIPPED = "StepSkipped"  # reason
     APPROVAL_REQUESTED = "ApprovalRequested"

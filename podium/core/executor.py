@@ -1,4 +1,4 @@
-"""The async engine: schedules ready steps under limits, with retries, timeouts, fallback, validation."""
+"""The async engine: ready steps under limits, with retries, timeouts, fallback and validation."""
 
 from __future__ import annotations
 
@@ -27,8 +27,8 @@ from podium.core.calls import (
 from podium.core.errors import (
     CallTimeout,
     OutputInvalid,
-    PolicyError,
     PodiumError,
+    PolicyError,
     ProviderError,
     StepError,
     TemplateError,
@@ -177,9 +177,7 @@ class Engine:
         that is not a python function. `observers` see only this run's events. Cancelling the
         awaiting task records the run as cancelled.
         """
-        driver = _RunDriver(
-            self, workflow, dict(inputs or {}), provider, run_id or new_run_id(), settings
-        )
+        driver = _RunDriver(self, workflow, dict(inputs or {}), provider, run_id or new_run_id(), settings)
         driver.observers = [o.podium_event for o in observers if hasattr(o, "podium_event")]
         return await driver.drive()
 
@@ -381,9 +379,7 @@ class _RunDriver:
         skipped = [d for d in step.needs if self.views[d]["status"] == StepStatus.SKIPPED]
         try:
             if step.when is not None:
-                if not templates.truthy(
-                    templates.render(step.when, context, where=f"steps.{sid}.when")
-                ):
+                if not templates.truthy(templates.render(step.when, context, where=f"steps.{sid}.when")):
                     return self.skip(sid, f"when: {step.when!s} was false")
             elif skipped:
                 return self.skip(sid, f"needs '{skipped[0]}', which was skipped")
@@ -399,9 +395,7 @@ class _RunDriver:
         except TemplateError as exc:
             self.emit(EventType.STEP_STARTED, sid, agent=step.agent, items=None)
             return self.fail(sid, _StepOutcome(exc, None))
-        self.emit(
-            EventType.STEP_STARTED, sid, agent=step.agent, items=len(items) if items else None
-        )
+        self.emit(EventType.STEP_STARTED, sid, agent=step.agent, items=len(items) if items else None)
         try:
             if items is None:
                 output, provider, reply_seq = await self.call(sid, step, context, None, None)
@@ -475,9 +469,7 @@ class _RunDriver:
         try:
             prompt_value = templates.render(step.prompt, local, where=where)
             instructions = (
-                templates.render(
-                    agent.instructions, local, where=f"agents.{step.agent}.instructions"
-                )
+                templates.render(agent.instructions, local, where=f"agents.{step.agent}.instructions")
                 if agent.instructions
                 else None
             )
@@ -488,9 +480,7 @@ class _RunDriver:
         call_context = {
             "prompt": prompt_value,
             "inputs": self.inputs,
-            "steps": {d: self.views[d]["output"] for d in self.graph.upstream(sid)}
-            if agent.function
-            else {},
+            "steps": {d: self.views[d]["output"] for d in self.graph.upstream(sid)} if agent.function else {},
             "step": sid,
             "run_id": self.run_id,
             "agent": step.agent,
@@ -534,11 +524,7 @@ class _RunDriver:
                 try:
                     response, seq = await self.invoke(provider, request, repair=repaired)
                     value = parse_output(response, schema)
-                    same = (
-                        isinstance(value, str)
-                        and response.output is None
-                        and value == response.text
-                    )
+                    same = isinstance(value, str) and response.output is None and value == response.text
                     return value, pname, seq if same else None
                 except OutputInvalid as exc:
                     self.emit(

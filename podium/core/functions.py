@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +16,8 @@ def _path_first(directory: Path) -> Iterator[None]:
     try:
         yield
     finally:
-        try:
+        with suppress(ValueError):
             sys.path.remove(str(directory))
-        except ValueError:
-            pass
 
 
 def import_function(reference: str, base_dir: Path) -> Callable[..., Any]:
@@ -32,9 +30,7 @@ def import_function(reference: str, base_dir: Path) -> Callable[..., Any]:
     if local:
         loaded = sys.modules.get(top)
         origin = getattr(loaded, "__file__", None) or ""
-        if loaded is not None and not str(Path(origin).resolve()).startswith(
-            str(base_dir.resolve())
-        ):
+        if loaded is not None and not Path(origin).resolve().is_relative_to(base_dir.resolve()):
             # a module of the same name from elsewhere is loaded; the workflow's own one wins
             for name in [m for m in sys.modules if m == top or m.startswith(top + ".")]:
                 del sys.modules[name]

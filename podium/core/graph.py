@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import heapq
-
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -24,29 +23,33 @@ class Graph:
         return [(sid, n) for sid, deps in self.needs.items() for n in deps if n not in self.needs]
 
     def find_cycle(self) -> list[str] | None:
-        """One cycle as a path that ends where it starts (`a → b → a`), or None."""
+        """One cycle as a path that ends where it starts (`a → b → a`), or None.
+
+        Iterative (an explicit stack), so a chain of any length is fine.
+        """
         WHITE, GREY, BLACK = 0, 1, 2
         colour = dict.fromkeys(self.needs, WHITE)
-        stack: list[str] = []
-
-        def visit(node: str) -> list[str] | None:
-            colour[node] = GREY
-            stack.append(node)
-            for dep in self.needs[node]:
+        for root in self.needs:
+            if colour[root] != WHITE:
+                continue
+            path: list[str] = [root]
+            stack = [iter(self.needs[root])]
+            colour[root] = GREY
+            while stack:
+                dep = next(stack[-1], None)
+                if dep is None:
+                    stack.pop()
+                    colour[path.pop()] = BLACK
+                    continue
                 if dep not in colour:
                     continue
                 if colour[dep] == GREY:
-                    return [*stack[stack.index(dep) :], dep]
-                if colour[dep] == WHITE and (found := visit(dep)) is not None:
-                    return found
-            stack.pop()
-            colour[node] = BLACK
-            return None
-
-        for node in self.needs:
-            if colour[node] == WHITE and (found := visit(node)) is not None:
-                # report in the direction work flows: dependency first
-                return list(reversed(found))
+                    found = [*path[path.index(dep) :], dep]
+                    return list(reversed(found))  # in the direction work flows: dependency first
+                if colour[dep] == WHITE:
+                    colour[dep] = GREY
+                    path.append(dep)
+                    stack.append(iter(self.needs[dep]))
         return None
 
     @cached_property

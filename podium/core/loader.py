@@ -24,6 +24,7 @@ from podium.core.spec import (
     Agent,
     Defaults,
     Input,
+    MockReply,
     Output,
     Retry,
     Step,
@@ -63,9 +64,7 @@ def _plain(node: Any, path: Path_, positions: Positions) -> Any:
             except (KeyError, TypeError):
                 line, col = node.lc.line, node.lc.col
             positions[sub] = (line + 1, col + 1)
-            out[str(key) if not isinstance(key, bool | int | float) else key] = _plain(
-                value, sub, positions
-            )
+            out[str(key)] = _plain(value, sub, positions)
         return out
     if isinstance(node, CommentedSeq):
         items = []
@@ -154,10 +153,58 @@ def _field_names(model: type[BaseModel]) -> list[str]:
     return [f.alias or name for name, f in model.model_fields.items()]
 
 
+def _all_fields(loc: Any) -> list[str]:
+    model = _model_at(tuple(loc))
+    return _field_names(model) if model else []
+
+
+def _mock_problems(errors: list[Any], problems: _Problems) -> None:
+    """One problem per mock entry, not one per shape a mock entry may take."""
+    by_key: dict[str, list[Any]] = {}
+    for err in errors:
+        by_key.setdefault(str(err["loc"][1]), []).append(err)
+    fields = _field_names(MockReply)
+    for key, errs in by_key.items():
+        unknown = [e for e in errs if e["type"] == "extra_forbidden"]
+        if unknown:
+            loc = tuple(unknown[0]["loc"])
+            word = str(loc[-1])
+            problems.add(
+                ("mock", key, *[p for p in loc[2:] if isinstance(p, int)], word),
+                f"unknown key '{word}' in a mock reply{suggest(word, fields)}",
+                fix=f"keys of a mock reply: {', '.join(fields)}",
+            )
+            continue
+        specific = [e for e in errs if e["type"] == "value_error"]
+        if specific:
+            problems.add(("mock", key), specific[0]["msg"].removeprefix("Value error, "))
+            continue
+        problems.add(
+            ("mock", key),
+            "a mock entry must be text, a number, a reply mapping, or a list of those",
+            fix="write e.g. mock: {draft: 'text'} or {draft: {reply: text, latency: 0.2}}",
+        )
+
+
 def _pydantic_problems(exc: ValidationError, problems: _Problems) -> None:
-    for err in exc.errors():
+    errors = exc.errors()
+    mock = [e for e in errors if len(e["loc"]) >= 2 and e["loc"][0] == "mock"]
+    if mock:
+        _mock_problems(mock, problems)
+    # a misspelled required key ('step:' for 'steps:') is reported once, as the misspelling
+    misspelled = {
+        (tuple(e["loc"][:-1]), m)
+        for e in errors
+        if e["type"] == "extra_forbidden"
+        for m in difflib.get_close_matches(str(e["loc"][-1]), _all_fields(e["loc"][:-1]), 1, 0.6)
+    }
+    for err in errors:
         loc = tuple(err["loc"])
         kind = err["type"]
+        if err in mock:
+            continue
+        if kind == "missing" and (loc[:-1], loc[-1]) in misspelled:
+            continue
         if kind == "extra_forbidden":
             key = str(loc[-1])
             model = _model_at(loc[:-1])
@@ -267,8 +314,7 @@ def _check_agents(wf: Workflow, base_dir: Path, p: _Problems) -> None:
         if agent.provider not in (None, "local"):
             p.add(
                 ("agents", aname, "provider"),
-                f"a function agent runs in-process, on the local provider, not on"
-                f" '{agent.provider}'",
+                f"a function agent runs in-process, on the local provider, not on '{agent.provider}'",
                 fix="remove provider:, or bind the agent to a model or managed agent instead",
             )
         try:
@@ -296,7 +342,12 @@ def _check_schema(schema: Any, path: Path_, p: _Problems) -> None:
         validator_for(schema).check_schema(schema)
     except SchemaError as exc:
         where = "/".join(str(x) for x in exc.path) or "the schema"
-        p.add(path, f"invalid JSON Schema at {where}: {exc.message}")
+        p.add(
+            path,
+            f"invalid JSON Schema at {where}: {exc.message}",
+            fix="write a JSON Schema such as {type: object, required: [title],"
+            " properties: {title: {type: string}}}",
+        )
 
 
 def _check_outputs(wf: Workflow, p: _Problems) -> None:
@@ -308,14 +359,10 @@ def _check_outputs(wf: Workflow, p: _Problems) -> None:
             continue
         path = ("steps", sid, "output")
         if out.schema_ is not None and out.type is not None:
-            p.add(path, "give either schema or type, not both")
+            p.add(path, "give either schema or type, not both", fix="remove one of them")
         elif out.schema_ is not None:
             _check_schema(out.schema_, (*path, "schema"), p)
-        elif (
-            out.type is not None
-            and out.type not in wf.types
-            and out.type not in BUILTIN_OUTPUT_TYPES
-        ):
+        elif out.type is not None and out.type not in wf.types and out.type not in BUILTIN_OUTPUT_TYPES:
             names = [*BUILTIN_OUTPUT_TYPES, *wf.types]
             p.add(
                 (*path, "type"),
@@ -336,10 +383,17 @@ def _check_template(
     if not isinstance(source, str) or "{" not in source:
         return
     if (error := templates.check_syntax(source)) is not None:
-        p.add(path, error)
+        p.add(
+            path,
+            error,
+            fix="close each {{ }} and {% %}; write a literal brace as {{ '{{' }}",
+        )
         return
     allowed = {"inputs", "steps", *extra_names}
+    builtin = {"loop", "self", "varargs", "kwargs", *templates.environment().globals}
     for ref in templates.references(source):
+        if ref.name in builtin and ref.name not in allowed:
+            continue
         if ref.name not in allowed:
             p.add(
                 path,
@@ -360,11 +414,18 @@ def _check_template(
                     fix=f"steps: {', '.join(wf.steps)}",
                 )
             elif upstream is not None and ref.attr not in upstream:
-                p.add(
-                    path,
-                    f"reads steps.{ref.attr}, which is not upstream of this step",
-                    fix=f"add '{ref.attr}' to this step's needs",
-                )
+                if path[0] == "agents":
+                    p.add(
+                        path,
+                        f"reads steps.{ref.attr}: agent instructions can read only inputs",
+                        fix="move the step's output into the prompt of the steps that use it",
+                    )
+                else:
+                    p.add(
+                        path,
+                        f"reads steps.{ref.attr}, which is not upstream of this step",
+                        fix=f"add '{ref.attr}' to this step's needs",
+                    )
 
 
 def _check_steps(wf: Workflow, p: _Problems) -> Graph | None:
@@ -408,13 +469,12 @@ def _check_templates(wf: Workflow, graph: Graph | None, p: _Problems) -> None:
         _check_template(step.prompt, ("steps", sid, "prompt"), wf, up, loop, p)
         _check_template(step.when, ("steps", sid, "when"), wf, up, (), p)
         _check_template(step.foreach, ("steps", sid, "foreach"), wf, up, (), p)
-        if step.foreach is not None and isinstance(step.foreach, str):
-            if templates._single_expression(step.foreach) is None:
-                p.add(
-                    ("steps", sid, "foreach"),
-                    "foreach must be a list or a single {{ expression }} giving a list",
-                    fix='write e.g. foreach: "{{ steps.plan.output.topics }}"',
-                )
+        if isinstance(step.foreach, str) and templates.single_expression(step.foreach) is None:
+            p.add(
+                ("steps", sid, "foreach"),
+                "foreach must be a list or a single {{ expression }} giving a list",
+                fix='write e.g. foreach: "{{ steps.plan.output.topics }}"',
+            )
     for name, source in wf.outputs.items():
         _check_template(source, ("outputs", name), wf, None, (), p)
     agents = wf.agents
@@ -462,10 +522,14 @@ def parse(
         problems.add((), "the workflow file is empty", fix="start with name:, agents: and steps:")
         problems.raise_if_any()
     if not isinstance(data, dict):
-        problems.add((), f"a workflow must be a mapping at the top (got {type(data).__name__})")
+        problems.add(
+            (),
+            f"a workflow must be a mapping at the top (got {type(data).__name__})",
+            fix="a workflow file is a mapping: start with name:, agents: and steps:",
+        )
         problems.raise_if_any()
-    if not data.get("steps") and "steps" in data:
-        problems.add(("steps",), "the workflow has no steps", fix="add at least one step")
+    if "steps" in data and data["steps"] is None:
+        data["steps"] = {}
     try:
         wf = Workflow.model_validate(data)
     except ValidationError as exc:
@@ -512,7 +576,16 @@ def load(
             [Problem(str(path), "", "no such file", fix="check the path to the workflow file")]
         ) from None
     except (IsADirectoryError, PermissionError) as exc:
-        raise WorkflowError([Problem(str(path), "", f"cannot read: {exc.strerror}")]) from None
+        raise WorkflowError(
+            [
+                Problem(
+                    str(path),
+                    "",
+                    f"cannot read: {exc.strerror}",
+                    fix="give the path of a workflow .yaml file",
+                )
+            ]
+        ) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -554,8 +627,7 @@ def coerce_input(name: str, spec: Input, value: Any) -> Any:
         except ValueError:
             raise InputError(
                 f"input '{name}' must be {kind}, got {value!r}",
-                fix=f"pass -i {name}=<{kind}>"
-                + (" as JSON" if kind in ("object", "array") else ""),
+                fix=f"pass -i {name}=<{kind}>" + (" as JSON" if kind in ("object", "array") else ""),
             ) from None
     ok = isinstance(value, INPUT_TYPES[kind]) and not (
         kind in ("integer", "number") and isinstance(value, bool)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import bisect
 import json
 import os
 import sqlite3
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -43,6 +44,13 @@ MIGRATIONS: tuple[str, ...] = (
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+_INSERT = "INSERT INTO events (run_id, seq, at, type, step, attempt, data) VALUES (?, ?, ?, ?, ?, ?, ?)"
+
+
+def _like_prefix(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped + "%"
+
 
 _STATUS_OF: dict[EventType, RunStatus | None] = {
     EventType.RUN_WAITING: RunStatus.WAITING,
@@ -134,11 +142,10 @@ class SQLiteStore:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         try:
-            self._db = sqlite3.connect(
-                str(path), isolation_level=None, check_same_thread=False, timeout=30
-            )
+            self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30)
             self._migrate(synchronous)
         except sqlite3.DatabaseError as exc:
+            self._db.close() if hasattr(self, "_db") else None
             raise StoreError(
                 f"{self.path}: cannot use this file as a podium database ({exc})",
                 fix="point --db (or PODIUM_DB) at a podium database, or at a new path",
@@ -185,17 +192,23 @@ class SQLiteStore:
         update = _index_update(event)
         with self._lock:
             db = self._db
-            if update is None:
-                db.execute("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?)", row)
-                return
-            db.execute("BEGIN IMMEDIATE")
             try:
-                db.execute("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?)", row)
-                db.execute(*update)
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+                if update is None:
+                    db.execute(_INSERT, row)
+                    return
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    db.execute(_INSERT, row)
+                    db.execute(*update)
+                    db.execute("COMMIT")
+                except BaseException:
+                    db.execute("ROLLBACK")
+                    raise
+            except sqlite3.IntegrityError:
+                raise StoreError(
+                    f"run {event.run_id} already has an event {event.seq}; events are append-only",
+                    fix="is another process driving this run?",
+                ) from None
 
     def events(self, run_id: str, *, after: int = 0) -> list[Event]:
         with self._lock:
@@ -220,7 +233,8 @@ class SQLiteStore:
     _RUN_COLUMNS = (
         "r.run_id, r.workflow, r.file, r.file_hash, r.status, r.started_at, r.updated_at,"
         " r.finished_at,"
-        " (SELECT SUM(LENGTH(e.data) + LENGTH(e.type) + 48) FROM events e WHERE e.run_id=r.run_id),"
+        " (SELECT SUM(LENGTH(CAST(e.data AS BLOB)) + LENGTH(e.type) + 48) FROM events e"
+        " WHERE e.run_id=r.run_id),"
         " (SELECT COUNT(*) FROM events e WHERE e.run_id=r.run_id)"
     )
 
@@ -242,7 +256,8 @@ class SQLiteStore:
         with self._lock:
             if run_id in ("latest", "last"):
                 rows = self._db.execute(
-                    f"SELECT {self._RUN_COLUMNS} FROM runs r ORDER BY r.started_at DESC LIMIT 1"
+                    f"SELECT {self._RUN_COLUMNS} FROM runs r"
+                    " ORDER BY r.started_at DESC, r.run_id DESC LIMIT 1"
                 ).fetchall()
             else:
                 rows = self._db.execute(
@@ -251,14 +266,12 @@ class SQLiteStore:
                 if not rows:
                     rows = self._db.execute(
                         f"SELECT {self._RUN_COLUMNS} FROM runs r WHERE r.run_id LIKE ? ESCAPE '\\' LIMIT 2",
-                        (run_id.replace("%", "").replace("_", r"\_") + "%",),
+                        (_like_prefix(run_id),),
                     ).fetchall()
         if len(rows) == 1:
             return _record(rows[0])
         if len(rows) > 1:
-            raise RunNotFound(
-                f"'{run_id}' matches more than one run", fix="give more of the run id"
-            )
+            raise RunNotFound(f"'{run_id}' matches more than one run", fix="give more of the run id")
         raise RunNotFound(
             f"no run '{run_id}' in {self.path}",
             fix="list runs with `podium runs` (and check --db / PODIUM_DB)",
@@ -270,7 +283,11 @@ class SQLiteStore:
 
 
 class MemoryStore:
-    """A store that keeps events in a list: for tests, notebooks and the benchmark baseline."""
+    """A store that keeps events in lists: for tests, notebooks and the benchmark baseline.
+
+    It behaves as the SQLite store does (data copied as JSON, seq unique and ordered, the same
+    errors), so code tested against it holds against SQLite.
+    """
 
     path = Path(":memory:")
 
@@ -279,39 +296,60 @@ class MemoryStore:
         self._runs: dict[str, RunRecord] = {}
 
     def append(self, event: Event) -> None:
-        self._events.setdefault(event.run_id, []).append(event)
+        stored = replace(event, data=json.loads(event.data_json()))
+        events = self._events.setdefault(event.run_id, [])
+        if events and event.seq <= events[-1].seq:
+            if any(e.seq == event.seq for e in events):
+                raise StoreError(
+                    f"run {event.run_id} already has an event {event.seq}; events are append-only",
+                    fix="is another process driving this run?",
+                )
+            bisect.insort(events, stored, key=lambda e: e.seq)
+        else:
+            events.append(stored)
+        old = self._runs.get(event.run_id)
         if event.type is EventType.RUN_STARTED:
             d = event.data
-            self._runs[event.run_id] = RunRecord(
-                event.run_id, d.get("workflow", "?"), d.get("file"), d.get("file_hash"),
-                "running", event.at, event.at, None,
-            )  # fmt: skip
-        elif event.type in _STATUS_OF and event.run_id in self._runs:
-            old = self._runs[event.run_id]
+            if old is None:
+                self._runs[event.run_id] = RunRecord(
+                    event.run_id, d.get("workflow", "?"), d.get("file"), d.get("file_hash"),
+                    "running", event.at, event.at, None,
+                )  # fmt: skip
+            else:
+                self._runs[event.run_id] = replace(
+                    old, status="running", updated_at=event.at, finished_at=None
+                )
+        elif event.type in _STATUS_OF and old is not None:
             status = _STATUS_OF[event.type] or event.data.get("status", RunStatus.FAILED)
             finished = event.at if event.type is EventType.RUN_FINISHED else None
-            self._runs[event.run_id] = RunRecord(
-                old.run_id, old.workflow, old.file, old.file_hash, str(status),
-                old.started_at, event.at, finished,
-            )  # fmt: skip
+            self._runs[event.run_id] = replace(
+                old, status=str(status), updated_at=event.at, finished_at=finished
+            )
 
     def events(self, run_id: str, *, after: int = 0) -> list[Event]:
         return [e for e in self._events.get(run_id, []) if e.seq > after]
 
+    def _measured(self, record: RunRecord) -> RunRecord:
+        events = self._events.get(record.run_id, [])
+        size = sum(len(e.data_json().encode()) + len(str(e.type)) + 48 for e in events)
+        return replace(record, size_bytes=size, events=len(events))
+
     def runs(self, *, limit: int | None = None, status: str | None = None) -> list[RunRecord]:
         out = [r for r in self._runs.values() if status is None or r.status == status]
         out.sort(key=lambda r: (r.started_at, r.run_id), reverse=True)
-        return out[:limit] if limit else out
+        return [self._measured(r) for r in (out[:limit] if limit else out)]
 
     def get_run(self, run_id: str) -> RunRecord:
         if run_id in ("latest", "last") and self._runs:
             return self.runs(limit=1)[0]
         if run_id in self._runs:
-            return self._runs[run_id]
+            return self._measured(self._runs[run_id])
         matches = [r for r in self._runs.values() if r.run_id.startswith(run_id)]
         if len(matches) == 1:
-            return matches[0]
-        raise RunNotFound(f"no run '{run_id}' in memory")
+            return self._measured(matches[0])
+        if len(matches) > 1:
+            raise RunNotFound(f"'{run_id}' matches more than one run", fix="give more of the run id")
+        raise RunNotFound(f"no run '{run_id}' in memory", fix="list runs with `podium runs` (and check --db)")
 
     def close(self) -> None:
         pass

@@ -1,4 +1,4 @@
-"""Prompt templates in Jinja2's sandbox: rendering, single-value expressions, and reference checks."""
+"""Prompt templates in Jinja2's sandbox: rendering, single-value expressions, reference checks."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ class Reference:
     attr: str | None
 
 
-def _single_expression(source: str) -> str | None:
+def single_expression(source: str) -> str | None:
     match = _SINGLE.match(source)
     if match is None:
         return None
@@ -62,7 +62,7 @@ def _single_expression(source: str) -> str | None:
 @lru_cache(maxsize=4096)
 def _compiled(source: str) -> Any:
     env = environment()
-    expr = _single_expression(source)
+    expr = single_expression(source)
     if expr is not None:
         return env.compile_expression(expr, undefined_to_none=False)
     return env.from_string(source)
@@ -83,7 +83,7 @@ def references(source: str) -> Iterator[Reference]:
     `{{ steps.facts.output }}` and `{{ steps['facts'].output }}` both give Reference('steps', 'facts').
     """
     env = environment()
-    expr = _single_expression(source)
+    expr = single_expression(source)
     tree = env.parse(f"{{{{ {expr} }}}}" if expr is not None else source)
     assigned = {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")}
     seen_as_attr: set[int] = set()
@@ -115,7 +115,7 @@ def render(source: Any, context: Mapping[str, Any], *, where: str) -> Any:
         return source
     try:
         compiled = _compiled(source)
-        if _single_expression(source) is not None:
+        if single_expression(source) is not None:
             value = compiled(**context)
             if isinstance(value, StrictUndefined):
                 str(value)  # raises UndefinedError with jinja's own message

@@ -1,4 +1,4 @@
-"""Builds the PluginManager: built-in plugins plus the `podium` entry-point group, each load guarded."""
+"""Builds the PluginManager: the built-ins plus the `podium` entry-point group, each load guarded."""
 
 from __future__ import annotations
 
@@ -58,6 +58,11 @@ def build_plugin_manager(
                 continue
             try:
                 pm.register(ep.load(), name=ep.name)
+                try:
+                    pm.check_pending()  # a misspelled hook: this plugin is refused, not podium
+                except Exception:
+                    pm.unregister(name=ep.name)
+                    raise
                 report.loaded.append(ep.name)
             except Exception as exc:  # one broken plugin must not take podium down
                 report.failed[ep.name] = f"{type(exc).__name__}: {exc}"
@@ -85,8 +90,7 @@ class ProviderRegistry:
                     raise PluginError(f"plugin '{_origin}' registered a provider without a name")
                 if name in self._classes and self._origin[name] != _origin:
                     raise PluginError(
-                        f"provider '{name}' is registered by both '{self._origin[name]}'"
-                        f" and '{_origin}'",
+                        f"provider '{name}' is registered by both '{self._origin[name]}' and '{_origin}'",
                         fix="uninstall one of them, or limit plugins with PODIUM_LOAD_PLUGINS",
                     )
                 self._classes[name] = cls

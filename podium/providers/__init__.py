@@ -1,1 +1,1 @@
-"""Built-in providers: one sub-package per backend, each a pluggy plugin; they never import each other."""
+"""Built-in providers: one sub-package per backend, each a pluggy plugin, never importing another."""

@@ -1513,9 +1513,7 @@ class _BrokenInit(Provider):
 
 
 @pytest.mark.parametrize("where", ["before_call hook", "provider constructor"])
-async def test_an_unexpected_error_is_recorded_and_the_run_ends_failed(
-    tmp_path: Path, where: str
-) -> None:
+async def test_an_unexpected_error_is_recorded_and_the_run_ends_failed(tmp_path: Path, where: str) -> None:
     """No silent failures: even an error podium did not map leaves the run `failed` in the
     store, naming the step, rather than `running` forever."""
     extra: object = _BrokenHook() if where == "before_call hook" else Registers(_BrokenInit)

@@ -456,10 +456,7 @@ def test_template_syntax_error(load_error: Any) -> None:
 def test_agent_instructions_reading_a_step_get_a_fix_that_applies_to_agents(
     load_error: Any,
 ) -> None:
-    text = (
-        "name: t\nagents:\n  w: {instructions: 'Use {{ steps.a.output }}'}\n"
-        "steps:\n  a: {agent: w}\n"
-    )
+    text = "name: t\nagents:\n  w: {instructions: 'Use {{ steps.a.output }}'}\nsteps:\n  a: {agent: w}\n"
     err, path = load_error(text)
     problem = assert_located(err, path, "agents.w.instructions", line_of(text, "instructions"))
     # an agent has no needs: telling the user to add 'a' to "this step's needs" cannot help
@@ -485,9 +482,7 @@ def test_invalid_json_schema_in_named_type(load_error: Any) -> None:
 
 
 def test_unknown_output_type(load_error: Any) -> None:
-    text = HEAD + (
-        "  a:\n    agent: writer\n    output: {type: Reprot}\ntypes:\n  Report: {type: object}\n"
-    )
+    text = HEAD + ("  a:\n    agent: writer\n    output: {type: Reprot}\ntypes:\n  Report: {type: object}\n")
     err, path = load_error(text)
     problem = assert_located(err, path, "steps.a.output.type", line_of(text, "Reprot"))
     assert "unknown type 'Reprot'" in problem.message
@@ -579,9 +574,7 @@ def test_function_agent_found_in_a_package_next_to_the_workflow(
     assert str(tmp_path) not in sys.path  # the workflow's directory is not left on the path
 
 
-def test_function_agent_missing_function(
-    load_error: Any, flow_file: Any, forget_modules: Any
-) -> None:
+def test_function_agent_missing_function(load_error: Any, flow_file: Any, forget_modules: Any) -> None:
     forget_modules("podium_test_tools2")
     flow_file("def shout(prompt):\n    return prompt\n", "podium_test_tools2.py")
     text = function_flow("podium_test_tools2:shuot")
@@ -712,9 +705,7 @@ def test_input_defaults_are_filled_in(inputs_flow: Workflow) -> None:
         ("s", "3", "3"),  # a string input keeps text as text
     ],
 )
-def test_command_line_text_is_converted(
-    inputs_flow: Workflow, name: str, text: str, value: Any
-) -> None:
+def test_command_line_text_is_converted(inputs_flow: Workflow, name: str, text: str, value: Any) -> None:
     given = {"s": "hi", "n": "1", name: text}
     resolved = resolve_inputs(inputs_flow, given)
     assert resolved[name] == value
@@ -736,9 +727,7 @@ def test_command_line_text_is_converted(
         ("e", "z", "must be one of"),
     ],
 )
-def test_bad_input_values_are_refused(
-    inputs_flow: Workflow, name: str, value: Any, says: str
-) -> None:
+def test_bad_input_values_are_refused(inputs_flow: Workflow, name: str, value: Any, says: str) -> None:
     given = {"s": "hi", "n": 1, name: value}
     with pytest.raises(InputError) as info:
         resolve_inputs(inputs_flow, given)
@@ -765,10 +754,7 @@ def test_unknown_input_suggests_a_declared_one(inputs_flow: Workflow) -> None:
 
 
 def test_input_default_of_the_wrong_type(load_error: Any) -> None:
-    text = (
-        "name: t\ninputs:\n  n: {type: integer, default: abc}\n"
-        "agents: {w: {}}\nsteps:\n  a: {agent: w}\n"
-    )
+    text = "name: t\ninputs:\n  n: {type: integer, default: abc}\nagents: {w: {}}\nsteps:\n  a: {agent: w}\n"
     err, path = load_error(text)
     problem = assert_located(err, path, "inputs.n.default", line_of(text, "abc"))
     assert "must be integer" in problem.message

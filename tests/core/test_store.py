@@ -184,9 +184,7 @@ def test_index_follows_the_run_through_waiting_stopped_resume_and_finish(store):
     assert rec.status == "stopped"
     assert rec.finished_at is None
     # a resume appends RunStarted again: back to running
-    store.append(
-        Event("r1", 4, EventType.RUN_STARTED, data={"workflow": "wf"}, at=T0 + timedelta(days=4))
-    )
+    store.append(Event("r1", 4, EventType.RUN_STARTED, data={"workflow": "wf"}, at=T0 + timedelta(days=4)))
     assert store.get_run("r1").status == "running"
     done_at = T0 + timedelta(days=5)
     store.append(ev("r1", 5, EventType.RUN_FINISHED, at=done_at, data={"status": "succeeded"}))

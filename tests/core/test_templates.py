@@ -39,9 +39,7 @@ def test_lone_expression_may_have_surrounding_whitespace() -> None:
 def test_lone_expression_computes() -> None:
     assert r("{{ inputs.n + 1 }}", inputs={"n": 2}) == 3
     assert r("{{ inputs.topic != '' }}", inputs={"topic": "x"}) is True
-    assert r("{{ steps.plan.output.topics }}", steps={"plan": {"output": {"topics": ["a"]}}}) == [
-        "a"
-    ]
+    assert r("{{ steps.plan.output.topics }}", steps={"plan": {"output": {"topics": ["a"]}}}) == ["a"]
 
 
 def test_mixed_text_renders_text_with_objects_as_json() -> None:

@@ -1,4 +1,4 @@
-"""The command line as a user drives it: subprocesses, the README's demo, exit codes, JSON output."""
+"""The command line as a user drives it: subprocesses, the README's demo, exit codes, JSON."""
 
 from __future__ import annotations
 
@@ -16,9 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CLOUD_SDKS = ("boto3", "botocore", "google.genai", "google.cloud", "azure", "vertexai", "moto")
 
 
-def podium(
-    *args: str, db: Path, cwd: Path = ROOT, **kw: object
-) -> subprocess.CompletedProcess[str]:
+def podium(*args: str, db: Path, cwd: Path = ROOT, **kw: object) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PODIUM_DB": str(db), "NO_COLOR": "1"}
     return subprocess.run(
         [sys.executable, "-m", "podium", *args],
@@ -90,10 +88,7 @@ def test_bad_file_exits_2_with_file_line_and_fix_and_no_traceback(db: Path, tmp_
         done = podium(command, str(flow), db=db)
         assert done.returncode == 2
         assert "Traceback" not in done.stderr
-        assert (
-            f"{flow}:8:5: steps.draft.neds: unknown key 'neds'; did you mean 'needs'?"
-            in done.stderr
-        )
+        assert f"{flow}:8:5: steps.draft.neds: unknown key 'neds'; did you mean 'needs'?" in done.stderr
         assert "fix:" in done.stderr
     assert not db.exists() or json.loads(podium("runs", "--json", db=db).stdout) == []
 
@@ -146,8 +141,8 @@ def test_failed_run_exits_1_and_show_names_the_step_and_cause(db: Path, tmp_path
     assert run["error"]["step"] == "one" and run["error"]["kind"] == "invalid_request"
     assert run["steps"]["two"]["status"] == "pending"  # never started
     events = json.loads(podium("show", "latest", "--json", "--events", db=db).stdout)["events"]
-    assert [e["type"] for e in events][0] == "RunStarted"
-    assert [e["type"] for e in events][-1] == "RunFinished"
+    assert events[0]["type"] == "RunStarted"
+    assert events[-1]["type"] == "RunFinished"
 
 
 def test_unknown_run_is_bad_input(db: Path) -> None:

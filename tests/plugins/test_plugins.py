@@ -25,9 +25,7 @@ from podium.providers.local.provider import LocalProvider
 
 REPO = Path(__file__).resolve().parents[2]
 HOOKS = sorted(
-    name
-    for name, fn in inspect.getmembers(hookspecs, inspect.isfunction)
-    if name.startswith("podium_")
+    name for name, fn in inspect.getmembers(hookspecs, inspect.isfunction) if name.startswith("podium_")
 )
 
 
@@ -415,9 +413,7 @@ async def test_podium_event_sees_failures_and_skips_too(no_entry_points):
             "mock": {"bad": {"error": "transient"}},
         }
     )
-    run = await podium.arun(
-        wf, plugins=build_plugin_manager(extra=[Observer()]), store=MemoryStore()
-    )
+    run = await podium.arun(wf, plugins=build_plugin_manager(extra=[Observer()]), store=MemoryStore())
     assert run.status == "failed"
     assert EventType.STEP_SKIPPED in seen
     assert seen.count(EventType.CALL_FAILED) == 2

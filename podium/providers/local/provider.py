@@ -1,4 +1,4 @@
-"""LocalProvider: runs an agent in-process (a function), from the mock script, or via an OpenAI-compatible API."""
+"""LocalProvider: an agent as a python function, a scripted mock, or an OpenAI-compatible API."""
 
 from __future__ import annotations
 
@@ -44,9 +44,7 @@ class LocalConfig(ProviderConfig):
         None, description="An OpenAI-compatible API (…/v1) for agents with no function or mock."
     )
     api_key_env: str = Field("OPENAI_API_KEY", description="Environment variable holding the key.")
-    use_mock: bool = Field(
-        True, description="Answer from the workflow's mock: section when it has a reply."
-    )
+    use_mock: bool = Field(True, description="Answer from the workflow's mock: section when it has a reply.")
     request_timeout: float = Field(120.0, gt=0)
 
 
@@ -184,15 +182,11 @@ class LocalProvider(Provider):
                 headers={"Idempotency-Key": request.idempotency_key},
             )
         except httpx.TimeoutException as exc:
-            raise CallTimeout(
-                f"{self.config.base_url} timed out: {exc}", provider=self.name
-            ) from None
+            raise CallTimeout(f"{self.config.base_url} timed out: {exc}", provider=self.name) from None
         except httpx.TransportError as exc:
-            raise TransientError(
-                f"cannot reach {self.config.base_url}: {exc}", provider=self.name
-            ) from None
+            raise TransientError(f"cannot reach {self.config.base_url}: {exc}", provider=self.name) from None
         latency = (time.perf_counter() - started) * 1000
-        _raise_for_status(response, self.config.base_url or "")
+        _raise_for_status(response, self.config.base_url or "", self.name)
         try:
             data = response.json()
             text = data["choices"][0]["message"]["content"] or ""
@@ -221,25 +215,30 @@ class LocalProvider(Provider):
             self._client = None
 
 
-def _raise_for_status(response: httpx.Response, url: str) -> None:
+def _raise_for_status(response: httpx.Response, url: str, provider: str) -> None:
     status = response.status_code
     if status < 400:
         return
     detail = response.text[:200]
     if status == 429:
         raise Throttled(
-            f"{url} throttled the call (429): {detail}", retry_after=_retry_after(response)
+            f"{url} throttled the call (429): {detail}",
+            retry_after=_retry_after(response),
+            provider=provider,
         )
     if status in (401, 403):
         raise AuthError(
             f"{url} refused the credentials ({status}): {detail}",
             fix="set the API key in the environment variable named by providers.local.api_key_env",
+            provider=provider,
         )
     if status == 408 or status >= 500:
         raise TransientError(
-            f"{url} failed ({status}): {detail}", retry_after=_retry_after(response)
+            f"{url} failed ({status}): {detail}",
+            retry_after=_retry_after(response),
+            provider=provider,
         )
-    raise InvalidRequest(f"{url} rejected the request ({status}): {detail}")
+    raise InvalidRequest(f"{url} rejected the request ({status}): {detail}", provider=provider)
 
 
 def _accepted_kwargs(fn: Callable[..., Any], context: dict[str, Any]) -> dict[str, Any]:

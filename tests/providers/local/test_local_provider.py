@@ -38,9 +38,7 @@ KEY_ENV = "PODIUM_TEST_LOCAL_KEY"
 
 def mock_of(entries: dict[str, Any]) -> dict[str, Any]:
     """Mock entries parsed exactly as a workflow file's `mock:` section is."""
-    return Workflow.model_validate(
-        {"name": "w", "steps": {"s": {"agent": "a"}}, "mock": entries}
-    ).mock
+    return Workflow.model_validate({"name": "w", "steps": {"s": {"agent": "a"}}, "mock": entries}).mock
 
 
 def provider(tmp_path: Path, mock: dict[str, Any] | None = None, **config: Any) -> LocalProvider:
@@ -412,9 +410,7 @@ def completion(
         "object": "chat.completion",
         "created": 1764150000,
         "model": model,
-        "choices": [
-            {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
-        ],
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
         "usage": usage,
     }
 
@@ -438,9 +434,7 @@ class ChatServer:
                 except ValueError:
                     body = raw
                 state.requests.append(
-                    Recorded(
-                        "POST", self.path, {k.lower(): v for k, v in self.headers.items()}, body
-                    )
+                    Recorded("POST", self.path, {k.lower(): v for k, v in self.headers.items()}, body)
                 )
                 if self.path != "/v1/chat/completions":
                     reply = Reply(404, {"error": {"message": f"no route {self.path}"}})
@@ -448,9 +442,7 @@ class ChatServer:
                     reply = state.replies.popleft() if state.replies else Reply(200, completion())
                 if reply.delay:
                     time.sleep(reply.delay)
-                payload = (
-                    reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
-                )
+                payload = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
                 try:
                     self.send_response(reply.status)
                     self.send_header("Content-Type", "application/json")
@@ -505,9 +497,7 @@ def api_key(monkeypatch) -> str:
     return "test-key"
 
 
-async def chat(
-    tmp_path: Path, server: ChatServer, req: AgentRequest, **config: Any
-) -> AgentResponse:
+async def chat(tmp_path: Path, server: ChatServer, req: AgentRequest, **config: Any) -> AgentResponse:
     p = provider(tmp_path, base_url=server.base_url, api_key_env=KEY_ENV, **config)
     try:
         return await p.invoke(req)
@@ -694,9 +684,7 @@ async def test_every_endpoint_error_is_a_step_error_with_the_provider_name(tmp_p
 
 async def test_a_workflow_runs_against_the_endpoint(tmp_path, server, api_key):
     server.answer(
-        Reply(
-            200, completion("Tea is a drink.", prompt_tokens=50, completion_tokens=10, cached=20)
-        ),
+        Reply(200, completion("Tea is a drink.", prompt_tokens=50, completion_tokens=10, cached=20)),
         Reply(200, completion('{"title": "Tea"}', prompt_tokens=80, completion_tokens=6, cached=0)),
     )
     flow = tmp_path / "flow.yaml"
