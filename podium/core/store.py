@@ -7,6 +7,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -161,7 +162,17 @@ class SQLiteStore:
                 f" this podium knows up to {SCHEMA_VERSION}); nothing was changed",
                 fix="upgrade podium (pip install -U podium), or use another --db",
             )
-        db.execute("PRAGMA journal_mode=WAL")
+        # Switching to WAL needs a moment alone with the file; SQLite reports "locked" at once
+        # rather than waiting when another process is opening it too, so retry for a while.
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                db.execute("PRAGMA journal_mode=WAL")
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
         db.execute(f"PRAGMA synchronous={synchronous}")
         db.execute("PRAGMA foreign_keys=ON")
         for number in range(version, SCHEMA_VERSION):
