@@ -9,7 +9,7 @@ import random
 import re
 import secrets
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -128,6 +128,39 @@ def _repair_message(error: OutputInvalid, schema: Mapping[str, Any]) -> str:
         "Reply again with only a JSON value that matches this JSON Schema, and nothing else:\n"
         f"{json.dumps(schema, ensure_ascii=False)}"
     )
+
+
+class UpstreamOutputs(Mapping[str, Any]):
+    """The outputs of the steps upstream of one step, by id: what a python agent's `steps` reads.
+
+    Lazy, because finding everything upstream is linear in the graph and most functions never
+    ask; doing it for every call would make a long chain quadratic.
+    """
+
+    def __init__(self, views: Mapping[str, Mapping[str, Any]], graph: Graph, step: str) -> None:
+        self._views = views
+        self._graph = graph
+        self._step = step
+        self._ids: frozenset[str] | None = None
+
+    def _upstream(self) -> frozenset[str]:
+        if self._ids is None:
+            self._ids = self._graph.upstream(self._step)
+        return self._ids
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self._upstream():
+            raise KeyError(key)
+        return self._views[key]["output"]
+
+    def __iter__(self) -> Iterator[str]:
+        return (sid for sid in self._graph.needs if sid in self._upstream())
+
+    def __len__(self) -> int:
+        return len(self._upstream())
+
+    def __repr__(self) -> str:
+        return f"UpstreamOutputs({dict(self)!r})"
 
 
 class _StepOutcome(Exception):
@@ -480,7 +513,7 @@ class _RunDriver:
         call_context = {
             "prompt": prompt_value,
             "inputs": self.inputs,
-            "steps": {d: self.views[d]["output"] for d in self.graph.upstream(sid)} if agent.function else {},
+            "steps": UpstreamOutputs(self.views, self.graph, sid) if agent.function else {},
             "step": sid,
             "run_id": self.run_id,
             "agent": step.agent,

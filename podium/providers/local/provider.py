@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import os
 import time
@@ -241,11 +242,20 @@ def _raise_for_status(response: httpx.Response, url: str, provider: str) -> None
     raise InvalidRequest(f"{url} rejected the request ({status}): {detail}", provider=provider)
 
 
-def _accepted_kwargs(fn: Callable[..., Any], context: dict[str, Any]) -> dict[str, Any]:
+@functools.lru_cache(maxsize=1024)
+def _keyword_names(fn: Callable[..., Any]) -> frozenset[str] | None:
+    """The keyword arguments `fn` accepts; None when it takes **kwargs (everything)."""
     try:
         params = inspect.signature(fn).parameters
     except (TypeError, ValueError):
-        return {}
+        return frozenset()
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return None
+    return frozenset(params)
+
+
+def _accepted_kwargs(fn: Callable[..., Any], context: dict[str, Any]) -> dict[str, Any]:
+    names = _keyword_names(fn)
+    if names is None:
         return context
-    return {k: v for k, v in context.items() if k in params}
+    return {k: v for k, v in context.items() if k in names}
