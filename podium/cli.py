@@ -115,6 +115,8 @@ def _parse_inputs(pairs: tuple[str, ...], inputs_file: str | None) -> dict[str, 
 @click.option("-i", "--input", "pairs", multiple=True, metavar="KEY=VALUE", help="An input value.")
 @click.option("--inputs", "inputs_file", type=click.Path(dir_okay=False), help="Inputs as JSON.")
 @click.option("--provider", help="Run every agent on this provider (functions stay local).")
+@click.option("--emulate", is_flag=True, help="Run each cloud the workflow uses on its local emulator.")
+@click.option("--budget", type=str, default=None, metavar="USD", help="Most this run may spend.")
 @db_option
 @json_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress view.")
@@ -124,32 +126,44 @@ def run(
     pairs: tuple[str, ...],
     inputs_file: str | None,
     provider: str | None,
+    emulate: bool,
+    budget: str | None,
     db: str | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
-    """Run a workflow file and print its outputs (exit 1 if the run fails)."""
+    """Run a workflow file and print its outputs (exit 1 if the run fails or stops)."""
     import asyncio
+    import contextlib
 
     from podium import api
     from podium.cli_view import Progress, print_run
+    from podium.core.executor import new_run_id
+    from podium.core.loader import resolve_inputs
 
     pm = _plugins()
     wf = api.load(file, plugins=pm)
-    from podium.core.loader import resolve_inputs
-
     inputs = resolve_inputs(wf, _parse_inputs(pairs, inputs_file))
-    store = _open_store(db)
-    progress = Progress(wf, enabled=not (as_json or quiet))
-    from podium.core.executor import new_run_id
+    if provider is not None:
+        from podium.plugins.manager import ProviderRegistry
 
+        ProviderRegistry(pm).get(provider)
+    settings = {"budget": _parse_budget(budget)} if budget is not None else {}
+    store = _open_store(db)
     run_id = new_run_id()
     try:
-        with progress:
+        with contextlib.ExitStack() as stack:
+            if emulate:
+                from podium.emulate import emulated
+
+                wf, names = stack.enter_context(emulated(wf, pm, provider=provider))
+                if names and not as_json:
+                    click.echo(f"emulating: {', '.join(names)} (on 127.0.0.1)", err=True)
+            progress = stack.enter_context(Progress(wf, enabled=not (as_json or quiet)))
             result = asyncio.run(
                 api.arun(
                     wf, inputs, provider=provider, store=store, plugins=pm,
-                    run_id=run_id, observers=[progress],
+                    run_id=run_id, settings=settings, observers=[progress],
                 )
             )  # fmt: skip
     except KeyboardInterrupt:
@@ -165,6 +179,22 @@ def run(
     else:
         print_run(result, wf)
     sys.exit(0 if result.ok else 1)
+
+
+def _parse_budget(text: str) -> Any:
+    from decimal import Decimal, InvalidOperation
+
+    from podium.core.errors import InputError
+
+    try:
+        value = Decimal(text.strip().lstrip("$"))
+    except InvalidOperation:
+        value = Decimal(0)
+    if not value.is_finite() or value <= 0:
+        raise InputError(
+            f"--budget {text}: must be a positive amount of US dollars", fix="e.g. --budget 0.50"
+        )
+    return value
 
 
 # --- validate -------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -153,3 +154,14 @@ class Provider:
 
     async def aclose(self) -> None:
         """Release clients and connections; called once when the run ends."""
+
+    @classmethod
+    def emulator(cls, env: ProviderEnv) -> AbstractContextManager[Mapping[str, Any]] | None:
+        """A local emulator of this provider's service, or None if it has none.
+
+        Entering the context starts the emulator (a real HTTP server on 127.0.0.1) with the
+        workflow's mock replies as its agents' brains; it yields the provider settings that point
+        the real SDK at it (endpoint, region, dummy credentials), which `podium run --emulate`
+        lays over the workflow's own `providers.<name>` settings. Leaving it stops the server.
+        """
+        return None

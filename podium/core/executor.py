@@ -266,18 +266,7 @@ class _RunDriver:
     # --- bindings ---------------------------------------------------------------------------
 
     def chain(self, step: Step) -> list[str]:
-        agent = self.wf.agents[step.agent]
-        if agent.function is not None:
-            primary = "local"
-        else:
-            primary = self.override or agent.provider or self.wf.defaults.provider
-        if step.fallback is not None:
-            fallback = step.fallback
-        elif agent.fallback is not None:
-            fallback = agent.fallback
-        else:
-            fallback = self.wf.defaults.fallback
-        return list(dict.fromkeys([primary, *fallback]))
+        return self.wf.chain(step, self.override)
 
     def provider(self, name: str) -> Provider:
         if name not in self.providers:

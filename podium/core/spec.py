@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -146,6 +147,15 @@ Scalar = str | int | float | bool
 MockEntry = Scalar | MockReply | list[Scalar | MockReply]
 
 
+class Budget(_Spec):
+    """Spending limits in US dollars: per run, and per workflow per day and per month (UTC)."""
+
+    run: Decimal | None = Field(None, gt=0)
+    daily: Decimal | None = Field(None, gt=0)
+    monthly: Decimal | None = Field(None, gt=0)
+    warn_at: Decimal = Field(Decimal("0.8"), gt=0, le=1, description="Warn at this share of a limit.")
+
+
 class Workflow(_Spec):
     """A whole workflow file, validated. Build one with `podium.load(path)`."""
 
@@ -159,6 +169,7 @@ class Workflow(_Spec):
     steps: dict[str, Step]
     outputs: dict[str, Any] = Field(default_factory=dict)
     mock: dict[str, MockEntry] = Field(default_factory=dict)
+    budget: Budget | None = None
 
     _path: Path | None = PrivateAttr(None)
     _file_hash: str | None = PrivateAttr(None)
@@ -209,3 +220,29 @@ class Workflow(_Spec):
 
     def agent_for(self, step: Step) -> Agent:
         return self.agents[step.agent]
+
+    def chain(self, step: Step, override: str | None = None) -> list[str]:
+        """The providers a step tries, in order: its agent's (or `override`), then fallbacks.
+
+        A python-function agent always runs on `local`. Fallbacks come from the step, else the
+        agent, else `defaults.fallback`.
+        """
+        agent = self.agents[step.agent]
+        if agent.function is not None:
+            primary = "local"
+        else:
+            primary = override or agent.provider or self.defaults.provider
+        if step.fallback is not None:
+            fallback = step.fallback
+        elif agent.fallback is not None:
+            fallback = agent.fallback
+        else:
+            fallback = self.defaults.fallback
+        return list(dict.fromkeys([primary, *fallback]))
+
+    def providers_used(self, override: str | None = None) -> list[str]:
+        """Every provider some step may call, primary or fallback, in first-use order."""
+        names: dict[str, None] = {}
+        for step in self.steps.values():
+            names.update(dict.fromkeys(self.chain(step, override)))
+        return list(names)
