@@ -77,6 +77,10 @@ class StoreError(PodiumError):
     exit_code = 2
 
 
+class RunBusy(PodiumError):
+    """Another live process drives this run (it holds the run's lease)."""
+
+
 class PluginError(PodiumError):
     """A plugin failed to load or misbehaved."""
 

@@ -12,18 +12,20 @@ from typing import Any
 class EventType(StrEnum):
     """What happened. The `data` each carries is listed beside it."""
 
-    RUN_STARTED = "RunStarted"  # workflow, file, file_hash, inputs, bindings, provider_override
+    RUN_STARTED = "RunStarted"  # workflow, file, file_hash, inputs, steps, bindings, provider_override
+    RUN_RESUMED = "RunResumed"  # owner, file_hash, changed (the file differs from the start), settings
     STEP_STARTED = "StepStarted"  # agent, items (foreach count or null)
     CALL_STARTED = "CallStarted"  # provider, model, agent, item, idempotency_key, session_id, prompt, repair
     # provider, model, item, usage, latency_ms, response_id, session_id, reply, native
     CALL_FINISHED = "CallFinished"
     CALL_FAILED = "CallFailed"  # provider, item, kind, message, retryable, retry_after, delay
+    ITEM_SUCCEEDED = "ItemSucceeded"  # item, output (or output_ref): one finished item of a foreach
     # output (stored once: here, or as output_ref, the seq of the CallFinished whose reply it is)
     STEP_SUCCEEDED = "StepSucceeded"
     STEP_FAILED = "StepFailed"  # kind, message, fix, provider
     STEP_SKIPPED = "StepSkipped"  # reason
-    APPROVAL_REQUESTED = "ApprovalRequested"
-    APPROVAL_DECIDED = "ApprovalDecided"
+    APPROVAL_REQUESTED = "ApprovalRequested"  # message, fields, deadline, on_timeout
+    APPROVAL_DECIDED = "ApprovalDecided"  # decision (approved|rejected), by, comment, fields
     BUDGET_WARNING = "BudgetWarning"
     RUN_WAITING = "RunWaiting"
     RUN_STOPPED = "RunStopped"  # reason, kind, step

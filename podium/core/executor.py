@@ -11,7 +11,7 @@ import secrets
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import pluggy
@@ -30,11 +30,14 @@ from podium.core.errors import (
     PodiumError,
     PolicyError,
     ProviderError,
+    RunBusy,
     StepError,
     TemplateError,
 )
 from podium.core.events import Event, EventType, RunStatus, StepStatus, _jsonable
 from podium.core.graph import Graph
+from podium.core.lease import HEARTBEAT_SECONDS, LEASE_SECONDS, owner_id
+from podium.core.progress import Progress, rebuild
 from podium.core.run import Run, fold
 from podium.core.spec import Step, Workflow
 from podium.core.store import RunStore
@@ -172,10 +175,11 @@ class _StepOutcome(Exception):
 
 
 class Engine:
-    """Runs workflows. One engine can run many workflows, one after another or at once.
+    """Runs and resumes workflows. One engine can drive many runs, one after another or at once.
 
     The seams are explicit: the store (where events go), the plugin manager (providers and
-    hooks), and the clock (so tests control time).
+    hooks), and the clock (so tests control time). `heartbeat` is how often a driving process
+    renews its lease on a run and reads the run's inbox (approvals, cancel requests).
     """
 
     def __init__(
@@ -185,6 +189,8 @@ class Engine:
         store: RunStore,
         clock: Clock | None = None,
         rng: random.Random | None = None,
+        heartbeat: float = HEARTBEAT_SECONDS,
+        lease_ttl: float = LEASE_SECONDS,
     ) -> None:
         from podium.plugins.manager import ProviderRegistry
 
@@ -193,6 +199,8 @@ class Engine:
         self.clock = clock or SystemClock()
         self.rng = rng or random.Random()
         self.registry = ProviderRegistry(plugins)
+        self.heartbeat = heartbeat
+        self.lease_ttl = lease_ttl
 
     async def run(
         self,
@@ -203,20 +211,73 @@ class Engine:
         run_id: str | None = None,
         settings: Mapping[str, Any] | None = None,
         observers: Iterable[object] = (),
+        wait: bool = False,
     ) -> Run:
-        """Run `workflow` to its end and return the Run (succeeded, failed or stopped).
+        """Run `workflow` and return the Run: succeeded, failed, stopped, or waiting for approval.
 
         Inputs must already be resolved (`loader.resolve_inputs`). `provider` rebinds every agent
-        that is not a python function. `observers` see only this run's events. Cancelling the
-        awaiting task records the run as cancelled.
+        that is not a python function. `observers` see only this run's events. With `wait`, an
+        approval step keeps this process waiting for the decision instead of returning `waiting`.
+        Cancelling the awaiting task records the run as cancelled.
         """
-        driver = _RunDriver(self, workflow, dict(inputs or {}), provider, run_id or new_run_id(), settings)
+        driver = _RunDriver(
+            self, workflow, dict(inputs or {}), provider, run_id or new_run_id(), settings, None, wait
+        )
         driver.observers = [o.podium_event for o in observers if hasattr(o, "podium_event")]
         return await driver.drive()
 
+    async def resume(
+        self,
+        run_id: str,
+        workflow: Workflow,
+        *,
+        settings: Mapping[str, Any] | None = None,
+        observers: Iterable[object] = (),
+        wait: bool = False,
+        changed: bool = False,
+    ) -> Run:
+        """Continue a run from its events: only steps with no finished event run again.
+
+        Finished steps keep their outputs and usage and are neither re-called nor re-billed; a
+        call that was in flight when the run stopped is re-issued under the same idempotency key;
+        a call that finished but was never recorded as a step's output is used, not repeated.
+        Callers check the workflow file (`changed` says it differs from the one the run began
+        with); the lease check happens here: a run driven by a live process is refused.
+        """
+        owner = owner_id()
+        lease = self.store.acquire_lease(run_id, owner, self.lease_ttl)
+        if lease.owner != owner:
+            raise RunBusy(
+                f"run {run_id} is being driven by process {lease.owner}",
+                fix="wait for it to finish, or stop it with `podium cancel`",
+            )
+        try:
+            progress = rebuild(self.store.events(run_id))
+            started = progress.started
+            merged = {**started.get("settings", {}), **dict(settings or {})}
+            driver = _RunDriver(
+                self,
+                workflow,
+                dict(started.get("inputs", {})),
+                started.get("provider_override"),
+                run_id,
+                merged,
+                progress,
+                wait,
+            )
+            driver.owner = owner
+            driver.observers = [o.podium_event for o in observers if hasattr(o, "podium_event")]
+            return await driver.drive(changed=changed)
+        finally:
+            self.store.release_lease(run_id, owner)
+
+
+class _LeaseLost(Exception):
+    pass
+
 
 class _RunDriver:
-    """The state of one run while it executes."""
+    """The state of one run while a process drives it."""
 
     def __init__(
         self,
@@ -226,16 +287,30 @@ class _RunDriver:
         provider_override: str | None,
         run_id: str,
         settings: Mapping[str, Any] | None,
+        progress: Progress | None,
+        wait: bool,
     ) -> None:
         self.engine = engine
         self.wf = wf
         self.inputs = inputs
         self.override = provider_override
         self.run_id = run_id
-        self.ctx = RunContext(run_id, wf, engine.store, dict(settings or {}))
-        self.graph = Graph.of(wf.steps)
-        self.seq = 0
-        self.views: dict[str, dict[str, Any]] = {}  # step id -> {"output", "status"}
+        self.settings = dict(settings or {})
+        self.ctx = RunContext(run_id, wf, engine.store, self.settings)
+        self.graph = Graph.of(wf.graph_steps)
+        self.full_graph = Graph.of(wf.steps)
+        self.progress = progress or Progress()
+        self.resumed = progress is not None
+        self.wait = wait
+        self.seq = self.progress.seq
+        # step id -> {"output", "status"[, "rejected"]}: what templates read as steps.<id>
+        self.views: dict[str, dict[str, Any]] = {
+            sid: view for sid, view in self.progress.views.items() if sid in wf.steps
+        }
+        self.decided: dict[str, dict[str, Any]] = dict(self.progress.decided)
+        self.requested: dict[str, dict[str, Any]] = dict(self.progress.requested)
+        self.awaiting: set[str] = set()
+        self.failures: dict[str, tuple[str, _StepOutcome]] = {}  # handler -> (failed step, cause)
         self.providers: dict[str, Provider] = {}
         self.limits: dict[str, asyncio.Semaphore] = {}
         self.global_limit = asyncio.Semaphore(wf.defaults.concurrency)
@@ -243,12 +318,19 @@ class _RunDriver:
         self.hook_event = engine.plugins.hook.podium_event
         self.observers: list[Any] = []  # this run's own podium_event callables
         self.hook_before = engine.plugins.hook.podium_before_call
+        self.owner = owner_id()
+        self.lost = False
+        self.cancel_requested: str | None = None
+        self.wake = asyncio.Event()
+        self.tasks: dict[asyncio.Task[StepStatus], str] = {}
 
     # --- events -----------------------------------------------------------------------------
 
     def emit(
         self, type_: EventType, step: str | None = None, attempt: int | None = None, **data: Any
     ) -> Event:
+        if self.lost:
+            raise _LeaseLost
         self.seq += 1
         event = Event(self.run_id, self.seq, type_, step, attempt, data)
         self.engine.store.append(event)  # durable before anything acts on it
@@ -288,54 +370,194 @@ class _RunDriver:
 
     # --- the run ----------------------------------------------------------------------------
 
-    async def drive(self) -> Run:
+    async def drive(self, *, changed: bool = False) -> Run:
         wf = self.wf
-        self.emit(
-            EventType.RUN_STARTED,
-            workflow=wf.name,
-            file=str(wf.path) if wf.path else None,
-            file_hash=wf.file_hash,
-            inputs=self.inputs,
-            steps=list(wf.steps),
-            bindings=self.bindings(),
-            provider_override=self.override,
-        )
-        waiting = {sid: set(step.needs) for sid, step in wf.steps.items()}
-        tasks: dict[asyncio.Task[StepStatus], str] = {}
-        failure: _StepOutcome | None = None
-        failed_step: str | None = None
+        store = self.engine.store
+        settings = json.loads(json.dumps(self.settings, default=str))
+        if self.resumed:
+            self.emit(
+                EventType.RUN_RESUMED, owner=self.owner, file_hash=wf.file_hash, changed=changed,
+                settings=settings, settled=sorted(self.views),
+            )  # fmt: skip
+        else:
+            self.emit(
+                EventType.RUN_STARTED,
+                workflow=wf.name,
+                file=str(wf.path) if wf.path else None,
+                file_hash=wf.file_hash,
+                inputs=self.inputs,
+                steps=list(wf.steps),
+                bindings=self.bindings(),
+                provider_override=self.override,
+                settings=settings,
+            )
+            lease = store.acquire_lease(self.run_id, self.owner, self.engine.lease_ttl)
+            if lease.owner != self.owner:  # only if someone guessed a fresh run id
+                raise RunBusy(f"run {self.run_id} is driven by {lease.owner}")
+        heartbeat = asyncio.create_task(self.beat(), name=f"podium-heartbeat-{self.run_id}")
+        try:
+            self.read_inbox()
+            return await self.schedule()
+        except _LeaseLost:
+            log.warning("run %s: another process took the lease; this one stops", self.run_id)
+            for task in self.tasks:
+                task.cancel()
+            await asyncio.gather(*self.tasks, return_exceptions=True)
+            return fold(store.events(self.run_id), wf.steps)
+        finally:
+            heartbeat.cancel()
+            await asyncio.gather(heartbeat, return_exceptions=True)
+            await self.close()
+            if not self.lost:
+                store.release_lease(self.run_id, self.owner)
 
-        def start(sid: str) -> None:
-            task = asyncio.create_task(self.step(sid), name=f"podium-step-{sid}")
-            tasks[task] = sid
+    async def beat(self) -> None:
+        """Renew the lease, read the inbox, and apply approval timeouts, until the run ends."""
+        store = self.engine.store
+        while True:
+            await asyncio.sleep(self.engine.heartbeat)
+            if not store.renew_lease(self.run_id, self.owner, self.engine.lease_ttl):
+                self.lost = True
+                for task in self.tasks:
+                    task.cancel()
+                self.wake.set()
+                return
+            self.read_inbox()
+            self.apply_timeouts()
+
+    def read_inbox(self) -> None:
+        for message in self.engine.store.take(self.run_id):
+            if message.kind == "cancel":
+                self.cancel_requested = message.data.get("by") or "a cancel request"
+                for task in self.tasks:
+                    task.cancel()
+                self.wake.set()
+            elif message.kind == "decision":
+                sid = message.data.get("step", "")
+                if sid in self.requested and sid not in self.decided:
+                    self.decide(sid, message.data)
+                else:
+                    log.warning(
+                        "run %s: ignored a decision for step %r, which is not waiting", self.run_id, sid
+                    )
+
+    def apply_timeouts(self) -> None:
+        now = datetime.now(UTC)
+        for sid in list(self.awaiting):
+            request = self.requested.get(sid, {})
+            deadline = request.get("deadline")
+            if sid not in self.decided and deadline and datetime.fromisoformat(deadline) <= now:
+                approve = request.get("on_timeout") == "approve"
+                self.decide(
+                    sid,
+                    {"decision": "approved" if approve else "rejected", "by": "timeout",
+                     "comment": f"no decision by {deadline}", "fields": {}},
+                )  # fmt: skip
+
+    def decide(self, sid: str, data: Mapping[str, Any]) -> None:
+        decision = {
+            "decision": data.get("decision"),
+            "by": data.get("by"),
+            "comment": data.get("comment"),
+            "fields": dict(data.get("fields") or {}),
+        }
+        self.emit(EventType.APPROVAL_DECIDED, sid, **decision)
+        self.decided[sid] = decision
+        self.wake.set()
+
+    async def schedule(self) -> Run:
+        wf = self.wf
+        graph_steps = wf.graph_steps
+        settled = set(self.views)
+        waiting = {sid: set(s.needs) - settled for sid, s in graph_steps.items() if sid not in settled}
+        started: set[str] = set()
+        deferred: list[str] = []
+        failure: tuple[str, _StepOutcome] | None = None
+        tasks = self.tasks
+
+        def start(sid: str, *, handler_for: tuple[str, _StepOutcome] | None = None) -> None:
+            if handler_for is None and (failure is not None or self.cancel_requested):
+                deferred.append(sid)
+                return
+            started.add(sid)
+            coro = self.step(sid) if handler_for is None else self.handle(sid, *handler_for)
+            tasks[asyncio.create_task(coro, name=f"podium-step-{sid}")] = sid
+
+        def release(sid: str) -> None:
+            for dep in self.graph.dependants.get(sid, ()):
+                pending = waiting.get(dep)
+                if pending is None:
+                    continue
+                pending.discard(sid)
+                if not pending and dep not in started:
+                    start(dep)
 
         try:
             for sid, deps in waiting.items():
                 if not deps:
                     start(sid)
-            while tasks:
-                done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-                for task in done:
-                    sid = tasks.pop(task)
-                    try:
-                        task.result()
-                    except _StepOutcome as outcome:
-                        if failure is None:
-                            failure, failed_step = outcome, sid
-                        continue
-                    if failure is not None:
-                        continue
-                    for dep in self.graph.dependants[sid]:
-                        pending = waiting[dep]
-                        pending.discard(sid)
-                        if not pending:
-                            start(dep)
+            while True:
+                while tasks:
+                    done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+                    for task in done:
+                        sid = tasks.pop(task)
+                        if task.cancelled():
+                            continue
+                        try:
+                            status = task.result()
+                        except _StepOutcome as outcome:
+                            if sid in self.failures:  # the on_failure step itself failed
+                                failure = failure or self.failures.pop(sid)
+                                continue
+                            handler = wf.steps[sid].on_failure or wf.on_failure
+                            if handler and handler not in started and failure is None:
+                                failure = (sid, outcome)
+                                self.failures[handler] = failure
+                                start(handler, handler_for=failure)
+                            elif failure is None:
+                                failure = (sid, outcome)
+                            continue
+                        except asyncio.CancelledError:
+                            continue
+                        if status is StepStatus.WAITING:
+                            self.awaiting.add(sid)
+                            continue
+                        if sid in self.failures:
+                            failed, _ = self.failures.pop(sid)
+                            if status is StepStatus.SUCCEEDED and wf.steps[sid].recover:
+                                self.recover(failed, sid)
+                                failure = None
+                                for later in deferred:
+                                    start(later)
+                                deferred.clear()
+                                release(failed)
+                            continue
+                        release(sid)
+                if self.cancel_requested or failure is not None or not self.awaiting:
+                    break
+                # Only approvals are left: apply the decisions we have, or wait for one.
+                for sid in sorted(self.awaiting):
+                    if sid in self.decided:
+                        self.awaiting.discard(sid)
+                        start(sid, handler_for=self.failures.get(sid))
+                if tasks:
+                    continue
+                if not self.wait:
+                    self.emit(EventType.RUN_WAITING, steps=sorted(self.awaiting))
+                    return fold(self.engine.store.events(self.run_id), wf.steps)
+                self.wake.clear()
+                self.apply_timeouts()
+                if not any(s in self.decided for s in self.awaiting):
+                    await self.wake.wait()
+                if self.lost:
+                    raise _LeaseLost
         except asyncio.CancelledError:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             self.emit(EventType.RUN_FINISHED, status=str(RunStatus.CANCELLED), outputs={})
-            await self.close()
+            raise
+        except _LeaseLost:
             raise
         except BaseException as exc:
             for task in tasks:
@@ -345,11 +567,16 @@ class _RunDriver:
                 EventType.RUN_FINISHED, status=str(RunStatus.FAILED), outputs={},
                 error={"step": None, "kind": "internal", "message": f"{type(exc).__name__}: {exc}"},
             )  # fmt: skip
-            await self.close()
             raise
-        await self.close()
-        if failure is not None:
-            self.finish_failed(failed_step, failure)
+        if self.lost:
+            raise _LeaseLost
+        if self.cancel_requested:
+            self.emit(
+                EventType.RUN_FINISHED, status=str(RunStatus.CANCELLED), outputs={},
+                cancelled_by=self.cancel_requested,
+            )  # fmt: skip
+        elif failure is not None:
+            self.finish_failed(*failure)
         else:
             try:
                 outputs = self.render_outputs()
@@ -358,6 +585,12 @@ class _RunDriver:
             else:
                 self.emit(EventType.RUN_FINISHED, status=str(RunStatus.SUCCEEDED), outputs=outputs)
         return fold(self.engine.store.events(self.run_id), wf.steps)
+
+    def recover(self, failed: str, handler: str) -> None:
+        """An on_failure step with `recover: true` succeeded: its output stands for the failed step's."""
+        output = self.views[handler]["output"]
+        self.views[failed] = {"output": output, "status": str(StepStatus.SUCCEEDED)}
+        self.emit(EventType.STEP_SUCCEEDED, failed, output=output, recovered_by=handler)
 
     def finish_failed(self, step: str | None, outcome: _StepOutcome) -> None:
         err = outcome.error
@@ -395,16 +628,35 @@ class _RunDriver:
 
     # --- one step ---------------------------------------------------------------------------
 
-    async def step(self, sid: str) -> StepStatus:
+    async def handle(self, sid: str, failed: str, outcome: _StepOutcome) -> StepStatus:
+        """Run an on_failure step, with `failure` in its templates."""
+        err = outcome.error
+        failure = {
+            "step": failed,
+            "kind": getattr(err, "kind", "error"),
+            "message": err.message,
+            "fix": err.fix,
+            "provider": outcome.provider,
+        }
+        return await self.step(sid, extra={"failure": failure, "steps": self.all_views()})
+
+    async def step(self, sid: str, extra: Mapping[str, Any] | None = None) -> StepStatus:
         step = self.wf.steps[sid]
-        context = {"inputs": self.inputs, "steps": self.views}
-        skipped = [d for d in step.needs if self.views[d]["status"] == StepStatus.SKIPPED]
+        context: dict[str, Any] = {"inputs": self.inputs, "steps": self.views, **(extra or {})}
+        blocked = [
+            d
+            for d in step.needs
+            if self.views[d]["status"] == StepStatus.SKIPPED or self.views[d].get("rejected")
+        ]
         try:
             if step.when is not None:
                 if not templates.truthy(templates.render(step.when, context, where=f"steps.{sid}.when")):
                     return self.skip(sid, f"when: {step.when!s} was false")
-            elif skipped:
-                return self.skip(sid, f"needs '{skipped[0]}', which was skipped")
+            elif blocked:
+                why = "rejected" if self.views[blocked[0]].get("rejected") else "skipped"
+                return self.skip(sid, f"needs '{blocked[0]}', which was {why}")
+            if step.approval is not None:
+                return self.approval(sid, step, context)
             items: list[Any] | None = None
             if step.foreach is not None:
                 value = templates.render(step.foreach, context, where=f"steps.{sid}.foreach")
@@ -417,34 +669,96 @@ class _RunDriver:
         except TemplateError as exc:
             self.emit(EventType.STEP_STARTED, sid, agent=step.agent, items=None)
             return self.fail(sid, _StepOutcome(exc, None))
-        self.emit(EventType.STEP_STARTED, sid, agent=step.agent, items=len(items) if items else None)
+        self.emit(
+            EventType.STEP_STARTED, sid, agent=step.agent, items=len(items) if items is not None else None
+        )
         try:
             if items is None:
                 output, provider, reply_seq = await self.call(sid, step, context, None, None)
             else:
+                done = self.progress.items.get(sid, {})
                 results = await asyncio.gather(
-                    *(self.call(sid, step, context, i, item) for i, item in enumerate(items)),
+                    *(self.item(sid, step, context, i, item, done) for i, item in enumerate(items)),
                     return_exceptions=True,
                 )
                 for result in results:
                     if isinstance(result, BaseException):
                         raise result
-                output = [r[0] for r in results]  # type: ignore[index]
-                provider = results[0][1] if results else None  # type: ignore[index]
-                reply_seq = None
+                output = list(results)
+                provider = None
         except _StepOutcome as outcome:
             return self.fail(sid, outcome)
         except Exception as exc:  # a bug (ours or a plugin's) still ends the step visibly
+            if isinstance(exc, _LeaseLost):
+                raise
             log.exception("step %s failed unexpectedly", sid)
             error = PodiumError(f"internal error: {type(exc).__name__}: {exc}")
             return self.fail(sid, _StepOutcome(error, None))
         self.views[sid] = {"output": output, "status": str(StepStatus.SUCCEEDED)}
-        if reply_seq is not None:
+        if items is not None:
+            # each item's output is in its ItemSucceeded event: store the list once, there
+            self.emit(EventType.STEP_SUCCEEDED, sid, items=len(items))
+        elif reply_seq is not None:
             # the output is the reply text, already in that CallFinished event: store it once
             self.emit(EventType.STEP_SUCCEEDED, sid, output_ref=reply_seq, provider=provider)
         else:
             self.emit(EventType.STEP_SUCCEEDED, sid, output=output, provider=provider)
         return StepStatus.SUCCEEDED
+
+    async def item(
+        self, sid: str, step: Step, context: dict[str, Any], index: int, item: Any, done: Mapping[int, Any]
+    ) -> Any:
+        if index in done:  # finished before a resume: keep it, do not re-pay for it
+            return done[index]
+        output, provider, reply_seq = await self.call(sid, step, context, index, item)
+        if reply_seq is not None:
+            self.emit(EventType.ITEM_SUCCEEDED, sid, item=index, output_ref=reply_seq, provider=provider)
+        else:
+            self.emit(EventType.ITEM_SUCCEEDED, sid, item=index, output=output, provider=provider)
+        return output
+
+    def approval(self, sid: str, step: Step, context: dict[str, Any]) -> StepStatus:
+        """Settle an approval step from its decision, or request one and report WAITING."""
+        spec = step.approval
+        assert spec is not None
+        if sid in self.decided:
+            d = self.decided[sid]
+            approved = d.get("decision") == "approved"
+            output = {
+                "decision": d.get("decision"),
+                "approved": approved,
+                "by": d.get("by"),
+                "comment": d.get("comment"),
+                **(d.get("fields") or {}),
+            }
+            self.views[sid] = {"output": output, "status": str(StepStatus.SUCCEEDED)}
+            if not approved:
+                self.views[sid]["rejected"] = True
+            self.emit(EventType.STEP_SUCCEEDED, sid, output=output, rejected=not approved)
+            return StepStatus.SUCCEEDED
+        if sid not in self.requested:
+            try:
+                message = templates.render(spec.message, context, where=f"steps.{sid}.approval.message")
+            except TemplateError as exc:
+                return self.fail(sid, _StepOutcome(exc, None))
+            deadline = (
+                (datetime.now(UTC) + timedelta(seconds=spec.timeout)).isoformat() if spec.timeout else None
+            )
+            request = {
+                "message": message if isinstance(message, str) else json.dumps(message),
+                "fields": {k: f.model_dump() for k, f in spec.fields.items()},
+                "deadline": deadline,
+                "on_timeout": spec.on_timeout,
+            }
+            self.emit(EventType.STEP_STARTED, sid, agent=None, items=None)
+            self.emit(EventType.APPROVAL_REQUESTED, sid, **request)
+            self.requested[sid] = request
+        self.awaiting.add(sid)
+        self.apply_timeouts()
+        if sid in self.decided:
+            self.awaiting.discard(sid)
+            return self.approval(sid, step, context)
+        return StepStatus.WAITING
 
     def skip(self, sid: str, reason: str) -> StepStatus:
         self.views[sid] = {"output": None, "status": str(StepStatus.SKIPPED)}
@@ -453,7 +767,6 @@ class _RunDriver:
 
     def fail(self, sid: str, outcome: _StepOutcome) -> StepStatus:
         err = outcome.error
-        self.views[sid] = {"output": None, "status": str(StepStatus.FAILED)}
         self.emit(
             EventType.STEP_FAILED,
             sid,
@@ -509,7 +822,24 @@ class _RunDriver:
         }
         if index is not None:
             call_context["item"], call_context["index"] = item, index
-        attempt = 0
+        key = (sid, index)
+        if (stored := self.progress.replies.pop(key, None)) is not None:
+            # This call finished before the run stopped, but no step recorded its result: use it.
+            response = (
+                AgentResponse(text=stored.reply)
+                if isinstance(stored.reply, str)
+                else AgentResponse(output=stored.reply)
+            )
+            try:
+                value = parse_output(response, schema)
+            except OutputInvalid:
+                pass  # it was not good enough: call again
+            else:
+                return value, stored.provider, stored.seq if value == stored.reply else None
+        # A call in flight when the run stopped is re-issued under its own attempt number, so the
+        # provider sees the same idempotency key; later attempts are numbered after every earlier one.
+        attempt = self.progress.attempts.get(key, 0)
+        reissue = self.progress.inflight.pop(key, None) is not None
         repaired = False
         last: StepError | None = None
         last_provider: str | None = None
@@ -523,7 +853,10 @@ class _RunDriver:
             tries = 0
             while tries < policy.attempts:
                 tries += 1
-                attempt += 1
+                if reissue:
+                    reissue = False
+                else:
+                    attempt += 1
                 request = AgentRequest(
                     run_id=self.run_id,
                     step=sid,

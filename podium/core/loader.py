@@ -428,17 +428,61 @@ def _check_template(
                     )
 
 
+def _check_handlers(wf: Workflow, p: _Problems) -> None:
+    """on_failure names a step that exists, runs only as a handler, and is needed by no one."""
+    named = [(("steps", sid, "on_failure"), s.on_failure) for sid, s in wf.steps.items() if s.on_failure]
+    if wf.on_failure:
+        named.append((("on_failure",), wf.on_failure))
+    for path, name in named:
+        if name not in wf.steps:
+            p.add(path, f"'{name}' is not a step{suggest(name, wf.steps)}", fix="name a step under steps:")
+        elif path[:2] == ("steps", name):
+            p.add(path, f"step '{name}' cannot handle its own failure", fix="name another step")
+    handlers = wf.handlers
+    for sid, step in wf.steps.items():
+        for i, need in enumerate(step.needs):
+            if need in handlers:
+                p.add(
+                    ("steps", sid, "needs", i),
+                    f"'{need}' is an on_failure step, which runs only when a step fails",
+                    fix="read its result in a later on_failure step, or make it an ordinary step",
+                )
+        if sid in handlers and step.needs:
+            p.add(
+                ("steps", sid, "needs"),
+                "an on_failure step runs when a step fails; it takes no needs",
+                fix="remove needs: (it can read `failure` and the outputs of finished steps)",
+            )
+        if step.recover and sid not in handlers:
+            p.add(("steps", sid, "recover"), "recover: applies to on_failure steps only")
+
+
 def _check_steps(wf: Workflow, p: _Problems) -> Graph | None:
     if not wf.steps:
         p.add(("steps",), "the workflow has no steps", fix="add at least one step under steps:")
         return None
     for sid, step in wf.steps.items():
-        if step.agent not in wf.agents:
+        if step.agent is None and step.approval is None:
+            p.add(
+                ("steps", sid),
+                "a step needs an agent: (or an approval:)",
+                fix=f"add agent: <one of {', '.join(wf.agents) or 'the agents you declare'}>",
+            )
+        elif step.agent is not None and step.approval is not None:
+            p.add(
+                ("steps", sid, "approval"),
+                "a step is either an agent call or an approval, not both",
+                fix="split it into two steps, the second needing the first",
+            )
+        elif step.agent is not None and step.agent not in wf.agents:
             p.add(
                 ("steps", sid, "agent"),
                 f"'{step.agent}' is not an agent{suggest(step.agent, wf.agents)}",
                 fix=f"declare it under agents: (declared: {', '.join(wf.agents) or 'none'})",
             )
+        if step.approval is not None and step.foreach is not None:
+            p.add(("steps", sid, "foreach"), "an approval step cannot fan out", fix="remove foreach:")
+    _check_handlers(wf, p)
     graph = Graph.of(wf.steps)
     for sid, name in graph.unknown_needs():
         index = wf.steps[sid].needs.index(name)
@@ -463,11 +507,16 @@ def _check_steps(wf: Workflow, p: _Problems) -> Graph | None:
 
 
 def _check_templates(wf: Workflow, graph: Graph | None, p: _Problems) -> None:
+    handlers = wf.handlers
     for sid, step in wf.steps.items():
         up = graph.upstream(sid) if graph is not None else None  # None: the graph is broken
-        loop = ("item", "index") if step.foreach is not None else ()
-        _check_template(step.prompt, ("steps", sid, "prompt"), wf, up, loop, p)
-        _check_template(step.when, ("steps", sid, "when"), wf, up, (), p)
+        extra: tuple[str, ...] = ("item", "index") if step.foreach is not None else ()
+        if sid in handlers:
+            up, extra = None, ("failure",)  # a handler may read any step, and the failure
+        _check_template(step.prompt, ("steps", sid, "prompt"), wf, up, extra, p)
+        if step.approval is not None:
+            _check_template(step.approval.message, ("steps", sid, "approval", "message"), wf, up, extra, p)
+        _check_template(step.when, ("steps", sid, "when"), wf, up, extra, p)
         _check_template(step.foreach, ("steps", sid, "foreach"), wf, up, (), p)
         if isinstance(step.foreach, str) and templates.single_expression(step.foreach) is None:
             p.add(

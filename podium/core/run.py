@@ -32,6 +32,9 @@ class StepResult(BaseModel):
     output: Any = None
     error: Failure | None = None
     reason: str | None = Field(None, description="Why the step was skipped.")
+    approval: dict[str, Any] | None = Field(
+        None, description="For an approval step: what was asked (message, fields, deadline) and the decision."
+    )
     attempts: int = 0
     calls: int = 0
     failed_calls: int = 0
@@ -89,6 +92,7 @@ def fold(events: Iterable[Event], step_ids: Iterable[str] = ()) -> Run:
     steps: dict[str, StepResult] = {sid: StepResult(id=sid) for sid in step_ids}
     total = ZERO_USAGE
     replies: dict[int, Any] = {}  # CallFinished seq -> reply, for outputs stored by reference
+    items: dict[str, dict[int, Any]] = {}  # foreach outputs, by step and item
     for ev in events:
         t = ev.type
         d = ev.data
@@ -104,6 +108,11 @@ def fold(events: Iterable[Event], step_ids: Iterable[str] = ()) -> Run:
             run.finished_at = None
             for sid in d.get("steps", ()):
                 steps.setdefault(sid, StepResult(id=sid))
+            continue
+        if t is EventType.RUN_RESUMED:
+            run.status = RunStatus.RUNNING
+            run.finished_at = None
+            run.error = None
             continue
         if t is EventType.RUN_FINISHED:
             run.status = RunStatus(d.get("status", "failed"))
@@ -139,15 +148,30 @@ def fold(events: Iterable[Event], step_ids: Iterable[str] = ()) -> Run:
             replies[ev.seq] = d.get("reply")
         elif t is EventType.CALL_FAILED:
             step.failed_calls += 1
+        elif t is EventType.ITEM_SUCCEEDED:
+            value = replies.get(d["output_ref"]) if "output_ref" in d else d.get("output")
+            items.setdefault(ev.step, {})[d["item"]] = value
         elif t is EventType.STEP_SUCCEEDED:
             step.status = StepStatus.SUCCEEDED
-            step.output = replies.get(d["output_ref"]) if "output_ref" in d else d.get("output")
+            step.error = None
+            if "items" in d:
+                got = items.get(ev.step, {})
+                step.output = [got.get(i) for i in range(d["items"])]
+            elif "output_ref" in d:
+                step.output = replies.get(d["output_ref"])
+            else:
+                step.output = d.get("output")
             step.provider = d.get("provider", step.provider)
             step.finished_at = ev.at
         elif t is EventType.STEP_FAILED:
             step.status = StepStatus.FAILED
             step.error = Failure(step=ev.step, **d)
             step.finished_at = ev.at
+        elif t is EventType.APPROVAL_REQUESTED:
+            step.status = StepStatus.WAITING
+            step.approval = {"request": dict(d), "decision": None}
+        elif t is EventType.APPROVAL_DECIDED:
+            step.approval = {**(step.approval or {}), "decision": dict(d)}
         elif t is EventType.STEP_SKIPPED:
             step.status = StepStatus.SKIPPED
             step.reason = d.get("reason")

@@ -100,10 +100,43 @@ class Agent(BaseModel):
         return dict(self.model_extra or {})
 
 
-class Step(_Spec):
-    """One node of the workflow graph: which agent, with what prompt, after which steps."""
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)?\s*$")
+_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
 
-    agent: str
+
+def parse_duration(value: Any) -> Any:
+    """Seconds from 90, '90s', '30m', '2h', '3d' or '1w'; anything else is left for pydantic to refuse."""
+    if isinstance(value, str) and (m := _DURATION.match(value)):
+        return float(m.group(1)) * _UNIT[m.group(2)]
+    return value
+
+
+class ApprovalField(_Spec):
+    """A value the person deciding must give (`podium approve … --field reason=…`)."""
+
+    type: Literal["string", "integer", "number", "boolean"] = "string"
+    required: bool = True
+    description: str | None = None
+
+
+class Approval(_Spec):
+    """A pause for a person: the run waits, durably, until someone approves or rejects."""
+
+    message: str = "Approve this step?"
+    timeout: float | None = Field(None, gt=0, description="Seconds (or 30m, 2h, 3d) to wait.")
+    on_timeout: Literal["reject", "approve"] = "reject"
+    fields: dict[str, ApprovalField] = Field(default_factory=dict)
+
+    _duration = field_validator("timeout", mode="before")(parse_duration)
+
+
+class Step(_Spec):
+    """One node of the workflow graph: which agent (or approval), with what prompt, after which steps."""
+
+    agent: str | None = None
+    approval: Approval | None = None
+    on_failure: str | None = Field(None, description="A step to run when this one fails for good.")
+    recover: bool = Field(False, description="As an on_failure step: its output replaces the failed one's.")
     prompt: str = ""
     needs: list[str] = Field(default_factory=list)
     when: str | bool | None = None
@@ -120,6 +153,15 @@ class Step(_Spec):
     @classmethod
     def _output_shorthand(cls, value: Any) -> Any:
         return {"type": value} if isinstance(value, str) else value
+
+    @field_validator("approval", mode="before")
+    @classmethod
+    def _approval_shorthand(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return {"message": value}
+        return {} if value is True else value
+
+    _duration = field_validator("timeout", mode="before")(parse_duration)
 
 
 class MockReply(_Spec):
@@ -170,6 +212,7 @@ class Workflow(_Spec):
     outputs: dict[str, Any] = Field(default_factory=dict)
     mock: dict[str, MockEntry] = Field(default_factory=dict)
     budget: Budget | None = None
+    on_failure: str | None = Field(None, description="A step to run when any step fails for good.")
 
     _path: Path | None = PrivateAttr(None)
     _file_hash: str | None = PrivateAttr(None)
@@ -218,8 +261,19 @@ class Workflow(_Spec):
             schema["$defs"] = self.types
         return schema
 
-    def agent_for(self, step: Step) -> Agent:
-        return self.agents[step.agent]
+    @property
+    def handlers(self) -> frozenset[str]:
+        """Steps that run only as some step's (or the workflow's) `on_failure`."""
+        named = {s.on_failure for s in self.steps.values() if s.on_failure}
+        if self.on_failure:
+            named.add(self.on_failure)
+        return frozenset(n for n in named if n in self.steps)
+
+    @property
+    def graph_steps(self) -> dict[str, Step]:
+        """The steps the scheduler runs: all but the on_failure handlers."""
+        handlers = self.handlers
+        return {sid: s for sid, s in self.steps.items() if sid not in handlers}
 
     def chain(self, step: Step, override: str | None = None) -> list[str]:
         """The providers a step tries, in order: its agent's (or `override`), then fallbacks.
@@ -227,6 +281,8 @@ class Workflow(_Spec):
         A python-function agent always runs on `local`. Fallbacks come from the step, else the
         agent, else `defaults.fallback`.
         """
+        if step.agent is None:
+            return []  # an approval calls no provider
         agent = self.agents[step.agent]
         if agent.function is not None:
             primary = "local"

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from podium.core.errors import RunNotFound, StoreError
-from podium.core.events import Event, EventType, RunStatus
+from podium.core.events import Event, EventType, RunStatus, utcnow
+from podium.core.lease import LEASE_SECONDS, Lease
 
 # Numbered migrations, applied in order; PRAGMA user_version records how many have run.
 MIGRATIONS: tuple[str, ...] = (
@@ -42,6 +43,19 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX runs_by_workflow ON runs (workflow, started_at);
     CREATE INDEX runs_by_status ON runs (status, started_at);
+    """,
+    # 2: leases (who drives a run) and an inbox for decisions sent to a run another process drives
+    """
+    ALTER TABLE runs ADD COLUMN lease_owner TEXT;
+    ALTER TABLE runs ADD COLUMN lease_expires REAL;
+    CREATE TABLE inbox (
+        id     INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id TEXT NOT NULL,
+        at     TEXT NOT NULL,
+        kind   TEXT NOT NULL,
+        data   TEXT NOT NULL
+    );
+    CREATE INDEX inbox_by_run ON inbox (run_id, id);
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -76,6 +90,15 @@ class RunRecord:
     events: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A request left for a run by another process: approve, reject or cancel."""
+
+    kind: str
+    data: dict[str, Any]
+    at: datetime
+
+
 @runtime_checkable
 class RunStore(Protocol):
     """Where a run's events live. `append` returns only once the event is durable."""
@@ -84,6 +107,14 @@ class RunStore(Protocol):
     def events(self, run_id: str, *, after: int = 0) -> list[Event]: ...
     def runs(self, *, limit: int | None = None, status: str | None = None) -> list[RunRecord]: ...
     def get_run(self, run_id: str) -> RunRecord: ...
+    def last_seq(self, run_id: str) -> int: ...
+    def lease(self, run_id: str) -> Lease: ...
+    def acquire_lease(self, run_id: str, owner: str, ttl: float = LEASE_SECONDS) -> Lease: ...
+    def renew_lease(self, run_id: str, owner: str, ttl: float = LEASE_SECONDS) -> bool: ...
+    def release_lease(self, run_id: str, owner: str) -> None: ...
+    def post(self, run_id: str, kind: str, data: dict[str, Any]) -> None: ...
+    def take(self, run_id: str) -> list[Message]: ...
+    def delete_run(self, run_id: str) -> None: ...
     def close(self) -> None: ...
 
 
@@ -111,6 +142,11 @@ def _record(row: Sequence[Any]) -> RunRecord:
 def _index_update(event: Event) -> tuple[str, tuple[Any, ...]] | None:
     """The runs-index change an event implies (the index is derivable from the events)."""
     at = event.at.isoformat()
+    if event.type is EventType.RUN_RESUMED:
+        return (
+            "UPDATE runs SET status='running', updated_at=?, finished_at=NULL WHERE run_id=?",
+            (at, event.run_id),
+        )
     if event.type is EventType.RUN_STARTED:
         d = event.data
         return (
@@ -288,6 +324,108 @@ class SQLiteStore:
             fix="list runs with `podium runs` (and check --db / PODIUM_DB)",
         )
 
+    def last_seq(self, run_id: str) -> int:
+        with self._lock:
+            row = self._db.execute("SELECT MAX(seq) FROM events WHERE run_id=?", (run_id,)).fetchone()
+        return int(row[0] or 0)
+
+    def lease(self, run_id: str) -> Lease:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT lease_owner, lease_expires FROM runs WHERE run_id=?", (run_id,)
+            ).fetchone()
+        return Lease(row[0], row[1]) if row else Lease(None, None)
+
+    def acquire_lease(self, run_id: str, owner: str, ttl: float = LEASE_SECONDS) -> Lease:
+        """Take the run's lease if it is free, stale or ours; return whichever lease holds after."""
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                row = db.execute(
+                    "SELECT lease_owner, lease_expires FROM runs WHERE run_id=?", (run_id,)
+                ).fetchone()
+                if row is None:
+                    db.execute("ROLLBACK")
+                    raise RunNotFound(f"no run '{run_id}' in {self.path}")
+                current = Lease(row[0], row[1])
+                if current.held_by_other(owner):
+                    db.execute("ROLLBACK")
+                    return current
+                expires = time.time() + ttl
+                db.execute(
+                    "UPDATE runs SET lease_owner=?, lease_expires=? WHERE run_id=?",
+                    (owner, expires, run_id),
+                )
+                db.execute("COMMIT")
+                return Lease(owner, expires)
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+
+    def renew_lease(self, run_id: str, owner: str, ttl: float = LEASE_SECONDS) -> bool:
+        with self._lock:
+            cursor = self._db.execute(
+                "UPDATE runs SET lease_expires=? WHERE run_id=? AND lease_owner=?",
+                (time.time() + ttl, run_id, owner),
+            )
+        return cursor.rowcount == 1
+
+    def release_lease(self, run_id: str, owner: str) -> None:
+        with self._lock:
+            self._db.execute(
+                "UPDATE runs SET lease_owner=NULL, lease_expires=NULL WHERE run_id=? AND lease_owner=?",
+                (run_id, owner),
+            )
+
+    def post(self, run_id: str, kind: str, data: dict[str, Any]) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO inbox (run_id, at, kind, data) VALUES (?, ?, ?, ?)",
+                (run_id, utcnow().isoformat(), kind, json.dumps(data)),
+            )
+
+    def take(self, run_id: str) -> list[Message]:
+        """The run's waiting messages, oldest first, removed from the inbox as they are taken."""
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                rows = db.execute(
+                    "SELECT id, kind, data, at FROM inbox WHERE run_id=? ORDER BY id", (run_id,)
+                ).fetchall()
+                if rows:
+                    db.execute("DELETE FROM inbox WHERE run_id=? AND id<=?", (run_id, rows[-1][0]))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        return [Message(r[1], json.loads(r[2]), datetime.fromisoformat(r[3])) for r in rows]
+
+    def delete_run(self, run_id: str) -> None:
+        """Erase a run: its events, its index line, its inbox, and any table keyed by run_id."""
+        with self._lock:
+            db = self._db
+            tables = [
+                name
+                for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'")
+                if any(col[1] == "run_id" for col in db.execute(f"PRAGMA table_info('{name}')"))
+            ]
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for name in tables:
+                    db.execute(f"DELETE FROM '{name}' WHERE run_id=?", (run_id,))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+    def vacuum(self) -> None:
+        """Give the space of deleted runs back to the file system."""
+        with self._lock:
+            self._db.execute("VACUUM")
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
@@ -305,6 +443,8 @@ class MemoryStore:
     def __init__(self) -> None:
         self._events: dict[str, list[Event]] = {}
         self._runs: dict[str, RunRecord] = {}
+        self._leases: dict[str, Lease] = {}
+        self._inbox: dict[str, list[Message]] = {}
 
     def append(self, event: Event) -> None:
         stored = replace(event, data=json.loads(event.data_json()))
@@ -319,7 +459,9 @@ class MemoryStore:
         else:
             events.append(stored)
         old = self._runs.get(event.run_id)
-        if event.type is EventType.RUN_STARTED:
+        if event.type is EventType.RUN_RESUMED and old is not None:
+            self._runs[event.run_id] = replace(old, status="running", updated_at=event.at, finished_at=None)
+        elif event.type is EventType.RUN_STARTED:
             d = event.data
             if old is None:
                 self._runs[event.run_id] = RunRecord(
@@ -361,6 +503,42 @@ class MemoryStore:
         if len(matches) > 1:
             raise RunNotFound(f"'{run_id}' matches more than one run", fix="give more of the run id")
         raise RunNotFound(f"no run '{run_id}' in memory", fix="list runs with `podium runs` (and check --db)")
+
+    def last_seq(self, run_id: str) -> int:
+        events = self._events.get(run_id)
+        return events[-1].seq if events else 0
+
+    def lease(self, run_id: str) -> Lease:
+        return self._leases.get(run_id, Lease(None, None))
+
+    def acquire_lease(self, run_id: str, owner: str, ttl: float = LEASE_SECONDS) -> Lease:
+        if run_id not in self._runs:
+            raise RunNotFound(f"no run '{run_id}' in memory")
+        current = self.lease(run_id)
+        if current.held_by_other(owner):
+            return current
+        self._leases[run_id] = Lease(owner, time.time() + ttl)
+        return self._leases[run_id]
+
+    def renew_lease(self, run_id: str, owner: str, ttl: float = LEASE_SECONDS) -> bool:
+        if self.lease(run_id).owner != owner:
+            return False
+        self._leases[run_id] = Lease(owner, time.time() + ttl)
+        return True
+
+    def release_lease(self, run_id: str, owner: str) -> None:
+        if self.lease(run_id).owner == owner:
+            del self._leases[run_id]
+
+    def post(self, run_id: str, kind: str, data: dict[str, Any]) -> None:
+        self._inbox.setdefault(run_id, []).append(Message(kind, json.loads(json.dumps(data)), utcnow()))
+
+    def take(self, run_id: str) -> list[Message]:
+        return self._inbox.pop(run_id, [])
+
+    def delete_run(self, run_id: str) -> None:
+        for table in (self._events, self._runs, self._leases, self._inbox):
+            table.pop(run_id, None)  # type: ignore[attr-defined]
 
     def close(self) -> None:
         pass
