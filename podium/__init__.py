@@ -5,14 +5,30 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["Run", "Workflow", "__version__", "arun", "get_run", "load", "run"]
+__all__ = [
+    "Run",
+    "Workflow",
+    "__version__",
+    "aresume",
+    "arun",
+    "cancel",
+    "decide",
+    "get_run",
+    "load",
+    "resume",
+    "run",
+]
 
 if TYPE_CHECKING:
-    from podium.api import arun, get_run, load, run
+    from podium.api import aresume, arun, cancel, decide, get_run, load, resume, run
     from podium.core.run import Run
     from podium.core.spec import Workflow
 
 _LAZY = {
+    "aresume": "podium.api",
+    "cancel": "podium.api",
+    "decide": "podium.api",
+    "resume": "podium.api",
     "arun": "podium.api",
     "get_run": "podium.api",
     "load": "podium.api",

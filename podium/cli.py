@@ -117,6 +117,7 @@ def _parse_inputs(pairs: tuple[str, ...], inputs_file: str | None) -> dict[str, 
 @click.option("--provider", help="Run every agent on this provider (functions stay local).")
 @click.option("--emulate", is_flag=True, help="Run each cloud the workflow uses on its local emulator.")
 @click.option("--budget", type=str, default=None, metavar="USD", help="Most this run may spend.")
+@click.option("--wait", is_flag=True, help="At an approval step, wait for the decision instead of exiting.")
 @db_option
 @json_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress view.")
@@ -128,16 +129,13 @@ def run(
     provider: str | None,
     emulate: bool,
     budget: str | None,
+    wait: bool,
     db: str | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
-    """Run a workflow file and print its outputs (exit 1 if the run fails or stops)."""
-    import asyncio
-    import contextlib
-
+    """Run a workflow file and print its outputs (exit 1 if it fails, stops or waits)."""
     from podium import api
-    from podium.cli_view import Progress, print_run
     from podium.core.executor import new_run_id
     from podium.core.loader import resolve_inputs
 
@@ -149,26 +147,39 @@ def run(
 
         ProviderRegistry(pm).get(provider)
     settings = {"budget": _parse_budget(budget)} if budget is not None else {}
-    store = _open_store(db)
     run_id = new_run_id()
-    try:
-        with contextlib.ExitStack() as stack:
-            if emulate:
-                from podium.emulate import emulated
 
-                wf, names = stack.enter_context(emulated(wf, pm, provider=provider))
-                if names and not as_json:
-                    click.echo(f"emulating: {', '.join(names)} (on 127.0.0.1)", err=True)
-            progress = stack.enter_context(Progress(wf, enabled=not (as_json or quiet)))
-            result = asyncio.run(
-                api.arun(
-                    wf, inputs, provider=provider, store=store, plugins=pm,
-                    run_id=run_id, settings=settings, observers=[progress],
-                )
-            )  # fmt: skip
+    def start(store: Any, progress: Any) -> Any:
+        return api.arun(
+            wf, inputs, provider=provider, store=store, plugins=pm, run_id=run_id,
+            settings=settings, observers=[progress], wait=wait, emulate=emulate,
+        )  # fmt: skip
+
+    _drive(start, list(wf.steps), run_id, db=db, as_json=as_json, quiet=quiet)
+
+
+def _drive(
+    start: Callable[[Any, Any], Any],
+    steps: list[str],
+    run_id: str,
+    *,
+    db: str | None,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Run a coroutine that drives a run, with the progress view; print the result; exit."""
+    import asyncio
+
+    from podium import api
+    from podium.cli_view import Progress, print_run
+
+    store = _open_store(db)
+    try:
+        with Progress(steps, enabled=not (as_json or quiet)) as progress:
+            result = asyncio.run(start(store, progress))
     except KeyboardInterrupt:
         result = api.get_run(run_id, store=store)
-        click.echo(f"cancelled: run {run_id} (inspect with: podium show {run_id})", err=True)
+        click.echo(f"cancelled: run {run_id} (resume with: podium resume {run_id})", err=True)
         if as_json:
             _echo_json(result.to_json())
         sys.exit(1)
@@ -177,8 +188,155 @@ def run(
     if as_json:
         _echo_json(result.to_json())
     else:
-        print_run(result, wf)
+        print_run(result, steps)
     sys.exit(0 if result.ok else 1)
+
+
+@cli.command()
+@click.argument("run_id", metavar="RUN")
+@click.option("--allow-changed", is_flag=True, help="Resume even if the workflow file has changed.")
+@click.option("--file", "file", type=click.Path(dir_okay=False), help="The workflow file, if it moved.")
+@click.option("--budget", type=str, default=None, metavar="USD", help="A new budget for the run.")
+@click.option("--wait", is_flag=True, help="At an approval step, wait for the decision instead of exiting.")
+@click.option("--emulate", is_flag=True, help="Run each cloud the workflow uses on its local emulator.")
+@db_option
+@json_option
+@click.option("-q", "--quiet", is_flag=True, help="No progress view.")
+@_guard
+def resume(
+    run_id: str,
+    allow_changed: bool,
+    file: str | None,
+    budget: str | None,
+    wait: bool,
+    emulate: bool,
+    db: str | None,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Continue a run from where it stopped: finished steps are neither re-run nor re-paid."""
+    from podium import api
+    from podium.core.run import fold
+
+    store = _open_store(db)
+    try:
+        record = store.get_run(run_id)
+        events = store.events(record.run_id)
+    finally:
+        store.close()
+    if record.status == "succeeded":
+        done = fold(events)
+        if as_json:
+            _echo_json(done.to_json())
+        else:
+            click.echo(f"run {record.run_id} already succeeded; nothing to resume")
+        sys.exit(0)
+    pm = _plugins()
+    settings = {"budget": _parse_budget(budget)} if budget is not None else {}
+
+    def start(store: Any, progress: Any) -> Any:
+        return api.aresume(
+            record.run_id, store=store, plugins=pm, file=file, allow_changed=allow_changed,
+            settings=settings, observers=[progress], wait=wait, emulate=emulate,
+        )  # fmt: skip
+
+    steps = list(events[0].data.get("steps", [])) if events else []
+    _drive(start, steps, record.run_id, db=db, as_json=as_json, quiet=quiet)
+
+
+def _parse_fields(pairs: tuple[str, ...]) -> dict[str, str]:
+    from podium.core.errors import InputError
+
+    fields: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise InputError(
+                f"--field {pair}: expected name=value", fix="write e.g. --field reason='looks good'"
+            )
+        fields[key.strip()] = value
+    return fields
+
+
+def _decision_command(decision: str) -> Callable[..., None]:
+    verb = "approve" if decision == "approved" else "reject"
+
+    @click.argument("run_id", metavar="RUN")
+    @click.argument("step")
+    @click.option("--comment", help="Why; later steps can read it.")
+    @click.option("--by", help="Who decides (default: $USER).")
+    @click.option("--field", "pairs", multiple=True, metavar="NAME=VALUE", help="A field the step asks for.")
+    @click.option("--resume", "then_resume", is_flag=True, help="Resume the run right away.")
+    @db_option
+    @_guard
+    def command(
+        run_id: str,
+        step: str,
+        comment: str | None,
+        by: str | None,
+        pairs: tuple[str, ...],
+        then_resume: bool,
+        db: str | None,
+    ) -> None:
+        import getpass
+
+        from podium import api
+
+        who = by or getpass.getuser()
+        store = _open_store(db)
+        try:
+            record = store.get_run(run_id)
+            outcome = api.decide(
+                record.run_id,
+                step,
+                decision,
+                by=who,
+                comment=comment,
+                fields=_parse_fields(pairs),
+                store=store,
+            )
+        finally:
+            store.close()
+        if outcome == "sent":
+            click.echo(f"{decision}: step {step} of run {record.run_id} (sent to the process driving it)")
+            return
+        click.echo(f"{decision}: step {step} of run {record.run_id} by {who}")
+        if then_resume:
+            ctx = click.get_current_context()
+            ctx.invoke(resume, run_id=record.run_id, db=db)
+        else:
+            click.echo(f"continue with: podium resume {record.run_id}")
+
+    command.__doc__ = f"{verb.capitalize()} a waiting approval step (RUN may be 'latest')."
+    return command
+
+
+cli.command("approve")(_decision_command("approved"))
+cli.command("reject")(_decision_command("rejected"))
+
+
+@cli.command()
+@click.argument("run_id", metavar="RUN")
+@click.option("--by", help="Who cancels (default: $USER).")
+@db_option
+@_guard
+def cancel(run_id: str, by: str | None, db: str | None) -> None:
+    """Cancel a run; a process driving it stops at its next heartbeat."""
+    import getpass
+
+    from podium import api
+
+    store = _open_store(db)
+    try:
+        record = store.get_run(run_id)
+        outcome = api.cancel(record.run_id, by=by or getpass.getuser(), store=store)
+    finally:
+        store.close()
+    messages = {
+        "cancelled": f"cancelled: run {record.run_id}",
+        "requested": f"cancel requested: the process driving run {record.run_id} stops within seconds",
+    }
+    click.echo(messages.get(outcome, f"run {record.run_id} has already {outcome}; nothing to cancel"))
 
 
 def _parse_budget(text: str) -> Any:
@@ -238,19 +396,46 @@ def validate(file: str, as_json: bool) -> None:
 # --- runs / show ----------------------------------------------------------------------------
 
 
-@cli.command()
+def _waiting_steps(store: Any, run_id: str) -> list[dict[str, Any]]:
+    from podium.core.run import fold
+
+    run = fold(store.events(run_id))
+    out = []
+    for sid, step in run.steps.items():
+        if step.status == "waiting" and step.approval:
+            request = step.approval.get("request", {})
+            out.append(
+                {
+                    "step": sid,
+                    "message": request.get("message"),
+                    "deadline": request.get("deadline"),
+                    "fields": request.get("fields", {}),
+                    "decision": step.approval.get("decision"),
+                }
+            )
+    return out
+
+
+@cli.group(invoke_without_command=True)
 @click.option("--limit", default=20, show_default=True, help="Most runs to list.")
-@click.option("--status", help="Only runs with this status (running, failed, …).")
+@click.option("--status", help="Only runs with this status (running, failed, waiting, …).")
+@click.option("--waiting", is_flag=True, help="Only runs waiting for a person, with what they ask.")
 @db_option
 @json_option
+@click.pass_context
 @_guard
-def runs(limit: int, status: str | None, db: str | None, as_json: bool) -> None:
-    """List recent runs, newest first."""
-    from podium.cli_view import print_runs
+def runs(
+    ctx: click.Context, limit: int, status: str | None, waiting: bool, db: str | None, as_json: bool
+) -> None:
+    """List recent runs, newest first, with their size in the store."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from podium.cli_view import print_runs, print_waiting
 
     store = _open_store(db)
     try:
-        records = store.runs(limit=limit, status=status)
+        records = store.runs(limit=limit, status="waiting" if waiting else status)
+        asks = {r.run_id: _waiting_steps(store, r.run_id) for r in records if r.status == "waiting"}
     finally:
         store.close()
     if as_json:
@@ -261,12 +446,84 @@ def runs(limit: int, status: str | None, db: str | None, as_json: bool) -> None:
                     "started_at": r.started_at.isoformat(),
                     "finished_at": r.finished_at.isoformat() if r.finished_at else None,
                     "file": r.file, "size_bytes": r.size_bytes, "events": r.events,
+                    **({"waiting": asks[r.run_id]} if r.run_id in asks else {}),
                 }
                 for r in records
             ]
         )  # fmt: skip
         return
-    print_runs(records)
+    if waiting:
+        print_waiting(records, asks)
+    else:
+        print_runs(records)
+
+
+@runs.command("delete")
+@click.argument("run_ids", metavar="RUN...", nargs=-1, required=True)
+@db_option
+@_guard
+def runs_delete(run_ids: tuple[str, ...], db: str | None) -> None:
+    """Erase runs and everything derived from them (events, index, inbox, cost rows)."""
+    from podium.core.errors import RunBusy
+
+    store = _open_store(db)
+    try:
+        for run_id in run_ids:
+            record = store.get_run(run_id)
+            lease = store.lease(record.run_id)
+            if record.status == "running" and lease.owner and not lease.stale():
+                raise RunBusy(
+                    f"run {record.run_id} is being driven by {lease.owner}",
+                    fix=f"cancel it first: podium cancel {record.run_id}",
+                )
+            store.delete_run(record.run_id)
+            click.echo(f"deleted: run {record.run_id} ({record.events} events, {record.size_bytes:,} bytes)")
+    finally:
+        store.close()
+
+
+@cli.command()
+@click.option("--older-than", "older_than", required=True, metavar="AGE", help="e.g. 30d, 12h, 2w.")
+@click.option("--keep-failed", is_flag=True, help="Keep failed and stopped runs (to inspect or resume).")
+@click.option("--dry-run", is_flag=True, help="List what would be deleted; delete nothing.")
+@db_option
+@_guard
+def gc(older_than: str, keep_failed: bool, dry_run: bool, db: str | None) -> None:
+    """Delete runs not updated for AGE (never one a live process drives), then compact the store."""
+    from datetime import UTC, datetime, timedelta
+
+    from podium.core.errors import InputError
+    from podium.core.spec import parse_duration
+
+    seconds = parse_duration(older_than)
+    if not isinstance(seconds, float):
+        raise InputError(f"--older-than {older_than}: not an age", fix="write e.g. 30d, 12h or 2w")
+    cutoff = datetime.now(UTC) - timedelta(seconds=seconds)
+    kept = {"failed", "stopped"} if keep_failed else set()
+    store = _open_store(db)
+    try:
+        doomed = []
+        for record in store.runs():
+            if record.updated_at >= cutoff or record.status in kept:
+                continue
+            lease = store.lease(record.run_id)
+            if record.status == "running" and lease.owner and not lease.stale():
+                continue
+            doomed.append(record)
+        freed = sum(r.size_bytes for r in doomed)
+        for record in doomed:
+            if dry_run:
+                click.echo(
+                    f"would delete: run {record.run_id} ({record.status}, {record.updated_at:%Y-%m-%d})"
+                )
+            else:
+                store.delete_run(record.run_id)
+        if not dry_run and doomed:
+            store.vacuum()
+    finally:
+        store.close()
+    verb = "would delete" if dry_run else "deleted"
+    click.echo(f"{verb} {len(doomed)} run{'s' if len(doomed) != 1 else ''} ({freed:,} bytes of events)")
 
 
 @cli.command()
@@ -293,7 +550,7 @@ def show(run_id: str, with_events: bool, db: str | None, as_json: bool) -> None:
             data["events"] = [e.to_dict() for e in events]
         _echo_json(data)
         return
-    print_run(result, None)
+    print_run(result, events[0].data.get("steps") if events else None)
     if with_events:
         print_events(events)
 

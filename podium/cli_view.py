@@ -15,7 +15,6 @@ from rich.text import Text
 
 from podium.core.events import Event, EventType
 from podium.core.run import Run, StepResult
-from podium.core.spec import Workflow
 from podium.core.store import RunRecord
 from podium.plugins import hookimpl
 
@@ -72,13 +71,12 @@ class Progress:
     On a terminal it is a live table on stderr; elsewhere, one line per step as it ends.
     """
 
-    def __init__(self, workflow: Workflow, *, enabled: bool = True) -> None:
+    def __init__(self, steps: Iterable[str], *, enabled: bool = True) -> None:
         self.enabled = enabled
         self.console = _stderr()
         self.live_mode = enabled and self.console.is_terminal
         self.steps: dict[str, dict[str, Any]] = {
-            sid: {"status": "pending", "provider": "", "calls": 0, "tokens": 0, "note": ""}
-            for sid in workflow.steps
+            sid: {"status": "pending", "provider": "", "calls": 0, "tokens": 0, "note": ""} for sid in steps
         }
         self.started: dict[str, float] = {}
         self.elapsed: dict[str, float] = {}
@@ -188,6 +186,8 @@ def _step_rows(run: Run, order: Iterable[str]) -> Table:
             note = Text(s.reason or "", style="yellow")
         elif s.status == "succeeded":
             note = Text(_preview(s.output, 52))
+        elif s.status == "waiting" and s.approval:
+            note = Text(_preview(s.approval.get("request", {}).get("message", ""), 52), style="magenta")
         else:
             note = Text("")
         calls = f"{s.calls}" + (f" ({s.failed_calls} failed)" if s.failed_calls else "")
@@ -204,10 +204,10 @@ def _step_rows(run: Run, order: Iterable[str]) -> Table:
     return table
 
 
-def print_run(run: Run, workflow: Workflow | None) -> None:
+def print_run(run: Run, steps: Iterable[str] | None = None) -> None:
     """The summary of a run: steps, outputs, error, totals, and how to look deeper."""
     console = _stdout()
-    order = list(workflow.steps) if workflow is not None else list(run.steps)
+    order = [s for s in (steps or run.steps) if s in run.steps]
     status_style = _STYLE.get(str(run.status), "")
     header = Text.assemble(
         ("run ", "bold"), (run.run_id, "bold"), "  ", (run.workflow, "bold"), "  ",
@@ -220,6 +220,20 @@ def print_run(run: Run, workflow: Workflow | None) -> None:
         if run.error.fix:
             msg += f"\n  fix: {run.error.fix}"
         parts.append(Text(msg, style="red"))
+    waiting = [sid for sid in order if run.steps[sid].status == "waiting"]
+    if str(run.status) == "waiting":
+        for sid in waiting:
+            decision = (run.steps[sid].approval or {}).get("decision")
+            text = (
+                f"step '{sid}' was {decision.get('decision')} by {decision.get('by')}:"
+                f" continue with podium resume {run.run_id}"
+                if decision
+                else f"waiting for a person at step '{sid}': podium approve {run.run_id} {sid}"
+                f"  (or reject), then podium resume {run.run_id}"
+            )
+            parts.append(Text(text, style="magenta"))
+    elif str(run.status) in ("failed", "stopped", "cancelled"):
+        parts.append(Text(f"resume with: podium resume {run.run_id}", style="dim"))
     if run.outputs:
         parts.append(Text("outputs", style="bold"))
         parts.append(Text(json.dumps(run.outputs, indent=2, ensure_ascii=False, default=str)))
@@ -283,3 +297,30 @@ def print_providers(rows: list[dict[str, Any]], failed: dict[str, str]) -> None:
     console.print(table)
     for name, error in failed.items():
         console.print(f"plugin '{name}' failed to load: {error}", style="red")
+
+
+def print_waiting(records: list[RunRecord], asks: dict[str, list[dict[str, Any]]]) -> None:
+    """Runs that wait for a person: what each asks, by when, and the command that answers."""
+    console = _stdout()
+    if not records:
+        console.print("no run is waiting for a person")
+        return
+    for r in records:
+        for ask in asks.get(r.run_id, []):
+            console.print(
+                Text.assemble((r.run_id, "bold"), "  ", r.workflow, "  step ", (ask["step"], "bold"))
+            )
+            console.print(f"  {ask['message']}")
+            if ask.get("deadline"):
+                console.print(f"  deadline: {ask['deadline']}", style="dim")
+            if ask.get("decision"):
+                console.print(
+                    f"  decided: {ask['decision'].get('decision')} — continue with: podium resume {r.run_id}"
+                )
+                continue
+            fields = " ".join(f"--field {name}=…" for name in ask.get("fields", {}))
+            console.print(
+                f"  podium approve {r.run_id} {ask['step']} {fields}".rstrip()
+                + f"   |   podium reject {r.run_id} {ask['step']}",
+                style="dim",
+            )
