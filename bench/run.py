@@ -57,6 +57,24 @@ async def timed_run(text: str, store: object) -> float:
     return took
 
 
+async def timed_resume(n: int, db: Path) -> tuple[float, int]:
+    """Run a chain whose last step fails once, then time the resume that finishes it."""
+    text = chain(n, "noop").replace(f"  s{n - 1}: {{agent: a,", f"  s{n - 1}: {{agent: last,")
+    text = text.replace("agents: {a:", "agents: {last: {function: 'agents:fail_once'}, a:")
+    wf = parse(text, file="bench.yaml", base_dir=HERE, providers=["local"])
+    store = SQLiteStore(db)
+    engine = Engine(plugins=build_plugin_manager(entry_points_too=False), store=store)
+    first = await engine.run(wf, {})
+    assert first.status == "failed", first.status
+    events = store.runs()[0].events
+    started = time.perf_counter()
+    resumed = await engine.resume(first.run_id, wf)
+    took = time.perf_counter() - started
+    assert resumed.ok, resumed.error
+    store.close()
+    return took, events
+
+
 async def floor_fan(n: int) -> float:
     started = time.perf_counter()
     await asyncio.gather(*(asyncio.sleep(0.02) for _ in range(n)))
@@ -97,6 +115,31 @@ def main() -> None:
         )
     )
     rows.append((f"store bytes per step, 1 KB output ({n} steps)", f"{size / n:,.0f} B", "", ""))
+    with tempfile.TemporaryDirectory() as tmp:
+        per_step = []
+        for steps in (10, 100, 1000):
+            store = SQLiteStore(Path(tmp) / f"grow{steps}.db")
+            asyncio.run(timed_run(chain(steps, "payload"), store))
+            per_step.append(store.runs()[0].size_bytes / steps)
+            store.close()
+        rows.append(
+            (
+                "store bytes per step as a run grows (10 / 100 / 1000 steps, 1 KB output)",
+                " / ".join(f"{b:,.0f} B" for b in per_step),
+                f"{per_step[-1] / per_step[0]:.2f}x from 10 to 1000 steps",
+                "must stay flat (1.0x): no state snapshots",
+            )
+        )
+        resume_steps = 2500
+        took, events = asyncio.run(timed_resume(resume_steps, Path(tmp) / "resume.db"))
+        rows.append(
+            (
+                f"resume a {events:,}-event run at its last step ({resume_steps} steps)",
+                f"{took * 1000:.0f} ms",
+                f"{took / events * 1e6:.1f} µs per event replayed",
+                "",
+            )
+        )
     fan_n = 1000
     floor = best(lambda: floor_fan(fan_n))
     wide = best(lambda: timed_run(fan(fan_n), MemoryStore()))
