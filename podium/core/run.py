@@ -86,11 +86,29 @@ class Run(BaseModel):
         return data
 
 
+_USAGE_KINDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "requests")
+
+
+def _new_step(sid: str) -> dict[str, Any]:
+    return {
+        "id": sid,
+        "status": StepStatus.PENDING,
+        "calls": 0,
+        "failed_calls": 0,
+        "attempts": 0,
+        "usage": dict.fromkeys(_USAGE_KINDS, 0),
+    }
+
+
 def fold(events: Iterable[Event], step_ids: Iterable[str] = ()) -> Run:
-    """Replay events into a Run. `step_ids` lists the workflow's steps so unstarted ones show."""
+    """Replay events into a Run. `step_ids` lists the workflow's steps so unstarted ones show.
+
+    Steps are folded as plain dicts and turned into models once at the end: a fold runs after
+    every run and on every `podium show`, and must stay linear and cheap in the number of events.
+    """
     run: Run | None = None
-    steps: dict[str, StepResult] = {sid: StepResult(id=sid) for sid in step_ids}
-    total = ZERO_USAGE
+    steps: dict[str, dict[str, Any]] = {sid: _new_step(sid) for sid in step_ids}
+    total = dict.fromkeys(_USAGE_KINDS, 0)
     replies: dict[int, Any] = {}  # CallFinished seq -> reply, for outputs stored by reference
     items: dict[str, dict[int, Any]] = {}  # foreach outputs, by step and item
     for ev in events:
@@ -107,7 +125,8 @@ def fold(events: Iterable[Event], step_ids: Iterable[str] = ()) -> Run:
             run.started_at = run.started_at or ev.at
             run.finished_at = None
             for sid in d.get("steps", ()):
-                steps.setdefault(sid, StepResult(id=sid))
+                if sid not in steps:
+                    steps[sid] = _new_step(sid)
             continue
         if t is EventType.RUN_RESUMED:
             run.status = RunStatus.RUNNING
@@ -131,53 +150,60 @@ def fold(events: Iterable[Event], step_ids: Iterable[str] = ()) -> Run:
             continue
         step = steps.get(ev.step)
         if step is None:
-            step = steps[ev.step] = StepResult(id=ev.step)
+            step = steps[ev.step] = _new_step(ev.step)
         if t is EventType.STEP_STARTED:
-            step.status = StepStatus.RUNNING
-            step.agent = d.get("agent")
-            step.items = d.get("items")
-            step.started_at = ev.at
+            step["status"] = StepStatus.RUNNING
+            step["agent"] = d.get("agent")
+            step["items"] = d.get("items")
+            step["started_at"] = ev.at
         elif t is EventType.CALL_STARTED:
-            step.calls += 1
-            step.attempts = max(step.attempts, ev.attempt or 0)
-            step.provider = d.get("provider")
+            step["calls"] += 1
+            step["attempts"] = max(step["attempts"], ev.attempt or 0)
+            step["provider"] = d.get("provider")
         elif t is EventType.CALL_FINISHED:
-            usage = Usage(**d["usage"]) if d.get("usage") else ZERO_USAGE
-            step.usage = step.usage + usage
-            total = total + usage
+            usage = d.get("usage") or {}
+            mine = step["usage"]
+            for kind in _USAGE_KINDS:
+                n = usage.get(kind, 0)
+                mine[kind] += n
+                total[kind] += n
             replies[ev.seq] = d.get("reply")
         elif t is EventType.CALL_FAILED:
-            step.failed_calls += 1
+            step["failed_calls"] += 1
         elif t is EventType.ITEM_SUCCEEDED:
             value = replies.get(d["output_ref"]) if "output_ref" in d else d.get("output")
             items.setdefault(ev.step, {})[d["item"]] = value
         elif t is EventType.STEP_SUCCEEDED:
-            step.status = StepStatus.SUCCEEDED
-            step.error = None
+            step["status"] = StepStatus.SUCCEEDED
+            step["error"] = None
             if "items" in d:
                 got = items.get(ev.step, {})
-                step.output = [got.get(i) for i in range(d["items"])]
+                step["output"] = [got.get(i) for i in range(d["items"])]
             elif "output_ref" in d:
-                step.output = replies.get(d["output_ref"])
+                step["output"] = replies.get(d["output_ref"])
             else:
-                step.output = d.get("output")
-            step.provider = d.get("provider", step.provider)
-            step.finished_at = ev.at
+                step["output"] = d.get("output")
+            if d.get("provider"):
+                step["provider"] = d["provider"]
+            step["finished_at"] = ev.at
         elif t is EventType.STEP_FAILED:
-            step.status = StepStatus.FAILED
-            step.error = Failure(step=ev.step, **d)
-            step.finished_at = ev.at
+            step["status"] = StepStatus.FAILED
+            step["error"] = Failure(step=ev.step, **d)
+            step["finished_at"] = ev.at
         elif t is EventType.APPROVAL_REQUESTED:
-            step.status = StepStatus.WAITING
-            step.approval = {"request": dict(d), "decision": None}
+            step["status"] = StepStatus.WAITING
+            step["approval"] = {"request": dict(d), "decision": None}
         elif t is EventType.APPROVAL_DECIDED:
-            step.approval = {**(step.approval or {}), "decision": dict(d)}
+            step["approval"] = {**(step.get("approval") or {}), "decision": dict(d)}
         elif t is EventType.STEP_SKIPPED:
-            step.status = StepStatus.SKIPPED
-            step.reason = d.get("reason")
-            step.finished_at = ev.at
+            step["status"] = StepStatus.SKIPPED
+            step["reason"] = d.get("reason")
+            step["finished_at"] = ev.at
     if run is None:
         raise ValueError("a run needs at least one event")
-    run.steps = steps
-    run.usage = total
+    run.steps = {
+        sid: StepResult.model_construct(**{**fields, "usage": Usage.model_construct(**fields["usage"])})
+        for sid, fields in steps.items()
+    }
+    run.usage = Usage.model_construct(**total)
     return run
