@@ -542,15 +542,19 @@ class _RunDriver:
                         start(sid, handler_for=self.failures.get(sid))
                 if tasks:
                     continue
+                self.emit(EventType.RUN_WAITING, steps=sorted(self.awaiting), wait=self.wait)
                 if not self.wait:
-                    self.emit(EventType.RUN_WAITING, steps=sorted(self.awaiting))
                     return fold(self.engine.store.events(self.run_id), wf.steps)
+                # --wait: this process stays, listed as waiting, until the heartbeat brings a decision
                 self.wake.clear()
                 self.apply_timeouts()
-                if not any(s in self.decided for s in self.awaiting):
+                while not self.lost and not self.cancel_requested and not (self.awaiting & set(self.decided)):
                     await self.wake.wait()
+                    self.wake.clear()
                 if self.lost:
                     raise _LeaseLost
+                if not self.cancel_requested:
+                    self.emit(EventType.RUN_RESUMED, owner=self.owner, file_hash=wf.file_hash, changed=False)
         except asyncio.CancelledError:
             for task in tasks:
                 task.cancel()
