@@ -20,7 +20,10 @@ if TYPE_CHECKING:
 
 # Built-in plugins load exactly like third-party ones (same hooks), from this list rather than
 # from entry points so that a source checkout works without being installed.
-DEFAULT_PLUGINS: tuple[str, ...] = ("podium.providers.local.plugin",)
+DEFAULT_PLUGINS: tuple[str, ...] = (
+    "podium.providers.local.plugin",
+    "podium.providers.bedrock.plugin",
+)
 ENTRY_POINT_GROUP = "podium"
 
 

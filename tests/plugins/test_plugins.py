@@ -314,7 +314,8 @@ def test_a_hook_with_an_argument_podium_does_not_pass_is_refused(no_entry_points
 
 async def test_hook_podium_register_providers(no_entry_points):
     pm = build_plugin_manager(extra=[EchoPlugin()])
-    assert ProviderRegistry(pm).names() == ["echo", "local"]
+    names = ProviderRegistry(pm).names()
+    assert {"echo", "local"} <= set(names) and names == sorted(names)
 
     store = MemoryStore()
     run = await podium.arun(echo_workflow(), {"who": "podium"}, plugins=pm, store=store)

@@ -1,0 +1,1 @@
+"""The Bedrock provider: managed agents (InvokeAgent) and models (Converse) via boto3; its emulator."""

@@ -1,0 +1,160 @@
+"""A local Bedrock on 127.0.0.1 that boto3 talks to, unmodified but for ``endpoint_url``.
+
+    from podium.providers.bedrock.emulator import BedrockEmulator
+
+    with BedrockEmulator() as emu:                        # an echo brain, any free port
+        agent_id, alias_id = emu.add_agent("helper")
+        emu.faults.throttle(times=2)                      # the next two calls get a 429
+        client = boto3.client("bedrock-agent-runtime", **emu.client_kwargs())
+        ...
+        assert emu.count("InvokeAgent") == 3
+
+It serves ``bedrock-agent-runtime`` InvokeAgent (a real ``application/vnd.amazon.eventstream``
+reply: chunk and trace events, usage in the trace), ``bedrock-runtime`` Converse (the JSON reply
+with ``usage`` and ``metrics``), and the ``bedrock-agent`` control plane through moto, so the agents
+``podium deploy`` creates are the ones InvokeAgent answers for. The brain is the workflow's
+``mock:`` replies (`ScriptedBrain`), an echo, or any python callable; faults are injected per call
+through `faults`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from podium.providers._emulator import (
+    Answer,
+    Brain,
+    CallableBrain,
+    EchoBrain,
+    EmulatorServer,
+    Exchange,
+    Faults,
+    ScriptedBrain,
+    Turn,
+)
+from podium.providers.bedrock.routes import BedrockRoutes
+from podium.providers.bedrock.state import ACCOUNT_ID, BedrockState, Session
+
+DUMMY_KEY = "testing"  # never real credentials: the emulator checks only that a request is signed
+EMULATOR_ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/podium-emulator"
+
+
+class BedrockEmulator:
+    """Bedrock Agents runtime, Bedrock runtime and the Bedrock Agents control plane, on one port."""
+
+    def __init__(
+        self,
+        brain: Brain | Callable[[Turn], str | Answer] | None = None,
+        *,
+        region: str = "us-east-1",
+        port: int = 0,
+    ) -> None:
+        self.region = region
+        self.faults = Faults()
+        self.state = BedrockState(region)
+        self.server = EmulatorServer(self._handle, port=port, name="bedrock")
+        self.routes = BedrockRoutes(self.state, self.faults, EchoBrain(), sleep=self.server.sleep)
+        if brain is not None:
+            self.brain = brain
+
+    @property
+    def brain(self) -> Brain:
+        """What answers InvokeAgent and Converse; may be swapped while the emulator runs."""
+        return self.routes.brain
+
+    @brain.setter
+    def brain(self, brain: Brain | Callable[[Turn], str | Answer]) -> None:
+        self.routes.brain = brain if hasattr(brain, "answer") else CallableBrain(brain)  # type: ignore[arg-type,assignment]
+
+    def _handle(self, request: Any) -> Any:
+        return self.routes(request)
+
+    # --- life ---------------------------------------------------------------------------------
+
+    def start(self) -> BedrockEmulator:
+        self.server.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def __enter__(self) -> BedrockEmulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def endpoint_url(self) -> str:
+        return self.server.url
+
+    def settings(self) -> dict[str, Any]:
+        """`providers.bedrock` settings pointing podium at this emulator (dummy credentials only)."""
+        return {
+            "endpoint_url": self.endpoint_url,
+            "region": self.region,
+            "profile": None,
+            "aws_access_key_id": DUMMY_KEY,
+            "aws_secret_access_key": DUMMY_KEY,
+            "agent_role_arn": EMULATOR_ROLE,
+        }
+
+    def client_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for ``boto3.client(service, **kwargs)`` pointing at this emulator."""
+        return {
+            "endpoint_url": self.endpoint_url,
+            "region_name": self.region,
+            "aws_access_key_id": DUMMY_KEY,
+            "aws_secret_access_key": DUMMY_KEY,
+        }
+
+    def environment(self) -> dict[str, str]:
+        """Environment variables pointing any AWS SDK at this emulator."""
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_REGION": self.region,
+            "AWS_ACCESS_KEY_ID": DUMMY_KEY,
+            "AWS_SECRET_ACCESS_KEY": DUMMY_KEY,
+        }
+
+    # --- agents, sessions, what was asked -----------------------------------------------------
+
+    def add_agent(
+        self,
+        name: str,
+        *,
+        model: str = "anthropic.claude-3-5-haiku-20241022-v1:0",
+        instruction: str = "You are a helpful agent created directly in the podium emulator.",
+        podium_agent: str | None = None,
+    ) -> tuple[str, str]:
+        """Create, prepare and alias a managed agent (as a deploy would); returns (agent id, alias id).
+
+        `podium_agent` names the workflow agent whose mock replies answer it when the caller does
+        not say (podium's own calls say which step and agent they are for).
+        """
+        return self.state.add_agent(name, model=model, instruction=instruction, podium_agent=podium_agent)
+
+    @property
+    def sessions(self) -> Mapping[str, Session]:
+        return self.state.sessions
+
+    @property
+    def exchanges(self) -> list[Exchange]:
+        """Every request served, in order (operation, status, fault, and what was asked)."""
+        return list(self.routes.exchanges)
+
+    def count(self, operation: str | None = None) -> int:
+        """Requests served, of one operation (``InvokeAgent``, ``Converse``, ``ControlPlane``) or all."""
+        return sum(1 for e in self.routes.exchanges if operation in (None, e.operation))
+
+
+@contextmanager
+def emulate(
+    mock: Mapping[str, Any] | None = None, *, region: str = "us-east-1", port: int = 0
+) -> Iterator[BedrockEmulator]:
+    """A running emulator whose brain is `mock` (a workflow's ``mock:`` section), else an echo."""
+    brain: Brain = ScriptedBrain(mock, provider="bedrock") if mock else EchoBrain()
+    with BedrockEmulator(brain, region=region, port=port) as emulator:
+        yield emulator

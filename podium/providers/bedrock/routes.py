@@ -1,0 +1,413 @@
+"""The emulator's routes: InvokeAgent and Converse answered by the brain, the control plane by moto.
+
+The three Bedrock services share no method and path (but the tag calls, which mean the same in
+each), so one port serves ``bedrock-agent-runtime``, ``bedrock-runtime`` and ``bedrock-agent``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from typing import Any
+from urllib.parse import unquote
+
+from podium.core.calls import Message
+from podium.core.errors import StepError
+from podium.providers._emulator import (
+    CUT,
+    Brain,
+    Cut,
+    Exchange,
+    Fault,
+    Faults,
+    HttpRequest,
+    HttpResponse,
+    Turn,
+)
+from podium.providers.bedrock import wire
+from podium.providers.bedrock.state import BedrockState, MotoMissing
+
+INVOKE_AGENT = re.compile(r"^/agents/([^/]+)/agentAliases/([^/]+)/sessions/([^/]+)/text$")
+CONVERSE = re.compile(r"^/model/([^/]+)/converse$")
+OTHER_RUNTIME = re.compile(r"^/model/([^/]+)/(converse-stream|invoke|invoke-with-response-stream)$")
+
+ID = re.compile(r"^[0-9a-zA-Z]{1,10}$")
+SESSION_ID = re.compile(r"^[0-9a-zA-Z._:-]{2,100}$")
+# a foundation model id (anthropic.claude-…, us.anthropic.…), an inference profile or model ARN
+MODEL_ID = re.compile(
+    r"^(arn:aws(-[^:]+)?:bedrock:.+|([a-z]{2,4}\.)?[a-z0-9-]{1,63}\.[a-zA-Z0-9.:-]{1,128})$"
+)
+
+# podium tags its calls so a scripted brain can answer by step (InvokeAgent: session attributes;
+# Converse: requestMetadata, both real fields of the services)
+TAG_RUN, TAG_STEP, TAG_AGENT = "podium:run", "podium:step", "podium:agent"
+
+START_WITH_USER = (
+    "A conversation must start with a user message. Try again with a conversation that starts with a"
+    " user message."
+)
+BLANK_TEXT = "The text field in the ContentBlock object is blank. Add text to the text field, and try again."
+ALTERNATE = (
+    "A conversation must alternate between user and assistant roles. Make sure the conversation"
+    " alternates between user and assistant roles and try again."
+)
+
+_ERROR_STATUS = {
+    "ThrottlingException": 429,
+    "ServiceQuotaExceededException": 400,
+    "ValidationException": 400,
+    "AccessDeniedException": 403,
+    "ResourceNotFoundException": 404,
+    "ConflictException": 409,
+    "InternalServerException": 500,
+    "BadGatewayException": 502,
+    "ServiceUnavailableException": 503,
+    "DependencyFailedException": 424,
+    "ModelNotReadyException": 424,
+    "ModelTimeoutException": 408,
+}
+
+
+class BedrockRoutes:
+    """The emulator's request handler: one call per HTTP request, from the server's threads."""
+
+    def __init__(
+        self,
+        state: BedrockState,
+        faults: Faults,
+        brain: Brain,
+        *,
+        sleep: Callable[[float], bool],
+    ) -> None:
+        self.state = state
+        self.faults = faults
+        self.brain = brain
+        self.sleep = sleep
+        self.exchanges: list[Exchange] = []
+        self._log_lock = threading.Lock()
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        operation, serve = self._route(request)
+        with self._log_lock:  # logged on arrival, so a test sees a request that is still sleeping
+            index = len(self.exchanges)
+            self.exchanges.append(Exchange(operation, request.method, request.path, 0))
+        detail: dict[str, Any] = {}
+        response = serve(detail)
+        with self._log_lock:
+            self.exchanges[index] = replace(
+                self.exchanges[index], status=response.status, fault=detail.pop("fault", None), detail=detail
+            )
+        return response
+
+    def _route(self, request: HttpRequest) -> tuple[str, Callable[[dict[str, Any]], HttpResponse]]:
+        """The operation a request names, and how to serve it."""
+        if request.method == "POST" and (m := INVOKE_AGENT.match(request.path)):
+            ids = tuple(unquote(g) for g in m.groups())
+
+            def invoke_agent(detail: dict[str, Any]) -> HttpResponse:
+                detail.update(zip(("agent_id", "alias_id", "session_id"), ids, strict=True))
+                return self._guarded("InvokeAgent", request, detail, self._invoke_agent, ids)
+
+            return "InvokeAgent", invoke_agent
+        if request.method == "POST" and (m := CONVERSE.match(request.path)):
+            model = unquote(m.group(1))
+            return "Converse", lambda d: self._guarded("Converse", request, d, self._converse, model)
+        if OTHER_RUNTIME.match(request.path):
+            return "Unsupported", lambda d: _unknown_operation(request)
+        return "ControlPlane", lambda d: self._control_plane(request)
+
+    def _control_plane(self, request: HttpRequest) -> HttpResponse:
+        try:
+            served = self.state.control_plane(request.method, request.url, request.headers, request.body)
+        except MotoMissing as exc:
+            return wire.error_response(501, "NotImplemented", str(exc))
+        if served is None:
+            return _unknown_operation(request)
+        status, headers, body = served
+        return HttpResponse(status, headers, body)
+
+    def _guarded(
+        self,
+        operation: str,
+        request: HttpRequest,
+        detail: dict[str, Any],
+        handler: Callable[..., HttpResponse],
+        args: Any,
+    ) -> HttpResponse:
+        auth = request.headers.get("authorization", "")
+        if not auth.startswith(("AWS4-HMAC-SHA256 ", "Bearer ")):
+            return wire.error_response(
+                403, "MissingAuthenticationTokenException", "Missing Authentication Token"
+            )
+        body, problem = _body(request.body)
+        if step := _podium_tags(body).get(TAG_STEP):
+            detail["step"] = step
+        fault = self.faults.take(operation)
+        if fault is not None:
+            detail["fault"] = fault.kind
+            if fault.kind == "delay":
+                if self.sleep(fault.seconds):
+                    return wire.error_response(
+                        503, "ServiceUnavailableException", "The emulator is stopping."
+                    )
+                fault = None
+            elif fault.kind not in ("cut", "malformed", "stream_error"):
+                return _fault_response(fault, operation)
+        if problem is not None:
+            return wire.error_response(400, "SerializationException", problem)
+        return handler(args, body, fault, detail)
+
+    # --- InvokeAgent ----------------------------------------------------------------------------
+
+    def _invoke_agent(
+        self, ids: tuple[str, str, str], body: dict[str, Any], fault: Fault | None, detail: dict[str, Any]
+    ) -> HttpResponse:
+        agent_id, alias_id, session_id = ids
+        for value, member in ((agent_id, "agentId"), (alias_id, "agentAliasId")):
+            if not ID.match(value):
+                return wire.constraint_error(
+                    value, member, "satisfy regular expression pattern: [0-9a-zA-Z]+ of at most 10 characters"
+                )
+        if not SESSION_ID.match(session_id):
+            return wire.constraint_error(
+                session_id, "sessionId", "satisfy regular expression pattern: [0-9a-zA-Z._:-]+ (2 to 100)"
+            )
+        state = body.get("sessionState") if isinstance(body.get("sessionState"), dict) else {}
+        text = body.get("inputText")
+        if not isinstance(text, str) or not text.strip():
+            if not state.get("returnControlInvocationResults"):
+                return wire.validation_error("inputText must be provided and must not be blank.")
+            text = ""
+        agent = self.state.resolve(agent_id, alias_id)
+        if agent is None:
+            return wire.not_found(
+                f"Failed to retrieve resource because it doesn't exist. Retry the request with a"
+                f" different resource identifier. (agent {agent_id}, alias {alias_id})"
+            )
+        if not agent.prepared:
+            return wire.error_response(
+                409, "ConflictException", f"Agent {agent_id} is not prepared; prepare it before invoking."
+            )
+        attributes = _podium_tags(body)
+        turn = Turn(
+            prompt=text,
+            messages=(Message(role="user", content=text),),
+            instructions=agent.instruction,
+            step=attributes.get(TAG_STEP),
+            agent=attributes.get(TAG_AGENT) or agent.podium_agent or agent.name,
+            run_id=attributes.get(TAG_RUN),
+            model=agent.foundation_model,
+            session_id=session_id,
+        )
+        detail.update(step=turn.step, agent=turn.agent, input=text)
+        try:
+            answer = self.brain.answer(turn)
+        except StepError as exc:
+            return _brain_error(exc)
+        self.state.record_turn(session_id, agent_id, alias_id, {"input": text, "reply": answer.text})
+        detail["usage"] = answer.usage.model_dump()
+        events: list[bytes] = []
+        if body.get("enableTrace"):
+            for part in wire.trace_events(
+                agent_id=agent_id,
+                alias_id=alias_id,
+                version=agent.version,
+                session_id=session_id,
+                model=agent.foundation_model,
+                prompt=text,
+                reply=answer.text,
+                usage=answer.usage,
+            ):
+                events.append(wire.event("trace", part))
+        events.append(wire.chunk_event(answer.text))
+        headers = {
+            "Content-Type": wire.EVENT_STREAM,
+            "x-amzn-RequestId": wire.request_id(),
+            "x-amz-bedrock-agent-session-id": session_id,
+            "x-amzn-bedrock-agent-content-type": wire.JSON,
+        }
+        if body.get("memoryId"):
+            headers["x-amz-bedrock-agent-memory-id"] = str(body["memoryId"])
+        return HttpResponse(200, headers, _stream(events, fault))
+
+    # --- Converse -------------------------------------------------------------------------------
+
+    def _converse(
+        self, model: str, body: dict[str, Any], fault: Fault | None, detail: dict[str, Any]
+    ) -> HttpResponse:
+        detail["model"] = model
+        if not MODEL_ID.match(model):
+            return wire.validation_error("The provided model identifier is invalid.")
+        problem, messages = _messages(body.get("messages"))
+        if problem:
+            return wire.validation_error(problem)
+        system = body.get("system") or []
+        if not isinstance(system, list) or any(not isinstance(b, dict) for b in system):
+            return wire.validation_error("system must be a list of content blocks.")
+        instructions = "\n".join(str(b["text"]) for b in system if "text" in b) or None
+        config = body.get("inferenceConfig") or {}
+        problem = _inference_problem(config)
+        if problem:
+            return wire.validation_error(problem)
+        metadata = _podium_tags(body)
+        turn = Turn(
+            prompt=messages[-1].content,
+            messages=tuple(messages),
+            instructions=instructions,
+            step=metadata.get(TAG_STEP),
+            agent=metadata.get(TAG_AGENT),
+            run_id=metadata.get(TAG_RUN),
+            model=model,
+        )
+        detail.update(step=turn.step, agent=turn.agent, input=turn.prompt)
+        started = time.perf_counter()
+        try:
+            answer = self.brain.answer(turn)
+        except StepError as exc:
+            return _brain_error(exc)
+        text, usage, stop = answer.text, answer.usage, "end_turn"
+        limit = config.get("maxTokens")
+        if isinstance(limit, int) and usage.output_tokens > limit:
+            text = text[: limit * 4]
+            usage = usage.model_copy(update={"output_tokens": limit})
+            stop = "max_tokens"
+        detail["usage"] = usage.model_dump()
+        latency = int((time.perf_counter() - started) * 1000)
+        if fault is not None and fault.kind == "stream_error":
+            code = fault.code or "internalServerException"
+            code = code[0].upper() + code[1:]
+            return wire.error_response(_ERROR_STATUS.get(code, 500), code, "Injected error.")
+        response = wire.json_response(
+            200, wire.converse_body(text, usage, latency_ms=latency, stop_reason=stop)
+        )
+        if fault is not None and fault.kind == "cut":
+            assert isinstance(response.body, bytes)
+            response.cut_after = len(response.body) // 2
+        elif fault is not None and fault.kind == "malformed":
+            assert isinstance(response.body, bytes)
+            response.body = response.body[: len(response.body) // 2]
+        return response
+
+
+def _podium_tags(body: dict[str, Any]) -> dict[str, str]:
+    """The tags podium puts on its calls: session attributes (InvokeAgent) or requestMetadata (Converse)."""
+    state = body.get("sessionState")
+    found = state.get("sessionAttributes") if isinstance(state, dict) else None
+    found = found or body.get("requestMetadata")
+    return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
+
+
+def _body(raw: bytes) -> tuple[dict[str, Any], str | None]:
+    try:
+        body = json.loads(raw or b"{}")
+    except ValueError:
+        return {}, "The request body is not valid JSON."
+    if not isinstance(body, dict):
+        return {}, "The request body must be a JSON object."
+    return body, None
+
+
+def _stream(events: list[bytes], fault: Fault | None) -> Iterator[bytes | Cut]:
+    """The event frames of a reply, with a cut, a corrupt frame or an error event after the first."""
+    for index, frame in enumerate(events):
+        if index == 1 and fault is not None:
+            if fault.kind == "cut":
+                yield CUT
+                return
+            if fault.kind == "malformed":
+                yield frame[:-4] + bytes(b ^ 0xFF for b in frame[-4:])
+                return
+            if fault.kind == "stream_error":
+                yield wire.exception_event(fault.code or "internalServerException", "Injected stream error.")
+                return
+        yield frame
+
+
+def _messages(raw: Any) -> tuple[str | None, list[Message]]:
+    if not isinstance(raw, list) or not raw:
+        return START_WITH_USER, []
+    messages: list[Message] = []
+    for index, item in enumerate(raw):
+        if not isinstance(item, dict) or item.get("role") not in ("user", "assistant"):
+            return f"messages.{index}.role must be user or assistant.", []
+        blocks = item.get("content")
+        if not isinstance(blocks, list) or not blocks:
+            return f"messages.{index}.content must not be empty.", []
+        texts = [b.get("text") for b in blocks if isinstance(b, dict) and "text" in b]
+        if any(not isinstance(t, str) or not t.strip() for t in texts):
+            return BLANK_TEXT, []
+        messages.append(Message(role=item["role"], content="\n".join(texts)))
+    if messages[0].role != "user":
+        return START_WITH_USER, []
+    for before, after in itertools.pairwise(messages):
+        if before.role == after.role:
+            return ALTERNATE, []
+    if messages[-1].role != "user":
+        return "The last message in the conversation must be from the user.", []
+    return None, messages
+
+
+def _inference_problem(config: Any) -> str | None:
+    if not isinstance(config, dict):
+        return "inferenceConfig must be an object."
+    max_tokens = config.get("maxTokens")
+    if max_tokens is not None and (not isinstance(max_tokens, int) or max_tokens < 1):
+        return "inferenceConfig.maxTokens must be a whole number of at least 1."
+    for name in ("temperature", "topP"):
+        value = config.get(name)
+        if value is not None and (not isinstance(value, int | float) or not 0 <= value <= 1):
+            return f"inferenceConfig.{name} must be between 0 and 1."
+    return None
+
+
+def _fault_response(fault: Fault, operation: str) -> HttpResponse:
+    if fault.kind == "throttle":
+        return wire.error_response(
+            429,
+            "ThrottlingException",
+            fault.message or "Too many requests, please wait before trying again.",
+            retry_after=fault.retry_after,
+        )
+    if fault.kind == "auth":
+        return wire.error_response(
+            403, "AccessDeniedException", fault.message or "You don't have access to this resource."
+        )
+    status = fault.status or 500
+    code = {502: "BadGatewayException", 503: "ServiceUnavailableException"}.get(
+        status, "InternalServerException"
+    )
+    if status == 502 and operation == "Converse":
+        code = "InternalServerException"
+    return wire.error_response(
+        status,
+        code,
+        fault.message or "The service encountered an internal error.",
+        retry_after=fault.retry_after,
+    )
+
+
+def _brain_error(exc: StepError) -> HttpResponse:
+    """A brain's podium error (a scripted `error:`) as the service's own error response."""
+    message = exc.message
+    if exc.kind == "throttled":
+        return wire.error_response(429, "ThrottlingException", message, retry_after=exc.retry_after)
+    if exc.kind == "invalid_request":
+        return wire.validation_error(message + (f" ({exc.fix})" if exc.fix else ""))
+    if exc.kind == "auth":
+        return wire.error_response(403, "AccessDeniedException", message)
+    if exc.kind == "timeout":
+        return wire.error_response(408, "ModelTimeoutException", message)
+    return wire.error_response(500, "InternalServerException", message, retry_after=exc.retry_after)
+
+
+def _unknown_operation(request: HttpRequest) -> HttpResponse:
+    return wire.error_response(
+        404,
+        "UnknownOperationException",
+        f"podium's Bedrock emulator does not implement {request.method} {request.path}",
+    )

@@ -1,0 +1,223 @@
+"""Bedrock's wire format, as botocore reads it: AWS event-stream frames, rest-json errors, reply shapes.
+
+Every field here was checked against botocore's own service models (``bedrock-agent-runtime``
+2023-07-26, ``bedrock-runtime`` 2023-09-30) and its event-stream parser (``botocore/eventstream.py``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import struct
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from podium.core.calls import Usage
+from podium.providers._emulator import HttpResponse
+
+EVENT_STREAM = "application/vnd.amazon.eventstream"
+JSON = "application/json"
+
+# --- event-stream framing -----------------------------------------------------------------------
+# [total u32][headers u32][prelude crc u32][headers][payload][message crc u32], big-endian; a
+# header is [name len u8][name][type u8 = 7, a string][value len u16][value].
+
+
+def _header(name: str, value: str) -> bytes:
+    n, v = name.encode(), value.encode()
+    return struct.pack("!B", len(n)) + n + struct.pack("!BH", 7, len(v)) + v
+
+
+def frame(headers: Mapping[str, str], payload: bytes, *, corrupt: bool = False) -> bytes:
+    """One event-stream message; `corrupt` breaks its message checksum (a malformed frame)."""
+    encoded = b"".join(_header(k, v) for k, v in headers.items())
+    total = 12 + len(encoded) + len(payload) + 4
+    prelude = struct.pack("!II", total, len(encoded))
+    prelude += struct.pack("!I", binascii.crc32(prelude) & 0xFFFFFFFF)
+    message = prelude + encoded + payload
+    crc = binascii.crc32(message) & 0xFFFFFFFF
+    return message + struct.pack("!I", crc ^ 0xFFFFFFFF if corrupt else crc)
+
+
+def event(event_type: str, body: Mapping[str, Any], *, corrupt: bool = False) -> bytes:
+    """A modelled event (`chunk`, `trace`, `returnControl`, `files`) with a JSON payload."""
+    headers = {":message-type": "event", ":event-type": event_type, ":content-type": JSON}
+    return frame(headers, json.dumps(body).encode(), corrupt=corrupt)
+
+
+def exception_event(code: str, message: str) -> bytes:
+    """A modelled error inside a 200 stream; `code` is the lowerCamel member name (throttlingException)."""
+    headers = {":message-type": "exception", ":exception-type": code, ":content-type": JSON}
+    return frame(headers, json.dumps({"message": message}).encode())
+
+
+# --- the agent's reply as events ----------------------------------------------------------------
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def chunk_event(text: str) -> bytes:
+    return event("chunk", {"bytes": base64.b64encode(text.encode()).decode()})
+
+
+def _split(total: int, share: float) -> tuple[int, int]:
+    first = int(total * share)
+    return first, total - first
+
+
+def trace_events(
+    *,
+    agent_id: str,
+    alias_id: str,
+    version: str,
+    session_id: str,
+    model: str | None,
+    prompt: str,
+    reply: str,
+    usage: Usage,
+) -> list[dict[str, Any]]:
+    """The trace parts a classic Bedrock agent sends for one answer, as TracePart payloads.
+
+    Two model invocations, pre-processing then orchestration, share the brain's usage between
+    them (a client must sum every model invocation's usage, as it must with the real service).
+    The final observation carries timing but no usage, as the service's does.
+    """
+    trace_id = uuid.uuid4().hex[:8]
+    pre_in, orch_in = _split(usage.input_tokens, 0.25)
+    pre_out, orch_out = _split(usage.output_tokens, 0.1)
+    stamp = now()
+
+    def part(trace: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "agentId": agent_id,
+            "agentAliasId": alias_id,
+            "agentVersion": version,
+            "sessionId": session_id,
+            "eventTime": stamp,
+            "trace": trace,
+        }
+
+    def metadata(input_tokens: int, output_tokens: int) -> dict[str, Any]:
+        return {
+            "startTime": stamp,
+            "endTime": stamp,
+            "totalTimeMs": 1,
+            "clientRequestId": str(uuid.uuid4()),
+            "usage": {"inputTokens": input_tokens, "outputTokens": output_tokens},
+        }
+
+    model_input = {"traceId": f"{trace_id}-pre-0", "text": prompt, "type": "PRE_PROCESSING"}
+    if model:
+        model_input["foundationModel"] = model
+    pre = [
+        part({"preProcessingTrace": {"modelInvocationInput": model_input}}),
+        part(
+            {
+                "preProcessingTrace": {
+                    "modelInvocationOutput": {
+                        "traceId": f"{trace_id}-pre-0",
+                        "parsedResponse": {"isValid": True, "rationale": "The input is a valid request."},
+                        "rawResponse": {"content": "<category>D</category>"},
+                        "metadata": metadata(pre_in, pre_out),
+                    }
+                }
+            }
+        ),
+    ]
+    orchestration_input = {**model_input, "traceId": f"{trace_id}-0", "type": "ORCHESTRATION"}
+    orchestration = [
+        part({"orchestrationTrace": {"modelInvocationInput": orchestration_input}}),
+        part(
+            {
+                "orchestrationTrace": {
+                    "modelInvocationOutput": {
+                        "traceId": f"{trace_id}-0",
+                        "rawResponse": {"content": reply},
+                        "metadata": metadata(orch_in, orch_out),
+                    }
+                }
+            }
+        ),
+        part({"orchestrationTrace": {"rationale": {"traceId": f"{trace_id}-0", "text": "Answer directly."}}}),
+        part(
+            {
+                "orchestrationTrace": {
+                    "observation": {
+                        "traceId": f"{trace_id}-0",
+                        "type": "FINISH",
+                        "finalResponse": {
+                            "text": reply,
+                            "metadata": {"startTime": stamp, "endTime": stamp, "operationTotalTimeMs": 1},
+                        },
+                    }
+                }
+            }
+        ),
+    ]
+    return pre + orchestration
+
+
+# --- rest-json replies --------------------------------------------------------------------------
+
+
+def request_id() -> str:
+    return str(uuid.uuid4())
+
+
+def json_response(status: int, body: Any, headers: Mapping[str, str] | None = None) -> HttpResponse:
+    return HttpResponse(
+        status,
+        {"Content-Type": JSON, "x-amzn-RequestId": request_id(), **(headers or {})},
+        json.dumps(body).encode(),
+    )
+
+
+def error_response(
+    status: int, code: str, message: str, *, retry_after: float | None = None, **extra: Any
+) -> HttpResponse:
+    """A rest-json error as AWS sends it: the code in ``x-amzn-ErrorType``, ``{"message"}`` as body."""
+    headers = {"x-amzn-ErrorType": f"{code}:http://internal.amazon.com/coral/com.amazon.bedrock/"}
+    if retry_after is not None:
+        headers["Retry-After"] = f"{retry_after:g}"
+    return json_response(status, {"message": message, **extra}, headers)
+
+
+def validation_error(message: str) -> HttpResponse:
+    return error_response(400, "ValidationException", message)
+
+
+def constraint_error(value: str, member: str, constraint: str) -> HttpResponse:
+    return validation_error(
+        f"1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: "
+        f"Member must {constraint}"
+    )
+
+
+def not_found(message: str) -> HttpResponse:
+    return error_response(404, "ResourceNotFoundException", message)
+
+
+def converse_body(
+    text: str, usage: Usage, *, latency_ms: int, stop_reason: str = "end_turn"
+) -> dict[str, Any]:
+    """A ConverseResponse: output, stopReason, usage (with the cache counts when any) and metrics."""
+    token_usage: dict[str, int] = {
+        "inputTokens": usage.input_tokens,
+        "outputTokens": usage.output_tokens,
+        "totalTokens": usage.total_tokens,
+    }
+    if usage.cache_read_tokens:
+        token_usage["cacheReadInputTokens"] = usage.cache_read_tokens
+    if usage.cache_write_tokens:
+        token_usage["cacheWriteInputTokens"] = usage.cache_write_tokens
+    return {
+        "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
+        "stopReason": stop_reason,
+        "usage": token_usage,
+        "metrics": {"latencyMs": latency_ms},
+    }

@@ -1,0 +1,66 @@
+"""Helpers for the Bedrock tests: providers, requests and workflow files pointed at an emulator."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+from typing import Any
+
+from podium.core.calls import AgentRequest, Message, ProviderEnv
+from podium.core.spec import Workflow
+from podium.providers._emulator import ScriptedBrain
+from podium.providers.bedrock.emulator import BedrockEmulator
+from podium.providers.bedrock.provider import BedrockConfig, BedrockProvider
+
+HAIKU = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
+
+
+def mock_of(entries: dict[str, Any]) -> dict[str, Any]:
+    """Mock entries parsed exactly as a workflow file's `mock:` section is."""
+    return Workflow.model_validate({"name": "w", "steps": {"s": {"agent": "a"}}, "mock": entries}).mock
+
+
+def scripted(emu: BedrockEmulator, mock: dict[str, Any]) -> None:
+    emu.brain = ScriptedBrain(mock_of(mock), provider="bedrock")
+
+
+def provider_for(
+    emu: BedrockEmulator, tmp_path: Path, *, mock: dict[str, Any] | None = None, **config: Any
+) -> BedrockProvider:
+    settings = {**emu.settings(), "max_attempts": 1, **config}
+    return BedrockProvider(
+        BedrockConfig(**settings),
+        ProviderEnv(workflow="w", base_dir=tmp_path, mock=mock_of(mock or {})),
+    )
+
+
+def request(
+    prompt: str = "hello",
+    *,
+    step: str = "s",
+    agent: str = "a",
+    attempt: int = 1,
+    binding: dict[str, Any] | None = None,
+    model: str | None = HAIKU,
+    session_id: str = "run-1-s",
+    **kw: Any,
+) -> AgentRequest:
+    return AgentRequest(
+        run_id="run-1",
+        step=step,
+        agent=agent,
+        attempt=attempt,
+        provider="bedrock",
+        model=model,
+        binding=binding or {},
+        messages=[Message(role="user", content=prompt)],
+        idempotency_key=f"run-1:{step}::{attempt}",
+        session_id=session_id,
+        **kw,
+    )
+
+
+def write_workflow(tmp_path: Path, text: str, name: str = "flow.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
+    return path
