@@ -158,6 +158,17 @@ def run(
     _drive(start, list(wf.steps), run_id, db=db, as_json=as_json, quiet=quiet)
 
 
+def _with_cost(data: dict[str, Any], run_id: str, db: str | None) -> dict[str, Any]:
+    """Add `cost` from the cost plugin: null when it is absent or cannot price the run."""
+    try:
+        from podium.cost.report import run_cost
+
+        data["cost"] = run_cost(run_id, db)
+    except Exception:
+        data["cost"] = None
+    return data
+
+
 def _drive(
     start: Callable[[Any, Any], Any],
     steps: list[str],
@@ -181,14 +192,14 @@ def _drive(
         result = api.get_run(run_id, store=store)
         click.echo(f"cancelled: run {run_id} (resume with: podium resume {run_id})", err=True)
         if as_json:
-            _echo_json(result.to_json())
+            _echo_json(_with_cost(result.to_json(), run_id, db))
         sys.exit(1)
     finally:
         store.close()
     if as_json:
-        _echo_json(result.to_json())
+        _echo_json(_with_cost(result.to_json(), run_id, db))
     else:
-        print_run(result, steps)
+        print_run(result, steps, db=db)
     sys.exit(0 if result.ok else 1)
 
 
@@ -545,12 +556,12 @@ def show(run_id: str, with_events: bool, db: str | None, as_json: bool) -> None:
         store.close()
     result: Run = fold(events)
     if as_json:
-        data = result.to_json()
+        data = _with_cost(result.to_json(), result.run_id, db)
         if with_events:
             data["events"] = [e.to_dict() for e in events]
         _echo_json(data)
         return
-    print_run(result, events[0].data.get("steps") if events else None)
+    print_run(result, events[0].data.get("steps") if events else None, db=db)
     if with_events:
         print_events(events)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from collections.abc import Iterable
@@ -204,7 +205,7 @@ def _step_rows(run: Run, order: Iterable[str]) -> Table:
     return table
 
 
-def print_run(run: Run, steps: Iterable[str] | None = None) -> None:
+def print_run(run: Run, steps: Iterable[str] | None = None, *, db: str | None = None) -> None:
     """The summary of a run: steps, outputs, error, totals, and how to look deeper."""
     console = _stdout()
     order = [s for s in (steps or run.steps) if s in run.steps]
@@ -237,6 +238,13 @@ def print_run(run: Run, steps: Iterable[str] | None = None) -> None:
     if run.outputs:
         parts.append(Text("outputs", style="bold"))
         parts.append(Text(json.dumps(run.outputs, indent=2, ensure_ascii=False, default=str)))
+    try:  # the cost plugin's summary; if it cannot be had, the rest of the summary still prints
+        from podium.cost.report import cost_summary
+
+        if (summary := cost_summary(run, db)) is not None:
+            parts.append(summary)
+    except Exception:
+        logging.getLogger("podium.cost").debug("no cost summary for %s", run.run_id, exc_info=True)
     u = run.usage
     calls = sum(s.calls for s in run.steps.values())
     parts.append(

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "podium.providers.local.plugin",
     "podium.providers.bedrock.plugin",
+    "podium.cost.plugin",
 )
 ENTRY_POINT_GROUP = "podium"
 

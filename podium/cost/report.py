@@ -1,0 +1,482 @@
+"""Cost reports: roll-ups of ledger rows as rich tables, CSV and JSON; the run summary; the what-if.
+
+Money in CSV and JSON is a decimal string (`"0.012345"`), exact. `cost_usd` sums the priced calls;
+when `unpriced_calls` is not 0 it is a lower bound, and the unpriced models are listed with why.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from podium.core.errors import BadInput
+from podium.cost.catalog import PriceCatalog, Rate, exact, money
+from podium.cost.ledger import JSON_FIELDS, LedgerRow
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+
+    from podium.core.run import Run
+
+DIMENSIONS = ("workflow", "run", "provider", "model", "agent", "step", "day")
+TOKENS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
+ZERO = Decimal(0)
+
+
+# --- roll-ups -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Group:
+    """The sum of some ledger rows: calls, retries, tokens by kind, and dollars."""
+
+    key: tuple[str, ...] = ()
+    calls: int = 0
+    retries: int = 0
+    unpriced_calls: int = 0
+    free_calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    cost: Decimal = ZERO
+    what_if: Decimal | None = None  # the same usage on --as-provider
+    what_if_unpriced: int = 0
+
+    def add(self, row: LedgerRow, what_if: Decimal | None = None, repriced: bool = False) -> None:
+        self.calls += 1
+        self.retries += int(row.retry)
+        self.unpriced_calls += int(row.status == "unpriced")
+        self.free_calls += int(row.status == "free")
+        for name in TOKENS:
+            setattr(self, name, getattr(self, name) + getattr(row, name))
+        if row.cost is not None:
+            self.cost += row.cost
+        if repriced:
+            if what_if is None:
+                self.what_if_unpriced += 1
+            else:
+                self.what_if = (self.what_if or ZERO) + what_if
+
+    def to_json(self, by: Sequence[str] = (), as_provider: str | None = None) -> dict[str, Any]:
+        out: dict[str, Any] = dict(zip(by, self.key, strict=True))
+        out.update(
+            calls=self.calls,
+            retries=self.retries,
+            unpriced_calls=self.unpriced_calls,
+            free_calls=self.free_calls,
+            input_tokens=self.input_tokens,
+            output_tokens=self.output_tokens,
+            cache_read_tokens=self.cache_read_tokens,
+            cache_write_tokens=self.cache_write_tokens,
+            cost_usd=str(exact(self.cost)),
+        )
+        if as_provider is not None:
+            out[f"as_{as_provider}_usd"] = None if self.what_if is None else str(exact(self.what_if))
+            out[f"as_{as_provider}_unpriced_calls"] = self.what_if_unpriced
+        return out
+
+
+def _dimension(row: LedgerRow, name: str) -> str:
+    if name == "day":
+        return row.day.isoformat()
+    if name == "run":
+        return row.run_id
+    value = getattr(row, name)
+    return "-" if value is None else str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Mapping:
+    """How --as-provider moved one model: to which model on the target, and how alike they are."""
+
+    provider: str
+    model: str | None
+    target_model: str | None
+    basis: str  # "same model", "comparable", or why there is no price
+    calls: int
+
+
+@dataclass
+class Report:
+    """A cost report: rows grouped by some dimensions, a total, and the what-if if asked for."""
+
+    rows: list[LedgerRow]
+    by: tuple[str, ...]
+    groups: list[Group]
+    total: Group
+    as_provider: str | None = None
+    mappings: list[Mapping] = field(default_factory=list)
+    title: str = "cost"
+
+    def unpriced(self) -> list[dict[str, Any]]:
+        """Each unpriced (provider, model) with its call count and the reason."""
+        found: dict[tuple[str, str | None], dict[str, Any]] = {}
+        for row in self.rows:
+            if row.status == "unpriced":
+                entry = found.setdefault(
+                    (row.provider, row.model),
+                    {"provider": row.provider, "model": row.model, "calls": 0, "reason": row.price},
+                )
+                entry["calls"] += 1
+        return list(found.values())
+
+
+def parse_by(text: str | None, default: str) -> tuple[str, ...]:
+    """`--by workflow,provider` → ('workflow', 'provider'); 'call' lists rows one by one."""
+    names = tuple(n.strip() for n in (text or default).split(",") if n.strip())
+    for name in names:
+        if name not in (*DIMENSIONS, "call"):
+            raise BadInput(
+                f"--by {text}: '{name}' is not a dimension",
+                fix=f"use some of: {', '.join(DIMENSIONS)} (comma-separated), or call",
+            )
+    if "call" in names and len(names) > 1:
+        raise BadInput(f"--by {text}: 'call' lists every call and goes alone", fix="use --by call")
+    return names
+
+
+def what_if(
+    rows: Sequence[LedgerRow], catalog: PriceCatalog, target: str
+) -> tuple[list[Decimal | None], list[Mapping]]:
+    """Each row's cost had its usage gone to `target`'s equivalent model, and the mapping used."""
+    if target not in catalog.known_providers() or target == "local":
+        raise BadInput(
+            f"--as-provider {target}: not a provider with prices of its own",
+            fix="name a cloud (bedrock, vertex, azure) or a provider id from `podium prices`",
+        )
+    costs: list[Decimal | None] = []
+    seen: dict[tuple[str, str | None], Mapping] = {}
+    for row in rows:
+        if row.status == "free":
+            costs.append(ZERO)
+            continue
+        key = (row.provider, row.model)
+        same_home = catalog.providers.get(row.provider, row.provider) == catalog.providers.get(target, target)
+        equivalent = catalog.equivalent(row.provider, row.model, target) if row.model else None
+        model: str | None
+        if row.model and same_home:
+            model, basis = row.model, "same model"
+        elif equivalent is not None:
+            model, basis = equivalent.model, equivalent.basis
+        else:
+            model, basis = None, f"no {target} equivalent in the catalog's equivalents table"
+        cost: Decimal | None = None
+        if model is not None:
+            quote = catalog.rate(target, model, row.at, service=row.service)
+            if isinstance(quote, Rate):
+                cost = quote.cost(row.usage, new_session=row.new_session)
+            else:
+                basis = quote.reason
+        costs.append(cost)
+        if key in seen:
+            old = seen[key]
+            seen[key] = Mapping(old.provider, old.model, old.target_model, old.basis, old.calls + 1)
+        else:
+            seen[key] = Mapping(row.provider, row.model, model, basis, 1)
+    return costs, list(seen.values())
+
+
+def build_report(
+    rows: Sequence[LedgerRow],
+    by: Sequence[str],
+    *,
+    catalog: PriceCatalog | None = None,
+    as_provider: str | None = None,
+    title: str = "cost",
+) -> Report:
+    """Group rows by `by` (in first-seen order) and total them; reprice on `as_provider` if given."""
+    rows = list(rows)
+    costs: list[Decimal | None] = [None] * len(rows)
+    mappings: list[Mapping] = []
+    if as_provider is not None:
+        assert catalog is not None, "--as-provider needs the catalog"
+        costs, mappings = what_if(rows, catalog, as_provider)
+    repriced = as_provider is not None
+    groups: dict[tuple[str, ...], Group] = {}
+    total = Group()
+    dims = () if by == ("call",) else tuple(by)
+    for row, cost in zip(rows, costs, strict=True):
+        key = tuple(_dimension(row, d) for d in dims)
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = Group(key=key)
+        group.add(row, cost, repriced)
+        total.add(row, cost, repriced)
+    ordered = sorted(groups.values(), key=lambda g: g.key) if "day" in dims else list(groups.values())
+    return Report(rows, tuple(by), ordered, total, as_provider, mappings, title)
+
+
+# --- CSV and JSON -------------------------------------------------------------------------------
+
+
+def to_json(report: Report) -> dict[str, Any]:
+    """The report as JSON-able data; `groups` (or `calls` with --by call), `total`, `unpriced`."""
+    out: dict[str, Any] = {"currency": "USD", "by": list(report.by), "as_provider": report.as_provider}
+    if report.by == ("call",):
+        out["calls"] = [row.to_json() for row in report.rows]
+    else:
+        out["groups"] = [g.to_json(report.by, report.as_provider) for g in report.groups]
+    out["total"] = report.total.to_json((), report.as_provider)
+    out["unpriced"] = report.unpriced()
+    if report.as_provider is not None:
+        out["mappings"] = [
+            {
+                "provider": m.provider,
+                "model": m.model,
+                "as_model": m.target_model,
+                "basis": m.basis,
+                "calls": m.calls,
+            }
+            for m in report.mappings
+        ]
+    return out
+
+
+def to_csv(report: Report) -> str:
+    """One line per group (or per call with --by call), a header first; no total line."""
+    buffer = io.StringIO()
+    if report.by == ("call",):
+        rows = [r.to_json() for r in report.rows]
+        fields = list(JSON_FIELDS)
+    else:
+        rows = [g.to_json(report.by, report.as_provider) for g in report.groups]
+        fields = list(Group().to_json((), report.as_provider))
+        fields = [*report.by, *fields]
+    writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: "" if v is None else v for k, v in row.items()})
+    return buffer.getvalue()
+
+
+# --- tables for people --------------------------------------------------------------------------
+
+
+def _int(value: int) -> str:
+    return f"{value:,}"
+
+
+def _cost_cell(group: Group) -> str:
+    if group.calls and group.free_calls == group.calls:
+        return "free"
+    text = money(group.cost)
+    if group.unpriced_calls:
+        text += f" + {group.unpriced_calls} unpriced"
+    return text
+
+
+def _what_if_cell(group: Group) -> str:
+    text = money(group.what_if) if group.what_if is not None else "-"
+    if group.what_if_unpriced:
+        text += f" + {group.what_if_unpriced} unpriced"
+    return text
+
+
+def render_table(report: Report) -> RenderableType:
+    """A rich table of the report with a total line, and notes on unpriced calls and mappings."""
+    from rich.console import Group as RichGroup
+    from rich.table import Table
+    from rich.text import Text
+
+    parts: list[Any] = []
+    table = Table(title=report.title, title_justify="left", show_footer=True)
+    caches = bool(report.total.cache_read_tokens or report.total.cache_write_tokens)
+    if report.by == ("call",):
+        for col in ("run", "step", "attempt", "provider", "model", "at"):
+            table.add_column(col, footer="total" if col == "run" else "", no_wrap=True)
+        table.add_column("in", justify="right", footer=_int(report.total.input_tokens))
+        table.add_column("out", justify="right", footer=_int(report.total.output_tokens))
+        if caches:
+            table.add_column("cached", justify="right", footer=_int(report.total.cache_read_tokens))
+        table.add_column("cost", justify="right", footer=_cost_cell(report.total))
+        table.add_column("price", overflow="fold")
+        for row in report.rows:
+            cells = [
+                row.run_id, row.step + ("" if row.item is None else f"[{row.item}]"),
+                str(row.attempt) + (" (retry)" if row.retry else ""), row.provider, row.model or "-",
+                row.at.astimezone().strftime("%Y-%m-%d %H:%M:%S"),
+                _int(row.input_tokens), _int(row.output_tokens),
+            ]  # fmt: skip
+            if caches:
+                cells.append(_int(row.cache_read_tokens))
+            cells.append(money(row.cost) if row.cost is not None else "unpriced")
+            cells.append(row.price)
+            table.add_row(*cells)
+    else:
+        for i, name in enumerate(report.by):
+            table.add_column(name, footer="total" if i == 0 else "", no_wrap=True)
+        table.add_column("calls", justify="right", footer=_int(report.total.calls))
+        table.add_column("retries", justify="right", footer=_int(report.total.retries))
+        table.add_column("in", justify="right", footer=_int(report.total.input_tokens))
+        table.add_column("out", justify="right", footer=_int(report.total.output_tokens))
+        if caches:
+            table.add_column("cached", justify="right", footer=_int(report.total.cache_read_tokens))
+            table.add_column("cache write", justify="right", footer=_int(report.total.cache_write_tokens))
+        table.add_column("cost", justify="right", footer=_cost_cell(report.total))
+        if report.as_provider:
+            table.add_column(f"as {report.as_provider}", justify="right", footer=_what_if_cell(report.total))
+        for group in report.groups:
+            cells = [*group.key, _int(group.calls), _int(group.retries), _int(group.input_tokens),
+                     _int(group.output_tokens)]  # fmt: skip
+            if caches:
+                cells += [_int(group.cache_read_tokens), _int(group.cache_write_tokens)]
+            cells.append(_cost_cell(group))
+            if report.as_provider:
+                cells.append(_what_if_cell(group))
+            table.add_row(*cells)
+    parts.append(table)
+    if not report.rows:
+        parts.append(Text("no metered calls in this selection", style="dim"))
+    for entry in report.unpriced():
+        parts.append(
+            Text(
+                f"unpriced: {entry['calls']} call(s) to {entry['model'] or '(no model)'} on"
+                f" {entry['provider']} — {entry['reason']}; add a price with --prices FILE"
+                " (see `podium prices`)",
+                style="yellow",
+            )
+        )
+    for m in report.mappings:
+        arrow = f"{m.provider} {m.model or '-'} → {report.as_provider} {m.target_model or '-'}"
+        parts.append(Text(f"as {report.as_provider}: {arrow} ({m.basis})", style="dim"))
+    return RichGroup(*parts)
+
+
+# --- the end of `podium run` --------------------------------------------------------------------
+
+
+def run_cost_json(rows: Sequence[LedgerRow]) -> dict[str, Any]:
+    """A run's cost for `--json`: total, per step, tokens in and out, retries, what is unpriced."""
+    report = build_report(rows, ("step",))
+    total = report.total.to_json()
+    out: dict[str, Any] = {"currency": "USD", "total_usd": total.pop("cost_usd"), **total}
+    out["complete"] = report.total.unpriced_calls == 0
+    out["steps"] = {
+        g.key[0]: {k: v for k, v in g.to_json(("step",)).items() if k != "step"} for g in report.groups
+    }
+    out["unpriced"] = report.unpriced()
+    return out
+
+
+def run_summary(rows: Sequence[LedgerRow], order: Sequence[str] = ()) -> RenderableType:
+    """The cost lines printed after a run: per step (model, calls, tokens in/out, cost) and total."""
+    from rich.console import Group as RichGroup
+    from rich.table import Table
+    from rich.text import Text
+
+    report = build_report(rows, ("step",))
+    rank = {sid: i for i, sid in enumerate(order)}
+    report.groups.sort(key=lambda g: rank.get(g.key[0], len(rank)))
+    table = Table(title="cost", title_justify="left", show_footer=True, expand=False)
+    table.add_column("step", footer="total", no_wrap=True)
+    table.add_column("model", no_wrap=True, overflow="ellipsis", max_width=40)
+    table.add_column("calls", justify="right", footer=_int(report.total.calls))
+    table.add_column("in", justify="right", footer=_int(report.total.input_tokens))
+    table.add_column("out", justify="right", footer=_int(report.total.output_tokens))
+    table.add_column("cost", justify="right", footer=_cost_cell(report.total))
+    models: dict[str, list[str]] = {}
+    for row in rows:
+        names = models.setdefault(row.step, [])
+        label = row.model or "-"
+        if label not in names:
+            names.append(label)
+    for group in report.groups:
+        retries = (
+            f" ({group.retries} {'retry' if group.retries == 1 else 'retries'})" if group.retries else ""
+        )
+        calls = _int(group.calls) + retries
+        table.add_row(
+            group.key[0], ", ".join(models.get(group.key[0], [])), calls,
+            _int(group.input_tokens), _int(group.output_tokens), _cost_cell(group),
+        )  # fmt: skip
+    parts: list[Any] = [table]
+    if report.total.cache_read_tokens or report.total.cache_write_tokens:
+        parts.append(
+            Text(
+                f"cached tokens: {_int(report.total.cache_read_tokens)} read,"
+                f" {_int(report.total.cache_write_tokens)} written",
+                style="dim",
+            )
+        )
+    for entry in report.unpriced():
+        parts.append(
+            Text(
+                f"unpriced: {entry['calls']} call(s) to {entry['model'] or '(no model)'} on"
+                f" {entry['provider']}: {entry['reason']}",
+                style="yellow",
+            )
+        )
+    return RichGroup(*parts)
+
+
+def _rows_for_run(run_id: str, db: str | None = None) -> list[LedgerRow] | None:
+    """A run's rows: from this process's meter if it ran the run, else from the database."""
+    from podium.cost.plugin import meter
+
+    rows = meter().rows_for(run_id)
+    if rows is not None:
+        return rows
+    from podium.core.store import default_db_path, open_store
+    from podium.cost.catalog import default_config, load_catalog
+    from podium.cost.ledger import ledger_rows
+
+    path = db or default_db_path()
+    if not Path(path).is_file():
+        return None
+    store = open_store(path)
+    try:
+        return ledger_rows(store, load_catalog(config=default_config()), run_id=run_id)
+    finally:
+        store.close()
+
+
+def cost_summary(run: Run, db: str | None = None) -> RenderableType | None:
+    """What `print_run` appends: the run's cost summary, or None when there is nothing to show."""
+    rows = _rows_for_run(run.run_id, db)
+    if not rows:
+        return None
+    return run_summary(rows, list(run.steps))
+
+
+def run_cost(run_id: str, db: str | None = None) -> dict[str, Any] | None:
+    """The `cost` field of `podium run --json` and `podium show --json`."""
+    rows = _rows_for_run(run_id, db)
+    return None if rows is None else run_cost_json(rows)
+
+
+# --- --since ------------------------------------------------------------------------------------
+
+_SINCE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m|h|d|w)\s*$")
+_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_since(text: str | None, now: datetime | None = None) -> datetime | None:
+    """`7d`, `24h`, `2w`, `30m` ago, or an ISO date (`2026-11-01`, UTC midnight) or time."""
+    if text is None:
+        return None
+    now = now or datetime.now(UTC)
+    if match := _SINCE.match(text):
+        return now - timedelta(seconds=float(match.group(1)) * _SECONDS[match.group(2)])
+    try:
+        parsed = datetime.fromisoformat(text.strip())
+    except ValueError:
+        try:
+            day = date.fromisoformat(text.strip())
+        except ValueError:
+            raise BadInput(
+                f"--since {text}: not a duration or a date", fix="write e.g. --since 7d, 24h, or 2026-11-01"
+            ) from None
+        return datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def rows_sum(rows: Iterable[LedgerRow]) -> Decimal:
+    return sum((r.cost for r in rows if r.cost is not None), ZERO)

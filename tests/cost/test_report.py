@@ -1,0 +1,146 @@
+"""Reports: roll-ups equal the sum of their rows; CSV and JSON parse back; the --as-provider what-if."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, datetime
+from decimal import Decimal as D
+
+import pytest
+from rich.console import Console
+
+from podium.core.errors import BadInput
+from podium.cost.catalog import PriceCatalog
+from podium.cost.ledger import LedgerRow, derive_rows
+from podium.cost.report import (
+    DIMENSIONS,
+    build_report,
+    parse_by,
+    parse_since,
+    render_table,
+    run_cost_json,
+    run_summary,
+    to_csv,
+    to_json,
+)
+
+from .helpers import Events
+
+
+def sample_rows(catalog: PriceCatalog) -> list[LedgerRow]:
+    """Two workflows over two days, several providers and models, a retry, an unpriced call."""
+    rows: list[LedgerRow] = []
+    day1, day2 = datetime(2026, 3, 1, 10, tzinfo=UTC), datetime(2026, 3, 2, 10, tzinfo=UTC)
+    a = Events("run-a", workflow="brief")
+    a.call("research", model="claude-haiku-4-5", agent="researcher", at=day1,
+           usage={"input_tokens": 1200, "output_tokens": 300, "cache_read_tokens": 4000})  # fmt: skip
+    a.call("draft", model="claude-sonnet-4-5", agent="writer", at=day1)
+    a.call("draft", model="claude-sonnet-4-5", agent="writer", attempt=2, at=day1)
+    a.call("polish", model="fast", agent="editor", at=day1)
+    rows += derive_rows(a.items, catalog)
+    b = Events("run-b", workflow="digest")
+    b.call("fetch", provider="bedrock", model="amazon.nova-micro-v1:0", agent="reader", at=day2)
+    b.call("sum", provider="azure", model="gpt-4o-mini", agent="writer", at=day2,
+           usage={"input_tokens": 5000, "output_tokens": 700})  # fmt: skip
+    rows += derive_rows(b.items, catalog)
+    return rows
+
+
+@pytest.mark.parametrize(
+    "by", [("workflow",), ("provider", "model"), ("agent", "step"), ("day",), ("run",), DIMENSIONS]
+)
+def test_roll_ups_equal_the_sum_of_their_rows(catalog: PriceCatalog, by: tuple[str, ...]) -> None:
+    rows = sample_rows(catalog)
+    report = build_report(rows, by)
+    priced = sum((r.cost for r in rows if r.cost is not None), D(0))
+    assert sum((g.cost for g in report.groups), D(0)) == report.total.cost == priced
+    assert sum(g.calls for g in report.groups) == report.total.calls == len(rows)
+    for name in ("input_tokens", "output_tokens", "cache_read_tokens"):
+        assert (
+            sum(getattr(g, name) for g in report.groups)
+            == getattr(report.total, name)
+            == sum(getattr(r, name) for r in rows)
+        )
+    assert report.total.retries == 1 and report.total.unpriced_calls == 1
+
+
+def test_csv_parses_back_to_the_same_numbers(catalog: PriceCatalog) -> None:
+    rows = sample_rows(catalog)
+    report = build_report(rows, ("workflow", "provider"))
+    parsed = list(csv.DictReader(io.StringIO(to_csv(report))))
+    assert [(p["workflow"], p["provider"]) for p in parsed] == [g.key for g in report.groups]
+    assert sum(D(p["cost_usd"]) for p in parsed) == report.total.cost
+    assert sum(int(p["input_tokens"]) for p in parsed) == report.total.input_tokens
+    calls = list(csv.DictReader(io.StringIO(to_csv(build_report(rows, ("call",))))))
+    assert len(calls) == len(rows)
+    assert [c["cost_usd"] for c in calls] == ["" if r.cost is None else str(r.cost) for r in rows]
+
+
+def test_json_parses_back_with_exact_money(catalog: PriceCatalog) -> None:
+    rows = sample_rows(catalog)
+    data = json.loads(json.dumps(to_json(build_report(rows, ("day",)))))
+    assert data["currency"] == "USD" and data["by"] == ["day"]
+    assert [g["day"] for g in data["groups"]] == ["2026-03-01", "2026-03-02"]
+    assert sum(D(g["cost_usd"]) for g in data["groups"]) == D(data["total"]["cost_usd"])
+    assert data["unpriced"] == [
+        {"provider": "local", "model": "fast", "calls": 1, "reason": rows[3].price},
+    ]
+    calls = json.loads(json.dumps(to_json(build_report(rows, ("call",)))))["calls"]
+    assert calls[0]["cost_usd"] == str(rows[0].cost) and calls[0]["at"] == "2026-03-01T10:00:00+00:00"
+
+
+def test_as_provider_reprices_the_same_usage_on_equivalent_models(catalog: PriceCatalog) -> None:
+    rows = sample_rows(catalog)
+    report = build_report(rows, ("model",), catalog=catalog, as_provider="bedrock")
+    by_model = {g.key[0]: g for g in report.groups}
+    haiku = by_model["claude-haiku-4-5"]
+    # Bedrock's in-region Haiku 4.5: $1.10 in, $5.50 out, $0.11 cached per MTok
+    assert (
+        haiku.what_if
+        == D("1200") * D("1.1") / 10**6 + D(300) * D("5.5") / 10**6 + D(4000) * D("0.11") / 10**6
+    )
+    mapped = {(m.provider, m.model): (m.target_model, m.basis) for m in report.mappings}
+    assert mapped[("local", "claude-haiku-4-5")] == ("anthropic.claude-haiku-4-5-20251001-v1:0", "same model")
+    assert mapped[("azure", "gpt-4o-mini")] == ("amazon.nova-lite-v1:0", "comparable")
+    assert mapped[("bedrock", "amazon.nova-micro-v1:0")] == ("amazon.nova-micro-v1:0", "same model")
+    assert "no bedrock equivalent" in mapped[("local", "fast")][1]
+    assert by_model["fast"].what_if is None and by_model["fast"].what_if_unpriced == 1
+    data = to_json(report)
+    assert data["groups"][0]["as_bedrock_usd"] == str(report.groups[0].what_if)
+    with pytest.raises(BadInput, match="--as-provider local"):
+        build_report(rows, ("model",), catalog=catalog, as_provider="local")
+
+
+def test_tables_render_with_totals_and_unpriced_notes(catalog: PriceCatalog) -> None:
+    rows = sample_rows(catalog)
+    console = Console(width=200, record=True, color_system=None)
+    console.print(render_table(build_report(rows, ("workflow",), title="cost by workflow")))
+    console.print(render_table(build_report(rows, ("call",))))
+    console.print(run_summary(rows[:4], ["research", "draft", "polish"]))
+    text = console.export_text()
+    assert "cost by workflow" in text and "total" in text
+    assert "+ 1 unpriced" in text and "unpriced: 1 call(s) to fast on local" in text
+    assert "2 (1 retry)" in text
+
+
+def test_the_run_json_cost(catalog: PriceCatalog) -> None:
+    rows = sample_rows(catalog)[:4]
+    cost = run_cost_json(rows)
+    assert cost["total_usd"] == str(sum(r.cost for r in rows if r.cost is not None))
+    assert cost["complete"] is False and cost["unpriced_calls"] == 1
+    assert cost["steps"]["draft"]["calls"] == 2 and cost["steps"]["draft"]["retries"] == 1
+    assert D(cost["steps"]["research"]["cost_usd"]) == rows[0].cost
+
+
+def test_by_and_since_are_checked() -> None:
+    assert parse_by("provider, model", "workflow") == ("provider", "model")
+    assert parse_by(None, "step") == ("step",)
+    with pytest.raises(BadInput, match="'modle' is not a dimension"):
+        parse_by("provider,modle", "workflow")
+    now = datetime(2026, 3, 10, tzinfo=UTC)
+    assert parse_since("7d", now) == datetime(2026, 3, 3, tzinfo=UTC)
+    assert parse_since("2026-03-01", now) == datetime(2026, 3, 1, tzinfo=UTC)
+    with pytest.raises(BadInput, match="--since soon"):
+        parse_since("soon", now)
