@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(INSTALL)
-	$(PODIUM) run examples/research/research.yaml
+	$(PODIUM) run examples/research/research.yaml --provider bedrock --emulate
 
 test: $(INSTALL)
 	$(BIN)/python -m pytest -q

@@ -58,6 +58,10 @@ def test_readme_demo_runs_the_research_workflow_end_to_end(db: Path) -> None:
     assert len(run["outputs"]["channels"]) == 2
     assert run["outputs"]["channels"][0].startswith("This month")
     assert run["usage"]["input_tokens"] > 0 and run["usage"]["output_tokens"] > 0
+    # the demo runs on Bedrock's emulator; function agents stay local
+    assert run["steps"]["draft"]["provider"] == "bedrock"
+    assert run["steps"]["words"]["provider"] == "local"
+    assert "cost" in done.stdout and "total" in done.stdout
 
 
 def test_run_json_with_inputs_and_the_issue_example(db: Path, tmp_path: Path) -> None:
