@@ -203,6 +203,11 @@ def decide(
     try:
         record = the_store.get_run(run_id)
         run = fold(the_store.events(record.run_id))
+        if record.status in ("succeeded", "cancelled"):
+            raise BadInput(
+                f"run {record.run_id} has {record.status}; step '{step}' is not waiting for approval",
+                fix="`podium runs --waiting` lists the runs that wait for a person",
+            )
         found = run.steps.get(step)
         if found is None:
             raise BadInput(

@@ -341,13 +341,15 @@ def cancel(run_id: str, by: str | None, db: str | None) -> None:
     try:
         record = store.get_run(run_id)
         outcome = api.cancel(record.run_id, by=by or getpass.getuser(), store=store)
+        if outcome == record.status:  # it had already ended, cancelled or otherwise
+            outcome = f"already {outcome}"
     finally:
         store.close()
     messages = {
         "cancelled": f"cancelled: run {record.run_id}",
         "requested": f"cancel requested: the process driving run {record.run_id} stops within seconds",
     }
-    click.echo(messages.get(outcome, f"run {record.run_id} has already {outcome}; nothing to cancel"))
+    click.echo(messages.get(outcome, f"run {record.run_id} has {outcome}; nothing to cancel"))
 
 
 def _parse_budget(text: str) -> Any:

@@ -492,9 +492,21 @@ class _RunDriver:
                 if not pending and dep not in started:
                     start(dep)
 
+        # A resumed run that waits on an on_failure approval: restore the failure it is about,
+        # rather than calling the failed step again before the person's decision is applied.
+        for failed_sid, data in self.progress.failed.items():
+            fstep = wf.steps.get(failed_sid)
+            handler = (fstep.on_failure if fstep else None) or wf.on_failure
+            if handler and handler in self.requested and handler not in self.views and failure is None:
+                error = PodiumError(data.get("message", ""), fix=data.get("fix"))
+                error.kind = data.get("kind", "error")  # type: ignore[attr-defined]
+                failure = (failed_sid, _StepOutcome(error, data.get("provider")))
+                self.failures[handler] = failure
+                self.awaiting.add(handler)
+                started.update((failed_sid, handler))
         try:
             for sid, deps in waiting.items():
-                if not deps:
+                if not deps and sid not in started:
                     start(sid)
             while True:
                 while tasks:
@@ -524,7 +536,8 @@ class _RunDriver:
                             continue
                         if sid in self.failures:
                             failed, _ = self.failures.pop(sid)
-                            if status is StepStatus.SUCCEEDED and wf.steps[sid].recover:
+                            rejected = self.views.get(sid, {}).get("rejected")
+                            if status is StepStatus.SUCCEEDED and wf.steps[sid].recover and not rejected:
                                 self.recover(failed, sid)
                                 failure = None
                                 for later in deferred:
@@ -533,7 +546,8 @@ class _RunDriver:
                                 release(failed)
                             continue
                         release(sid)
-                if self.cancel_requested or failure is not None or not self.awaiting:
+                escalating = any(sid in self.failures for sid in self.awaiting)
+                if self.cancel_requested or not self.awaiting or (failure is not None and not escalating):
                     break
                 # Only approvals are left: apply the decisions we have, or wait for one.
                 for sid in sorted(self.awaiting):

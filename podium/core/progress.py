@@ -40,6 +40,7 @@ class Progress:
     items: dict[str, dict[int, Any]] = field(default_factory=dict)
     requested: dict[str, dict[str, Any]] = field(default_factory=dict)
     decided: dict[str, dict[str, Any]] = field(default_factory=dict)
+    failed: dict[str, dict[str, Any]] = field(default_factory=dict)  # StepFailed data, unsettled steps
     finished: str | None = None  # the status of the last RunFinished, if the run ended
 
     @property
@@ -92,10 +93,14 @@ def rebuild(events: Iterable[Event]) -> Progress:
             if d.get("rejected"):
                 view["rejected"] = True
             p.views[sid] = view
+            p.failed.pop(sid, None)
             for key in [k for k in p.replies if k[0] == sid]:
                 del p.replies[key]
         elif t is EventType.STEP_SKIPPED:
             p.views[sid] = {"output": None, "status": str(StepStatus.SKIPPED)}
+            p.failed.pop(sid, None)
+        elif t is EventType.STEP_FAILED:
+            p.failed[sid] = dict(d)
         elif t is EventType.APPROVAL_REQUESTED:
             p.requested[sid] = dict(d)
         elif t is EventType.APPROVAL_DECIDED:

@@ -119,7 +119,7 @@ class LocalProvider(Provider):
             if inspect.iscoroutinefunction(fn):
                 value = await fn(prompt, **kwargs)
             else:
-                value = await asyncio.to_thread(fn, prompt, **kwargs)
+                value = await _in_daemon_thread(fn, prompt, **kwargs)
                 if inspect.isawaitable(value):
                     value = await value
         except StepError:
@@ -240,6 +240,38 @@ def _raise_for_status(response: httpx.Response, url: str, provider: str) -> None
             provider=provider,
         )
     raise InvalidRequest(f"{url} rejected the request ({status}): {detail}", provider=provider)
+
+
+async def _in_daemon_thread(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run a blocking function in a daemon thread and await its result.
+
+    Not `asyncio.to_thread`: the default executor's threads are joined when `asyncio.run` closes
+    the loop (and again at interpreter exit), so a run cancelled while a function blocks would
+    keep its process alive until the function returns. A daemon thread is abandoned instead.
+    """
+    import contextlib
+    import contextvars
+    import threading
+
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Any] = loop.create_future()
+    ctx = contextvars.copy_context()
+
+    def settle(ok: bool, value: Any) -> None:
+        if not future.done():
+            future.set_result(value) if ok else future.set_exception(value)
+
+    def work() -> None:
+        try:
+            outcome = (True, ctx.run(fn, *args, **kwargs))
+        except BaseException as exc:
+            outcome = (False, exc)
+        # RuntimeError: the loop has closed, so nobody waits for this result any more
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(settle, *outcome)
+
+    threading.Thread(target=work, name=f"podium-fn-{getattr(fn, '__name__', 'fn')}", daemon=True).start()
+    return await future
 
 
 @functools.lru_cache(maxsize=1024)
