@@ -36,6 +36,7 @@ _MARK = {
     "running": "…",
     "pending": "·",
     "waiting": "⏸",
+    "stopped": "■",
 }
 
 
@@ -127,6 +128,9 @@ class Progress:
         if t is EventType.RUN_STARTED:
             self.run_id = event.run_id
             return
+        if t is EventType.BUDGET_WARNING:
+            self.console.print(f"  ! budget warning: {event.data.get('message')}", style="yellow")
+            return
         sid = event.step
         if sid is None or sid not in self.steps:
             return
@@ -152,6 +156,8 @@ class Progress:
                 EventType.STEP_FAILED: "failed",
                 EventType.STEP_SKIPPED: "skipped",
             }[t]
+            if t is EventType.STEP_FAILED and d.get("stopped"):
+                status = "stopped"
             s["status"] = status
             if sid in self.started:
                 self.elapsed[sid] = time.monotonic() - self.started[sid]
@@ -181,7 +187,7 @@ def _step_rows(run: Run, order: Iterable[str]) -> Table:
     table.add_column("output / error", no_wrap=True, overflow="ellipsis", max_width=52)
     for sid in order:
         s: StepResult = run.steps[sid]
-        if s.status == "failed" and s.error:
+        if s.status in ("failed", "stopped") and s.error:
             note = Text(_preview(f"{s.error.kind}: {s.error.message}", 52), style="red")
         elif s.status == "skipped":
             note = Text(s.reason or "", style="yellow")
@@ -217,7 +223,10 @@ def print_run(run: Run, steps: Iterable[str] | None = None, *, db: str | None = 
     parts: list[Any] = [header, _step_rows(run, order)]
     if run.error is not None:
         where = f"step '{run.error.step}'" if run.error.step else "the run"
-        msg = f"{where} failed: {run.error.kind}: {run.error.message}"
+        if str(run.status) == "stopped":
+            msg = f"the run stopped at {where}: {run.error.message}"
+        else:
+            msg = f"{where} failed: {run.error.kind}: {run.error.message}"
         if run.error.fix:
             msg += f"\n  fix: {run.error.fix}"
         parts.append(Text(msg, style="red"))

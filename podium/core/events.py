@@ -48,6 +48,7 @@ class StepStatus(StrEnum):
     FAILED = "failed"
     SKIPPED = "skipped"
     WAITING = "waiting"
+    STOPPED = "stopped"  # a policy (a budget) refused its call; a resume runs it
 
 
 def utcnow() -> datetime:

@@ -9,7 +9,7 @@ import random
 import re
 import secrets
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -68,6 +68,15 @@ class RunContext:
     workflow: Workflow
     store: RunStore
     settings: dict[str, Any] = field(default_factory=dict)
+    _warn: Callable[..., None] | None = field(default=None, repr=False)
+
+    def warn(self, message: str, *, step: str | None = None, **data: Any) -> None:
+        """Record a BudgetWarning event in the run's log (shown live, kept for `podium show`).
+
+        Safe to call from inside a hook: the event is written once the current one is dispatched.
+        """
+        if self._warn is not None:
+            self._warn(message, step=step, **data)
 
 
 def new_run_id() -> str:
@@ -296,7 +305,9 @@ class _RunDriver:
         self.override = provider_override
         self.run_id = run_id
         self.settings = dict(settings or {})
-        self.ctx = RunContext(run_id, wf, engine.store, self.settings)
+        self.ctx = RunContext(run_id, wf, engine.store, self.settings, self.warn)
+        self.dispatching = False
+        self.deferred: list[tuple[EventType, str | None, dict[str, Any]]] = []
         self.graph = Graph.of(wf.graph_steps)
         self.full_graph = Graph.of(wf.steps)
         self.progress = progress or Progress()
@@ -334,16 +345,34 @@ class _RunDriver:
         self.seq += 1
         event = Event(self.run_id, self.seq, type_, step, attempt, data)
         self.engine.store.append(event)  # durable before anything acts on it
+        outer = not self.dispatching
+        self.dispatching = True
         try:
-            self.hook_event(event=event)
-        except Exception:  # an observer's bug must not break the run, nor pass unseen
-            log.warning("a podium_event observer failed on %s", type_, exc_info=True)
-        for observe in self.observers:
             try:
-                observe(event=event)
-            except Exception:
-                log.warning("a run observer failed on %s", type_, exc_info=True)
+                self.hook_event(event=event)
+            except Exception:  # an observer's bug must not break the run, nor pass unseen
+                log.warning("a podium_event observer failed on %s", type_, exc_info=True)
+            for observe in self.observers:
+                try:
+                    observe(event=event)
+                except Exception:
+                    log.warning("a run observer failed on %s", type_, exc_info=True)
+        finally:
+            if outer:
+                self.dispatching = False
+        while outer and self.deferred:  # events a hook asked for while this one was dispatched
+            type_, step, data = self.deferred.pop(0)
+            self.emit(type_, step, **data)
         return event
+
+    def warn(self, message: str, *, step: str | None = None, **data: Any) -> None:
+        if self.lost:
+            return
+        item = (EventType.BUDGET_WARNING, step, {"message": message, **data})
+        if self.dispatching:
+            self.deferred.append(item)
+        else:
+            self.emit(item[0], item[1], **item[2])
 
     # --- bindings ---------------------------------------------------------------------------
 
@@ -785,6 +814,7 @@ class _RunDriver:
 
     def fail(self, sid: str, outcome: _StepOutcome) -> StepStatus:
         err = outcome.error
+        extra = {"stopped": True} if isinstance(err, PolicyError) else {}
         self.emit(
             EventType.STEP_FAILED,
             sid,
@@ -792,6 +822,7 @@ class _RunDriver:
             message=err.message,
             fix=err.fix,
             provider=outcome.provider,
+            **extra,
         )
         raise outcome
 

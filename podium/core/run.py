@@ -187,8 +187,8 @@ def fold(events: Iterable[Event], step_ids: Iterable[str] = ()) -> Run:
                 step["provider"] = d["provider"]
             step["finished_at"] = ev.at
         elif t is EventType.STEP_FAILED:
-            step["status"] = StepStatus.FAILED
-            step["error"] = Failure(step=ev.step, **d)
+            step["status"] = StepStatus.STOPPED if d.get("stopped") else StepStatus.FAILED
+            step["error"] = Failure(step=ev.step, **{k: v for k, v in d.items() if k != "stopped"})
             step["finished_at"] = ev.at
         elif t is EventType.APPROVAL_REQUESTED:
             step["status"] = StepStatus.WAITING

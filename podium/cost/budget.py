@@ -158,6 +158,7 @@ class RunTally:
     baselines: dict[tuple[str, date], Decimal] = field(default_factory=dict)  # other runs' spend
     warned: set[str] = field(default_factory=set)
     limits: Limits | None = None
+    run: Any = None  # the RunContext of the process driving the run: records BudgetWarning events
     _since: dict[datetime, tuple[int, Decimal]] = field(default_factory=dict)  # spent_since's running sums
 
     @property
@@ -205,6 +206,8 @@ class Meter:
     # --- before each call ---------------------------------------------------------------------
 
     def before_call(self, run: Any, step: str, request: AgentRequest) -> None:
+        if request.function:
+            return  # a python function costs nothing (its ledger row says "free")
         known = self.tallies.get(run.run_id)
         if known is not None and known.store is None:
             known.store = run.store  # so a resumed run's earlier calls can be read back at its end
@@ -216,6 +219,7 @@ class Meter:
         except PodiumError as exc:
             raise BudgetExceeded(f"cannot check the budget: {exc.message}", fix=exc.fix) from None
         tally.limits = limits
+        tally.run = run
         if tally.store is None:
             tally.store = run.store
         if not tally.complete:  # a resumed run: read its earlier events back once
@@ -332,21 +336,19 @@ class Meter:
                 continue
             if used > limit and f"over:{kind}" not in tally.warned:
                 tally.warned.update({f"over:{kind}", f"near:{kind}"})
-                log.warning(
-                    "budget warning: %s %s, over its %s of %s; its next call will be refused",
-                    who, money(used), what, money(limit),
-                )  # fmt: skip
+                message = (
+                    f"{who} {money(used)}, over its {what} of {money(limit)}; its next call will be refused"
+                )
             elif used >= limit * limits.warn_at and f"near:{kind}" not in tally.warned:
                 tally.warned.add(f"near:{kind}")
                 share = (used / limit * 100).quantize(Decimal(1))
-                log.warning(
-                    "budget warning: %s %s of its %s of %s (%s%%)",
-                    who,
-                    money(used),
-                    what,
-                    money(limit),
-                    share,
-                )
+                message = f"{who} {money(used)} of its {what} of {money(limit)} ({share}%)"
+            else:
+                continue
+            log.warning("budget warning: %s", message)
+            warn = getattr(tally.run, "warn", None)
+            if callable(warn):
+                warn(message, budget=kind, spent=str(used), limit=str(limit))
 
     def _finish(self, tally: RunTally, *, ended: bool = True) -> None:
         """The run ended (or paused): complete its rows, write them to the ledger, keep them a while."""
