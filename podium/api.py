@@ -170,12 +170,27 @@ def resume(run_id: str, **kwargs: Any) -> Run:
     return asyncio.run(aresume(run_id, **kwargs))
 
 
-def _with_lease(store: RunStore, run_id: str) -> str | None:
-    """Take the run's lease for a moment: the owner id if we got it, None if a live process has it."""
+def _append_or_post(
+    store: RunStore,
+    run_id: str,
+    event: tuple[Any, str | None, dict[str, Any]],
+    post: tuple[str, dict[str, Any]],
+) -> bool:
+    """Append `event` to a run no live process drives (holding its lease meanwhile), or post `post`
+    to the run's inbox for the process that drives it. True when the event was appended."""
+    from podium.core.events import Event
     from podium.core.lease import owner_id
 
     me = owner_id()
-    return me if store.acquire_lease(run_id, me).owner == me else None
+    if store.acquire_lease(run_id, me).owner != me:
+        store.post(run_id, *post)
+        return False
+    try:
+        type_, step, data = event
+        store.append(Event(run_id, store.last_seq(run_id) + 1, type_, step, None, data))
+    finally:
+        store.release_lease(run_id, me)
+    return True
 
 
 def decide(
@@ -194,7 +209,7 @@ def decide(
     `resume` continues it). 'sent': a live process drives the run (`--wait`) and will apply it.
     """
     from podium.core.errors import BadInput, InputError
-    from podium.core.events import Event, EventType, StepStatus
+    from podium.core.events import EventType, StepStatus
     from podium.core.loader import suggest
 
     if decision not in ("approved", "rejected"):
@@ -241,18 +256,14 @@ def decide(
             from podium.core.spec import Input
 
             given[name] = coerce_input(name, Input(type=field_spec.get("type", "string")), given[name])
-        data = {"step": step, "decision": decision, "by": by, "comment": comment, "fields": given}
-        owner = _with_lease(the_store, record.run_id)
-        if owner is None:
-            the_store.post(record.run_id, "decision", data)
-            return "sent"
-        try:
-            seq = the_store.last_seq(record.run_id) + 1
-            payload = {k: v for k, v in data.items() if k != "step"}
-            the_store.append(Event(record.run_id, seq, EventType.APPROVAL_DECIDED, step, None, payload))
-        finally:
-            the_store.release_lease(record.run_id, owner)
-        return "recorded"
+        payload = {"decision": decision, "by": by, "comment": comment, "fields": given}
+        appended = _append_or_post(
+            the_store,
+            record.run_id,
+            (EventType.APPROVAL_DECIDED, step, payload),
+            ("decision", {"step": step, **payload}),
+        )
+        return "recorded" if appended else "sent"
     finally:
         if own:
             the_store.close()
@@ -260,24 +271,18 @@ def decide(
 
 def cancel(run_id: str, *, by: str | None = None, store: RunStore | str | Path | None = None) -> str:
     """Cancel a run. Returns 'cancelled', 'requested' (a live process will stop), or its final status."""
-    from podium.core.events import Event, EventType
+    from podium.core.events import EventType
 
     the_store, own = _own(store)
     try:
         record = the_store.get_run(run_id)
         if record.status in ("succeeded", "failed", "cancelled"):
             return record.status
-        owner = _with_lease(the_store, record.run_id)
-        if owner is None:
-            the_store.post(record.run_id, "cancel", {"by": by})
-            return "requested"
-        try:
-            seq = the_store.last_seq(record.run_id) + 1
-            data = {"status": "cancelled", "outputs": {}, "cancelled_by": by}
-            the_store.append(Event(record.run_id, seq, EventType.RUN_FINISHED, None, None, data))
-        finally:
-            the_store.release_lease(record.run_id, owner)
-        return "cancelled"
+        data = {"status": "cancelled", "outputs": {}, "cancelled_by": by}
+        appended = _append_or_post(
+            the_store, record.run_id, (EventType.RUN_FINISHED, None, data), ("cancel", {"by": by})
+        )
+        return "cancelled" if appended else "requested"
     finally:
         if own:
             the_store.close()

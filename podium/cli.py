@@ -6,11 +6,12 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from podium import __version__
+from podium.plugins.commands import echo_json, fail, guard
 
 if TYPE_CHECKING:
     import pluggy
@@ -20,7 +21,6 @@ if TYPE_CHECKING:
 
 
 class _State:
-    debug = False
     plugins: pluggy.PluginManager | None = None
 
 
@@ -32,39 +32,15 @@ def _plugins() -> pluggy.PluginManager:
     return _State.plugins
 
 
-def _fail(exc: BaseException) -> NoReturn:
-    """Print a user-facing error (no traceback unless --debug) and exit with its code."""
-    from podium.core.errors import PodiumError
-
-    if _State.debug or not isinstance(exc, PodiumError):
-        raise exc
-    click.echo(f"error: {exc}", err=True)
-    sys.exit(exc.exit_code)
-
-
-def _guard(fn: Callable[..., Any]) -> Callable[..., Any]:
-    import functools
-
-    from podium.core.errors import PodiumError
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except PodiumError as exc:
-            _fail(exc)
-
-    return wrapper
+_fail = fail
+_guard = guard
+_echo_json = echo_json
 
 
 def _open_store(db: str | None) -> SQLiteStore:
     from podium.core.store import open_store
 
     return open_store(db)
-
-
-def _echo_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
 db_option = click.option(
@@ -81,7 +57,6 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON f
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
 def cli(debug: bool) -> None:
     """podium: run agent workflows on Bedrock, Vertex, Azure or locally, from one file."""
-    _State.debug = debug
 
 
 # --- run ------------------------------------------------------------------------------------

@@ -9,8 +9,6 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import sys
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from podium.plugins import hookimpl
@@ -67,37 +65,12 @@ def _console() -> Console:
     return console
 
 
-def _guard(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """A user's mistake prints what is wrong and the fix, exit 2 (a traceback only with --debug)."""
-    import click
-
-    from podium.core.errors import PodiumError
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except PodiumError as exc:
-            if click.get_current_context().find_root().params.get("debug"):
-                raise
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(exc.exit_code)
-
-    return wrapper
-
-
-def _echo_json(data: Any) -> None:
-    import json
-
-    import click
-
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
-
-
 @hookimpl
 def podium_register_commands(cli: Any) -> None:
     """Add `podium cost` and `podium prices`."""
     import click
+
+    from podium.plugins.commands import echo_json, guard
 
     fmt_option = click.option(
         "--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True
@@ -122,7 +95,7 @@ def podium_register_commands(cli: Any) -> None:
     @prices_option
     @click.option("--db", type=click.Path(dir_okay=False), help="Run database (default: $PODIUM_DB).")
     @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
-    @_guard
+    @guard
     def cost(
         run_id: str | None,
         workflow: str | None,
@@ -159,7 +132,7 @@ def podium_register_commands(cli: Any) -> None:
         report = build_report(rows, dims, catalog=catalog, as_provider=as_provider, title=title)
         fmt = "json" if as_json else fmt
         if fmt == "json":
-            _echo_json(to_json(report))
+            echo_json(to_json(report))
         elif fmt == "csv":
             click.echo(to_csv(report), nl=False)
         else:
@@ -172,7 +145,7 @@ def podium_register_commands(cli: Any) -> None:
     @prices_option
     @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
     @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
-    @_guard
+    @guard
     def prices(
         provider: str | None,
         model: str | None,
@@ -199,7 +172,7 @@ def podium_register_commands(cli: Any) -> None:
             data: dict[str, Any] = {"prices": [entry.to_json() for entry in listing]}
             if resolved is not None:
                 data["applies"] = _quote_json(resolved)
-            _echo_json(data)
+            echo_json(data)
             return
         _console().print(_prices_table(listing, provider, model, resolved))
 

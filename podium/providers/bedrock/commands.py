@@ -12,29 +12,11 @@ import json
 import signal
 import sys
 import threading
-from collections.abc import Callable
 from typing import Any
 
 import click
 
-
-def _guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """podium's errors as a message and an exit code (2 bad input, 1 otherwise), as the CLI does."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from podium.core.errors import PodiumError
-
-        try:
-            return fn(*args, **kwargs)
-        except PodiumError as exc:
-            root = click.get_current_context().find_root()
-            if root.params.get("debug"):
-                raise
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(exc.exit_code)
-
-    return wrapper
+from podium.plugins.commands import guard
 
 
 def _settings(pairs: tuple[str, ...]) -> dict[str, Any]:
@@ -57,7 +39,7 @@ def _settings(pairs: tuple[str, ...]) -> dict[str, Any]:
     help="Override a providers.<name> setting, e.g. --set region=eu-west-1.",
 )  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
-@_guarded
+@guard
 def deploy(file: str, provider_name: str, pairs: tuple[str, ...], as_json: bool) -> None:
     """Create or update a workflow's managed agents in a cloud; record their ids next to the file."""
     from pydantic import ValidationError
@@ -111,7 +93,7 @@ def emulate() -> None:
     help="Answer from this workflow's mock: replies (default: echo the prompt).",
 )  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the settings as one JSON line.")
-@_guarded
+@guard
 def emulate_bedrock(port: int, region: str, workflow_file: str | None, as_json: bool) -> None:
     """Bedrock (agents runtime, runtime and the agents control plane) on 127.0.0.1."""
     from podium.providers.bedrock.emulator import emulate as run_emulator

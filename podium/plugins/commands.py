@@ -1,0 +1,42 @@
+"""For commands, podium's own and plugins': podium's errors as a message, a fix and an exit code."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+import click
+
+
+def fail(exc: BaseException) -> NoReturn:
+    """Print a user-facing error (a traceback only with `podium --debug`) and exit with its code."""
+    from podium.core.errors import PodiumError
+
+    context = click.get_current_context(silent=True)
+    debug = bool(context and context.find_root().params.get("debug"))
+    if debug or not isinstance(exc, PodiumError):
+        raise exc
+    click.echo(f"error: {exc}", err=True)
+    sys.exit(exc.exit_code)
+
+
+def guard(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a click command so a PodiumError ends it with `fail` (2 for bad input, else 1)."""
+    from podium.core.errors import PodiumError
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except PodiumError as exc:
+            fail(exc)
+
+    return wrapper
+
+
+def echo_json(data: Any) -> None:
+    """Print data as indented JSON (what every `--json` option prints)."""
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
