@@ -35,6 +35,7 @@ format: $(INSTALL)
 	$(BIN)/ruff check --fix podium tests bench examples
 
 bench: $(INSTALL)
+	$(BIN)/python -m pip install --quiet --upgrade -r bench/requirements.txt
 	$(BIN)/python bench/run.py
 
 clean:

@@ -1,9 +1,20 @@
-"""No-op agents for the benchmarks: they measure podium, not a model."""
+"""The agents every benchmark workload calls, on podium and on its peers alike: they measure the engine.
+
+All but `noop_sync` are coroutines, so that neither engine hands them to a thread. podium calls them
+through its local provider (`function: 'agents:noop'`); the peers' nodes call the same functions.
+"""
 
 import asyncio
 
+PAYLOAD = "x" * 1024  # the 1 KB output of the durability benchmark
+
 
 async def noop(prompt: str) -> str:
+    return "ok"
+
+
+def noop_sync(prompt: str) -> str:
+    """The no-op as a plain function: only for LangGraph's synchronous `invoke` (benchmark 1d)."""
     return "ok"
 
 
@@ -12,15 +23,20 @@ async def sleep20(prompt: str) -> str:
     return "ok"
 
 
-def payload(prompt: str) -> str:
-    return "x" * 1024
+async def sleep1s(prompt: str) -> str:
+    await asyncio.sleep(1.0)
+    return "ok"
+
+
+async def payload(prompt: str) -> str:
+    return PAYLOAD
 
 
 _failed: set[str] = set()
 
 
-async def fail_once(prompt: str, run_id: str) -> str:
-    """Fails the first time it is called in a run, then succeeds: a run to resume at its end."""
+async def fail_once(prompt: str, run_id: str = "") -> str:
+    """Fails the first time it is called for a run, then succeeds: a run to resume at its last step."""
     if run_id not in _failed:
         _failed.add(run_id)
         raise RuntimeError("fails once, for the resume benchmark")
