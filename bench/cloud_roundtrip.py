@@ -1,0 +1,207 @@
+"""Emulator round-trip: a podium step bound to Bedrock, against the same boto3 call made directly.
+
+Both go over HTTP to podium's Bedrock emulator on 127.0.0.1 (in this process, answering with an
+echo). podium runs a chain of `calls` steps bound to Bedrock (`engine.run`, in-memory store: the
+step's events, the provider's thread hop, boto3, the reply's parsing); the baseline makes the same
+boto3 call (`converse`, or `invoke_agent` with its event stream read to the end) `calls` times in a
+loop, with the arguments podium's provider sends. Per-call time is the total over `calls`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import cProfile
+import gc
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+
+MODEL = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
+PENDING = "pending: no cloud emulator landed yet"
+
+
+def available() -> str | None:
+    """None when podium's Bedrock emulator can be used, else why not."""
+    try:
+        import boto3
+
+        from podium.providers.bedrock.emulator import BedrockEmulator
+
+        with BedrockEmulator() as emu:
+            reply = boto3.client("bedrock-runtime", **emu.client_kwargs()).converse(
+                modelId=MODEL, messages=[{"role": "user", "content": [{"text": "go"}]}]
+            )
+        assert reply["output"]["message"]["content"], reply
+    except Exception as exc:  # any failure means the emulator is not usable yet
+        return f"{PENDING} ({type(exc).__name__}: {exc})"
+    return None
+
+
+def _workflow(emu: Any, calls: int, binding: dict[str, str]) -> Any:
+    from podium.core.loader import parse
+    from podium.plugins.manager import ProviderRegistry, build_plugin_manager
+
+    settings = json.dumps({**emu.settings(), "max_attempts": 1})
+    lines = [
+        "name: roundtrip",
+        "defaults: {provider: bedrock, retry: {attempts: 1}}",
+        f"providers: {{bedrock: {settings}}}",
+        f"agents: {{a: {{model: '{MODEL}', bedrock: {json.dumps(binding)}}}}}",
+        "steps:",
+        "  s0: {agent: a, prompt: go}",
+    ]
+    lines += [f"  s{i}: {{agent: a, needs: [s{i - 1}], prompt: go}}" for i in range(1, calls)]
+    names = ProviderRegistry(build_plugin_manager(entry_points_too=False)).names()
+    return parse("\n".join(lines), file="roundtrip.yaml", base_dir=HERE, providers=names)
+
+
+def _direct(emu: Any, kind: str, agent: tuple[str, str]) -> Callable[[int], float]:
+    """The same boto3 call podium's provider makes, `n` times in a loop: seconds in total."""
+    import boto3
+
+    tags = {"podium:run": "direct", "podium:step": "s", "podium:agent": "a"}
+    if kind == "converse":
+        client = boto3.client("bedrock-runtime", **emu.client_kwargs())
+
+        def converse(n: int) -> float:
+            started = time.perf_counter()
+            for _ in range(n):
+                reply = client.converse(
+                    modelId=MODEL,
+                    messages=[{"role": "user", "content": [{"text": "go"}]}],
+                    requestMetadata=tags,
+                )
+                assert reply["output"]["message"]["content"][0]["text"]
+            return time.perf_counter() - started
+
+        return converse
+    client = boto3.client("bedrock-agent-runtime", **emu.client_kwargs())
+
+    def invoke_agent(n: int) -> float:
+        started = time.perf_counter()
+        for i in range(n):
+            reply = client.invoke_agent(
+                agentId=agent[0],
+                agentAliasId=agent[1],
+                sessionId=f"direct-s{i}",
+                inputText="go",
+                enableTrace=True,
+                sessionState={"sessionAttributes": tags},
+            )
+            text = "".join(e["chunk"]["bytes"].decode() for e in reply["completion"] if "chunk" in e)
+            assert text
+        return time.perf_counter() - started
+
+    return invoke_agent
+
+
+def _podium(emu: Any, kind: str, agent: tuple[str, str], calls: int) -> Callable[[], float]:
+    from podium.core.executor import Engine
+    from podium.core.store import MemoryStore
+    from podium.plugins.manager import build_plugin_manager
+
+    binding = {"model": MODEL} if kind == "converse" else {"agent_id": agent[0], "alias_id": agent[1]}
+    wf = _workflow(emu, calls, binding)
+    plugins = build_plugin_manager(entry_points_too=False)
+
+    async def timed() -> float:
+        engine = Engine(plugins=plugins, store=MemoryStore())
+        started = time.perf_counter()
+        result = await engine.run(wf, {})
+        took = time.perf_counter() - started
+        assert result.ok, result.error
+        return took
+
+    return lambda: asyncio.run(timed())
+
+
+def measure(calls: int = 200, repeat: int = 5) -> dict[str, tuple[float, float]]:
+    """Per-call seconds, (podium, boto3 directly), for Converse and for InvokeAgent."""
+    from podium.providers.bedrock.emulator import BedrockEmulator
+
+    out = {}
+    with BedrockEmulator() as emu:
+        agent = emu.add_agent("a")
+        for kind in ("converse", "invoke_agent"):
+            direct, podium = _direct(emu, kind, agent), _podium(emu, kind, agent, calls)
+            direct(20), podium()  # warm up: clients, connections, imports
+            best_direct = best_podium = float("inf")
+            for _ in range(repeat):
+                gc.collect()
+                best_direct = min(best_direct, direct(calls))
+                gc.collect()
+                best_podium = min(best_podium, podium())
+            out[kind] = (best_podium / calls, best_direct / calls)
+    return out
+
+
+def breakdown(calls: int = 200, repeat: int = 5) -> dict[str, dict[str, float]]:
+    """Per-call seconds of each layer between boto3 and a podium step (for bench/hotspots.py)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from podium.core.calls import AgentRequest, Message, ProviderEnv
+    from podium.providers.bedrock.emulator import BedrockEmulator
+    from podium.providers.bedrock.provider import BedrockConfig, BedrockProvider
+
+    out: dict[str, dict[str, float]] = {}
+    pool = ThreadPoolExecutor(4)
+    with BedrockEmulator() as emu:
+        agent = emu.add_agent("a")
+        provider = BedrockProvider(
+            BedrockConfig(**{**emu.settings(), "max_attempts": 1}),
+            ProviderEnv(workflow="roundtrip", base_dir=HERE, mock={}),
+        )
+        for kind in ("converse", "invoke_agent"):
+            direct = _direct(emu, kind, agent)
+            binding = {"model": MODEL} if kind == "converse" else {"agent_id": agent[0], "alias_id": agent[1]}
+
+            async def hop(direct: Callable[[int], float] = direct) -> float:
+                loop = asyncio.get_running_loop()
+                started = time.perf_counter()
+                for _ in range(calls):
+                    await loop.run_in_executor(pool, direct, 1)
+                return time.perf_counter() - started
+
+            async def invoke(binding: dict[str, str] = binding) -> float:
+                started = time.perf_counter()
+                for i in range(calls):
+                    request = AgentRequest(
+                        run_id="roundtrip", step=f"s{i}", agent="a", attempt=1, provider="bedrock",
+                        model=MODEL, binding=binding, messages=[Message(role="user", content="go")],
+                        idempotency_key=f"roundtrip:s{i}::1", session_id=f"roundtrip-s{i}",
+                    )  # fmt: skip
+                    await provider.invoke(request)
+                return time.perf_counter() - started
+
+            layers: dict[str, Callable[[], float]] = {
+                "boto3 directly": lambda direct=direct: direct(calls),
+                "boto3 in a worker thread (run_in_executor)": lambda hop=hop: asyncio.run(hop()),
+                "BedrockProvider.invoke": lambda invoke=invoke: asyncio.run(invoke()),
+                "a podium step (Engine.run)": _podium(emu, kind, agent, calls),
+            }
+            best = {name: float("inf") for name in layers}
+            for _ in range(repeat + 1):  # the first round warms up
+                for name, layer in layers.items():
+                    gc.collect()
+                    best[name] = min(best[name], layer() / calls)
+            out[kind] = best
+    pool.shutdown()
+    return out
+
+
+def profile(profiler: cProfile.Profile, calls: int) -> None:
+    """Profile podium's run of `calls` Converse steps (for bench/hotspots.py)."""
+    from podium.providers.bedrock.emulator import BedrockEmulator
+
+    with BedrockEmulator() as emu:
+        agent = emu.add_agent("a")
+        run = _podium(emu, "converse", agent, calls)
+        run()
+        gc.collect()
+        profiler.enable()
+        run()
+        profiler.disable()
