@@ -371,11 +371,26 @@ def _check_outputs(wf: Workflow, p: _Problems) -> None:
             )
 
 
+class _Upstream:
+    """`name in upstream` for one step: its direct needs at once, the full set only if asked."""
+
+    def __init__(self, graph: Graph, step: str, needs: Collection[str]) -> None:
+        self.graph, self.step, self.needs = graph, step, set(needs)
+        self.all: frozenset[str] | None = None
+
+    def __contains__(self, name: object) -> bool:
+        if name in self.needs:
+            return True
+        if self.all is None:
+            self.all = self.graph.upstream(self.step)
+        return name in self.all
+
+
 def _check_template(
     source: Any,
     path: Path_,
     wf: Workflow,
-    upstream: Collection[str] | None,
+    upstream: Collection[str] | _Upstream | None,
     extra_names: Collection[str],
     p: _Problems,
 ) -> None:
@@ -509,7 +524,9 @@ def _check_steps(wf: Workflow, p: _Problems) -> Graph | None:
 def _check_templates(wf: Workflow, graph: Graph | None, p: _Problems) -> None:
     handlers = wf.handlers
     for sid, step in wf.steps.items():
-        up = graph.upstream(sid) if graph is not None else None  # None: the graph is broken
+        # None: the graph is broken. Lazy: most templates read no step, and computing every
+        # step's upstream set would make loading a long chain quadratic.
+        up = _Upstream(graph, sid, step.needs) if graph is not None else None
         extra: tuple[str, ...] = ("item", "index") if step.foreach is not None else ()
         if sid in handlers:
             up, extra = None, ("failure",)  # a handler may read any step, and the failure
