@@ -153,7 +153,7 @@ async def aresume(
                 " (finished steps keep their results), or restore the original file",
             )
         engine = Engine(plugins=pm, store=the_store)
-        first = the_store.events(record.run_id)[0].data
+        first = the_store.events(record.run_id, limit=1)[0].data
         with ExitStack() as stack:
             if emulate or first.get("settings", {}).get("emulate"):
                 wf = stack.enter_context(_emulated(wf, pm, first.get("provider_override")))

@@ -207,7 +207,8 @@ def resume(
     store = _open_store(db)
     try:
         record = store.get_run(run_id)
-        events = store.events(record.run_id)
+        # the whole log only to show a finished run; else just the first event, for the step list
+        events = store.events(record.run_id, limit=None if record.status == "succeeded" else 1)
     finally:
         store.close()
     if record.status == "succeeded":

@@ -261,7 +261,8 @@ class Engine:
                 fix="wait for it to finish, or stop it with `podium cancel`",
             )
         try:
-            progress = rebuild(self.store.events(run_id))
+            prior = self.store.events(run_id)
+            progress = rebuild(prior)
             started = progress.started
             merged = {**started.get("settings", {}), **dict(settings or {})}
             driver = _RunDriver(
@@ -275,6 +276,7 @@ class Engine:
                 wait,
             )
             driver.owner = owner
+            driver.prior = prior
             driver.observers = [o.podium_event for o in observers if hasattr(o, "podium_event")]
             return await driver.drive(changed=changed)
         finally:
@@ -334,6 +336,7 @@ class _RunDriver:
         self.cancel_requested: str | None = None
         self.wake = asyncio.Event()
         self.tasks: dict[asyncio.Task[StepStatus], str] = {}
+        self.prior: list[Event] = []  # a resumed run's events before this process took it on
 
     # --- events -----------------------------------------------------------------------------
 
@@ -432,7 +435,7 @@ class _RunDriver:
             for task in self.tasks:
                 task.cancel()
             await asyncio.gather(*self.tasks, return_exceptions=True)
-            return fold(store.events(self.run_id), wf.steps)
+            return self.result()
         finally:
             heartbeat.cancel()
             await asyncio.gather(heartbeat, return_exceptions=True)
@@ -587,7 +590,7 @@ class _RunDriver:
                     continue
                 self.emit(EventType.RUN_WAITING, steps=sorted(self.awaiting), wait=self.wait)
                 if not self.wait:
-                    return fold(self.engine.store.events(self.run_id), wf.steps)
+                    return self.result()
                 # --wait: this process stays, listed as waiting, until the heartbeat brings a decision
                 self.wake.clear()
                 self.apply_timeouts()
@@ -631,7 +634,12 @@ class _RunDriver:
                 self.finish_failed(None, _StepOutcome(exc, None))
             else:
                 self.emit(EventType.RUN_FINISHED, status=str(RunStatus.SUCCEEDED), outputs=outputs)
-        return fold(self.engine.store.events(self.run_id), wf.steps)
+        return self.result()
+
+    def result(self) -> Run:
+        """The run as its events tell it (read once: a resume's earlier events are already here)."""
+        after = self.prior[-1].seq if self.prior else 0
+        return fold([*self.prior, *self.engine.store.events(self.run_id, after=after)], self.wf.steps)
 
     def recover(self, failed: str, handler: str) -> None:
         """An on_failure step with `recover: true` succeeded: its output stands for the failed step's."""

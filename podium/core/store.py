@@ -104,7 +104,7 @@ class RunStore(Protocol):
     """Where a run's events live. `append` returns only once the event is durable."""
 
     def append(self, event: Event) -> None: ...
-    def events(self, run_id: str, *, after: int = 0) -> list[Event]: ...
+    def events(self, run_id: str, *, after: int = 0, limit: int | None = None) -> list[Event]: ...
     def runs(self, *, limit: int | None = None, status: str | None = None) -> list[RunRecord]: ...
     def get_run(self, run_id: str) -> RunRecord: ...
     def last_seq(self, run_id: str) -> int: ...
@@ -257,12 +257,12 @@ class SQLiteStore:
                     fix="is another process driving this run?",
                 ) from None
 
-    def events(self, run_id: str, *, after: int = 0) -> list[Event]:
+    def events(self, run_id: str, *, after: int = 0, limit: int | None = None) -> list[Event]:
         with self._lock:
             rows = self._db.execute(
                 "SELECT run_id, seq, at, type, step, attempt, data FROM events"
-                " WHERE run_id=? AND seq>? ORDER BY seq",
-                (run_id, after),
+                " WHERE run_id=? AND seq>? ORDER BY seq LIMIT ?",
+                (run_id, after, -1 if limit is None else limit),
             ).fetchall()
         return [
             Event(
@@ -479,8 +479,9 @@ class MemoryStore:
                 old, status=str(status), updated_at=event.at, finished_at=finished
             )
 
-    def events(self, run_id: str, *, after: int = 0) -> list[Event]:
-        return [e for e in self._events.get(run_id, []) if e.seq > after]
+    def events(self, run_id: str, *, after: int = 0, limit: int | None = None) -> list[Event]:
+        found = [e for e in self._events.get(run_id, []) if e.seq > after]
+        return found if limit is None else found[:limit]
 
     def _measured(self, record: RunRecord) -> RunRecord:
         events = self._events.get(record.run_id, [])
