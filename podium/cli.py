@@ -163,12 +163,9 @@ def _drive(
     try:
         with Progress(steps, enabled=not (as_json or quiet)) as progress:
             result = asyncio.run(start(store, progress))
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl-C: the engine recorded the run as cancelled; show it
         result = api.get_run(run_id, store=store)
         click.echo(f"cancelled: run {run_id} (resume with: podium resume {run_id})", err=True)
-        if as_json:
-            _echo_json(_with_cost(result.to_json(), run_id, db))
-        sys.exit(1)
     finally:
         store.close()
     if as_json:
