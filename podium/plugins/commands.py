@@ -31,15 +31,13 @@ def guard(fn: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         import sqlite3
 
-        from podium.core.errors import StoreError
-
         try:
             return fn(*args, **kwargs)
         except PodiumError as exc:
             fail(exc)
         except sqlite3.OperationalError as exc:  # e.g. another process holds the write lock
             fail(
-                StoreError(
+                PodiumError(
                     f"the run database is busy or unusable: {exc}",
                     fix="another podium process may be holding it: try again, or stop that process",
                 )
