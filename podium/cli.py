@@ -56,7 +56,7 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON f
 @click.version_option(__version__, prog_name="podium")
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
 def cli(debug: bool) -> None:
-    """podium: run agent workflows on Bedrock, Vertex, Azure or locally, from one file."""
+    """podium: run agent workflows on managed cloud agent services, or locally, from one file."""
 
 
 # --- run ------------------------------------------------------------------------------------
