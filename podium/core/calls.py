@@ -68,6 +68,7 @@ class AgentRequest(BaseModel):
     model: str | None = None
     instructions: str | None = None
     function: str | None = None
+    tools: dict[str, str] = Field(default_factory=dict)  # name → module:function the agent may call
     binding: dict[str, Any] = Field(default_factory=dict)
     options: dict[str, Any] = Field(default_factory=dict)
     messages: list[Message]

@@ -924,6 +924,7 @@ class _RunDriver:
                     model=provider.resolve_model(agent.model),
                     instructions=instructions,
                     function=agent.function,
+                    tools=agent.tools,
                     binding=agent.bindings.get(pname, {}),
                     options=agent.options,
                     messages=messages,

@@ -306,29 +306,34 @@ def _check_provider_settings(
                     p.add(loc, err["msg"])
 
 
+def _check_import(reference: str, path: Path_, base_dir: Path, p: _Problems) -> None:
+    try:
+        import_function(reference, base_dir)
+    except ValueError as exc:
+        p.add(path, str(exc), fix="write it as package.module:function")
+    except (ImportError, AttributeError, TypeError) as exc:
+        p.add(
+            path,
+            f"cannot load '{reference}': {type(exc).__name__}: {exc}",
+            fix=f"put the module next to the workflow file ({base_dir}) or on the Python path",
+        )
+    except Exception as exc:  # the user's module raised while importing
+        p.add(path, f"importing '{reference}' raised {type(exc).__name__}: {exc}")
+
+
 def _check_agents(wf: Workflow, base_dir: Path, p: _Problems) -> None:
     for aname, agent in wf.agents.items():
+        for tool, reference in agent.tools.items():
+            _check_import(reference, ("agents", aname, "tools", tool), base_dir, p)
         if agent.function is None:
             continue
-        path = ("agents", aname, "function")
         if agent.provider not in (None, "local"):
             p.add(
                 ("agents", aname, "provider"),
                 f"a function agent runs in-process, on the local provider, not on '{agent.provider}'",
                 fix="remove provider:, or bind the agent to a model or managed agent instead",
             )
-        try:
-            import_function(agent.function, base_dir)
-        except ValueError as exc:
-            p.add(path, str(exc), fix="write it as package.module:function")
-        except (ImportError, AttributeError, TypeError) as exc:
-            p.add(
-                path,
-                f"cannot load '{agent.function}': {type(exc).__name__}: {exc}",
-                fix=f"put the module next to the workflow file ({base_dir}) or on the Python path",
-            )
-        except Exception as exc:  # the user's module raised while importing
-            p.add(path, f"importing '{agent.function}' raised {type(exc).__name__}: {exc}")
+        _check_import(agent.function, ("agents", aname, "function"), base_dir, p)
 
 
 def _check_schema(schema: Any, path: Path_, p: _Problems) -> None:

@@ -7,7 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 INPUT_TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,),
@@ -88,6 +88,11 @@ class Agent(BaseModel):
     model: str | None = None
     instructions: str | None = None
     function: str | None = Field(None, description="module:function, run by the local provider.")
+    tools: dict[str, str] = Field(
+        default_factory=dict,
+        description="Tools the agent may call back into: name → module:function, run by podium"
+        " (a Bedrock action group with RETURN_CONTROL, a mock reply's tool:).",
+    )
     options: dict[str, Any] = Field(default_factory=dict)
     fallback: list[str] | None = None
     description: str | None = None
@@ -164,8 +169,20 @@ class Step(_Spec):
     _duration = field_validator("timeout", mode="before")(parse_duration)
 
 
+class MockTool(_Spec):
+    """A scripted request for a tool call: `{name: get_weather, input: {city: Paris}}`."""
+
+    name: str = Field(min_length=1, description="The tool (action group function) to call.")
+    input: dict[str, Any] = Field(default_factory=dict, description="Its arguments, by name.")
+    action_group: str | None = Field(None, description="The action group named (Bedrock; else 'tools').")
+
+
 class MockReply(_Spec):
-    """One scripted reply: text (or a JSON value), optional prompt regex, usage, latency or error."""
+    """One scripted reply: text (or a JSON value), optional prompt regex, usage, latency or error.
+
+    With `tool:` the reply asks the caller to run a tool instead (a Bedrock agent returning
+    control); the reply after it in the sequence answers once the tool's result comes back.
+    """
 
     reply: str | dict[str, Any] | list[Any] | int | float | bool | None = None
     match: str | None = Field(None, description="Regex searched in the prompt; rules are reusable.")
@@ -173,6 +190,15 @@ class MockReply(_Spec):
     latency: float = Field(0.0, ge=0, description="Seconds to wait before answering.")
     error: Literal["throttled", "transient", "invalid_request", "auth"] | None = None
     retry_after: float | None = Field(None, ge=0)
+    tool: MockTool | None = Field(None, description="Ask for this tool call instead of replying.")
+
+    @model_validator(mode="after")
+    def _tool_alone(self) -> MockReply:
+        if self.tool is not None and (self.reply is not None or self.error is not None):
+            raise ValueError(
+                "a reply with tool: asks for a tool call; give its text or error in the next reply"
+            )
+        return self
 
     @field_validator("match")
     @classmethod

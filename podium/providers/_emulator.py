@@ -10,6 +10,7 @@ replies (the very logic the local provider uses), an echo, or any python callabl
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 import threading
 import time
@@ -22,6 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from podium.core.calls import AgentRequest, Message, Usage
 from podium.core.errors import InvalidRequest
+from podium.core.spec import MockTool
 from podium.providers.local.scripted import (
     Script,
     estimate_tokens,
@@ -68,10 +70,12 @@ class Turn:
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    """What a brain replied, and the tokens the emulator reports for it."""
+    """What a brain replied, and the tokens the emulator reports for it; with `tool`, a scripted
+    request for a tool call (InvokeAgent returns control) rather than an answer."""
 
     text: str
     usage: Usage
+    tool: MockTool | None = None
 
 
 class Brain(Protocol):
@@ -146,6 +150,11 @@ class ScriptedBrain:
         if reply.latency:
             time.sleep(reply.latency)
         raise_scripted_error(reply, self.provider)
+        if reply.tool is not None:
+            asked = json.dumps(reply.tool.model_dump(), ensure_ascii=False)
+            return Answer(
+                text="", usage=usage_for(reply, turn.as_request(self.provider), asked), tool=reply.tool
+            )
         text = reply_text(reply)
         return Answer(text=text, usage=usage_for(reply, turn.as_request(self.provider), text))
 

@@ -759,3 +759,23 @@ def test_input_default_of_the_wrong_type(load_error: Any) -> None:
     err, path = load_error(text)
     problem = assert_located(err, path, "inputs.n.default", line_of(text, "abc"))
     assert "must be integer" in problem.message
+
+
+def test_agent_tool_that_cannot_be_imported(load_error: Any, tmp_path: Path) -> None:
+    text = (
+        "name: t\nagents:\n  w:\n    tools:\n      get_weather: nosuchpkg_podium.tools:get_weather\n"
+        "steps:\n  a: {agent: w}\n"
+    )
+    err, path = load_error(text)
+    problem = assert_located(err, path, "agents.w.tools.get_weather", line_of(text, "get_weather"))
+    assert "nosuchpkg_podium" in problem.message and "ModuleNotFoundError" in problem.message
+    assert str(tmp_path) in problem.fix
+
+
+def test_mock_tool_reply_is_parsed_and_cannot_also_reply(flow_file: Any, load_error: Any) -> None:
+    head = "name: t\nagents:\n  w: {}\nsteps:\n  a: {agent: w}\nmock:\n"
+    wf = podium.load(flow_file(head + "  a: [{tool: {name: get_weather, input: {city: Paris}}}, sunny]\n"))
+    first = wf.mock["a"][0]
+    assert first.tool.name == "get_weather" and first.tool.input == {"city": "Paris"}
+    err, _ = load_error(head + "  a: [{tool: {name: get_weather}, reply: sunny}]\n")
+    assert "tool:" in str(err)

@@ -17,10 +17,12 @@ import asyncio
 import contextlib
 import functools
 import hashlib
+import inspect
+import json
 import re
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,13 +32,15 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from podium.core.calls import AgentRequest, AgentResponse, Provider, ProviderConfig, ProviderEnv, Usage
-from podium.core.errors import InvalidRequest, StepError, TransientError
+from podium.core.errors import AgentFailed, InvalidRequest, StepError, TransientError
+from podium.core.functions import import_function
 from podium.providers.bedrock.errors import PROVIDER, REGION_FIX, to_podium
 
 if TYPE_CHECKING:
     from podium.core.spec import Workflow
 
 TEST_ALIAS_ID = "TSTALIASID"
+MAX_TOOL_ROUNDS = 10  # InvokeAgent calls per request while the agent keeps returning control
 _SESSION_ID = re.compile(r"^[0-9a-zA-Z._:-]{2,100}$")
 _METADATA_VALUE = re.compile(r"[^a-zA-Z0-9\s:_@$#=/+,.-]")
 
@@ -167,6 +171,33 @@ def _trace_usage(part: Mapping[str, Any]) -> tuple[int, int, str | None]:
     return input_tokens, output_tokens, model
 
 
+def _parameter_value(parameter: Mapping[str, Any]) -> Any:
+    """A returned-control parameter's value (always text on the wire) as its declared type, if it parses."""
+    value = parameter.get("value")
+    kind = str(parameter.get("type") or "string").lower()
+    if not isinstance(value, str) or kind == "string":
+        return value
+    try:
+        if kind == "integer":
+            return int(value)
+        if kind == "number":
+            return float(value)
+        if kind == "boolean":
+            return {"true": True, "false": False}[value.strip().lower()]
+        if kind == "array":
+            return json.loads(value)
+    except (ValueError, KeyError):
+        pass
+    return value
+
+
+def _await(awaitable: Any, loop: asyncio.AbstractEventLoop | None) -> Any:
+    """An async tool's result: awaited on the run's own loop (this is one of the pool's threads)."""
+    if loop is None:
+        return asyncio.run(awaitable)
+    return asyncio.run_coroutine_threadsafe(awaitable, loop).result()
+
+
 def _fix_for(request: AgentRequest, target: ManagedAgent | Model | None) -> str | None:
     """What to do about a request Bedrock rejected, where podium can tell."""
     if isinstance(target, Model) and "." not in target.model_id and not target.model_id.startswith("arn:"):
@@ -199,6 +230,7 @@ class BedrockProvider(Provider):
         self._clients: dict[str, Any] = {}
         self._pool: ThreadPoolExecutor | None = None
         self._deployed: dict[str, dict[str, Any]] | None = None
+        self._tools: dict[str, Callable[..., Any]] = {}
 
     # --- boto3 --------------------------------------------------------------------------------
 
@@ -321,7 +353,7 @@ class BedrockProvider(Provider):
         streams: list[Any] = []
         try:
             return await loop.run_in_executor(
-                self._executor(), functools.partial(self._call, request, streams)
+                self._executor(), functools.partial(self._call, request, streams, loop)
             )
         except asyncio.CancelledError:
             # a step timeout or a cancelled run: close the event stream so the thread reading it ends
@@ -330,14 +362,16 @@ class BedrockProvider(Provider):
                     stream.close()
             raise
 
-    def _call(self, request: AgentRequest, streams: list[Any]) -> AgentResponse:
+    def _call(
+        self, request: AgentRequest, streams: list[Any], loop: asyncio.AbstractEventLoop | None = None
+    ) -> AgentResponse:
         where = f"bedrock agent '{request.agent}'"
         target: ManagedAgent | Model | None = None
         try:
             target = self.target(request)
             if isinstance(target, ManagedAgent):
                 where = f"bedrock InvokeAgent {target.agent_id}/{target.alias_id} (agent '{request.agent}')"
-                return self._invoke_agent(request, target, streams)
+                return self._invoke_agent(request, target, streams, loop)
             where = f"bedrock Converse {target.model_id} (agent '{request.agent}')"
             return self._converse(request, target)
         except StepError:
@@ -355,42 +389,82 @@ class BedrockProvider(Provider):
             "podium:agent": _tag(request.agent),
         }
 
-    def _invoke_agent(self, request: AgentRequest, target: ManagedAgent, streams: list[Any]) -> AgentResponse:
+    def _invoke_agent(
+        self,
+        request: AgentRequest,
+        target: ManagedAgent,
+        streams: list[Any],
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> AgentResponse:
+        """InvokeAgent, and again with each tool's result while the agent returns control (at most
+        `MAX_TOOL_ROUNDS` rounds); usage, traces and tool calls are gathered over all rounds."""
         client = self.client("bedrock-agent-runtime")
         session_id = session_id_for(request.session_id)
         started = time.perf_counter()
-        reply = client.invoke_agent(
-            agentId=target.agent_id,
-            agentAliasId=target.alias_id,
-            sessionId=session_id,
-            inputText=request.messages[-1].content,
-            enableTrace=True,
-            sessionState={"sessionAttributes": self._tags(request)},
-        )
-        streams.append(reply["completion"])
+        tags = self._tags(request)
+        kwargs: dict[str, Any] = {
+            "inputText": request.messages[-1].content,
+            "sessionState": {"sessionAttributes": tags},
+        }
         parts: list[str] = []
         traces: list[dict[str, Any]] = []
         citations: list[Any] = []
         controls: list[Any] = []
         files: list[Any] = []
-        input_tokens = output_tokens = 0
+        tool_calls: list[dict[str, Any]] = []
+        input_tokens = output_tokens = rounds = 0
         model: str | None = None
-        for event in reply["completion"]:
-            if "chunk" in event:
-                chunk = event["chunk"]
-                parts.append(bytes(chunk.get("bytes") or b"").decode("utf-8", errors="replace"))
-                citations.extend((chunk.get("attribution") or {}).get("citations") or [])
-            elif "trace" in event:
-                part = event["trace"]
-                traces.append(_jsonable(part))
-                more_in, more_out, named = _trace_usage(part)
-                input_tokens += more_in
-                output_tokens += more_out
-                model = model or named
-            elif "returnControl" in event:
-                controls.append(_jsonable(event["returnControl"]))
-            elif "files" in event:
-                files.extend(_jsonable((event["files"] or {}).get("files") or []))
+        reply: dict[str, Any] = {}
+        while True:
+            rounds += 1
+            reply = client.invoke_agent(
+                agentId=target.agent_id,
+                agentAliasId=target.alias_id,
+                sessionId=session_id,
+                enableTrace=True,
+                **kwargs,
+            )
+            streams.append(reply["completion"])
+            returned: list[dict[str, Any]] = []
+            for event in reply["completion"]:
+                if "chunk" in event:
+                    chunk = event["chunk"]
+                    parts.append(bytes(chunk.get("bytes") or b"").decode("utf-8", errors="replace"))
+                    citations.extend((chunk.get("attribution") or {}).get("citations") or [])
+                elif "trace" in event:
+                    part = event["trace"]
+                    traces.append(_jsonable(part))
+                    more_in, more_out, named = _trace_usage(part)
+                    input_tokens += more_in
+                    output_tokens += more_out
+                    model = model or named
+                elif "returnControl" in event:
+                    returned.append(_jsonable(event["returnControl"]))
+                elif "files" in event:
+                    files.extend(_jsonable((event["files"] or {}).get("files") or []))
+            controls.extend(returned)
+            if parts or not returned:
+                break
+            if rounds >= MAX_TOOL_ROUNDS:
+                raise AgentFailed(
+                    f"bedrock agent {target.agent_id} (agent '{request.agent}') still asked for tools after"
+                    f" {MAX_TOOL_ROUNDS} rounds of returned control, without a final answer",
+                    fix="check the agent's instructions and the tools' results: it should answer once it"
+                    " has what it needs",
+                    provider=PROVIDER,
+                )
+            control = returned[-1]
+            results = [
+                self._run_tool(request, target, item, tool_calls, loop)
+                for item in control.get("invocationInputs") or []
+            ]
+            kwargs = {
+                "sessionState": {
+                    "sessionAttributes": tags,
+                    "invocationId": control.get("invocationId"),
+                    "returnControlInvocationResults": results,
+                }
+            }
         latency = (time.perf_counter() - started) * 1000
         native: dict[str, Any] = {
             "agent_id": target.agent_id,
@@ -399,25 +473,116 @@ class BedrockProvider(Provider):
             "bound_by": target.source,
             "trace": traces,
         }
-        for key, values in (("citations", citations), ("return_control", controls), ("files", files)):
+        for key, values in (
+            ("citations", citations),
+            ("return_control", controls),
+            ("files", files),
+            ("tool_calls", tool_calls),
+        ):
             if values:
                 native[key] = _jsonable(values)
-        if not parts and controls:
-            raise InvalidRequest(
-                f"bedrock agent {target.agent_id} (agent '{request.agent}') returned control to the caller"
-                " (an action group with RETURN_CONTROL), which podium does not run",
-                fix="give the agent's action groups a Lambda executor instead of RETURN_CONTROL",
-                provider=PROVIDER,
-            )
         return AgentResponse(
             text="".join(parts),
-            usage=Usage(input_tokens=input_tokens, output_tokens=output_tokens),
+            usage=Usage(input_tokens=input_tokens, output_tokens=output_tokens, requests=rounds),
             model=model or request.model,
             latency_ms=latency,
             response_id=reply.get("ResponseMetadata", {}).get("RequestId"),
             session_id=native["session_id"],
             native=native,
         )
+
+    def _tool(self, request: AgentRequest, name: str) -> tuple[str, Callable[..., Any]] | None:
+        """The callable declared under the agent's ``tools:`` for `name`, or None when undeclared."""
+        reference = request.tools.get(name)
+        if reference is None:
+            return None
+        with self._lock:
+            fn = self._tools.get(reference)
+        if fn is None:
+            try:
+                fn = import_function(reference, self.env.base_dir)
+            except Exception as exc:
+                raise InvalidRequest(
+                    f"cannot load tool '{name}' ({reference}) of agent '{request.agent}':"
+                    f" {type(exc).__name__}: {exc}",
+                    fix=f"check agents.{request.agent}.tools.{name}",
+                    provider=PROVIDER,
+                ) from None
+            with self._lock:
+                self._tools[reference] = fn
+        return reference, fn
+
+    def _run_tool(
+        self,
+        request: AgentRequest,
+        target: ManagedAgent,
+        item: Mapping[str, Any],
+        tool_calls: list[dict[str, Any]],
+        loop: asyncio.AbstractEventLoop | None,
+    ) -> dict[str, Any]:
+        """Run one returned-control function invocation; its result in the shape InvokeAgent takes."""
+        invocation = item.get("functionInvocationInput")
+        if not isinstance(invocation, Mapping):
+            api = item.get("apiInvocationInput") or {}
+            raise InvalidRequest(
+                f"bedrock agent {target.agent_id} (agent '{request.agent}') returned control for the API"
+                f" {api.get('httpMethod')} {api.get('apiPath')} of action group '{api.get('actionGroup')}';"
+                " podium runs only function-defined action groups",
+                fix="define the action group with functions (functionSchema) instead of an OpenAPI schema,"
+                " or give it a Lambda executor",
+                provider=PROVIDER,
+            )
+        group = str(invocation.get("actionGroup") or "")
+        function = str(invocation.get("function") or "")
+        found = self._tool(request, function) or self._tool(request, f"{group}.{function}")
+        if found is None:
+            raise InvalidRequest(
+                f"bedrock agent {target.agent_id} (agent '{request.agent}') returned control to call"
+                f" '{function}' (action group '{group}'), which agents.{request.agent}.tools"
+                " does not declare",
+                fix=f"declare it under the agent's tools: (tools: {{{function}: module:function}}),"
+                " or give the action group a Lambda executor",
+                provider=PROVIDER,
+            )
+        reference, fn = found
+        arguments = {
+            str(p.get("name")): _parameter_value(p)
+            for p in invocation.get("parameters") or []
+            if p.get("name")
+        }
+        try:
+            if inspect.iscoroutinefunction(fn):
+                result = _await(fn(**arguments), loop)
+            else:
+                result = fn(**arguments)  # already in a thread of the provider's pool
+                if inspect.isawaitable(result):
+                    result = _await(result, loop)
+        except StepError:
+            raise
+        except Exception as exc:
+            raise AgentFailed(
+                f"tool '{function}' ({reference}) of agent '{request.agent}' raised"
+                f" {type(exc).__name__}: {exc}",
+                fix="fix the tool, or raise podium.core.errors.TransientError from it to have the step"
+                " retried",
+                provider=PROVIDER,
+            ) from exc
+        body = result if isinstance(result, str) else json.dumps(result, default=str, ensure_ascii=False)
+        tool_calls.append(
+            {
+                "name": function,
+                "action_group": group,
+                "arguments": arguments,
+                "result": result if isinstance(result, str) else json.loads(body),
+            }
+        )
+        return {
+            "functionResult": {
+                "actionGroup": group,
+                "function": function,
+                "responseBody": {"TEXT": {"body": body}},
+            }
+        }
 
     def _converse(self, request: AgentRequest, target: Model) -> AgentResponse:
         client = self.client("bedrock-runtime")

@@ -11,6 +11,7 @@ import json
 import re
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
@@ -46,6 +47,7 @@ MODEL_ID = re.compile(
 # podium tags its calls so a scripted brain can answer by step (InvokeAgent: session attributes;
 # Converse: requestMetadata, both real fields of the services)
 TAG_RUN, TAG_STEP, TAG_AGENT = "podium:run", "podium:step", "podium:agent"
+DEFAULT_ACTION_GROUP = "tools"  # the action group of a mock reply's tool: that names none
 
 START_WITH_USER = (
     "A conversation must start with a user message. Try again with a conversation that starts with a"
@@ -193,10 +195,31 @@ class BedrockRoutes:
             return wire.error_response(
                 409, "ConflictException", f"Agent {agent_id} is not prepared; prepare it before invoking."
             )
+        results = state.get("returnControlInvocationResults")
+        prompt, messages = text, [Message(role="user", content=text)]
+        if results:
+            pending = self.state.take_control(session_id)
+            problem = _results_problem(results, state.get("invocationId"), pending)
+            if problem is not None:
+                if pending is not None:  # a wrong answer leaves the question open
+                    self.state.return_control(session_id, agent_id, alias_id, pending)
+                return wire.validation_error(problem)
+            assert pending is not None
+            prompt = text = str(pending["input"])
+            bodies = [
+                str(content.get("body", ""))
+                for result in results
+                for content in (
+                    (result.get("functionResult") or result.get("apiResult") or {}).get("responseBody") or {}
+                ).values()
+                if isinstance(content, dict)
+            ]
+            messages = [Message(role="user", content=prompt), Message(role="user", content="\n".join(bodies))]
+            detail["tool_results"] = bodies
         attributes = _podium_tags(body)
         turn = Turn(
-            prompt=text,
-            messages=(Message(role="user", content=text),),
+            prompt=prompt,
+            messages=tuple(messages),
             instructions=agent.instruction,
             step=attributes.get(TAG_STEP),
             agent=attributes.get(TAG_AGENT) or agent.podium_agent or agent.name,
@@ -209,7 +232,13 @@ class BedrockRoutes:
             answer = self.brain.answer(turn)
         except StepError as exc:
             return _brain_error(exc)
-        self.state.record_turn(session_id, agent_id, alias_id, {"input": text, "reply": answer.text})
+        tool = answer.tool
+        self.state.record_turn(
+            session_id,
+            agent_id,
+            alias_id,
+            {"input": text, "reply": answer.text, **({"tool": tool.model_dump()} if tool else {})},
+        )
         detail["usage"] = answer.usage.model_dump()
         events: list[bytes] = []
         if body.get("enableTrace"):
@@ -220,11 +249,25 @@ class BedrockRoutes:
                 session_id=session_id,
                 model=agent.foundation_model,
                 prompt=text,
-                reply=answer.text,
+                reply=answer.text if tool is None else json.dumps(tool.model_dump()),
                 usage=answer.usage,
+                finish=tool is None,
             ):
                 events.append(wire.event("trace", part))
-        events.append(wire.chunk_event(answer.text))
+        if tool is None:
+            events.append(wire.chunk_event(answer.text))
+        else:
+            invocation_id = str(uuid.uuid4())
+            group = tool.action_group or DEFAULT_ACTION_GROUP
+            self.state.return_control(
+                session_id,
+                agent_id,
+                alias_id,
+                {"invocationId": invocation_id, "actionGroup": group, "function": tool.name, "input": text},
+            )
+            payload = wire.return_control(invocation_id, agent_id, group, tool.name, tool.input)
+            events.append(wire.event("returnControl", payload))
+            detail["tool"] = tool.name
         headers = {
             "Content-Type": wire.EVENT_STREAM,
             "x-amzn-RequestId": wire.request_id(),
@@ -292,6 +335,25 @@ class BedrockRoutes:
             assert isinstance(response.body, bytes)
             response.body = response.body[: len(response.body) // 2]
         return response
+
+
+def _results_problem(results: Any, invocation_id: Any, pending: dict[str, Any] | None) -> str | None:
+    """Why the service would refuse returnControlInvocationResults, or None."""
+    if pending is None:
+        return (
+            "The returnControlInvocationResults don't match any pending invocation in this session."
+            " Make sure the agent returned control before sending results."
+        )
+    if invocation_id != pending["invocationId"]:
+        return (
+            f"The invocationId {invocation_id!r} doesn't match the invocation pending in this session."
+            " Use the invocationId from the returnControl event."
+        )
+    if not isinstance(results, list) or not all(
+        isinstance(r, dict) and ("functionResult" in r or "apiResult" in r) for r in results
+    ):
+        return "Each of returnControlInvocationResults must be a functionResult or an apiResult."
+    return None
 
 
 def _podium_tags(body: dict[str, Any]) -> dict[str, str]:

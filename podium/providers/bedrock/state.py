@@ -34,6 +34,9 @@ class Session:
     agent_id: str
     alias_id: str
     turns: list[dict[str, Any]] = field(default_factory=list)
+    # the control returned to the caller and not yet answered: invocationId, actionGroup,
+    # function and the input it came from
+    pending: dict[str, Any] | None = None
 
 
 class MotoMissing(RuntimeError):
@@ -132,3 +135,20 @@ class BedrockState:
                 session = self.sessions[session_id] = Session(session_id, agent_id, alias_id)
             session.turns.append(turn)
             return session
+
+    def return_control(self, session_id: str, agent_id: str, alias_id: str, pending: dict[str, Any]) -> None:
+        """Remember the control a reply returned, for the follow-up call carrying its results."""
+        with self.lock:
+            session = self.sessions.get(session_id)
+            if session is None:
+                session = self.sessions[session_id] = Session(session_id, agent_id, alias_id)
+            session.pending = pending
+
+    def take_control(self, session_id: str) -> dict[str, Any] | None:
+        """The control returned and not yet answered in a session, forgotten as it is taken."""
+        with self.lock:
+            session = self.sessions.get(session_id)
+            if session is None:
+                return None
+            pending, session.pending = session.pending, None
+            return pending

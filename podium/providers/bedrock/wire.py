@@ -80,12 +80,14 @@ def trace_events(
     prompt: str,
     reply: str,
     usage: Usage,
+    finish: bool = True,
 ) -> list[dict[str, Any]]:
     """The trace parts a classic Bedrock agent sends for one answer, as TracePart payloads.
 
     Two model invocations, pre-processing then orchestration, share the brain's usage between
     them (a client must sum every model invocation's usage, as it must with the real service).
-    The final observation carries timing but no usage, as the service's does.
+    The final observation carries timing but no usage, as the service's does; a reply that
+    returns control (`finish` false) has none.
     """
     trace_id = uuid.uuid4().hex[:8]
     pre_in, orch_in = _split(usage.input_tokens, 0.25)
@@ -159,7 +161,42 @@ def trace_events(
             }
         ),
     ]
-    return pre + orchestration
+    return pre + (orchestration if finish else orchestration[:-1])
+
+
+def _parameter(name: str, value: Any) -> dict[str, str]:
+    """A FunctionParameter: every value travels as text, with the type the function declares."""
+    if isinstance(value, bool):
+        return {"name": name, "type": "boolean", "value": "true" if value else "false"}
+    if isinstance(value, int):
+        return {"name": name, "type": "integer", "value": str(value)}
+    if isinstance(value, float):
+        return {"name": name, "type": "number", "value": repr(value)}
+    if isinstance(value, list):
+        return {"name": name, "type": "array", "value": json.dumps(value)}
+    if isinstance(value, str):
+        return {"name": name, "type": "string", "value": value}
+    return {"name": name, "type": "string", "value": json.dumps(value)}
+
+
+def return_control(
+    invocation_id: str, agent_id: str, action_group: str, function: str, arguments: Mapping[str, Any]
+) -> dict[str, Any]:
+    """A ReturnControlPayload asking the caller to run one function of a RETURN_CONTROL action group."""
+    return {
+        "invocationId": invocation_id,
+        "invocationInputs": [
+            {
+                "functionInvocationInput": {
+                    "actionGroup": action_group,
+                    "actionInvocationType": "RESULT",
+                    "agentId": agent_id,
+                    "function": function,
+                    "parameters": [_parameter(k, v) for k, v in arguments.items()],
+                }
+            }
+        ],
+    }
 
 
 # --- rest-json replies --------------------------------------------------------------------------

@@ -144,6 +144,12 @@ class LocalProvider(Provider):
         if reply.latency:
             await asyncio.sleep(reply.latency)
         raise_scripted_error(reply, self.name)
+        if reply.tool is not None:
+            raise InvalidRequest(
+                f"mock.{key} asks for the tool '{reply.tool.name}', which the local provider does not run",
+                fix="run the step on an emulated bedrock agent (podium run --emulate), or script its text",
+                provider=self.name,
+            )
         text = reply_text(reply)
         return AgentResponse(
             text=text,
