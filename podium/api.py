@@ -60,8 +60,7 @@ async def arun(
     resolved = resolve_inputs(wf, inputs or {})
     if provider is not None:
         ProviderRegistry(pm).get(provider)  # a clear error for an unknown name, before anything runs
-    own_store = not hasattr(store, "append")
-    the_store: RunStore = open_store(store) if own_store else store  # type: ignore[arg-type,assignment]
+    the_store, own_store = _own(store)
     merged = {**dict(settings or {}), **({"emulate": True} if emulate else {})}
     try:
         with ExitStack() as stack:
@@ -94,8 +93,7 @@ def run(workflow: Workflow | str | Path, inputs: Mapping[str, Any] | None = None
 
 def get_run(run_id: str, *, store: RunStore | str | Path | None = None) -> Run:
     """A run as its events tell it, by id, unique id prefix, or `latest`."""
-    own_store = not hasattr(store, "append")
-    the_store: RunStore = open_store(store) if own_store else store  # type: ignore[arg-type,assignment]
+    the_store, own_store = _own(store)
     try:
         record = the_store.get_run(run_id)
         return fold(the_store.events(record.run_id))

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from podium import __version__
-from podium.plugins.commands import echo_json, fail, guard
+from podium.plugins.commands import echo_json, fail, guard, parse_pairs
 
 if TYPE_CHECKING:
     import pluggy
@@ -77,11 +77,7 @@ def _parse_inputs(pairs: tuple[str, ...], inputs_file: str | None) -> dict[str, 
         if not isinstance(loaded, dict):
             raise InputError(f"--inputs {inputs_file}: must hold a JSON object")
         values.update(loaded)
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise InputError(f"-i {pair}: expected key=value", fix="write e.g. -i topic=tides")
-        values[key.strip()] = value
+    values.update(parse_pairs(pairs, "-i", "topic=tides"))
     return values
 
 
@@ -228,20 +224,6 @@ def resume(
     _drive(start, steps, record.run_id, db=db, as_json=as_json, quiet=quiet)
 
 
-def _parse_fields(pairs: tuple[str, ...]) -> dict[str, str]:
-    from podium.core.errors import InputError
-
-    fields: dict[str, str] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise InputError(
-                f"--field {pair}: expected name=value", fix="write e.g. --field reason='looks good'"
-            )
-        fields[key.strip()] = value
-    return fields
-
-
 def _decision_command(decision: str) -> Callable[..., None]:
     verb = "approve" if decision == "approved" else "reject"
 
@@ -276,7 +258,7 @@ def _decision_command(decision: str) -> Callable[..., None]:
                 decision,
                 by=who,
                 comment=comment,
-                fields=_parse_fields(pairs),
+                fields=parse_pairs(pairs, "--field", "reason='looks good'"),
                 store=store,
             )
         finally:

@@ -49,3 +49,16 @@ def guard(fn: Callable[..., Any]) -> Callable[..., Any]:
 def echo_json(data: Any) -> None:
     """Print data as indented JSON (what every `--json` option prints)."""
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def parse_pairs(pairs: tuple[str, ...], option: str, example: str) -> dict[str, str]:
+    """`NAME=VALUE` options (`-i`, `--field`, `--set`) as a dict; a malformed one is bad input."""
+    from podium.core.errors import InputError
+
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"{option} {pair}: expected name=value", fix=f"write e.g. {option} {example}")
+        out[key.strip()] = value
+    return out

@@ -12,23 +12,10 @@ import json
 import signal
 import sys
 import threading
-from typing import Any
 
 import click
 
-from podium.plugins.commands import guard
-
-
-def _settings(pairs: tuple[str, ...]) -> dict[str, Any]:
-    from podium.core.errors import InputError
-
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise InputError(f"--set {pair}: expected key=value", fix="write e.g. --set region=eu-west-1")
-        out[key.strip()] = value
-    return out
+from podium.plugins.commands import guard, parse_pairs
 
 
 @click.command("deploy")
@@ -57,7 +44,10 @@ def deploy(file: str, provider_name: str, pairs: tuple[str, ...], as_json: bool)
             f"provider '{provider_name}' has no managed agents to deploy",
             fix="deploy to a cloud provider (bedrock, vertex, azure)",
         )
-    settings = {**workflow.providers.get(provider_name, {}), **_settings(pairs)}
+    settings = {
+        **workflow.providers.get(provider_name, {}),
+        **parse_pairs(pairs, "--set", "region=eu-west-1"),
+    }
     try:
         config = cls.Config.model_validate(settings)
     except ValidationError as exc:
