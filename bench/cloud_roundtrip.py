@@ -43,7 +43,7 @@ def available() -> str | None:
 
 def _workflow(emu: Any, calls: int, binding: dict[str, str]) -> Any:
     from podium.core.loader import parse
-    from podium.plugins.manager import ProviderRegistry, build_plugin_manager
+    from podium.plugins.manager import ProviderRegistry, load_plugins
 
     settings = json.dumps({**emu.settings(), "max_attempts": 1})
     lines = [
@@ -55,7 +55,7 @@ def _workflow(emu: Any, calls: int, binding: dict[str, str]) -> Any:
         "  s0: {agent: a, prompt: go}",
     ]
     lines += [f"  s{i}: {{agent: a, needs: [s{i - 1}], prompt: go}}" for i in range(1, calls)]
-    names = ProviderRegistry(build_plugin_manager(entry_points_too=False)).names()
+    names = ProviderRegistry(load_plugins(entry_points_too=False)).names()
     return parse("\n".join(lines), file="roundtrip.yaml", base_dir=HERE, providers=names)
 
 
@@ -100,13 +100,13 @@ def _direct(emu: Any, kind: str, agent: tuple[str, str]) -> Callable[[int], floa
 
 
 def _podium(emu: Any, kind: str, agent: tuple[str, str], calls: int) -> Callable[[], float]:
-    from podium.core.executor import Engine
+    from podium.core.engine import Engine
     from podium.core.store import MemoryStore
-    from podium.plugins.manager import build_plugin_manager
+    from podium.plugins.manager import load_plugins
 
     binding = {"model": MODEL} if kind == "converse" else {"agent_id": agent[0], "alias_id": agent[1]}
     wf = _workflow(emu, calls, binding)
-    plugins = build_plugin_manager(entry_points_too=False)
+    plugins = load_plugins(entry_points_too=False)
 
     async def timed() -> float:
         engine = Engine(plugins=plugins, store=MemoryStore())

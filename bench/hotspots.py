@@ -100,17 +100,17 @@ class _KeepStore(MemoryStore):
 
 def ablate(repeat: int = 7) -> None:
     """The chain and the fan-out with parts of podium switched off: what each part costs per step."""
-    from podium.core.executor import Engine
-    from podium.core.run import fold
-    from podium.plugins.manager import build_plugin_manager
+    from podium.core.engine import Engine
+    from podium.core.replay import fold
+    from podium.plugins.manager import load_plugins
 
     def without_cost() -> Any:
-        pm = build_plugin_manager(entry_points_too=False)
+        pm = load_plugins(entry_points_too=False)
         pm.unregister(name="podium.cost.plugin")
         return pm
 
     variants: dict[str, tuple[Callable[[], Any], Callable[[], RunStore]]] = {
-        "as shipped": (lambda: build_plugin_manager(entry_points_too=False), MemoryStore),
+        "as shipped": (lambda: load_plugins(entry_points_too=False), MemoryStore),
         "without the cost plugin": (without_cost, MemoryStore),
         "without the cost plugin, events kept as objects": (without_cost, _KeepStore),
     }

@@ -14,11 +14,11 @@ from pathlib import Path
 
 from workloads import Chain, FanOut
 
-from podium.core.executor import Engine
+from podium.core.engine import Engine
 from podium.core.loader import parse
 from podium.core.spec import Workflow
 from podium.core.store import RunStore, SQLiteStore
-from podium.plugins.manager import build_plugin_manager
+from podium.plugins.manager import load_plugins
 
 HERE = Path(__file__).resolve().parent
 
@@ -58,7 +58,7 @@ def workflow(workload: Chain | FanOut) -> Workflow:
 
 
 def engine(store: RunStore) -> Engine:
-    return Engine(plugins=build_plugin_manager(entry_points_too=False), store=store)
+    return Engine(plugins=load_plugins(entry_points_too=False), store=store)
 
 
 async def run(workload: Chain | FanOut, store: RunStore) -> float:

@@ -1,4 +1,4 @@
-"""The library's front door: load a workflow, run it (sync or async), read runs back."""
+"""The library's front door: load a workflow, run it (sync or async), read, decide, cancel and prune runs."""
 
 from __future__ import annotations
 
@@ -6,28 +6,40 @@ import asyncio
 import logging
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pluggy
 
+from podium.core.calls import RunSettings
 from podium.core.loader import load as _load_file
 from podium.core.loader import resolve_inputs
-from podium.core.run import Run, fold
+from podium.core.replay import fold
+from podium.core.run import Run
 from podium.core.spec import Workflow
-from podium.core.store import RunStore, open_store
-from podium.plugins.manager import ProviderRegistry, build_plugin_manager
+from podium.core.store import RunRecord, RunStore, open_store
+from podium.plugins.manager import Plugins
 
 log = logging.getLogger("podium")
 
-
-def _plugins(plugins: pluggy.PluginManager | None) -> pluggy.PluginManager:
-    return plugins if plugins is not None else build_plugin_manager()
+PluginsLike = Plugins | pluggy.PluginManager | None
 
 
-def load(path: str | Path, *, plugins: pluggy.PluginManager | None = None) -> Workflow:
+class Inputs(dict[str, Any]):
+    """A run's inputs, already checked and typed against its workflow (what `checked_inputs` returns)."""
+
+
+def checked_inputs(workflow: Workflow, given: Mapping[str, Any] | None = None) -> Inputs:
+    """Check `given` against the workflow's inputs, apply defaults and types; InputError if wrong."""
+    if isinstance(given, Inputs):
+        return given
+    return Inputs(resolve_inputs(workflow, given or {}))
+
+
+def load(path: str | Path, *, plugins: PluginsLike = None) -> Workflow:
     """Read and check a workflow file; raises `WorkflowError` listing every problem, located."""
-    registry = ProviderRegistry(_plugins(plugins))
+    registry = Plugins.of(plugins).providers
     configs = {name: registry.get(name).Config for name in registry.names()}
     return _load_file(path, providers=registry.names(), provider_configs=configs)
 
@@ -38,9 +50,9 @@ async def arun(
     *,
     provider: str | None = None,
     store: RunStore | str | Path | None = None,
-    plugins: pluggy.PluginManager | None = None,
+    plugins: PluginsLike = None,
     run_id: str | None = None,
-    settings: Mapping[str, Any] | None = None,
+    settings: RunSettings | Mapping[str, Any] | None = None,
     observers: Iterable[object] = (),
     wait: bool = False,
     emulate: bool = False,
@@ -49,26 +61,29 @@ async def arun(
 
     `store` is a RunStore, a database path, or None for the default (`$PODIUM_DB` or
     `~/.podium/podium.db`). `provider` rebinds every non-function agent to that provider.
+    `settings` (`budget`, `prices`, and any plugin's own) are checked before anything runs.
     `observers` are objects with a `podium_event(event)` method; they see this run's events only.
     `wait` keeps the process waiting at an approval step (else the run returns `waiting`);
     `emulate` runs each cloud the workflow uses on its local emulator (and so will its resume).
     """
-    from podium.core.executor import Engine
+    from podium.core.engine import Engine
 
-    pm = _plugins(plugins)
-    wf = workflow if isinstance(workflow, Workflow) else load(workflow, plugins=pm)
-    resolved = resolve_inputs(wf, inputs or {})
+    the_plugins = Plugins.of(plugins)
+    wf = workflow if isinstance(workflow, Workflow) else load(workflow, plugins=the_plugins)
+    resolved = checked_inputs(wf, inputs)
     if provider is not None:
-        ProviderRegistry(pm).get(provider)  # a clear error for an unknown name, before anything runs
+        the_plugins.providers.get(provider)  # a clear error for an unknown name, before anything runs
+    parsed = RunSettings.parse(settings)
+    if emulate:
+        parsed = parsed.merged(RunSettings(emulate=True))
     the_store, own_store = _own(store)
-    merged = {**dict(settings or {}), **({"emulate": True} if emulate else {})}
     try:
         with ExitStack() as stack:
-            if emulate:
-                wf = stack.enter_context(_emulated(wf, pm, provider))
-            engine = Engine(plugins=pm, store=the_store)
+            if parsed.emulate:
+                wf = stack.enter_context(_emulated(wf, the_plugins, provider))
+            engine = Engine(plugins=the_plugins, store=the_store)
             return await engine.run(
-                wf, resolved, provider=provider, run_id=run_id, settings=merged,
+                wf, resolved, provider=provider, run_id=run_id, settings=parsed,
                 observers=observers, wait=wait,
             )  # fmt: skip
     finally:
@@ -77,10 +92,10 @@ async def arun(
 
 
 @contextmanager
-def _emulated(wf: Workflow, pm: pluggy.PluginManager, provider: str | None) -> Iterator[Workflow]:
+def _emulated(wf: Workflow, plugins: Plugins, provider: str | None) -> Iterator[Workflow]:
     from podium.emulate import emulated
 
-    with emulated(wf, pm, provider=provider) as (rebound, names):
+    with emulated(wf, plugins, provider=provider) as (rebound, names):
         if names:
             log.info("emulating %s on 127.0.0.1", ", ".join(names))
         yield rebound
@@ -93,13 +108,9 @@ def run(workflow: Workflow | str | Path, inputs: Mapping[str, Any] | None = None
 
 def get_run(run_id: str, *, store: RunStore | str | Path | None = None) -> Run:
     """A run as its events tell it, by id, unique id prefix, or `latest`."""
-    the_store, own_store = _own(store)
-    try:
+    with _opened(store) as the_store:
         record = the_store.get_run(run_id)
         return fold(the_store.events(record.run_id))
-    finally:
-        if own_store:
-            the_store.close()
 
 
 def _own(store: RunStore | str | Path | None) -> tuple[RunStore, bool]:
@@ -108,14 +119,25 @@ def _own(store: RunStore | str | Path | None) -> tuple[RunStore, bool]:
     return open_store(store), True  # type: ignore[arg-type]
 
 
+@contextmanager
+def _opened(store: RunStore | str | Path | None) -> Iterator[RunStore]:
+    """The store given, or the one a path names (closed afterwards)."""
+    the_store, own = _own(store)
+    try:
+        yield the_store
+    finally:
+        if own:
+            the_store.close()
+
+
 async def aresume(
     run_id: str,
     *,
     store: RunStore | str | Path | None = None,
-    plugins: pluggy.PluginManager | None = None,
+    plugins: PluginsLike = None,
     file: str | Path | None = None,
     allow_changed: bool = False,
-    settings: Mapping[str, Any] | None = None,
+    settings: RunSettings | Mapping[str, Any] | None = None,
     observers: Iterable[object] = (),
     wait: bool = False,
     emulate: bool = False,
@@ -125,13 +147,14 @@ async def aresume(
     Only steps with no finished event run; finished ones keep their outputs and are not paid
     for again. The workflow file is the one the run started from (or `file`); if it changed
     since, resume refuses unless `allow_changed`, and then only unfinished steps use the new
-    definition. A run that already succeeded is returned as it is.
+    definition. A run that already succeeded is returned as it is. The run's events are read
+    once, after this process has taken the run's lease.
     """
+    from podium.core.engine import Engine
     from podium.core.errors import BadInput
-    from podium.core.executor import Engine
 
-    the_store, own = _own(store)
-    try:
+    parsed = RunSettings.parse(settings)
+    with _opened(store) as the_store:
         record = the_store.get_run(run_id)
         if record.status == "succeeded":
             return fold(the_store.events(record.run_id))
@@ -141,8 +164,8 @@ async def aresume(
                 f"run {record.run_id}: its workflow file {path or '(none recorded)'} is missing",
                 fix="restore the file, or point at it with --file PATH",
             )
-        pm = _plugins(plugins)
-        wf = load(path, plugins=pm)
+        the_plugins = Plugins.of(plugins)
+        wf = load(path, plugins=the_plugins)
         changed = record.file_hash is not None and wf.file_hash != record.file_hash
         if changed and not allow_changed:
             raise BadInput(
@@ -150,45 +173,18 @@ async def aresume(
                 fix="resume with --allow-changed to run the unfinished steps with the new file"
                 " (finished steps keep their results), or restore the original file",
             )
-        engine = Engine(plugins=pm, store=the_store)
-        first = the_store.events(record.run_id, limit=1)[0].data
-        with ExitStack() as stack:
-            if emulate or first.get("settings", {}).get("emulate"):
-                wf = stack.enter_context(_emulated(wf, pm, first.get("provider_override")))
+        engine = Engine(plugins=the_plugins, store=the_store)
+        with engine.claimed(record.run_id) as claim, ExitStack() as stack:
+            if emulate or RunSettings.parse(claim.started.get("settings")).emulate:
+                wf = stack.enter_context(_emulated(wf, the_plugins, claim.started.get("provider_override")))
             return await engine.resume(
-                record.run_id, wf, settings=settings, observers=observers, wait=wait, changed=changed
+                claim, wf, settings=parsed, observers=observers, wait=wait, changed=changed
             )
-    finally:
-        if own:
-            the_store.close()
 
 
 def resume(run_id: str, **kwargs: Any) -> Run:
     """The synchronous form of `aresume`."""
     return asyncio.run(aresume(run_id, **kwargs))
-
-
-def _append_or_post(
-    store: RunStore,
-    run_id: str,
-    event: tuple[Any, str | None, dict[str, Any]],
-    post: tuple[str, dict[str, Any]],
-) -> bool:
-    """Append `event` to a run no live process drives (holding its lease meanwhile), or post `post`
-    to the run's inbox for the process that drives it. True when the event was appended."""
-    from podium.core.events import Event
-    from podium.core.lease import owner_id
-
-    me = owner_id()
-    if store.acquire_lease(run_id, me).owner != me:
-        store.post(run_id, *post)
-        return False
-    try:
-        type_, step, data = event
-        store.append(Event(run_id, store.last_seq(run_id) + 1, type_, step, None, data))
-    finally:
-        store.release_lease(run_id, me)
-    return True
 
 
 def decide(
@@ -200,87 +196,124 @@ def decide(
     comment: str | None = None,
     fields: Mapping[str, Any] | None = None,
     store: RunStore | str | Path | None = None,
+    plugins: PluginsLike = None,
 ) -> str:
     """Approve or reject a waiting approval step. Returns 'recorded' or 'sent'.
 
     'recorded': the decision is an event in the run's log (no process was driving the run; a
-    `resume` continues it). 'sent': a live process drives the run (`--wait`) and will apply it.
+    `resume` continues it), seen by every plugin's `podium_event`. 'sent': a live process drives
+    the run (`--wait`) and will apply it.
     """
-    from podium.core.errors import BadInput, InputError
-    from podium.core.events import EventType, StepStatus
-    from podium.core.loader import suggest
+    from podium.core.approvals import check_decision
+    from podium.core.dispatch import append_or_post
+    from podium.core.events import EventType
 
-    if decision not in ("approved", "rejected"):
-        raise ValueError(decision)
-    the_store, own = _own(store)
-    try:
+    with _opened(store) as the_store:
         record = the_store.get_run(run_id)
-        run = fold(the_store.events(record.run_id))
-        if record.status in ("succeeded", "cancelled"):
-            raise BadInput(
-                f"run {record.run_id} has {record.status}; step '{step}' is not waiting for approval",
-                fix="`podium runs --waiting` lists the runs that wait for a person",
-            )
-        found = run.steps.get(step)
-        if found is None:
-            raise BadInput(
-                f"run {record.run_id} has no step '{step}'{suggest(step, run.steps)}",
-                fix=f"steps: {', '.join(run.steps)}",
-            )
-        waiting = found.status == StepStatus.WAITING and found.approval and not found.approval.get("decision")
-        if not waiting:
-            state = "already decided" if found.approval and found.approval.get("decision") else found.status
-            raise BadInput(
-                f"step '{step}' of run {record.run_id} is not waiting for approval ({state})",
-                fix="`podium runs --waiting` lists the runs that wait for a person",
-            )
-        spec = (found.approval or {}).get("request", {}).get("fields", {})
-        given = dict(fields or {})
-        for name in given:
-            if name not in spec:
-                raise InputError(
-                    f"step '{step}' asks for no field '{name}'{suggest(name, spec)}",
-                    fix=f"fields it asks for: {', '.join(spec) or 'none'}",
-                )
-        for name, field_spec in spec.items():
-            if name not in given:
-                if field_spec.get("required", True):
-                    raise InputError(
-                        f"step '{step}' needs the field '{name}' ({field_spec.get('type', 'string')})",
-                        fix=f"add --field {name}=VALUE",
-                    )
-                continue
-            from podium.core.loader import coerce_input
-            from podium.core.spec import Input
-
-            given[name] = coerce_input(name, Input(type=field_spec.get("type", "string")), given[name])
+        given = check_decision(fold(the_store.events(record.run_id)), step, decision, fields or {})
         payload = {"decision": decision, "by": by, "comment": comment, "fields": given}
-        appended = _append_or_post(
+        appended = append_or_post(
             the_store,
+            Plugins.of(plugins),
             record.run_id,
             (EventType.APPROVAL_DECIDED, step, payload),
             ("decision", {"step": step, **payload}),
         )
         return "recorded" if appended else "sent"
-    finally:
-        if own:
-            the_store.close()
 
 
-def cancel(run_id: str, *, by: str | None = None, store: RunStore | str | Path | None = None) -> str:
+def cancel(
+    run_id: str,
+    *,
+    by: str | None = None,
+    store: RunStore | str | Path | None = None,
+    plugins: PluginsLike = None,
+) -> str:
     """Cancel a run. Returns 'cancelled', 'requested' (a live process will stop), or its final status."""
+    from podium.core.dispatch import append_or_post
     from podium.core.events import EventType
 
-    the_store, own = _own(store)
-    try:
+    with _opened(store) as the_store:
         record = the_store.get_run(run_id)
         if record.status in ("succeeded", "failed", "cancelled"):
             return record.status
         data = {"status": "cancelled", "outputs": {}, "cancelled_by": by}
-        appended = _append_or_post(
-            the_store, record.run_id, (EventType.RUN_FINISHED, None, data), ("cancel", {"by": by})
+        appended = append_or_post(
+            the_store,
+            Plugins.of(plugins),
+            record.run_id,
+            (EventType.RUN_FINISHED, None, data),
+            ("cancel", {"by": by}),
         )
         return "cancelled" if appended else "requested"
-    finally:
-        if own:
-            the_store.close()
+
+
+def waiting(run_id: str, *, store: RunStore | str | Path | None = None) -> list[dict[str, Any]]:
+    """What a waiting run asks of a person: each waiting approval step's message, fields, deadline."""
+    run = get_run(run_id, store=store)
+    out = []
+    for sid, step in run.steps.items():
+        if step.status == "waiting" and step.approval:
+            request = step.approval.get("request", {})
+            out.append(
+                {
+                    "step": sid,
+                    "message": request.get("message"),
+                    "deadline": request.get("deadline"),
+                    "fields": request.get("fields", {}),
+                    "decision": step.approval.get("decision"),
+                }
+            )
+    return out
+
+
+def _driven(store: RunStore, record: RunRecord) -> bool:
+    """Whether a live process drives the run now (its lease is held and fresh)."""
+    lease = store.lease(record.run_id)
+    return record.status == "running" and bool(lease.owner) and not lease.stale()
+
+
+def delete_runs(run_ids: Iterable[str], *, store: RunStore | str | Path | None = None) -> list[RunRecord]:
+    """Erase runs and everything derived from them; refuses (RunBusy) a run a live process drives.
+
+    Every id is checked before anything is deleted. Returns the deleted runs' records.
+    """
+    from podium.core.errors import RunBusy
+
+    with _opened(store) as the_store:
+        records = [the_store.get_run(run_id) for run_id in run_ids]
+        for record in records:
+            if _driven(the_store, record):
+                raise RunBusy(
+                    f"run {record.run_id} is being driven by {the_store.lease(record.run_id).owner}",
+                    fix=f"cancel it first: podium cancel {record.run_id}",
+                )
+        for record in records:
+            the_store.delete_run(record.run_id)
+        return records
+
+
+def gc(
+    older_than: float,
+    *,
+    keep_failed: bool = False,
+    dry_run: bool = False,
+    store: RunStore | str | Path | None = None,
+) -> list[RunRecord]:
+    """Delete runs not updated for `older_than` seconds (never one a live process drives), then
+    compact the store. `keep_failed` keeps failed and stopped runs. Returns the runs (to be) deleted."""
+    cutoff = datetime.now(UTC) - timedelta(seconds=older_than)
+    kept = {"failed", "stopped"} if keep_failed else set()
+    with _opened(store) as the_store:
+        doomed = [
+            record
+            for record in the_store.runs()
+            if record.updated_at < cutoff and record.status not in kept and not _driven(the_store, record)
+        ]
+        if not dry_run and doomed:
+            for record in doomed:
+                the_store.delete_run(record.run_id)
+            vacuum = getattr(the_store, "vacuum", None)
+            if vacuum is not None:
+                vacuum()
+        return doomed

@@ -14,21 +14,21 @@ from podium import __version__
 from podium.plugins.commands import echo_json, fail, guard, parse_pairs
 
 if TYPE_CHECKING:
-    import pluggy
-
     from podium.core.run import Run
     from podium.core.store import SQLiteStore
+    from podium.plugins.manager import Plugins
 
 
 class _State:
-    plugins: pluggy.PluginManager | None = None
+    plugins: Plugins | None = None
 
 
-def _plugins() -> pluggy.PluginManager:
+def _plugins() -> Plugins:
+    """The plugins, loaded once per command."""
     if _State.plugins is None:
-        from podium.plugins.manager import build_plugin_manager
+        from podium.plugins.manager import load_plugins
 
-        _State.plugins = build_plugin_manager()
+        _State.plugins = load_plugins()
     return _State.plugins
 
 
@@ -107,17 +107,14 @@ def run(
 ) -> None:
     """Run a workflow file and print its outputs (exit 1 if it fails, stops or waits)."""
     from podium import api
-    from podium.core.executor import new_run_id
-    from podium.core.loader import resolve_inputs
+    from podium.core.clock import new_run_id
 
     pm = _plugins()
     wf = api.load(file, plugins=pm)
-    inputs = resolve_inputs(wf, _parse_inputs(pairs, inputs_file))
+    inputs = api.checked_inputs(wf, _parse_inputs(pairs, inputs_file))
     if provider is not None:
-        from podium.plugins.manager import ProviderRegistry
-
-        ProviderRegistry(pm).get(provider)
-    settings = {"budget": _parse_budget(budget)} if budget is not None else {}
+        pm.providers.get(provider)
+    settings = _settings(budget)
     run_id = new_run_id()
 
     def start(store: Any, progress: Any) -> Any:
@@ -153,12 +150,12 @@ def _drive(
     import asyncio
 
     from podium import api
-    from podium.cli_view import Progress, print_run
+    from podium.cli_view import LiveView, print_run
 
     store = _open_store(db)
     try:
-        with Progress(steps, enabled=not (as_json or quiet)) as progress:
-            result = asyncio.run(start(store, progress))
+        with LiveView(steps, enabled=not (as_json or quiet)) as view:
+            result = asyncio.run(start(store, view))
     except KeyboardInterrupt:  # Ctrl-C: the engine recorded the run as cancelled; show it
         result = api.get_run(run_id, store=store)
         click.echo(f"cancelled: run {run_id} (resume with: podium resume {run_id})", err=True)
@@ -195,7 +192,7 @@ def resume(
 ) -> None:
     """Continue a run from where it stopped: finished steps are neither re-run nor re-paid."""
     from podium import api
-    from podium.core.run import fold
+    from podium.core.replay import fold
 
     store = _open_store(db)
     try:
@@ -212,7 +209,7 @@ def resume(
             click.echo(f"run {record.run_id} already succeeded; nothing to resume")
         sys.exit(0)
     pm = _plugins()
-    settings = {"budget": _parse_budget(budget)} if budget is not None else {}
+    settings = _settings(budget)
 
     def start(store: Any, progress: Any) -> Any:
         return api.aresume(
@@ -260,6 +257,7 @@ def _decision_command(decision: str) -> Callable[..., None]:
                 comment=comment,
                 fields=parse_pairs(pairs, "--field", "reason='looks good'"),
                 store=store,
+                plugins=_plugins(),
             )
         finally:
             store.close()
@@ -295,7 +293,7 @@ def cancel(run_id: str, by: str | None, db: str | None) -> None:
     store = _open_store(db)
     try:
         record = store.get_run(run_id)
-        outcome = api.cancel(record.run_id, by=by or getpass.getuser(), store=store)
+        outcome = api.cancel(record.run_id, by=by or getpass.getuser(), store=store, plugins=_plugins())
         if outcome == record.status:  # it had already ended, cancelled or otherwise
             outcome = f"already {outcome}"
     finally:
@@ -307,20 +305,11 @@ def cancel(run_id: str, by: str | None, db: str | None) -> None:
     click.echo(messages.get(outcome, f"run {record.run_id} has {outcome}; nothing to cancel"))
 
 
-def _parse_budget(text: str) -> Any:
-    from decimal import Decimal, InvalidOperation
+def _settings(budget: str | None) -> Any:
+    """The run's settings from its flags, parsed once (a bad --budget is bad input, exit 2)."""
+    from podium.core.calls import RunSettings
 
-    from podium.core.errors import InputError
-
-    try:
-        value = Decimal(text.strip().lstrip("$"))
-    except InvalidOperation:
-        value = Decimal(0)
-    if not value.is_finite() or value <= 0:
-        raise InputError(
-            f"--budget {text}: must be a positive amount of US dollars", fix="e.g. --budget 0.50"
-        )
-    return value
+    return RunSettings.parse({"budget": budget} if budget is not None else {}, where="--budget")
 
 
 # --- validate -------------------------------------------------------------------------------
@@ -364,26 +353,6 @@ def validate(file: str, as_json: bool) -> None:
 # --- runs / show ----------------------------------------------------------------------------
 
 
-def _waiting_steps(store: Any, run_id: str) -> list[dict[str, Any]]:
-    from podium.core.run import fold
-
-    run = fold(store.events(run_id))
-    out = []
-    for sid, step in run.steps.items():
-        if step.status == "waiting" and step.approval:
-            request = step.approval.get("request", {})
-            out.append(
-                {
-                    "step": sid,
-                    "message": request.get("message"),
-                    "deadline": request.get("deadline"),
-                    "fields": request.get("fields", {}),
-                    "decision": step.approval.get("decision"),
-                }
-            )
-    return out
-
-
 @cli.group(invoke_without_command=True)
 @click.option("--limit", default=20, show_default=True, help="Most runs to list.")
 @click.option("--status", help="Only runs with this status (running, failed, waiting, …).")
@@ -398,12 +367,13 @@ def runs(
     """List recent runs, newest first, with their size in the store."""
     if ctx.invoked_subcommand is not None:
         return
+    from podium import api
     from podium.cli_view import print_runs, print_waiting
 
     store = _open_store(db)
     try:
         records = store.runs(limit=limit, status="waiting" if waiting else status)
-        asks = {r.run_id: _waiting_steps(store, r.run_id) for r in records if r.status == "waiting"}
+        asks = {r.run_id: api.waiting(r.run_id, store=store) for r in records if r.status == "waiting"}
     finally:
         store.close()
     if as_json:
@@ -432,22 +402,10 @@ def runs(
 @_guard
 def runs_delete(run_ids: tuple[str, ...], db: str | None) -> None:
     """Erase runs and everything derived from them (events, index, inbox, cost rows)."""
-    from podium.core.errors import RunBusy
+    from podium import api
 
-    store = _open_store(db)
-    try:
-        for run_id in run_ids:
-            record = store.get_run(run_id)
-            lease = store.lease(record.run_id)
-            if record.status == "running" and lease.owner and not lease.stale():
-                raise RunBusy(
-                    f"run {record.run_id} is being driven by {lease.owner}",
-                    fix=f"cancel it first: podium cancel {record.run_id}",
-                )
-            store.delete_run(record.run_id)
-            click.echo(f"deleted: run {record.run_id} ({record.events} events, {record.size_bytes:,} bytes)")
-    finally:
-        store.close()
+    for record in api.delete_runs(run_ids, store=db):
+        click.echo(f"deleted: run {record.run_id} ({record.events} events, {record.size_bytes:,} bytes)")
 
 
 @cli.command()
@@ -458,38 +416,18 @@ def runs_delete(run_ids: tuple[str, ...], db: str | None) -> None:
 @_guard
 def gc(older_than: str, keep_failed: bool, dry_run: bool, db: str | None) -> None:
     """Delete runs not updated for AGE (never one a live process drives), then compact the store."""
-    from datetime import UTC, datetime, timedelta
-
+    from podium import api
     from podium.core.errors import InputError
     from podium.core.spec import parse_duration
 
     seconds = parse_duration(older_than)
     if not isinstance(seconds, float):
         raise InputError(f"--older-than {older_than}: not an age", fix="write e.g. 30d, 12h or 2w")
-    cutoff = datetime.now(UTC) - timedelta(seconds=seconds)
-    kept = {"failed", "stopped"} if keep_failed else set()
-    store = _open_store(db)
-    try:
-        doomed = []
-        for record in store.runs():
-            if record.updated_at >= cutoff or record.status in kept:
-                continue
-            lease = store.lease(record.run_id)
-            if record.status == "running" and lease.owner and not lease.stale():
-                continue
-            doomed.append(record)
-        freed = sum(r.size_bytes for r in doomed)
+    doomed = api.gc(seconds, keep_failed=keep_failed, dry_run=dry_run, store=db)
+    freed = sum(r.size_bytes for r in doomed)
+    if dry_run:
         for record in doomed:
-            if dry_run:
-                click.echo(
-                    f"would delete: run {record.run_id} ({record.status}, {record.updated_at:%Y-%m-%d})"
-                )
-            else:
-                store.delete_run(record.run_id)
-        if not dry_run and doomed:
-            store.vacuum()
-    finally:
-        store.close()
+            click.echo(f"would delete: run {record.run_id} ({record.status}, {record.updated_at:%Y-%m-%d})")
     verb = "would delete" if dry_run else "deleted"
     click.echo(f"{verb} {len(doomed)} run{'s' if len(doomed) != 1 else ''} ({freed:,} bytes of events)")
 
@@ -503,7 +441,7 @@ def gc(older_than: str, keep_failed: bool, dry_run: bool, db: str | None) -> Non
 def show(run_id: str, with_events: bool, db: str | None, as_json: bool) -> None:
     """Show a run: each step's status, output, error, attempts and timing (RUN may be 'latest')."""
     from podium.cli_view import print_events, print_run
-    from podium.core.run import fold
+    from podium.core.replay import fold
 
     store = _open_store(db)
     try:
@@ -530,10 +468,8 @@ def show(run_id: str, with_events: bool, db: str | None, as_json: bool) -> None:
 @json_option
 def providers(as_json: bool) -> None:
     """List installed providers and the plugins they come from."""
-    from podium.plugins.manager import ProviderRegistry
-
     pm = _plugins()
-    registry = ProviderRegistry(pm)
+    registry = pm.providers
     rows = [
         {
             "name": name,
@@ -542,7 +478,7 @@ def providers(as_json: bool) -> None:
         }
         for name in registry.names()
     ]
-    failed = pm.podium_load_report.failed  # type: ignore[attr-defined]
+    failed = pm.report.failed
     if as_json:
         _echo_json({"providers": rows, "failed_plugins": failed})
         return

@@ -67,7 +67,7 @@ def _ms(value: float | None) -> str:
     return f"{value:.0f} ms" if value < 10_000 else f"{value / 1000:.1f} s"
 
 
-class Progress:
+class LiveView:
     """A podium_event observer that shows each step's state as the run goes.
 
     On a terminal it is a live table on stderr; elsewhere, one line per step as it ends.
@@ -85,7 +85,7 @@ class Progress:
         self.run_id = ""
         self._live: Live | None = None
 
-    def __enter__(self) -> Progress:
+    def __enter__(self) -> LiveView:
         if self.live_mode:
             self._live = Live(
                 get_renderable=self._table, console=self.console, refresh_per_second=8,

@@ -26,11 +26,10 @@ import pytest
 from podium.plugins import hookimpl
 
 if TYPE_CHECKING:
-    import pluggy
-
     from podium.core.calls import AgentRequest, AgentResponse, Provider
     from podium.core.events import Event
     from podium.core.store import MemoryStore
+    from podium.plugins.manager import Plugins
 
 Handler = Callable[["AgentRequest"], "str | AgentResponse | Awaitable[str | AgentResponse]"]
 
@@ -88,7 +87,7 @@ class EventRecorder:
 class PluginsFixture:
     """The `podium_plugins` fixture: a plugin manager plus helpers to register test plugins."""
 
-    def __init__(self, pm: pluggy.PluginManager) -> None:
+    def __init__(self, pm: Plugins) -> None:
         self.pm = pm
 
     def register(self, plugin: object) -> object:
@@ -102,9 +101,9 @@ class PluginsFixture:
 @pytest.fixture
 def podium_plugins() -> Iterator[PluginsFixture]:
     """A fresh plugin manager with podium's built-ins only; test plugins vanish afterwards."""
-    from podium.plugins.manager import build_plugin_manager
+    from podium.plugins.manager import load_plugins
 
-    yield PluginsFixture(build_plugin_manager(entry_points_too=False))
+    yield PluginsFixture(load_plugins(entry_points_too=False))
 
 
 @pytest.fixture

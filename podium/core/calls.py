@@ -1,14 +1,20 @@
-"""What crosses the provider boundary: AgentRequest, AgentResponse, Usage, the Provider contract."""
+"""What crosses the provider boundary (requests, replies, usage, the Provider contract) and what hooks see."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from podium.core.errors import InputError
+
+if TYPE_CHECKING:
+    from podium.core.spec import Workflow
 
 
 class Usage(BaseModel):
@@ -166,3 +172,88 @@ class Provider:
         lays over the workflow's own `providers.<name>` settings. Leaving it stops the server.
         """
         return None
+
+
+def _dollars(value: Any) -> Decimal:
+    """A positive US dollar amount from a number or text such as "$0.50"."""
+    if isinstance(value, bool):
+        raise ValueError("not an amount")
+    try:
+        amount = Decimal(value.strip().lstrip("$") if isinstance(value, str) else str(value))
+    except InvalidOperation:
+        raise ValueError("not an amount") from None
+    if not amount.is_finite() or amount <= 0:
+        raise ValueError("not a positive amount")
+    return amount
+
+
+class RunSettings(BaseModel):
+    """A run's settings, parsed once at the edge (CLI flags, library arguments), recorded in its log.
+
+    The known ones are typed; a plugin's own settings ride along as extra keys and are read with
+    `get`, as from a dict. A resume lays its new settings over the ones the run started with.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    budget: Decimal | None = Field(None, description="Most this run may spend, in US dollars.")
+    prices: tuple[str, ...] = Field((), description="Price files laid over the catalog for this run.")
+    emulate: bool = Field(False, description="Each cloud runs on its local emulator.")
+
+    @field_validator("budget", mode="before")
+    @classmethod
+    def _budget(cls, value: Any) -> Decimal | None:
+        return None if value is None else _dollars(value)
+
+    @classmethod
+    def parse(cls, value: RunSettings | Mapping[str, Any] | None, *, where: str = "settings") -> RunSettings:
+        """Settings from a mapping (or as they are); a bad value is an InputError naming the fix."""
+        if isinstance(value, RunSettings):
+            return value
+        try:
+            return cls.model_validate(dict(value or {}))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            name = ".".join(str(p) for p in first["loc"]) or "settings"
+            given = dict(value or {}).get(name)
+            if name == "budget":
+                label = where if where.startswith("--") else f"{where}.budget"
+                raise InputError(
+                    f"{label} {given!s}: not a budget: it must be a positive amount of US dollars",
+                    fix="give a positive amount, e.g. --budget 0.50",
+                ) from None
+            raise InputError(f"{where}.{name} {given!r}: {first['msg']}") from None
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """A setting by name, typed or a plugin's own, as `dict.get` would give it."""
+        if key in type(self).model_fields:
+            return getattr(self, key)
+        return (self.model_extra or {}).get(key, default)
+
+    def merged(self, later: RunSettings) -> RunSettings:
+        """These settings with `later`'s explicitly given ones laid over them (a resume's)."""
+        given = later.model_dump(exclude_unset=True)
+        return RunSettings.model_validate({**self.model_dump(exclude_unset=True), **given})
+
+    def to_json(self) -> dict[str, Any]:
+        """What RunStarted records: only what was given, as JSON values (amounts as text)."""
+        return self.model_dump(mode="json", exclude_unset=True)
+
+
+@dataclass
+class RunContext:
+    """What hooks learn about the run a call belongs to (`podium_before_call(run=...)`)."""
+
+    run_id: str
+    workflow: Workflow
+    store: Any  # the RunStore the run's events go to
+    settings: RunSettings = field(default_factory=RunSettings)
+    _warn: Callable[..., None] | None = field(default=None, repr=False)
+
+    def warn(self, message: str, *, step: str | None = None, **data: Any) -> None:
+        """Record a BudgetWarning event in the run's log (shown live, kept for `podium show`).
+
+        Safe to call from inside a hook: the event is written once the current one is dispatched.
+        """
+        if self._warn is not None:
+            self._warn(message, step=step, **data)

@@ -1,4 +1,4 @@
-"""Builds the PluginManager: the built-ins plus the `podium` entry-point group, each load guarded."""
+"""Plugins, loaded once at the edge: the built-ins plus the `podium` entry-point group, each load guarded."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from podium.core.errors import PluginError, UnknownProvider
 from podium.plugins import hookspecs
 
 if TYPE_CHECKING:
-    from podium.core.calls import Provider
+    from podium.core.calls import AgentRequest, Provider, RunContext
+    from podium.core.events import Event
 
 # Built-in plugins load exactly like third-party ones (same hooks), from this list rather than
 # from entry points so that a source checkout works without being installed.
@@ -36,10 +37,58 @@ class LoadReport:
     failed: dict[str, str] = field(default_factory=dict)
 
 
-def build_plugin_manager(
-    *, entry_points_too: bool = True, extra: Iterable[object] = ()
-) -> pluggy.PluginManager:
-    """A PluginManager with podium's hookspecs, the built-ins and installed plugins.
+class Plugins:
+    """podium's plugins, loaded once where a command or a library call starts, then handed inward.
+
+    It holds the pluggy manager, what loaded and what failed, and the providers the plugins
+    registered (gathered once, again only after `register`). The engine uses it through
+    `providers`, `before_call` and `event`, and never sees pluggy.
+    """
+
+    def __init__(self, pm: pluggy.PluginManager, report: LoadReport | None = None) -> None:
+        self.pm = pm
+        self.report = report or LoadReport()
+        self._providers: ProviderRegistry | None = None
+
+    @classmethod
+    def of(cls, plugins: Plugins | pluggy.PluginManager | None) -> Plugins:
+        """`plugins` as a Plugins: as it is, a pluggy manager wrapped, or None loaded afresh."""
+        if isinstance(plugins, Plugins):
+            return plugins
+        if plugins is None:
+            return load_plugins()
+        return cls(plugins)
+
+    @property
+    def hook(self) -> pluggy.HookRelay:
+        return self.pm.hook
+
+    @property
+    def providers(self) -> ProviderRegistry:
+        """Provider classes by name, as the plugins registered them."""
+        if self._providers is None:
+            self._providers = ProviderRegistry(self.pm)
+        return self._providers
+
+    def register(self, plugin: object, name: str | None = None) -> object:
+        """Add a plugin (an object or module with hookimpls); providers are gathered again."""
+        self.pm.register(plugin, name=name)
+        self._providers = None
+        return plugin
+
+    def unregister(self, plugin: object) -> None:
+        self.pm.unregister(plugin)
+        self._providers = None
+
+    def before_call(self, *, run: RunContext, step: str, request: AgentRequest) -> None:
+        self.pm.hook.podium_before_call(run=run, step=step, request=request)
+
+    def event(self, *, event: Event) -> None:
+        self.pm.hook.podium_event(event=event)
+
+
+def load_plugins(*, entry_points_too: bool = True, extra: Iterable[object] = ()) -> Plugins:
+    """podium's hookspecs, the built-ins and the installed plugins, as one `Plugins`.
 
     `PODIUM_LOAD_PLUGINS=name,name` limits which entry-point plugins load (an empty value loads
     none); built-ins always load. A plugin that fails to import is reported, not fatal.
@@ -47,7 +96,6 @@ def build_plugin_manager(
     pm = pluggy.PluginManager("podium")
     pm.add_hookspecs(hookspecs)
     report = LoadReport()
-    pm.podium_load_report = report  # type: ignore[attr-defined]
     for name in DEFAULT_PLUGINS:
         module = importlib.import_module(name)
         pm.register(module, name=name)
@@ -76,7 +124,7 @@ def build_plugin_manager(
     for plugin in extra:
         pm.register(plugin)
     pm.check_pending()
-    return pm
+    return Plugins(pm, report)
 
 
 class ProviderRegistry:

@@ -21,15 +21,16 @@ import pytest
 
 import podium
 from podium.core.calls import AgentRequest, AgentResponse, Provider, Usage
+from podium.core.engine import Engine
 from podium.core.errors import BudgetExceeded, TransientError
 from podium.core.events import Event, EventType, RunStatus, StepStatus
-from podium.core.executor import Engine
 from podium.core.loader import resolve_inputs
-from podium.core.run import Run, fold
+from podium.core.replay import fold
+from podium.core.run import Run
 from podium.core.spec import Workflow
 from podium.core.store import MemoryStore
 from podium.plugins import hookimpl
-from podium.plugins.manager import build_plugin_manager
+from podium.plugins.manager import load_plugins
 
 # --- helpers --------------------------------------------------------------------------------
 
@@ -140,7 +141,7 @@ class Recorder:
 
 
 def plugins(*extra: object) -> Any:
-    return build_plugin_manager(entry_points_too=False, extra=extra)
+    return load_plugins(entry_points_too=False, extra=extra)
 
 
 def write_module(tmp_path: Path, source: str) -> str:
@@ -1190,7 +1191,7 @@ async def test_cancelling_the_run_records_it_as_cancelled(tmp_path: Path) -> Non
     assert run.status is RunStatus.CANCELLED
     assert h.store.get_run("run-cancel").status == "cancelled"
     # the observer was registered for that run only
-    assert watcher not in pm.get_plugins()
+    assert watcher not in pm.pm.get_plugins()
 
 
 # --- events, keys, outputs, provider override -----------------------------------------------

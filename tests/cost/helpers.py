@@ -8,7 +8,7 @@ from typing import Any
 
 from podium.core.calls import AgentRequest, AgentResponse, Usage
 from podium.core.events import Event, EventType
-from podium.plugins.manager import build_plugin_manager
+from podium.plugins.manager import load_plugins
 from podium.testing import ProviderPlugin
 
 
@@ -84,4 +84,4 @@ def replying(
 
 def plugins_with(*providers: type) -> Any:
     """A plugin manager with podium's built-ins (the cost plugin among them) and these providers."""
-    return build_plugin_manager(entry_points_too=False, extra=[ProviderPlugin(*providers)])
+    return load_plugins(entry_points_too=False, extra=[ProviderPlugin(*providers)])

@@ -11,7 +11,7 @@ import pytest
 
 import podium
 from podium.core.calls import Usage
-from podium.core.errors import BadInput, WorkflowError
+from podium.core.errors import BadInput, InputError, WorkflowError
 from podium.core.store import MemoryStore
 from podium.cost.catalog import Rate, load_catalog
 from podium.cost.pricefile import PriceFileError
@@ -197,8 +197,8 @@ def test_a_workflow_budget_of_zero_names_the_file_and_entry(write: Callable[...,
     assert "budget.daily" in fields
 
 
-@pytest.mark.parametrize("budget", [D(0), D("-1"), "abc"])
-async def test_a_budget_setting_of_zero_or_less_stops_the_run_with_a_fix(
+@pytest.mark.parametrize("budget", [D(0), D("-1"), "abc", True, "NaN"])
+async def test_a_budget_setting_of_zero_or_less_is_bad_input_and_nothing_runs(
     write: Callable[..., Path], budget: object
 ) -> None:
     path = write(
@@ -206,7 +206,10 @@ async def test_a_budget_setting_of_zero_or_less_stops_the_run_with_a_fix(
     )
     calls: list[str] = []
     pm = plugins_with(function_provider("fake", replying(Usage(), calls=calls)))
-    run = await podium.arun(path, plugins=pm, store=MemoryStore(), settings={"budget": budget})
-    assert run.status == "stopped" and calls == []
-    assert run.error is not None and "is not a budget: it must be a positive amount" in run.error.message
-    assert run.error.fix == "give a positive amount, e.g. --budget 0.50"
+    store = MemoryStore()
+    with pytest.raises(InputError) as info:
+        await podium.arun(path, plugins=pm, store=store, settings={"budget": budget})
+    assert calls == [] and store.runs() == []
+    assert "not a budget: it must be a positive amount" in info.value.message
+    assert info.value.fix == "give a positive amount, e.g. --budget 0.50"
+    assert info.value.exit_code == 2

@@ -20,7 +20,7 @@ from podium.core.spec import Workflow
 from podium.core.store import MemoryStore
 from podium.plugins import hookimpl, hookspecs
 from podium.plugins import manager as plugin_manager
-from podium.plugins.manager import DEFAULT_PLUGINS, ProviderRegistry, build_plugin_manager
+from podium.plugins.manager import DEFAULT_PLUGINS, ProviderRegistry, load_plugins
 from podium.providers.local.provider import LocalProvider
 
 REPO = Path(__file__).resolve().parents[2]
@@ -126,14 +126,15 @@ class NamedPlugin:
 # --- the manager ----------------------------------------------------------------------------
 
 
-def test_build_plugin_manager_loads_the_local_provider_as_a_plugin(no_entry_points):
-    pm = build_plugin_manager()
-    assert isinstance(pm, pluggy.PluginManager)
+def test_load_plugins_loads_the_local_provider_as_a_plugin(no_entry_points):
+    pm = load_plugins()
+    assert isinstance(pm.pm, pluggy.PluginManager)
     assert "podium.providers.local.plugin" in DEFAULT_PLUGINS
-    assert pm.get_plugin("podium.providers.local.plugin") is not None
-    assert "podium.providers.local.plugin" in pm.podium_load_report.loaded
-    assert pm.podium_load_report.failed == {}
-    registry = ProviderRegistry(pm)
+    assert pm.pm.get_plugin("podium.providers.local.plugin") is not None
+    assert "podium.providers.local.plugin" in pm.report.loaded
+    assert pm.report.failed == {}
+    registry = pm.providers
+    assert registry is pm.providers  # gathered once
     assert "local" in registry.names()
     assert "local" in registry
     assert registry.get("local") is LocalProvider
@@ -141,14 +142,14 @@ def test_build_plugin_manager_loads_the_local_provider_as_a_plugin(no_entry_poin
 
 
 def test_each_manager_is_independent(no_entry_points):
-    one = build_plugin_manager(extra=[EchoPlugin()])
-    two = build_plugin_manager()
+    one = load_plugins(extra=[EchoPlugin()])
+    two = load_plugins()
     assert "echo" in ProviderRegistry(one)
     assert "echo" not in ProviderRegistry(two)
 
 
 def test_an_unknown_provider_name_is_bad_input_with_a_fix(no_entry_points):
-    registry = ProviderRegistry(build_plugin_manager())
+    registry = ProviderRegistry(load_plugins())
     with pytest.raises(UnknownProvider) as info:
         registry.get("bedrok")
     assert info.value.exit_code == 2
@@ -162,17 +163,17 @@ def test_without_entry_points_none_are_consulted(monkeypatch):
         raise AssertionError("entry points were read")
 
     monkeypatch.setattr(plugin_manager, "entry_points", boom)
-    pm = build_plugin_manager(entry_points_too=False)
-    assert pm.podium_load_report.loaded == list(DEFAULT_PLUGINS)
+    pm = load_plugins(entry_points_too=False)
+    assert pm.report.loaded == list(DEFAULT_PLUGINS)
 
 
 def test_an_entry_point_plugin_is_loaded_under_its_name(monkeypatch):
     plugin = NamedPlugin("good")
     asked = fake_entry_points(monkeypatch, FakeEntryPoint("good", plugin))
-    pm = build_plugin_manager()
+    pm = load_plugins()
     assert asked == [{"group": "podium"}]
-    assert pm.get_plugin("good") is plugin
-    assert "good" in pm.podium_load_report.loaded
+    assert pm.pm.get_plugin("good") is plugin
+    assert "good" in pm.report.loaded
 
 
 def test_a_broken_entry_point_plugin_is_reported_not_fatal(monkeypatch):
@@ -181,13 +182,13 @@ def test_a_broken_entry_point_plugin_is_reported_not_fatal(monkeypatch):
     fake_entry_points(monkeypatch, broken, FakeEntryPoint("good", good))
 
     with pytest.warns(RuntimeWarning, match="broken"):
-        pm = build_plugin_manager()
+        pm = load_plugins()
 
-    report = pm.podium_load_report
+    report = pm.report
     assert report.failed == {"broken": "ImportError: No module named 'missing_sdk'"}
     assert "broken" not in report.loaded
     assert "good" in report.loaded
-    assert pm.get_plugin("broken") is None
+    assert pm.pm.get_plugin("broken") is None
     assert "local" in ProviderRegistry(pm).names()
 
 
@@ -203,9 +204,9 @@ def test_an_entry_point_plugin_with_a_bad_hook_signature_is_reported(monkeypatch
         FakeEntryPoint("ok", NamedPlugin("ok")),
     )
     with pytest.warns(RuntimeWarning, match="wrongargs"):
-        pm = build_plugin_manager()
-    assert "wrongargs" in pm.podium_load_report.failed
-    assert "ok" in pm.podium_load_report.loaded
+        pm = load_plugins()
+    assert "wrongargs" in pm.report.failed
+    assert "ok" in pm.report.loaded
 
 
 def test_an_entry_point_plugin_with_a_misspelled_hook_is_reported_not_fatal(monkeypatch):
@@ -220,10 +221,10 @@ def test_an_entry_point_plugin_with_a_misspelled_hook_is_reported_not_fatal(monk
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        pm = build_plugin_manager()
-    assert "podium_evnt" in pm.podium_load_report.failed.get("typo", "")
-    assert pm.get_plugin("typo") is None
-    assert "ok" in pm.podium_load_report.loaded
+        pm = load_plugins()
+    assert "podium_evnt" in pm.report.failed.get("typo", "")
+    assert pm.pm.get_plugin("typo") is None
+    assert "ok" in pm.report.loaded
     assert "local" in ProviderRegistry(pm)
 
 
@@ -247,13 +248,13 @@ def test_podium_load_plugins_is_an_allow_list(monkeypatch, allow, loaded):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        pm = build_plugin_manager()
+        pm = load_plugins()
 
-    got = {ep.name for ep in eps if pm.get_plugin(ep.name) is not None}
+    got = {ep.name for ep in eps if pm.pm.get_plugin(ep.name) is not None}
     assert got == loaded
     assert {ep.name for ep in eps if ep.loaded} == loaded  # filtered before import, not after
     assert (broken.loaded == 1) is (allow is None)
-    assert "podium.providers.local.plugin" in pm.podium_load_report.loaded  # built-ins always load
+    assert "podium.providers.local.plugin" in pm.report.loaded  # built-ins always load
 
 
 def test_two_plugins_registering_one_provider_name_is_a_plugin_error(no_entry_points):
@@ -262,7 +263,7 @@ def test_two_plugins_registering_one_provider_name_is_a_plugin_error(no_entry_po
         def podium_register_providers(self, register):
             register(type("AnotherEcho", (EchoProvider,), {}))
 
-    pm = build_plugin_manager(extra=[EchoPlugin(), Other()])
+    pm = load_plugins(extra=[EchoPlugin(), Other()])
     with pytest.raises(PluginError) as info:
         ProviderRegistry(pm)
     assert "'echo'" in info.value.message
@@ -276,7 +277,7 @@ def test_a_plugin_cannot_silently_replace_a_built_in_provider(no_entry_points):
             register(type("FakeLocal", (EchoProvider,), {"name": "local"}))
 
     with pytest.raises(PluginError, match="'local'"):
-        ProviderRegistry(build_plugin_manager(extra=[Impostor()]))
+        ProviderRegistry(load_plugins(extra=[Impostor()]))
 
 
 def test_a_provider_without_a_name_is_a_plugin_error(no_entry_points):
@@ -286,7 +287,7 @@ def test_a_provider_without_a_name_is_a_plugin_error(no_entry_points):
             register(type("NoName", (Provider,), {}))
 
     with pytest.raises(PluginError, match="without a name"):
-        ProviderRegistry(build_plugin_manager(extra=[Nameless()]))
+        ProviderRegistry(load_plugins(extra=[Nameless()]))
 
 
 def test_a_misspelled_hook_name_is_caught_by_check_pending(no_entry_points):
@@ -296,7 +297,7 @@ def test_a_misspelled_hook_name_is_caught_by_check_pending(no_entry_points):
             pass
 
     with pytest.raises(pluggy.PluginValidationError, match="podium_evnt"):
-        build_plugin_manager(extra=[Typo()])
+        load_plugins(extra=[Typo()])
 
 
 def test_a_hook_with_an_argument_podium_does_not_pass_is_refused(no_entry_points):
@@ -306,14 +307,14 @@ def test_a_hook_with_an_argument_podium_does_not_pass_is_refused(no_entry_points
             pass
 
     with pytest.raises(pluggy.PluginValidationError, match="budget"):
-        build_plugin_manager(extra=[WrongArgs()])
+        load_plugins(extra=[WrongArgs()])
 
 
 # --- one test per hook (the contract test below checks that each has one) -------------------
 
 
 async def test_hook_podium_register_providers(no_entry_points):
-    pm = build_plugin_manager(extra=[EchoPlugin()])
+    pm = load_plugins(extra=[EchoPlugin()])
     names = ProviderRegistry(pm).names()
     assert {"echo", "local"} <= set(names) and names == sorted(names)
 
@@ -355,7 +356,7 @@ async def test_a_provider_plugin_gets_its_config_from_the_workflow(no_entry_poin
             "steps": {"s": {"agent": "a", "prompt": "p"}},
         }
     )
-    pm = build_plugin_manager(extra=[Plugin()])
+    pm = load_plugins(extra=[Plugin()])
     run = await podium.arun(wf, plugins=pm, store=MemoryStore())
     assert run.steps["s"].output == "hola model-x-1"
 
@@ -371,7 +372,7 @@ async def test_hook_podium_event(no_entry_points):
 
     observer = Observer()
     store = MemoryStore()
-    pm = build_plugin_manager(extra=[EchoPlugin(), observer])
+    pm = load_plugins(extra=[EchoPlugin(), observer])
     run = await podium.arun(echo_workflow(), plugins=pm, store=store)
 
     seen = observer.events
@@ -414,7 +415,7 @@ async def test_podium_event_sees_failures_and_skips_too(no_entry_points):
             "mock": {"bad": {"error": "transient"}},
         }
     )
-    run = await podium.arun(wf, plugins=build_plugin_manager(extra=[Observer()]), store=MemoryStore())
+    run = await podium.arun(wf, plugins=load_plugins(extra=[Observer()]), store=MemoryStore())
     assert run.status == "failed"
     assert EventType.STEP_SKIPPED in seen
     assert seen.count(EventType.CALL_FAILED) == 2
@@ -431,12 +432,12 @@ async def test_an_observer_passed_to_arun_is_registered_for_that_run_only(no_ent
         def podium_event(self, event):
             self.types.append(event.type)
 
-    pm = build_plugin_manager(extra=[EchoPlugin()])
+    pm = load_plugins(extra=[EchoPlugin()])
     observer = Observer()
     await podium.arun(echo_workflow(), plugins=pm, store=MemoryStore(), observers=[observer])
     assert observer.types[0] is EventType.RUN_STARTED
     assert observer.types[-1] is EventType.RUN_FINISHED
-    assert not pm.is_registered(observer)
+    assert not pm.pm.is_registered(observer)
     count = len(observer.types)
     await podium.arun(echo_workflow(), plugins=pm, store=MemoryStore())
     assert len(observer.types) == count
@@ -448,7 +449,7 @@ async def test_a_failing_observer_does_not_break_the_run(no_entry_points, caplog
         def podium_event(self, event):
             raise ZeroDivisionError("observer bug")
 
-    pm = build_plugin_manager(extra=[EchoPlugin(), Buggy()])
+    pm = load_plugins(extra=[EchoPlugin(), Buggy()])
     run = await podium.arun(echo_workflow(), plugins=pm, store=MemoryStore())
     assert run.status == "succeeded"
     assert "podium_event observer failed" in caplog.text
@@ -462,7 +463,7 @@ async def test_hook_podium_before_call(no_entry_points):
         def podium_before_call(self, run, step, request):
             seen.append((run.run_id, run.workflow.name, step, request))
 
-    pm = build_plugin_manager(extra=[EchoPlugin(), Inspector()])
+    pm = load_plugins(extra=[EchoPlugin(), Inspector()])
     run = await podium.arun(echo_workflow(), plugins=pm, store=MemoryStore())
     assert run.ok
     assert [(r, w, s) for r, w, s, _ in seen] == [
@@ -484,7 +485,7 @@ async def test_before_call_raising_budget_exceeded_stops_the_run_before_the_call
             )
 
     store = MemoryStore()
-    pm = build_plugin_manager(extra=[EchoPlugin(), Budget()])
+    pm = load_plugins(extra=[EchoPlugin(), Budget()])
     run = await podium.arun(echo_workflow(), plugins=pm, store=store)
 
     assert EchoProvider.calls == []  # refused before the provider was called
@@ -518,7 +519,7 @@ def test_hook_podium_register_commands(no_entry_points):
     def cli():
         pass
 
-    pm = build_plugin_manager(extra=[Commands()])
+    pm = load_plugins(extra=[Commands()])
     pm.hook.podium_register_commands(cli=cli)
 
     assert "hello" in cli.commands

@@ -34,9 +34,9 @@ def deploy(file: str, provider_name: str, pairs: tuple[str, ...], as_json: bool)
     from podium import api
     from podium.core.calls import ProviderEnv
     from podium.core.errors import BadInput
-    from podium.plugins.manager import ProviderRegistry, build_plugin_manager
+    from podium.plugins.manager import ProviderRegistry, load_plugins
 
-    pm = build_plugin_manager()
+    pm = load_plugins()
     workflow = api.load(file, plugins=pm)
     cls = ProviderRegistry(pm).get(provider_name)
     if not callable(getattr(cls, "deploy", None)):

@@ -1,0 +1,271 @@
+"""The call policy of one unit of work: limits, timeouts, retries with backoff, fallback, one repair."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from collections.abc import Callable
+from typing import Any
+
+from podium.core import templates
+from podium.core.calls import AgentRequest, AgentResponse, Message, Provider, ProviderEnv
+from podium.core.clock import Clock
+from podium.core.errors import (
+    CallTimeout,
+    OutputInvalid,
+    PodiumError,
+    PolicyError,
+    ProviderError,
+    StepError,
+    TemplateError,
+)
+from podium.core.events import EventType, _jsonable
+from podium.core.outputs import UpstreamOutputs, parse_output, repair_message, reply_value
+from podium.core.spec import Step
+from podium.core.state import RunState, StepOutcome
+
+log = logging.getLogger("podium")
+
+BeforeCall = Callable[..., None]  # podium_before_call(run=, step=, request=)
+
+
+class Attempts:
+    """Makes a step's (or a foreach item's) calls, under the run's limits, until one is good.
+
+    Each provider a run uses is instantiated once, on first use, and closed when the run ends.
+    Concurrency is bounded per provider (`providers.<name>.concurrency`) and for the run as a whole
+    (`defaults.concurrency`); a call waits for its provider's slot before it takes a global one.
+    """
+
+    def __init__(self, state: RunState, *, before_call: BeforeCall, clock: Clock, rng: random.Random) -> None:
+        self.state = state
+        self.before_call = before_call
+        self.clock = clock
+        self.rng = rng
+        wf = state.workflow
+        self.env = ProviderEnv(workflow=wf.name, base_dir=wf.base_dir, mock=wf.mock)
+        self.instances: dict[str, Provider] = {}
+        self.limits: dict[str, asyncio.Semaphore] = {}
+        self.global_limit = asyncio.Semaphore(wf.defaults.concurrency)
+
+    def provider(self, name: str) -> Provider:
+        """This run's instance of a provider (made on first use, from the plan's resolved settings)."""
+        if name not in self.instances:
+            resolved = self.state.plan.provider(name)
+            if resolved.error is not None:
+                raise resolved.error
+            assert resolved.cls is not None and resolved.config is not None
+            self.instances[name] = resolved.cls(resolved.config, self.env)
+            if resolved.config.concurrency:
+                self.limits[name] = asyncio.Semaphore(resolved.config.concurrency)
+        return self.instances[name]
+
+    async def aclose(self) -> None:
+        for provider in self.instances.values():
+            try:
+                await provider.aclose()
+            except Exception:
+                log.warning("closing provider %s failed", provider.name, exc_info=True)
+
+    def backoff(self, retry_index: int, step: Step, retry_after: float | None) -> float:
+        """Seconds before the next attempt: exponential with jitter, never below retry-after."""
+        policy = self.state.workflow.defaults.retry.merged(step.retry)
+        delay = min(policy.max_backoff, policy.backoff * policy.multiplier**retry_index)
+        if policy.jitter:
+            delay *= 0.5 + self.rng.random() / 2
+        if retry_after is not None:
+            delay = max(delay, retry_after)
+        return delay
+
+    async def call(
+        self, sid: str, step: Step, context: dict[str, Any], index: int | None, item: Any
+    ) -> tuple[Any, str, int | None]:
+        """One unit of work: its output, the provider that gave it, and the seq of the CallFinished
+        whose reply *is* the output (so the step can store a reference instead of a copy)."""
+        state = self.state
+        wf = state.workflow
+        agent = wf.agents[step.agent or ""]
+        policy = wf.defaults.retry.merged(step.retry)
+        timeout = step.timeout or wf.defaults.timeout
+        schema = wf.output_schema(step)
+        where = f"steps.{sid}.prompt" + (f" (item {index})" if index is not None else "")
+        local = dict(context)
+        if index is not None:
+            local["item"], local["index"] = item, index
+        try:
+            prompt_value = templates.render(step.prompt, local, where=where)
+            instructions = (
+                templates.render(agent.instructions, local, where=f"agents.{step.agent}.instructions")
+                if agent.instructions
+                else None
+            )
+        except TemplateError as exc:
+            raise StepOutcome(exc, None) from None
+        prompt = prompt_value if isinstance(prompt_value, str) else json.dumps(prompt_value)
+        messages = [Message(role="user", content=prompt)]
+        call_context = {
+            "prompt": prompt_value,
+            "inputs": state.inputs,
+            "steps": UpstreamOutputs(state.views, state.plan.graph, sid) if agent.function else {},
+            "step": sid,
+            "run_id": state.run_id,
+            "agent": step.agent,
+        }
+        if index is not None:
+            call_context["item"], call_context["index"] = item, index
+        key = (sid, index)
+        if (stored := state.progress.replies.pop(key, None)) is not None:
+            # This call finished before the run stopped, but no step recorded its result: use it.
+            response = (
+                AgentResponse(text=stored.reply)
+                if isinstance(stored.reply, str)
+                else AgentResponse(output=stored.reply)
+            )
+            try:
+                value = parse_output(response, schema)
+            except OutputInvalid:
+                pass  # it was not good enough: call again
+            else:
+                return value, stored.provider, stored.seq if value == stored.reply else None
+        # A call in flight when the run stopped is re-issued under its own attempt number, so the
+        # provider sees the same idempotency key; later attempts are numbered after every earlier one.
+        attempt = state.progress.attempts.get(key, 0)
+        reissue = state.progress.inflight.pop(key, None) is not None
+        repaired = False
+        last: StepError | None = None
+        last_provider: str | None = None
+        for pname in state.plan.chain(step, sid):
+            last_provider = pname
+            try:
+                provider = self.provider(pname)
+            except PodiumError as exc:
+                last = ProviderError(exc.message, fix=exc.fix, provider=pname)
+                continue
+            tries = 0
+            while tries < policy.attempts:
+                tries += 1
+                if reissue:
+                    reissue = False
+                else:
+                    attempt += 1
+                request = AgentRequest(
+                    run_id=state.run_id,
+                    step=sid,
+                    agent=step.agent or "",
+                    attempt=attempt,
+                    item=index,
+                    provider=pname,
+                    model=provider.resolve_model(agent.model),
+                    instructions=instructions,
+                    function=agent.function,
+                    tools=agent.tools,
+                    binding=agent.bindings.get(pname, {}),
+                    options=agent.options,
+                    messages=messages,
+                    output_schema=schema,
+                    idempotency_key=f"{state.run_id}:{sid}:{'' if index is None else index}:{attempt}",
+                    session_id=f"{state.run_id}-{sid}" + ("" if index is None else f"-{index}"),
+                    timeout=timeout,
+                    context=call_context,
+                )
+                try:
+                    response, seq = await self.invoke(provider, request, repair=repaired)
+                    value = parse_output(response, schema)
+                    same = isinstance(value, str) and response.output is None and value == response.text
+                    return value, pname, seq if same else None
+                except OutputInvalid as exc:
+                    state.events.emit(
+                        EventType.CALL_FAILED, sid, attempt, provider=pname, item=index,
+                        kind=exc.kind, message=exc.message, retryable=not repaired, delay=None,
+                    )  # fmt: skip
+                    if repaired or schema is None:
+                        raise StepOutcome(exc, pname) from None
+                    # the repair retry: feed the validation error back, once, without backoff
+                    repaired = True
+                    tries -= 1
+                    reply = (
+                        response.text
+                        if response.output is None
+                        else json.dumps(response.output, default=_jsonable)
+                    )
+                    messages = [
+                        *messages,
+                        Message(role="assistant", content=reply or ""),
+                        Message(role="user", content=repair_message(exc, schema)),
+                    ]
+                except PolicyError as exc:
+                    raise StepOutcome(exc, pname) from None
+                except StepError as exc:
+                    last = exc
+                    more = exc.retryable and tries < policy.attempts
+                    delay = self.backoff(tries - 1, step, exc.retry_after) if more else None
+                    state.events.emit(
+                        EventType.CALL_FAILED, sid, attempt, provider=pname, item=index,
+                        kind=exc.kind, message=exc.message, retryable=exc.retryable,
+                        retry_after=exc.retry_after, delay=delay,
+                    )  # fmt: skip
+                    if delay is None:
+                        break
+                    await self.clock.sleep(delay)
+        assert last is not None
+        raise StepOutcome(last, last_provider)
+
+    async def invoke(
+        self, provider: Provider, request: AgentRequest, *, repair: bool
+    ) -> tuple[AgentResponse, int]:
+        """One call: the before-call hook, the limits, the timeout, and its events."""
+        events = self.state.events
+        sid, attempt, pname = request.step, request.attempt, request.provider
+        self.before_call(run=self.state.context, step=sid, request=request)
+        limit = self.limits.get(pname)
+        # the provider's own limit first: a call queued for a busy provider holds no global slot
+        if limit is not None:
+            await limit.acquire()
+        try:
+            async with self.global_limit:
+                events.emit(
+                    EventType.CALL_STARTED, sid, attempt, provider=pname, model=request.model,
+                    agent=request.agent, item=request.item, idempotency_key=request.idempotency_key,
+                    session_id=request.session_id, repair=repair,
+                    prompt=request.messages[-1].content,
+                )  # fmt: skip
+                started = self.clock.monotonic()
+                try:
+                    if request.timeout is not None:
+                        async with asyncio.timeout(request.timeout):
+                            response = await provider.invoke(request)
+                    else:
+                        response = await provider.invoke(request)
+                except TimeoutError:
+                    raise CallTimeout(
+                        f"{pname} did not answer within {request.timeout:g}s",
+                        fix="raise the step's timeout:, or check the provider",
+                        provider=pname,
+                    ) from None
+                except asyncio.CancelledError:
+                    events.emit(
+                        EventType.CALL_FAILED, sid, attempt, provider=pname, item=request.item,
+                        kind="cancelled", message="the run was cancelled", retryable=True,
+                        delay=None,
+                    )  # fmt: skip
+                    raise
+                except StepError:
+                    raise
+                except Exception as exc:  # a provider that did not map its own error
+                    raise ProviderError(
+                        f"{pname} raised {type(exc).__name__}: {exc}", provider=pname
+                    ) from exc
+                elapsed = (self.clock.monotonic() - started) * 1000
+        finally:
+            if limit is not None:
+                limit.release()
+        finished = events.emit(
+            EventType.CALL_FINISHED, sid, attempt, provider=pname,
+            model=response.model or request.model, item=request.item,
+            usage=response.usage.model_dump(), latency_ms=response.latency_ms or elapsed,
+            response_id=response.response_id, session_id=response.session_id or request.session_id,
+            reply=reply_value(response), native=response.native or None,
+        )  # fmt: skip
+        return response, finished.seq

@@ -1,0 +1,274 @@
+"""The Engine: runs and resumes workflows, one driving process per run, from the plugins it is handed."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from podium.core.approvals import Approvals
+from podium.core.attempts import Attempts
+from podium.core.calls import AgentRequest, RunContext, RunSettings
+from podium.core.clock import Clock, SystemClock, new_run_id
+from podium.core.dispatch import Dispatcher, LeaseLost
+from podium.core.errors import RunBusy
+from podium.core.events import Event, EventType
+from podium.core.lease import HEARTBEAT_SECONDS, LEASE_SECONDS, owner_id
+from podium.core.plan import Plan, ProviderLookup
+from podium.core.replay import Progress, fold, progress
+from podium.core.run import Run
+from podium.core.scheduler import Scheduler
+from podium.core.spec import Workflow
+from podium.core.state import RunState
+from podium.core.steps import Steps
+from podium.core.store import RunStore
+
+__all__ = ["Claim", "Engine", "EnginePlugins", "new_run_id"]
+
+log = logging.getLogger("podium")
+
+
+class EnginePlugins(Protocol):
+    """What the engine needs of its plugins; `podium.plugins.manager.Plugins` is one, built at the edge."""
+
+    @property
+    def providers(self) -> ProviderLookup: ...
+
+    def before_call(self, *, run: RunContext, step: str, request: AgentRequest) -> None: ...
+
+    def event(self, *, event: Event) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A run this process has taken the lease of, with its events read (once) and replayed."""
+
+    run_id: str
+    owner: str
+    events: list[Event]
+    progress: Progress
+
+    @property
+    def started(self) -> dict[str, Any]:
+        """What the run's RunStarted recorded (settings, provider_override, inputs, …)."""
+        return self.progress.started
+
+
+class Engine:
+    """Runs and resumes workflows. One engine can drive many runs, one after another or at once.
+
+    The seams are explicit: the store (where events go), the plugins (providers and hooks), and
+    the clock (so tests control time). `heartbeat` is how often a driving process renews its lease
+    on a run and reads the run's inbox (approvals, cancel requests).
+    """
+
+    def __init__(
+        self,
+        *,
+        plugins: EnginePlugins,
+        store: RunStore,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
+        heartbeat: float = HEARTBEAT_SECONDS,
+        lease_ttl: float = LEASE_SECONDS,
+    ) -> None:
+        self.plugins = plugins
+        self.store = store
+        self.clock = clock or SystemClock()
+        self.rng = rng or random.Random()
+        self.heartbeat = heartbeat
+        self.lease_ttl = lease_ttl
+
+    async def run(
+        self,
+        workflow: Workflow,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        provider: str | None = None,
+        run_id: str | None = None,
+        settings: RunSettings | Mapping[str, Any] | None = None,
+        observers: Iterable[object] = (),
+        wait: bool = False,
+    ) -> Run:
+        """Run `workflow` and return the Run: succeeded, failed, stopped, or waiting for approval.
+
+        Inputs must already be resolved (`loader.resolve_inputs`). `provider` rebinds every agent
+        that is not a python function. `observers` see only this run's events. With `wait`, an
+        approval step keeps this process waiting for the decision instead of returning `waiting`.
+        Cancelling the awaiting task records the run as cancelled.
+        """
+        driver = _Driver(
+            self,
+            Plan(workflow, self.plugins.providers, provider),
+            run_id or new_run_id(),
+            dict(inputs or {}),
+            RunSettings.parse(settings),
+            observers,
+            wait=wait,
+        )
+        return await driver.drive()
+
+    @contextmanager
+    def claimed(self, run_id: str) -> Iterator[Claim]:
+        """Take the run's lease (refused while a live process drives it) and read its events once."""
+        owner = owner_id()
+        lease = self.store.acquire_lease(run_id, owner, self.lease_ttl)
+        if lease.owner != owner:
+            raise RunBusy(
+                f"run {run_id} is being driven by process {lease.owner}",
+                fix="wait for it to finish, or stop it with `podium cancel`",
+            )
+        try:
+            events = self.store.events(run_id)
+            yield Claim(run_id, owner, events, progress(events))
+        finally:
+            self.store.release_lease(run_id, owner)
+
+    async def resume(
+        self,
+        run: str | Claim,
+        workflow: Workflow,
+        *,
+        settings: RunSettings | Mapping[str, Any] | None = None,
+        observers: Iterable[object] = (),
+        wait: bool = False,
+        changed: bool = False,
+    ) -> Run:
+        """Continue a run from its events: only steps with no finished event run again.
+
+        Finished steps keep their outputs and usage and are neither re-called nor re-billed; a
+        call that was in flight when the run stopped is re-issued under the same idempotency key;
+        a call that finished but was never recorded as a step's output is used, not repeated.
+        Callers check the workflow file (`changed` says it differs from the one the run began
+        with). `run` is a run id, or a `claimed` run (whose lease the caller holds).
+        """
+        if isinstance(run, str):
+            with self.claimed(run) as claim:
+                return await self.resume(
+                    claim, workflow, settings=settings, observers=observers, wait=wait, changed=changed
+                )
+        started = run.started
+        merged = RunSettings.parse(started.get("settings")).merged(RunSettings.parse(settings))
+        driver = _Driver(
+            self,
+            Plan(workflow, self.plugins.providers, started.get("provider_override")),
+            run.run_id,
+            dict(started.get("inputs", {})),
+            merged,
+            observers,
+            wait=wait,
+            claim=run,
+        )
+        return await driver.drive(changed=changed)
+
+
+class _Driver:
+    """One run while this process drives it: wires the state to its scheduler, steps and heartbeat."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        plan: Plan,
+        run_id: str,
+        inputs: dict[str, Any],
+        settings: RunSettings,
+        observers: Iterable[object],
+        *,
+        wait: bool,
+        claim: Claim | None = None,
+    ) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.owner = claim.owner if claim is not None else owner_id()
+        self.prior = claim.events if claim is not None else []  # the events before this process
+        prog = claim.progress if claim is not None else Progress()
+        events = Dispatcher(
+            engine.store,
+            engine.plugins,
+            run_id,
+            seq=prog.seq,
+            observers=[o.podium_event for o in observers if hasattr(o, "podium_event")],
+        )
+        context = RunContext(run_id, plan.workflow, engine.store, settings, events.warn)
+        self.state = RunState(
+            plan, run_id, inputs, events, context, prog, resumed=claim is not None, wait=wait
+        )
+        self.state.restore(plan.workflow.steps)
+        self.approvals = Approvals(self.state)
+        self.attempts = Attempts(
+            self.state, before_call=engine.plugins.before_call, clock=engine.clock, rng=engine.rng
+        )
+        self.steps = Steps(self.state, self.attempts, self.approvals)
+
+    async def drive(self, *, changed: bool = False) -> Run:
+        state, store = self.state, self.engine.store
+        wf = state.workflow
+        settings = self.settings.to_json()
+        if state.resumed:
+            state.events.emit(
+                EventType.RUN_RESUMED, owner=self.owner, file_hash=wf.file_hash, changed=changed,
+                settings=settings, settled=sorted(state.views),
+            )  # fmt: skip
+        else:
+            state.events.emit(
+                EventType.RUN_STARTED,
+                workflow=wf.name,
+                file=str(wf.path) if wf.path else None,
+                file_hash=wf.file_hash,
+                inputs=state.inputs,
+                steps=list(wf.steps),
+                bindings=state.plan.bindings(),
+                provider_override=state.plan.override,
+                settings=settings,
+            )
+            lease = store.acquire_lease(state.run_id, self.owner, self.engine.lease_ttl)
+            if lease.owner != self.owner:  # only if someone guessed a fresh run id
+                raise RunBusy(f"run {state.run_id} is driven by {lease.owner}")
+        heartbeat = asyncio.create_task(self.beat(), name=f"podium-heartbeat-{state.run_id}")
+        try:
+            self.read_inbox()
+            await Scheduler(state, self.steps, self.approvals, self.owner).run()
+            return self.result()
+        except LeaseLost:
+            log.warning("run %s: another process took the lease; this one stops", state.run_id)
+            for task in state.tasks:
+                task.cancel()
+            await asyncio.gather(*state.tasks, return_exceptions=True)
+            return self.result()
+        finally:
+            heartbeat.cancel()
+            await asyncio.gather(heartbeat, return_exceptions=True)
+            await self.attempts.aclose()
+            if not state.lost:
+                store.release_lease(state.run_id, self.owner)
+
+    async def beat(self) -> None:
+        """Renew the lease, read the inbox, and apply approval timeouts, until the run ends."""
+        state, engine = self.state, self.engine
+        while True:
+            await asyncio.sleep(engine.heartbeat)
+            if not engine.store.renew_lease(state.run_id, self.owner, engine.lease_ttl):
+                state.events.lost = True
+                state.interrupt()
+                return
+            self.read_inbox()
+            self.approvals.apply_timeouts()
+
+    def read_inbox(self) -> None:
+        """Apply what other processes sent this run: a cancel request, or an approval decision."""
+        for message in self.engine.store.take(self.state.run_id):
+            if message.kind == "cancel":
+                self.state.cancel_requested = message.data.get("by") or "a cancel request"
+                self.state.interrupt()
+            elif message.kind == "decision":
+                self.approvals.receive(message.data)
+
+    def result(self) -> Run:
+        """The run as its events tell it (read once: a resume's earlier events are already here)."""
+        after = self.prior[-1].seq if self.prior else 0
+        events = [*self.prior, *self.engine.store.events(self.state.run_id, after=after)]
+        return fold(events, self.state.workflow.steps)

@@ -1,0 +1,121 @@
+"""Step outputs at the handoff: a reply parsed and validated against the step's schema, stored as JSON."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from podium.core import templates
+from podium.core.calls import AgentResponse
+from podium.core.errors import OutputInvalid
+from podium.core.events import _jsonable
+from podium.core.graph import Graph
+
+_FENCE = re.compile(r"^\s*```[a-zA-Z0-9_-]*\s*\n(?P<body>.*?)\n?```\s*$", re.DOTALL)
+
+
+def as_json_value(value: Any) -> Any:
+    """What the store will hold for `value`, so a later step sees the same thing after a resume."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return json.loads(json.dumps(value, default=_jsonable))
+
+
+def _schema_accepts_text(schema: Mapping[str, Any]) -> bool:
+    kind = schema.get("type")
+    return kind == "string" or (isinstance(kind, list) and "string" in kind)
+
+
+def parse_output(response: AgentResponse, schema: Mapping[str, Any] | None) -> Any:
+    """The step's output from a reply: the text, or (with a schema) the validated JSON value."""
+    if schema is None:
+        return as_json_value(response.value)
+    if response.output is not None:
+        value = as_json_value(response.output)
+    else:
+        text = response.text or ""
+        if (fenced := _FENCE.match(text)) is not None:
+            text = fenced.group("body")
+        try:
+            value = json.loads(text)
+        except ValueError:
+            if not _schema_accepts_text(schema):
+                shown = (response.text or "")[:80]
+                raise OutputInvalid(
+                    f"the reply is not JSON: {shown!r}",
+                    fix="reply with JSON only, matching the step's output schema",
+                ) from None
+            value = response.text
+    from jsonschema import ValidationError
+    from jsonschema.validators import validator_for
+
+    validator = validator_for(schema)(schema)
+    try:
+        validator.validate(value)
+    except ValidationError as exc:
+        at = "/".join(str(p) for p in exc.absolute_path) or "the top level"
+        raise OutputInvalid(
+            f"the reply does not match the output schema at {at}: {exc.message}",
+            fix="reply with JSON matching the schema",
+        ) from None
+    return value
+
+
+def reply_value(response: AgentResponse) -> Any:
+    """What a CallFinished event records of a reply: its text, or its value as JSON."""
+    return response.text if response.output is None else as_json_value(response.output)
+
+
+def repair_message(error: OutputInvalid, schema: Mapping[str, Any]) -> str:
+    """The message that feeds a rejected reply's validation error back to the agent, once."""
+    return (
+        f"Your previous reply was rejected: {error.message}.\n"
+        "Reply again with only a JSON value that matches this JSON Schema, and nothing else:\n"
+        f"{json.dumps(schema, ensure_ascii=False)}"
+    )
+
+
+def render_outputs(
+    sources: Mapping[str, str], inputs: Mapping[str, Any], views: Mapping[str, Mapping[str, Any]]
+) -> dict[str, Any]:
+    """The workflow's `outputs:`, rendered from its inputs and every step's view."""
+    context = {"inputs": inputs, "steps": views}
+    return {
+        name: as_json_value(templates.render(src, context, where=f"outputs.{name}"))
+        for name, src in sources.items()
+    }
+
+
+class UpstreamOutputs(Mapping[str, Any]):
+    """The outputs of the steps upstream of one step, by id: what a python agent's `steps` reads.
+
+    Lazy, because finding everything upstream is linear in the graph and most functions never
+    ask; doing it for every call would make a long chain quadratic.
+    """
+
+    def __init__(self, views: Mapping[str, Mapping[str, Any]], graph: Graph, step: str) -> None:
+        self._views = views
+        self._graph = graph
+        self._step = step
+        self._ids: frozenset[str] | None = None
+
+    def _upstream(self) -> frozenset[str]:
+        if self._ids is None:
+            self._ids = self._graph.upstream(self._step)
+        return self._ids
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self._upstream():
+            raise KeyError(key)
+        return self._views[key]["output"]
+
+    def __iter__(self) -> Iterator[str]:
+        return (sid for sid in self._graph.needs if sid in self._upstream())
+
+    def __len__(self) -> int:
+        return len(self._upstream())
+
+    def __repr__(self) -> str:
+        return f"UpstreamOutputs({dict(self)!r})"

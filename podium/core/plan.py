@@ -1,0 +1,86 @@
+"""A workflow made ready to run: its graph, each step's provider chain, and each provider resolved once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from pydantic import ValidationError
+
+from podium.core.calls import Provider, ProviderConfig
+from podium.core.errors import PodiumError
+from podium.core.graph import Graph
+from podium.core.spec import Step, Workflow
+
+
+class ProviderLookup(Protocol):
+    """Provider classes by name (`podium.plugins.manager.ProviderRegistry` is one)."""
+
+    def get(self, name: str) -> type[Provider]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """One provider as a run will use it: its class and validated settings, or why it cannot run."""
+
+    name: str
+    cls: type[Provider] | None = None
+    config: ProviderConfig | None = None
+    error: PodiumError | None = None
+
+
+class Plan:
+    """What the engine runs. Built once per run (and per resume), never per call.
+
+    `override` is the `--provider` that rebinds every agent that is not a python function.
+    A provider that is not installed, or whose settings do not validate, is resolved to its error:
+    a step whose chain reaches it records that error and moves on to its fallback.
+    """
+
+    def __init__(self, workflow: Workflow, providers: ProviderLookup, override: str | None = None) -> None:
+        self.workflow = workflow
+        self.override = override
+        self.graph = Graph.of(workflow.graph_steps)
+        self.chains: dict[str, list[str]] = {
+            sid: workflow.chain(step, override) for sid, step in workflow.steps.items()
+        }
+        self.providers: dict[str, Resolved] = {
+            name: _resolve(name, workflow, providers) for name in workflow.providers_used(override)
+        }
+
+    def chain(self, step: Step, sid: str) -> list[str]:
+        """The providers a step tries, in order."""
+        return self.chains.get(sid) or self.workflow.chain(step, self.override)
+
+    def provider(self, name: str) -> Resolved:
+        return self.providers.get(name) or Resolved(
+            name, error=PodiumError(f"provider '{name}' is not in this run's plan")
+        )
+
+    def bindings(self) -> dict[str, Any]:
+        """Each agent's providers, model and function, as RunStarted records them."""
+        out = {}
+        for aname, agent in self.workflow.agents.items():
+            sid = next((s for s, step in self.workflow.steps.items() if step.agent == aname), None)
+            chain = self.chains[sid] if sid is not None else []
+            out[aname] = {"providers": chain, "model": agent.model, "function": agent.function}
+        return out
+
+
+def _resolve(name: str, workflow: Workflow, providers: ProviderLookup) -> Resolved:
+    try:
+        cls = providers.get(name)
+    except PodiumError as exc:
+        return Resolved(name, error=exc)
+    try:
+        config = cls.Config.model_validate(workflow.providers.get(name, {}))
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        return Resolved(
+            name,
+            cls,
+            error=PodiumError(
+                f"providers.{name}: {problems}", fix=f"correct providers.{name} in the workflow"
+            ),
+        )
+    return Resolved(name, cls, config)

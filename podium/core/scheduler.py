@@ -1,0 +1,199 @@
+"""The DAG loop: start each step when its needs have settled, route failures to on_failure steps,
+pause for approvals, and end the run with the one event that says how it ended."""
+
+from __future__ import annotations
+
+import asyncio
+
+from podium.core.approvals import Approvals
+from podium.core.dispatch import LeaseLost
+from podium.core.errors import PodiumError, PolicyError, TemplateError
+from podium.core.events import EventType, RunStatus, StepStatus
+from podium.core.state import RunState, StepOutcome
+from podium.core.steps import Steps
+
+
+class Scheduler:
+    """Drives one run's steps to the end (or to a pause for a person) and records how it ended."""
+
+    def __init__(self, state: RunState, steps: Steps, approvals: Approvals, owner: str) -> None:
+        self.state = state
+        self.steps = steps
+        self.approvals = approvals
+        self.owner = owner
+        self.started: set[str] = set()
+        self.deferred: list[str] = []  # steps held back while a failure is being handled
+        self.failure: tuple[str, StepOutcome] | None = None
+        graph_steps = state.workflow.graph_steps
+        settled = set(state.views)
+        self.waiting = {sid: set(s.needs) - settled for sid, s in graph_steps.items() if sid not in settled}
+
+    def start(self, sid: str, *, handler_for: tuple[str, StepOutcome] | None = None) -> None:
+        state = self.state
+        if handler_for is None and (self.failure is not None or state.cancel_requested):
+            self.deferred.append(sid)
+            return
+        self.started.add(sid)
+        coro = self.steps.run(sid) if handler_for is None else self.steps.handle(sid, *handler_for)
+        state.tasks[asyncio.create_task(coro, name=f"podium-step-{sid}")] = sid
+
+    def release(self, sid: str) -> None:
+        """`sid` has settled: start every step that was waiting only for it."""
+        for dep in self.state.plan.graph.dependants.get(sid, ()):
+            pending = self.waiting.get(dep)
+            if pending is None:
+                continue
+            pending.discard(sid)
+            if not pending and dep not in self.started:
+                self.start(dep)
+
+    def restore_escalation(self) -> None:
+        """A resumed run that waits on an on_failure approval: restore the failure it is about,
+        rather than calling the failed step again before the person's decision is applied."""
+        state = self.state
+        wf = state.workflow
+        for failed_sid, data in state.progress.failed.items():
+            fstep = wf.steps.get(failed_sid)
+            handler = (fstep.on_failure if fstep else None) or wf.on_failure
+            if handler and handler in state.requested and handler not in state.views and self.failure is None:
+                error = PodiumError(data.get("message", ""), fix=data.get("fix"))
+                error.kind = data.get("kind", "error")  # type: ignore[attr-defined]
+                self.failure = (failed_sid, StepOutcome(error, data.get("provider")))
+                state.failures[handler] = self.failure
+                state.awaiting.add(handler)
+                self.started.update((failed_sid, handler))
+
+    async def run(self) -> None:
+        """Schedule until every step has settled, the run fails, is cancelled, or waits for a person."""
+        state = self.state
+        tasks = state.tasks
+        self.restore_escalation()
+        try:
+            for sid, deps in self.waiting.items():
+                if not deps and sid not in self.started:
+                    self.start(sid)
+            while True:
+                while tasks:
+                    done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+                    for task in done:
+                        self.settled(tasks.pop(task), task)
+                escalating = any(sid in state.failures for sid in state.awaiting)
+                if (
+                    state.cancel_requested
+                    or not state.awaiting
+                    or (self.failure is not None and not escalating)
+                ):
+                    break
+                # Only approvals are left: apply the decisions we have, or wait for one.
+                for sid in sorted(state.awaiting):
+                    if sid in state.decided:
+                        state.awaiting.discard(sid)
+                        self.start(sid, handler_for=state.failures.get(sid))
+                if tasks:
+                    continue
+                state.events.emit(EventType.RUN_WAITING, steps=sorted(state.awaiting), wait=state.wait)
+                if not state.wait:
+                    return
+                await self.wait_for_decision()
+        except asyncio.CancelledError:
+            await self.stop_tasks()
+            state.events.emit(EventType.RUN_FINISHED, status=str(RunStatus.CANCELLED), outputs={})
+            raise
+        except LeaseLost:
+            raise
+        except BaseException as exc:
+            await self.stop_tasks()
+            state.events.emit(
+                EventType.RUN_FINISHED, status=str(RunStatus.FAILED), outputs={},
+                error={"step": None, "kind": "internal", "message": f"{type(exc).__name__}: {exc}"},
+            )  # fmt: skip
+            raise
+        if state.lost:
+            raise LeaseLost
+        self.finish()
+
+    def settled(self, sid: str, task: asyncio.Task[StepStatus]) -> None:
+        """A step's task ended: route its outcome."""
+        state = self.state
+        wf = state.workflow
+        if task.cancelled():
+            return
+        try:
+            status = task.result()
+        except StepOutcome as outcome:
+            if sid in state.failures:  # the on_failure step itself failed
+                self.failure = self.failure or state.failures.pop(sid)
+                return
+            handler = wf.steps[sid].on_failure or wf.on_failure
+            if handler and handler not in self.started and self.failure is None:
+                self.failure = (sid, outcome)
+                state.failures[handler] = self.failure
+                self.start(handler, handler_for=self.failure)
+            elif self.failure is None:
+                self.failure = (sid, outcome)
+            return
+        except asyncio.CancelledError:
+            return
+        if status is StepStatus.WAITING:
+            state.awaiting.add(sid)
+            return
+        if sid in state.failures:
+            failed, _ = state.failures.pop(sid)
+            rejected = state.views.get(sid, {}).get("rejected")
+            if status is StepStatus.SUCCEEDED and wf.steps[sid].recover and not rejected:
+                self.steps.recover(failed, sid)
+                self.failure = None
+                for later in self.deferred:
+                    self.start(later)
+                self.deferred.clear()
+                self.release(failed)
+            return
+        self.release(sid)
+
+    async def wait_for_decision(self) -> None:
+        """--wait: this process stays, listed as waiting, until the heartbeat brings a decision."""
+        state = self.state
+        state.wake.clear()
+        self.approvals.apply_timeouts()
+        while not state.lost and not state.cancel_requested and not (state.awaiting & set(state.decided)):
+            await state.wake.wait()
+            state.wake.clear()
+        if state.lost:
+            raise LeaseLost
+        if not state.cancel_requested:
+            state.events.emit(
+                EventType.RUN_RESUMED, owner=self.owner, file_hash=state.workflow.file_hash, changed=False
+            )
+
+    async def stop_tasks(self) -> None:
+        tasks = self.state.tasks
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def finish(self) -> None:
+        """The run's last event: cancelled, failed (or stopped by a policy), or succeeded."""
+        state = self.state
+        if state.cancel_requested:
+            state.events.emit(
+                EventType.RUN_FINISHED, status=str(RunStatus.CANCELLED), outputs={},
+                cancelled_by=state.cancel_requested,
+            )  # fmt: skip
+        elif self.failure is not None:
+            self.finish_failed(*self.failure)
+        else:
+            try:
+                outputs = self.steps.outputs()
+            except TemplateError as exc:
+                self.finish_failed(None, StepOutcome(exc, None))
+            else:
+                state.events.emit(EventType.RUN_FINISHED, status=str(RunStatus.SUCCEEDED), outputs=outputs)
+
+    def finish_failed(self, step: str | None, outcome: StepOutcome) -> None:
+        error = outcome.describe(step)
+        if isinstance(outcome.error, PolicyError):
+            self.state.events.emit(EventType.RUN_STOPPED, step, reason=outcome.error.message, error=error)
+        else:
+            self.state.events.emit(
+                EventType.RUN_FINISHED, status=str(RunStatus.FAILED), outputs={}, error=error
+            )
