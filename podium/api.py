@@ -29,7 +29,8 @@ def load(path: str | Path, *, plugins: pluggy.PluginManager | None = None) -> Wo
     """Read and check a workflow file; raises `WorkflowError` listing every problem, located."""
     registry = ProviderRegistry(_plugins(plugins))
     configs = {name: registry.get(name).Config for name in registry.names()}
-    return _load_file(path, providers=registry.names(), provider_configs=configs)
+    bindings = {n: b for n in registry.names() if (b := getattr(registry.get(n), "Binding", None))}
+    return _load_file(path, providers=registry.names(), provider_configs=configs, provider_bindings=bindings)
 
 
 async def arun(

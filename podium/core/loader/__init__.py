@@ -10,7 +10,12 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from podium.core.errors import Problem, WorkflowError
-from podium.core.loader.bindings import CLOUD_EXTRAS, _check_provider_settings, _check_providers
+from podium.core.loader.bindings import (
+    CLOUD_EXTRAS,
+    _check_bindings,
+    _check_provider_settings,
+    _check_providers,
+)
 from podium.core.loader.checks import (
     _check_agents,
     _check_inputs,
@@ -44,9 +49,15 @@ def parse(
     base_dir: Path | None = None,
     providers: Collection[str] | None = None,
     provider_configs: Mapping[str, type[BaseModel]] | None = None,
+    provider_bindings: Mapping[str, type[BaseModel]] | None = None,
     check_functions: bool = True,
 ) -> Workflow:
-    """Parse and check a workflow's YAML text; raise WorkflowError listing every problem found."""
+    """Parse and check a workflow's YAML text; raise WorkflowError listing every problem found.
+
+    `providers` names the installed providers; `provider_configs` and `provider_bindings` map a
+    provider's name to the pydantic model of its `providers:` settings and of an agent's section
+    named after it. Checks against what is not given are skipped.
+    """
     data, positions = _parse_yaml(text, file)
     problems = _Problems(file, positions)
     if data is None or data == {}:
@@ -81,6 +92,7 @@ def parse(
     base = base_dir or Path.cwd()
     _check_providers(wf, providers, problems)
     _check_provider_settings(wf, provider_configs, problems)
+    _check_bindings(wf, provider_bindings, problems)
     graph = _check_steps(wf, problems)
     _check_templates(wf, graph, problems)
     _check_outputs(wf, problems)
@@ -97,6 +109,7 @@ def load(
     *,
     providers: Collection[str] | None = None,
     provider_configs: Mapping[str, type[BaseModel]] | None = None,
+    provider_bindings: Mapping[str, type[BaseModel]] | None = None,
 ) -> Workflow:
     """Read, parse and check a workflow file. See `parse` for what is checked."""
     file = Path(path)
@@ -127,6 +140,7 @@ def load(
         base_dir=file.resolve().parent,
         providers=providers,
         provider_configs=provider_configs,
+        provider_bindings=provider_bindings,
     )
     wf._path = file.resolve()
     wf._file_hash = hashlib.sha256(raw).hexdigest()

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from podium.core.loader.positions import Path_
-from podium.core.loader.problems import _field_names, _Problems, suggest
+from podium.core.loader.problems import _field_names, _Problems, shown, suggest
 from podium.core.spec import Agent, Workflow
 
 # Providers podium ships as extras; named in errors even when not installed.
@@ -90,3 +91,43 @@ def _check_provider_settings(
                     )
                 else:
                     p.add(loc, err["msg"])
+
+
+def _check_bindings(wf: Workflow, models: Mapping[str, type[BaseModel]] | None, p: _Problems) -> None:
+    """Each agent's section named after a provider, against that provider's `Binding` model.
+
+    A provider without a model takes any mapping; a section that is not a mapping, or names no
+    installed provider, is reported by `_check_providers`.
+    """
+    if not models:
+        return
+    for aname, agent in wf.agents.items():
+        for pname, section in agent.bindings.items():
+            model = models.get(pname)
+            if model is None or not isinstance(section, dict):
+                continue
+            try:
+                model.model_validate(section)
+            except ValidationError as exc:
+                for err in exc.errors():
+                    _binding_problem(("agents", aname, pname), model, pname, err, p)
+
+
+def _binding_problem(
+    where: Path_, model: type[BaseModel], pname: str, err: Mapping[str, Any], p: _Problems
+) -> None:
+    names = _field_names(model)
+    keys = f"keys of a {pname} binding: {', '.join(names)}"
+    loc = (*where, *err["loc"])
+    if err["type"] == "extra_forbidden":
+        key = str(err["loc"][-1])
+        p.add(loc, f"unknown key '{key}' in the {pname} binding{suggest(key, names)}", fix=keys)
+        return
+    message = str(err["msg"]).removeprefix("Value error, ")
+    field = model.model_fields.get(str(err["loc"][0])) if err["loc"] else None
+    if field is None or err["type"] == "missing":
+        p.add(loc, message, fix=keys)
+        return
+    # the field's own description says what a good value looks like
+    about = f"{err['loc'][0]}: {field.description}" if field.description else keys
+    p.add(loc, f"{message} (got {shown(err.get('input'))})", fix=about)

@@ -42,6 +42,12 @@ class _Problems:
             raise WorkflowError(self.items)
 
 
+def shown(value: Any) -> str:
+    """A value as JSON, cut to a length that fits in a one-line problem."""
+    text = json.dumps(value, default=str)
+    return text[:57] + "..." if len(text) > 60 else text
+
+
 def _model_at(loc: Path_) -> type[BaseModel] | None:
     """Which spec model sits at a pydantic error location (for 'did you mean' on unknown keys)."""
     if not loc:
@@ -130,7 +136,4 @@ def _pydantic_problems(exc: ValidationError, problems: _Problems) -> None:
         elif kind == "missing":
             problems.add(loc, f"'{loc[-1]}' is required", fix=f"add '{loc[-1]}:'")
         else:
-            shown = json.dumps(err.get("input"), default=str)
-            if len(shown) > 60:
-                shown = shown[:57] + "..."
-            problems.add(loc, f"{err['msg']} (got {shown})")
+            problems.add(loc, f"{err['msg']} (got {shown(err.get('input'))})")
