@@ -41,7 +41,8 @@ def load(path: str | Path, *, plugins: PluginsLike = None) -> Workflow:
     """Read and check a workflow file; raises `WorkflowError` listing every problem, located."""
     registry = Plugins.of(plugins).providers
     configs = {name: registry.get(name).Config for name in registry.names()}
-    return _load_file(path, providers=registry.names(), provider_configs=configs)
+    bindings = {n: b for n in registry.names() if (b := getattr(registry.get(n), "Binding", None))}
+    return _load_file(path, providers=registry.names(), provider_configs=configs, provider_bindings=bindings)
 
 
 async def arun(

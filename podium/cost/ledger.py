@@ -15,7 +15,6 @@ the clouds do not bill a throttled or failed request, and a timed-out call's tok
 from __future__ import annotations
 
 import contextlib
-import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -25,7 +24,7 @@ from typing import Any
 
 from podium.core.calls import ZERO_USAGE, Usage
 from podium.core.events import Event, EventType
-from podium.core.store import RunRecord, RunStore
+from podium.core.store import DerivedTables, RunRecord, RunStore
 from podium.cost.catalog import PriceCatalog, Rate
 
 SCHEMA = "1"
@@ -247,12 +246,9 @@ def _from_db(values: Sequence[Any]) -> LedgerRow:
 
 
 def _file_of(store: RunStore) -> Path | None:
-    """The SQLite file behind a store, if it has one (other stores get a ledger in memory)."""
-    from podium.core.store import SQLiteStore
-
-    if isinstance(store, SQLiteStore) and str(store.path) != ":memory:":
-        return Path(store.path)
-    return None
+    """The database file behind a store, if it has one (in memory, a ledger lasts as long as the store)."""
+    path = getattr(store, "path", None)
+    return Path(path) if path is not None and str(path) != ":memory:" else None
 
 
 class Ledger:
@@ -262,19 +258,15 @@ class Ledger:
     their events, and `rows` / `spend` read them back.
     """
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: DerivedTables) -> None:
         self.db = db
         self._prepare()
 
     @classmethod
     @contextlib.contextmanager
     def open(cls, store: RunStore) -> Iterator[Ledger]:
-        path = _file_of(store)
-        db = sqlite3.connect(str(path) if path else ":memory:", timeout=30, isolation_level=None)
-        try:
+        with store.derived_tables() as db:
             yield cls(db)
-        finally:
-            db.close()
 
     def _prepare(self) -> None:
         db = self.db
@@ -282,36 +274,26 @@ class Ledger:
         row = db.execute("SELECT value FROM cost_meta WHERE key='schema'").fetchone()
         if row is not None and row[0] == SCHEMA:
             return
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with db.transaction():
             if row is not None:  # derived data: an older layout is rebuilt from the events
                 for statement in _DROP:
                     db.execute(statement)
             for statement in _DDL:
                 db.execute(statement)
             db.execute("INSERT OR REPLACE INTO cost_meta (key, value) VALUES ('schema', ?)", (SCHEMA,))
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
 
     def write_run(
         self, run_id: str, workflow: str, rows: Sequence[LedgerRow], last_seq: int, catalog: str
     ) -> None:
         """Replace a run's rows (they were derived from its events up to `last_seq`)."""
         db = self.db
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with db.transaction():
             db.execute("DELETE FROM cost_calls WHERE run_id=?", (run_id,))
             db.executemany(_INSERT, [_to_db(r) for r in rows])
             db.execute(
                 "INSERT OR REPLACE INTO cost_runs (run_id, workflow, last_seq, catalog) VALUES (?, ?, ?, ?)",
                 (run_id, workflow, last_seq, catalog),
             )
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
 
     def sync(self, store: RunStore, catalog: PriceCatalog, records: Iterable[RunRecord]) -> None:
         """Re-derive the rows of each run whose events or catalog changed since it was last synced."""

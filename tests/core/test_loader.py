@@ -10,11 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import BaseModel, ConfigDict, Field
 
 import podium
+from podium.core.calls import Provider
 from podium.core.errors import InputError, Problem, WorkflowError
 from podium.core.loader import parse, resolve_inputs
 from podium.core.spec import MockReply, Workflow
+from podium.testing import PluginsFixture, function_provider
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "brief"
 
@@ -367,6 +370,85 @@ def test_valid_provider_settings_load(flow_file: Any) -> None:
     )
     wf = podium.load(flow_file(text))
     assert wf.providers["local"] == {"base_url": "http://127.0.0.1:9/v1", "use_mock": False}
+
+
+# --- provider bindings -----------------------------------------------------------------------
+
+
+def agents_bound(**sections: str) -> str:
+    """A workflow whose agents (name → the text of their binding lines) each bind a provider."""
+    agents = "".join(f"  {name}:\n    model: m\n{lines}" for name, lines in sections.items())
+    return f"name: t\nagents:\n{agents}steps:\n  a: {{agent: {next(iter(sections))}}}\n"
+
+
+def test_a_bad_bedrock_binding_is_located_and_names_the_field(load_error: Any) -> None:
+    text = agents_bound(writer="    bedrock:\n      agent_id: short\n")
+    err, path = load_error(text)
+    problem = assert_located(err, path, "agents.writer.bedrock.agent_id", line_of(text, "agent_id: short"))
+    assert "should match pattern" in problem.message and '"short"' in problem.message
+    assert "ten characters" in problem.fix
+
+
+def test_every_bad_binding_is_reported_at_once(load_error: Any) -> None:
+    text = agents_bound(
+        writer="    bedrock: {agnet_id: ABCDEFGHIJ}\n",
+        reader="    bedrock:\n      agent_id: ABCDEFGHIJ\n      alias_id: [TSTALIASID]\n",
+    )
+    err, path = load_error(text)
+    assert len(err.problems) == 2, err
+    unknown = assert_located(err, path, "agents.writer.bedrock.agnet_id", line_of(text, "agnet_id"))
+    assert "unknown key 'agnet_id' in the bedrock binding; did you mean 'agent_id'?" in unknown.message
+    assert unknown.fix == "keys of a bedrock binding: agent_id, alias_id, model"
+    assert_located(err, path, "agents.reader.bedrock.alias_id", line_of(text, "alias_id"))
+
+
+def test_a_valid_bedrock_binding_loads(flow_file: Any) -> None:
+    text = agents_bound(writer="    bedrock: {agent_id: ABCDEFGHIJ, alias_id: KLMNOPQRST}\n")
+    wf = podium.load(flow_file(text))
+    assert wf.agents["writer"].bindings == {"bedrock": {"agent_id": "ABCDEFGHIJ", "alias_id": "KLMNOPQRST"}}
+
+
+class _HouseBinding(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    route: str = Field(pattern=r"^/", description="A path on the house gateway, from /.")
+
+
+def _provider(name: str, binding: type[BaseModel] | None) -> type[Provider]:
+    cls = function_provider(name, lambda request: "ok")
+    if binding is not None:
+        cls.Binding = binding  # type: ignore[attr-defined]
+    return cls
+
+
+def test_each_provider_binding_is_checked_against_its_own_model(
+    flow_file: Any, podium_plugins: PluginsFixture
+) -> None:
+    podium_plugins.register_provider(_provider("house", _HouseBinding), _provider("plain", None))
+    text = agents_bound(
+        writer="    house: {route: gateway}\n    plain: {anything: [1, 2], goes: true}\n",
+        reader="    house: {route: /chat}\n",
+    )
+    path = flow_file(text)
+    with pytest.raises(WorkflowError) as info:
+        podium.load(path, plugins=podium_plugins.pm)
+    # one problem: the house binding; the plain provider has no Binding model and takes anything
+    problem = assert_located(info.value, path, "agents.writer.house.route", line_of(text, "gateway"))
+    assert len(info.value.problems) == 1
+    assert problem.fix == "route: A path on the house gateway, from /."
+    fixed = podium.load(flow_file(text.replace("route: gateway", "route: /gw")), plugins=podium_plugins.pm)
+    assert fixed.agents["writer"].bindings["plain"] == {"anything": [1, 2], "goes": True}
+
+
+def test_a_provider_without_a_binding_model_accepts_any_section(flow_file: Any) -> None:
+    text = agents_bound(writer="    local: {whatever: [1, 2], nested: {deep: true}}\n")
+    wf = parse(text, providers=["local"], provider_bindings={"bedrock": _HouseBinding})
+    assert wf.agents["writer"].bindings == {"local": {"whatever": [1, 2], "nested": {"deep": True}}}
+
+
+def test_bindings_are_not_checked_when_no_models_are_given() -> None:
+    text = agents_bound(writer="    bedrock: {agent_id: short}\n")
+    assert parse(text).agents["writer"].bindings == {"bedrock": {"agent_id": "short"}}
 
 
 # --- templates -------------------------------------------------------------------------------

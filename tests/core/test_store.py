@@ -521,6 +521,147 @@ def test_two_processes_opening_a_new_database_at_once_migrate_it_once(tmp_path):
         s.close()
 
 
+# --- transactions ---------------------------------------------------------------------------
+
+
+def test_a_database_at_schema_1_is_migrated_and_keeps_its_runs(tmp_path):
+    """A file an older podium wrote (only the first migration) opens, and gains leases and inbox."""
+    path = tmp_path / "p.db"
+    db = sqlite3.connect(path)
+    db.executescript(MIGRATIONS[0])
+    db.execute(
+        "INSERT INTO runs (run_id, workflow, status, started_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+        ("old", "wf", "succeeded", T0.isoformat(), T0.isoformat()),
+    )
+    db.execute("PRAGMA user_version=1")
+    db.commit()
+    db.close()
+    s = SQLiteStore(path)
+    try:
+        assert s.get_run("old").status == "succeeded"
+        assert s.acquire_lease("old", "me").owner == "me"
+        s.post("old", "approve", {"by": "ann"})
+        assert [m.kind for m in s.take("old")] == ["approve"]
+    finally:
+        s.close()
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    db.close()
+
+
+def test_a_failed_transaction_leaves_no_partial_write(tmp_path):
+    path = tmp_path / "p.db"
+    s = SQLiteStore(path)
+    try:
+        s.append(started("r1"))
+        with pytest.raises(RuntimeError, match="half way"), s._transaction() as db:
+            db.execute(
+                "INSERT INTO events (run_id, seq, at, type, data) VALUES (?, ?, ?, ?, ?)",
+                ("r1", 2, T0.isoformat(), str(EventType.RUN_FINISHED), "{}"),
+            )
+            db.execute("UPDATE runs SET status='failed' WHERE run_id='r1'")
+            raise RuntimeError("half way")
+        assert s.last_seq("r1") == 1 and s.get_run("r1").status == "running"
+        other = sqlite3.connect(path)  # what another process sees
+        assert other.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 1
+        other.close()
+        # nothing was left open: the store goes on writing
+        s.append(ev("r1", 2, EventType.RUN_FINISHED, data={"status": "succeeded"}))
+        assert s.get_run("r1").status == "succeeded"
+    finally:
+        s.close()
+
+
+def test_an_event_whose_index_change_fails_is_not_kept(tmp_path):
+    s = SQLiteStore(tmp_path / "p.db")
+    try:
+        s.append(started("r1"))
+        with s._transaction() as db:
+            db.execute("ALTER TABLE runs RENAME TO runs_away")  # the index update will fail
+        with pytest.raises(sqlite3.OperationalError):
+            s.append(ev("r1", 2, EventType.RUN_FINISHED, data={"status": "succeeded"}))
+        assert s.last_seq("r1") == 1  # the event went with its index change
+    finally:
+        s.close()
+
+
+# --- derived tables (a plugin's own tables in the store's database) -------------------------
+
+_LEDGER = "CREATE TABLE IF NOT EXISTS tally (run_id TEXT NOT NULL, n INTEGER NOT NULL)"
+
+
+@pytest.fixture(params=["sqlite", "sqlite-in-memory", "memory"])
+def any_store(request, tmp_path):
+    s = {
+        "sqlite": lambda: SQLiteStore(tmp_path / "p.db"),
+        "sqlite-in-memory": lambda: SQLiteStore(":memory:"),
+        "memory": MemoryStore,
+    }[request.param]()
+    yield s
+    s.close()
+
+
+def tally(store) -> list[tuple[str, int]]:
+    with store.derived_tables() as db:
+        return [tuple(r) for r in db.execute("SELECT run_id, n FROM tally ORDER BY run_id, n")]
+
+
+def test_derived_tables_last_as_long_as_the_store(any_store):
+    with any_store.derived_tables() as db:
+        db.execute(_LEDGER)
+        with db.transaction():
+            db.executemany("INSERT INTO tally VALUES (?, ?)", [("r1", 1), ("r2", 2)])
+    assert tally(any_store) == [("r1", 1), ("r2", 2)]  # seen again through a second handle
+
+
+def test_a_failed_derived_transaction_writes_nothing(any_store):
+    with any_store.derived_tables() as db:
+        db.execute(_LEDGER)
+        db.execute("INSERT INTO tally VALUES ('r1', 1)")
+        with pytest.raises(ValueError), db.transaction():
+            db.execute("DELETE FROM tally")
+            db.execute("INSERT INTO tally VALUES ('r1', 2)")
+            raise ValueError("the fold broke")
+    assert tally(any_store) == [("r1", 1)]
+
+
+def test_deleting_a_run_deletes_its_derived_rows(any_store):
+    a_run(any_store, "r1")
+    a_run(any_store, "r2")
+    with any_store.derived_tables() as db:
+        db.execute(_LEDGER)
+        db.executemany("INSERT INTO tally VALUES (?, ?)", [("r1", 1), ("r2", 2)])
+    any_store.delete_run("r1")
+    assert tally(any_store) == [("r2", 2)]
+    assert [r.run_id for r in any_store.runs()] == ["r2"]
+
+
+def test_derived_tables_live_in_the_store_file_and_survive_reopening(tmp_path):
+    path = tmp_path / "p.db"
+    s = SQLiteStore(path)
+    with s.derived_tables() as db:
+        db.execute(_LEDGER)
+        db.execute("INSERT INTO tally VALUES ('r1', 7)")
+    s.close()
+    raw = sqlite3.connect(path)
+    assert raw.execute("SELECT run_id, n FROM tally").fetchall() == [("r1", 7)]
+    raw.close()
+    s = SQLiteStore(path)
+    try:
+        assert tally(s) == [("r1", 7)]
+    finally:
+        s.close()
+
+
+def test_memory_stores_do_not_share_derived_tables():
+    one, two = MemoryStore(), MemoryStore()
+    with one.derived_tables() as db:
+        db.execute(_LEDGER)
+    with two.derived_tables() as db:
+        tables = db.execute("SELECT name FROM sqlite_master WHERE type='table'").fetchall()
+    assert tables == []
+
+
 # --- through the engine ---------------------------------------------------------------------
 
 

@@ -1,0 +1,284 @@
+"""The checks of a workflow's meaning: steps and their graph, templates, outputs, inputs, mocks, functions."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from pathlib import Path
+from typing import Any
+
+from podium.core import templates
+from podium.core.errors import InputError
+from podium.core.functions import import_function
+from podium.core.graph import Graph
+from podium.core.loader.inputs import coerce_input
+from podium.core.loader.positions import Path_
+from podium.core.loader.problems import _Problems, suggest
+from podium.core.spec import BUILTIN_OUTPUT_TYPES, Workflow
+
+
+def _check_import(reference: str, path: Path_, base_dir: Path, p: _Problems) -> None:
+    try:
+        import_function(reference, base_dir)
+    except ValueError as exc:
+        p.add(path, str(exc), fix="write it as package.module:function")
+    except (ImportError, AttributeError, TypeError) as exc:
+        p.add(
+            path,
+            f"cannot load '{reference}': {type(exc).__name__}: {exc}",
+            fix=f"put the module next to the workflow file ({base_dir}) or on the Python path",
+        )
+    except Exception as exc:  # the user's module raised while importing
+        p.add(path, f"importing '{reference}' raised {type(exc).__name__}: {exc}")
+
+
+def _check_agents(wf: Workflow, base_dir: Path, p: _Problems) -> None:
+    for aname, agent in wf.agents.items():
+        for tool, reference in agent.tools.items():
+            _check_import(reference, ("agents", aname, "tools", tool), base_dir, p)
+        if agent.function is None:
+            continue
+        if agent.provider not in (None, "local"):
+            p.add(
+                ("agents", aname, "provider"),
+                f"a function agent runs in-process, on the local provider, not on '{agent.provider}'",
+                fix="remove provider:, or bind the agent to a model or managed agent instead",
+            )
+        _check_import(agent.function, ("agents", aname, "function"), base_dir, p)
+
+
+def _check_schema(schema: Any, path: Path_, p: _Problems) -> None:
+    from jsonschema import SchemaError
+    from jsonschema.validators import validator_for
+
+    if not isinstance(schema, dict):
+        p.add(path, "a JSON Schema must be a mapping", fix="write e.g. {type: object}")
+        return
+    try:
+        validator_for(schema).check_schema(schema)
+    except SchemaError as exc:
+        where = "/".join(str(x) for x in exc.path) or "the schema"
+        p.add(
+            path,
+            f"invalid JSON Schema at {where}: {exc.message}",
+            fix="write a JSON Schema such as {type: object, required: [title],"
+            " properties: {title: {type: string}}}",
+        )
+
+
+def _check_outputs(wf: Workflow, p: _Problems) -> None:
+    for tname, schema in wf.types.items():
+        _check_schema(schema, ("types", tname), p)
+    for sid, step in wf.steps.items():
+        out = step.output
+        if out is None:
+            continue
+        path = ("steps", sid, "output")
+        if out.schema_ is not None and out.type is not None:
+            p.add(path, "give either schema or type, not both", fix="remove one of them")
+        elif out.schema_ is not None:
+            _check_schema(out.schema_, (*path, "schema"), p)
+        elif out.type is not None and out.type not in wf.types and out.type not in BUILTIN_OUTPUT_TYPES:
+            names = [*BUILTIN_OUTPUT_TYPES, *wf.types]
+            p.add(
+                (*path, "type"),
+                f"unknown type '{out.type}'{suggest(out.type, names)}",
+                fix=f"use one of {', '.join(names)}, or declare it under types:",
+            )
+
+
+class _Upstream:
+    """`name in upstream` for one step: its direct needs at once, the full set only if asked."""
+
+    def __init__(self, graph: Graph, step: str, needs: Collection[str]) -> None:
+        self.graph, self.step, self.needs = graph, step, set(needs)
+        self.all: frozenset[str] | None = None
+
+    def __contains__(self, name: object) -> bool:
+        if name in self.needs:
+            return True
+        if self.all is None:
+            self.all = self.graph.upstream(self.step)
+        return name in self.all
+
+
+def _check_template(
+    source: Any,
+    path: Path_,
+    wf: Workflow,
+    upstream: Collection[str] | _Upstream | None,
+    extra_names: Collection[str],
+    p: _Problems,
+) -> None:
+    """Syntax, and that every name read is an input, an upstream step or a loop variable."""
+    if not isinstance(source, str) or "{" not in source:
+        return
+    if (error := templates.check_syntax(source)) is not None:
+        p.add(
+            path,
+            error,
+            fix="close each {{ }} and {% %}; write a literal brace as {{ '{{' }}",
+        )
+        return
+    allowed = {"inputs", "steps", *extra_names}
+    builtin = {"loop", "self", "varargs", "kwargs", *templates.environment().globals}
+    for ref in templates.references(source):
+        if ref.name in builtin and ref.name not in allowed:
+            continue
+        if ref.name not in allowed:
+            p.add(
+                path,
+                f"'{ref.name}' is not defined{suggest(ref.name, allowed)}",
+                fix=f"a template here can read: {', '.join(sorted(allowed))}",
+            )
+        elif ref.name == "inputs" and ref.attr is not None and ref.attr not in wf.inputs:
+            p.add(
+                path,
+                f"inputs.{ref.attr} is not a declared input{suggest(ref.attr, wf.inputs)}",
+                fix=f"declare it under inputs: (declared: {', '.join(wf.inputs) or 'none'})",
+            )
+        elif ref.name == "steps" and ref.attr is not None:
+            if ref.attr not in wf.steps:
+                p.add(
+                    path,
+                    f"steps.{ref.attr} is not a step{suggest(ref.attr, wf.steps)}",
+                    fix=f"steps: {', '.join(wf.steps)}",
+                )
+            elif upstream is not None and ref.attr not in upstream:
+                if path[0] == "agents":
+                    p.add(
+                        path,
+                        f"reads steps.{ref.attr}: agent instructions can read only inputs",
+                        fix="move the step's output into the prompt of the steps that use it",
+                    )
+                else:
+                    p.add(
+                        path,
+                        f"reads steps.{ref.attr}, which is not upstream of this step",
+                        fix=f"add '{ref.attr}' to this step's needs",
+                    )
+
+
+def _check_handlers(wf: Workflow, p: _Problems) -> None:
+    """on_failure names a step that exists, runs only as a handler, and is needed by no one."""
+    named = [(("steps", sid, "on_failure"), s.on_failure) for sid, s in wf.steps.items() if s.on_failure]
+    if wf.on_failure:
+        named.append((("on_failure",), wf.on_failure))
+    for path, name in named:
+        if name not in wf.steps:
+            p.add(path, f"'{name}' is not a step{suggest(name, wf.steps)}", fix="name a step under steps:")
+        elif path[:2] == ("steps", name):
+            p.add(path, f"step '{name}' cannot handle its own failure", fix="name another step")
+    handlers = wf.handlers
+    for sid, step in wf.steps.items():
+        for i, need in enumerate(step.needs):
+            if need in handlers:
+                p.add(
+                    ("steps", sid, "needs", i),
+                    f"'{need}' is an on_failure step, which runs only when a step fails",
+                    fix="read its result in a later on_failure step, or make it an ordinary step",
+                )
+        if sid in handlers and step.needs:
+            p.add(
+                ("steps", sid, "needs"),
+                "an on_failure step runs when a step fails; it takes no needs",
+                fix="remove needs: (it can read `failure` and the outputs of finished steps)",
+            )
+        if step.recover and sid not in handlers:
+            p.add(("steps", sid, "recover"), "recover: applies to on_failure steps only")
+
+
+def _check_steps(wf: Workflow, p: _Problems) -> Graph | None:
+    if not wf.steps:
+        p.add(("steps",), "the workflow has no steps", fix="add at least one step under steps:")
+        return None
+    for sid, step in wf.steps.items():
+        if step.agent is None and step.approval is None:
+            p.add(
+                ("steps", sid),
+                "a step needs an agent: (or an approval:)",
+                fix=f"add agent: <one of {', '.join(wf.agents) or 'the agents you declare'}>",
+            )
+        elif step.agent is not None and step.approval is not None:
+            p.add(
+                ("steps", sid, "approval"),
+                "a step is either an agent call or an approval, not both",
+                fix="split it into two steps, the second needing the first",
+            )
+        elif step.agent is not None and step.agent not in wf.agents:
+            p.add(
+                ("steps", sid, "agent"),
+                f"'{step.agent}' is not an agent{suggest(step.agent, wf.agents)}",
+                fix=f"declare it under agents: (declared: {', '.join(wf.agents) or 'none'})",
+            )
+        if step.approval is not None and step.foreach is not None:
+            p.add(("steps", sid, "foreach"), "an approval step cannot fan out", fix="remove foreach:")
+    _check_handlers(wf, p)
+    graph = Graph.of(wf.steps)
+    for sid, name in graph.unknown_needs():
+        index = wf.steps[sid].needs.index(name)
+        p.add(
+            ("steps", sid, "needs", index),
+            f"needs '{name}', which is not a step{suggest(name, wf.steps)}",
+            fix=f"steps: {', '.join(wf.steps)}",
+        )
+    for sid, step in wf.steps.items():
+        if sid in step.needs:
+            p.add(("steps", sid, "needs"), f"step '{sid}' needs itself", fix="remove it from needs")
+    cycle = graph.find_cycle()
+    if cycle is not None and len(cycle) > 2:
+        p.add(
+            ("steps", cycle[0], "needs"),
+            f"the steps form a cycle: {' → '.join(cycle)}",
+            fix="remove one of these needs so that the graph has no loop",
+        )
+    if cycle is not None or graph.unknown_needs():
+        return None
+    return graph
+
+
+def _check_templates(wf: Workflow, graph: Graph | None, p: _Problems) -> None:
+    handlers = wf.handlers
+    for sid, step in wf.steps.items():
+        # None: the graph is broken. Lazy: most templates read no step, and computing every
+        # step's upstream set would make loading a long chain quadratic.
+        up = _Upstream(graph, sid, step.needs) if graph is not None else None
+        extra: tuple[str, ...] = ("item", "index") if step.foreach is not None else ()
+        if sid in handlers:
+            up, extra = None, ("failure",)  # a handler may read any step, and the failure
+        _check_template(step.prompt, ("steps", sid, "prompt"), wf, up, extra, p)
+        if step.approval is not None:
+            _check_template(step.approval.message, ("steps", sid, "approval", "message"), wf, up, extra, p)
+        _check_template(step.when, ("steps", sid, "when"), wf, up, extra, p)
+        _check_template(step.foreach, ("steps", sid, "foreach"), wf, up, (), p)
+        if isinstance(step.foreach, str) and templates.single_expression(step.foreach) is None:
+            p.add(
+                ("steps", sid, "foreach"),
+                "foreach must be a list or a single {{ expression }} giving a list",
+                fix='write e.g. foreach: "{{ steps.plan.output.topics }}"',
+            )
+    for name, source in wf.outputs.items():
+        _check_template(source, ("outputs", name), wf, None, (), p)
+    agents = wf.agents
+    for aname, agent in agents.items():
+        if agent.instructions:
+            _check_template(agent.instructions, ("agents", aname, "instructions"), wf, set(), (), p)
+
+
+def _check_inputs(wf: Workflow, p: _Problems) -> None:
+    for name, spec in wf.inputs.items():
+        if spec.default is not None:
+            try:
+                coerce_input(name, spec, spec.default)
+            except InputError as exc:
+                p.add(("inputs", name, "default"), exc.message, fix=exc.fix)
+
+
+def _check_mock(wf: Workflow, p: _Problems) -> None:
+    names = [*wf.steps, *wf.agents]
+    for key in wf.mock:
+        if key not in wf.steps and key not in wf.agents:
+            p.add(
+                ("mock", key),
+                f"'{key}' is neither a step nor an agent{suggest(key, names)}",
+                fix="key mock replies by step id or by agent name",
+            )

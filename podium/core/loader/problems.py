@@ -1,0 +1,139 @@
+"""Problems found while loading: collected with their position, pydantic errors in the user's words."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Collection
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from podium.core.errors import Problem, WorkflowError
+from podium.core.loader.positions import Path_, Positions, dotted
+from podium.core.spec import Agent, Defaults, Input, MockReply, Output, Retry, Step, Workflow
+
+
+def suggest(name: str, options: Collection[str]) -> str:
+    """'; did you mean 'x'?' when a close option exists, else ''."""
+    close = difflib.get_close_matches(str(name), list(options), n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+class _Problems:
+    def __init__(self, file: str, positions: Positions) -> None:
+        self.file = file
+        self.positions = positions
+        self.items: list[Problem] = []
+
+    def add(self, path: Path_, message: str, fix: str | None = None) -> None:
+        line = col = None
+        probe = path
+        while probe:
+            if probe in self.positions:
+                line, col = self.positions[probe]
+                break
+            probe = probe[:-1]
+        self.items.append(Problem(self.file, dotted(path), message, line, col, fix))
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            self.items.sort(key=lambda p: (p.line or 0, p.column or 0))
+            raise WorkflowError(self.items)
+
+
+def shown(value: Any) -> str:
+    """A value as JSON, cut to a length that fits in a one-line problem."""
+    text = json.dumps(value, default=str)
+    return text[:57] + "..." if len(text) > 60 else text
+
+
+def _model_at(loc: Path_) -> type[BaseModel] | None:
+    """Which spec model sits at a pydantic error location (for 'did you mean' on unknown keys)."""
+    if not loc:
+        return Workflow
+    head, rest = loc[0], loc[1:]
+    if head == "defaults":
+        return Defaults if not rest else (Retry if rest[0] == "retry" else None)
+    if head == "steps" and rest:
+        if len(rest) == 1:
+            return Step
+        return {"retry": Retry, "output": Output}.get(str(rest[1]))
+    if head == "inputs" and len(rest) == 1:
+        return Input
+    if head == "agents" and len(rest) == 1:
+        return Agent
+    return None
+
+
+def _field_names(model: type[BaseModel]) -> list[str]:
+    return [f.alias or name for name, f in model.model_fields.items()]
+
+
+def _all_fields(loc: Any) -> list[str]:
+    model = _model_at(tuple(loc))
+    return _field_names(model) if model else []
+
+
+def _mock_problems(errors: list[Any], problems: _Problems) -> None:
+    """One problem per mock entry, not one per shape a mock entry may take."""
+    by_key: dict[str, list[Any]] = {}
+    for err in errors:
+        by_key.setdefault(str(err["loc"][1]), []).append(err)
+    fields = _field_names(MockReply)
+    for key, errs in by_key.items():
+        unknown = [e for e in errs if e["type"] == "extra_forbidden"]
+        if unknown:
+            loc = tuple(unknown[0]["loc"])
+            word = str(loc[-1])
+            problems.add(
+                ("mock", key, *[p for p in loc[2:] if isinstance(p, int)], word),
+                f"unknown key '{word}' in a mock reply{suggest(word, fields)}",
+                fix=f"keys of a mock reply: {', '.join(fields)}",
+            )
+            continue
+        specific = [e for e in errs if e["type"] == "value_error"]
+        if specific:
+            problems.add(("mock", key), specific[0]["msg"].removeprefix("Value error, "))
+            continue
+        problems.add(
+            ("mock", key),
+            "a mock entry must be text, a number, a reply mapping, or a list of those",
+            fix="write e.g. mock: {draft: 'text'} or {draft: {reply: text, latency: 0.2}}",
+        )
+
+
+def _pydantic_problems(exc: ValidationError, problems: _Problems) -> None:
+    errors = exc.errors()
+    mock = [e for e in errors if len(e["loc"]) >= 2 and e["loc"][0] == "mock"]
+    if mock:
+        _mock_problems(mock, problems)
+    # a misspelled required key ('step:' for 'steps:') is reported once, as the misspelling
+    misspelled = {
+        (tuple(e["loc"][:-1]), m)
+        for e in errors
+        if e["type"] == "extra_forbidden"
+        for m in difflib.get_close_matches(str(e["loc"][-1]), _all_fields(e["loc"][:-1]), 1, 0.6)
+    }
+    for err in errors:
+        loc = tuple(err["loc"])
+        kind = err["type"]
+        if err in mock:
+            continue
+        if kind == "missing" and (loc[:-1], loc[-1]) in misspelled:
+            continue
+        if kind == "extra_forbidden":
+            key = str(loc[-1])
+            model = _model_at(loc[:-1])
+            names = _field_names(model) if model else []
+            where = dotted(loc[:-1]) or "the top level"
+            hint = suggest(key, names)
+            problems.add(
+                loc,
+                f"unknown key '{key}'{hint}",
+                fix=f"keys allowed in {where}: {', '.join(names)}" if names else "remove it",
+            )
+        elif kind == "missing":
+            problems.add(loc, f"'{loc[-1]}' is required", fix=f"add '{loc[-1]}:'")
+        else:
+            problems.add(loc, f"{err['msg']} (got {shown(err.get('input'))})")

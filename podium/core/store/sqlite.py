@@ -1,0 +1,309 @@
+"""The embedded default store: SQLite in WAL mode, one append-only events table and a runs index."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from podium.core.errors import RunNotFound, StoreError
+from podium.core.events import Event, EventType, utcnow
+from podium.core.lease import LEASE_SECONDS, Lease
+from podium.core.store.base import IndexChange, Message, RunRecord, default_db_path, index_change
+from podium.core.store.connection import DerivedTables, delete_run_rows, transaction
+from podium.core.store.migrations import migrate, schema_version
+
+_INSERT = "INSERT INTO events (run_id, seq, at, type, step, attempt, data) VALUES (?, ?, ?, ?, ?, ?, ?)"
+
+
+def _like_prefix(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped + "%"
+
+
+def _record(row: Sequence[Any]) -> RunRecord:
+    return RunRecord(
+        run_id=row[0],
+        workflow=row[1],
+        file=row[2],
+        file_hash=row[3],
+        status=row[4],
+        started_at=datetime.fromisoformat(row[5]),
+        updated_at=datetime.fromisoformat(row[6]),
+        finished_at=datetime.fromisoformat(row[7]) if row[7] else None,
+        size_bytes=int(row[8] or 0) if len(row) > 8 else 0,
+        events=int(row[9] or 0) if len(row) > 9 else 0,
+    )
+
+
+def _index_sql(change: IndexChange) -> tuple[str, tuple[Any, ...]]:
+    """An index change as SQL: a RunStarted adds the run's line (or reopens it), others update it."""
+    at = change.updated_at.isoformat()
+    finished = change.finished_at.isoformat() if change.finished_at else None
+    if change.new is not None:
+        new = change.new
+        return (
+            "INSERT INTO runs (run_id, workflow, file, file_hash, status, started_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT(run_id) DO UPDATE SET status=excluded.status, updated_at=excluded.updated_at,"
+            " finished_at=NULL",
+            (new.run_id, new.workflow, new.file, new.file_hash, new.status, at, at),
+        )
+    return (
+        "UPDATE runs SET status=?, updated_at=?, finished_at=? WHERE run_id=?",
+        (change.status, at, finished, change.run_id),
+    )
+
+
+class SQLiteStore:
+    """The embedded default store: SQLite in WAL mode, one transaction per event.
+
+    WAL with ``synchronous=NORMAL`` keeps every committed event through a killed process (the
+    crash podium must survive); pass ``synchronous="FULL"`` to survive power loss as well.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, synchronous: str = "NORMAL") -> None:
+        self.path = Path(path)
+        self._in_memory = str(path) == ":memory:"
+        if not self._in_memory:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Re-entrant: an in-memory database lends this connection, and its lock, to derived tables.
+        self._lock = threading.RLock()
+        try:
+            self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30)
+            self._migrate(synchronous)
+        except sqlite3.DatabaseError as exc:
+            self._db.close() if hasattr(self, "_db") else None
+            raise StoreError(
+                f"{self.path}: cannot use this file as a podium database ({exc})",
+                fix="point --db (or PODIUM_DB) at a podium database, or at a new path",
+            ) from None
+
+    def _migrate(self, synchronous: str) -> None:
+        db = self._db
+        try:
+            version = schema_version(db, self.path)
+        except StoreError:
+            db.close()
+            raise
+        # Switching to WAL needs a moment alone with the file; SQLite reports "locked" at once
+        # rather than waiting when another process is opening it too, so retry for a while.
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                db.execute("PRAGMA journal_mode=WAL")
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
+        db.execute(f"PRAGMA synchronous={synchronous}")
+        db.execute("PRAGMA foreign_keys=ON")
+        migrate(db, version)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """The store's connection in one `BEGIN IMMEDIATE` transaction, under the store's lock.
+
+        The block's writes are committed together when it ends; an exception rolls them all back.
+        """
+        with self._lock, transaction(self._db) as db:
+            yield db
+
+    def append(self, event: Event) -> None:
+        row = (
+            event.run_id,
+            event.seq,
+            event.at.isoformat(),
+            str(event.type),
+            event.step,
+            event.attempt,
+            event.data_json(),
+        )
+        change = index_change(event)
+        try:
+            if change is None:  # one statement: atomic without a transaction
+                with self._lock:
+                    self._db.execute(_INSERT, row)
+                return
+            with self._transaction() as db:
+                db.execute(_INSERT, row)
+                db.execute(*_index_sql(change))
+        except sqlite3.IntegrityError:
+            raise StoreError(
+                f"run {event.run_id} already has an event {event.seq}; events are append-only",
+                fix="is another process driving this run?",
+            ) from None
+
+    def events(self, run_id: str, *, after: int = 0, limit: int | None = None) -> list[Event]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT run_id, seq, at, type, step, attempt, data FROM events"
+                " WHERE run_id=? AND seq>? ORDER BY seq LIMIT ?",
+                (run_id, after, -1 if limit is None else limit),
+            ).fetchall()
+        return [
+            Event(
+                run_id=r[0],
+                seq=r[1],
+                at=datetime.fromisoformat(r[2]),
+                type=EventType(r[3]),
+                step=r[4],
+                attempt=r[5],
+                data=json.loads(r[6]),
+            )
+            for r in rows
+        ]
+
+    _RUN_COLUMNS = (
+        "r.run_id, r.workflow, r.file, r.file_hash, r.status, r.started_at, r.updated_at,"
+        " r.finished_at,"
+        " (SELECT SUM(LENGTH(CAST(e.data AS BLOB)) + LENGTH(e.type) + 48) FROM events e"
+        " WHERE e.run_id=r.run_id),"
+        " (SELECT COUNT(*) FROM events e WHERE e.run_id=r.run_id)"
+    )
+
+    def runs(self, *, limit: int | None = None, status: str | None = None) -> list[RunRecord]:
+        sql = f"SELECT {self._RUN_COLUMNS} FROM runs r"
+        args: list[Any] = []
+        if status:
+            sql += " WHERE r.status=?"
+            args.append(status)
+        sql += " ORDER BY r.started_at DESC, r.run_id DESC"
+        if limit:
+            sql += " LIMIT ?"
+            args.append(limit)
+        with self._lock:
+            return [_record(r) for r in self._db.execute(sql, args).fetchall()]
+
+    def get_run(self, run_id: str) -> RunRecord:
+        """A run by id, by a unique prefix of its id, or `latest`."""
+        with self._lock:
+            if run_id in ("latest", "last"):
+                rows = self._db.execute(
+                    f"SELECT {self._RUN_COLUMNS} FROM runs r"
+                    " ORDER BY r.started_at DESC, r.run_id DESC LIMIT 1"
+                ).fetchall()
+            else:
+                rows = self._db.execute(
+                    f"SELECT {self._RUN_COLUMNS} FROM runs r WHERE r.run_id=?", (run_id,)
+                ).fetchall()
+                if not rows:
+                    rows = self._db.execute(
+                        f"SELECT {self._RUN_COLUMNS} FROM runs r WHERE r.run_id LIKE ? ESCAPE '\\' LIMIT 2",
+                        (_like_prefix(run_id),),
+                    ).fetchall()
+        if len(rows) == 1:
+            return _record(rows[0])
+        if len(rows) > 1:
+            raise RunNotFound(f"'{run_id}' matches more than one run", fix="give more of the run id")
+        raise RunNotFound(
+            f"no run '{run_id}' in {self.path}",
+            fix="list runs with `podium runs` (and check --db / PODIUM_DB)",
+        )
+
+    def last_seq(self, run_id: str) -> int:
+        with self._lock:
+            row = self._db.execute("SELECT MAX(seq) FROM events WHERE run_id=?", (run_id,)).fetchone()
+        return int(row[0] or 0)
+
+    def lease(self, run_id: str) -> Lease:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT lease_owner, lease_expires FROM runs WHERE run_id=?", (run_id,)
+            ).fetchone()
+        return Lease(row[0], row[1]) if row else Lease(None, None)
+
+    def acquire_lease(self, run_id: str, owner: str, ttl: float = LEASE_SECONDS) -> Lease:
+        """Take the run's lease if it is free, stale or ours; return whichever lease holds after."""
+        with self._transaction() as db:
+            row = db.execute(
+                "SELECT lease_owner, lease_expires FROM runs WHERE run_id=?", (run_id,)
+            ).fetchone()
+            if row is None:
+                raise RunNotFound(f"no run '{run_id}' in {self.path}")
+            current = Lease(row[0], row[1])
+            if current.held_by_other(owner):
+                return current  # nothing written: the commit is empty
+            expires = time.time() + ttl
+            db.execute(
+                "UPDATE runs SET lease_owner=?, lease_expires=? WHERE run_id=?",
+                (owner, expires, run_id),
+            )
+            return Lease(owner, expires)
+
+    def renew_lease(self, run_id: str, owner: str, ttl: float = LEASE_SECONDS) -> bool:
+        with self._lock:
+            cursor = self._db.execute(
+                "UPDATE runs SET lease_expires=? WHERE run_id=? AND lease_owner=?",
+                (time.time() + ttl, run_id, owner),
+            )
+        return cursor.rowcount == 1
+
+    def release_lease(self, run_id: str, owner: str) -> None:
+        with self._lock:
+            self._db.execute(
+                "UPDATE runs SET lease_owner=NULL, lease_expires=NULL WHERE run_id=? AND lease_owner=?",
+                (run_id, owner),
+            )
+
+    def post(self, run_id: str, kind: str, data: dict[str, Any]) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO inbox (run_id, at, kind, data) VALUES (?, ?, ?, ?)",
+                (run_id, utcnow().isoformat(), kind, json.dumps(data)),
+            )
+
+    def take(self, run_id: str) -> list[Message]:
+        """The run's waiting messages, oldest first, removed from the inbox as they are taken."""
+        with self._transaction() as db:
+            rows = db.execute(
+                "SELECT id, kind, data, at FROM inbox WHERE run_id=? ORDER BY id", (run_id,)
+            ).fetchall()
+            if rows:
+                db.execute("DELETE FROM inbox WHERE run_id=? AND id<=?", (run_id, rows[-1][0]))
+        return [Message(r[1], json.loads(r[2]), datetime.fromisoformat(r[3])) for r in rows]
+
+    def delete_run(self, run_id: str) -> None:
+        """Erase a run: its events, its index line, its inbox, and any table keyed by run_id."""
+        with self._lock:
+            delete_run_rows(self._db, run_id)
+
+    def derived_tables(self) -> AbstractContextManager[DerivedTables]:
+        """A plugin's derived tables, in this database (see `RunStore`).
+
+        A file gets a connection of its own for the block, so a long read there never holds
+        this store's lock; an in-memory database has only this connection, so it lends it.
+        """
+        if self._in_memory:
+            return nullcontext(DerivedTables(self._db, self._lock))
+        return self._own_connection()
+
+    @contextmanager
+    def _own_connection(self) -> Iterator[DerivedTables]:
+        db = sqlite3.connect(str(self.path), timeout=30, isolation_level=None)
+        try:
+            yield DerivedTables(db)
+        finally:
+            db.close()
+
+    def vacuum(self) -> None:
+        """Give the space of deleted runs back to the file system."""
+        with self._lock:
+            self._db.execute("VACUUM")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+def open_store(path: str | os.PathLike[str] | None = None) -> SQLiteStore:
+    """The SQLite store at `path`, or at the default location."""
+    return SQLiteStore(path if path is not None else default_db_path())
