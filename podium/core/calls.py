@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -249,6 +249,8 @@ class RunContext:
     store: Any  # the RunStore the run's events go to
     settings: RunSettings = field(default_factory=RunSettings)
     _warn: Callable[..., None] | None = field(default=None, repr=False)
+    # a resumed run's events from before this process took it on, read once (empty for a new run)
+    history: Sequence[Any] = field(default=(), repr=False)
 
     def warn(self, message: str, *, step: str | None = None, **data: Any) -> None:
         """Record a BudgetWarning event in the run's log (shown live, kept for `podium show`).

@@ -193,7 +193,7 @@ class _Driver:
             seq=prog.seq,
             observers=[o.podium_event for o in observers if hasattr(o, "podium_event")],
         )
-        context = RunContext(run_id, plan.workflow, engine.store, settings, events.warn)
+        context = RunContext(run_id, plan.workflow, engine.store, settings, events.warn, self.prior)
         self.state = RunState(
             plan, run_id, inputs, events, context, prog, resumed=claim is not None, wait=wait
         )
