@@ -106,7 +106,7 @@ def ablate(repeat: int = 7) -> None:
 
     def without_cost() -> Any:
         pm = build_plugin_manager(entry_points_too=False)
-        pm.unregister(name="podium.cost.plugin")
+        pm.unregister(name="podium.cost.plugin:CostPlugin")
         return pm
 
     variants: dict[str, tuple[Callable[[], Any], Callable[[], RunStore]]] = {

@@ -129,14 +129,29 @@ def run(
     _drive(start, list(wf.steps), run_id, db=db, as_json=as_json, quiet=quiet)
 
 
-def _with_cost(data: dict[str, Any], run_id: str, db: str | None) -> dict[str, Any]:
-    """Add `cost` from the cost plugin: null when it is absent or cannot price the run."""
+def _run_summaries(run: Run, db: str | None) -> list[Any]:
+    """The plugins' pieces of a run's summary (hook `podium_run_summary`); none if the hook fails."""
     try:
-        from podium.cost.report import run_cost
+        store = _open_store(db)
+        try:
+            parts = _plugins().hook.podium_run_summary(run=run, store=store)
+        finally:
+            store.close()
+    except Exception:  # a plugin's piece is a courtesy: the run's own summary still prints
+        import logging
 
-        data["cost"] = run_cost(run_id, db)
-    except Exception:
-        data["cost"] = None
+        logging.getLogger("podium.plugins").debug("no run summary for %s", run.run_id, exc_info=True)
+        return []
+    return [part for part in parts if part is not None]
+
+
+def _with_cost(data: dict[str, Any], run_id: str, db: str | None) -> dict[str, Any]:
+    """Add each plugin's piece (`cost` from the cost plugin): `cost` is null when none priced the run."""
+    from podium.core.run import Run
+
+    data["cost"] = None
+    for part in _run_summaries(Run.model_validate(data), db):
+        data[part.name] = part.data
     return data
 
 

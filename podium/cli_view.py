@@ -247,13 +247,14 @@ def print_run(run: Run, steps: Iterable[str] | None = None, *, db: str | None = 
     if run.outputs:
         parts.append(Text("outputs", style="bold"))
         parts.append(Text(json.dumps(run.outputs, indent=2, ensure_ascii=False, default=str)))
-    try:  # the cost plugin's summary; if it cannot be had, the rest of the summary still prints
-        from podium.cost.report import cost_summary
+    from podium.cli import _run_summaries
 
-        if (summary := cost_summary(run, db)) is not None:
-            parts.append(summary)
-    except Exception:
-        logging.getLogger("podium.cost").debug("no cost summary for %s", run.run_id, exc_info=True)
+    for part in _run_summaries(run, db):  # the plugins' pieces: the cost table, …
+        try:
+            if part.view is not None and (view := part.view()) is not None:
+                parts.append(view)
+        except Exception:  # if one cannot be had, the rest of the summary still prints
+            logging.getLogger("podium.plugins").debug("no %s for %s", part.name, run.run_id, exc_info=True)
     u = run.usage
     calls = sum(s.calls for s in run.steps.values())
     parts.append(

@@ -527,6 +527,54 @@ def test_hook_podium_register_commands(no_entry_points):
     assert result.output == "hello podium\n"
 
 
+async def test_hook_podium_run_summary(no_entry_points, tmp_path, monkeypatch):
+    import json
+
+    from click.testing import CliRunner
+
+    from podium import cli as podium_cli
+    from podium.core.store import open_store
+    from podium.plugins.hookspecs import RunSummary
+
+    class Notes:
+        @hookimpl
+        def podium_run_summary(self, run, store):
+            calls = [e for e in store.events(run.run_id) if e.type is EventType.CALL_FINISHED]
+            return RunSummary(
+                "notes",
+                {"steps": list(run.steps), "calls": len(calls)},
+                view=lambda: f"notes: {len(calls)} calls in {run.workflow}",
+            )
+
+    class Silent:  # a plugin with nothing to say about a run adds nothing
+        @hookimpl
+        def podium_run_summary(self, run):
+            return None
+
+    db = tmp_path / "runs.db"
+    pm = build_plugin_manager(extra=[EchoPlugin(), Notes(), Silent()])
+    store = open_store(db)
+    try:
+        run = await podium.arun(echo_workflow(), plugins=pm, store=store)
+    finally:
+        store.close()
+    monkeypatch.setattr(podium_cli._State, "plugins", pm)
+
+    shown = CliRunner().invoke(podium_cli.cli, ["show", run.run_id, "--json", "--db", str(db)])
+    assert shown.exit_code == 0, shown.output
+    data = json.loads(shown.stdout)
+    assert data["notes"] == {"steps": ["first", "second"], "calls": 2}
+    assert data["cost"]["input_tokens"] == 6  # the cost plugin's piece, beside it
+    assert data["cost"]["unpriced"] == [
+        {"provider": "echo", "model": "m1", "calls": 2, "reason": data["cost"]["unpriced"][0]["reason"]}
+    ]
+    assert data["status"] == "succeeded" and data["run_id"] == run.run_id
+
+    people = CliRunner().invoke(podium_cli.cli, ["show", run.run_id, "--db", str(db)], env={"NO_COLOR": "1"})
+    assert people.exit_code == 0, people.output
+    assert "notes: 2 calls in echoed" in people.stdout
+
+
 # --- contract tests, as datasette does them -------------------------------------------------
 
 
