@@ -29,7 +29,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from podium.core.calls import AgentRequest, Usage
-from podium.core.errors import BudgetExceeded, PodiumError
+from podium.core.errors import BudgetExceeded, InputError, PodiumError
 from podium.core.events import Event, EventType
 from podium.core.store import RunStore
 from podium.cost.catalog import PriceCatalog, Rate, money
@@ -71,11 +71,18 @@ def _dollars(value: Any, where: str) -> Decimal:
     except InvalidOperation:
         amount = Decimal("NaN")
     if not amount.is_finite() or amount <= 0:
-        raise BudgetExceeded(
+        # a budget that is not an amount is the caller's mistake, not an overspend: nothing may run
+        raise InputError(
             f"{where} {value!r} is not a budget: it must be a positive amount of US dollars",
             fix="give a positive amount, e.g. --budget 0.50",
         )
     return amount
+
+
+def _setting(run: Any, key: str) -> Any:
+    """`run.settings[key]`, whether settings are a dict or typed RunSettings (both have `.get`)."""
+    settings = getattr(run, "settings", None)
+    return None if settings is None else settings.get(key)
 
 
 def limits_for(run: Any) -> Limits:
@@ -84,7 +91,7 @@ def limits_for(run: Any) -> Limits:
     budget = getattr(workflow, "budget", None)
     path = getattr(workflow, "path", None)
     file = path.name if path is not None else "the workflow file"
-    given = (getattr(run, "settings", None) or {}).get("budget")
+    given = _setting(run, "budget")
     if given is not None:
         run_limit, run_from = _dollars(given, "--budget"), "--budget"
     elif budget is not None and budget.run is not None:
@@ -215,7 +222,7 @@ class Meter:
         if not limits.any:
             return
         try:
-            tally = self._tally(run.run_id, list((run.settings or {}).get("prices") or ()))
+            tally = self._tally(run.run_id, list(_setting(run, "prices") or ()))
         except PodiumError as exc:
             raise BudgetExceeded(f"cannot check the budget: {exc.message}", fix=exc.fix) from None
         tally.limits = limits

@@ -11,7 +11,7 @@ import pytest
 
 import podium
 from podium.core.calls import Usage
-from podium.core.errors import BadInput, WorkflowError
+from podium.core.errors import BadInput, InputError, WorkflowError
 from podium.core.store import MemoryStore
 from podium.cost.catalog import Rate, load_catalog
 from podium.cost.pricefile import PriceFileError
@@ -198,15 +198,24 @@ def test_a_workflow_budget_of_zero_names_the_file_and_entry(write: Callable[...,
 
 
 @pytest.mark.parametrize("budget", [D(0), D("-1"), "abc"])
-async def test_a_budget_setting_of_zero_or_less_stops_the_run_with_a_fix(
+async def test_a_budget_setting_of_zero_or_less_is_bad_input_and_nothing_is_called(
     write: Callable[..., Path], budget: object
 ) -> None:
+    # a malformed budget is the caller's mistake, not an overspend: it is an InputError (exit 2),
+    # raised where settings are parsed or, for a library caller's dict, by the cost plugin before
+    # the first call (tests/cost/test_budget_settings.py holds the plugin to that)
     path = write(
         "flow.yaml", "name: t\nagents: {a: {provider: fake, model: gpt-4o-mini}}\nsteps: {s: {agent: a}}\n"
     )
     calls: list[str] = []
     pm = plugins_with(function_provider("fake", replying(Usage(), calls=calls)))
-    run = await podium.arun(path, plugins=pm, store=MemoryStore(), settings={"budget": budget})
-    assert run.status == "stopped" and calls == []
-    assert run.error is not None and "is not a budget: it must be a positive amount" in run.error.message
-    assert run.error.fix == "give a positive amount, e.g. --budget 0.50"
+    try:
+        run = await podium.arun(path, plugins=pm, store=MemoryStore(), settings={"budget": budget})
+    except InputError as exc:
+        message = exc.message
+    else:
+        assert run.status not in ("succeeded", "stopped") and run.error is not None
+        assert "InputError" in run.error.message
+        message = run.error.message
+    assert calls == []
+    assert "is not a budget: it must be a positive amount" in message
