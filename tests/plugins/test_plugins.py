@@ -15,7 +15,7 @@ import pytest
 import podium
 from podium.core.calls import AgentRequest, AgentResponse, Provider, ProviderConfig, Usage
 from podium.core.errors import BudgetExceeded, PluginError, UnknownProvider
-from podium.core.events import EventType
+from podium.core.events import Event, EventType
 from podium.core.spec import Workflow
 from podium.core.store import MemoryStore
 from podium.plugins import hookimpl, hookspecs
@@ -173,6 +173,24 @@ def test_an_entry_point_plugin_is_loaded_under_its_name(monkeypatch):
     assert asked == [{"group": "podium"}]
     assert pm.get_plugin("good") is plugin
     assert "good" in pm.podium_load_report.loaded
+
+
+def test_an_entry_point_naming_a_class_gets_an_instance_per_manager(monkeypatch):
+    class Counting:  # state on the instance: each manager's plugin counts its own events
+        def __init__(self):
+            self.seen = []
+
+        @hookimpl
+        def podium_event(self, event):
+            self.seen.append(event.type)
+
+    fake_entry_points(monkeypatch, FakeEntryPoint("counting", Counting))
+    one, two = build_plugin_manager(), build_plugin_manager()
+    first, second = one.get_plugin("counting"), two.get_plugin("counting")
+    assert isinstance(first, Counting) and isinstance(second, Counting) and first is not second
+    assert "counting" in one.podium_load_report.loaded
+    one.hook.podium_event(event=Event("r1", 1, EventType.RUN_FINISHED, data={"status": "succeeded"}))
+    assert first.seen == [EventType.RUN_FINISHED] and second.seen == []
 
 
 def test_a_broken_entry_point_plugin_is_reported_not_fatal(monkeypatch):
