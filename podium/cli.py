@@ -147,11 +147,19 @@ def _run_summaries(run: Run, db: str | None) -> list[Any]:
 
 def _with_cost(data: dict[str, Any], run_id: str, db: str | None) -> dict[str, Any]:
     """Add each plugin's piece (`cost` from the cost plugin): `cost` is null when none priced the run."""
+    from pydantic import ValidationError
+
     from podium.core.run import Run
 
+    own = set(data)  # a plugin's piece never replaces the run's own fields
     data["cost"] = None
-    for part in _run_summaries(Run.model_validate(data), db):
-        data[part.name] = part.data
+    try:
+        run = Run.model_validate(data)  # the run back from its `--json` shape, for the hook
+    except ValidationError:
+        return data
+    for part in _run_summaries(run, db):
+        if part.name not in own:
+            data[part.name] = part.data
     return data
 
 
