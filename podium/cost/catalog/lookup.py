@@ -31,6 +31,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from podium.cost.catalog.checks import catalog_problems
 from podium.cost.catalog.genai import genai_provider_ids, genai_version, snapshot
 from podium.cost.catalog.rates import Fee, Quote, Rate, Unpriced
 from podium.cost.pricefile import (
@@ -114,8 +115,6 @@ class PriceCatalog:
         self.fingerprint = hashlib.sha256(
             "|".join([genai_version(), *(s.file + ":" + s.digest for s in self.sources)]).encode()
         ).hexdigest()[:16]
-        from podium.cost.catalog.checks import catalog_problems
-
         if problems := catalog_problems(self):
             raise PriceFileError(problems)
 
