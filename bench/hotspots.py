@@ -106,7 +106,7 @@ def ablate(repeat: int = 7) -> None:
 
     def without_cost() -> Any:
         pm = load_plugins(entry_points_too=False)
-        pm.unregister(name="podium.cost.plugin")
+        pm.pm.unregister(name="podium.cost.plugin:CostPlugin")
         return pm
 
     variants: dict[str, tuple[Callable[[], Any], Callable[[], RunStore]]] = {

@@ -126,14 +126,29 @@ def run(
     _drive(start, list(wf.steps), run_id, db=db, as_json=as_json, quiet=quiet)
 
 
-def _with_cost(data: dict[str, Any], run_id: str, db: str | None) -> dict[str, Any]:
-    """Add `cost` from the cost plugin: null when it is absent or cannot price the run."""
+def _summaries(run: Run, db: str | None) -> list[Any]:
+    """The plugins' pieces of a run's summary (hook `podium_run_summary`); none if the hook fails."""
     try:
-        from podium.cost.report import run_cost
+        store = _open_store(db)
+        try:
+            parts = _plugins().hook.podium_run_summary(run=run, store=store)
+        finally:
+            store.close()
+    except Exception:  # a plugin's piece is a courtesy: the run's own summary still prints
+        import logging
 
-        data["cost"] = run_cost(run_id, db)
-    except Exception:
-        data["cost"] = None
+        logging.getLogger("podium.plugins").debug("no run summary for %s", run.run_id, exc_info=True)
+        return []
+    return [part for part in parts if part is not None]
+
+
+def _with_summaries(data: dict[str, Any], parts: list[Any]) -> dict[str, Any]:
+    """Add each plugin's piece to a run's JSON (`cost` from the cost plugin; null when none priced it)."""
+    own = set(data)  # a plugin's piece never replaces the run's own fields
+    data["cost"] = None
+    for part in parts:
+        if part.name not in own:
+            data[part.name] = part.data
     return data
 
 
@@ -161,10 +176,11 @@ def _drive(
         click.echo(f"cancelled: run {run_id} (resume with: podium resume {run_id})", err=True)
     finally:
         store.close()
+    parts = _summaries(result, db)
     if as_json:
-        _echo_json(_with_cost(result.to_json(), run_id, db))
+        _echo_json(_with_summaries(result.to_json(), parts))
     else:
-        print_run(result, steps, db=db)
+        print_run(result, steps, summaries=parts)
     sys.exit(0 if result.ok else 1)
 
 
@@ -451,12 +467,12 @@ def show(run_id: str, with_events: bool, db: str | None, as_json: bool) -> None:
         store.close()
     result: Run = fold(events)
     if as_json:
-        data = _with_cost(result.to_json(), result.run_id, db)
+        data = _with_summaries(result.to_json(), _summaries(result, db))
         if with_events:
             data["events"] = [e.to_dict() for e in events]
         _echo_json(data)
         return
-    print_run(result, events[0].data.get("steps") if events else None, db=db)
+    print_run(result, events[0].data.get("steps") if events else None, summaries=_summaries(result, db))
     if with_events:
         print_events(events)
 

@@ -211,8 +211,9 @@ def _step_rows(run: Run, order: Iterable[str]) -> Table:
     return table
 
 
-def print_run(run: Run, steps: Iterable[str] | None = None, *, db: str | None = None) -> None:
-    """The summary of a run: steps, outputs, error, totals, and how to look deeper."""
+def print_run(run: Run, steps: Iterable[str] | None = None, *, summaries: Iterable[Any] = ()) -> None:
+    """The summary of a run: steps, outputs, error, the plugins' pieces (`podium_run_summary`: the
+    cost table, …), totals, and how to look deeper."""
     console = _stdout()
     order = [s for s in (steps or run.steps) if s in run.steps]
     status_style = _STYLE.get(str(run.status), "")
@@ -247,13 +248,12 @@ def print_run(run: Run, steps: Iterable[str] | None = None, *, db: str | None = 
     if run.outputs:
         parts.append(Text("outputs", style="bold"))
         parts.append(Text(json.dumps(run.outputs, indent=2, ensure_ascii=False, default=str)))
-    try:  # the cost plugin's summary; if it cannot be had, the rest of the summary still prints
-        from podium.cost.report import cost_summary
-
-        if (summary := cost_summary(run, db)) is not None:
-            parts.append(summary)
-    except Exception:
-        logging.getLogger("podium.cost").debug("no cost summary for %s", run.run_id, exc_info=True)
+    for part in summaries:
+        try:
+            if part.view is not None and (view := part.view()) is not None:
+                parts.append(view)
+        except Exception:  # if one cannot be had, the rest of the summary still prints
+            logging.getLogger("podium.plugins").debug("no %s for %s", part.name, run.run_id, exc_info=True)
     u = run.usage
     calls = sum(s.calls for s in run.steps.values())
     parts.append(

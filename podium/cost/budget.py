@@ -22,14 +22,14 @@ import json
 import logging
 import math
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from podium.core.calls import AgentRequest, Usage
-from podium.core.errors import BudgetExceeded, PodiumError
+from podium.core.errors import BudgetExceeded, InputError, PodiumError
 from podium.core.events import Event, EventType
 from podium.core.store import RunStore
 from podium.cost.catalog import PriceCatalog, Rate, money
@@ -71,11 +71,18 @@ def _dollars(value: Any, where: str) -> Decimal:
     except InvalidOperation:
         amount = Decimal("NaN")
     if not amount.is_finite() or amount <= 0:
-        raise BudgetExceeded(
+        # a budget that is not an amount is the caller's mistake, not an overspend: nothing may run
+        raise InputError(
             f"{where} {value!r} is not a budget: it must be a positive amount of US dollars",
             fix="give a positive amount, e.g. --budget 0.50",
         )
     return amount
+
+
+def _setting(run: Any, key: str) -> Any:
+    """`run.settings[key]`, whether settings are a dict or typed RunSettings (both have `.get`)."""
+    settings = getattr(run, "settings", None)
+    return None if settings is None else settings.get(key)
 
 
 def limits_for(run: Any) -> Limits:
@@ -84,7 +91,7 @@ def limits_for(run: Any) -> Limits:
     budget = getattr(workflow, "budget", None)
     path = getattr(workflow, "path", None)
     file = path.name if path is not None else "the workflow file"
-    given = (getattr(run, "settings", None) or {}).get("budget")
+    given = _setting(run, "budget")
     if given is not None:
         run_limit, run_from = _dollars(given, "--budget"), "--budget"
     elif budget is not None and budget.run is not None:
@@ -154,6 +161,10 @@ class RunTally:
     catalog: PriceCatalog
     fold: CostFold
     store: RunStore | None = None
+    # a resumed run's events from before this process (RunContext.history), and this process's
+    # events that came while those were not yet folded: a resume never reads the log again
+    history: Sequence[Event] = ()
+    pending: list[Event] = field(default_factory=list)
     inflight: dict[tuple[str, int | None, int], Decimal] = field(default_factory=dict)
     baselines: dict[tuple[str, date], Decimal] = field(default_factory=dict)  # other runs' spend
     warned: set[str] = field(default_factory=set)
@@ -177,10 +188,14 @@ class RunTally:
         return total
 
     def catch_up(self) -> None:
-        if self.store is None:
-            return
-        for event in self.store.events(self.run_id, after=self.fold.last_seq):
-            self.fold.feed(event)
+        """Fold what came before this process's events: the run's history, then what waited."""
+        for event in [*self.history, *self.pending]:
+            if event.seq == self.fold.last_seq + 1:
+                self.fold.feed(event)
+        self.pending.clear()
+        if not self.complete and self.store is not None:  # no history was handed over
+            for event in self.store.events(self.run_id, after=self.fold.last_seq):
+                self.fold.feed(event)
 
 
 class Meter:
@@ -210,19 +225,21 @@ class Meter:
             return  # a python function costs nothing (its ledger row says "free")
         known = self.tallies.get(run.run_id)
         if known is not None and known.store is None:
-            known.store = run.store  # so a resumed run's earlier calls can be read back at its end
+            known.store = run.store
+            known.history = getattr(run, "history", ())  # a resumed run's earlier calls count
         limits = limits_for(run)
         if not limits.any:
             return
         try:
-            tally = self._tally(run.run_id, list((run.settings or {}).get("prices") or ()))
+            tally = self._tally(run.run_id, list(_setting(run, "prices") or ()))
         except PodiumError as exc:
             raise BudgetExceeded(f"cannot check the budget: {exc.message}", fix=exc.fix) from None
         tally.limits = limits
         tally.run = run
         if tally.store is None:
             tally.store = run.store
-        if not tally.complete:  # a resumed run: read its earlier events back once
+            tally.history = getattr(run, "history", ())
+        if not tally.complete:  # a resumed run: fold its earlier events, handed over by the engine
             tally.catch_up()
         now = datetime.now(UTC)
         service = "agent" if request.binding else None
@@ -301,7 +318,11 @@ class Meter:
                 self._broken.add(run_id)
                 log.warning("cost: run %s is not metered: %s", run_id, exc)
                 return
-        row = tally.fold.feed(event) if event.seq == tally.fold.last_seq + 1 else None
+        row = None
+        if event.seq == tally.fold.last_seq + 1:
+            row = tally.fold.feed(event)
+        elif event.seq > tally.fold.last_seq:
+            tally.pending.append(event)  # a resumed run's: folded after its history
         if event.type in (EventType.CALL_FINISHED, EventType.CALL_FAILED):
             tally.inflight.pop((str(event.step), event.data.get("item"), int(event.attempt or 1)), None)
         if row is not None and tally.limits is not None:

@@ -13,7 +13,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from podium.core.errors import BadInput
@@ -23,7 +22,6 @@ from podium.cost.ledger import JSON_FIELDS, LedgerRow
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
-    from podium.core.run import Run
 
 DIMENSIONS = ("workflow", "run", "provider", "model", "agent", "step", "day")
 TOKENS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
@@ -415,41 +413,6 @@ def run_summary(rows: Sequence[LedgerRow], order: Sequence[str] = ()) -> Rendera
             )
         )
     return RichGroup(*parts)
-
-
-def _rows_for_run(run_id: str, db: str | None = None) -> list[LedgerRow] | None:
-    """A run's rows: from this process's meter if it ran the run, else from the database."""
-    from podium.cost.plugin import meter
-
-    rows = meter().rows_for(run_id)
-    if rows is not None:
-        return rows
-    from podium.core.store import default_db_path, open_store
-    from podium.cost.catalog import default_config, load_catalog
-    from podium.cost.ledger import ledger_rows
-
-    path = db or default_db_path()
-    if not Path(path).is_file():
-        return None
-    store = open_store(path)
-    try:
-        return ledger_rows(store, load_catalog(config=default_config()), run_id=run_id)
-    finally:
-        store.close()
-
-
-def cost_summary(run: Run, db: str | None = None) -> RenderableType | None:
-    """What `print_run` appends: the run's cost summary, or None when there is nothing to show."""
-    rows = _rows_for_run(run.run_id, db)
-    if not rows:
-        return None
-    return run_summary(rows, list(run.steps))
-
-
-def run_cost(run_id: str, db: str | None = None) -> dict[str, Any] | None:
-    """The `cost` field of `podium run --json` and `podium show --json`."""
-    rows = _rows_for_run(run_id, db)
-    return None if rows is None else run_cost_json(rows)
 
 
 # --- --since ------------------------------------------------------------------------------------

@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from podium.plugins import hookspec
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from podium.core.calls import AgentRequest, Provider
     from podium.core.events import Event
+    from podium.core.run import Run
+    from podium.core.store import RunStore
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    """A plugin's piece of what `podium show` and `--json` print about a run.
+
+    `data` (JSON-able) is printed under `name` by `--json`; `view`, if given, is called only when a
+    person is shown the run, and returns a rich renderable (or None for nothing to show).
+    """
+
+    name: str
+    data: Any
+    view: Callable[[], Any] | None = None
 
 
 @hookspec
@@ -31,3 +46,8 @@ def podium_event(event: Event) -> None:
 @hookspec
 def podium_register_commands(cli: Any) -> None:
     """Add commands to the `podium` click group."""
+
+
+@hookspec
+def podium_run_summary(run: Run, store: RunStore) -> RunSummary | None:
+    """Add a named piece (a RunSummary: JSON data and a view for people) to `podium show` and `--json`."""

@@ -20,11 +20,13 @@ if TYPE_CHECKING:
     from podium.core.events import Event
 
 # Built-in plugins load exactly like third-party ones (same hooks), from this list rather than
-# from entry points so that a source checkout works without being installed.
+# from entry points so that a source checkout works without being installed. An entry is a module
+# (the module is the plugin) or `module:Class` (the plugin is an instance, one per manager, so a
+# plugin with state keeps it apart from other managers'); the entry is the plugin's name.
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "podium.providers.local.plugin",
     "podium.providers.bedrock.plugin",
-    "podium.cost.plugin",
+    "podium.cost.plugin:CostPlugin",
 )
 ENTRY_POINT_GROUP = "podium"
 
@@ -97,8 +99,9 @@ def load_plugins(*, entry_points_too: bool = True, extra: Iterable[object] = ())
     pm.add_hookspecs(hookspecs)
     report = LoadReport()
     for name in DEFAULT_PLUGINS:
-        module = importlib.import_module(name)
-        pm.register(module, name=name)
+        module_name, _, attr = name.partition(":")
+        module = importlib.import_module(module_name)
+        pm.register(_instance(getattr(module, attr)) if attr else module, name=name)
         report.loaded.append(name)
     if entry_points_too:
         allowed = os.environ.get("PODIUM_LOAD_PLUGINS")
@@ -109,7 +112,7 @@ def load_plugins(*, entry_points_too: bool = True, extra: Iterable[object] = ())
             if pm.get_plugin(ep.name) is not None:
                 continue
             try:
-                pm.register(ep.load(), name=ep.name)
+                pm.register(_instance(ep.load()), name=ep.name)
                 try:
                     pm.check_pending()  # a misspelled hook: this plugin is refused, not podium
                 except Exception:
@@ -125,6 +128,11 @@ def load_plugins(*, entry_points_too: bool = True, extra: Iterable[object] = ())
         pm.register(plugin)
     pm.check_pending()
     return Plugins(pm, report)
+
+
+def _instance(plugin: object) -> object:
+    """A plugin given as a class is instantiated, so each manager has its own (and its own state)."""
+    return plugin() if isinstance(plugin, type) else plugin
 
 
 class ProviderRegistry:

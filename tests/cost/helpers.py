@@ -85,3 +85,13 @@ def replying(
 def plugins_with(*providers: type) -> Any:
     """A plugin manager with podium's built-ins (the cost plugin among them) and these providers."""
     return load_plugins(entry_points_too=False, extra=[ProviderPlugin(*providers)])
+
+
+COST_PLUGIN = "podium.cost.plugin:CostPlugin"
+
+
+def cost_plugin(pm: Any) -> Any:
+    """The cost plugin instance a plugin manager made (it holds that manager's meter)."""
+    plugin = getattr(pm, "pm", pm).get_plugin(COST_PLUGIN)
+    assert plugin is not None, f"{COST_PLUGIN} is not registered"
+    return plugin

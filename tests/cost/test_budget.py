@@ -12,7 +12,7 @@ import pytest
 
 import podium
 from podium.core.calls import AgentRequest, AgentResponse, Message, Usage
-from podium.core.events import EventType
+from podium.core.events import Event, EventType
 from podium.core.store import MemoryStore, SQLiteStore
 from podium.cost.budget import estimate_prompt_tokens, max_output_tokens, suggest_budget
 from podium.cost.catalog import load_catalog
@@ -181,3 +181,33 @@ def test_worst_case_inputs() -> None:
 )
 def test_the_suggested_budget_is_round_and_enough(needed: str, current: str, suggested: str) -> None:
     assert suggest_budget(D(needed), D(current)) == D(suggested)
+
+
+class CountingStore(SQLiteStore):
+    """A store that counts reads of a run's log from its start (a resume should make one)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.full_reads = 0
+
+    def events(self, run_id: str, *, after: int = 0, limit: int | None = None) -> list[Event]:
+        if after == 0 and limit is None:
+            self.full_reads += 1
+        return super().events(run_id, after=after, limit=limit)
+
+
+async def test_a_resume_reads_the_run_log_once_and_the_budget_still_counts_earlier_calls(
+    write: Callable[..., Path], tmp_path: Path
+) -> None:
+    calls: list[str] = []
+    store = CountingStore(tmp_path / "runs.db")
+    pm = plugins_with(function_provider("fake", replying(CALL, calls=calls)))
+    path = chain(write)
+    run = await podium.arun(path, plugins=pm, store=store, settings={"budget": D("0.02")})
+    assert run.status == "stopped" and calls == ["a", "b"]
+    store.full_reads = 0
+    # the same budget admits c only if a and b ($0.0164 spent) were forgotten: they must count
+    stopped = await podium.aresume(run.run_id, plugins=pm, store=store)
+    assert stopped.status == "stopped" and calls == ["a", "b"]
+    assert store.full_reads == 1
+    store.close()

@@ -15,10 +15,9 @@ from podium.core.events import EventType
 from podium.core.store import MemoryStore, SQLiteStore
 from podium.cost.catalog import PriceCatalog, load_catalog
 from podium.cost.ledger import CostFold, Ledger, derive_rows, ledger_rows
-from podium.cost.plugin import meter
 from podium.testing import function_provider
 
-from .helpers import Events, plugins_with, replying
+from .helpers import Events, cost_plugin, plugins_with, replying
 
 T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 
@@ -140,7 +139,7 @@ async def test_every_billed_attempt_is_a_row_and_retries_are_marked(write: Calla
     rows = derive_rows(store.events(run.run_id), load_catalog())
     assert [(r.attempt, r.retry) for r in rows] == [(2, True), (3, True)]  # the throttled call billed nothing
     assert all(r.cost == D("0.00021") for r in rows)  # 1000 x $0.15 + 100 x $0.60 per MTok, each time
-    assert meter().rows_for(run.run_id) == rows  # the plugin's running tally is the same fold
+    assert cost_plugin(pm).meter().rows_for(run.run_id) == rows  # the plugin's running tally is the same fold
 
 
 async def test_rows_are_stored_in_the_run_database_and_rebuilt_from_events(

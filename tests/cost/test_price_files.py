@@ -201,6 +201,9 @@ def test_a_workflow_budget_of_zero_names_the_file_and_entry(write: Callable[...,
 async def test_a_budget_setting_of_zero_or_less_is_bad_input_and_nothing_runs(
     write: Callable[..., Path], budget: object
 ) -> None:
+    # a malformed budget is the caller's mistake, not an overspend: it is an InputError (exit 2),
+    # raised where settings are parsed or, for a library caller's dict, by the cost plugin before
+    # the first call (tests/cost/test_budget_settings.py holds the plugin to that)
     path = write(
         "flow.yaml", "name: t\nagents: {a: {provider: fake, model: gpt-4o-mini}}\nsteps: {s: {agent: a}}\n"
     )

@@ -15,7 +15,7 @@ import pytest
 import podium
 from podium.core.calls import AgentRequest, AgentResponse, Provider, ProviderConfig, Usage
 from podium.core.errors import BudgetExceeded, PluginError, UnknownProvider
-from podium.core.events import EventType
+from podium.core.events import Event, EventType
 from podium.core.spec import Workflow
 from podium.core.store import MemoryStore
 from podium.plugins import hookimpl, hookspecs
@@ -174,6 +174,24 @@ def test_an_entry_point_plugin_is_loaded_under_its_name(monkeypatch):
     assert asked == [{"group": "podium"}]
     assert pm.pm.get_plugin("good") is plugin
     assert "good" in pm.report.loaded
+
+
+def test_an_entry_point_naming_a_class_gets_an_instance_per_manager(monkeypatch):
+    class Counting:  # state on the instance: each manager's plugin counts its own events
+        def __init__(self):
+            self.seen = []
+
+        @hookimpl
+        def podium_event(self, event):
+            self.seen.append(event.type)
+
+    fake_entry_points(monkeypatch, FakeEntryPoint("counting", Counting))
+    one, two = load_plugins(), load_plugins()
+    first, second = one.pm.get_plugin("counting"), two.pm.get_plugin("counting")
+    assert isinstance(first, Counting) and isinstance(second, Counting) and first is not second
+    assert "counting" in one.report.loaded
+    one.hook.podium_event(event=Event("r1", 1, EventType.RUN_FINISHED, data={"status": "succeeded"}))
+    assert first.seen == [EventType.RUN_FINISHED] and second.seen == []
 
 
 def test_a_broken_entry_point_plugin_is_reported_not_fatal(monkeypatch):
@@ -526,6 +544,54 @@ def test_hook_podium_register_commands(no_entry_points):
     result = CliRunner().invoke(cli, ["hello", "podium"])
     assert result.exit_code == 0, result.output
     assert result.output == "hello podium\n"
+
+
+async def test_hook_podium_run_summary(no_entry_points, tmp_path, monkeypatch):
+    import json
+
+    from click.testing import CliRunner
+
+    from podium import cli as podium_cli
+    from podium.core.store import open_store
+    from podium.plugins.hookspecs import RunSummary
+
+    class Notes:
+        @hookimpl
+        def podium_run_summary(self, run, store):
+            calls = [e for e in store.events(run.run_id) if e.type is EventType.CALL_FINISHED]
+            return RunSummary(
+                "notes",
+                {"steps": list(run.steps), "calls": len(calls)},
+                view=lambda: f"notes: {len(calls)} calls in {run.workflow}",
+            )
+
+    class Silent:  # a plugin with nothing to say about a run adds nothing
+        @hookimpl
+        def podium_run_summary(self, run):
+            return None
+
+    db = tmp_path / "runs.db"
+    pm = load_plugins(extra=[EchoPlugin(), Notes(), Silent()])
+    store = open_store(db)
+    try:
+        run = await podium.arun(echo_workflow(), plugins=pm, store=store)
+    finally:
+        store.close()
+    monkeypatch.setattr(podium_cli._State, "plugins", pm)
+
+    shown = CliRunner().invoke(podium_cli.cli, ["show", run.run_id, "--json", "--db", str(db)])
+    assert shown.exit_code == 0, shown.output
+    data = json.loads(shown.stdout)
+    assert data["notes"] == {"steps": ["first", "second"], "calls": 2}
+    assert data["cost"]["input_tokens"] == 6  # the cost plugin's piece, beside it
+    assert data["cost"]["unpriced"] == [
+        {"provider": "echo", "model": "m1", "calls": 2, "reason": data["cost"]["unpriced"][0]["reason"]}
+    ]
+    assert data["status"] == "succeeded" and data["run_id"] == run.run_id
+
+    people = CliRunner().invoke(podium_cli.cli, ["show", run.run_id, "--db", str(db)], env={"NO_COLOR": "1"})
+    assert people.exit_code == 0, people.output
+    assert "notes: 2 calls in echoed" in people.stdout
 
 
 # --- contract tests, as datasette does them -------------------------------------------------
