@@ -28,10 +28,10 @@ def emulated(
     names: list[str] = []
     with ExitStack() as stack:
         for name in workflow.providers_used(provider):
-            manager = registry.get(name).emulator(env)
-            if manager is None:
+            cls = registry.get(name)
+            if cls.emulator_options is None:
                 continue
-            overrides = stack.enter_context(manager)
-            settings[name] = {**settings.get(name, {}), **overrides}
+            emulator = stack.enter_context(cls.emulator(env))
+            settings[name] = {**settings.get(name, {}), **emulator.settings()}
             names.append(name)
         yield workflow.model_copy(update={"providers": settings}), names

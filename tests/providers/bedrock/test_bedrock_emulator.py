@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError, EventStreamError, ReadTimeoutError
 from urllib3.exceptions import ProtocolError
 
 from podium.core.calls import Usage
-from podium.providers._emulator import Answer, Turn
+from podium.providers._kit.brains import Answer, Turn
 from podium.providers.bedrock.emulator import BedrockEmulator
 
 NO_RETRIES = Config(retries={"total_max_attempts": 1, "mode": "standard"}, read_timeout=2, connect_timeout=2)
