@@ -28,15 +28,14 @@ class FunctionCache:
 
     def load(self, reference: str) -> Callable[..., Any]:
         """The callable `reference` names; raises what the import raised (the caller words the error)."""
+        # held while importing: two threads asking for one tool must not import its module twice
         with self._lock:
             fn = self._functions.get(reference)
-        if fn is None:
-            from podium.core.functions import import_function
+            if fn is None:
+                from podium.core.functions import import_function
 
-            fn = import_function(reference, self.base_dir)
-            with self._lock:
-                fn = self._functions.setdefault(reference, fn)
-        return fn
+                fn = self._functions[reference] = import_function(reference, self.base_dir)
+            return fn
 
 
 def call_in_thread(
