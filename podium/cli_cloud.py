@@ -99,6 +99,8 @@ def _option(name: str, field: Any) -> click.Option:
     flag = f"--{name.replace('_', '-')}"
     if kind is bool:
         return click.Option([flag, name], is_flag=True, default=bool(field.default), help=field.description)
+    if field.is_required():
+        return click.Option([flag, name], type=kind, required=True, help=field.description)
     return click.Option(
         [flag, name], type=kind, default=field.default, show_default=True, help=field.description
     )

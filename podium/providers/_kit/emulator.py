@@ -20,6 +20,7 @@ and asks its `brain` what the emulated agents say.
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -107,8 +108,6 @@ class CloudEmulator:
         self, status: int, code: str, message: str, *, retry_after: float | None = None
     ) -> HttpResponse:
         """An error in the service's format (default: ``{"error": {"code", "message"}}`` JSON)."""
-        import json
-
         headers = {"Content-Type": "application/json"}
         if retry_after is not None:
             headers["Retry-After"] = f"{retry_after:g}"

@@ -30,6 +30,7 @@ from podium.providers.bedrock.binding import BINDING_FIX, BedrockBinding, Manage
 from podium.providers.bedrock.client import BedrockClients
 from podium.providers.bedrock.config import BedrockConfig, BedrockEmulatorOptions
 from podium.providers.bedrock.converse import converse
+from podium.providers.bedrock.deploy import deploy_workflow
 from podium.providers.bedrock.errors import PROVIDER, to_podium
 
 if TYPE_CHECKING:
@@ -111,8 +112,6 @@ class BedrockProvider(Provider):
 
         See `podium.providers.bedrock.deploy`.
         """
-        from podium.providers.bedrock.deploy import deploy_workflow
-
         return deploy_workflow(self.clients, workflow, resolve_model=self.resolve_model, echo=echo)
 
     @classmethod
