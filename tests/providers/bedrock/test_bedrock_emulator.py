@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -290,3 +291,18 @@ def test_settings_hold_dummy_credentials_only(emulator: BedrockEmulator) -> None
     assert settings["aws_access_key_id"] == "testing" and settings["aws_secret_access_key"] == "testing"
     assert settings["endpoint_url"].startswith("http://127.0.0.1:")
     assert json.loads(json.dumps(settings)) == settings
+
+
+def test_the_provider_makes_its_emulator_from_the_declared_options(tmp_path: Path) -> None:
+    from podium.core.calls import Emulator, ProviderEnv
+    from podium.providers.bedrock.config import BedrockEmulatorOptions
+    from podium.providers.bedrock.provider import BedrockProvider
+
+    assert BedrockProvider.emulator_options is BedrockEmulatorOptions and BedrockProvider.can_deploy
+    env = ProviderEnv(workflow="w", base_dir=tmp_path, mock={})
+    options = BedrockEmulatorOptions(region="eu-west-1")
+    with BedrockProvider.emulator(env, options=options) as emulator:
+        assert isinstance(emulator, Emulator)
+        assert emulator.settings()["region"] == "eu-west-1"
+        assert emulator.environment()["AWS_REGION"] == "eu-west-1"
+        assert emulator.requests == []
