@@ -318,3 +318,41 @@ def gc(
             if vacuum is not None:
                 vacuum()
         return doomed
+
+
+def deploy(
+    workflow: Workflow | str | Path,
+    *,
+    provider: str,
+    settings: Mapping[str, Any] | None = None,
+    plugins: PluginsLike = None,
+    echo: Any = None,
+) -> list[Any]:
+    """Create or update a workflow's managed agents on `provider`; returns one `Deployment` per agent.
+
+    `settings` override the workflow's ``providers.<provider>`` section (``{"region": "eu-west-1"}``);
+    `echo(line)` hears progress. The provider records the agents' ids in ``podium-lock.json`` next to
+    the workflow, where later runs against the same target find them.
+    """
+    from pydantic import ValidationError
+
+    from podium.core.calls import ProviderEnv
+    from podium.core.errors import BadInput
+
+    the_plugins = Plugins.of(plugins)
+    wf = workflow if isinstance(workflow, Workflow) else load(workflow, plugins=the_plugins)
+    cls = the_plugins.providers.get(provider)
+    if not cls.can_deploy:
+        raise BadInput(
+            f"provider '{provider}' has no managed agents to deploy",
+            fix="deploy to a cloud provider (bedrock, vertex, azure)",
+        )
+    try:
+        config = cls.Config.model_validate({**wf.providers.get(provider, {}), **dict(settings or {})})
+    except ValidationError as exc:
+        raise BadInput(
+            f"providers.{provider}: "
+            + "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        ) from None
+    env = ProviderEnv(workflow=wf.name, base_dir=wf.base_dir, mock=wf.mock)
+    return cls(config, env).deploy(wf, echo=echo)

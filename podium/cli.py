@@ -503,6 +503,11 @@ def providers(as_json: bool) -> None:
     print_providers(rows, failed)
 
 
+from podium.cli_cloud import register as _register_cloud_commands  # noqa: E402
+
+_register_cloud_commands(cli, _plugins)
+
+
 def _register_plugin_commands() -> None:
     try:
         _plugins().hook.podium_register_commands(cli=cli)

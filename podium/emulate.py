@@ -5,16 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
-import pluggy
-
 from podium.core.calls import ProviderEnv
 from podium.core.spec import Workflow
-from podium.plugins.manager import ProviderRegistry
+from podium.plugins.manager import Plugins
 
 
 @contextmanager
 def emulated(
-    workflow: Workflow, plugins: pluggy.PluginManager, *, provider: str | None = None
+    workflow: Workflow, plugins: Plugins, *, provider: str | None = None
 ) -> Iterator[tuple[Workflow, list[str]]]:
     """Start emulators for the providers `workflow` may call; yield the rebound workflow.
 
@@ -22,16 +20,16 @@ def emulated(
     at the emulators, and the names of the providers that are emulated. Providers without an
     emulator (``local``) run as they are. The emulators stop when the block ends.
     """
-    registry = ProviderRegistry(plugins)
+    registry = plugins.providers
     env = ProviderEnv(workflow=workflow.name, base_dir=workflow.base_dir, mock=workflow.mock)
     settings = {name: dict(values) for name, values in workflow.providers.items()}
     names: list[str] = []
     with ExitStack() as stack:
         for name in workflow.providers_used(provider):
-            manager = registry.get(name).emulator(env)
-            if manager is None:
+            cls = registry.get(name)
+            if cls.emulator_options is None:
                 continue
-            overrides = stack.enter_context(manager)
-            settings[name] = {**settings.get(name, {}), **overrides}
+            emulator = stack.enter_context(cls.emulator(env))
+            settings[name] = {**settings.get(name, {}), **emulator.settings()}
             names.append(name)
         yield workflow.model_copy(update={"providers": settings}), names

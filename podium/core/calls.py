@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from podium.core.errors import InputError
+from podium.core.errors import BadInput, InputError, InvalidRequest
 
 if TYPE_CHECKING:
     from podium.core.spec import Workflow
@@ -135,20 +135,104 @@ class ProviderConfig(BaseModel):
     )
 
 
+class Deployment(BaseModel):
+    """One agent a `podium deploy` created, updated or found unchanged, with the cloud's ids for it.
+
+    `ids` holds what the cloud knows the agent by and what a user may look up (Bedrock: agent_id,
+    alias_id, agent_version, agent_arn, …); `podium deploy --json` prints them beside the agent.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    agent: str
+    action: Literal["created", "updated", "unchanged"]
+    ids: dict[str, Any] = Field(default_factory=dict)
+
+    def row(self) -> dict[str, Any]:
+        """The deployment as one flat JSON object, as ``podium deploy --json`` prints it."""
+        return {"agent": self.agent, "action": self.action, **self.ids}
+
+
+class EmulatorOptions(BaseModel):
+    """Options of a provider's standalone emulator, beyond the port; each becomes a `podium emulate` flag.
+
+    A provider with an emulator extends this model (Bedrock adds ``region``); a field's default and
+    description become the flag's default and help.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class FaultInjector(Protocol):
+    """Faults queued on an emulator, each taken by the next request it applies to."""
+
+    def throttle(
+        self, times: int = 1, *, retry_after: float | None = None, operation: str | None = None
+    ) -> None: ...
+    def server_error(self, status: int = 500, times: int = 1, *, operation: str | None = None) -> None: ...
+    def delay(self, seconds: float, times: int = 1, *, operation: str | None = None) -> None: ...
+    def cut(self, times: int = 1, *, operation: str | None = None) -> None: ...
+    def malformed(self, times: int = 1, *, operation: str | None = None) -> None: ...
+    def clear(self) -> None: ...
+
+
+class EmulatedRequest(Protocol):
+    """One request an emulator served, as its request log keeps it."""
+
+    @property
+    def operation(self) -> str: ...
+    @property
+    def status(self) -> int: ...
+    @property
+    def fault(self) -> str | None: ...
+
+
+@runtime_checkable
+class Emulator(Protocol):
+    """A provider's local emulator: a real HTTP server on 127.0.0.1 that the cloud's own SDK talks to.
+
+    `settings()` are the ``providers.<name>`` settings that point podium at it (endpoint, region,
+    dummy credentials: `podium run --emulate` lays them over the workflow's own); `environment()`
+    the variables that point the cloud's SDK or CLI at it; `faults` queues failures; `requests` is
+    the log of what it served. Entering it starts the server, leaving it stops it.
+    """
+
+    @property
+    def endpoint_url(self) -> str: ...
+    @property
+    def faults(self) -> FaultInjector: ...
+    @property
+    def requests(self) -> Sequence[EmulatedRequest]: ...
+    def settings(self) -> dict[str, Any]: ...
+    def environment(self) -> dict[str, str]: ...
+    def start(self) -> Emulator: ...
+    def stop(self) -> None: ...
+    def __enter__(self) -> Emulator: ...
+    def __exit__(self, *exc: object) -> None: ...
+
+
 class Provider:
     """Base class of a backend. Subclasses set `name`, `Config`, and implement `invoke`.
 
     A provider converts its SDK's errors into `podium.core.errors` (Throttled, TransientError,
     InvalidRequest, AuthError, CallTimeout) so that retry and fallback stay provider-neutral.
+    Optional parts: `Binding` (the model of an agent's ``<name>:`` section), `deploy` with
+    ``can_deploy = True`` (managed agents), and `emulator` with `emulator_options` set (a local
+    emulator of the service).
     """
 
     name: ClassVar[str]
     Config: ClassVar[type[ProviderConfig]] = ProviderConfig
+    Binding: ClassVar[type[BaseModel] | None] = None
     description: ClassVar[str] = ""
+    binding_fix: ClassVar[str | None] = None  # how to write a valid binding, for its error message
+    can_deploy: ClassVar[bool] = False
+    emulator_options: ClassVar[type[EmulatorOptions] | None] = None  # None: no emulator
 
     def __init__(self, config: ProviderConfig, env: ProviderEnv) -> None:
         self.config = config
         self.env = env
+        self._bindings: dict[str, BaseModel] = {}
 
     def resolve_model(self, model: str | None) -> str | None:
         """Map a logical model name through this provider's ``models:`` table."""
@@ -156,22 +240,62 @@ class Provider:
             return None
         return self.config.models.get(model, model)
 
+    def binding(self, request: AgentRequest) -> BaseModel | None:
+        """The agent's section for this provider as a `Binding`, validated once per agent and binding.
+
+        None when the provider declares no `Binding`. An invalid section is an InvalidRequest
+        naming the agent, the problems and `binding_fix` (the loader reports the same problems,
+        with file and line, before a run starts).
+        """
+        if self.Binding is None:
+            return None
+        key = f"{request.agent}\0{json.dumps(request.binding, sort_keys=True, default=str)}"
+        cached = self._bindings.get(key)
+        if cached is not None:
+            return cached
+        try:
+            binding = self.Binding.model_validate(request.binding or {})
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or 'binding'}: {e['msg']}" for e in exc.errors()
+            )
+            raise InvalidRequest(
+                f"agents.{request.agent}.{self.name} is not a valid {self.name.capitalize()} binding"
+                f" ({problems})",
+                fix=self.binding_fix or f"write it with the fields {', '.join(self.Binding.model_fields)}",
+                provider=self.name,
+            ) from None
+        self._bindings[key] = binding
+        return binding
+
     async def invoke(self, request: AgentRequest) -> AgentResponse:
         raise NotImplementedError
 
     async def aclose(self) -> None:
         """Release clients and connections; called once when the run ends."""
 
-    @classmethod
-    def emulator(cls, env: ProviderEnv) -> AbstractContextManager[Mapping[str, Any]] | None:
-        """A local emulator of this provider's service, or None if it has none.
+    def deploy(self, workflow: Workflow, *, echo: Callable[[str], None] | None = None) -> list[Deployment]:
+        """Create or update the workflow's managed agents in the cloud; record them for later runs.
 
-        Entering the context starts the emulator (a real HTTP server on 127.0.0.1) with the
-        workflow's mock replies as its agents' brains; it yields the provider settings that point
-        the real SDK at it (endpoint, region, dummy credentials), which `podium run --emulate`
-        lays over the workflow's own `providers.<name>` settings. Leaving it stops the server.
+        Providers with managed agents set ``can_deploy = True`` and override this; `echo` reports
+        progress a line at a time. The base has nothing to deploy.
         """
-        return None
+        raise BadInput(
+            f"provider '{self.name}' has no managed agents to deploy",
+            fix="deploy to a cloud provider (bedrock, vertex, azure)",
+        )
+
+    @classmethod
+    def emulator(cls, env: ProviderEnv, *, port: int = 0, options: EmulatorOptions | None = None) -> Emulator:
+        """A local emulator of this provider's service (not yet started), its brain `env`'s mock replies.
+
+        Providers with one set `emulator_options` (an `EmulatorOptions` model, possibly with no
+        fields) and override this; `podium run --emulate` and `podium emulate NAME` call it.
+        """
+        raise BadInput(
+            f"provider '{cls.name}' has no local emulator",
+            fix="emulate a cloud provider (podium emulate --help lists them)",
+        )
 
 
 def _dollars(value: Any) -> Decimal:

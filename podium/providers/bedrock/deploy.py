@@ -13,17 +13,19 @@ agent's instructions are fixed until the next deploy.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from podium.core.calls import Deployment
 from podium.core.errors import BadInput, PodiumError, StepError
+from podium.providers._kit import lock
+from podium.providers._kit.deploying import render_instructions, wait_until
+from podium.providers.bedrock.binding import lock_target
+from podium.providers.bedrock.client import BedrockClients
 from podium.providers.bedrock.errors import PROVIDER, to_podium
-from podium.providers.bedrock.lock import deployed_agents, record_deployment
 
 if TYPE_CHECKING:
-    from podium.core.spec import Agent, Workflow
-    from podium.providers.bedrock.provider import BedrockProvider
+    from podium.core.spec import Workflow
 
 INSTRUCTION_MIN, INSTRUCTION_MAX = 40, 4000
 POLL_SECONDS, WAIT_SECONDS = 1.0, 300.0
@@ -36,30 +38,9 @@ def agent_name(workflow: str, agent: str) -> str:
     return (name or "podium-agent")[:100].rstrip("-_")
 
 
-def _instructions(workflow: Workflow, name: str, agent: Agent) -> str:
-    from podium.core import templates
-    from podium.core.errors import TemplateError
-
-    text = agent.instructions or ""
-    defaults = {k: v.default for k, v in workflow.inputs.items() if not v.required}
-    try:
-        rendered = templates.render(text, {"inputs": defaults}, where=f"agents.{name}.instructions")
-    except TemplateError as exc:
-        raise BadInput(
-            f"agents.{name}.instructions cannot be rendered for a deploy: {exc.message}",
-            fix="a managed agent's instructions may use only inputs with defaults ({{ inputs.x }})",
-        ) from None
-    text = str(rendered).strip()
-    if not INSTRUCTION_MIN <= len(text) <= INSTRUCTION_MAX:
-        raise BadInput(
-            f"agents.{name}.instructions has {len(text)} characters; a Bedrock agent needs"
-            f" {INSTRUCTION_MIN} to {INSTRUCTION_MAX}",
-            fix=f"write fuller instructions for agents.{name}",
-        )
-    return text
-
-
-def _plan(provider: BedrockProvider, workflow: Workflow) -> list[tuple[str, str, str]]:
+def _plan(
+    workflow: Workflow, resolve_model: Callable[[str | None], str | None]
+) -> list[tuple[str, str, str]]:
     """(agent name, model id, instructions) for every agent a deploy manages; all problems at once."""
     plan: list[tuple[str, str, str]] = []
     problems: list[str] = []
@@ -67,7 +48,7 @@ def _plan(provider: BedrockProvider, workflow: Workflow) -> list[tuple[str, str,
         binding = agent.bindings.get(PROVIDER) or {}
         if agent.function is not None or binding.get("agent_id"):
             continue
-        model = binding.get("model") or provider.resolve_model(agent.model)
+        model = binding.get("model") or resolve_model(agent.model)
         if not model:
             problems.append(
                 f"agents.{name} has no model: give it model: (a Bedrock model id, or an alias under"
@@ -75,7 +56,10 @@ def _plan(provider: BedrockProvider, workflow: Workflow) -> list[tuple[str, str,
             )
             continue
         try:
-            plan.append((name, str(model), _instructions(workflow, name, agent)))
+            instructions = render_instructions(
+                workflow, name, agent, cloud="Bedrock", least=INSTRUCTION_MIN, most=INSTRUCTION_MAX
+            )
+            plan.append((name, str(model), instructions))
         except BadInput as exc:
             problems.append(str(exc))
     if problems:
@@ -89,18 +73,7 @@ def _plan(provider: BedrockProvider, workflow: Workflow) -> list[tuple[str, str,
 
 
 def _wait(describe: Callable[[], str], ready: str, what: str) -> None:
-    deadline = time.monotonic() + WAIT_SECONDS
-    while True:
-        status = describe()
-        if status == ready:
-            return
-        if status in ("FAILED", "DELETING"):
-            raise PodiumError(f"{what} ended {status}", fix="see the agent in the Bedrock console")
-        if time.monotonic() > deadline:
-            raise PodiumError(
-                f"{what} is still {status} after {WAIT_SECONDS:g}s", fix="run podium deploy again"
-            )
-        time.sleep(POLL_SECONDS)
+    wait_until(describe, ready, what, seconds=WAIT_SECONDS, poll=POLL_SECONDS, console="the Bedrock console")
 
 
 def _exists(call: Callable[[], Any]) -> Any:
@@ -116,25 +89,27 @@ def _exists(call: Callable[[], Any]) -> Any:
 
 
 def deploy_workflow(
-    provider: BedrockProvider, workflow: Workflow, *, echo: Callable[[str], None] | None = None
-) -> list[dict[str, Any]]:
+    clients: BedrockClients,
+    workflow: Workflow,
+    *,
+    resolve_model: Callable[[str | None], str | None],
+    echo: Callable[[str], None] | None = None,
+) -> list[Deployment]:
     """Create or update each of the workflow's agents in Bedrock; returns what was done, per agent."""
     say = echo or (lambda _line: None)
-    cfg = provider.config
-    plan = _plan(provider, workflow)
+    cfg = clients.config
+    plan = _plan(workflow, resolve_model)
     if not cfg.agent_role_arn:
         raise BadInput(
             "podium deploy needs the IAM role the Bedrock agents run as",
             fix="set providers.bedrock.agent_role_arn (a role Bedrock can assume to call its model)",
         )
     try:
-        control = provider.client("bedrock-agent")
-        region = provider.region
-        known = deployed_agents(
-            workflow.base_dir, workflow.name, region=region, endpoint_url=cfg.endpoint_url
-        )
+        control = clients.client("bedrock-agent")
+        target = lock_target(clients.region, cfg.endpoint_url)
+        known = lock.deployed(workflow.base_dir, workflow.name, PROVIDER, target)
         done: dict[str, dict[str, Any]] = {}
-        rows: list[dict[str, Any]] = []
+        rows: list[Deployment] = []
         tags = {"podium:workflow": _TAG_VALUE.sub("_", workflow.name)[:256]}
         for name, model, instruction in plan:
             entry = known.get(name) or {}
@@ -197,19 +172,14 @@ def deploy_workflow(
                 "agent_arn": agent.get("agentArn"),
                 "alias_arn": alias.get("agentAliasArn"),
             }
-            rows.append({"agent": name, "action": action, **done[name]})
+            rows.append(Deployment(agent=name, action=action, ids=done[name]))
     except (PodiumError, StepError):
         raise
     except Exception as exc:
         raise to_podium(exc, "bedrock deploy") from None
-    account = next((str(r["agent_arn"]).split(":")[4] for r in rows if r.get("agent_arn")), None)
-    path = record_deployment(
-        workflow.base_dir,
-        workflow.name,
-        region=region,
-        endpoint_url=cfg.endpoint_url,
-        account_id=account,
-        agents={**known, **done},
+    account = next((str(r.ids["agent_arn"]).split(":")[4] for r in rows if r.ids.get("agent_arn")), None)
+    path = lock.record(
+        workflow.base_dir, workflow.name, PROVIDER, target, {**known, **done}, account_id=account
     )
     say(f"recorded in {path}")
     return rows

@@ -14,7 +14,7 @@ reply: chunk and trace events, usage in the trace), ``bedrock-runtime`` Converse
 with ``usage`` and ``metrics``), and the ``bedrock-agent`` control plane through moto, so the agents
 ``podium deploy`` creates are the ones InvokeAgent answers for. The brain is the workflow's
 ``mock:`` replies (`ScriptedBrain`), an echo, or any python callable; faults are injected per call
-through `faults`.
+through `faults`; the request log is `requests` (also `exchanges`).
 """
 
 from __future__ import annotations
@@ -23,17 +23,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from podium.providers._emulator import (
-    Answer,
-    Brain,
-    CallableBrain,
-    EchoBrain,
-    EmulatorServer,
-    Exchange,
-    Faults,
-    ScriptedBrain,
-    Turn,
-)
+from podium.providers._kit.brains import Answer, Brain, Turn
 from podium.providers.bedrock.routes import BedrockRoutes
 from podium.providers.bedrock.state import ACCOUNT_ID, BedrockState, Session
 
@@ -41,7 +31,7 @@ DUMMY_KEY = "testing"  # never real credentials: the emulator checks only that a
 EMULATOR_ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/podium-emulator"
 
 
-class BedrockEmulator:
+class BedrockEmulator(BedrockRoutes):
     """Bedrock Agents runtime, Bedrock runtime and the Bedrock Agents control plane, on one port."""
 
     def __init__(
@@ -52,43 +42,8 @@ class BedrockEmulator:
         port: int = 0,
     ) -> None:
         self.region = region
-        self.faults = Faults()
         self.state = BedrockState(region)
-        self.server = EmulatorServer(self._handle, port=port, name="bedrock")
-        self.routes = BedrockRoutes(self.state, self.faults, EchoBrain(), sleep=self.server.sleep)
-        if brain is not None:
-            self.brain = brain
-
-    @property
-    def brain(self) -> Brain:
-        """What answers InvokeAgent and Converse; may be swapped while the emulator runs."""
-        return self.routes.brain
-
-    @brain.setter
-    def brain(self, brain: Brain | Callable[[Turn], str | Answer]) -> None:
-        self.routes.brain = brain if hasattr(brain, "answer") else CallableBrain(brain)  # type: ignore[arg-type,assignment]
-
-    def _handle(self, request: Any) -> Any:
-        return self.routes(request)
-
-    # --- life ---------------------------------------------------------------------------------
-
-    def start(self) -> BedrockEmulator:
-        self.server.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.stop()
-
-    def __enter__(self) -> BedrockEmulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def endpoint_url(self) -> str:
-        return self.server.url
+        super().__init__(brain, port=port)
 
     def settings(self) -> dict[str, Any]:
         """`providers.bedrock` settings pointing podium at this emulator (dummy credentials only)."""
@@ -119,7 +74,7 @@ class BedrockEmulator:
             "AWS_SECRET_ACCESS_KEY": DUMMY_KEY,
         }
 
-    # --- agents, sessions, what was asked -----------------------------------------------------
+    # --- agents and sessions ------------------------------------------------------------------
 
     def add_agent(
         self,
@@ -140,21 +95,11 @@ class BedrockEmulator:
     def sessions(self) -> Mapping[str, Session]:
         return self.state.sessions
 
-    @property
-    def exchanges(self) -> list[Exchange]:
-        """Every request served, in order (operation, status, fault, and what was asked)."""
-        return list(self.routes.exchanges)
-
-    def count(self, operation: str | None = None) -> int:
-        """Requests served, of one operation (``InvokeAgent``, ``Converse``, ``ControlPlane``) or all."""
-        return sum(1 for e in self.routes.exchanges if operation in (None, e.operation))
-
 
 @contextmanager
 def emulate(
     mock: Mapping[str, Any] | None = None, *, region: str = "us-east-1", port: int = 0
 ) -> Iterator[BedrockEmulator]:
     """A running emulator whose brain is `mock` (a workflow's ``mock:`` section), else an echo."""
-    brain: Brain = ScriptedBrain(mock, provider="bedrock") if mock else EchoBrain()
-    with BedrockEmulator(brain, region=region, port=port) as emulator:
+    with BedrockEmulator.for_mock(mock, region=region, port=port) as emulator:
         yield emulator

@@ -9,9 +9,9 @@ from podium.core.errors import (
     CallTimeout,
     InvalidRequest,
     StepError,
-    Throttled,
     TransientError,
 )
+from podium.providers._kit.errors import ErrorTable, retry_after_from
 
 PROVIDER = "bedrock"
 
@@ -57,6 +57,10 @@ AUTH = {
     "UnauthorizedException",
 }
 
+TABLE = ErrorTable.of(
+    PROVIDER, throttled=THROTTLED, transient=TRANSIENT, timeout=TIMEOUT, auth=AUTH, auth_fix=CREDENTIALS_FIX
+)
+
 
 def _code(exc: Any) -> str:
     """The error code, with an event stream's lowerCamel member name (throttlingException) capitalised."""
@@ -64,33 +68,18 @@ def _code(exc: Any) -> str:
     return code[:1].upper() + code[1:]
 
 
-def _retry_after(exc: Any) -> float | None:
-    headers = exc.response.get("ResponseMetadata", {}).get("HTTPHeaders") or {}
-    value = headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
-
-
 def from_client_error(exc: Any, where: str) -> StepError:
     """A botocore ClientError (or an event stream's error event) as a podium error."""
     code = _code(exc)
     message = str(exc.response.get("Error", {}).get("Message") or exc)
-    status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
-    text = f"{where}: {code or status}: {message}"
-    retry_after = _retry_after(exc)
-    if code in THROTTLED or status == 429:
-        return Throttled(text, retry_after=retry_after, provider=PROVIDER)
-    if code in AUTH or status in (401, 403):
-        return AuthError(text, fix=CREDENTIALS_FIX, provider=PROVIDER)
-    if code in TIMEOUT or status == 408:
-        return CallTimeout(text, provider=PROVIDER)
-    if code in TRANSIENT or status >= 500:
-        return TransientError(text, retry_after=retry_after, provider=PROVIDER)
-    return InvalidRequest(text, provider=PROVIDER)
+    metadata = exc.response.get("ResponseMetadata", {})
+    status = int(metadata.get("HTTPStatusCode") or 0)
+    return TABLE.classify(
+        f"{where}: {code or status}: {message}",
+        status=status,
+        code=code,
+        retry_after=retry_after_from(metadata.get("HTTPHeaders") or {}),
+    )
 
 
 def to_podium(exc: BaseException, where: str) -> StepError:

@@ -2,6 +2,8 @@
 
 The three Bedrock services share no method and path (but the tag calls, which mean the same in
 each), so one port serves ``bedrock-agent-runtime``, ``bedrock-runtime`` and ``bedrock-agent``.
+Serving, faults and the request log are the `CloudEmulator` base's; this module is Bedrock's own
+operations and how its errors look.
 """
 
 from __future__ import annotations
@@ -9,27 +11,18 @@ from __future__ import annotations
 import itertools
 import json
 import re
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import replace
+from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import unquote
 
 from podium.core.calls import Message
 from podium.core.errors import StepError
-from podium.providers._emulator import (
-    CUT,
-    Brain,
-    Cut,
-    Exchange,
-    Fault,
-    Faults,
-    HttpRequest,
-    HttpResponse,
-    Turn,
-)
+from podium.providers._kit.brains import Turn
+from podium.providers._kit.emulator import CloudEmulator, Route
+from podium.providers._kit.faults import Fault
+from podium.providers._kit.http import HttpRequest, HttpResponse
 from podium.providers.bedrock import wire
 from podium.providers.bedrock.state import BedrockState, MotoMissing
 
@@ -75,53 +68,49 @@ _ERROR_STATUS = {
 }
 
 
-class BedrockRoutes:
-    """The emulator's request handler: one call per HTTP request, from the server's threads."""
+class BedrockRoutes(CloudEmulator):
+    """Bedrock's operations on the `CloudEmulator` base; `BedrockEmulator` adds the public helpers."""
 
-    def __init__(
-        self,
-        state: BedrockState,
-        faults: Faults,
-        brain: Brain,
-        *,
-        sleep: Callable[[float], bool],
-    ) -> None:
-        self.state = state
-        self.faults = faults
-        self.brain = brain
-        self.sleep = sleep
-        self.exchanges: list[Exchange] = []
-        self._log_lock = threading.Lock()
+    provider = "bedrock"
+    state: BedrockState
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        operation, serve = self._route(request)
-        with self._log_lock:  # logged on arrival, so a test sees a request that is still sleeping
-            index = len(self.exchanges)
-            self.exchanges.append(Exchange(operation, request.method, request.path, 0))
-        detail: dict[str, Any] = {}
-        response = serve(detail)
-        with self._log_lock:
-            self.exchanges[index] = replace(
-                self.exchanges[index], status=response.status, fault=detail.pop("fault", None), detail=detail
-            )
-        return response
+    def routes(self) -> Sequence[Route]:
+        return [
+            Route("POST", INVOKE_AGENT, "InvokeAgent", self._route_invoke_agent),
+            Route("POST", CONVERSE, "Converse", self._route_converse),
+            Route(None, OTHER_RUNTIME, "Unsupported", lambda request, _m, _d: _unknown_operation(request)),
+        ]
 
-    def _route(self, request: HttpRequest) -> tuple[str, Callable[[dict[str, Any]], HttpResponse]]:
-        """The operation a request names, and how to serve it."""
-        if request.method == "POST" and (m := INVOKE_AGENT.match(request.path)):
-            ids = tuple(unquote(g) for g in m.groups())
+    def unrouted(self, request: HttpRequest) -> tuple[str, Callable[[dict[str, Any]], HttpResponse]]:
+        return "ControlPlane", lambda detail: self._control_plane(request)
 
-            def invoke_agent(detail: dict[str, Any]) -> HttpResponse:
-                detail.update(zip(("agent_id", "alias_id", "session_id"), ids, strict=True))
-                return self._guarded("InvokeAgent", request, detail, self._invoke_agent, ids)
+    def error_response(
+        self, status: int, code: str, message: str, *, retry_after: float | None = None
+    ) -> HttpResponse:
+        return wire.error_response(status, code, message, retry_after=retry_after)
 
-            return "InvokeAgent", invoke_agent
-        if request.method == "POST" and (m := CONVERSE.match(request.path)):
-            model = unquote(m.group(1))
-            return "Converse", lambda d: self._guarded("Converse", request, d, self._converse, model)
-        if OTHER_RUNTIME.match(request.path):
-            return "Unsupported", lambda d: _unknown_operation(request)
-        return "ControlPlane", lambda d: self._control_plane(request)
+    def fault_response(self, fault: Fault, operation: str) -> HttpResponse:
+        return _fault_response(fault, operation)
+
+    def internal_error(self, exc: Exception) -> HttpResponse:
+        return HttpResponse(
+            500,
+            {"Content-Type": "application/json", "x-amzn-ErrorType": "InternalServerException"},
+            f'{{"message": "emulator error: {type(exc).__name__}"}}'.encode(),
+        )
+
+    def _route_invoke_agent(
+        self, request: HttpRequest, match: re.Match[str], detail: dict[str, Any]
+    ) -> HttpResponse:
+        ids = tuple(unquote(g) for g in match.groups())
+        detail.update(zip(("agent_id", "alias_id", "session_id"), ids, strict=True))
+        return self._guarded("InvokeAgent", request, detail, self._invoke_agent, ids)
+
+    def _route_converse(
+        self, request: HttpRequest, match: re.Match[str], detail: dict[str, Any]
+    ) -> HttpResponse:
+        model = unquote(match.group(1))
+        return self._guarded("Converse", request, detail, self._converse, model)
 
     def _control_plane(self, request: HttpRequest) -> HttpResponse:
         try:
@@ -149,17 +138,9 @@ class BedrockRoutes:
         body, problem = _body(request.body)
         if step := _podium_tags(body).get(TAG_STEP):
             detail["step"] = step
-        fault = self.faults.take(operation)
-        if fault is not None:
-            detail["fault"] = fault.kind
-            if fault.kind == "delay":
-                if self.sleep(fault.seconds):
-                    return wire.error_response(
-                        503, "ServiceUnavailableException", "The emulator is stopping."
-                    )
-                fault = None
-            elif fault.kind not in ("cut", "malformed", "stream_error"):
-                return _fault_response(fault, operation)
+        early, fault = self.take_fault(operation, detail)
+        if early is not None:
+            return early
         if problem is not None:
             return wire.error_response(400, "SerializationException", problem)
         return handler(args, body, fault, detail)
@@ -276,7 +257,8 @@ class BedrockRoutes:
         }
         if body.get("memoryId"):
             headers["x-amz-bedrock-agent-memory-id"] = str(body["memoryId"])
-        return HttpResponse(200, headers, _stream(events, fault))
+        stream = self.stream_with(events, fault, corrupt=_corrupt, error=_stream_error)
+        return HttpResponse(200, headers, stream)
 
     # --- Converse -------------------------------------------------------------------------------
 
@@ -328,13 +310,7 @@ class BedrockRoutes:
         response = wire.json_response(
             200, wire.converse_body(text, usage, latency_ms=latency, stop_reason=stop)
         )
-        if fault is not None and fault.kind == "cut":
-            assert isinstance(response.body, bytes)
-            response.cut_after = len(response.body) // 2
-        elif fault is not None and fault.kind == "malformed":
-            assert isinstance(response.body, bytes)
-            response.body = response.body[: len(response.body) // 2]
-        return response
+        return self.reply_with(response, fault)
 
 
 def _results_problem(results: Any, invocation_id: Any, pending: dict[str, Any] | None) -> str | None:
@@ -374,20 +350,13 @@ def _body(raw: bytes) -> tuple[dict[str, Any], str | None]:
     return body, None
 
 
-def _stream(events: list[bytes], fault: Fault | None) -> Iterator[bytes | Cut]:
-    """The event frames of a reply, with a cut, a corrupt frame or an error event after the first."""
-    for index, frame in enumerate(events):
-        if index == 1 and fault is not None:
-            if fault.kind == "cut":
-                yield CUT
-                return
-            if fault.kind == "malformed":
-                yield frame[:-4] + bytes(b ^ 0xFF for b in frame[-4:])
-                return
-            if fault.kind == "stream_error":
-                yield wire.exception_event(fault.code or "internalServerException", "Injected stream error.")
-                return
-        yield frame
+def _corrupt(frame: bytes) -> bytes:
+    """The frame with a broken message checksum."""
+    return frame[:-4] + bytes(b ^ 0xFF for b in frame[-4:])
+
+
+def _stream_error(fault: Fault) -> bytes:
+    return wire.exception_event(fault.code or "internalServerException", "Injected stream error.")
 
 
 def _messages(raw: Any) -> tuple[str | None, list[Message]]:

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from podium.core.calls import Usage
-from podium.providers._emulator import HttpResponse
+from podium.providers._kit.http import HttpResponse
 
 EVENT_STREAM = "application/vnd.amazon.eventstream"
 JSON = "application/json"

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import functools
-import inspect
 import os
 import time
-from collections.abc import Callable
 from typing import Any, ClassVar
 
 import httpx
@@ -30,7 +27,9 @@ from podium.core.errors import (
     Throttled,
     TransientError,
 )
-from podium.providers.local.scripted import (
+from podium.providers._kit.errors import ErrorTable, retry_after_from
+from podium.providers._kit.functions import FunctionCache, accepted_kwargs, call_from_loop
+from podium.providers._kit.scripted import (
     Script,
     raise_scripted_error,
     reply_text,
@@ -47,16 +46,6 @@ class LocalConfig(ProviderConfig):
     api_key_env: str = Field("OPENAI_API_KEY", description="Environment variable holding the key.")
     use_mock: bool = Field(True, description="Answer from the workflow's mock: section when it has a reply.")
     request_timeout: float = Field(120.0, gt=0)
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
 
 
 class LocalProvider(Provider):
@@ -76,7 +65,7 @@ class LocalProvider(Provider):
         super().__init__(config, env)
         self.config: LocalConfig = config
         self.script = Script(env.mock)
-        self._functions: dict[str, Callable[..., Any]] = {}
+        self._functions = FunctionCache(env.base_dir)
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
 
@@ -97,31 +86,20 @@ class LocalProvider(Provider):
 
     # --- python callables -------------------------------------------------------------------
 
-    def _function(self, reference: str) -> Callable[..., Any]:
-        if reference not in self._functions:
-            from podium.core.functions import import_function
-
-            try:
-                self._functions[reference] = import_function(reference, self.env.base_dir)
-            except Exception as exc:
-                raise InvalidRequest(
-                    f"cannot load function '{reference}': {exc}", provider=self.name
-                ) from None
-        return self._functions[reference]
+    def _function(self, reference: str) -> Any:
+        try:
+            return self._functions.load(reference)
+        except Exception as exc:
+            raise InvalidRequest(f"cannot load function '{reference}': {exc}", provider=self.name) from None
 
     async def _call_function(self, request: AgentRequest) -> AgentResponse:
         fn = self._function(request.function or "")
         context = dict(request.context)
         prompt = context.pop("prompt", request.prompt)
-        kwargs = _accepted_kwargs(fn, context)
+        kwargs = accepted_kwargs(fn, context)
         started = time.perf_counter()
         try:
-            if inspect.iscoroutinefunction(fn):
-                value = await fn(prompt, **kwargs)
-            else:
-                value = await _in_daemon_thread(fn, prompt, **kwargs)
-                if inspect.isawaitable(value):
-                    value = await value
+            value = await call_from_loop(fn, prompt, **kwargs)
         except StepError:
             raise
         except Exception as exc:
@@ -222,78 +200,23 @@ class LocalProvider(Provider):
             self._client = None
 
 
+_WORDS = {
+    Throttled: "throttled the call",
+    AuthError: "refused the credentials",
+    TransientError: "failed",
+    InvalidRequest: "rejected the request",
+}
+
+
 def _raise_for_status(response: httpx.Response, url: str, provider: str) -> None:
     status = response.status_code
     if status < 400:
         return
-    detail = response.text[:200]
-    if status == 429:
-        raise Throttled(
-            f"{url} throttled the call (429): {detail}",
-            retry_after=_retry_after(response),
-            provider=provider,
-        )
-    if status in (401, 403):
-        raise AuthError(
-            f"{url} refused the credentials ({status}): {detail}",
-            fix="set the API key in the environment variable named by providers.local.api_key_env",
-            provider=provider,
-        )
-    if status == 408 or status >= 500:
-        raise TransientError(
-            f"{url} failed ({status}): {detail}",
-            retry_after=_retry_after(response),
-            provider=provider,
-        )
-    raise InvalidRequest(f"{url} rejected the request ({status}): {detail}", provider=provider)
-
-
-async def _in_daemon_thread(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Run a blocking function in a daemon thread and await its result.
-
-    Not `asyncio.to_thread`: the default executor's threads are joined when `asyncio.run` closes
-    the loop (and again at interpreter exit), so a run cancelled while a function blocks would
-    keep its process alive until the function returns. A daemon thread is abandoned instead.
-    """
-    import contextlib
-    import contextvars
-    import threading
-
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[Any] = loop.create_future()
-    ctx = contextvars.copy_context()
-
-    def settle(ok: bool, value: Any) -> None:
-        if not future.done():
-            future.set_result(value) if ok else future.set_exception(value)
-
-    def work() -> None:
-        try:
-            outcome = (True, ctx.run(fn, *args, **kwargs))
-        except BaseException as exc:
-            outcome = (False, exc)
-        # RuntimeError: the loop has closed, so nobody waits for this result any more
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(settle, *outcome)
-
-    threading.Thread(target=work, name=f"podium-fn-{getattr(fn, '__name__', 'fn')}", daemon=True).start()
-    return await future
-
-
-@functools.lru_cache(maxsize=1024)
-def _keyword_names(fn: Callable[..., Any]) -> frozenset[str] | None:
-    """The keyword arguments `fn` accepts; None when it takes **kwargs (everything)."""
-    try:
-        params = inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return frozenset()
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        return None
-    return frozenset(params)
-
-
-def _accepted_kwargs(fn: Callable[..., Any], context: dict[str, Any]) -> dict[str, Any]:
-    names = _keyword_names(fn)
-    if names is None:
-        return context
-    return {k: v for k, v in context.items() if k in names}
+    # 408 is the endpoint giving up on a slow request: worth another try, like a 5xx
+    table = ErrorTable.of(provider, timeout_statuses=(), transient_statuses=(408,))
+    kind = table.kind(status=status)
+    text = f"{url} {_WORDS[kind]} ({status}): {response.text[:200]}"
+    fix = None
+    if kind is AuthError:
+        fix = "set the API key in the environment variable named by providers.local.api_key_env"
+    raise table.classify(text, status=status, retry_after=retry_after_from(response.headers), fix=fix)

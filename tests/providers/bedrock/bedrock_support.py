@@ -8,9 +8,10 @@ from typing import Any
 
 from podium.core.calls import AgentRequest, Message, ProviderEnv
 from podium.core.spec import Workflow
-from podium.providers._emulator import ScriptedBrain
+from podium.providers._kit.brains import ScriptedBrain
+from podium.providers.bedrock.config import BedrockConfig
 from podium.providers.bedrock.emulator import BedrockEmulator
-from podium.providers.bedrock.provider import BedrockConfig, BedrockProvider
+from podium.providers.bedrock.provider import BedrockProvider
 
 HAIKU = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
 

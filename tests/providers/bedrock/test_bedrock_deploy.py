@@ -15,9 +15,10 @@ from podium.core.calls import ProviderEnv
 from podium.core.errors import BadInput
 from podium.core.spec import Workflow
 from podium.core.store import SQLiteStore
+from podium.providers._kit.lock import LOCK_FILE
+from podium.providers.bedrock.config import BedrockConfig
 from podium.providers.bedrock.emulator import BedrockEmulator
-from podium.providers.bedrock.lock import LOCK_FILE
-from podium.providers.bedrock.provider import BedrockConfig, BedrockProvider
+from podium.providers.bedrock.provider import BedrockProvider
 from podium.testing import PluginsFixture
 
 MOCK = {
@@ -69,7 +70,7 @@ def load(path: Path, plugins: PluginsFixture) -> Workflow:
 def deploy(wf: Workflow) -> list[dict[str, Any]]:
     config = BedrockConfig.model_validate(wf.providers["bedrock"])
     provider = BedrockProvider(config, ProviderEnv(workflow=wf.name, base_dir=wf.base_dir, mock=wf.mock))
-    return provider.deploy(wf)
+    return [deployment.row() for deployment in provider.deploy(wf)]
 
 
 async def test_deploy_then_runs_invoke_the_deployed_agents(

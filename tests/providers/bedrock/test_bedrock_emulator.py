@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -16,7 +17,7 @@ from botocore.exceptions import ClientError, EventStreamError, ReadTimeoutError
 from urllib3.exceptions import ProtocolError
 
 from podium.core.calls import Usage
-from podium.providers._emulator import Answer, Turn
+from podium.providers._kit.brains import Answer, Turn
 from podium.providers.bedrock.emulator import BedrockEmulator
 
 NO_RETRIES = Config(retries={"total_max_attempts": 1, "mode": "standard"}, read_timeout=2, connect_timeout=2)
@@ -290,3 +291,18 @@ def test_settings_hold_dummy_credentials_only(emulator: BedrockEmulator) -> None
     assert settings["aws_access_key_id"] == "testing" and settings["aws_secret_access_key"] == "testing"
     assert settings["endpoint_url"].startswith("http://127.0.0.1:")
     assert json.loads(json.dumps(settings)) == settings
+
+
+def test_the_provider_makes_its_emulator_from_the_declared_options(tmp_path: Path) -> None:
+    from podium.core.calls import Emulator, ProviderEnv
+    from podium.providers.bedrock.config import BedrockEmulatorOptions
+    from podium.providers.bedrock.provider import BedrockProvider
+
+    assert BedrockProvider.emulator_options is BedrockEmulatorOptions and BedrockProvider.can_deploy
+    env = ProviderEnv(workflow="w", base_dir=tmp_path, mock={})
+    options = BedrockEmulatorOptions(region="eu-west-1")
+    with BedrockProvider.emulator(env, options=options) as emulator:
+        assert isinstance(emulator, Emulator)
+        assert emulator.settings()["region"] == "eu-west-1"
+        assert emulator.environment()["AWS_REGION"] == "eu-west-1"
+        assert emulator.requests == []

@@ -11,9 +11,12 @@ from bedrock_support import HAIKU, provider_for, request, scripted
 
 from podium.core.calls import ProviderEnv, Usage
 from podium.core.errors import AuthError, CallTimeout, InvalidRequest, Throttled, TransientError
-from podium.providers._emulator import Answer, Turn
+from podium.providers._kit.brains import Answer, Turn
+from podium.providers.bedrock.agents import session_id_for
+from podium.providers.bedrock.binding import BedrockBinding
+from podium.providers.bedrock.config import BedrockConfig
 from podium.providers.bedrock.emulator import BedrockEmulator
-from podium.providers.bedrock.provider import BedrockBinding, BedrockConfig, BedrockProvider, session_id_for
+from podium.providers.bedrock.provider import BedrockProvider
 
 
 async def test_a_managed_agent_answers_with_the_brains_usage_and_its_trace(

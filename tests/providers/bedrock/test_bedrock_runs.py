@@ -16,8 +16,8 @@ from bedrock_support import HAIKU, scripted, write_workflow
 import podium
 from podium.core.events import EventType
 from podium.core.store import SQLiteStore
+from podium.providers.bedrock.agents import session_id_for
 from podium.providers.bedrock.emulator import BedrockEmulator
-from podium.providers.bedrock.provider import session_id_for
 from podium.testing import PluginsFixture
 
 MOCK = {

@@ -1,0 +1,177 @@
+"""The cloud commands, built from the provider registry: `podium deploy` and `podium emulate NAME`.
+
+No provider writes a click command: `deploy` works for every provider with ``can_deploy``, and
+`emulate` has one subcommand per installed provider with an emulator, its flags made from the
+provider's `emulator_options` model (Bedrock's ``--region``). The registry is read only when
+`emulate`'s subcommands are listed or run, so `podium --help` imports no provider.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from podium.plugins.commands import guard, parse_pairs
+
+if TYPE_CHECKING:
+    from podium.core.calls import EmulatorOptions, Provider
+    from podium.plugins.manager import Plugins as LoadedPlugins
+
+Plugins = Callable[[], "LoadedPlugins"]  # the CLI's plugins, loaded on first use
+
+
+def register(cli: click.Group, plugins: Plugins) -> None:
+    """Add `deploy` and `emulate` to the `podium` group; `plugins()` gives the plugins when needed."""
+    cli.add_command(_deploy_command(plugins))
+    cli.add_command(EmulateGroup(plugins))
+
+
+def _deploy_command(plugins: Plugins) -> click.Command:
+    @click.command("deploy")
+    @click.argument("file", type=click.Path(dir_okay=False))
+    @click.option("--provider", "provider_name", required=True, help="The cloud to deploy the agents to.")
+    @click.option(
+        "--set", "pairs", multiple=True, metavar="KEY=VALUE",
+        help="Override a providers.<name> setting, e.g. --set region=eu-west-1.",
+    )  # fmt: skip
+    @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+    @guard
+    def deploy(file: str, provider_name: str, pairs: tuple[str, ...], as_json: bool) -> None:
+        """Create or update a workflow's managed agents in a cloud; record their ids next to the file."""
+        from podium import api
+
+        pm = plugins()
+        workflow = api.load(file, plugins=pm)
+        settings = parse_pairs(pairs, "--set", "region=eu-west-1")
+        echo = None if as_json else partial(click.echo, err=True)
+        done = api.deploy(workflow, provider=provider_name, settings=settings, plugins=pm, echo=echo)
+        if as_json:
+            rows = [d.row() for d in done]
+            click.echo(
+                json.dumps({"workflow": workflow.name, "provider": provider_name, "agents": rows}, indent=2)
+            )
+        else:
+            click.echo(
+                f"deployed {len(done)} agent{'s' if len(done) != 1 else ''} of '{workflow.name}'"
+                f" to {provider_name}"
+            )
+
+    return deploy
+
+
+class EmulateGroup(click.Group):
+    """`podium emulate NAME`: one subcommand per installed provider that has an emulator."""
+
+    def __init__(self, plugins: Plugins) -> None:
+        super().__init__(
+            "emulate",
+            help="Run a cloud's local emulator standalone, for other tools and SDKs (Ctrl-C stops it).",
+        )
+        self.plugins = plugins
+
+    def _emulated(self) -> dict[str, type[Provider]]:
+        registry = self.plugins().providers
+        classes = {name: registry.get(name) for name in registry.names()}
+        return {name: cls for name, cls in classes.items() if cls.emulator_options is not None}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(self._emulated())
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        cls = self._emulated().get(cmd_name)
+        return None if cls is None else _emulate_command(cls)
+
+
+def _option(name: str, field: Any) -> click.Option:
+    """A click option for one field of a provider's emulator options."""
+    kind = field.annotation if field.annotation in (str, int, float, bool) else str
+    flag = f"--{name.replace('_', '-')}"
+    if kind is bool:
+        return click.Option([flag, name], is_flag=True, default=bool(field.default), help=field.description)
+    if field.is_required():
+        return click.Option([flag, name], type=kind, required=True, help=field.description)
+    return click.Option(
+        [flag, name], type=kind, default=field.default, show_default=True, help=field.description
+    )
+
+
+def _emulate_command(cls: type[Provider]) -> click.Command:
+    model: type[EmulatorOptions] = cls.emulator_options  # type: ignore[assignment]
+    params: list[click.Parameter] = [
+        click.Option(
+            ["--port"], type=int, default=0, show_default=True, help="Port on 127.0.0.1 (0: any free port)."
+        ),
+        *(_option(name, field) for name, field in model.model_fields.items()),
+        click.Option(
+            ["--workflow", "workflow_file"],
+            type=click.Path(dir_okay=False),
+            help="Answer from this workflow's mock: replies (default: echo the prompt).",
+        ),
+        click.Option(["--json", "as_json"], is_flag=True, help="Print the settings as one JSON line."),
+    ]
+
+    @guard
+    def run(port: int, workflow_file: str | None, as_json: bool, **values: Any) -> None:
+        _serve(cls, model.model_validate(values), port=port, workflow_file=workflow_file, as_json=as_json)
+
+    summary = (cls.description or cls.name).split(":")[0]
+    return click.Command(
+        cls.name,
+        callback=run,
+        params=params,
+        help=f"{cls.description or cls.name}, emulated on 127.0.0.1.",
+        short_help=f"{summary}, emulated on 127.0.0.1.",
+    )
+
+
+def _serve(
+    cls: type[Provider], options: EmulatorOptions, *, port: int, workflow_file: str | None, as_json: bool
+) -> None:
+    from podium.core.calls import ProviderEnv
+
+    env = ProviderEnv(workflow="emulator", base_dir=Path.cwd())
+    if workflow_file:
+        from podium import api
+
+        loaded = api.load(workflow_file)
+        env = ProviderEnv(workflow=loaded.name, base_dir=loaded.base_dir, mock=loaded.mock)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with cls.emulator(env, port=port, options=options) as emulator:
+        if as_json:
+            info = {
+                "provider": cls.name,
+                "endpoint_url": emulator.endpoint_url,
+                "settings": emulator.settings(),
+                "environment": emulator.environment(),
+            }
+            click.echo(json.dumps(info), color=False)
+        else:
+            about = ", ".join(f"{k} {v}" for k, v in options.model_dump().items())
+            click.echo(
+                f"{cls.name.capitalize()} emulator on {emulator.endpoint_url}"
+                + (f" ({about})" if about else "")
+                + "; Ctrl-C stops it"
+            )
+            environment = emulator.environment()
+            if environment:
+                click.echo("point an SDK at it with:")
+                for name, value in environment.items():
+                    click.echo(f"  export {name}={value}")
+            click.echo(
+                f"or in a workflow: providers: {{{cls.name}: {{endpoint_url: {emulator.endpoint_url}}}}}"
+            )
+        sys.stdout.flush()
+        try:
+            while not stop.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass

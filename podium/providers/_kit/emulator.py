@@ -1,0 +1,261 @@
+"""`CloudEmulator`: the base of every cloud's local emulator — routes, faults, request log, start and stop.
+
+A cloud's emulator subclasses it and supplies what is its own: `routes()` (method + path regex →
+handler, in the service's wire format), how its errors look (`error_response`), and the provider
+settings and environment variables that point its SDK at it (`settings()`, `environment()`). The
+base serves the routes over real HTTP on 127.0.0.1 (port 0: any free port), logs every request
+as an `Exchange`, applies the faults a test queues on `faults`, answers a handler's bug with a 500,
+and asks its `brain` what the emulated agents say.
+
+    class FakeCloudEmulator(CloudEmulator):
+        provider = "fakecloud"
+
+        def routes(self):
+            return [Route("POST", re.compile(r"^/v1/agents/([^/]+):ask$"), "Ask", self.ask)]
+
+        def ask(self, request, match, detail):
+            early, fault = self.take_fault("Ask", detail)
+            ...
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar, Self
+
+from podium.providers._kit.brains import Answer, Brain, CallableBrain, EchoBrain, ScriptedBrain, Turn
+from podium.providers._kit.faults import Fault, Faults
+from podium.providers._kit.http import CUT, Cut, EmulatorServer, HttpRequest, HttpResponse
+
+RouteHandler = Callable[[HttpRequest, re.Match[str], dict[str, Any]], HttpResponse]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One operation: requests with `method` (None: any) whose path matches `path` go to `handler`.
+
+    The handler gets the request, the path's match, and a `detail` dict whose entries end up in the
+    request log (``detail["step"]``, ``detail["usage"]``, …).
+    """
+
+    method: str | None
+    path: re.Pattern[str]
+    operation: str
+    handler: RouteHandler
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """One request the emulator served: for tests that count calls and read what was sent."""
+
+    operation: str
+    method: str
+    path: str
+    status: int
+    fault: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+class CloudEmulator:
+    """A cloud's service on 127.0.0.1; subclasses add routes, their error format and SDK settings."""
+
+    provider: ClassVar[str] = "cloud"  # the podium provider it emulates
+
+    def __init__(self, brain: Brain | Callable[[Turn], str | Answer] | None = None, *, port: int = 0) -> None:
+        self.faults = Faults()
+        self.server = EmulatorServer(self.handle, port=port, name=self.provider)
+        self._brain: Brain = EchoBrain()
+        if brain is not None:
+            self.brain = brain
+        self._exchanges: list[Exchange] = []
+        self._log_lock = threading.Lock()
+        self._routes: list[Route] = list(self.routes())
+
+    @classmethod
+    def for_mock(cls, mock: Mapping[str, Any] | None = None, *, port: int = 0, **options: Any) -> Self:
+        """An emulator (not started) answering from a workflow's ``mock:`` replies, else an echo."""
+        brain: Brain = ScriptedBrain(mock, provider=cls.provider) if mock else EchoBrain()
+        return cls(brain, port=port, **options)
+
+    @property
+    def brain(self) -> Brain:
+        """What answers the emulated agents and models; may be swapped while the emulator runs."""
+        return self._brain
+
+    @brain.setter
+    def brain(self, brain: Brain | Callable[[Turn], str | Answer]) -> None:
+        self._brain = brain if hasattr(brain, "answer") else CallableBrain(brain)  # type: ignore[arg-type,assignment]
+
+    # --- what a cloud supplies --------------------------------------------------------------------
+
+    def routes(self) -> Sequence[Route]:
+        """The service's operations, tried in order."""
+        return ()
+
+    def unrouted(self, request: HttpRequest) -> tuple[str, Callable[[dict[str, Any]], HttpResponse]]:
+        """The operation name and handler for a request no route matches (default: the service's 404)."""
+        return "Unknown", lambda detail: self.error_response(
+            404,
+            "NotFound",
+            f"podium's {self.provider} emulator does not implement {request.method} {request.path}",
+        )
+
+    def error_response(
+        self, status: int, code: str, message: str, *, retry_after: float | None = None
+    ) -> HttpResponse:
+        """An error in the service's format (default: ``{"error": {"code", "message"}}`` JSON)."""
+        headers = {"Content-Type": "application/json"}
+        if retry_after is not None:
+            headers["Retry-After"] = f"{retry_after:g}"
+        body = {"error": {"code": code, "message": message, "status": status}}
+        return HttpResponse(status, headers, json.dumps(body).encode())
+
+    def fault_response(self, fault: Fault, operation: str) -> HttpResponse:
+        """A throttle, server-error or auth fault as the service's error reply."""
+        if fault.kind == "throttle":
+            return self.error_response(
+                429, "Throttled", fault.message or "Too many requests.", retry_after=fault.retry_after
+            )
+        if fault.kind == "auth":
+            return self.error_response(403, "AccessDenied", fault.message or "Access denied.")
+        return self.error_response(
+            fault.status or 500,
+            "InternalError",
+            fault.message or "The service encountered an internal error.",
+            retry_after=fault.retry_after,
+        )
+
+    def internal_error(self, exc: Exception) -> HttpResponse:
+        """A handler's bug, as the service's 500 (the client sees an error, never a hang)."""
+        return self.error_response(500, "InternalError", f"emulator error: {type(exc).__name__}")
+
+    def settings(self) -> dict[str, Any]:
+        """The ``providers.<name>`` settings that point podium's provider at this emulator."""
+        return {"endpoint_url": self.endpoint_url}
+
+    def environment(self) -> dict[str, str]:
+        """Environment variables that point the cloud's own SDK (and CLI) at this emulator."""
+        return {}
+
+    # --- serving ----------------------------------------------------------------------------------
+
+    def handle(self, request: HttpRequest) -> HttpResponse:
+        """Serve one request (from the server's threads): route it, log it, answer it."""
+        operation, serve = self._route(request)
+        with self._log_lock:  # logged on arrival, so a test sees a request that is still sleeping
+            index = len(self._exchanges)
+            self._exchanges.append(Exchange(operation, request.method, request.path, 0))
+        detail: dict[str, Any] = {}
+        try:
+            response = serve(detail)
+        except Exception as exc:
+            response = self.internal_error(exc)
+        with self._log_lock:
+            self._exchanges[index] = replace(
+                self._exchanges[index], status=response.status, fault=detail.pop("fault", None), detail=detail
+            )
+        return response
+
+    def _route(self, request: HttpRequest) -> tuple[str, Callable[[dict[str, Any]], HttpResponse]]:
+        for route in self._routes:
+            if route.method not in (None, request.method):
+                continue
+            match = route.path.match(request.path)
+            if match is not None:
+                return route.operation, lambda detail, r=route, m=match: r.handler(request, m, detail)
+        return self.unrouted(request)
+
+    def take_fault(self, operation: str, detail: dict[str, Any]) -> tuple[HttpResponse | None, Fault | None]:
+        """The fault queued for this request: ``(reply, None)`` to send instead, or ``(None, fault)``.
+
+        A delay is slept here (a 503 if the emulator stops meanwhile) and the request then goes on;
+        a throttle, server error or auth fault is answered at once (`fault_response`); a cut,
+        malformed or stream-error fault comes back for the handler to apply to its reply
+        (`reply_with` and `stream_with` do it for JSON bodies and framed streams).
+        """
+        fault = self.faults.take(operation)
+        if fault is None:
+            return None, None
+        detail["fault"] = fault.kind
+        if fault.kind == "delay":
+            if self.sleep(fault.seconds):
+                stopping = Fault("server_error", status=503, message="The emulator is stopping.")
+                return self.fault_response(stopping, operation), None
+            return None, None
+        if fault.kind in ("cut", "malformed", "stream_error"):
+            return None, fault
+        return self.fault_response(fault, operation), None
+
+    @staticmethod
+    def reply_with(response: HttpResponse, fault: Fault | None) -> HttpResponse:
+        """A fixed reply with a cut (half sent, then dropped) or malformed (half a body) fault applied."""
+        if fault is None or not isinstance(response.body, bytes):
+            return response
+        if fault.kind == "cut":
+            response.cut_after = len(response.body) // 2
+        elif fault.kind == "malformed":
+            response.body = response.body[: len(response.body) // 2]
+        return response
+
+    @staticmethod
+    def stream_with(
+        frames: Iterable[bytes],
+        fault: Fault | None,
+        *,
+        corrupt: Callable[[bytes], bytes],
+        error: Callable[[Fault], bytes],
+    ) -> Iterator[bytes | Cut]:
+        """A streamed reply whose second frame is cut, `corrupt`-ed, or replaced by an `error` frame."""
+        for index, frame in enumerate(frames):
+            if index == 1 and fault is not None:
+                if fault.kind == "cut":
+                    yield CUT
+                    return
+                if fault.kind == "malformed":
+                    yield corrupt(frame)
+                    return
+                if fault.kind == "stream_error":
+                    yield error(fault)
+                    return
+            yield frame
+
+    # --- life -------------------------------------------------------------------------------------
+
+    def start(self) -> Self:
+        self.server.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def endpoint_url(self) -> str:
+        return self.server.url
+
+    def sleep(self, seconds: float) -> bool:
+        """Sleep in a handler; True (early) when the emulator is stopping."""
+        return self.server.sleep(seconds)
+
+    # --- what was asked ---------------------------------------------------------------------------
+
+    @property
+    def requests(self) -> list[Exchange]:
+        """Every request served, in order (operation, status, fault, and what was asked)."""
+        with self._log_lock:
+            return list(self._exchanges)
+
+    exchanges = requests
+
+    def count(self, operation: str | None = None) -> int:
+        """Requests served, of one operation or all."""
+        return sum(1 for e in self.requests if operation in (None, e.operation))

@@ -1,0 +1,200 @@
+"""The emulators' HTTP server: real HTTP/1.1 on 127.0.0.1, keep-alive, chunked streams that can be cut.
+
+One handler function turns an `HttpRequest` into an `HttpResponse`; the server runs it in a thread
+per connection. A handler that raises is answered with a 500, never a hung client.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+
+@dataclass(frozen=True, slots=True)
+class HttpRequest:
+    """A request as the emulator's handler sees it; header names are lower-case."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: bytes
+    url: str
+
+
+class Cut:
+    """Yielded by a streamed body: drop the connection here, with no end to the stream."""
+
+
+CUT = Cut()
+Stream = Iterable[bytes | Cut]
+
+
+@dataclass(slots=True)
+class HttpResponse:
+    """A reply: `body` bytes (sent with a Content-Length) or an iterable of frames (sent chunked)."""
+
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes | Stream = b""
+    cut_after: int | None = None  # bytes: send only this much of a fixed body, then drop
+
+
+Handler = Callable[[HttpRequest], HttpResponse]
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], handler: Handler) -> None:
+        self.handle_request_fn = handler
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+        super().__init__(address, _RequestHandler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self.connections_lock:
+            self.connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self.connections_lock:
+            self.connections.discard(request)
+        super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a client that hung up (a timeout test) is not an error worth printing
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go in separate writes: no 40 ms delayed-ACK stalls
+    server: _Server
+    timeout = 60  # an idle keep-alive connection is closed after this
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        split = urlsplit(self.path)
+        request = HttpRequest(
+            method=self.command,
+            path=split.path,
+            query=parse_qs(split.query, keep_blank_values=True),
+            headers={k.lower(): v for k, v in self.headers.items()},
+            body=body,
+            url=f"http://{self.headers.get('Host', '127.0.0.1')}{self.path}",
+        )
+        try:
+            response = self.server.handle_request_fn(request)
+        except Exception as exc:  # a bug in an emulator is a 500, never a hung client
+            response = HttpResponse(
+                500,
+                {"Content-Type": "application/json"},
+                json.dumps(
+                    {"error": {"code": "InternalError", "message": f"emulator error: {type(exc).__name__}"}}
+                ).encode(),
+            )
+        self._write(response)
+
+    def _write(self, response: HttpResponse) -> None:
+        self.send_response(response.status)
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        if isinstance(response.body, bytes | bytearray):
+            self.send_header("Content-Length", str(len(response.body)))
+            self.end_headers()
+            if response.cut_after is not None:
+                self.wfile.write(response.body[: response.cut_after])
+                self._drop()
+                return
+            self.wfile.write(response.body)
+            return
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        for frame in response.body:
+            if isinstance(frame, Cut):
+                self._drop()
+                return
+            if frame:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(frame), frame))
+                self.wfile.flush()
+        self.wfile.write(b"0\r\n\r\n")
+
+    def _drop(self) -> None:
+        self.wfile.flush()
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _serve
+
+
+class EmulatorServer:
+    """A threaded HTTP server on 127.0.0.1 (port 0: any free port) serving one handler function."""
+
+    def __init__(self, handler: Handler, *, host: str = "127.0.0.1", port: int = 0, name: str = "emulator"):
+        self.handler = handler
+        self.host = host
+        self.port = port
+        self.name = name
+        self.stopping = threading.Event()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise RuntimeError(f"the {self.name} emulator is not running")
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> EmulatorServer:
+        if self._server is not None:
+            return self
+        self.stopping.clear()
+        self._server = _Server((self.host, self.port), self.handler)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"podium-{self.name}-emulator",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is None:
+            return
+        self.stopping.set()  # wakes handlers sleeping through a delay fault
+        server.shutdown()
+        with server.connections_lock:
+            open_connections = list(server.connections)
+        for conn in open_connections:  # idle keep-alive connections would otherwise linger
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+        server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def sleep(self, seconds: float) -> bool:
+        """Sleep in a handler; returns True early if the emulator is stopping."""
+        return self.stopping.wait(seconds)
+
+    def __enter__(self) -> EmulatorServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

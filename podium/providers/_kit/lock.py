@@ -1,0 +1,119 @@
+"""The lock file: which managed agents `podium deploy` made for a workflow, so later runs bind to them.
+
+``podium-lock.json`` sits next to the workflow file (one per directory, keyed by workflow name, so
+several workflows can share a folder). Under each workflow, each provider keeps a list of entries,
+one per *target*: what identifies where the agents live (a region and endpoint for AWS, a project
+and location for Vertex, an endpoint for Azure), so that agents deployed to an emulator are never
+used against the cloud, nor one region's against another's. Bedrock's entries look like::
+
+    {"version": 1,
+     "workflows": {"research-and-write": {"bedrock": [
+        {"region": "us-east-1", "endpoint_url": null, "account_id": "123456789012",
+         "deployed_at": "2026-11-26T10:15:00+00:00",
+         "agents": {"researcher": {"agent_id": "AB12CD34EF", "alias_id": "GH56IJ78KL", …}}}]}}}
+
+A deploy rewrites only its own provider's entry for its own target. Commit the file with the
+workflow if the team shares the deployed agents.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from podium.core.errors import InvalidRequest
+
+LOCK_FILE = "podium-lock.json"
+
+Target = Mapping[str, Any]
+
+
+def lock_path(base_dir: Path) -> Path:
+    return Path(base_dir) / LOCK_FILE
+
+
+def _same(a: Any, b: Any) -> bool:
+    # endpoints are compared without a trailing slash, and an absent one equals an empty one
+    if (a is None or isinstance(a, str)) and (b is None or isinstance(b, str)):
+        return (a or "").rstrip("/") == (b or "").rstrip("/")
+    return bool(a == b)
+
+
+def _matches(entry: Mapping[str, Any], target: Target) -> bool:
+    return all(_same(entry.get(key), value) for key, value in target.items())
+
+
+def _read(path: Path, provider: str) -> dict[str, Any]:
+    if not path.exists():
+        return {"version": 1, "workflows": {}}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InvalidRequest(
+            f"{path}: cannot read the lock file ({exc})",
+            fix=f"fix or delete {path.name}, then run podium deploy again",
+            provider=provider,
+        ) from None
+    if not isinstance(data, dict) or not isinstance(data.get("workflows", {}), dict):
+        raise InvalidRequest(
+            f"{path}: not a podium lock file",
+            fix=f"delete {path.name} and run podium deploy again",
+            provider=provider,
+        )
+    data.setdefault("workflows", {})
+    return data
+
+
+def deployed(base_dir: Path, workflow: str, provider: str, target: Target) -> dict[str, dict[str, Any]]:
+    """The agents `provider` deployed for `workflow` to `target`, by agent name (may be empty)."""
+    data = _read(lock_path(base_dir), provider)
+    for entry in (data["workflows"].get(workflow) or {}).get(provider) or []:
+        if isinstance(entry, Mapping) and _matches(entry, target):
+            return dict(entry.get("agents") or {})
+    return {}
+
+
+def record(
+    base_dir: Path,
+    workflow: str,
+    provider: str,
+    target: Target,
+    agents: Mapping[str, Mapping[str, Any]],
+    **about: Any,
+) -> Path:
+    """Write (atomically) `provider`'s agents for `workflow` at `target`; returns the lock file's path.
+
+    `about` adds facts about the target to its entry (Bedrock: ``account_id``).
+    """
+    path = lock_path(base_dir)
+    data = _read(path, provider)
+    entries = [
+        e
+        for e in ((data["workflows"].setdefault(workflow, {})).get(provider) or [])
+        if not (isinstance(e, Mapping) and _matches(e, target))
+    ]
+    entries.append(
+        {
+            **target,
+            **about,
+            "deployed_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "agents": {name: dict(values) for name, values in sorted(agents.items())},
+        }
+    )
+    data["workflows"][workflow][provider] = entries
+    data["version"] = 1
+    fd, tmp = tempfile.mkstemp(prefix=".podium-lock.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=2, sort_keys=False)
+            handle.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

@@ -1,0 +1,130 @@
+"""What an agent runs on in Bedrock: its ``bedrock:`` binding, else the lock file, else a model.
+
+An agent runs as a **managed agent** when its ``bedrock:`` binding names ``agent_id`` (and
+``alias_id``; without one, the draft's test alias ``TSTALIASID``), or when ``podium deploy`` recorded
+one for it in ``podium-lock.json`` for this region and endpoint. Otherwise it runs as a **model**:
+``bedrock: {model: …}`` or the agent's ``model:`` (through ``providers.bedrock.models`` aliases) is
+sent to Converse with the agent's instructions as the system prompt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from podium.core.calls import AgentRequest, ProviderEnv
+from podium.core.errors import InvalidRequest
+from podium.providers._kit import lock
+from podium.providers.bedrock.errors import PROVIDER
+
+TEST_ALIAS_ID = "TSTALIASID"
+
+
+class BedrockBinding(BaseModel):
+    """An agent's ``bedrock:`` section: a managed agent (agent_id, alias_id) or a model id."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    agent_id: str | None = Field(
+        None, pattern=r"^[0-9a-zA-Z]{10}$", description="A managed Bedrock agent's id (ten characters)."
+    )
+    alias_id: str | None = Field(
+        None,
+        pattern=r"^[0-9a-zA-Z]{10}$",
+        description="The agent alias to invoke; TSTALIASID (the working draft) when omitted.",
+    )
+    model: str | None = Field(None, description="A Bedrock model id, called with Converse.")
+
+
+BINDING_FIX = (
+    "write it as bedrock: {agent_id: ABCDEFGHIJ, alias_id: KLMNOPQRST}, or bedrock: {model: <model id>}"
+)
+
+
+def check(binding: BedrockBinding, agent: str) -> BedrockBinding:
+    """The binding, if usable as a whole: an alias needs its agent."""
+    if binding.alias_id and not binding.agent_id:
+        raise InvalidRequest(
+            f"agents.{agent}.bedrock has alias_id {binding.alias_id} but no agent_id",
+            fix="add the agent's id: bedrock: {agent_id: <ten-character id>,"
+            f" alias_id: {binding.alias_id}}}",
+            provider=PROVIDER,
+        )
+    return binding
+
+
+@dataclass(frozen=True, slots=True)
+class ManagedAgent:
+    agent_id: str
+    alias_id: str
+    source: str  # "binding" or the lock file's path
+
+
+@dataclass(frozen=True, slots=True)
+class Model:
+    model_id: str
+
+
+Target = ManagedAgent | Model
+
+
+def lock_target(region: str | None, endpoint_url: str | None) -> dict[str, Any]:
+    """What identifies a Bedrock deployment in the lock file: the region, and the endpoint when not AWS's."""
+    return {"region": region, "endpoint_url": endpoint_url}
+
+
+class Targets:
+    """Resolves requests to managed agents or models; reads the lock file once, on first need."""
+
+    def __init__(self, env: ProviderEnv, endpoint_url: str | None, region: Callable[[], str | None]) -> None:
+        self.env = env
+        self.endpoint_url = endpoint_url
+        self.region = region
+        self._deployed: dict[str, dict[str, Any]] | None = None
+
+    def deployed(self) -> dict[str, dict[str, Any]]:
+        """Agents `podium deploy` recorded for this workflow, region and endpoint (read once)."""
+        if self._deployed is None:
+            self._deployed = lock.deployed(
+                self.env.base_dir, self.env.workflow, PROVIDER, lock_target(self.region(), self.endpoint_url)
+            )
+        return self._deployed
+
+    def resolve(self, request: AgentRequest, binding: BedrockBinding) -> Target:
+        """What a request runs on: a managed agent (binding, else lock file) or a model."""
+        if binding.agent_id:
+            return ManagedAgent(binding.agent_id, binding.alias_id or TEST_ALIAS_ID, "binding")
+        deployed = self.deployed().get(request.agent)
+        if deployed and deployed.get("agent_id"):
+            return ManagedAgent(
+                str(deployed["agent_id"]), str(deployed.get("alias_id") or TEST_ALIAS_ID), lock.LOCK_FILE
+            )
+        model = binding.model or request.model
+        if model:
+            return Model(model)
+        raise InvalidRequest(
+            f"agent '{request.agent}' has neither a Bedrock agent_id nor a model",
+            fix=f"give agents.{request.agent} a model: (a Bedrock model id, or an alias under"
+            f" providers.bedrock.models), or bind a managed agent with bedrock: {{agent_id: …, alias_id: …}},"
+            " or create one with: podium deploy FILE --provider bedrock",
+            provider=PROVIDER,
+        )
+
+
+def fix_for(request: AgentRequest, target: Target | None) -> str | None:
+    """What to do about a request Bedrock rejected, where podium can tell."""
+    if isinstance(target, Model) and "." not in target.model_id and not target.model_id.startswith("arn:"):
+        return (
+            f"'{target.model_id}' looks like a logical model name: map it to a Bedrock model id under"
+            f" providers.bedrock.models (e.g. {target.model_id}: us.anthropic.claude-haiku-4-5-20251001-v1:0)"
+        )
+    if isinstance(target, ManagedAgent) and target.source != "binding":
+        return (
+            f"the agent recorded in {target.source} is gone: run podium deploy FILE --provider bedrock again"
+        )
+    if isinstance(target, ManagedAgent):
+        return f"check agents.{request.agent}.bedrock.agent_id and alias_id against the Bedrock console"
+    return None

@@ -1,0 +1,81 @@
+"""boto3 for one provider: the session (profile, region, emulator keys) and a client per Bedrock service."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from podium.core.errors import InvalidRequest
+from podium.providers.bedrock.config import BedrockConfig
+from podium.providers.bedrock.errors import PROVIDER, REGION_FIX
+
+
+def boto3_module() -> Any:
+    """boto3, imported on first use; without it, an ImportError naming the extra to install."""
+    try:
+        import boto3
+    except ImportError:  # pragma: no cover - exercised only without the extra
+        raise ImportError("the bedrock provider needs boto3: pip install 'podium[bedrock]'") from None
+    return boto3
+
+
+class BedrockClients:
+    """The boto3 Session and the botocore clients of one provider instance, made once each (thread-safe)."""
+
+    def __init__(self, config: BedrockConfig) -> None:
+        self.config = config
+        self._lock = threading.Lock()
+        self._session: Any = None
+        self._clients: dict[str, Any] = {}
+
+    def session(self) -> Any:
+        """The boto3 Session for this provider's profile, region and (emulator) keys."""
+        with self._lock:
+            if self._session is None:
+                cfg = self.config
+                self._session = boto3_module().session.Session(
+                    profile_name=cfg.profile,
+                    region_name=cfg.region,
+                    aws_access_key_id=cfg.aws_access_key_id,
+                    aws_secret_access_key=cfg.aws_secret_access_key,
+                )
+            return self._session
+
+    @property
+    def region(self) -> str | None:
+        return self.config.region or self.session().region_name
+
+    def client(self, service: str) -> Any:
+        """A botocore client for `service` (bedrock-agent-runtime, bedrock-runtime, bedrock-agent)."""
+        session = self.session()
+        with self._lock:
+            if service not in self._clients:
+                from botocore.config import Config as BotoConfig
+
+                region = self.config.region or session.region_name
+                if not region:
+                    raise InvalidRequest(
+                        "no AWS region is configured for provider bedrock", fix=REGION_FIX, provider=PROVIDER
+                    )
+                cfg = self.config
+                self._clients[service] = session.client(
+                    service,
+                    region_name=region,
+                    endpoint_url=cfg.endpoint_url,
+                    config=BotoConfig(
+                        retries={"total_max_attempts": cfg.max_attempts, "mode": cfg.retry_mode},
+                        connect_timeout=cfg.connect_timeout,
+                        read_timeout=cfg.read_timeout,
+                        max_pool_connections=cfg.max_connections,
+                        user_agent_extra="podium",
+                    ),
+                )
+            return self._clients[service]
+
+    def close(self) -> None:
+        with self._lock:
+            clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            close = getattr(client, "close", None)
+            if close is not None:
+                close()

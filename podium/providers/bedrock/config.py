@@ -1,0 +1,47 @@
+"""Bedrock's settings: `providers.bedrock:` in a workflow, and the options of `podium emulate bedrock`."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from podium.core.calls import EmulatorOptions, ProviderConfig
+
+
+class BedrockConfig(ProviderConfig):
+    """Settings under `providers.bedrock:`."""
+
+    region: str | None = Field(None, description="AWS region (else AWS_REGION or the profile's).")
+    profile: str | None = Field(None, description="A profile from ~/.aws/config (else AWS_PROFILE).")
+    endpoint_url: str | None = Field(
+        None, description="Another endpoint for all Bedrock services (an emulator)."
+    )
+    aws_access_key_id: str | None = Field(
+        None,
+        description="Only for emulators and tests (dummy values); real keys belong in a profile"
+        " or the environment.",
+    )
+    aws_secret_access_key: str | None = Field(None, description="Only for emulators and tests, as above.")
+    max_attempts: int = Field(
+        1,
+        ge=1,
+        le=20,
+        description="Attempts botocore makes per call, the first included. podium's own retry policy"
+        " (visible in the run's events, honouring fallback) retries beyond it.",
+    )
+    retry_mode: Literal["standard", "adaptive", "legacy"] = "standard"
+    connect_timeout: float = Field(10.0, gt=0)
+    read_timeout: float = Field(300.0, gt=0, description="Seconds of silence before a call times out.")
+    max_connections: int = Field(64, ge=1, description="Connections (and threads) per Bedrock service.")
+    agent_role_arn: str | None = Field(
+        None, description="podium deploy: the IAM role the managed agents run as."
+    )
+    alias_name: str = Field("podium", description="podium deploy: the alias it creates and moves.")
+    idle_session_ttl: int = Field(600, ge=60, le=3600, description="podium deploy: agents' session TTL.")
+
+
+class BedrockEmulatorOptions(EmulatorOptions):
+    """`podium emulate bedrock` options beyond the port."""
+
+    region: str = Field("us-east-1", description="The AWS region the emulator answers as.")
