@@ -146,6 +146,10 @@ class Harness:
         for plugin in plugins:
             self.plugins.register(plugin)
 
+    def recorder(self, *, wake_on: EventType | None = None) -> Recorder:
+        """An observer of this harness's runs (pass it as `observers=` or `register` it)."""
+        return Recorder(self.store, wake_on)
+
     def provider(self, *replies: Any, latency: float = 0.0, name: str = "fake") -> Scripted:
         """Register a provider `name` answering with `replies` (see Scripted); return its script."""
         script = Scripted(replies, latency)
