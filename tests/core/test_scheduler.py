@@ -488,3 +488,35 @@ async def test_an_unexpected_error_is_recorded_and_the_run_ends_failed(harness: 
     assert last.data["status"] == "failed"
     assert last.data["error"]["step"] == "s"
     assert harness.store.get_run("run-unexpected").status == "failed"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a python-function on_failure handler is not in the graph, so its `steps` (UpstreamOutputs) "
+    "is empty; the loader tells users a handler 'can read the outputs of finished steps'",
+)
+async def test_a_python_on_failure_handler_reads_the_outputs_of_finished_steps(harness: Harness) -> None:
+    harness.module(
+        """
+        def stand_in(prompt, steps):
+            return {"from_template": prompt, "from_steps": dict(steps)}
+        """
+    )
+    run = await harness.run(
+        """
+        name: python-handler
+        agents:
+          w: {}
+          fn: {function: "MOD:stand_in"}
+        steps:
+          a: {agent: w, prompt: A}
+          bad: {agent: w, prompt: B, needs: [a], on_failure: fix}
+          fix: {agent: fn, prompt: "{{ steps.a.output }}", recover: true}
+        mock:
+          a: ok
+          bad: {error: auth}
+        """
+    )
+    assert run.status is RunStatus.SUCCEEDED, run.error
+    assert run.steps["fix"].output["from_template"] == "ok"  # the template can read it
+    assert run.steps["fix"].output["from_steps"]["a"] == "ok"
