@@ -379,6 +379,7 @@ steps:
   s:
     agent: w
     prompt: give me a title
+    retry: {attempts: 1}  # the repair is not a retry
     output:
       schema:
         type: object
