@@ -365,12 +365,16 @@ def test_delete_runs_refuses_a_driven_run_and_then_deletes_nothing() -> None:
     reason="api._driven counts only status 'running' as driven; a `--wait` process holding the lease "
     "of a run it keeps waiting (status 'waiting') is not protected from delete_runs and gc",
 )
-async def test_delete_runs_refuses_a_waiting_run_a_live_process_holds(
-    waiting: Run, podium_store: MemoryStore
+@pytest.mark.parametrize("how", ["delete_runs", "gc"])
+async def test_a_waiting_run_a_live_process_holds_is_neither_deleted_nor_collected(
+    waiting: Run, podium_store: MemoryStore, how: str
 ) -> None:
     podium_store.acquire_lease(waiting.run_id, ANOTHER_LIVE_PROCESS)  # as `podium run --wait` does
-    with pytest.raises(RunBusy):
-        api.delete_runs([waiting.run_id], store=podium_store)
+    if how == "delete_runs":
+        with pytest.raises(RunBusy):
+            api.delete_runs([waiting.run_id], store=podium_store)
+    else:
+        assert api.gc(-60, store=podium_store) == []  # a cutoff in the future: every run is old enough
     assert podium_store.events(waiting.run_id)
 
 
