@@ -10,7 +10,7 @@ from podium.cost.catalog.genai import genai_provider_ids
 from podium.cost.catalog.genai import genai_version as _genai_version
 from podium.cost.catalog.genai import snapshot as _snapshot
 from podium.cost.catalog.loading import OVERLAY_PATH, default_config, load_catalog
-from podium.cost.catalog.lookup import NATIVE_FALLBACK, PODIUM_PROVIDERS, PriceCatalog, model_key
+from podium.cost.catalog.lookup import NATIVE_FALLBACK, PODIUM_PROVIDERS, PriceCatalog
 from podium.cost.catalog.rates import (
     CENT,
     MILLION,
@@ -22,6 +22,7 @@ from podium.cost.catalog.rates import (
     Rate,
     Unpriced,
     exact,
+    model_key,
     money,
 )
 

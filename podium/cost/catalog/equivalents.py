@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from podium.cost.catalog.lookup import model_key
-from podium.cost.catalog.rates import Equivalent
+from podium.cost.catalog.rates import Equivalent, model_key
 
 if TYPE_CHECKING:
     from podium.cost.catalog.lookup import PriceCatalog

@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING
 from podium.core.errors import BadInput
 from podium.cost.catalog.checks import suggest
 from podium.cost.catalog.genai import genai_version, snapshot
-from podium.cost.catalog.lookup import as_datetime, model_key
-from podium.cost.catalog.rates import Listing
+from podium.cost.catalog.rates import Listing, as_datetime, model_key
 from podium.cost.pricefile import TOKEN_PRICES, where
 
 if TYPE_CHECKING:

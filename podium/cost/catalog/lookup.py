@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 
 from podium.cost.catalog.checks import catalog_problems
 from podium.cost.catalog.genai import genai_provider_ids, genai_version, snapshot
-from podium.cost.catalog.rates import Fee, Quote, Rate, Unpriced
+from podium.cost.catalog.rates import Fee, Quote, Rate, Unpriced, as_datetime, model_key
 from podium.cost.pricefile import (
     TOKEN_PRICES,
     Dated,
@@ -54,19 +54,6 @@ if TYPE_CHECKING:
 PODIUM_PROVIDERS = ("bedrock", "vertex", "azure", "local")
 NATIVE_FALLBACK = ("aws", "google", "azure")  # where a local model's id is looked for when unrecognised
 _GEO_PREFIX = re.compile(r"^(?:us|eu|apac|global|jp|au|ca|us-gov|regional)\.")
-
-
-def model_key(model: str) -> str:
-    """The id a price file is matched on: lower case, without an ARN or resource-name prefix."""
-    key = model.strip().lower()
-    return key.rsplit("/", 1)[1] if "/" in key else key
-
-
-def as_datetime(at: datetime | date) -> datetime:
-    """A UTC datetime (a bare date means noon UTC that day)."""
-    if isinstance(at, datetime):
-        return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(UTC)
-    return datetime(at.year, at.month, at.day, 12, tzinfo=UTC)
 
 
 def _in_effect(entry: Dated, day: date) -> bool:

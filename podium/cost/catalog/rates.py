@@ -6,7 +6,7 @@ Money is Decimal throughout; `money` formats it for people, `exact` for JSON (no
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -185,3 +185,16 @@ def exact(value: Decimal) -> Decimal:
     """The same amount without trailing zeros or an exponent: 0.000900 → 0.0009, 1E+1 → 10."""
     value = value.normalize()
     return value.quantize(Decimal(1)) if value.as_tuple().exponent > 0 else value  # type: ignore[operator]
+
+
+def model_key(model: str) -> str:
+    """The id a price file is matched on: lower case, without an ARN or resource-name prefix."""
+    key = model.strip().lower()
+    return key.rsplit("/", 1)[1] if "/" in key else key
+
+
+def as_datetime(at: datetime | date) -> datetime:
+    """A UTC datetime (a bare date means noon UTC that day)."""
+    if isinstance(at, datetime):
+        return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(UTC)
+    return datetime(at.year, at.month, at.day, 12, tzinfo=UTC)
