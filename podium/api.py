@@ -269,9 +269,10 @@ def waiting(run_id: str, *, store: RunStore | str | Path | None = None) -> list[
 
 
 def _driven(store: RunStore, record: RunRecord) -> bool:
-    """Whether a live process drives the run now (its lease is held and fresh)."""
+    """Whether a live process drives the run now (its lease is held and fresh): a running run, or
+    a waiting one that a `--wait` process keeps."""
     lease = store.lease(record.run_id)
-    return record.status == "running" and bool(lease.owner) and not lease.stale()
+    return bool(lease.owner) and not lease.stale()
 
 
 def delete_runs(run_ids: Iterable[str], *, store: RunStore | str | Path | None = None) -> list[RunRecord]:

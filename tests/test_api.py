@@ -360,11 +360,6 @@ def test_delete_runs_refuses_a_driven_run_and_then_deletes_nothing() -> None:
         api.delete_runs(["nothing-like-it"], store=store)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="api._driven counts only status 'running' as driven; a `--wait` process holding the lease "
-    "of a run it keeps waiting (status 'waiting') is not protected from delete_runs and gc",
-)
 @pytest.mark.parametrize("how", ["delete_runs", "gc"])
 async def test_a_waiting_run_a_live_process_holds_is_neither_deleted_nor_collected(
     waiting: Run, podium_store: MemoryStore, how: str

@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from podium.core import templates
@@ -69,6 +69,14 @@ class Attempts:
             except Exception:
                 log.warning("closing provider %s failed", provider.name, exc_info=True)
 
+    def function_steps(self, sid: str) -> Mapping[str, Any]:
+        """What a python agent's `steps` argument reads: its upstream steps' outputs; for an
+        on_failure handler (outside the graph), every step settled so far."""
+        state = self.state
+        if sid in state.plan.graph.needs:
+            return UpstreamOutputs(state.views, state.plan.graph, sid)
+        return {k: v["output"] for k, v in state.views.items()}
+
     def backoff(self, retry_index: int, step: Step, retry_after: float | None) -> float:
         """Seconds before the next attempt: exponential with jitter, never below retry-after."""
         policy = self.state.workflow.defaults.retry.merged(step.retry)
@@ -108,7 +116,7 @@ class Attempts:
         call_context = {
             "prompt": prompt_value,
             "inputs": state.inputs,
-            "steps": UpstreamOutputs(state.views, state.plan.graph, sid) if agent.function else {},
+            "steps": self.function_steps(sid) if agent.function else {},
             "step": sid,
             "run_id": state.run_id,
             "agent": step.agent,
@@ -140,8 +148,12 @@ class Attempts:
             last_provider = pname
             try:
                 provider = self.provider(pname)
-            except PodiumError as exc:
+            except PodiumError as exc:  # not installed, or its settings are wrong: say so, then fall back
                 last = ProviderError(exc.message, fix=exc.fix, provider=pname)
+                state.events.emit(
+                    EventType.CALL_FAILED, sid, None, provider=pname, item=index, kind=last.kind,
+                    message=last.message, fix=last.fix, retryable=False, delay=None,
+                )  # fmt: skip
                 continue
             tries = 0
             while tries < policy.attempts:

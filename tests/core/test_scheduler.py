@@ -490,11 +490,6 @@ async def test_an_unexpected_error_is_recorded_and_the_run_ends_failed(harness: 
     assert harness.store.get_run("run-unexpected").status == "failed"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a python-function on_failure handler is not in the graph, so its `steps` (UpstreamOutputs) "
-    "is empty; the loader tells users a handler 'can read the outputs of finished steps'",
-)
 async def test_a_python_on_failure_handler_reads_the_outputs_of_finished_steps(harness: Harness) -> None:
     harness.module(
         """
