@@ -41,12 +41,14 @@ COMMANDS: dict[str, list[str]] = {
     "langgraph": [PYTHON, "-c", "from langgraph.graph import StateGraph"],
 }
 
+# modules the interpreter loaded before podium (a namespace package's .pth file can) are not counted
 _LOADED = """
 import sys
+before = set(sys.modules)
 {setup}
 roots = {roots!r}
 print(__import__("json").dumps(sorted(
-    m for m in sys.modules if any(m == r or m.startswith(r + ".") for r in roots)
+    m for m in set(sys.modules) - before if any(m == r or m.startswith(r + ".") for r in roots)
 )))
 """
 _HELP = """

@@ -108,10 +108,34 @@ def run(workflow: Workflow | str | Path, inputs: Mapping[str, Any] | None = None
 
 
 def get_run(run_id: str, *, store: RunStore | str | Path | None = None) -> Run:
-    """A run as its events tell it, by id, unique id prefix, or `latest`."""
+    """A run as its events tell it, by id, unique id prefix, or `latest`.
+
+    A run whose events say `running` but that no live process drives (it was killed, or its
+    machine went down) is `interrupted`: `resume` continues it.
+    """
     with _opened(store) as the_store:
         record = the_store.get_run(run_id)
-        return fold(the_store.events(record.run_id))
+        return observed(fold(the_store.events(record.run_id)), the_store)
+
+
+def status_of(record: RunRecord, store: RunStore) -> str:
+    """A run's status as a person should see it: `interrupted` for a `running` run that no live
+    process drives (its lease expired, or its process is gone from this host), else as recorded."""
+    if record.status != "running":
+        return record.status
+    lease = store.lease(record.run_id)
+    return "interrupted" if not lease.owner or lease.stale() else "running"
+
+
+def observed(run: Run, store: RunStore) -> Run:
+    """`run` with the status a person should see (see `status_of`)."""
+    from podium.core.events import RunStatus
+
+    if run.status is RunStatus.RUNNING:
+        lease = store.lease(run.run_id)
+        if not lease.owner or lease.stale():
+            run.status = RunStatus.INTERRUPTED
+    return run
 
 
 def _own(store: RunStore | str | Path | None) -> tuple[RunStore, bool]:

@@ -383,12 +383,18 @@ def runs(
     """List recent runs, newest first, with their size in the store."""
     if ctx.invoked_subcommand is not None:
         return
+    from dataclasses import replace
+
     from podium import api
     from podium.cli_view import print_runs, print_waiting
 
     store = _open_store(db)
     try:
-        records = store.runs(limit=limit, status="waiting" if waiting else status)
+        wanted = "waiting" if waiting else status
+        stored = "running" if wanted == "interrupted" else wanted  # interrupted: seen, not recorded
+        records = [replace(r, status=api.status_of(r, store)) for r in store.runs(limit=limit, status=stored)]
+        if wanted is not None:  # as seen: a killed run is interrupted, not running
+            records = [r for r in records if r.status == wanted]
         asks = {r.run_id: api.waiting(r.run_id, store=store) for r in records if r.status == "waiting"}
     finally:
         store.close()
@@ -456,6 +462,7 @@ def gc(older_than: str, keep_failed: bool, dry_run: bool, db: str | None) -> Non
 @_guard
 def show(run_id: str, with_events: bool, db: str | None, as_json: bool) -> None:
     """Show a run: each step's status, output, error, attempts and timing (RUN may be 'latest')."""
+    from podium import api
     from podium.cli_view import print_events, print_run
     from podium.core.replay import fold
 
@@ -463,9 +470,9 @@ def show(run_id: str, with_events: bool, db: str | None, as_json: bool) -> None:
     try:
         record = store.get_run(run_id)
         events = store.events(record.run_id)
+        result: Run = api.observed(fold(events), store)
     finally:
         store.close()
-    result: Run = fold(events)
     if as_json:
         data = _with_summaries(result.to_json(), _summaries(result, db))
         if with_events:

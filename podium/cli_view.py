@@ -28,6 +28,8 @@ _STYLE = {
     "pending": "dim",
     "cancelled": "red",
     "stopped": "magenta",
+    "rejected": "red",
+    "interrupted": "yellow",
 }
 _MARK = {
     "succeeded": "✓",
@@ -37,6 +39,8 @@ _MARK = {
     "pending": "·",
     "waiting": "⏸",
     "stopped": "■",
+    "rejected": "✗",
+    "cancelled": "■",
 }
 
 
@@ -65,6 +69,33 @@ def _ms(value: float | None) -> str:
     if value is None:
         return ""
     return f"{value:.0f} ms" if value < 10_000 else f"{value / 1000:.1f} s"
+
+
+_SETTLING = {
+    EventType.STEP_SUCCEEDED: "succeeded",
+    EventType.STEP_FAILED: "failed",
+    EventType.STEP_SKIPPED: "skipped",
+    EventType.STEP_REJECTED: "rejected",
+}
+
+
+def _what_follows(data: dict[str, Any]) -> str:
+    """What a failed call leads to, in words: only a retry that will happen is called one."""
+    then = data.get("then")
+    if then is None:  # an event from before podium said: judge by the delay alone
+        then = "retry" if data.get("delay") is not None else ""
+    if then == "retry":
+        delay = data.get("delay")
+        return f" (retrying in {delay:.1f}s)" if isinstance(delay, int | float) else " (retrying)"
+    if then == "repair":
+        return " (asking the agent to fix its reply)"
+    if then.startswith("fallback:"):
+        return f" (falling back to {then.partition(':')[2]})"
+    if then == "fail":
+        return " (no retries left)"
+    if then == "cancel":
+        return ""
+    return ""
 
 
 class LiveView:
@@ -131,6 +162,11 @@ class LiveView:
         if t is EventType.BUDGET_WARNING:
             self.console.print(f"  ! budget warning: {event.data.get('message')}", style="yellow")
             return
+        if t is EventType.RUN_FINISHED and event.data.get("status") == "cancelled":
+            for s in self.steps.values():  # what was under way is cancelled, not left running
+                if s["status"] in ("running", "waiting"):
+                    s["status"] = "cancelled"
+            return
         sid = event.step
         if sid is None or sid not in self.steps:
             return
@@ -146,18 +182,16 @@ class LiveView:
             usage = d.get("usage") or {}
             s["tokens"] += usage.get("input_tokens", 0) + usage.get("output_tokens", 0)
         elif t is EventType.CALL_FAILED:
-            retry = " (retrying)" if d.get("delay") is not None or d.get("retryable") else ""
-            s["note"] = _preview(f"{d.get('kind')}: {d.get('message')}{retry}", 50)
+            after = _what_follows(d)
+            s["note"] = _preview(f"{d.get('kind')}: {d.get('message')}{after}", 50)
             if not self.live_mode:
-                self.console.print(f"  ! {sid}: {d.get('kind')}: {d.get('message')}{retry}")
-        elif t in (EventType.STEP_SUCCEEDED, EventType.STEP_FAILED, EventType.STEP_SKIPPED):
-            status = {
-                EventType.STEP_SUCCEEDED: "succeeded",
-                EventType.STEP_FAILED: "failed",
-                EventType.STEP_SKIPPED: "skipped",
-            }[t]
+                self.console.print(f"  ! {sid}: {d.get('kind')}: {d.get('message')}{after}")
+        elif t in _SETTLING:
+            status = _SETTLING[t]
             if t is EventType.STEP_FAILED and d.get("stopped"):
                 status = "stopped"
+            elif t is EventType.STEP_FAILED and d.get("kind") == "rejected":
+                status = "rejected"
             s["status"] = status
             if sid in self.started:
                 self.elapsed[sid] = time.monotonic() - self.started[sid]
@@ -243,6 +277,14 @@ def print_run(run: Run, steps: Iterable[str] | None = None, *, summaries: Iterab
                 f"  (or reject), then podium resume {run.run_id}"
             )
             parts.append(Text(text, style="magenta"))
+    elif str(run.status) == "interrupted":
+        parts.append(
+            Text(
+                "interrupted: no process drives this run any more (it was killed, or its machine went"
+                f" down); finished steps are kept. Continue it with: podium resume {run.run_id}",
+                style="yellow",
+            )
+        )
     elif str(run.status) in ("failed", "stopped", "cancelled"):
         parts.append(Text(f"resume with: podium resume {run.run_id}", style="dim"))
     if run.outputs:

@@ -10,11 +10,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from podium.core import templates
-from podium.core.errors import BadInput, InputError, TemplateError
+from podium.core.errors import ApprovalRejected, BadInput, InputError, TemplateError
 from podium.core.events import EventType, StepStatus
 from podium.core.run import Run
 from podium.core.spec import Step
-from podium.core.state import RunState, StepOutcome
+from podium.core.state import RunState, StepOutcome, view
 
 log = logging.getLogger("podium")
 
@@ -42,7 +42,25 @@ class Approvals:
                 "comment": d.get("comment"),
                 **(d.get("fields") or {}),
             }
-            return state.succeed(sid, output, output=output, rejected=not approved)
+            if approved:
+                return state.succeed(sid, output, output=output)
+            if self.handled(sid):
+                state.views[sid] = view(output, StepStatus.REJECTED, rejected=True)
+                state.events.emit(EventType.STEP_REJECTED, sid, output=output)
+                return StepStatus.REJECTED
+            said = f": {d.get('comment')}" if d.get("comment") else ""
+            when = f"when: \"{{{{ steps.{sid}.output.decision == 'rejected' }}}}\""
+            return state.fail(
+                sid,
+                StepOutcome(
+                    ApprovalRejected(
+                        f"step '{sid}' was rejected by {d.get('by') or 'someone'}{said}",
+                        fix=f"a rejection ends the run unless the workflow says what it leads to: give a"
+                        f" step that needs '{sid}' its own {when}, or give '{sid}' an on_failure: step",
+                    ),
+                    None,
+                ),
+            )
         if sid not in state.requested:
             try:
                 message = templates.render(spec.message, context, where=f"steps.{sid}.approval.message")
@@ -66,6 +84,12 @@ class Approvals:
             state.awaiting.discard(sid)
             return self.settle(sid, step, context)
         return StepStatus.WAITING
+
+    def handled(self, sid: str) -> bool:
+        """Whether the workflow says what a rejection of `sid` leads to: a step that needs it has a
+        `when:` of its own (it reads the decision); the others that need it are then skipped."""
+        steps = self.state.workflow.steps
+        return any(sid in step.needs and step.when is not None for step in steps.values())
 
     def receive(self, data: Mapping[str, Any]) -> None:
         """A decision from another process (through the run's inbox)."""
@@ -135,6 +159,7 @@ def check_decision(run: Run, step: str, decision: str, fields: Mapping[str, Any]
         )
     spec = (found.approval or {}).get("request", {}).get("fields", {})
     given = dict(fields)
+    approving = decision == "approved"  # the fields are what an approval must give; a rejection may
     for name in given:
         if name not in spec:
             raise InputError(
@@ -143,7 +168,7 @@ def check_decision(run: Run, step: str, decision: str, fields: Mapping[str, Any]
             )
     for name, field_spec in spec.items():
         if name not in given:
-            if field_spec.get("required", True):
+            if approving and field_spec.get("required", True):
                 raise InputError(
                     f"step '{step}' needs the field '{name}' ({field_spec.get('type', 'string')})",
                     fix=f"add --field {name}=VALUE",

@@ -144,15 +144,18 @@ class Attempts:
         repaired = False
         last: StepError | None = None
         last_provider: str | None = None
-        for pname in state.plan.chain(step, sid):
+        chain = state.plan.chain(step, sid)
+        for position, pname in enumerate(chain):
             last_provider = pname
+            # what a failure that is not retried leads to, as CallFailed says (the live view shows it)
+            after = f"fallback:{chain[position + 1]}" if position + 1 < len(chain) else "fail"
             try:
                 provider = self.provider(pname)
             except PodiumError as exc:  # not installed, or its settings are wrong: say so, then fall back
                 last = ProviderError(exc.message, fix=exc.fix, provider=pname)
                 state.events.emit(
                     EventType.CALL_FAILED, sid, None, provider=pname, item=index, kind=last.kind,
-                    message=last.message, fix=last.fix, retryable=False, delay=None,
+                    message=last.message, fix=last.fix, retryable=False, delay=None, then=after,
                 )  # fmt: skip
                 continue
             tries = 0
@@ -191,6 +194,7 @@ class Attempts:
                     state.events.emit(
                         EventType.CALL_FAILED, sid, attempt, provider=pname, item=index,
                         kind=exc.kind, message=exc.message, retryable=not repaired, delay=None,
+                        then="fail" if repaired or schema is None else "repair",
                     )  # fmt: skip
                     if repaired or schema is None:
                         raise StepOutcome(exc, pname) from None
@@ -216,7 +220,7 @@ class Attempts:
                     state.events.emit(
                         EventType.CALL_FAILED, sid, attempt, provider=pname, item=index,
                         kind=exc.kind, message=exc.message, retryable=exc.retryable,
-                        retry_after=exc.retry_after, delay=delay,
+                        retry_after=exc.retry_after, delay=delay, then="retry" if more else after,
                     )  # fmt: skip
                     if delay is None:
                         break
@@ -260,7 +264,7 @@ class Attempts:
                     events.emit(
                         EventType.CALL_FAILED, sid, attempt, provider=pname, item=request.item,
                         kind="cancelled", message="the run was cancelled", retryable=True,
-                        delay=None,
+                        delay=None, then="cancel",
                     )  # fmt: skip
                     raise
                 except StepError:

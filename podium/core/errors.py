@@ -162,6 +162,12 @@ class OutputInvalid(StepError):
     kind = "output_invalid"
 
 
+class ApprovalRejected(StepError):
+    """A person rejected an approval step, and no step of the workflow says what a rejection leads to."""
+
+    kind = "rejected"
+
+
 class PolicyError(StepError):
     """A plugin's policy refused a call before it was made (a budget, for example)."""
 

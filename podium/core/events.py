@@ -18,12 +18,16 @@ class EventType(StrEnum):
     CALL_STARTED = "CallStarted"  # provider, model, agent, item, idempotency_key, session_id, prompt, repair
     # provider, model, item, usage, latency_ms, response_id, session_id, reply, native
     CALL_FINISHED = "CallFinished"
-    CALL_FAILED = "CallFailed"  # provider, item, kind, message, retryable, retry_after, delay
+    # provider, item, kind, message, retryable, retry_after, delay, then: what follows (retry, repair,
+    # fallback:<provider>, fail, cancel)
+    CALL_FAILED = "CallFailed"
     ITEM_SUCCEEDED = "ItemSucceeded"  # item, output (or output_ref): one finished item of a foreach
     # output (stored once: here, or as output_ref, the seq of the CallFinished whose reply it is)
     STEP_SUCCEEDED = "StepSucceeded"
     STEP_FAILED = "StepFailed"  # kind, message, fix, provider
     STEP_SKIPPED = "StepSkipped"  # reason
+    # output (decision, by, comment, fields): a rejected approval that a step of the workflow handles
+    STEP_REJECTED = "StepRejected"
     APPROVAL_REQUESTED = "ApprovalRequested"  # message, fields, deadline, on_timeout
     APPROVAL_DECIDED = "ApprovalDecided"  # decision (approved|rejected), by, comment, fields
     BUDGET_WARNING = "BudgetWarning"
@@ -39,6 +43,8 @@ class RunStatus(StrEnum):
     CANCELLED = "cancelled"
     WAITING = "waiting"
     STOPPED = "stopped"
+    # never recorded: a run whose events say running, but no live process drives it (killed)
+    INTERRUPTED = "interrupted"
 
 
 class StepStatus(StrEnum):
@@ -49,6 +55,8 @@ class StepStatus(StrEnum):
     SKIPPED = "skipped"
     WAITING = "waiting"
     STOPPED = "stopped"  # a policy (a budget) refused its call; a resume runs it
+    REJECTED = "rejected"  # an approval a person (or its timeout) rejected
+    CANCELLED = "cancelled"  # unsettled when its run was cancelled; a resume runs it
 
 
 def utcnow() -> datetime:

@@ -114,10 +114,11 @@ def progress(events: Iterable[Event]) -> Progress:
         elif t is EventType.ITEM_SUCCEEDED:
             index, _ = outputs.item_succeeded(ev)
             p.replies.pop((sid, index), None)
-        elif t is EventType.STEP_SUCCEEDED:
-            view = {"output": outputs.step_succeeded(ev), "status": str(StepStatus.SUCCEEDED)}
-            if d.get("rejected"):
-                view["rejected"] = True
+        elif t is EventType.STEP_SUCCEEDED or t is EventType.STEP_REJECTED:
+            rejected = t is EventType.STEP_REJECTED or bool(d.get("rejected"))  # (older logs: a flag)
+            view: dict[str, Any] = {"output": outputs.step_succeeded(ev), "status": str(StepStatus.SUCCEEDED)}
+            if rejected:
+                view.update(status=str(StepStatus.REJECTED), rejected=True)
             p.views[sid] = view
             p.failed.pop(sid, None)
             for key in [k for k in p.replies if k[0] == sid]:
@@ -186,6 +187,11 @@ def fold(events: Iterable[Event], step_ids: Iterable[str] = ()) -> Run:
             run.outputs = d.get("outputs") or {}
             run.error = Failure(**d["error"]) if d.get("error") else None
             run.finished_at = ev.at
+            if run.status is RunStatus.CANCELLED:  # nothing is left running in a cancelled run
+                for unsettled in steps.values():
+                    if unsettled["status"] in (StepStatus.RUNNING, StepStatus.WAITING):
+                        unsettled["status"] = StepStatus.CANCELLED
+                        unsettled["finished_at"] = ev.at
             continue
         if t is EventType.RUN_WAITING:
             run.status = RunStatus.WAITING
@@ -220,15 +226,21 @@ def fold(events: Iterable[Event], step_ids: Iterable[str] = ()) -> Run:
             step["failed_calls"] += 1
         elif t is EventType.ITEM_SUCCEEDED:
             outputs.item_succeeded(ev)
-        elif t is EventType.STEP_SUCCEEDED:
-            step["status"] = StepStatus.SUCCEEDED
+        elif t is EventType.STEP_SUCCEEDED or t is EventType.STEP_REJECTED:
+            rejected = t is EventType.STEP_REJECTED or bool(d.get("rejected"))
+            step["status"] = StepStatus.REJECTED if rejected else StepStatus.SUCCEEDED
             step["error"] = None
             step["output"] = outputs.step_succeeded(ev)
             if d.get("provider"):
                 step["provider"] = d["provider"]
             step["finished_at"] = ev.at
         elif t is EventType.STEP_FAILED:
-            step["status"] = StepStatus.STOPPED if d.get("stopped") else StepStatus.FAILED
+            if d.get("stopped"):
+                step["status"] = StepStatus.STOPPED
+            elif d.get("kind") == "rejected":
+                step["status"] = StepStatus.REJECTED
+            else:
+                step["status"] = StepStatus.FAILED
             step["error"] = Failure(step=ev.step, **{k: v for k, v in d.items() if k != "stopped"})
             step["finished_at"] = ev.at
         elif t is EventType.APPROVAL_REQUESTED:

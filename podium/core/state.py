@@ -91,8 +91,7 @@ class RunState:
 
     def succeed(self, sid: str, value: Any, /, **data: Any) -> StepStatus:
         """Record the step's success; `value` is its output, `data` what the event stores of it."""
-        extra = {"rejected": True} if data.get("rejected") else {}
-        self.views[sid] = view(value, StepStatus.SUCCEEDED, **extra)
+        self.views[sid] = view(value, StepStatus.SUCCEEDED)
         self.events.emit(EventType.STEP_SUCCEEDED, sid, **data)
         return StepStatus.SUCCEEDED
 

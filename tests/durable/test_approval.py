@@ -138,7 +138,9 @@ def test_reject_skips_plain_dependants_visibly_and_runs_a_when_on_the_decision(w
     assert rejected.code == 0, rejected.out
     result, done = ws.cli_json("resume", run_id)
     assert result.code == 0, result.out
+    assert done["status"] == "succeeded"  # the workflow says what a rejection leads to (notify's when)
     steps = done["steps"]
+    assert steps["gate"]["status"] == "rejected"
     assert steps["gate"]["output"]["decision"] == "rejected"
     assert steps["gate"]["output"]["approved"] is False
     assert steps["publish"]["status"] == "skipped"
@@ -148,6 +150,52 @@ def test_reject_skips_plain_dependants_visibly_and_runs_a_when_on_the_decision(w
     assert ("publish", None) not in ws.done()
     shown = ws.cli("show", run_id)
     assert "skipped" in shown.stdout and "rejected" in shown.stdout
+
+
+REJECT_FLOW = """\
+name: unhandled
+agents:
+  e: {function: durable_agents:echo}
+steps:
+  draft: {agent: e, prompt: "draft v1"}
+  gate:
+    needs: draft
+    approval: {message: "Publish?", fields: {reason: {type: string}}}
+  publish: {agent: e, needs: gate, prompt: "publish"}
+"""
+
+
+def test_a_rejection_nothing_handles_fails_the_run_everywhere(ws: Workspace) -> None:
+    run_id = start_waiting(ws, REJECT_FLOW, in_process=True)["run_id"]
+    # the fields are for approving: a rejection needs none
+    rejected = ws.cli("reject", run_id, "gate", "--by", "bob", "--comment", "no")
+    assert rejected.code == 0, rejected.out
+    result, done = ws.cli_json("resume", run_id)
+    assert result.code == 1, result.out
+    assert done["status"] == "failed" and done["outputs"] == {}
+    assert done["steps"]["gate"]["status"] == "rejected"
+    assert done["steps"]["publish"]["status"] == "pending"
+    assert done["error"]["kind"] == "rejected" and "rejected by bob: no" in done["error"]["message"]
+    assert ("publish", None) not in ws.done()
+    [row] = [line for line in ws.cli("show", run_id).stdout.splitlines() if " gate " in line]
+    assert "rejected" in row and "succeeded" not in row
+    assert {r["run_id"]: r["status"] for r in ws.cli_json("runs")[1]}[run_id] == "failed"
+    assert ws.cli_json("show", run_id)[1]["steps"]["gate"]["status"] == "rejected"
+    # resuming again asks nobody again and ends the same way
+    again, data = ws.cli_json("resume", run_id)
+    assert again.code == 1 and data["status"] == "failed"
+    assert len([e for e in ws.events() if e["type"] == "ApprovalDecided"]) == 1
+
+
+def test_a_rejection_goes_to_the_on_failure_step_with_its_kind(ws: Workspace) -> None:
+    flow = REJECT_FLOW.replace(
+        "  publish:", "  tell: {agent: e, prompt: \"{{ failure.kind }}: {{ failure.message }}\"}\n  publish:"
+    ).replace("approval: {message", "on_failure: tell\n    approval: {message")
+    run_id = start_waiting(ws, flow, in_process=True)["run_id"]
+    assert ws.cli("reject", run_id, "gate", "--by", "bob").code == 0
+    result, done = ws.cli_json("resume", run_id)
+    assert result.code == 1 and done["status"] == "failed"
+    assert done["steps"]["tell"]["output"] == "rejected: step 'gate' was rejected by bob"
 
 
 def test_approving_what_is_not_waiting_is_refused_clearly(ws: Workspace) -> None:
@@ -265,14 +313,22 @@ def test_an_approval_timeout_is_applied_on_resume_after_the_deadline(
     assert request["on_timeout"] == on_timeout and request["deadline"]
     time.sleep(0.2)
     result, done = ws.cli_json("resume", started["run_id"])
-    assert result.code == 0, result.out
-    assert done["status"] == "succeeded"
-    gate = done["steps"]["gate"]["output"]
-    assert gate["decision"] == decision and gate["by"] == "timeout"
+    decided = done["steps"]["gate"]["approval"]["decision"]
+    assert decided["decision"] == decision and decided["by"] == "timeout"
     if decision == "approved":
+        assert result.code == 0, result.out
+        assert done["status"] == "succeeded"
+        assert done["steps"]["gate"]["output"]["decision"] == "approved"
         assert done["steps"]["after"]["output"] == "after approved by timeout"
     else:
-        assert done["steps"]["after"]["status"] == "skipped"
+        # nothing in this workflow says what a rejection leads to: it is not a success
+        assert result.code == 1, result.out
+        assert done["status"] == "failed"
+        assert done["steps"]["gate"]["status"] == "rejected"
+        assert done["error"]["step"] == "gate" and done["error"]["kind"] == "rejected"
+        assert "rejected by timeout" in done["error"]["message"] and "when:" in done["error"]["fix"]
+        assert done["steps"]["after"]["status"] == "pending"
+        assert ("after", None) not in ws.done()
 
 
 def test_a_resume_before_the_deadline_keeps_waiting(ws: Workspace) -> None:
@@ -301,6 +357,9 @@ def test_cancel_a_waiting_run(ws: Workspace) -> None:
     shown = ws.state(run_id)
     assert shown["status"] == "cancelled"
     assert ws.cli_json("runs", "--waiting")[1] == []
+    steps = ws.cli_json("show", run_id)[1]["steps"]
+    assert steps["gate"]["status"] == "cancelled"  # it no longer waits for anyone
+    assert steps["draft"]["status"] == "succeeded" and steps["publish"]["status"] == "pending"
     events = event_count(ws)
     again = ws.cli("cancel", run_id)
     assert again.code == 0, again.out

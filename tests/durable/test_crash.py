@@ -94,6 +94,13 @@ def test_kill_right_after_a_step_succeeded(ws: Workspace, clean_run: dict[str, A
     assert after in settled
     open_calls = inflight(before)
     assert ws.integrity() == "ok"
+    # no process drives it any more: it is interrupted, not running, wherever a person looks
+    assert ws.cli_json("show", run_id)[1]["status"] == "interrupted"
+    assert f"podium resume {run_id}" in ws.cli("show", run_id).stdout
+    listed = {r["run_id"]: r["status"] for r in ws.cli_json("runs")[1]}
+    assert listed[run_id] == "interrupted"
+    assert [r["run_id"] for r in ws.cli_json("runs", "--status", "interrupted")[1]] == [run_id]
+    assert ws.cli_json("runs", "--status", "running")[1] == []
 
     ws.env = subprocess_env()
     resume(ws, run_id)
