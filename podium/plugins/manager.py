@@ -29,6 +29,15 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "podium.cost.plugin:CostPlugin",
 )
 ENTRY_POINT_GROUP = "podium"
+# the built-ins PODIUM_LOAD_PLUGINS cannot leave out: the in-process executor (every run's last
+# fallback) and the cost meter; the clouds' built-in providers are chosen like installed plugins
+ALWAYS_LOADED = frozenset({"local", "cost"})
+
+
+def short_name(entry: str) -> str:
+    """What PODIUM_LOAD_PLUGINS calls a built-in: `podium.providers.bedrock.plugin` is `bedrock`."""
+    parts = entry.partition(":")[0].split(".")
+    return parts[-2] if parts[-1] == "plugin" and len(parts) > 1 else parts[-1]
 
 
 @dataclass
@@ -92,20 +101,24 @@ class Plugins:
 def load_plugins(*, entry_points_too: bool = True, extra: Iterable[object] = ()) -> Plugins:
     """podium's hookspecs, the built-ins and the installed plugins, as one `Plugins`.
 
-    `PODIUM_LOAD_PLUGINS=name,name` limits which entry-point plugins load (an empty value loads
-    none); built-ins always load. A plugin that fails to import is reported, not fatal.
+    `PODIUM_LOAD_PLUGINS=name,name` limits which plugins load: installed ones by entry-point name,
+    built-in clouds by provider name (`bedrock`); an empty value loads none of them. `local` and
+    `cost` always load. A plugin that fails to import is reported, not fatal.
     """
     pm = pluggy.PluginManager("podium")
     pm.add_hookspecs(hookspecs)
     report = LoadReport()
+    allowed = os.environ.get("PODIUM_LOAD_PLUGINS")
+    allow = None if allowed is None else {n.strip() for n in allowed.split(",") if n.strip()}
     for name in DEFAULT_PLUGINS:
+        short = short_name(name)
+        if allow is not None and short not in allow and short not in ALWAYS_LOADED:
+            continue
         module_name, _, attr = name.partition(":")
         module = importlib.import_module(module_name)
         pm.register(_instance(getattr(module, attr)) if attr else module, name=name)
         report.loaded.append(name)
     if entry_points_too:
-        allowed = os.environ.get("PODIUM_LOAD_PLUGINS")
-        allow = None if allowed is None else {n.strip() for n in allowed.split(",") if n.strip()}
         for ep in entry_points(group=ENTRY_POINT_GROUP):
             if allow is not None and ep.name not in allow:
                 continue

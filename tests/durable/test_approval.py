@@ -189,7 +189,7 @@ def test_a_rejection_nothing_handles_fails_the_run_everywhere(ws: Workspace) -> 
 
 def test_a_rejection_goes_to_the_on_failure_step_with_its_kind(ws: Workspace) -> None:
     flow = REJECT_FLOW.replace(
-        "  publish:", "  tell: {agent: e, prompt: \"{{ failure.kind }}: {{ failure.message }}\"}\n  publish:"
+        "  publish:", '  tell: {agent: e, prompt: "{{ failure.kind }}: {{ failure.message }}"}\n  publish:'
     ).replace("approval: {message", "on_failure: tell\n    approval: {message")
     run_id = start_waiting(ws, flow, in_process=True)["run_id"]
     assert ws.cli("reject", run_id, "gate", "--by", "bob").code == 0

@@ -272,7 +272,16 @@ def test_podium_load_plugins_is_an_allow_list(monkeypatch, allow, loaded):
     assert got == loaded
     assert {ep.name for ep in eps if ep.loaded} == loaded  # filtered before import, not after
     assert (broken.loaded == 1) is (allow is None)
-    assert "podium.providers.local.plugin" in pm.report.loaded  # built-ins always load
+    assert "podium.providers.local.plugin" in pm.report.loaded  # local and cost always load
+    assert "podium.cost.plugin:CostPlugin" in pm.report.loaded
+    # a built-in cloud is chosen like an installed plugin, by its provider name
+    assert ("bedrock" in pm.providers) is (allow is None)
+
+
+@pytest.mark.parametrize(("allow", "providers"), [("local", ["local"]), ("bedrock", ["bedrock", "local"])])
+def test_podium_load_plugins_limits_the_built_in_clouds_too(no_entry_points, monkeypatch, allow, providers):
+    monkeypatch.setenv("PODIUM_LOAD_PLUGINS", allow)
+    assert load_plugins().providers.names() == providers
 
 
 def test_two_plugins_registering_one_provider_name_is_a_plugin_error(no_entry_points):
