@@ -310,15 +310,16 @@ def cancel(run_id: str, by: str | None, db: str | None) -> None:
     try:
         record = store.get_run(run_id)
         outcome = api.cancel(record.run_id, by=by or getpass.getuser(), store=store, plugins=_plugins())
-        if outcome == record.status:  # it had already ended, cancelled or otherwise
-            outcome = f"already {outcome}"
+        ended = outcome == record.status  # it had already ended, cancelled or otherwise
     finally:
         store.close()
-    messages = {
-        "cancelled": f"cancelled: run {record.run_id}",
-        "requested": f"cancel requested: the process driving run {record.run_id} stops within seconds",
-    }
-    click.echo(messages.get(outcome, f"run {record.run_id} has {outcome}; nothing to cancel"))
+    if ended:
+        verb = "was already cancelled" if outcome == "cancelled" else f"has already {outcome}"
+        click.echo(f"run {record.run_id} {verb}; nothing to cancel")
+    elif outcome == "requested":
+        click.echo(f"cancel requested: the process driving run {record.run_id} stops within seconds")
+    else:
+        click.echo(f"cancelled: run {record.run_id}")
 
 
 def _settings(budget: str | None) -> Any:

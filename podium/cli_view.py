@@ -65,6 +65,11 @@ def _preview(value: Any, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def plural(count: int, word: str) -> str:
+    """`1 call`, `2 calls`."""
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
 def _ms(value: float | None) -> str:
     if value is None:
         return ""
@@ -300,7 +305,7 @@ def print_run(run: Run, steps: Iterable[str] | None = None, *, summaries: Iterab
     calls = sum(s.calls for s in run.steps.values())
     parts.append(
         Text(
-            f"{len(run.steps)} steps · {calls} calls · {u.input_tokens} tokens in ·"
+            f"{plural(len(run.steps), 'step')} · {plural(calls, 'call')} · {u.input_tokens} tokens in ·"
             f" {u.output_tokens} tokens out · {_ms(run.duration_ms) or '-'}"
             f"\ninspect: podium show {run.run_id} --events",
             style="dim",

@@ -336,7 +336,8 @@ def render_table(report: Report) -> RenderableType:
     for entry in report.unpriced():
         parts.append(
             Text(
-                f"unpriced: {entry['calls']} call(s) to {entry['model'] or '(no model)'} on"
+                f"unpriced: {entry['calls']} call{'' if entry['calls'] == 1 else 's'}"
+                f" to {entry['model'] or '(no model)'} on"
                 f" {entry['provider']} — {entry['reason']}; add a price with --prices FILE"
                 " (see `podium prices`)",
                 style="yellow",
@@ -407,7 +408,8 @@ def run_summary(rows: Sequence[LedgerRow], order: Sequence[str] = ()) -> Rendera
     for entry in report.unpriced():
         parts.append(
             Text(
-                f"unpriced: {entry['calls']} call(s) to {entry['model'] or '(no model)'} on"
+                f"unpriced: {entry['calls']} call{'' if entry['calls'] == 1 else 's'}"
+                f" to {entry['model'] or '(no model)'} on"
                 f" {entry['provider']}: {entry['reason']}",
                 style="yellow",
             )

@@ -121,7 +121,7 @@ def test_tables_render_with_totals_and_unpriced_notes(catalog: PriceCatalog) -> 
     console.print(run_summary(rows[:4], ["research", "draft", "polish"]))
     text = console.export_text()
     assert "cost by workflow" in text and "total" in text
-    assert "+ 1 unpriced" in text and "unpriced: 1 call(s) to fast on local" in text
+    assert "+ 1 unpriced" in text and "unpriced: 1 call to fast on local" in text
     assert "2 (1 retry)" in text
 
 
