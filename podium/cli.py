@@ -360,11 +360,20 @@ def validate(file: str, as_json: bool) -> None:
             )  # fmt: skip
             sys.exit(2)
         _fail(exc)
-    order = Graph.of(wf.steps).order()
+    from podium.cli_view import plural
+
+    graph = Graph.of(wf.graph_steps)
+    levels = graph.levels()
     if as_json:
-        _echo_json({"valid": True, "workflow": wf.name, "steps": order, "problems": []})
+        _echo_json(
+            {"valid": True, "workflow": wf.name, "steps": graph.order(), "levels": levels,
+             "handlers": sorted(wf.handlers), "problems": []}
+        )  # fmt: skip
         return
-    click.echo(f"ok: {file} — workflow '{wf.name}', {len(wf.steps)} steps ({' → '.join(order)})")
+    # steps that run side by side share brackets: [facts, angles] → [score] → [draft]
+    drawn = " → ".join(f"[{', '.join(level)}]" for level in levels)
+    handlers = f"; on failure: {', '.join(sorted(wf.handlers))}" if wf.handlers else ""
+    click.echo(f"ok: {file} — workflow '{wf.name}', {plural(len(wf.steps), 'step')}: {drawn}{handlers}")
 
 
 # --- runs / show ----------------------------------------------------------------------------

@@ -82,6 +82,17 @@ class Graph:
             if sid not in started_set and all(d in done_set for d in deps)
         ]
 
+    def levels(self) -> list[list[str]]:
+        """The steps by depth: each level needs only earlier levels, so a level's steps run side by
+        side (file order within a level)."""
+        depth: dict[str, int] = {}
+        for sid in self.order():
+            depth[sid] = 1 + max((depth[d] for d in self.needs[sid] if d in depth), default=-1)
+        out: list[list[str]] = [[] for _ in range(max(depth.values(), default=-1) + 1)]
+        for sid in self.needs:
+            out[depth[sid]].append(sid)
+        return out
+
     def order(self) -> list[str]:
         """A topological order (stable: file order among independent steps)."""
         index = {sid: i for i, sid in enumerate(self.needs)}

@@ -202,3 +202,11 @@ def test_order_of_a_long_chain(reverse: bool) -> None:
 def test_order_of_many_independent_steps_keeps_file_order() -> None:
     names = [f"step{i:05d}" for i in reversed(range(N))]
     assert Graph({name: () for name in names}).order() == names
+
+
+def test_levels_group_the_steps_that_run_side_by_side() -> None:
+    graph = Graph(
+        {"facts": (), "angles": (), "score": ("facts",), "draft": ("facts", "angles"), "end": ("draft",)}
+    )
+    assert graph.levels() == [["facts", "angles"], ["score", "draft"], ["end"]]
+    assert Graph({}).levels() == []

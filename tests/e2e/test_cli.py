@@ -109,6 +109,10 @@ def test_validate_json_lists_problems(db: Path, tmp_path: Path) -> None:
     assert any("cycle" in p["message"] and "→" in p["message"] for p in report["problems"])
     ok = podium("validate", "examples/research/research.yaml", "--json", db=db)
     assert ok.returncode == 0 and json.loads(ok.stdout)["valid"] is True
+    assert json.loads(ok.stdout)["levels"][0] == ["science", "economics", "policy"]
+    shown = podium("validate", "examples/research/research.yaml", db=db)
+    # parallel steps read as parallel, not as a sequence
+    assert "[science, economics, policy] → [draft]" in shown.stdout
 
 
 def test_input_errors_exit_2(db: Path, tmp_path: Path) -> None:
