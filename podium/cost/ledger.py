@@ -54,7 +54,7 @@ class LedgerRow:
     output_tokens: int
     cache_read_tokens: int
     cache_write_tokens: int
-    status: str  # "priced" | "unpriced" | "free"
+    status: str  # "priced" | "unpriced" | "free" | "mock" (a scripted reply no price applies to)
     cost: Decimal | None  # None when unpriced
     price: str  # the rate used, or why there is none
     source: str  # where the rate came from
@@ -161,6 +161,10 @@ class CostFold:
                 status, cost = "priced", quote.cost(usage, new_session=new_session)
                 price = quote.describe()
                 source = f"{quote.origin}: {quote.catalog_provider} {quote.catalog_model} ({quote.source})"
+            elif native.get("mock") is not None:
+                # a scripted reply is not a call anyone bills: priced when its model maps to a real
+                # one (what it would cost), else nothing to price, and nothing to warn about
+                status, cost, price, source = "mock", ZERO, f"a mock reply: {quote.reason}", "podium"
             else:
                 status, cost, price, source = "unpriced", None, quote.reason, ""
         return LedgerRow(

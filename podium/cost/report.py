@@ -40,6 +40,7 @@ class Group:
     retries: int = 0
     unpriced_calls: int = 0
     free_calls: int = 0
+    mock_calls: int = 0  # scripted replies that no price applies to
     input_tokens: int = 0
     output_tokens: int = 0
     cache_read_tokens: int = 0
@@ -53,6 +54,7 @@ class Group:
         self.retries += int(row.retry)
         self.unpriced_calls += int(row.status == "unpriced")
         self.free_calls += int(row.status == "free")
+        self.mock_calls += int(row.status == "mock")
         for name in TOKENS:
             setattr(self, name, getattr(self, name) + getattr(row, name))
         if row.cost is not None:
@@ -70,6 +72,7 @@ class Group:
             retries=self.retries,
             unpriced_calls=self.unpriced_calls,
             free_calls=self.free_calls,
+            mock_calls=self.mock_calls,
             input_tokens=self.input_tokens,
             output_tokens=self.output_tokens,
             cache_read_tokens=self.cache_read_tokens,
@@ -265,6 +268,10 @@ def _int(value: int) -> str:
 def _cost_cell(group: Group) -> str:
     if group.calls and group.free_calls == group.calls:
         return "free"
+    if group.calls and group.mock_calls == group.calls:
+        return "mock"
+    if group.calls and group.free_calls + group.mock_calls == group.calls:
+        return "free"
     text = money(group.cost)
     if group.unpriced_calls:
         text += f" + {group.unpriced_calls} unpriced"
@@ -412,6 +419,19 @@ def run_summary(rows: Sequence[LedgerRow], order: Sequence[str] = ()) -> Rendera
                 f" to {entry['model'] or '(no model)'} on"
                 f" {entry['provider']}: {entry['reason']}",
                 style="yellow",
+            )
+        )
+    mocked: dict[str, set[str]] = {}
+    for row in rows:
+        if row.status == "mock":
+            mocked.setdefault(row.provider, set()).add(row.model or "(no model)")
+    for provider, names in sorted(mocked.items()):
+        parts.append(
+            Text(
+                f"mock replies to {', '.join(sorted(names))} on {provider} are not priced: map the"
+                f" model{'s' if len(names) > 1 else ''} to real ones under providers.{provider}.models"
+                " to see what the calls would cost",
+                style="dim",
             )
         )
     return RichGroup(*parts)

@@ -202,3 +202,31 @@ def test_the_fold_ignores_events_that_are_not_calls(catalog: PriceCatalog) -> No
     ev.add(EventType.CALL_FAILED, "a", 1, at=T0, provider="local", item=None, kind="transient", message="x")
     ev.add(EventType.STEP_FAILED, "a", at=T0, kind="transient", message="x")
     assert derive_rows(ev.items, catalog) == []
+
+
+async def test_a_mock_reply_to_an_unmapped_model_is_not_an_unpriced_call(tmp_path: Path) -> None:
+    flow = tmp_path / "flow.yaml"
+    flow.write_text(
+        "name: m\nagents: {a: {model: fast}, b: {model: fast}}\n"
+        "providers: {local: {models: {fast: gpt-4o-mini}}}\n"
+        "steps: {s: {agent: a, prompt: hi}, t: {agent: b, prompt: hi}}\n"
+        "mock: {s: hello, t: there}\n"
+    )
+    unmapped = tmp_path / "unmapped.yaml"
+    unmapped.write_text(flow.read_text().replace("providers: {local: {models: {fast: gpt-4o-mini}}}\n", ""))
+    store = SQLiteStore(tmp_path / "runs.db")
+    catalog = load_catalog()
+    mapped_run = await podium.arun(flow, store=store)
+    mock_run = await podium.arun(unmapped, store=store)
+    mapped = ledger_rows(store, catalog, run_id=mapped_run.run_id)
+    mocked = ledger_rows(store, catalog, run_id=mock_run.run_id)
+    store.close()
+    # mapped to a real model: priced as what the calls would cost
+    assert [r.status for r in mapped] == ["priced", "priced"] and all(r.cost for r in mapped)
+    # a logical name with no price: not a priced call, and not an unpriced one either
+    assert [r.status for r in mocked] == ["mock", "mock"] and all(r.cost == 0 for r in mocked)
+    from podium.cost.report import run_cost_json
+
+    summary = run_cost_json(mocked)
+    assert summary["unpriced_calls"] == 0 and summary["mock_calls"] == 2 and summary["complete"]
+    assert summary["unpriced"] == []
