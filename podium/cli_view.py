@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from rich import box
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
@@ -216,37 +217,60 @@ class LiveView:
                 )
 
 
-def _step_rows(run: Run, order: Iterable[str]) -> Table:
-    table = Table(expand=False)
-    for col, justify in (
-        ("step", "left"), ("status", "left"), ("provider", "left"), ("calls", "right"),
-        ("in", "right"), ("out", "right"), ("time", "right"),
-    ):  # fmt: skip
-        table.add_column(col, justify=justify, no_wrap=True, min_width=len(col))  # type: ignore[arg-type]
-    table.add_column("output / error", no_wrap=True, overflow="ellipsis", max_width=52)
-    for sid in order:
-        s: StepResult = run.steps[sid]
-        if s.status in ("failed", "stopped") and s.error:
-            note = Text(_preview(f"{s.error.kind}: {s.error.message}", 52), style="red")
-        elif s.status == "skipped":
-            note = Text(s.reason or "", style="yellow")
-        elif s.status == "succeeded":
-            note = Text(_preview(s.output, 52))
-        elif s.status == "waiting" and s.approval:
-            note = Text(_preview(s.approval.get("request", {}).get("message", ""), 52), style="magenta")
-        else:
-            note = Text("")
-        calls = f"{s.calls}" + (f" ({s.failed_calls} failed)" if s.failed_calls else "")
-        table.add_row(
-            sid,
-            Text(str(s.status), style=_STYLE.get(str(s.status), "")),
-            s.provider or "",
-            calls if s.calls else "",
-            str(s.usage.input_tokens) if s.calls else "",
-            str(s.usage.output_tokens) if s.calls else "",
-            _ms(s.duration_ms),
-            note,
-        )
+_STEP_COLUMNS = (
+    ("step", "left"), ("status", "left"), ("provider", "left"), ("calls", "right"),
+    ("in", "right"), ("out", "right"), ("time", "right"),
+)  # fmt: skip
+PREVIEW_FROM = 80  # narrower than this, the table drops the output / error column
+
+
+def _step_cells(s: StepResult) -> list[str]:
+    calls = f"{s.calls}" + (f" ({s.failed_calls} failed)" if s.failed_calls else "")
+    return [
+        s.id,
+        str(s.status),
+        s.provider or "",
+        calls if s.calls else "",
+        f"{s.usage.input_tokens:,}" if s.calls else "",
+        f"{s.usage.output_tokens:,}" if s.calls else "",
+        _ms(s.duration_ms),
+    ]
+
+
+def _step_note(s: StepResult, width: int) -> Text:
+    if s.status in ("failed", "stopped", "rejected") and s.error:
+        return Text(_preview(f"{s.error.kind}: {s.error.message}", width), style="red")
+    if s.status == "skipped":
+        return Text(_preview(s.reason or "", width), style="yellow")
+    if s.status in ("succeeded", "rejected"):
+        return Text(_preview(s.output, width))
+    if s.status == "waiting" and s.approval:
+        return Text(_preview(s.approval.get("request", {}).get("message", ""), width), style="magenta")
+    return Text("")
+
+
+def _step_rows(run: Run, order: Iterable[str], width: int = 120) -> Table:
+    """The steps as a table `width` columns wide at most. Step names, statuses and numbers never
+    shrink: the output preview takes what is left, and under `PREVIEW_FROM` columns it is dropped."""
+    steps = [run.steps[sid] for sid in order]
+    rows = [_step_cells(s) for s in steps]
+    fixed = [max([len(col), *(len(r[i]) for r in rows)]) for i, (col, _) in enumerate(_STEP_COLUMNS)]
+    # each column has a space of padding each side, and a border line before it (and one at the end)
+    spare = width - sum(fixed) - 3 * (len(fixed) + 1) - 1
+    preview = min(spare, 60) if width >= PREVIEW_FROM and spare >= 8 else 0
+    if width < PREVIEW_FROM:  # no borders, two spaces between columns: the numbers keep the room
+        table = Table(expand=False, box=None, pad_edge=False, header_style="bold")
+    else:
+        table = Table(expand=False, box=box.HEAVY_HEAD)
+    for (col, justify), least in zip(_STEP_COLUMNS, fixed, strict=True):
+        table.add_column(col, justify=justify, no_wrap=True, min_width=least)  # type: ignore[arg-type]
+    if preview:
+        table.add_column("output / error", no_wrap=True, overflow="ellipsis", max_width=preview)
+    for s, cells in zip(steps, rows, strict=True):
+        styled: list[Any] = [cells[0], Text(cells[1], style=_STYLE.get(cells[1], "")), *cells[2:]]
+        if preview:
+            styled.append(_step_note(s, preview))
+        table.add_row(*styled)
     return table
 
 
@@ -260,7 +284,7 @@ def print_run(run: Run, steps: Iterable[str] | None = None, *, summaries: Iterab
         ("run ", "bold"), (run.run_id, "bold"), "  ", (run.workflow, "bold"), "  ",
         (str(run.status), f"bold {status_style}"),
     )  # fmt: skip
-    parts: list[Any] = [header, _step_rows(run, order)]
+    parts: list[Any] = [header, _step_rows(run, order, console.width)]
     if run.error is not None:
         where = f"step '{run.error.step}'" if run.error.step else "the run"
         if str(run.status) == "stopped":

@@ -209,3 +209,28 @@ def test_providers_lists_local(db: Path) -> None:
     assert done.returncode == 0
     names = [p["name"] for p in json.loads(done.stdout)["providers"]]
     assert "local" in names
+
+
+@pytest.mark.parametrize("width", [60, 80, 120])
+def test_show_fits_the_terminal_and_never_cuts_names_statuses_or_numbers(db: Path, width: int) -> None:
+    ran = podium("run", "examples/research/research.yaml", "-q", "--json", db=db)
+    assert ran.returncode == 0, ran.stderr
+    run = json.loads(ran.stdout)
+    env = {**os.environ, "PODIUM_DB": str(db), "NO_COLOR": "1", "COLUMNS": str(width)}
+    shown = subprocess.run(
+        [sys.executable, "-m", "podium", "show", run["run_id"]],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    lines = shown.stdout.splitlines()
+    table = [line for line in lines if any(f" {sid} " in f" {line} " for sid in run["steps"])]
+    assert all(len(line) <= width for line in lines if not line.startswith(("{", " ", '"', "}")))
+    for sid, step in run["steps"].items():
+        [row] = [line for line in table[: len(run["steps"])] if f" {sid} " in f" {line} "]
+        assert step["status"] in row  # whole, never "succe…"
+        assert f"{step['usage']['input_tokens']:,}" in row and f"{step['usage']['output_tokens']:,}" in row
+    if width < 80:
+        assert "output / error" not in shown.stdout  # the preview gives way first
+    if width >= 120:
+        assert "output / error" in shown.stdout
+    total = run["cost"]["total_usd"].rstrip("0")
+    assert any(total[:6] in line for line in lines if "total" in line)  # the dollars, whole
