@@ -126,6 +126,12 @@ def run(
     _drive(start, list(wf.steps), run_id, db=db, as_json=as_json, quiet=quiet)
 
 
+def _debug() -> bool:
+    """Whether `podium --debug` was given (tracebacks are shown)."""
+    context = click.get_current_context(silent=True)
+    return bool(context and context.find_root().params.get("debug"))
+
+
 def _summaries(run: Run, db: str | None) -> list[Any]:
     """The plugins' pieces of a run's summary (hook `podium_run_summary`); none if the hook fails."""
     try:
@@ -180,7 +186,7 @@ def _drive(
     if as_json:
         _echo_json(_with_summaries(result.to_json(), parts))
     else:
-        print_run(result, steps, summaries=parts)
+        print_run(result, steps, summaries=parts, debug=_debug())
     sys.exit(0 if result.ok else 1)
 
 
@@ -467,13 +473,16 @@ def gc(older_than: str, keep_failed: bool, dry_run: bool, db: str | None) -> Non
 @cli.command()
 @click.argument("run_id", metavar="RUN")
 @click.option("--events", "with_events", is_flag=True, help="Also print the event log.")
+@click.option("--step", "step", metavar="STEP", help="One step in full: prompts, replies, output, errors.")
 @db_option
 @json_option
 @_guard
-def show(run_id: str, with_events: bool, db: str | None, as_json: bool) -> None:
+def show(run_id: str, with_events: bool, step: str | None, db: str | None, as_json: bool) -> None:
     """Show a run: each step's status, output, error, attempts and timing (RUN may be 'latest')."""
     from podium import api
-    from podium.cli_view import print_events, print_run
+    from podium.cli_view import print_events, print_run, print_step
+    from podium.core.errors import BadInput
+    from podium.core.loader import suggest
     from podium.core.replay import fold
 
     store = _open_store(db)
@@ -483,13 +492,27 @@ def show(run_id: str, with_events: bool, db: str | None, as_json: bool) -> None:
         result: Run = api.observed(fold(events), store)
     finally:
         store.close()
+    if step is not None and step not in result.steps:
+        raise BadInput(
+            f"run {result.run_id} has no step '{step}'{suggest(step, result.steps)}",
+            fix=f"steps: {', '.join(result.steps)}",
+        )
+    if step is not None and not as_json:
+        print_step(result, events, step, _summaries(result, db))
+        return
+    if as_json and step is not None:
+        data = result.steps[step].model_dump(mode="json")
+        data["events"] = [e.to_dict() for e in events if e.step == step]
+        _echo_json(data)
+        return
     if as_json:
         data = _with_summaries(result.to_json(), _summaries(result, db))
         if with_events:
             data["events"] = [e.to_dict() for e in events]
         _echo_json(data)
         return
-    print_run(result, events[0].data.get("steps") if events else None, summaries=_summaries(result, db))
+    order = events[0].data.get("steps") if events else None
+    print_run(result, order, summaries=_summaries(result, db), debug=_debug())
     if with_events:
         print_events(events)
 

@@ -274,7 +274,9 @@ def _step_rows(run: Run, order: Iterable[str], width: int = 120) -> Table:
     return table
 
 
-def print_run(run: Run, steps: Iterable[str] | None = None, *, summaries: Iterable[Any] = ()) -> None:
+def print_run(
+    run: Run, steps: Iterable[str] | None = None, *, summaries: Iterable[Any] = (), debug: bool = False
+) -> None:
     """The summary of a run: steps, outputs, error, the plugins' pieces (`podium_run_summary`: the
     cost table, …), totals, and how to look deeper."""
     console = _stdout()
@@ -294,6 +296,10 @@ def print_run(run: Run, steps: Iterable[str] | None = None, *, summaries: Iterab
         if run.error.fix:
             msg += f"\n  fix: {run.error.fix}"
         parts.append(Text(msg, style="red"))
+        if run.error.traceback:
+            where = f"podium show {run.run_id} --step {run.error.step}" if run.error.step else "--debug"
+            shown = run.error.traceback.rstrip() if debug else f"(its traceback: {where}, or --debug)"
+            parts.append(Text(shown, style="dim"))
     waiting = [sid for sid in order if run.steps[sid].status == "waiting"]
     if str(run.status) == "waiting":
         for sid in waiting:
@@ -318,7 +324,7 @@ def print_run(run: Run, steps: Iterable[str] | None = None, *, summaries: Iterab
         parts.append(Text(f"resume with: podium resume {run.run_id}", style="dim"))
     if run.outputs:
         parts.append(Text("outputs", style="bold"))
-        parts.append(Text(json.dumps(run.outputs, indent=2, ensure_ascii=False, default=str)))
+        parts.extend(_outputs(run.outputs))
     for part in summaries:
         try:
             if part.view is not None and (view := part.view()) is not None:
@@ -331,7 +337,7 @@ def print_run(run: Run, steps: Iterable[str] | None = None, *, summaries: Iterab
         Text(
             f"{plural(len(run.steps), 'step')} · {plural(calls, 'call')} · {u.input_tokens} tokens in ·"
             f" {u.output_tokens} tokens out · {_ms(run.duration_ms) or '-'}"
-            f"\ninspect: podium show {run.run_id} --events",
+            f"\ninspect: podium show {run.run_id} --step STEP (one step in full), or --events",
             style="dim",
         )
     )
@@ -358,11 +364,28 @@ def print_runs(records: list[RunRecord]) -> None:
     console.print(table)
 
 
+def _outputs(outputs: dict[str, Any]) -> list[Text]:
+    """Each output by name: text as text (wrapped like prose), anything else as indented JSON."""
+    out = []
+    for name, value in outputs.items():
+        if isinstance(value, str):
+            out.append(Text.assemble((f"{name}: ", "bold"), value))
+        else:
+            out.append(Text.assemble((f"{name}: ", "bold"), _json(value)))
+    return out
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+
+
 def print_events(events: list[Event]) -> None:
+    """The event log, every value whole: long ones wrap inside their column, none is cut."""
     console = _stdout()
     table = Table(title="events")
-    for col in ("seq", "at", "type", "step", "attempt", "data"):
-        table.add_column(col)
+    for col in ("seq", "at", "type", "step", "attempt"):
+        table.add_column(col, no_wrap=True)
+    table.add_column("data", overflow="fold")
     for e in events:
         table.add_row(
             str(e.seq),
@@ -370,9 +393,94 @@ def print_events(events: list[Event]) -> None:
             str(e.type),
             e.step or "",
             "" if e.attempt is None else str(e.attempt),
-            _preview(e.data, 80),
+            Text(json.dumps(e.data, ensure_ascii=False, default=str)),
         )
     console.print(table)
+
+
+def print_step(run: Run, events: list[Event], sid: str, summaries: Iterable[Any] = ()) -> None:
+    """One step in full: status, binding, every call (prompt, reply, usage, error), the output, its
+    error and fix, the approval, and its cost."""
+    console = _stdout()
+    s = run.steps[sid]
+    parts: list[Any] = [
+        Text.assemble(
+            ("step ", "bold"), (sid, "bold"), "  ", (str(s.status), f"bold {_STYLE.get(str(s.status), '')}"),
+            f"  of run {run.run_id} ({run.workflow})",
+        )
+    ]  # fmt: skip
+    started = next((e.data for e in events if e.type is EventType.RUN_STARTED), {})
+    binding = (started.get("bindings") or {}).get(s.agent or "", {})
+    facts = [
+        ("agent", s.agent or "-"),
+        ("bound to", _bound(binding, s.provider)),
+        ("attempts", str(s.attempts)),
+        ("calls", f"{s.calls}" + (f" ({s.failed_calls} failed)" if s.failed_calls else "")),
+        ("tokens", f"{s.usage.input_tokens:,} in, {s.usage.output_tokens:,} out"),
+        ("time", _ms(s.duration_ms) or "-"),
+    ]
+    for piece in summaries:
+        data = getattr(piece, "data", None)
+        if getattr(piece, "name", "") == "cost" and isinstance(data, dict):
+            mine = (data.get("steps") or {}).get(sid)
+            if mine:
+                facts.append(("cost", f"${mine.get('cost_usd')}" + _unpriced(mine)))
+    for label, value in facts:
+        parts.append(Text.assemble((f"  {label:<9}", "dim"), value))
+    for e in events:
+        if e.step != sid:
+            continue
+        d = e.data
+        item = f" item {d['item']}" if d.get("item") is not None else ""
+        if e.type is EventType.CALL_STARTED:
+            head = f"call {e.attempt}{item} → {d.get('provider')} {d.get('model') or ''}".rstrip()
+            parts.append(Text(head + (" (repair)" if d.get("repair") else ""), style="bold"))
+            parts.append(Text.assemble(("  prompt  ", "dim"), str(d.get("prompt", ""))))
+        elif e.type is EventType.CALL_FINISHED:
+            usage = d.get("usage") or {}
+            reply = d.get("reply")
+            parts.append(
+                Text.assemble(("  reply   ", "dim"), reply if isinstance(reply, str) else _json(reply))
+            )
+            parts.append(
+                Text.assemble(
+                    ("  usage   ", "dim"),
+                    f"{usage.get('input_tokens', 0):,} in, {usage.get('output_tokens', 0):,} out,"
+                    f" {_ms(d.get('latency_ms'))}",
+                )
+            )
+        elif e.type is EventType.CALL_FAILED:
+            where = f" at {d.get('provider')}" if d.get("provider") else ""
+            said = f"call {e.attempt or '-'}{item} failed{where}: {d.get('kind')}: {d.get('message')}"
+            parts.append(Text(said + _what_follows(d), style="red"))
+            if d.get("traceback"):
+                parts.append(Text(str(d["traceback"]).rstrip(), style="dim"))
+    if s.status in ("succeeded", "rejected") or s.output is not None:
+        parts.append(Text("output", style="bold"))
+        parts.append(Text(s.output if isinstance(s.output, str) else _json(s.output)))
+    if s.error is not None:
+        parts.append(Text(f"error: {s.error.kind}: {s.error.message}", style="red"))
+        if s.error.fix:
+            parts.append(Text(f"  fix: {s.error.fix}", style="red"))
+    if s.reason:
+        parts.append(Text(f"skipped: {s.reason}", style="yellow"))
+    if s.approval:
+        parts.append(Text("approval", style="bold"))
+        parts.append(Text(_json(s.approval)))
+    console.print(Group(*parts))
+
+
+def _bound(binding: dict[str, Any], provider: str | None) -> str:
+    if binding.get("function"):
+        return f"python function {binding['function']}"
+    chain = " → ".join(binding.get("providers") or []) or (provider or "-")
+    model = f", model {binding['model']}" if binding.get("model") else ""
+    return f"{chain}{model}" + (f" (ran on {provider})" if provider else "")
+
+
+def _unpriced(step_cost: dict[str, Any]) -> str:
+    n = step_cost.get("unpriced_calls") or 0
+    return f" + {n} unpriced" if n else ""
 
 
 def print_providers(rows: list[dict[str, Any]], failed: dict[str, str]) -> None:

@@ -221,6 +221,7 @@ class Attempts:
                         EventType.CALL_FAILED, sid, attempt, provider=pname, item=index,
                         kind=exc.kind, message=exc.message, retryable=exc.retryable,
                         retry_after=exc.retry_after, delay=delay, then="retry" if more else after,
+                        **({"traceback": exc.traceback} if exc.traceback else {}),
                     )  # fmt: skip
                     if delay is None:
                         break

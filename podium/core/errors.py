@@ -97,6 +97,8 @@ class StepError(PodiumError):
 
     kind = "error"
     retryable = False
+    # the user's own frames, when the error is an exception their code raised (a python agent, a tool)
+    traceback: str | None = None
 
     def __init__(
         self,

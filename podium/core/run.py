@@ -19,6 +19,7 @@ class Failure(BaseModel):
     message: str
     fix: str | None = None
     provider: str | None = None
+    traceback: str | None = Field(None, description="The user's own frames, when their code raised.")
 
 
 class StepResult(BaseModel):

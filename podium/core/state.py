@@ -26,13 +26,16 @@ class StepOutcome(Exception):
     def describe(self, step: str | None) -> dict[str, Any]:
         """The failure as events and templates record it (`failure.kind`, `.message`, …)."""
         err = self.error
-        return {
+        out = {
             "step": step,
             "kind": getattr(err, "kind", "error"),
             "message": err.message,
             "fix": err.fix,
             "provider": self.provider,
         }
+        if getattr(err, "traceback", None):
+            out["traceback"] = err.traceback
+        return out
 
 
 def view(output: Any, status: StepStatus, **extra: Any) -> dict[str, Any]:

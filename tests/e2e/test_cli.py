@@ -234,3 +234,61 @@ def test_show_fits_the_terminal_and_never_cuts_names_statuses_or_numbers(db: Pat
         assert "output / error" in shown.stdout
     total = run["cost"]["total_usd"].rstrip("0")
     assert any(total[:6] in line for line in lines if "total" in line)  # the dollars, whole
+
+
+def test_show_step_prints_one_step_in_full(db: Path) -> None:
+    ran = json.loads(podium("run", "examples/research/research.yaml", "-q", "--json", db=db).stdout)
+    shown = podium("show", ran["run_id"], "--step", "review", db=db)
+    assert shown.returncode == 0, shown.stderr
+    out = " ".join(shown.stdout.split())  # as read, whatever the wrapping
+    # both calls, the rejected reply and the repair, the output, and what it was bound to
+    assert "call 1 → local" in out and "call 2 → local" in out and "(repair)" in out
+    assert '"score": 14' in out and "greater than the maximum of 10" in out
+    assert "(asking the agent to fix its reply)" in out
+    assert "bound to" in out and "model smart" in out
+    assert "cost" in out and "$" in out
+    as_json = json.loads(podium("show", ran["run_id"], "--step", "review", "--json", db=db).stdout)
+    assert as_json["status"] == "succeeded" and as_json["output"]["score"] == 6
+    assert [e["type"] for e in as_json["events"]].count("CallFinished") == 2
+    wrong = podium("show", ran["run_id"], "--step", "reviw", db=db)
+    assert wrong.returncode == 2 and "did you mean 'review'" in wrong.stderr
+
+
+def test_show_events_prints_every_value_whole(db: Path, tmp_path: Path) -> None:
+    long = "x" * 300 + " the end"
+    flow = tmp_path / "flow.yaml"
+    flow.write_text(
+        f"name: e\nagents: {{a: {{}}}}\nsteps: {{s: {{agent: a, prompt: go}}}}\nmock: {{s: '{long}'}}\n"
+    )
+    ran = json.loads(podium("run", str(flow), "-q", "--json", db=db).stdout)
+    env = {**os.environ, "PODIUM_DB": str(db), "NO_COLOR": "1", "COLUMNS": "100"}
+    shown = subprocess.run(
+        [sys.executable, "-m", "podium", "show", ran["run_id"], "--events"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    flat = "".join(line.strip("│ ┃") for line in shown.stdout.splitlines())
+    assert "the end" in flat and "…" not in flat.split("events")[-1]
+
+
+def test_a_python_agent_that_raises_keeps_its_traceback_trimmed_to_the_users_frames(
+    db: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "mine.py").write_text(
+        "def helper(x):\n    return 1 / x\n\n\ndef score(prompt):\n    return helper(0)\n"
+    )
+    flow = tmp_path / "flow.yaml"
+    flow.write_text('name: tb\nagents: {s: {function: "mine:score"}}\nsteps: {go: {agent: s, prompt: hi}}\n')
+    ran = podium("run", str(flow), "-q", "--json", db=db)
+    assert ran.returncode == 1
+    run = json.loads(ran.stdout)
+    trace = run["steps"]["go"]["error"]["traceback"]
+    assert "mine.py" in trace and "line 2, in helper" in trace and "ZeroDivisionError" in trace
+    assert "podium" not in trace.replace(str(tmp_path), "")  # none of podium's own frames
+    events = json.loads(podium("show", run["run_id"], "--events", "--json", db=db).stdout)["events"]
+    failed = [e for e in events if e["type"] == "CallFailed"]
+    assert "line 2, in helper" in failed[0]["data"]["traceback"]
+    plain = podium("show", run["run_id"], db=db).stdout
+    assert "line 2, in helper" not in plain and "--step go" in plain
+    debug = podium("--debug", "show", run["run_id"], db=db).stdout
+    assert "line 2, in helper" in debug
+    assert "line 2, in helper" in podium("show", run["run_id"], "--step", "go", db=db).stdout

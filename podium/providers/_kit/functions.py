@@ -12,7 +12,10 @@ import contextlib
 import contextvars
 import functools
 import inspect
+import os
+import sysconfig
 import threading
+import traceback
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -113,3 +116,26 @@ def accepted_kwargs(fn: Callable[..., Any], values: Mapping[str, Any]) -> dict[s
     if names is None:
         return dict(values)
     return {k: v for k, v in values.items() if k in names}
+
+
+_NOT_THE_USERS = tuple(
+    str(Path(p).resolve()) + os.sep
+    for p in {
+        sysconfig.get_paths()["stdlib"],
+        sysconfig.get_paths()["purelib"],
+        str(Path(__file__).parents[2]),
+    }
+)
+
+
+def user_traceback(exc: BaseException) -> str:
+    """The traceback of an exception a user's code raised, trimmed to the user's own frames (not
+    podium's, the standard library's or installed packages'), ending with the exception itself."""
+    frames = [
+        frame
+        for frame in traceback.extract_tb(exc.__traceback__)
+        if not str(Path(frame.filename).resolve()).startswith(_NOT_THE_USERS)
+    ]
+    listed = "".join(traceback.format_list(frames)) if frames else ""
+    shown = "".join(traceback.format_exception_only(type(exc), exc))
+    return f"Traceback (the workflow's own code):\n{listed}{shown}" if listed else shown

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from podium.core.errors import AgentFailed, InvalidRequest, StepError
-from podium.providers._kit.functions import FunctionCache, call_in_thread
+from podium.providers._kit.functions import FunctionCache, call_in_thread, user_traceback
 
 if TYPE_CHECKING:
     from podium.core.calls import AgentRequest
@@ -91,13 +91,15 @@ class Toolbox:
         except StepError:
             raise
         except Exception as exc:
-            raise AgentFailed(
+            error = AgentFailed(
                 f"tool '{name}' ({tool.reference}) of agent '{request.agent}' raised"
                 f" {type(exc).__name__}: {exc}",
                 fix="fix the tool, or raise podium.core.errors.TransientError from it to have the step"
                 " retried",
                 provider=self.provider,
-            ) from exc
+            )
+            error.traceback = user_traceback(exc)
+            raise error from exc
         text = result if isinstance(result, str) else json.dumps(result, default=str, ensure_ascii=False)
         return ToolCall(name, dict(arguments), result if isinstance(result, str) else json.loads(text), text)
 

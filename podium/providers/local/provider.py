@@ -28,7 +28,7 @@ from podium.core.errors import (
     TransientError,
 )
 from podium.providers._kit.errors import ErrorTable, retry_after_from
-from podium.providers._kit.functions import FunctionCache, accepted_kwargs, call_from_loop
+from podium.providers._kit.functions import FunctionCache, accepted_kwargs, call_from_loop, user_traceback
 from podium.providers._kit.scripted import (
     Script,
     raise_scripted_error,
@@ -103,11 +103,13 @@ class LocalProvider(Provider):
         except StepError:
             raise
         except Exception as exc:
-            raise AgentFailed(
+            error = AgentFailed(
                 f"{request.function} raised {type(exc).__name__}: {exc}",
                 fix="fix the function, or raise podium.core.errors.TransientError to have it retried",
                 provider=self.name,
-            ) from exc
+            )
+            error.traceback = user_traceback(exc)
+            raise error from exc
         latency = (time.perf_counter() - started) * 1000
         if isinstance(value, AgentResponse):
             return value
