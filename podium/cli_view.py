@@ -239,7 +239,8 @@ def _step_cells(s: StepResult) -> list[str]:
 
 def _step_note(s: StepResult, width: int) -> Text:
     if s.status in ("failed", "stopped", "rejected") and s.error:
-        return Text(_preview(f"{s.error.kind}: {s.error.message}", width), style="red")
+        kind = "" if s.error.message.startswith(s.error.kind) else f"{s.error.kind}: "
+        return Text(_preview(f"{kind}{s.error.message}", width), style="red")
     if s.status == "skipped":
         return Text(_preview(s.reason or "", width), style="yellow")
     if s.status in ("succeeded", "rejected"):
@@ -320,7 +321,9 @@ def print_run(
                 style="yellow",
             )
         )
-    elif str(run.status) in ("failed", "stopped", "cancelled"):
+    elif str(run.status) in ("failed", "stopped", "cancelled") and not (
+        run.error and run.error.fix and "podium resume" in run.error.fix  # one fix, not two
+    ):
         parts.append(Text(f"resume with: podium resume {run.run_id}", style="dim"))
     if run.outputs:
         parts.append(Text("outputs", style="bold"))

@@ -266,8 +266,8 @@ class Meter:
             if limits.run_from != "--budget":
                 fix += f" (or raise {limits.run_from})"
             raise BudgetExceeded(
-                f"budget {money(limits.run)} for run {run.run_id} would be exceeded by step {step}"
-                f" (worst case {money(worst)}, spent {money(spent)}{flight}); resume with --budget {more}",
+                f"step {step} would take the run past its {money(limits.run)} budget"
+                f" (worst case {money(worst)}, spent {money(spent)}{flight})",
                 fix=fix,
             )
         for kind, limit, start, period in (
@@ -281,10 +281,10 @@ class Meter:
             if used + reserved + worst > limit:
                 when = "tomorrow (UTC)" if kind == "daily" else "next month (UTC)"
                 raise BudgetExceeded(
-                    f"{kind} budget {money(limit)} for workflow {workflow} would be exceeded by step"
-                    f" {step} of run {run.run_id} (worst case {money(worst)}, spent {period}"
-                    f" {money(used)}{flight}); raise budget.{kind} in {limits.file}, or resume {when}",
-                    fix=f"raise budget.{kind} in {limits.file}, or resume the run {when}",
+                    f"step {step} would take workflow {workflow} past its {kind} budget of"
+                    f" {money(limit)} (worst case {money(worst)}, spent {period} {money(used)}{flight})",
+                    fix=f"raise budget.{kind} in {limits.file}, then podium resume {run.run_id};"
+                    f" or resume it {when}",
                 )
         tally.inflight[(step, request.item, request.attempt)] = worst
 

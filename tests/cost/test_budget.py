@@ -51,11 +51,9 @@ async def test_the_call_that_would_pass_the_budget_is_never_made(write: Callable
     assert run.status == "stopped"
     assert run.error is not None and (run.error.kind, run.error.step) == ("budget", "c")
     message = run.error.message
-    assert message.startswith(
-        f"budget $0.02 for run {run.run_id} would be exceeded by step c (worst case $0.008"
-    )
+    assert message.startswith("step c would take the run past its $0.02 budget (worst case $0.008")
     assert "spent $0.0164)" in message  # a and b, $0.0082 each
-    assert message.endswith("; resume with --budget 0.05")
+    assert "--budget" not in message  # one message, one fix
     assert run.error.fix == f"podium resume {run.run_id} --budget 0.05"
     types = [e.type for e in store.events(run.run_id) if e.step == "c"]
     assert EventType.CALL_STARTED not in types
@@ -139,7 +137,7 @@ async def test_a_workflow_budget_per_day_or_month_spans_runs_in_one_database(
     assert second.error is not None
     period = "today" if kind == "daily" else "this month"
     assert second.error.message.startswith(
-        f"{kind} budget $0.015 for workflow nightly would be exceeded by step a"
+        f"step a would take workflow nightly past its {kind} budget of $0.015"
     )
     assert f"spent {period} $0.0082" in second.error.message
     assert f"budget.{kind} in flow.yaml" in (second.error.fix or "")

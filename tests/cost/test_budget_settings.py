@@ -64,7 +64,7 @@ def test_no_budget_setting_means_the_workflow_decides(settings: Any) -> None:
 
 def test_typed_settings_budget_and_prices_reach_the_check(tmp_path: Path) -> None:
     # $2 in / $8 out per MTok: 1,000 tokens out at most is $0.008, past a $0.001 budget
-    with pytest.raises(BudgetExceeded, match=r"budget \$0\.001 for run r1 would be exceeded by step s"):
+    with pytest.raises(BudgetExceeded, match=r"step s would take the run past its \$0\.001 budget"):
         CostPlugin().podium_before_call(
             run=context(TypedSettings(budget=D("0.001"))), step="s", request=request()
         )

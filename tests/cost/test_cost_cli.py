@@ -143,8 +143,10 @@ def test_a_budget_too_small_stops_the_run_with_its_advice(tmp_path: Path) -> Non
     done = podium("run", DEMO, "--budget", "0.001", "-q", db=db)
     assert done.returncode == 1
     assert "stopped" in done.stdout
-    assert "budget $0.001 for run" in done.stdout and "would be exceeded by step" in done.stdout
-    assert "resume with --budget" in done.stdout
+    flat = " ".join(done.stdout.split())
+    assert "would take the run past its $0.001 budget" in flat
+    # one fix, not two that disagree
+    assert flat.count("podium resume") == 1 and "--budget 0." in flat.split("podium resume")[1][:60]
     shown = json.loads(podium("show", "latest", "--json", db=db).stdout)
     assert shown["status"] == "stopped" and shown["error"]["kind"] == "budget"
     zero = podium("run", DEMO, "--budget", "0", db=db)
