@@ -79,7 +79,9 @@ def lock_target(region: str | None, endpoint_url: str | None) -> dict[str, Any]:
 class Targets:
     """Resolves requests to managed agents or models; reads the lock file once, on first need."""
 
-    def __init__(self, env: ProviderEnv, endpoint_url: str | None, region: Callable[[], str | None]) -> None:
+    def __init__(
+        self, env: ProviderEnv, endpoint_url: Callable[[], str | None], region: Callable[[], str | None]
+    ) -> None:
         self.env = env
         self.endpoint_url = endpoint_url
         self.region = region
@@ -89,7 +91,10 @@ class Targets:
         """Agents `podium deploy` recorded for this workflow, region and endpoint (read once)."""
         if self._deployed is None:
             self._deployed = lock.deployed(
-                self.env.base_dir, self.env.workflow, PROVIDER, lock_target(self.region(), self.endpoint_url)
+                self.env.base_dir,
+                self.env.workflow,
+                PROVIDER,
+                lock_target(self.region(), self.endpoint_url()),
             )
         return self._deployed
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any
 
@@ -35,7 +36,9 @@ class BedrockClients:
                 cfg = self.config
                 self._session = boto3_module().session.Session(
                     profile_name=cfg.profile,
-                    region_name=cfg.region,
+                    # AWS_REGION as the AWS CLI v2 and SDKs read it; botocore itself reads only
+                    # AWS_DEFAULT_REGION (and the profile's), which it still does when this is unset
+                    region_name=cfg.region or os.environ.get("AWS_REGION") or None,
                     aws_access_key_id=cfg.aws_access_key_id,
                     aws_secret_access_key=cfg.aws_secret_access_key,
                 )
@@ -45,6 +48,12 @@ class BedrockClients:
     def region(self) -> str | None:
         return self.config.region or self.session().region_name
 
+    @property
+    def endpoint_url(self) -> str | None:
+        """Where the calls go when not AWS's own endpoints: the setting, else AWS_ENDPOINT_URL (which
+        botocore also reads), so that deploy and run match the same lock-file entry however it is given."""
+        return self.config.endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
+
     def client(self, service: str) -> Any:
         """A botocore client for `service` (bedrock-agent-runtime, bedrock-runtime, bedrock-agent)."""
         session = self.session()
@@ -52,7 +61,7 @@ class BedrockClients:
             if service not in self._clients:
                 from botocore.config import Config as BotoConfig
 
-                region = self.config.region or session.region_name
+                region = self.config.region or session.region_name  # (self.region would take the lock)
                 if not region:
                     raise InvalidRequest(
                         "no AWS region is configured for provider bedrock", fix=REGION_FIX, provider=PROVIDER
@@ -61,7 +70,7 @@ class BedrockClients:
                 self._clients[service] = session.client(
                     service,
                     region_name=region,
-                    endpoint_url=cfg.endpoint_url,
+                    endpoint_url=self.endpoint_url,
                     config=BotoConfig(
                         retries={"total_max_attempts": cfg.max_attempts, "mode": cfg.retry_mode},
                         connect_timeout=cfg.connect_timeout,

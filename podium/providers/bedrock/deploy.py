@@ -106,7 +106,7 @@ def deploy_workflow(
         )
     try:
         control = clients.client("bedrock-agent")
-        target = lock_target(clients.region, cfg.endpoint_url)
+        target = lock_target(clients.region, clients.endpoint_url)
         known = lock.deployed(workflow.base_dir, workflow.name, PROVIDER, target)
         done: dict[str, dict[str, Any]] = {}
         rows: list[Deployment] = []

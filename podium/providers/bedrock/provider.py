@@ -54,7 +54,7 @@ class BedrockProvider(Provider):
         self.clients = BedrockClients(config)
         self.threads = SdkThreads(config.max_connections, name=PROVIDER)
         self.tools = Toolbox(env.base_dir, provider=PROVIDER)
-        self.targets = Targets(env, config.endpoint_url, lambda: self.clients.region)
+        self.targets = Targets(env, lambda: self.clients.endpoint_url, lambda: self.clients.region)
 
     def session(self) -> object:
         """The boto3 Session for this provider's profile, region and (emulator) keys."""

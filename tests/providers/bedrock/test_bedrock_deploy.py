@@ -98,7 +98,7 @@ async def test_deploy_then_runs_invoke_the_deployed_agents(
 
     result = await podium.arun(wf, plugins=podium_plugins.pm, store=SQLiteStore(tmp_path / "runs.db"))
 
-    assert result.status == "succeeded", result
+    assert result.status == "succeeded", result.error
     assert result.outputs == {"brief": "Tidal power, briefly.", "words": 3}
     assert emulator.count("Converse") == 0
     invoked = {
@@ -190,3 +190,28 @@ def test_deploy_needs_instructions_bedrock_accepts(
     path = write_workflow(tmp_path, with_models(flow(emulator.settings(), writer_instructions="Be brief.")))
     with pytest.raises(BadInput, match=r"agents\.writer\.instructions has 9 characters"):
         deploy(load(path, podium_plugins))
+
+
+async def test_a_deploy_is_found_whatever_way_the_endpoint_and_region_are_given(
+    emulator: BedrockEmulator,
+    tmp_path: Path,
+    podium_plugins: PluginsFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Deployed with the endpoint and region as settings; run with them as AWS_ENDPOINT_URL and
+    AWS_REGION (as the AWS CLI v2 reads them): the run finds the same agents in the lock file."""
+    scripted(emulator, MOCK)
+    deployed_with = write_workflow(tmp_path, with_models(flow(emulator.settings())))
+    deploy(load(deployed_with, podium_plugins))
+    settings = {k: v for k, v in emulator.settings().items() if k not in ("endpoint_url", "region")}
+    deployed_with.write_text(with_models(flow(settings)))
+    monkeypatch.setenv("AWS_ENDPOINT_URL", emulator.endpoint_url)
+    monkeypatch.setenv("AWS_REGION", emulator.region)
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    wf = load(deployed_with, podium_plugins)
+    assert "endpoint_url" not in wf.providers["bedrock"] and "region" not in wf.providers["bedrock"]
+
+    result = await podium.arun(wf, plugins=podium_plugins.pm, store=SQLiteStore(tmp_path / "runs.db"))
+
+    assert result.status == "succeeded", result.error
+    assert emulator.count("Converse") == 0 and emulator.count("InvokeAgent") == 2

@@ -273,3 +273,14 @@ def test_without_boto3_the_error_names_the_extra(monkeypatch: pytest.MonkeyPatch
     )
     with pytest.raises(ImportError, match=r"pip install 'podium\[bedrock\]'"):
         provider.session()
+
+
+def test_aws_region_is_honoured_as_the_aws_cli_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    from podium.providers.bedrock.client import BedrockClients
+    from podium.providers.bedrock.config import BedrockConfig
+
+    monkeypatch.setenv("AWS_REGION", "eu-west-3")
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    assert BedrockClients(BedrockConfig()).region == "eu-west-3"
+    assert BedrockClients(BedrockConfig(region="us-west-2")).region == "us-west-2"  # the setting wins
