@@ -82,6 +82,9 @@ def to_podium(exc: BaseException, where: str) -> StepError:
 
     if isinstance(exc, genai_errors.APIError):
         return from_api_error(exc, where)
+    malformed = getattr(genai_errors, "UnknownApiResponseError", json.JSONDecodeError)
+    if isinstance(exc, malformed | json.JSONDecodeError | UnicodeDecodeError):
+        return TransientError(f"{where}: Vertex sent a malformed reply ({exc})", provider=PROVIDER)
     if isinstance(exc, auth_errors.DefaultCredentialsError):
         return AuthError(
             f"{where}: no Google credentials were found ({exc})", fix=CREDENTIALS_FIX, provider=PROVIDER
@@ -102,8 +105,6 @@ def to_podium(exc: BaseException, where: str) -> StepError:
         return TransientError(
             f"{where}: the connection to Vertex failed ({type(exc).__name__}: {exc})", provider=PROVIDER
         )
-    if isinstance(exc, json.JSONDecodeError | UnicodeDecodeError):
-        return TransientError(f"{where}: Vertex sent a malformed reply ({exc})", provider=PROVIDER)
     if isinstance(exc, ValueError) and "project" in str(exc).lower():
         return InvalidRequest(f"{where}: {exc}", fix=PROJECT_FIX, provider=PROVIDER)
     raise exc
