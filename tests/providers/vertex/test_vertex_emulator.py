@@ -1,4 +1,4 @@
-"""The Vertex emulator through the unmodified Google SDKs: google-genai and vertexai, over HTTP on 127.0.0.1."""
+"""The Vertex emulator through the unmodified Google SDKs (google-genai, vertexai) over HTTP on 127.0.0.1."""
 
 from __future__ import annotations
 
