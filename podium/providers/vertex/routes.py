@@ -148,10 +148,23 @@ class VertexRoutes(CloudEmulator):
             return invalid("Invalid JSON payload received.")
         if not isinstance(body, dict):
             return invalid("Invalid JSON payload received. Expected an object.")
+        if step := self._step_of(body):
+            detail["step"] = step  # logged for a faulted request too
         early, fault = self.take_fault(operation, detail)
         if early is not None:
             return early
         return handler(body, fault)
+
+    def _step_of(self, body: dict[str, Any]) -> str | None:
+        """The step podium tagged a request with: labels, query metadata, or the session's state."""
+        if isinstance(body.get("labels"), dict):
+            return from_labels(body["labels"], self._mock_keys()).get(STEP)
+        given = body.get("input") if isinstance(body.get("input"), dict) else {}
+        config = given.get("config")
+        if isinstance(config, dict) and isinstance(config.get("metadata"), dict):
+            return config["metadata"].get(STEP)
+        session = self.state.sessions.get(str(given.get("session_id") or ""))
+        return None if session is None else session.state.get(STEP)
 
     def _answer(self, turn: Turn, detail: dict[str, Any]) -> Answer | HttpResponse:
         detail.update(step=turn.step, agent=turn.agent, input=turn.prompt)
