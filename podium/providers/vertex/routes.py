@@ -66,19 +66,17 @@ def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Http
 def google_error(
     status: int, message: str, *, code: str | None = None, retry_after: float | None = None
 ) -> HttpResponse:
-    """An error as Google APIs send it; a throttle's wait as RetryInfo (and Retry-After, as a proxy would)."""
+    """An error as Google APIs send it: a throttle's wait is a google.rpc.RetryInfo detail, not a header."""
     error: dict[str, Any] = {
         "code": status,
         "message": message,
         "status": code or _STATUS.get(status, "UNKNOWN"),
     }
-    headers: dict[str, str] = {}
     if retry_after is not None:
         error["details"] = [
             {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": f"{retry_after:g}s"}
         ]
-        headers["Retry-After"] = f"{retry_after:g}"
-    return _json(status, {"error": error}, headers)
+    return _json(status, {"error": error})
 
 
 def invalid(message: str) -> HttpResponse:
