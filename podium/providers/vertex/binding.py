@@ -11,13 +11,15 @@ called with ``generateContent`` and the agent's instructions as the system instr
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from podium.core.calls import AgentRequest
 from podium.core.errors import InvalidRequest
+from podium.providers._kit.lock import LOCK_FILE
 from podium.providers.vertex.errors import PROJECT_FIX, PROVIDER
 
 ENGINE_NAME = re.compile(r"^projects/([^/]+)/locations/([^/]+)/reasoningEngines/([0-9]+)$")
@@ -52,6 +54,7 @@ BINDING_FIX = (
 class Engine:
     name: str  # the full resource name
     method: str
+    source: str = "binding"  # or the lock file that named it
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +65,14 @@ class Model:
 Target = Engine | Model
 
 
-def resolve(request: AgentRequest, binding: VertexBinding, project: str | None, location: str) -> Target:
-    """What a request runs on: the binding's Agent Engine, else a Gemini model."""
+def resolve(
+    request: AgentRequest,
+    binding: VertexBinding,
+    project: str | None,
+    location: str,
+    deployed: Mapping[str, Any] | None = None,
+) -> Target:
+    """What a request runs on: the binding's Agent Engine, else the one `podium deploy` made, else a model."""
     if binding.engine:
         if ENGINE_NAME.match(binding.engine):
             return Engine(binding.engine, binding.method)
@@ -77,6 +86,8 @@ def resolve(request: AgentRequest, binding: VertexBinding, project: str | None, 
         return Engine(
             f"projects/{project}/locations/{location}/reasoningEngines/{binding.engine}", binding.method
         )
+    if deployed and deployed.get("engine"):
+        return Engine(str(deployed["engine"]), "stream_query", source=LOCK_FILE)
     model = binding.model or request.model
     if model:
         return Model(model)
@@ -95,6 +106,10 @@ def fix_for(request: AgentRequest, target: Target | None) -> str | None:
         return (
             f"'{target.model_id}' does not look like a Gemini model id: map it under"
             f" providers.vertex.models (e.g. {target.model_id}: gemini-2.5-flash)"
+        )
+    if isinstance(target, Engine) and target.source != "binding":
+        return (
+            f"the Agent Engine recorded in {target.source} is gone: run podium deploy FILE --provider vertex"
         )
     if isinstance(target, Engine):
         return (

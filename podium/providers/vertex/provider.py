@@ -8,10 +8,20 @@ Both SDKs are called synchronously, each call in the kit's thread pool for this 
 
 from __future__ import annotations
 
-from typing import ClassVar, cast
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
-from podium.core.calls import AgentRequest, AgentResponse, Emulator, EmulatorOptions, Provider, ProviderEnv
+from podium.core.calls import (
+    AgentRequest,
+    AgentResponse,
+    Deployment,
+    Emulator,
+    EmulatorOptions,
+    Provider,
+    ProviderEnv,
+)
 from podium.core.errors import InvalidRequest, StepError
+from podium.providers._kit import lock
 from podium.providers._kit.threads import SdkCall, SdkThreads
 from podium.providers._kit.tools import Toolbox
 from podium.providers.vertex import binding as bindings
@@ -19,8 +29,12 @@ from podium.providers.vertex import engines
 from podium.providers.vertex.binding import BINDING_FIX, Engine, Target, VertexBinding
 from podium.providers.vertex.client import VertexClients
 from podium.providers.vertex.config import VertexConfig, VertexEmulatorOptions
+from podium.providers.vertex.deploy import deploy_workflow, lock_target
 from podium.providers.vertex.errors import PROVIDER, to_podium
 from podium.providers.vertex.gemini import generate
+
+if TYPE_CHECKING:
+    from podium.core.spec import Workflow
 
 
 class VertexProvider(Provider):
@@ -31,6 +45,7 @@ class VertexProvider(Provider):
     Binding = VertexBinding
     description: ClassVar[str] = "Google Vertex AI: Agent Engine (query, stream_query) and Gemini models"
     binding_fix = BINDING_FIX
+    can_deploy = True
     emulator_options = VertexEmulatorOptions
 
     def __init__(self, config: VertexConfig, env: ProviderEnv) -> None:
@@ -39,15 +54,23 @@ class VertexProvider(Provider):
         self.clients = VertexClients(config)
         self.threads = SdkThreads(config.max_connections, name=PROVIDER)
         self.tools = Toolbox(env.base_dir, provider=PROVIDER)
+        self._deployed: dict[str, dict[str, Any]] | None = None
 
     def binding(self, request: AgentRequest) -> VertexBinding:
         return cast(VertexBinding, super().binding(request))
 
+    def deployed(self) -> dict[str, dict[str, Any]]:
+        """The Agent Engines `podium deploy` recorded for this workflow and target (read once)."""
+        if self._deployed is None:
+            where = lock_target(self.clients.project, self.config.location, self.config.endpoint_url)
+            self._deployed = lock.deployed(self.env.base_dir, self.env.workflow, PROVIDER, where)
+        return self._deployed
+
     def target(self, request: AgentRequest) -> Target:
-        """What a request runs on: the binding's Agent Engine, else a Gemini model."""
+        """What a request runs on: the binding's Agent Engine, else a deployed one, else a Gemini model."""
         binding = self.binding(request)
-        project = self.config.project if binding.engine is None else self.clients.project
-        return bindings.resolve(request, binding, project, self.config.location)
+        deployed = {} if binding.engine else self.deployed().get(request.agent) or {}
+        return bindings.resolve(request, binding, self.clients.project, self.config.location, deployed)
 
     async def invoke(self, request: AgentRequest) -> AgentResponse:
         self.binding(request)  # a bad binding fails here, before any thread or client
@@ -84,6 +107,20 @@ class VertexProvider(Provider):
     async def aclose(self) -> None:
         self.clients.close()
         self.threads.close()
+
+    def deploy(self, workflow: Workflow, *, echo: Callable[[str], None] | None = None) -> list[Deployment]:
+        """Create or update the workflow's agents as Agent Engines; record them in ``podium-lock.json``.
+
+        See `podium.providers.vertex.deploy`.
+        """
+        return deploy_workflow(
+            self.clients,
+            workflow,
+            location=self.config.location,
+            endpoint_url=self.config.endpoint_url,
+            resolve_model=self.resolve_model,
+            echo=echo,
+        )
 
     @classmethod
     def emulator(cls, env: ProviderEnv, *, port: int = 0, options: EmulatorOptions | None = None) -> Emulator:

@@ -34,6 +34,8 @@ STREAM_GENERATE = re.compile(
 ENGINE = re.compile(_V + r"(projects/[^/]+/locations/[^/]+/reasoningEngines/[^/:]+)$")
 QUERY = re.compile(_V + r"(projects/[^/]+/locations/[^/]+/reasoningEngines/[^/:]+):query$")
 STREAM_QUERY = re.compile(_V + r"(projects/[^/]+/locations/[^/]+/reasoningEngines/[^/:]+):streamQuery$")
+ENGINES = re.compile(_V + r"(projects/([^/]+)/locations/([^/]+))/reasoningEngines$")
+OPERATION = re.compile(_V + r"(projects/[^/]+/locations/[^/]+/reasoningEngines/[^/:]+/operations/[^/:]+)$")
 ENGINE_NAME = re.compile(r"^projects/[^/]+/locations/[^/]+/reasoningEngines/[0-9]+$")
 GEMINI = re.compile(r"^gemini-[0-9a-z.-]+$")
 LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
@@ -96,6 +98,10 @@ class VertexRoutes(CloudEmulator):
             Route("POST", GENERATE, "GenerateContent", self._route_generate),
             Route("POST", STREAM_GENERATE, "StreamGenerateContent", self._unimplemented),
             Route("GET", ENGINE, "GetReasoningEngine", self._route_get_engine),
+            Route("POST", ENGINES, "CreateReasoningEngine", self._route_create_engine),
+            Route("GET", ENGINES, "ListReasoningEngines", self._route_list_engines),
+            Route("PATCH", ENGINE, "UpdateReasoningEngine", self._route_update_engine),
+            Route("GET", OPERATION, "GetOperation", self._route_operation),
             Route("POST", QUERY, "Query", self._route_query),
             Route("POST", STREAM_QUERY, "StreamQuery", self._route_stream_query),
         ]
@@ -316,6 +322,92 @@ class VertexRoutes(CloudEmulator):
         engine = self.engine(name)
         return _json(200, engine.resource()) if engine else self._engine_missing(name)
 
+    # --- the control plane: create, update, list (each answers a finished long-running operation) ---
+
+    def _control(
+        self,
+        operation: str,
+        request: HttpRequest,
+        detail: dict[str, Any],
+        handler: Callable[[dict[str, Any]], HttpResponse],
+    ) -> HttpResponse:
+        if not request.headers.get("authorization", "").startswith("Bearer "):
+            return google_error(401, "Request is missing required authentication credential.")
+        try:
+            body = json.loads(request.body or b"{}")
+        except ValueError:
+            return invalid("Invalid JSON payload received.")
+        early, _fault = self.take_fault(operation, detail)
+        if early is not None:
+            return early
+        return handler(body if isinstance(body, dict) else {})
+
+    def _route_create_engine(
+        self, request: HttpRequest, match: re.Match[str], detail: dict[str, Any]
+    ) -> HttpResponse:
+        parent, project, location = match.group(2), match.group(3), match.group(4)
+
+        def create(body: dict[str, Any]) -> HttpResponse:
+            display = body.get("displayName")
+            if not isinstance(display, str) or not display.strip():
+                return invalid("ReasoningEngine.display_name is required.")
+            body = camel(body)
+            config = _adk_config(body.get("spec"))
+            name = f"{parent}/reasoningEngines/{next(self.state.ids)}"
+            record = self.state.add_engine(
+                display,
+                name=name,
+                kind="adk" if config else "query",
+                spec=body.get("spec") or {},
+                description=body.get("description"),
+                labels=body.get("labels") or {},
+                **_from_config(config),
+            )
+            detail.update(engine=record.name, project=project, location=location)
+            return _json(200, self.state.operation(record, "create"))
+
+        return self._control("CreateReasoningEngine", request, detail, create)
+
+    def _route_update_engine(
+        self, request: HttpRequest, match: re.Match[str], detail: dict[str, Any]
+    ) -> HttpResponse:
+        name = match.group(2)
+        detail["engine"] = name
+
+        def update(body: dict[str, Any]) -> HttpResponse:
+            record = self.state.engine(name)
+            if record is None:
+                return self._engine_missing(name)
+            mask = ",".join(request.query.get("updateMask") or request.query.get("update_mask") or [])
+            if not mask:
+                return invalid("update_mask is required: name the fields to update.")
+            changed = self.state.update_engine(record, camel(body), mask.split(","))
+            for key, value in _from_config(_adk_config(changed.spec)).items():
+                setattr(changed, key, value)
+            return _json(200, self.state.operation(changed, "update"))
+
+        return self._control("UpdateReasoningEngine", request, detail, update)
+
+    def _route_list_engines(
+        self, request: HttpRequest, match: re.Match[str], detail: dict[str, Any]
+    ) -> HttpResponse:
+        parent = match.group(2)
+        listed = [e.resource() for e in self.state.engines.values() if e.name.startswith(parent + "/")]
+        return self._control(
+            "ListReasoningEngines",
+            request,
+            detail,
+            lambda body: _json(200, {"reasoningEngines": listed} if listed else {}),
+        )
+
+    def _route_operation(
+        self, request: HttpRequest, match: re.Match[str], detail: dict[str, Any]
+    ) -> HttpResponse:
+        found = self.state.operations.get(match.group(2))
+        if found is None:
+            return google_error(404, f"Operation {match.group(2)} does not exist.")
+        return self._control("GetOperation", request, detail, lambda body: _json(200, found))
+
     def _route_query(
         self, request: HttpRequest, match: re.Match[str], detail: dict[str, Any]
     ) -> HttpResponse:
@@ -471,6 +563,42 @@ class VertexRoutes(CloudEmulator):
         frames = [json.dumps(event).encode() + b"\n", b"\n"]
         stream = self.stream_with(frames, fault, corrupt=lambda frame: b"{not json\n", error=_stream_error)
         return HttpResponse(200, {"Content-Type": "application/json"}, stream)
+
+
+_STRUCTS = frozenset({"jsonConfig", "parameters", "envVars", "labels"})  # free-form maps: keys kept as sent
+
+
+def camel(value: Any) -> Any:
+    """A request's JSON with field names in lowerCamelCase, as the service stores and returns them.
+
+    Google's JSON mapping accepts snake_case names too (google-cloud-aiplatform sends some); the
+    keys of free-form maps (an ADK config, a method's parameters) are data and stay as they are.
+    """
+    if isinstance(value, list):
+        return [camel(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    done: dict[str, Any] = {}
+    for key, item in value.items():
+        name = re.sub(r"_([a-z0-9])", lambda m: m.group(1).upper(), str(key))
+        done[name] = item if name in _STRUCTS else camel(item)
+    return done
+
+
+def _adk_config(spec: Any) -> dict[str, Any]:
+    """The ADK agent config a create or update carries (spec.sourceCodeSpec.agentConfigSource), if any."""
+    source = ((spec or {}).get("sourceCodeSpec") or {}).get("agentConfigSource") or {}
+    config = (source.get("adkConfig") or {}).get("jsonConfig")
+    return config if isinstance(config, dict) else {}
+
+
+def _from_config(config: dict[str, Any]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    if isinstance(config.get("model"), str):
+        found["model"] = config["model"]
+    if isinstance(config.get("instruction"), str):
+        found["instructions"] = config["instruction"]
+    return found
 
 
 def _author(name: str) -> str:

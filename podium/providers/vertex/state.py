@@ -20,6 +20,10 @@ ADK_METHODS = (
 QUERY_METHODS = ({"name": "query", "api_mode": ""}, {"name": "stream_query", "api_mode": "stream"})
 
 
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime())
+
+
 @dataclass
 class EngineRecord:
     """One Agent Engine: an ADK agent (sessions, stream_query) or a query agent (query → output)."""
@@ -31,21 +35,31 @@ class EngineRecord:
     reports_usage: bool = True
     model: str = "gemini-2.5-flash"
     instructions: str | None = None
-    created: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime()))
+    spec: dict[str, Any] = field(default_factory=dict)
+    description: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    created: str = field(default_factory=lambda: _now())
+    updated: str | None = None
 
     def resource(self) -> dict[str, Any]:
         """The engine as ``reasoningEngines.get`` returns it; ``spec.classMethods`` lists its methods."""
         methods = ADK_METHODS if self.kind == "adk" else QUERY_METHODS
-        return {
+        resource: dict[str, Any] = {
             "name": self.name,
             "displayName": self.display_name,
             "createTime": self.created,
-            "updateTime": self.created,
+            "updateTime": self.updated or self.created,
             "spec": {
+                **self.spec,
                 "agentFramework": "google-adk" if self.kind == "adk" else "langchain",
                 "classMethods": [{**m, "parameters": {"type": "object", "properties": {}}} for m in methods],
             },
         }
+        if self.description:
+            resource["description"] = self.description
+        if self.labels:
+            resource["labels"] = self.labels
+        return resource
 
 
 @dataclass
@@ -78,7 +92,8 @@ class VertexState:
         self.location = location
         self.engines: dict[str, EngineRecord] = {}
         self.sessions: dict[str, Session] = {}
-        self._ids = itertools.count(1_000_000_001)
+        self.operations: dict[str, dict[str, Any]] = {}
+        self.ids = itertools.count(1_000_000_001)
         self._lock = threading.Lock()
 
     def add_engine(
@@ -86,10 +101,46 @@ class VertexState:
     ) -> EngineRecord:
         with self._lock:
             if name is None:
-                name = f"projects/{self.project}/locations/{self.location}/reasoningEngines/{next(self._ids)}"
+                name = f"projects/{self.project}/locations/{self.location}/reasoningEngines/{next(self.ids)}"
             record = EngineRecord(name=name, display_name=display_name, kind=kind, **options)
             self.engines[name] = record
             return record
+
+    def update_engine(self, engine: EngineRecord, body: dict[str, Any], fields: list[str]) -> EngineRecord:
+        """Apply the fields an update mask names (display_name, description, labels, spec…)."""
+        with self._lock:
+            for path in fields:
+                top = path.strip().split(".")[0]
+                if top in ("display_name", "displayName") and body.get("displayName"):
+                    engine.display_name = str(body["displayName"])
+                elif top == "description":
+                    engine.description = body.get("description")
+                elif top == "labels":
+                    engine.labels = dict(body.get("labels") or {})
+                elif top == "spec":
+                    engine.spec = {**engine.spec, **(body.get("spec") or {})}
+            engine.updated = _now()
+            return engine
+
+    def operation(self, engine: EngineRecord, verb: str) -> dict[str, Any]:
+        """A finished long-running operation for `verb` on `engine` (the emulator builds at once)."""
+        with self._lock:
+            name = f"{engine.name}/operations/{next(self.ids)}"
+            done = {
+                "name": name,
+                "metadata": {
+                    "@type": f"type.googleapis.com/google.cloud.aiplatform.v1beta1.{verb.capitalize()}"
+                    "ReasoningEngineOperationMetadata",
+                    "genericMetadata": {"createTime": _now(), "updateTime": _now()},
+                },
+                "done": True,
+                "response": {
+                    "@type": "type.googleapis.com/google.cloud.aiplatform.v1beta1.ReasoningEngine",
+                    **engine.resource(),
+                },
+            }
+            self.operations[name] = done
+            return done
 
     def engine(self, name: str) -> EngineRecord | None:
         with self._lock:
