@@ -1,4 +1,4 @@
-"""`podium deploy --provider vertex`: agents become ADK Agent Engines, and later runs call them by the lock file."""
+"""`podium deploy --provider vertex`: agents become ADK Agent Engines; later runs find them by the lock."""
 
 from __future__ import annotations
 
@@ -39,7 +39,9 @@ def flow(emulator: VertexEmulator, instructions: str = "You answer in one short 
     """
 
 
-def test_deploy_then_run_on_the_deployed_engine_then_redeploy(emulator: VertexEmulator, tmp_path: Path) -> None:
+def test_deploy_then_run_on_the_deployed_engine_then_redeploy(
+    emulator: VertexEmulator, tmp_path: Path
+) -> None:
     scripted(emulator, {"ask": ["deployed answer", "second answer"]})
     path = write_workflow(tmp_path, flow(emulator))
 
