@@ -1,8 +1,7 @@
 """The Vertex emulator's routes: Gemini generateContent and Agent Engine get / query / streamQuery.
 
-Paths, fields and errors are those google-genai 2.x and vertexai (google-cloud-aiplatform 2.x) send
-and parse: JSON in camelCase, errors as ``{"error": {"code", "message", "status", "details"}}`` with
-a ``google.rpc.RetryInfo`` on a throttle, an Agent Engine's stream as one JSON event a line. Serving,
+Paths are those google-genai 2.x and vertexai (google-cloud-aiplatform 2.x) call; the wire format
+(errors, request checks, reply pieces) is `wire`'s, the engines and sessions `state`'s. Serving,
 faults and the request log are the `CloudEmulator` base's; this module is Vertex's own operations.
 """
 
@@ -23,6 +22,22 @@ from podium.providers._kit.faults import Fault
 from podium.providers._kit.http import HttpRequest, HttpResponse
 from podium.providers.vertex.state import EngineRecord, Session, VertexState
 from podium.providers.vertex.tags import AGENT, RUN, STEP, from_labels
+from podium.providers.vertex.wire import (
+    adk_config,
+    author_name,
+    brain_error,
+    camel,
+    contents_of,
+    from_adk_config,
+    generation_problem,
+    google_error,
+    history_of,
+    invalid,
+    json_response,
+    labels_problem,
+    snake_usage,
+    stream_error_line,
+)
 
 _V = r"^/(v1|v1beta1)/"
 GENERATE = re.compile(
@@ -38,51 +53,6 @@ ENGINES = re.compile(_V + r"(projects/([^/]+)/locations/([^/]+))/reasoningEngine
 OPERATION = re.compile(_V + r"(projects/[^/]+/locations/[^/]+/reasoningEngines/[^/:]+/operations/[^/:]+)$")
 ENGINE_NAME = re.compile(r"^projects/[^/]+/locations/[^/]+/reasoningEngines/[0-9]+$")
 GEMINI = re.compile(r"^gemini-[0-9a-z.-]+$")
-LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
-LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
-
-_STATUS = {
-    400: "INVALID_ARGUMENT",
-    401: "UNAUTHENTICATED",
-    403: "PERMISSION_DENIED",
-    404: "NOT_FOUND",
-    408: "DEADLINE_EXCEEDED",
-    409: "ABORTED",
-    429: "RESOURCE_EXHAUSTED",
-    500: "INTERNAL",
-    501: "UNIMPLEMENTED",
-    502: "UNAVAILABLE",
-    503: "UNAVAILABLE",
-    504: "DEADLINE_EXCEEDED",
-}
-
-
-def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> HttpResponse:
-    return HttpResponse(
-        status,
-        {"Content-Type": "application/json; charset=UTF-8", **(headers or {})},
-        json.dumps(body).encode(),
-    )
-
-
-def google_error(
-    status: int, message: str, *, code: str | None = None, retry_after: float | None = None
-) -> HttpResponse:
-    """An error as Google APIs send it: a throttle's wait is a google.rpc.RetryInfo detail, not a header."""
-    error: dict[str, Any] = {
-        "code": status,
-        "message": message,
-        "status": code or _STATUS.get(status, "UNKNOWN"),
-    }
-    if retry_after is not None:
-        error["details"] = [
-            {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": f"{retry_after:g}s"}
-        ]
-    return _json(status, {"error": error})
-
-
-def invalid(message: str) -> HttpResponse:
-    return google_error(400, message)
 
 
 class VertexRoutes(CloudEmulator):
@@ -175,7 +145,7 @@ class VertexRoutes(CloudEmulator):
         try:
             answer = self.brain.answer(turn)
         except StepError as exc:
-            return _brain_error(exc)
+            return brain_error(exc)
         detail["usage"] = answer.usage.model_dump()
         return answer
 
@@ -214,7 +184,7 @@ class VertexRoutes(CloudEmulator):
                 f"{publisher}/models/{model}` was not found or your project does not have"
                 " access to it. Please ensure you are using a valid model version.",
             )
-        problem, messages, results = _contents(body.get("contents"))
+        problem, messages, results = contents_of(body.get("contents"))
         if problem:
             return invalid(problem)
         system = body.get("systemInstruction") or {}
@@ -222,7 +192,7 @@ class VertexRoutes(CloudEmulator):
             "".join(str(p.get("text", "")) for p in system.get("parts") or [] if isinstance(p, dict)) or None
         )
         config = body.get("generationConfig") or {}
-        problem = _generation_problem(config) or _labels_problem(body.get("labels"))
+        problem = generation_problem(config) or labels_problem(body.get("labels"))
         if problem:
             return invalid(problem)
         declared = {
@@ -274,7 +244,7 @@ class VertexRoutes(CloudEmulator):
             "createTime": time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime()),
             "responseId": uuid.uuid4().hex[:22],
         }
-        return self.reply_with(_json(200, reply), fault)
+        return self.reply_with(json_response(200, reply), fault)
 
     def usage_metadata(self, usage: Usage) -> dict[str, Any]:
         """usageMetadata as Vertex reports it: the prompt includes the cached tokens, and thinking is apart.
@@ -320,7 +290,7 @@ class VertexRoutes(CloudEmulator):
         if early is not None:
             return early
         engine = self.engine(name)
-        return _json(200, engine.resource()) if engine else self._engine_missing(name)
+        return json_response(200, engine.resource()) if engine else self._engine_missing(name)
 
     # --- the control plane: create, update, list (each answers a finished long-running operation) ---
 
@@ -352,7 +322,7 @@ class VertexRoutes(CloudEmulator):
             if not isinstance(display, str) or not display.strip():
                 return invalid("ReasoningEngine.display_name is required.")
             body = camel(body)
-            config = _adk_config(body.get("spec"))
+            config = adk_config(body.get("spec"))
             name = f"{parent}/reasoningEngines/{next(self.state.ids)}"
             record = self.state.add_engine(
                 display,
@@ -361,10 +331,10 @@ class VertexRoutes(CloudEmulator):
                 spec=body.get("spec") or {},
                 description=body.get("description"),
                 labels=body.get("labels") or {},
-                **_from_config(config),
+                **from_adk_config(config),
             )
             detail.update(engine=record.name, project=project, location=location)
-            return _json(200, self.state.operation(record, "create"))
+            return json_response(200, self.state.operation(record, "create"))
 
         return self._control("CreateReasoningEngine", request, detail, create)
 
@@ -382,9 +352,9 @@ class VertexRoutes(CloudEmulator):
             if not mask:
                 return invalid("update_mask is required: name the fields to update.")
             changed = self.state.update_engine(record, camel(body), mask.split(","))
-            for key, value in _from_config(_adk_config(changed.spec)).items():
+            for key, value in from_adk_config(adk_config(changed.spec)).items():
                 setattr(changed, key, value)
-            return _json(200, self.state.operation(changed, "update"))
+            return json_response(200, self.state.operation(changed, "update"))
 
         return self._control("UpdateReasoningEngine", request, detail, update)
 
@@ -397,7 +367,7 @@ class VertexRoutes(CloudEmulator):
             "ListReasoningEngines",
             request,
             detail,
-            lambda body: _json(200, {"reasoningEngines": listed} if listed else {}),
+            lambda body: json_response(200, {"reasoningEngines": listed} if listed else {}),
         )
 
     def _route_operation(
@@ -406,7 +376,7 @@ class VertexRoutes(CloudEmulator):
         found = self.state.operations.get(match.group(2))
         if found is None:
             return google_error(404, f"Operation {match.group(2)} does not exist.")
-        return self._control("GetOperation", request, detail, lambda body: _json(200, found))
+        return self._control("GetOperation", request, detail, lambda body: json_response(200, found))
 
     def _route_query(
         self, request: HttpRequest, match: re.Match[str], detail: dict[str, Any]
@@ -469,7 +439,7 @@ class VertexRoutes(CloudEmulator):
             if answered.tool is not None:
                 return invalid("an Agent Engine runs its own tools; script the agent's final reply instead")
             output: Any = {"input": text, "output": answered.text}
-            return self.reply_with(_json(200, {"output": output}), fault)
+            return self.reply_with(json_response(200, {"output": output}), fault)
         user_id = given.get("user_id")
         if not isinstance(user_id, str) or not user_id:
             return invalid(f"{method}() missing the keyword argument 'user_id'.")
@@ -477,18 +447,18 @@ class VertexRoutes(CloudEmulator):
             state = given.get("state") if isinstance(given.get("state"), dict) else {}
             session = self.state.create_session(engine, user_id, state)
             detail["session_id"] = session.id
-            return self.reply_with(_json(200, {"output": session.as_json()}), fault)
+            return self.reply_with(json_response(200, {"output": session.as_json()}), fault)
         if method == "list_sessions":
             found = [s.as_json(events=False) for s in self.state.user_sessions(engine, user_id)]
-            return self.reply_with(_json(200, {"output": {"sessions": found}}), fault)
+            return self.reply_with(json_response(200, {"output": {"sessions": found}}), fault)
         session_id = str(given.get("session_id") or "")
         session = self.state.session(engine, user_id, session_id)
         if session is None:
             return google_error(404, f"Session not found: {session_id} (user {user_id}).")
         if method == "delete_session":
             self.state.delete_session(session_id)
-            return _json(200, {"output": None})
-        return self.reply_with(_json(200, {"output": session.as_json()}), fault)
+            return json_response(200, {"output": None})
+        return self.reply_with(json_response(200, {"output": session.as_json()}), fault)
 
     def _engine_turn(
         self,
@@ -533,7 +503,7 @@ class VertexRoutes(CloudEmulator):
                 session = self.state.create_session(engine, user_id, {})
             tags = session.state
             detail["session_id"] = session.id
-        history = _history(session.events) if session else []
+        history = history_of(session.events) if session else []
         turn = self._engine_turn(engine, text, tags, history, session)
         answered = self._answer(turn, detail)
         if isinstance(answered, HttpResponse):
@@ -550,159 +520,18 @@ class VertexRoutes(CloudEmulator):
         }
         event: dict[str, Any] = {
             "content": {"parts": [{"text": answered.text}], "role": "model"},
-            "author": _author(engine.display_name),
+            "author": author_name(engine.display_name),
             "invocation_id": invocation,
             "id": str(uuid.uuid4()),
             "timestamp": time.time(),
             "actions": {"state_delta": {}, "artifact_delta": {}, "requested_auth_configs": {}},
         }
         if engine.reports_usage and engine.kind == "adk":
-            event["usage_metadata"] = _snake(self.usage_metadata(answered.usage))
+            event["usage_metadata"] = snake_usage(self.usage_metadata(answered.usage))
         if session is not None:
             self.state.record(session, asked, event)
         frames = [json.dumps(event).encode() + b"\n", b"\n"]
-        stream = self.stream_with(frames, fault, corrupt=lambda frame: b"{not json\n", error=_stream_error)
-        return HttpResponse(200, {"Content-Type": "application/json"}, stream)
-
-
-_STRUCTS = frozenset({"jsonConfig", "parameters", "envVars", "labels"})  # free-form maps: keys kept as sent
-
-
-def camel(value: Any) -> Any:
-    """A request's JSON with field names in lowerCamelCase, as the service stores and returns them.
-
-    Google's JSON mapping accepts snake_case names too (google-cloud-aiplatform sends some); the
-    keys of free-form maps (an ADK config, a method's parameters) are data and stay as they are.
-    """
-    if isinstance(value, list):
-        return [camel(v) for v in value]
-    if not isinstance(value, dict):
-        return value
-    done: dict[str, Any] = {}
-    for key, item in value.items():
-        name = re.sub(r"_([a-z0-9])", lambda m: m.group(1).upper(), str(key))
-        done[name] = item if name in _STRUCTS else camel(item)
-    return done
-
-
-def _adk_config(spec: Any) -> dict[str, Any]:
-    """The ADK agent config a create or update carries (spec.sourceCodeSpec.agentConfigSource), if any."""
-    source = ((spec or {}).get("sourceCodeSpec") or {}).get("agentConfigSource") or {}
-    config = (source.get("adkConfig") or {}).get("jsonConfig")
-    return config if isinstance(config, dict) else {}
-
-
-def _from_config(config: dict[str, Any]) -> dict[str, Any]:
-    found: dict[str, Any] = {}
-    if isinstance(config.get("model"), str):
-        found["model"] = config["model"]
-    if isinstance(config.get("instruction"), str):
-        found["instructions"] = config["instruction"]
-    return found
-
-
-def _author(name: str) -> str:
-    return re.sub(r"[^a-zA-Z0-9_]", "_", name) or "agent"
-
-
-def _snake(metadata: dict[str, Any]) -> dict[str, Any]:
-    """usageMetadata in the snake_case an ADK event's model_dump gives."""
-    return {
-        re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower(): value
-        for key, value in metadata.items()
-        if key not in ("promptTokensDetails",)
-    }
-
-
-def _history(events: list[dict[str, Any]]) -> list[Message]:
-    messages = []
-    for event in events:
-        text = "".join(str(p.get("text", "")) for p in (event.get("content") or {}).get("parts") or [])
-        messages.append(Message(role="user" if event.get("author") == "user" else "assistant", content=text))
-    return messages
-
-
-def _stream_error(fault: Fault) -> bytes:
-    code = fault.code or "INTERNAL"
-    status = {v: k for k, v in _STATUS.items()}.get(code, 500)
-    return (
-        json.dumps({"error": {"code": status, "message": "Injected stream error.", "status": code}}).encode()
-        + b"\n"
-    )
-
-
-def _contents(raw: Any) -> tuple[str | None, list[Message], list[str]]:
-    """The conversation from ``contents``: messages (function results as user turns) and the results sent."""
-    if not isinstance(raw, list) or not raw:
-        return "Unable to submit request because it has an empty contents field.", [], []
-    messages: list[Message] = []
-    results: list[str] = []
-    for index, item in enumerate(raw):
-        if not isinstance(item, dict) or item.get("role", "user") not in ("user", "model", "function"):
-            return f"contents[{index}].role must be 'user' or 'model'.", [], []
-        parts = item.get("parts")
-        if not isinstance(parts, list) or not parts:
-            return (
-                f"Unable to submit request because it must include at least one parts field,"
-                f" which describes the prompt input (contents[{index}]).",
-                [],
-                [],
-            )
-        texts = []
-        for part in parts:
-            if not isinstance(part, dict):
-                return f"contents[{index}].parts must be objects.", [], []
-            if "text" in part:
-                texts.append(str(part["text"]))
-            elif "functionResponse" in part:
-                response = (part["functionResponse"] or {}).get("response")
-                results.append(json.dumps(response, sort_keys=True))
-                texts.append(results[-1])
-            elif "functionCall" in part:
-                texts.append(json.dumps(part["functionCall"], sort_keys=True))
-        if texts and not any(t.strip() for t in texts):
-            return f"contents[{index}].parts[0].text must not be empty.", [], []
-        role = "assistant" if item.get("role") == "model" else "user"
-        messages.append(Message(role=role, content="\n".join(texts)))
-    if raw[-1].get("role", "user") == "model":
-        return (
-            "Please ensure that the last turn of contents comes from the user (or a function response).",
-            [],
-            [],
+        stream = self.stream_with(
+            frames, fault, corrupt=lambda _frame: b"{not json\n", error=stream_error_line
         )
-    return None, messages, results
-
-
-def _generation_problem(config: Any) -> str | None:
-    if not isinstance(config, dict):
-        return "generationConfig must be an object."
-    limit = config.get("maxOutputTokens")
-    if limit is not None and (not isinstance(limit, int) or limit < 1):
-        return "Unable to submit request because maxOutputTokens must be at least 1."
-    checks = (("temperature", 0, 2), ("topP", 0, 1))
-    for name, low, high in checks:
-        value = config.get(name)
-        if value is not None and (not isinstance(value, int | float) or not low <= value <= high):
-            return f"Unable to submit request because {name} must be in the range [{low}, {high}]."
-    return None
-
-
-def _labels_problem(labels: Any) -> str | None:
-    if labels is None:
-        return None
-    if not isinstance(labels, dict) or len(labels) > 64:
-        return "labels must be a map of at most 64 entries."
-    for key, value in labels.items():
-        if not LABEL_KEY.match(str(key)) or not isinstance(value, str) or not LABEL_VALUE.match(value):
-            return (
-                f"Label {key!r}: keys and values may contain only lowercase letters, numbers, underscores and"
-                " dashes, at most 63 characters; keys start with a letter."
-            )
-    return None
-
-
-def _brain_error(exc: StepError) -> HttpResponse:
-    """A brain's podium error (a scripted ``error:``) as Vertex's own error."""
-    message = exc.message + (f" ({exc.fix})" if exc.kind == "invalid_request" and exc.fix else "")
-    status = {"throttled": 429, "invalid_request": 400, "auth": 403, "timeout": 504}.get(exc.kind, 503)
-    return google_error(status, message, retry_after=exc.retry_after)
+        return HttpResponse(200, {"Content-Type": "application/json"}, stream)
