@@ -41,7 +41,11 @@ class VertexBinding(BaseModel):
         description="stream_query: an ADK agent (sessions, events with usage); query: an agent whose"
         " query(input=…) returns its output (LangChain-style templates; no session, usage unknown).",
     )
-    model: str | None = Field(None, description="A Gemini model id (gemini-2.5-flash), called directly.")
+    model: str | None = Field(
+        None,
+        description="A Gemini model id (gemini-2.5-flash), called directly; beside an engine, the model"
+        " the engine runs (the call is priced as it).",
+    )
 
 
 BINDING_FIX = (
@@ -55,6 +59,7 @@ class Engine:
     name: str  # the full resource name
     method: str
     source: str = "binding"  # or the lock file that named it
+    model: str | None = None  # the Gemini model it runs, when known (for the cost)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,9 +78,10 @@ def resolve(
     deployed: Mapping[str, Any] | None = None,
 ) -> Target:
     """What a request runs on: the binding's Agent Engine, else the one `podium deploy` made, else a model."""
+    model = binding.model or request.model  # beside an engine: the model it runs, for the cost
     if binding.engine:
         if ENGINE_NAME.match(binding.engine):
-            return Engine(binding.engine, binding.method)
+            return Engine(binding.engine, binding.method, model=model)
         if not project:
             raise InvalidRequest(
                 f"agents.{request.agent}.vertex.engine is the id {binding.engine}, and no project is"
@@ -83,12 +89,11 @@ def resolve(
                 fix=PROJECT_FIX + "; or give the full name projects/P/locations/L/reasoningEngines/ID",
                 provider=PROVIDER,
             )
-        return Engine(
-            f"projects/{project}/locations/{location}/reasoningEngines/{binding.engine}", binding.method
-        )
+        name = f"projects/{project}/locations/{location}/reasoningEngines/{binding.engine}"
+        return Engine(name, binding.method, model=model)
     if deployed and deployed.get("engine"):
-        return Engine(str(deployed["engine"]), "stream_query", source=LOCK_FILE)
-    model = binding.model or request.model
+        made = str(deployed.get("model") or "") or model
+        return Engine(str(deployed["engine"]), "stream_query", source=LOCK_FILE, model=made)
     if model:
         return Model(model)
     raise InvalidRequest(

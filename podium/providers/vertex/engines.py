@@ -22,7 +22,6 @@ from typing import Any
 
 from podium.core.calls import AgentRequest, AgentResponse, Usage
 from podium.core.errors import TransientError
-from podium.providers._kit.threads import SdkCall
 from podium.providers.vertex.binding import Engine
 from podium.providers.vertex.errors import PROVIDER, TABLE
 from podium.providers.vertex.gemini import usage_of
@@ -63,7 +62,7 @@ def _text(event: Mapping[str, Any]) -> str | None:
     return "".join(texts) if texts else None
 
 
-def stream_query(engine: Any, request: AgentRequest, target: Engine, call: SdkCall) -> AgentResponse:
+def stream_query(engine: Any, request: AgentRequest, target: Engine) -> AgentResponse:
     """One step on an ADK agent (blocking: run it in the provider's threads)."""
     where = f"vertex Agent Engine {target.name} stream_query (agent '{request.agent}')"
     started = time.perf_counter()
@@ -82,7 +81,8 @@ def stream_query(engine: Any, request: AgentRequest, target: Engine, call: SdkCa
             )
         _event_error(event, where)
         events.append(dict(event))
-        text = _text(event) if _text(event) is not None else text
+        said = _text(event)
+        text = said if said is not None else text
         used = usage_of(event.get("usage_metadata") or event.get("usageMetadata"))
         if used is not None:
             usage = Usage(
@@ -106,7 +106,7 @@ def stream_query(engine: Any, request: AgentRequest, target: Engine, call: SdkCa
     return AgentResponse(
         text=text,
         usage=usage,
-        model=request.model,
+        model=target.model,
         latency_ms=(time.perf_counter() - started) * 1000,
         response_id=str(events[-1].get("invocation_id") or "") or None,
         session_id=session_id,
@@ -114,7 +114,7 @@ def stream_query(engine: Any, request: AgentRequest, target: Engine, call: SdkCa
     )
 
 
-def query(engine: Any, request: AgentRequest, target: Engine, call: SdkCall) -> AgentResponse:
+def query(engine: Any, request: AgentRequest, target: Engine) -> AgentResponse:
     """One step on a query agent: ``query(input=…)``; its output's text, usage unknown."""
     started = time.perf_counter()
     tags = podium_tags(request)
@@ -132,7 +132,7 @@ def query(engine: Any, request: AgentRequest, target: Engine, call: SdkCall) -> 
     return AgentResponse(
         text=text,
         usage=Usage(),
-        model=request.model,
+        model=target.model,
         latency_ms=(time.perf_counter() - started) * 1000,
         native=native,
     )

@@ -85,8 +85,8 @@ class VertexProvider(Provider):
                 where = f"vertex Agent Engine {target.name} (agent '{request.agent}')"
                 engine = self.clients.engine(target.name)
                 if target.method == "query":
-                    return engines.query(engine, request, target, call)
-                return engines.stream_query(engine, request, target, call)
+                    return engines.query(engine, request, target)
+                return engines.stream_query(engine, request, target)
             where = f"vertex generateContent {target.model_id} (agent '{request.agent}')"
             return generate(
                 self.clients.genai(),

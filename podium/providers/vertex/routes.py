@@ -137,6 +137,8 @@ class VertexRoutes(CloudEmulator):
         config = given.get("config")
         if isinstance(config, dict) and isinstance(config.get("metadata"), dict):
             return config["metadata"].get(STEP)
+        if isinstance(given.get("state"), dict):  # create_session
+            return given["state"].get(STEP)
         session = self.state.sessions.get(str(given.get("session_id") or ""))
         return None if session is None else session.state.get(STEP)
 

@@ -57,7 +57,9 @@ def test_deploy_then_run_on_the_deployed_engine_then_redeploy(
 
     ran = podium("run", str(path), "--json", tmp_path=tmp_path)
     assert ran.returncode == 0, ran.stderr
-    assert json.loads(ran.stdout)["outputs"] == {"answer": "deployed answer"}
+    done = json.loads(ran.stdout)
+    assert done["outputs"] == {"answer": "deployed answer"}
+    assert done["cost"]["unpriced_calls"] == 0 and float(done["cost"]["total_usd"]) > 0  # priced as its model
     [call] = [e for e in emulator.requests if e.operation == "StreamQuery"]
     assert call.detail["engine"] == row["engine"] and emulator.count("GenerateContent") == 0
 

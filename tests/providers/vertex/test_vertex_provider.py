@@ -92,9 +92,12 @@ async def test_an_engine_bound_by_its_id_is_completed_with_project_and_location(
 ) -> None:
     engine = emulator.add_engine("helper")
     provider = provider_for(emulator, tmp_path)
-    reply = await provider.invoke(request("hi", binding={"engine": engine.rsplit("/", 1)[1]}))
+    reply = await provider.invoke(
+        request("hi", binding={"engine": engine.rsplit("/", 1)[1], "model": "gemini-2.5-pro"})
+    )
     await provider.aclose()
     assert reply.text == "hi" and reply.native["engine"] == engine
+    assert reply.model == "gemini-2.5-pro"  # what the engine runs: its calls are priced as that model
 
 
 @pytest.mark.parametrize(
