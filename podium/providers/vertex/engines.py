@@ -21,11 +21,28 @@ from collections.abc import Mapping
 from typing import Any
 
 from podium.core.calls import AgentRequest, AgentResponse, Usage
-from podium.core.errors import TransientError
+from podium.core.errors import InvalidRequest, TransientError
 from podium.providers.vertex.binding import Engine
 from podium.providers.vertex.errors import PROVIDER, TABLE
 from podium.providers.vertex.gemini import usage_of
 from podium.providers.vertex.tags import podium_tags
+
+
+def check_methods(engine: Any, request: AgentRequest, target: Engine) -> None:
+    """The engine has the methods its binding's `method` calls; else an InvalidRequest naming what it has."""
+    needed = ("query",) if target.method == "query" else ("stream_query", "list_sessions", "create_session")
+    missing = [name for name in needed if not callable(getattr(engine, name, None))]
+    if missing:
+        schemas = engine.operation_schemas() if callable(getattr(engine, "operation_schemas", None)) else []
+        has = sorted(str(s.get("name")) for s in schemas or [] if isinstance(s, Mapping))
+        other = "query" if target.method == "stream_query" else "stream_query"
+        raise InvalidRequest(
+            f"vertex Agent Engine {target.name} (agent '{request.agent}') has no {', '.join(missing)}"
+            f" (it has: {', '.join(has) or 'no methods'})",
+            fix=f"set agents.{request.agent}.vertex.method to {other}, or bind an engine that is an ADK agent"
+            " (AdkApp) for stream_query, or one with a query method for query",
+            provider=PROVIDER,
+        )
 
 
 def _session_for(engine: Any, request: AgentRequest, user_id: str) -> tuple[str, bool]:

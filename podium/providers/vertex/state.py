@@ -30,7 +30,7 @@ class EngineRecord:
 
     name: str
     display_name: str
-    kind: str  # "adk" or "query"
+    kind: str  # "adk", "query", or "any" (both: an engine made up for a workflow's --emulate)
     podium_agent: str | None = None
     reports_usage: bool = True
     model: str = "gemini-2.5-flash"
@@ -43,7 +43,7 @@ class EngineRecord:
 
     def resource(self) -> dict[str, Any]:
         """The engine as ``reasoningEngines.get`` returns it; ``spec.classMethods`` lists its methods."""
-        methods = ADK_METHODS if self.kind == "adk" else QUERY_METHODS
+        methods = {"adk": ADK_METHODS, "query": QUERY_METHODS}.get(self.kind, ADK_METHODS + QUERY_METHODS[:1])
         resource: dict[str, Any] = {
             "name": self.name,
             "displayName": self.display_name,
@@ -51,7 +51,7 @@ class EngineRecord:
             "updateTime": self.updated or self.created,
             "spec": {
                 **self.spec,
-                "agentFramework": "google-adk" if self.kind == "adk" else "langchain",
+                "agentFramework": "langchain" if self.kind == "query" else "google-adk",
                 "classMethods": [{**m, "parameters": {"type": "object", "properties": {}}} for m in methods],
             },
         }

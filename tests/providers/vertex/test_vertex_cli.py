@@ -74,11 +74,15 @@ def test_an_engine_bound_workflow_runs_emulated(tmp_path: Path) -> None:
         agents:
           helper:
             vertex: {engine: "1234567890"}
+          summariser:
+            vertex: {engine: "1234567891", method: query}
         steps:
           ask: {agent: helper, prompt: "hello engine"}
+          sum: {agent: summariser, prompt: "sum up", needs: [ask]}
         outputs: {answer: "{{ steps.ask.output }}"}
         mock:
           ask: {reply: "hello from the engine", usage: {input_tokens: 7, output_tokens: 5}}
+          sum: {reply: "summed"}
         """,
     )
     done = podium("run", str(path), "--emulate", "--json", tmp_path=tmp_path)

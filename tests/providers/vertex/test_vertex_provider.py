@@ -213,3 +213,16 @@ async def test_without_credentials_the_error_says_how_to_sign_in(tmp_path: Path)
     await provider.aclose()
     assert "no Google credentials" in caught.value.message
     assert "--emulate" in (caught.value.fix or "")
+
+
+async def test_an_engine_without_the_bound_method_says_which_it_has(
+    emulator: VertexEmulator, tmp_path: Path
+) -> None:
+    engine = emulator.add_engine("summariser", kind="query")  # a query agent, bound as if ADK
+    provider = provider_for(emulator, tmp_path)
+    with pytest.raises(InvalidRequest) as caught:
+        await provider.invoke(request("hi", binding={"engine": engine}))
+    await provider.aclose()
+    assert "has no list_sessions, create_session (it has: query, stream_query)" in caught.value.message
+    assert "vertex.method to query" in (caught.value.fix or "")
+    assert emulator.count("StreamQuery") == 0
