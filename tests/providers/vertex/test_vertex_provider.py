@@ -226,3 +226,20 @@ async def test_an_engine_without_the_bound_method_says_which_it_has(
     assert "has no list_sessions, create_session (it has: query, stream_query)" in caught.value.message
     assert "vertex.method to query" in (caught.value.fix or "")
     assert emulator.count("StreamQuery") == 0
+
+
+def test_a_retry_after_header_counts_when_there_is_no_retry_info() -> None:
+    import httpx
+    from google.genai import errors
+
+    from podium.providers.vertex.errors import from_api_error
+
+    proxy = httpx.Response(
+        429, headers={"Retry-After": "3"}, request=httpx.Request("POST", "http://127.0.0.1")
+    )
+    exc = errors.ClientError(
+        429, {"error": {"code": 429, "message": "slow down", "status": "RESOURCE_EXHAUSTED"}}, proxy
+    )
+    error = from_api_error(exc, "here")
+    assert isinstance(error, Throttled) and error.retry_after == 3.0
+    assert error.message == "here: 429 RESOURCE_EXHAUSTED: slow down"
