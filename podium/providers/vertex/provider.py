@@ -84,6 +84,7 @@ class VertexProvider(Provider):
             if isinstance(target, Engine):
                 where = f"vertex Agent Engine {target.name} (agent '{request.agent}')"
                 engine = self.clients.engine(target.name)
+                engines.check_methods(engine, request, target)
                 if target.method == "query":
                     return engines.query(engine, request, target)
                 return engines.stream_query(engine, request, target)

@@ -275,7 +275,7 @@ class VertexRoutes(CloudEmulator):
         """The engine named, or (serving a workflow's --emulate) one made for it on first use."""
         found = self.state.engine(name)
         if found is None and self.any_engine and ENGINE_NAME.match(name):
-            found = self.state.add_engine("podium-emulated", name=name)
+            found = self.state.add_engine("podium-emulated", name=name, kind="any")
         return found
 
     def _engine_missing(self, name: str) -> HttpResponse:
@@ -488,13 +488,14 @@ class VertexRoutes(CloudEmulator):
         if problem is not None or engine is None:
             return problem or self._engine_missing(name)
         detail["method"] = method
-        text = given.get("message") if engine.kind == "adk" else given.get("input")
+        adk = engine.kind == "adk" or (engine.kind == "any" and "user_id" in given)
+        text = given.get("message") if adk else given.get("input")
         if not isinstance(text, str) or not text.strip():
-            argument = "message" if engine.kind == "adk" else "input"
+            argument = "message" if adk else "input"
             return invalid(f"{method}() missing the keyword argument {argument!r} (the text to send).")
         session: Session | None = None
         tags: dict[str, Any] = {}
-        if engine.kind == "adk":
+        if adk:
             user_id, session_id = str(given.get("user_id") or ""), str(given.get("session_id") or "")
             if not user_id:
                 return invalid(f"{method}() missing the keyword argument 'user_id'.")
@@ -528,7 +529,7 @@ class VertexRoutes(CloudEmulator):
             "timestamp": time.time(),
             "actions": {"state_delta": {}, "artifact_delta": {}, "requested_auth_configs": {}},
         }
-        if engine.reports_usage and engine.kind == "adk":
+        if engine.reports_usage and adk:
             event["usage_metadata"] = snake_usage(self.usage_metadata(answered.usage))
         if session is not None:
             self.state.record(session, asked, event)
