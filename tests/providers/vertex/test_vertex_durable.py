@@ -1,0 +1,86 @@
+"""A real crash: `podium run` SIGKILLed while an Agent Engine answers, then `podium resume` in a new process.
+
+The engine session was created before the crash, and podium had recorded nothing about it: the
+resumed call must find that session again (by its user, podium's session id) and continue it,
+not open a second conversation.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from vertex_support import write_workflow
+
+from podium.providers._kit.brains import Turn
+from podium.providers.vertex.emulator import VertexEmulator
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def test_a_run_killed_mid_call_resumes_in_the_same_engine_session(
+    emulator: VertexEmulator, tmp_path: Path
+) -> None:
+    entered, release = threading.Event(), threading.Event()
+    seen: list[Turn] = []
+
+    def brain(turn: Turn) -> str:
+        seen.append(turn)
+        if len(seen) == 1:  # the first call hangs until the process that made it is dead
+            entered.set()
+            release.wait(30)
+            return "too late"
+        return f"answer {len(seen)}"
+
+    emulator.brain = brain
+    engine = emulator.add_engine("helper")
+    path = write_workflow(
+        tmp_path,
+        f"""
+        name: crash
+        defaults: {{provider: vertex, retry: {{attempts: 1}}}}
+        providers: {{vertex: {json.dumps(emulator.settings())}}}
+        agents:
+          helper: {{vertex: {{engine: {engine}}}}}
+        steps:
+          ask: {{agent: helper, prompt: "What about tides?"}}
+        outputs: {{answer: "{{{{ steps.ask.output }}}}"}}
+        """,
+    )
+    env = {**os.environ, "PODIUM_DB": str(tmp_path / "runs.db"), "NO_COLOR": "1"}
+    command = [sys.executable, "-m", "podium"]
+    running = subprocess.Popen(
+        [*command, "run", str(path), "--json"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert entered.wait(60), running.stderr.read().decode() if running.poll() is not None else "no call"
+        os.kill(running.pid, signal.SIGKILL)
+        running.wait(10)
+    finally:
+        release.set()
+        if running.poll() is None:
+            running.kill()
+        running.communicate()
+    run_id = seen[0].run_id
+    assert run_id and running.returncode == -signal.SIGKILL
+
+    resumed = subprocess.run(
+        [*command, "resume", run_id, "--json"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=90
+    )
+
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads(resumed.stdout)["outputs"] == {"answer": "answer 2"}
+    streams = [e for e in emulator.requests if e.operation == "StreamQuery"]
+    created = [e for e in emulator.requests if e.detail.get("method") == "create_session"]
+    assert len(streams) == 2 and len(created) == 1
+    assert streams[0].detail["session_id"] == streams[1].detail["session_id"] == seen[1].session_id
+    assert seen[0].session_id == seen[1].session_id
