@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "podium.providers.local.plugin",
     "podium.providers.bedrock.plugin",
+    "podium.providers.azure.plugin",
     "podium.cost.plugin:CostPlugin",
 )
 ENTRY_POINT_GROUP = "podium"
