@@ -146,7 +146,5 @@ class AzureClients:
         for client in closing:
             close = getattr(client, "close", None)
             if close is not None:
-                try:
+                with contextlib.suppress(Exception):
                     close()
-                except Exception:
-                    pass
