@@ -420,7 +420,13 @@ class AzureRoutes(CloudEmulator):
         history = list(conversation.items) if conversation is not None else []
         everything = history + new_items
         messages = tuple(_messages(everything))
-        prompt = next((m.content for m in messages if m.role == "user"), "")
+        # the prompt is the last thing the user said (as InvokeAgent's inputText); a tool's result is not
+        said = [
+            _text(i.get("content"))
+            for i in everything
+            if i.get("type", "message") == "message" and i.get("role") == "user"
+        ]
+        prompt = said[-1] if said else ""
         turn = Turn(
             prompt=prompt,
             messages=messages,
