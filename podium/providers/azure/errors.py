@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -144,6 +145,8 @@ def to_podium(exc: BaseException, where: str) -> StepError:
 
     if isinstance(exc, AzureError):
         return from_azure_core(exc, where)
+    if isinstance(exc, json.JSONDecodeError):  # openai parses a reply's body as it is, unchecked
+        return TransientError(f"{where}: Azure sent a malformed reply ({exc})", provider=PROVIDER)
     if isinstance(exc, ValueError) and "endpoint" in str(exc).lower():
         return InvalidRequest(f"{where}: {exc}", fix=ENDPOINT_FIX, provider=PROVIDER)
     raise exc
