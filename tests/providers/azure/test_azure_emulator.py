@@ -19,7 +19,15 @@ from podium.providers.azure.emulator import AzureEmulator
 
 
 def test_a_model_deployment_answers_through_get_openai_client_with_usage(emulator: AzureEmulator) -> None:
-    scripted(emulator, {"ask": {"reply": "Paris", "usage": {"input_tokens": 30, "output_tokens": 2, "cache_read_tokens": 10}}})  # fmt: skip
+    scripted(
+        emulator,
+        {
+            "ask": {
+                "reply": "Paris",
+                "usage": {"input_tokens": 30, "output_tokens": 2, "cache_read_tokens": 10},
+            }
+        },
+    )
     client = openai_client(emulator)
 
     reply = client.responses.create(
@@ -49,7 +57,10 @@ def test_an_agent_version_created_with_the_sdk_answers_by_name_in_a_conversation
     )
     assert again.version == "2"
     assert project.agents.get("helper").versions.latest.version == "2"
-    assert project.agents.get_version(agent_name="helper", agent_version="1").definition["instructions"] == "Be brief."  # fmt: skip
+    assert (
+        project.agents.get_version(agent_name="helper", agent_version="1").definition["instructions"]
+        == "Be brief."
+    )
 
     client = openai_client(emulator)
     conversation = client.conversations.create()
@@ -76,7 +87,9 @@ def test_the_services_own_errors_come_back_as_the_sdks_exceptions(emulator: Azur
     project = project_client(emulator)
 
     with pytest.raises(openai.NotFoundError) as missing_agent:
-        client.responses.create(input="hi", extra_body={"agent_reference": {"name": "nobody", "type": "agent_reference"}})  # fmt: skip
+        client.responses.create(
+            input="hi", extra_body={"agent_reference": {"name": "nobody", "type": "agent_reference"}}
+        )
     assert missing_agent.value.status_code == 404 and "nobody" in str(missing_agent.value)
     with pytest.raises(openai.NotFoundError):
         client.responses.create(model="gpt-4o", input="hi", conversation="conv_missing")

@@ -25,7 +25,10 @@ RESPONSES = "CreateResponse"
 async def test_a_model_deployment_call_reports_usage_with_cached_tokens_apart(
     emulator: AzureEmulator, tmp_path: Path
 ) -> None:
-    scripted(emulator, {"s": {"reply": "Paris", "usage": {"input_tokens": 90, "output_tokens": 7, "cache_read_tokens": 30}}})  # fmt: skip
+    scripted(
+        emulator,
+        {"s": {"reply": "Paris", "usage": {"input_tokens": 90, "output_tokens": 7, "cache_read_tokens": 30}}},
+    )
     provider = provider_for(emulator, tmp_path)
     try:
         reply = await provider.invoke(request("Capital of France?", instructions="Be brief."))
@@ -106,7 +109,9 @@ async def test_a_repair_sends_only_the_new_message_into_the_conversation(
     finally:
         await provider.aclose()
     assert second.text == "that was not JSON" and second.session_id == first.session_id
-    assert emulator.requests[-1].detail["input"] == [{"type": "message", "role": "user", "content": "that was not JSON"}]  # fmt: skip
+    assert emulator.requests[-1].detail["input"] == [
+        {"type": "message", "role": "user", "content": "that was not JSON"}
+    ]
 
 
 async def test_a_deleted_conversation_is_started_anew(emulator: AzureEmulator, tmp_path: Path) -> None:
@@ -122,9 +127,19 @@ async def test_a_deleted_conversation_is_started_anew(emulator: AzureEmulator, t
 
 
 @pytest.mark.parametrize("bound", [False, True], ids=["deployment", "agent"])
-async def test_a_function_tool_round_trip(emulator: AzureEmulator, tmp_path: Path, bound: bool, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+async def test_a_function_tool_round_trip(
+    emulator: AzureEmulator, tmp_path: Path, bound: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.syspath_prepend(str(HERE))
-    scripted(emulator, {"s": [{"tool": {"name": "weather", "input": {"city": "Oslo", "days": 2}}}, {"reply": "Rain in Oslo."}]})  # fmt: skip
+    scripted(
+        emulator,
+        {
+            "s": [
+                {"tool": {"name": "weather", "input": {"city": "Oslo", "days": 2}}},
+                {"reply": "Rain in Oslo."},
+            ]
+        },
+    )
     emulator.add_agent("helper")
     binding = {"agent": "helper"} if bound else {}
     provider = provider_for(emulator, HERE)
@@ -150,7 +165,9 @@ async def test_a_function_tool_round_trip(emulator: AzureEmulator, tmp_path: Pat
         ]
 
 
-async def test_the_deployment_path_declares_the_tools_schema(emulator: AzureEmulator, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+async def test_the_deployment_path_declares_the_tools_schema(
+    emulator: AzureEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.syspath_prepend(str(HERE))
     seen: list[dict] = []
     original = emulator._create_response
@@ -159,7 +176,9 @@ async def test_the_deployment_path_declares_the_tools_schema(emulator: AzureEmul
         seen.append(json.loads(req.body))
         return original(req, match, detail)
 
-    emulator._routes[0] = emulator._routes[0].__class__("POST", emulator._routes[0].path, "CreateResponse", emulator._guard(spy, rest=False))  # fmt: skip
+    emulator._routes[0] = emulator._routes[0].__class__(
+        "POST", emulator._routes[0].path, "CreateResponse", emulator._guard(spy, rest=False)
+    )
     provider = provider_for(emulator, HERE)
     try:
         await provider.invoke(request("hi", tools=TOOLS))
@@ -179,7 +198,9 @@ async def test_the_deployment_path_declares_the_tools_schema(emulator: AzureEmul
     }
 
 
-async def test_a_tool_the_agent_does_not_declare_or_that_raises(emulator: AzureEmulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:  # fmt: skip
+async def test_a_tool_the_agent_does_not_declare_or_that_raises(
+    emulator: AzureEmulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.syspath_prepend(str(HERE))
     scripted(emulator, {"s": {"tool": {"name": "weather", "input": {"city": "Oslo"}}}})
     provider = provider_for(emulator, HERE)
@@ -230,8 +251,13 @@ async def test_every_fault_is_mapped_to_the_podium_error_the_policy_acts_on(
 
 @pytest.mark.parametrize(
     ("error", "expected", "status"),
-    [("throttled", Throttled, 429), ("transient", TransientError, 500), ("invalid_request", InvalidRequest, 400), ("auth", AuthError, 401)],
-)  # fmt: skip
+    [
+        ("throttled", Throttled, 429),
+        ("transient", TransientError, 500),
+        ("invalid_request", InvalidRequest, 400),
+        ("auth", AuthError, 401),
+    ],
+)
 async def test_a_scripted_error_comes_back_as_the_services_error(
     emulator: AzureEmulator, tmp_path: Path, error: str, expected: type, status: int
 ) -> None:
