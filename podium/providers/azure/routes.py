@@ -414,9 +414,6 @@ class AzureRoutes(CloudEmulator):
             conversation = self._conversation(str(given["id"] if isinstance(given, dict) else given))
         if not new_items:
             raise Problem(400, "missing_required_parameter", "Missing required parameter: 'input'.", "input")
-        early, fault = self.take_fault("CreateResponse", detail)
-        if early is not None:
-            return early
         history = list(conversation.items) if conversation is not None else []
         everything = history + new_items
         messages = tuple(_messages(everything))
@@ -440,6 +437,9 @@ class AzureRoutes(CloudEmulator):
         detail.update(step=turn.step, agent=turn.agent, model=model, agent_name=agent_name, input=new_items)
         if conversation is not None:
             detail["conversation"] = conversation.id
+        early, fault = self.take_fault("CreateResponse", detail)
+        if early is not None:
+            return early
         if any(i.get("type") == "function_call_output" for i in new_items):
             detail["tool_result"] = [
                 i.get("output") for i in new_items if i.get("type") == "function_call_output"
