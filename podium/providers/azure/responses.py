@@ -92,7 +92,7 @@ def _failed(reply: Any, where: str) -> None:
     error = getattr(reply, "error", None)
     code = str(getattr(error, "code", "") or "")
     message = str(getattr(error, "message", "") or "the response failed")
-    raise TABLE.classify(f"{where}: {code or 'failed'}: {message}", code=code or None, status=500)
+    raise TABLE.classify(f"{where}: {code or 'failed'}: {message}", code=code or None)
 
 
 def respond(
