@@ -330,3 +330,17 @@ async def test_neither_agent_nor_model_says_how_to_bind(emulator: AzureEmulator,
     finally:
         await provider.aclose()
     assert "podium deploy" in (unbound.value.fix or "")
+
+
+async def test_a_steps_timeout_ends_the_sdk_call_too(emulator: AzureEmulator, tmp_path: Path) -> None:
+    import time
+
+    provider = provider_for(emulator, tmp_path, read_timeout=8)
+    emulator.faults.delay(6, operation=RESPONSES)
+    started = time.monotonic()
+    try:
+        with pytest.raises(CallTimeout):
+            await provider.invoke(request("hi", timeout=0.3))
+    finally:
+        await provider.aclose()
+    assert time.monotonic() - started < 4  # the thread is free long before the read timeout
