@@ -196,6 +196,13 @@ class AzureRoutes(CloudEmulator):
             retry_after=fault.retry_after,
         )
 
+    def take_fault(self, operation: str, detail: dict[str, Any]) -> tuple[HttpResponse | None, Fault | None]:
+        early, fault = super().take_fault(operation, detail)
+        if fault is not None and fault.kind == "stream_error":  # nothing streams here: an error reply
+            failed = Fault("server_error", status=500, code=fault.code, message=fault.message)
+            return self.fault_response(failed, operation), None
+        return early, fault
+
     def _guard(self, handler: Any, *, rest: bool = True) -> Any:
         """A handler behind the checks every request gets: the project, a bearer token, the API version."""
 

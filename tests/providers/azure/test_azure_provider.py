@@ -221,6 +221,7 @@ FAULTS = [
     ("cut", lambda f: f.cut(operation=RESPONSES), TransientError),
     ("malformed", lambda f: f.malformed(operation=RESPONSES), TransientError),
     ("delay", lambda f: f.delay(2.0, operation=RESPONSES), CallTimeout),
+    ("stream_error", lambda f: f.stream_error("rate_limit_exceeded", operation=RESPONSES), Throttled),
 ]
 
 
