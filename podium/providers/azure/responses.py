@@ -108,6 +108,12 @@ def respond(
     import openai
 
     started = time.perf_counter()
+    if request.timeout is not None:  # a step's timeout ends the SDK call too, freeing its thread
+        read = getattr(client.timeout, "read", client.timeout)
+        limit = request.timeout + 1.0
+        client = client.with_options(
+            timeout=min(float(read), limit) if isinstance(read, int | float) else limit
+        )
     kwargs: dict[str, Any] = {"metadata": podium_metadata(request)}
     conversation: str | None = None
     fresh = renewed = False
