@@ -13,15 +13,25 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from podium.core.calls import Message
 from podium.core.errors import StepError
-from podium.providers._kit.brains import Answer, Turn
+from podium.providers._kit.brains import Turn
 from podium.providers._kit.emulator import CloudEmulator, Route
 from podium.providers._kit.faults import Fault
 from podium.providers._kit.http import HttpRequest, HttpResponse
 from podium.providers.azure.binding import AGENT_NAME
 from podium.providers.azure.responses import TAG_AGENT, TAG_RUN, TAG_STEP
 from podium.providers.azure.state import AzureState, Conversation, new_id
+from podium.providers.azure.wire import (
+    Problem,
+    items_of,
+    json_reply,
+    messages_of,
+    metadata_of,
+    page,
+    request_body,
+    response_body,
+    text_of,
+)
 
 PROJECT = r"^/api/projects/([^/]+)"
 AGENTS = re.compile(PROJECT + r"/agents$")
@@ -44,86 +54,6 @@ _CODES = {
     "invalid_request": "invalid_request_error",
     "timeout": "timeout",
 }
-
-
-class Problem(Exception):
-    """A request the service rejects, with its status and error code."""
-
-    def __init__(self, status: int, code: str, message: str, param: str | None = None) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message, self.param = status, code, message, param
-
-
-def _json(status: int, body: Any) -> HttpResponse:
-    headers = {"Content-Type": "application/json", "x-ms-request-id": new_id("req")}
-    return HttpResponse(status, headers, json.dumps(body).encode())
-
-
-def _body(request: HttpRequest) -> dict[str, Any]:
-    if not request.body:
-        return {}
-    try:
-        body = json.loads(request.body)
-    except ValueError:
-        raise Problem(400, "invalid_json", "The request body is not valid JSON.") from None
-    if not isinstance(body, dict):
-        raise Problem(400, "invalid_request_error", "The request body must be a JSON object.")
-    return body
-
-
-def _text(content: Any) -> str:
-    """A message's content (text, or a list of text parts) as text."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
-    raise Problem(400, "invalid_type", "A message's content must be a string or a list of parts.", "input")
-
-
-def _items(value: Any) -> list[dict[str, Any]]:
-    """Responses ``input`` (text, or a list of items) as a list of items, each checked."""
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [{"type": "message", "role": "user", "content": value}]
-    if not isinstance(value, list):
-        raise Problem(400, "invalid_type", "input must be a string or an array of items.", "input")
-    items = []
-    for index, item in enumerate(value):
-        if not isinstance(item, dict):
-            raise Problem(400, "invalid_type", f"input[{index}] must be an object.", f"input[{index}]")
-        kind = item.get("type", "message")
-        if kind == "message":
-            if item.get("role") not in ("user", "assistant", "system", "developer"):
-                raise Problem(
-                    400, "invalid_value", f"input[{index}].role is not valid.", f"input[{index}].role"
-                )
-            items.append({**item, "type": "message", "content": _text(item.get("content"))})
-        elif kind == "function_call_output":
-            if not item.get("call_id"):
-                raise Problem(400, "missing_required_parameter", f"input[{index}].call_id is required.")
-            items.append(item)
-        elif kind in ("function_call", "reasoning"):
-            items.append(item)
-        else:
-            raise Problem(400, "invalid_value", f"input[{index}].type '{kind}' is not supported.")
-    return items
-
-
-def _metadata(value: Any, param: str = "metadata") -> dict[str, str]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict) or len(value) > 16:
-        raise Problem(400, "invalid_value", f"{param} must be an object of at most 16 pairs.", param)
-    for key, item in value.items():
-        if len(key) > 64 or not isinstance(item, str) or len(item) > 512:
-            raise Problem(
-                400,
-                "invalid_value",
-                f"{param}: keys of at most 64 and text values of at most 512 characters.",
-                param,
-            )
-    return dict(value)
 
 
 class AzureRoutes(CloudEmulator):
@@ -258,7 +188,7 @@ class AzureRoutes(CloudEmulator):
                 " characters.",
                 "agent_name",
             )
-        body = _body(request)
+        body = request_body(request)
         definition = body.get("definition")
         if not isinstance(definition, dict) or "kind" not in definition:
             raise Problem(
@@ -275,16 +205,16 @@ class AzureRoutes(CloudEmulator):
                 )
             self._check_deployment(model)
         made = self.state.add_version(
-            name, definition, description=body.get("description"), metadata=_metadata(body.get("metadata"))
+            name, definition, description=body.get("description"), metadata=metadata_of(body.get("metadata"))
         )
         detail.update(agent_name=name, version=made.version)
-        return self.reply_with(_json(200, made.wire()), fault)
+        return self.reply_with(json_reply(200, made.wire()), fault)
 
     def _get_agent(self, request: HttpRequest, match: re.Match[str], detail: dict[str, Any]) -> HttpResponse:
         name = match.group(2)
         if self.state.version(name, None) is None:
             raise self._not_found(name)
-        return _json(200, self._agent_wire(name))
+        return json_reply(200, self._agent_wire(name))
 
     def _delete_agent(
         self, request: HttpRequest, match: re.Match[str], detail: dict[str, Any]
@@ -293,14 +223,14 @@ class AzureRoutes(CloudEmulator):
         with self.state.lock:
             if self.state.agents.pop(name, None) is None:
                 raise self._not_found(name)
-        return _json(200, {"object": "agent.deleted", "name": name, "deleted": True})
+        return json_reply(200, {"object": "agent.deleted", "name": name, "deleted": True})
 
     def _list_agents(
         self, request: HttpRequest, match: re.Match[str], detail: dict[str, Any]
     ) -> HttpResponse:
         with self.state.lock:
             data = [self._agent_wire(name) for name in self.state.agents if self.state.agents[name]]
-        return _json(200, _page(data))
+        return json_reply(200, page(data))
 
     def _list_versions(
         self, request: HttpRequest, match: re.Match[str], detail: dict[str, Any]
@@ -310,7 +240,7 @@ class AzureRoutes(CloudEmulator):
             versions = list(self.state.agents.get(name) or [])
         if not versions:
             raise self._not_found(name)
-        return _json(200, _page([v.wire() for v in reversed(versions)]))
+        return json_reply(200, page([v.wire() for v in reversed(versions)]))
 
     def _get_version(
         self, request: HttpRequest, match: re.Match[str], detail: dict[str, Any]
@@ -319,7 +249,7 @@ class AzureRoutes(CloudEmulator):
         found = self.state.version(name, version)
         if found is None:
             raise self._not_found(name, version)
-        return _json(200, found.wire())
+        return json_reply(200, found.wire())
 
     def _check_deployment(self, model: str) -> None:
         if self.deployments is not None and model not in self.deployments:
@@ -347,15 +277,15 @@ class AzureRoutes(CloudEmulator):
         early, fault = self.take_fault("CreateConversation", detail)
         if early is not None:
             return early
-        body = _body(request)
-        made = self.state.new_conversation(_metadata(body.get("metadata")), _items(body.get("items")))
+        body = request_body(request)
+        made = self.state.new_conversation(metadata_of(body.get("metadata")), items_of(body.get("items")))
         detail["conversation"] = made.id
-        return self.reply_with(_json(200, made.wire()), fault)
+        return self.reply_with(json_reply(200, made.wire()), fault)
 
     def _get_conversation(
         self, request: HttpRequest, match: re.Match[str], detail: dict[str, Any]
     ) -> HttpResponse:
-        return _json(200, self._conversation(match.group(2)).wire())
+        return json_reply(200, self._conversation(match.group(2)).wire())
 
     def _delete_conversation(
         self, request: HttpRequest, match: re.Match[str], detail: dict[str, Any]
@@ -364,14 +294,14 @@ class AzureRoutes(CloudEmulator):
         with self.state.lock:
             self._conversation(conversation_id)
             del self.state.conversations[conversation_id]
-        return _json(200, {"id": conversation_id, "object": "conversation.deleted", "deleted": True})
+        return json_reply(200, {"id": conversation_id, "object": "conversation.deleted", "deleted": True})
 
     def _list_items(self, request: HttpRequest, match: re.Match[str], detail: dict[str, Any]) -> HttpResponse:
         conversation = self._conversation(match.group(2))
         with self.state.lock:
             items = [dict(item) for item in conversation.items]
         order = request.query.get("order", ["desc"])[0]
-        return _json(200, _page(items if order == "asc" else list(reversed(items))))
+        return json_reply(200, page(items if order == "asc" else list(reversed(items))))
 
     # --- responses ------------------------------------------------------------------------------
 
@@ -381,18 +311,18 @@ class AzureRoutes(CloudEmulator):
         found = self.state.responses.get(match.group(2))
         if found is None:
             raise Problem(404, "not_found", f"Response with id '{match.group(2)}' not found.")
-        return _json(200, found)
+        return json_reply(200, found)
 
     def _create_response(
         self, request: HttpRequest, match: re.Match[str], detail: dict[str, Any]
     ) -> HttpResponse:
-        body = _body(request)
+        body = request_body(request)
         if body.get("stream"):
             raise Problem(
                 400, "unsupported_parameter", "podium's Azure emulator does not stream responses.", "stream"
             )
-        metadata = _metadata(body.get("metadata"))
-        new_items = _items(body.get("input"))
+        metadata = metadata_of(body.get("metadata"))
+        new_items = items_of(body.get("input"))
         reference = body.get("agent_reference") or body.get("agent")
         model = body.get("model")
         instructions = body.get("instructions")
@@ -423,10 +353,10 @@ class AzureRoutes(CloudEmulator):
             raise Problem(400, "missing_required_parameter", "Missing required parameter: 'input'.", "input")
         history = list(conversation.items) if conversation is not None else []
         everything = history + new_items
-        messages = tuple(_messages(everything))
+        messages = tuple(messages_of(everything))
         # the prompt is the last thing the user said (as InvokeAgent's inputText); a tool's result is not
         said = [
-            _text(i.get("content"))
+            text_of(i.get("content"))
             for i in everything
             if i.get("type", "message") == "message" and i.get("role") == "user"
         ]
@@ -465,7 +395,15 @@ class AzureRoutes(CloudEmulator):
                 status = _STATUS.get(exc.kind, 500)
                 code = _CODES.get(exc.kind, "server_error")
                 return self.error_response(status, code, exc.message, retry_after=exc.retry_after)
-            reply = self._reply(answer, model, metadata, conversation, reference, instructions)
+            reply = response_body(
+                answer,
+                model,
+                metadata,
+                conversation.id if conversation is not None else None,
+                reference,
+                instructions,
+                self.state.now(),
+            )
             with self.state.lock:
                 if conversation is not None:
                     conversation.items.extend(new_items)
@@ -475,86 +413,4 @@ class AzureRoutes(CloudEmulator):
             if conversation is not None:
                 conversation.busy = False
         detail["usage"] = reply["usage"]
-        return self.reply_with(_json(200, reply), fault)
-
-    def _reply(
-        self,
-        answer: Answer,
-        model: str | None,
-        metadata: dict[str, str],
-        conversation: Conversation | None,
-        reference: Any,
-        instructions: Any,
-    ) -> dict[str, Any]:
-        if answer.tool is not None:
-            output = [
-                {
-                    "type": "function_call",
-                    "id": new_id("fc"),
-                    "call_id": new_id("call"),
-                    "name": answer.tool.name,
-                    "arguments": json.dumps(answer.tool.input),
-                    "status": "completed",
-                }
-            ]
-        else:
-            output = [
-                {
-                    "type": "message",
-                    "id": new_id("msg"),
-                    "status": "completed",
-                    "role": "assistant",
-                    "content": [{"type": "output_text", "text": answer.text, "annotations": []}],
-                }
-            ]
-        usage = answer.usage
-        total_in = usage.input_tokens + usage.cache_read_tokens
-        reply: dict[str, Any] = {
-            "id": new_id("resp"),
-            "object": "response",
-            "created_at": self.state.now(),
-            "status": "completed",
-            "model": model,
-            "output": output,
-            "usage": {
-                "input_tokens": total_in,
-                "input_tokens_details": {"cached_tokens": usage.cache_read_tokens},
-                "output_tokens": usage.output_tokens,
-                "output_tokens_details": {"reasoning_tokens": 0},
-                "total_tokens": total_in + usage.output_tokens,
-            },
-            "parallel_tool_calls": True,
-            "tool_choice": "auto",
-            "tools": [],
-            "error": None,
-            "incomplete_details": None,
-            "instructions": instructions if isinstance(instructions, str) else None,
-            "metadata": metadata,
-        }
-        if conversation is not None:
-            reply["conversation"] = {"id": conversation.id}
-        if reference is not None:
-            reply["agent_reference"] = reference
-        return reply
-
-
-def _messages(items: list[dict[str, Any]]) -> list[Message]:
-    """What was said, in podium's words: user and assistant messages, and tools' results as user turns."""
-    said = []
-    for item in items:
-        kind = item.get("type", "message")
-        if kind == "message" and item.get("role") in ("user", "assistant"):
-            said.append(Message(role=str(item["role"]), content=_text(item.get("content"))))
-        elif kind == "function_call_output":
-            said.append(Message(role="user", content=str(item.get("output", ""))))
-    return said
-
-
-def _page(data: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "object": "list",
-        "data": data,
-        "first_id": data[0].get("id") if data else None,
-        "last_id": data[-1].get("id") if data else None,
-        "has_more": False,
-    }
+        return self.reply_with(json_reply(200, reply), fault)
