@@ -237,3 +237,32 @@ def test_a_run_killed_mid_call_resumes_in_the_same_conversation(
     assert len(asked) == 2 and asked[0].detail["conversation"] == asked[1].detail["conversation"]
     assert emulator.count("CreateConversation") == 1
     assert [t.session_id for t in seen if t.step == "ask"] == [asked[0].detail["conversation"]] * 2
+
+
+async def test_a_workflow_agent_calls_its_python_tool_through_the_foundry_agent(
+    emulator: AzureEmulator, tmp_path: Path, podium_plugins: PluginsFixture, podium_events: Any
+) -> None:
+    (tmp_path / "tools_for_tests.py").write_text((Path(__file__).parent / "tools_for_tests.py").read_text())
+    mock = {
+        "ask": [{"tool": {"name": "weather", "input": {"city": "Oslo"}}}, {"reply": "Rain in Oslo."}],
+        "write": {"reply": "A brief on rain."},
+    }
+    scripted(emulator, mock)
+    emulator.add_agent("helper")
+    text = flow(emulator, {"agent": "helper"}).replace(
+        "\n            azure: ",
+        '\n            tools: {weather: "tools_for_tests:weather"}\n            azure: ',
+        1,
+    )
+    path = write_workflow(tmp_path, text)
+
+    result = await run(path, podium_plugins)
+
+    assert result.status == "succeeded", result
+    assert result.steps["ask"].output == "Rain in Oslo." and result.outputs == {"brief": "A brief on rain."}
+    finished = {e.step: e.data for e in podium_events.events if e.type is EventType.CALL_FINISHED}
+    [tool] = finished["ask"]["native"]["tool_calls"]
+    assert tool["name"] == "weather" and tool["result"] == {"city": "Oslo", "days": 1, "sky": "rain"}
+    assert finished["ask"]["usage"]["requests"] == 2
+    asked = calls(emulator, "ask")
+    assert len(asked) == 2 and asked[0].detail["conversation"] == asked[1].detail["conversation"]
