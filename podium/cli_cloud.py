@@ -166,9 +166,8 @@ def _serve(
                 click.echo("point an SDK at it with:")
                 for name, value in environment.items():
                     click.echo(f"  export {name}={value}")
-            click.echo(
-                f"or in a workflow: providers: {{{cls.name}: {{endpoint_url: {emulator.endpoint_url}}}}}"
-            )
+            pointing = {k: v for k, v in emulator.settings().items() if v is not None}
+            click.echo(f"or in a workflow: providers: {{{cls.name}: {json.dumps(pointing)}}}")
         sys.stdout.flush()
         try:
             while not stop.wait(0.5):

@@ -27,6 +27,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "podium.providers.local.plugin",
     "podium.providers.bedrock.plugin",
     "podium.providers.vertex.plugin",
+    "podium.providers.azure.plugin",
     "podium.cost.plugin:CostPlugin",
 )
 ENTRY_POINT_GROUP = "podium"

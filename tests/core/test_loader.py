@@ -343,7 +343,12 @@ def test_agent_with_unknown_provider_lists_installed_ones(load_error: Any) -> No
     assert re.search(r"installed providers: [a-z, ]*\blocal\b", problem.fix)
 
 
-def test_default_provider_that_is_not_installed(load_error: Any) -> None:
+def test_default_provider_that_is_not_installed(load_error: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a cloud whose plugin is left out, as when its extra is not installed
+    from podium.plugins import manager
+
+    kept = tuple(p for p in manager.DEFAULT_PLUGINS if not p.startswith("podium.providers.azure."))
+    monkeypatch.setattr(manager, "DEFAULT_PLUGINS", kept)
     text = "name: t\nagents: {w: {}}\ndefaults: {provider: azure}\nsteps:\n  a: {agent: w}\n"
     err, path = load_error(text)
     problem = assert_located(err, path, "defaults.provider", line_of(text, "azure"))

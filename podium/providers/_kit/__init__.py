@@ -11,4 +11,6 @@ provider that needs one piece loads only that piece:
 - `deploying`: a managed agent's instructions rendered for a deploy, and waiting for a cloud to be ready
 - `scripted`, `brains`: the workflow's ``mock:`` replies, and the brains that answer an emulator's turns
 - `faults`, `http`, `emulator`: the `CloudEmulator` base — HTTP on 127.0.0.1, routes, faults, request log
+- `tls`: a throwaway CA and 127.0.0.1 certificate, for an emulator whose SDK insists on HTTPS (``tls = True``)
+- `signatures`: a python tool's signature as the JSON Schema of its parameters, for function-tool declarations
 """

@@ -23,13 +23,17 @@ from __future__ import annotations
 import json
 import re
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from podium.providers._kit.brains import Answer, Brain, CallableBrain, EchoBrain, ScriptedBrain, Turn
 from podium.providers._kit.faults import Fault, Faults
 from podium.providers._kit.http import CUT, Cut, EmulatorServer, HttpRequest, HttpResponse
+
+if TYPE_CHECKING:
+    from podium.providers._kit.tls import Certificates
 
 RouteHandler = Callable[[HttpRequest, re.Match[str], dict[str, Any]], HttpResponse]
 
@@ -64,10 +68,21 @@ class CloudEmulator:
     """A cloud's service on 127.0.0.1; subclasses add routes, their error format and SDK settings."""
 
     provider: ClassVar[str] = "cloud"  # the podium provider it emulates
+    # serve HTTPS with a throwaway CA (`ca_file`) made at construction: for SDKs that refuse to send
+    # a bearer token over plain HTTP (azure-core)
+    tls: ClassVar[bool] = False
 
     def __init__(self, brain: Brain | Callable[[Turn], str | Answer] | None = None, *, port: int = 0) -> None:
         self.faults = Faults()
-        self.server = EmulatorServer(self.handle, port=port, name=self.provider)
+        self.certificates: Certificates | None = None
+        context = None
+        if self.tls:
+            from podium.providers._kit.tls import issue
+
+            self.certificates = issue()
+            weakref.finalize(self, self.certificates.remove)
+            context = self.certificates.server_context()
+        self.server = EmulatorServer(self.handle, port=port, name=self.provider, tls=context)
         self._brain: Brain = EchoBrain()
         if brain is not None:
             self.brain = brain
@@ -241,6 +256,11 @@ class CloudEmulator:
     @property
     def endpoint_url(self) -> str:
         return self.server.url
+
+    @property
+    def ca_file(self) -> str | None:
+        """The CA certificate file a client must trust to reach a TLS emulator (None: plain HTTP)."""
+        return str(self.certificates.ca_file) if self.certificates is not None else None
 
     def sleep(self, seconds: float) -> bool:
         """Sleep in a handler; True (early) when the emulator is stopping."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import ssl
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -58,6 +59,7 @@ class _Server(ThreadingHTTPServer):
         self.handle_request_fn = handler
         self.connections: set[socket.socket] = set()
         self.connections_lock = threading.Lock()
+        self.scheme = "http"
         super().__init__(address, _RequestHandler)
 
     def process_request(self, request: Any, client_address: Any) -> None:
@@ -83,6 +85,11 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
+    def setup(self) -> None:
+        super().setup()
+        if isinstance(self.connection, ssl.SSLSocket):  # TLS: the handshake in this thread, not accept()'s
+            self.connection.do_handshake()
+
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
@@ -93,7 +100,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             query=parse_qs(split.query, keep_blank_values=True),
             headers={k.lower(): v for k, v in self.headers.items()},
             body=body,
-            url=f"http://{self.headers.get('Host', '127.0.0.1')}{self.path}",
+            url=f"{self.server.scheme}://{self.headers.get('Host', '127.0.0.1')}{self.path}",
         )
         try:
             response = self.server.handle_request_fn(request)
@@ -141,10 +148,22 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
 
 class EmulatorServer:
-    """A threaded HTTP server on 127.0.0.1 (port 0: any free port) serving one handler function."""
+    """A threaded HTTP server on 127.0.0.1 (port 0: any free port) serving one handler function.
 
-    def __init__(self, handler: Handler, *, host: str = "127.0.0.1", port: int = 0, name: str = "emulator"):
+    With `tls` (a server `ssl.SSLContext`, see `podium.providers._kit.tls`) it serves HTTPS instead.
+    """
+
+    def __init__(
+        self,
+        handler: Handler,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        name: str = "emulator",
+        tls: ssl.SSLContext | None = None,
+    ):
         self.handler = handler
+        self.tls = tls
         self.host = host
         self.port = port
         self.name = name
@@ -157,13 +176,18 @@ class EmulatorServer:
         if self._server is None:
             raise RuntimeError(f"the {self.name} emulator is not running")
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"{'https' if self.tls is not None else 'http'}://{host}:{port}"
 
     def start(self) -> EmulatorServer:
         if self._server is not None:
             return self
         self.stopping.clear()
         self._server = _Server((self.host, self.port), self.handler)
+        if self.tls is not None:
+            self._server.socket = self.tls.wrap_socket(
+                self._server.socket, server_side=True, do_handshake_on_connect=False
+            )
+            self._server.scheme = "https"
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},

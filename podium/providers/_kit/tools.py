@@ -10,10 +10,7 @@ in the provider's worker thread (an async tool awaited on the run's loop), a fai
 from __future__ import annotations
 
 import asyncio
-import inspect
 import json
-import types
-import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,60 +121,3 @@ class Toolbox:
                 provider=self.provider,
             )
         return self.call(request, tool, arguments, loop=loop)
-
-
-_JSON_TYPES: dict[Any, str] = {str: "string", int: "integer", float: "number", bool: "boolean",
-                               list: "array", tuple: "array", dict: "object"}  # fmt: skip
-
-
-def _json_type(annotation: Any) -> dict[str, Any]:
-    """A JSON Schema for one parameter's annotation; unknown or missing annotations allow anything."""
-    if isinstance(annotation, str):  # postponed annotations: only the plain names are understood
-        annotation = {"str": str, "int": int, "float": float, "bool": bool, "list": list, "dict": dict}.get(
-            annotation.split("[")[0].strip(), inspect.Parameter.empty
-        )
-    origin = typing.get_origin(annotation)
-    if origin in (typing.Union, types.UnionType):
-        options = [a for a in typing.get_args(annotation) if a is not type(None)]
-        return _json_type(options[0]) if len(options) == 1 else {}
-    kind = _JSON_TYPES.get(origin or annotation)
-    if kind == "array":
-        args = typing.get_args(annotation)
-        return {"type": "array", "items": _json_type(args[0]) if args else {}}
-    return {"type": kind} if kind else {}
-
-
-def parameters_schema(fn: Callable[..., Any]) -> dict[str, Any]:
-    """A JSON Schema (an object) of `fn`'s keyword parameters, from its signature and annotations.
-
-    For clouds that declare a tool's parameters to the model (Gemini's functionDeclarations, an
-    OpenAI-style ``tools`` list): parameters without a default are required; ``*args`` and
-    ``**kwargs`` are left out (``additionalProperties`` is then allowed).
-    """
-    try:
-        signature = inspect.signature(fn)
-        hints = typing.get_type_hints(fn)
-    except (TypeError, ValueError, NameError):
-        return {"type": "object"}
-    properties: dict[str, Any] = {}
-    required: list[str] = []
-    open_ended = False
-    for name, parameter in signature.parameters.items():
-        if parameter.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
-            open_ended = True
-            continue
-        properties[name] = _json_type(hints.get(name, parameter.annotation))
-        if parameter.default is inspect.Parameter.empty:
-            required.append(name)
-    schema: dict[str, Any] = {"type": "object", "properties": properties}
-    if required:
-        schema["required"] = required
-    if not open_ended:
-        schema["additionalProperties"] = False
-    return schema
-
-
-def description_of(fn: Callable[..., Any], fallback: str) -> str:
-    """The first paragraph of `fn`'s docstring, else `fallback`: a tool's description for the model."""
-    doc = inspect.getdoc(fn) or ""
-    return doc.split("\n\n")[0].replace("\n", " ").strip() or fallback

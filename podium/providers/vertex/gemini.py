@@ -15,8 +15,9 @@ from typing import Any
 
 from podium.core.calls import AgentRequest, AgentResponse, Usage
 from podium.core.errors import AgentFailed, InvalidRequest, TransientError
+from podium.providers._kit.signatures import description, parameters_schema
 from podium.providers._kit.threads import SdkCall
-from podium.providers._kit.tools import Toolbox, description_of, parameters_schema
+from podium.providers._kit.tools import Toolbox
 from podium.providers.vertex.binding import Model
 from podium.providers.vertex.errors import PROVIDER
 from podium.providers.vertex.tags import podium_labels
@@ -83,7 +84,7 @@ def _declarations(request: AgentRequest, toolbox: Toolbox) -> list[dict[str, Any
         declared.append(
             {
                 "name": name,
-                "description": description_of(tool.fn, f"the {name} tool"),
+                "description": description(tool.fn, f"the {name} tool"),
                 "parameters_json_schema": parameters_schema(tool.fn),
             }
         )

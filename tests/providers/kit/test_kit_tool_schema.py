@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from podium.providers._kit.tools import description_of, parameters_schema
+from podium.providers._kit.signatures import description, parameters_schema
 
 
 def add(a: int, b: float, tags: list[str] | None = None, *, exact: bool = False) -> dict[str, Any]:
@@ -38,5 +38,5 @@ def test_unannotated_and_open_ended_parameters_allow_anything() -> None:
 
 
 def test_the_description_is_the_docstrings_first_paragraph() -> None:
-    assert description_of(add, "fallback") == "Add two numbers."
-    assert description_of(loose, "the loose tool") == "the loose tool"
+    assert description(add, "fallback") == "Add two numbers."
+    assert description(loose, "the loose tool") == "the loose tool"

@@ -1,0 +1,111 @@
+"""AzureProvider: Foundry agents by name and model deployments, through the project's Responses API.
+
+The class ties the parts together: `binding` (what an agent runs on), `client` (the SDKs),
+`responses` (the call and its tool loop), `conversations` (a conversation per run and step,
+remembered across a resume), `errors`, `deploy`, and the emulator. The SDK clients are
+synchronous: each call runs in the kit's thread pool for this provider.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar, cast
+
+from podium.core.calls import (
+    AgentRequest,
+    AgentResponse,
+    Deployment,
+    Emulator,
+    EmulatorOptions,
+    Provider,
+    ProviderEnv,
+)
+from podium.core.errors import InvalidRequest, StepError
+from podium.providers._kit.threads import SdkCall, SdkThreads
+from podium.providers._kit.tools import Toolbox
+from podium.providers.azure import binding as bindings
+from podium.providers.azure.binding import BINDING_FIX, AzureBinding, FoundryAgent, Target, Targets
+from podium.providers.azure.client import AzureClients
+from podium.providers.azure.config import AzureConfig, AzureEmulatorOptions
+from podium.providers.azure.conversations import DEFAULT_FILE, Conversations
+from podium.providers.azure.errors import PROVIDER, to_podium
+from podium.providers.azure.responses import respond
+
+if TYPE_CHECKING:
+    from podium.core.spec import Workflow
+
+
+class AzureProvider(Provider):
+    """Azure AI Foundry: Foundry agents (agent_reference) and model deployments (Responses)."""
+
+    name: ClassVar[str] = "azure"
+    Config = AzureConfig
+    Binding = AzureBinding
+    description: ClassVar[str] = "Azure AI Foundry: Foundry agents and model deployments (Responses API)"
+    binding_fix = BINDING_FIX
+    can_deploy = True
+    emulator_options = AzureEmulatorOptions
+
+    def __init__(self, config: AzureConfig, env: ProviderEnv) -> None:
+        super().__init__(config, env)
+        self.config: AzureConfig = config
+        self.clients = AzureClients(config)
+        self.threads = SdkThreads(config.max_connections, name=PROVIDER)
+        self.tools = Toolbox(env.base_dir, provider=PROVIDER)
+        self.targets = Targets(env, self.clients.endpoint)
+        path = Path(config.conversations_file) if config.conversations_file else env.base_dir / DEFAULT_FILE
+        self.conversations = Conversations(path, self.clients.endpoint)
+
+    def binding(self, request: AgentRequest) -> AzureBinding:
+        """The agent's ``azure:`` section, checked once; an unusable one is an InvalidRequest with a fix."""
+        return bindings.check(cast(AzureBinding, super().binding(request)), request.agent)
+
+    def target(self, request: AgentRequest) -> Target:
+        """What a request runs on: a Foundry agent (binding, else lock file) or a model deployment."""
+        return self.targets.resolve(request, self.binding(request))
+
+    async def invoke(self, request: AgentRequest) -> AgentResponse:
+        self.binding(request)  # a bad binding fails here, before any thread or client
+        return await self.threads.run(lambda call: self._call(request, call))
+
+    def _call(self, request: AgentRequest, call: SdkCall) -> AgentResponse:
+        where = f"azure agent '{request.agent}'"
+        target: Target | None = None
+        try:
+            target = self.target(request)
+            if isinstance(target, FoundryAgent):
+                version = f" version {target.version}" if target.version else ""
+                where = f"azure Foundry agent {target.name}{version} (agent '{request.agent}')"
+            else:
+                where = f"azure deployment {target.model} (agent '{request.agent}')"
+            client = self.clients.openai()
+            return respond(client, request, target, call, self.tools, self.conversations, where)
+        except StepError:
+            raise
+        except Exception as exc:
+            error = to_podium(exc, where)
+            if isinstance(error, InvalidRequest) and error.fix is None:
+                error.fix = bindings.fix_for(request, target)
+            raise error from None
+
+    async def aclose(self) -> None:
+        self.clients.close()
+        self.threads.close()
+
+    def deploy(self, workflow: Workflow, *, echo: Callable[[str], None] | None = None) -> list[Deployment]:
+        """Create a version of each of the workflow's Foundry agents whose definition changed.
+
+        See `podium.providers.azure.deploy`.
+        """
+        from podium.providers.azure.deploy import deploy_workflow
+
+        return deploy_workflow(self.clients, workflow, resolve_model=self.resolve_model, echo=echo)
+
+    @classmethod
+    def emulator(cls, env: ProviderEnv, *, port: int = 0, options: EmulatorOptions | None = None) -> Emulator:
+        """Azure's emulator on 127.0.0.1 over HTTPS (not started), its brain the workflow's mock replies."""
+        from podium.providers.azure.emulator import AzureEmulator
+
+        chosen = options if isinstance(options, AzureEmulatorOptions) else AzureEmulatorOptions()
+        return AzureEmulator.for_mock(env.mock, port=port, project=chosen.project)

@@ -1,0 +1,180 @@
+"""Azure's wire format for the emulator: request bodies read and checked, replies and errors made.
+
+What the routes (`routes`) need to speak the project's OpenAI API and REST API: Responses
+``input`` items and ``metadata`` checked as the service checks them (a `Problem` is the service's
+400 or 404), a Response object built from what the brain answered, list pages.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from podium.core.calls import Message
+from podium.providers._kit.brains import Answer
+from podium.providers._kit.http import HttpRequest, HttpResponse
+from podium.providers.azure.state import new_id
+
+
+class Problem(Exception):
+    """A request the service rejects, with its status and error code."""
+
+    def __init__(self, status: int, code: str, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.param = status, code, message, param
+
+
+def json_reply(status: int, body: Any) -> HttpResponse:
+    headers = {"Content-Type": "application/json", "x-ms-request-id": new_id("req")}
+    return HttpResponse(status, headers, json.dumps(body).encode())
+
+
+def request_body(request: HttpRequest) -> dict[str, Any]:
+    if not request.body:
+        return {}
+    try:
+        body = json.loads(request.body)
+    except ValueError:
+        raise Problem(400, "invalid_json", "The request body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise Problem(400, "invalid_request_error", "The request body must be a JSON object.")
+    return body
+
+
+def text_of(content: Any) -> str:
+    """A message's content (text, or a list of text parts) as text."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    raise Problem(400, "invalid_type", "A message's content must be a string or a list of parts.", "input")
+
+
+def items_of(value: Any) -> list[dict[str, Any]]:
+    """Responses ``input`` (text, or a list of items) as a list of items, each checked."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [{"type": "message", "role": "user", "content": value}]
+    if not isinstance(value, list):
+        raise Problem(400, "invalid_type", "input must be a string or an array of items.", "input")
+    items = []
+    for index, item in enumerate(value):
+        if not isinstance(item, dict):
+            raise Problem(400, "invalid_type", f"input[{index}] must be an object.", f"input[{index}]")
+        kind = item.get("type", "message")
+        if kind == "message":
+            if item.get("role") not in ("user", "assistant", "system", "developer"):
+                raise Problem(
+                    400, "invalid_value", f"input[{index}].role is not valid.", f"input[{index}].role"
+                )
+            items.append({**item, "type": "message", "content": text_of(item.get("content"))})
+        elif kind == "function_call_output":
+            if not item.get("call_id"):
+                raise Problem(400, "missing_required_parameter", f"input[{index}].call_id is required.")
+            items.append(item)
+        elif kind in ("function_call", "reasoning"):
+            items.append(item)
+        else:
+            raise Problem(400, "invalid_value", f"input[{index}].type '{kind}' is not supported.")
+    return items
+
+
+def metadata_of(value: Any, param: str = "metadata") -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or len(value) > 16:
+        raise Problem(400, "invalid_value", f"{param} must be an object of at most 16 pairs.", param)
+    for key, item in value.items():
+        if len(key) > 64 or not isinstance(item, str) or len(item) > 512:
+            raise Problem(
+                400,
+                "invalid_value",
+                f"{param}: keys of at most 64 and text values of at most 512 characters.",
+                param,
+            )
+    return dict(value)
+
+
+def response_body(
+    answer: Answer,
+    model: str | None,
+    metadata: dict[str, str],
+    conversation: str | None,
+    reference: Any,
+    instructions: Any,
+    created_at: int,
+) -> dict[str, Any]:
+    """A Response object for what the brain answered: a message, or a function call it asks for."""
+    if answer.tool is not None:
+        output = [
+            {
+                "type": "function_call",
+                "id": new_id("fc"),
+                "call_id": new_id("call"),
+                "name": answer.tool.name,
+                "arguments": json.dumps(answer.tool.input),
+                "status": "completed",
+            }
+        ]
+    else:
+        output = [
+            {
+                "type": "message",
+                "id": new_id("msg"),
+                "status": "completed",
+                "role": "assistant",
+                "content": [{"type": "output_text", "text": answer.text, "annotations": []}],
+            }
+        ]
+    usage = answer.usage
+    total_in = usage.input_tokens + usage.cache_read_tokens
+    reply: dict[str, Any] = {
+        "id": new_id("resp"),
+        "object": "response",
+        "created_at": created_at,
+        "status": "completed",
+        "model": model,
+        "output": output,
+        "usage": {
+            "input_tokens": total_in,
+            "input_tokens_details": {"cached_tokens": usage.cache_read_tokens},
+            "output_tokens": usage.output_tokens,
+            "output_tokens_details": {"reasoning_tokens": 0},
+            "total_tokens": total_in + usage.output_tokens,
+        },
+        "parallel_tool_calls": True,
+        "tool_choice": "auto",
+        "tools": [],
+        "error": None,
+        "incomplete_details": None,
+        "instructions": instructions if isinstance(instructions, str) else None,
+        "metadata": metadata,
+    }
+    if conversation is not None:
+        reply["conversation"] = {"id": conversation}
+    if reference is not None:
+        reply["agent_reference"] = reference
+    return reply
+
+
+def messages_of(items: list[dict[str, Any]]) -> list[Message]:
+    """What was said, in podium's words: user and assistant messages, and tools' results as user turns."""
+    said = []
+    for item in items:
+        kind = item.get("type", "message")
+        if kind == "message" and item.get("role") in ("user", "assistant"):
+            said.append(Message(role=str(item["role"]), content=text_of(item.get("content"))))
+        elif kind == "function_call_output":
+            said.append(Message(role="user", content=str(item.get("output", ""))))
+    return said
+
+
+def page(data: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "object": "list",
+        "data": data,
+        "first_id": data[0].get("id") if data else None,
+        "last_id": data[-1].get("id") if data else None,
+        "has_more": False,
+    }
