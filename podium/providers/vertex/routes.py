@@ -36,6 +36,7 @@ from podium.providers.vertex.wire import (
     json_response,
     labels_problem,
     snake_usage,
+    sse_chunks,
     stream_error_line,
 )
 
@@ -44,7 +45,7 @@ GENERATE = re.compile(
     _V + r"projects/([^/]+)/locations/([^/]+)/publishers/([^/]+)/models/([^/:]+):generateContent$"
 )
 STREAM_GENERATE = re.compile(
-    _V + r"projects/[^/]+/locations/[^/]+/publishers/[^/]+/models/[^/:]+:streamGenerateContent$"
+    _V + r"projects/([^/]+)/locations/([^/]+)/publishers/([^/]+)/models/([^/:]+):streamGenerateContent$"
 )
 ENGINE = re.compile(_V + r"(projects/[^/]+/locations/[^/]+/reasoningEngines/[^/:]+)$")
 QUERY = re.compile(_V + r"(projects/[^/]+/locations/[^/]+/reasoningEngines/[^/:]+):query$")
@@ -66,7 +67,7 @@ class VertexRoutes(CloudEmulator):
     def routes(self) -> Sequence[Route]:
         return [
             Route("POST", GENERATE, "GenerateContent", self._route_generate),
-            Route("POST", STREAM_GENERATE, "StreamGenerateContent", self._unimplemented),
+            Route("POST", STREAM_GENERATE, "StreamGenerateContent", self._route_stream_generate),
             Route("GET", ENGINE, "GetReasoningEngine", self._route_get_engine),
             Route("POST", ENGINES, "CreateReasoningEngine", self._route_create_engine),
             Route("GET", ENGINES, "ListReasoningEngines", self._route_list_engines),
@@ -95,13 +96,6 @@ class VertexRoutes(CloudEmulator):
 
     def internal_error(self, exc: Exception) -> HttpResponse:
         return google_error(500, f"emulator error: {type(exc).__name__}")
-
-    def _unimplemented(
-        self, request: HttpRequest, match: re.Match[str], detail: dict[str, Any]
-    ) -> HttpResponse:
-        return google_error(
-            501, f"podium's Vertex emulator does not implement {request.method} {request.path}"
-        )
 
     def _guarded(
         self,
@@ -247,6 +241,28 @@ class VertexRoutes(CloudEmulator):
             "responseId": uuid.uuid4().hex[:22],
         }
         return self.reply_with(json_response(200, reply), fault)
+
+    def _route_stream_generate(
+        self, request: HttpRequest, match: re.Match[str], detail: dict[str, Any]
+    ) -> HttpResponse:
+        _version, project, location, publisher, model = match.groups()
+        detail["model"] = model
+
+        def stream(body: dict[str, Any], fault: Fault | None) -> HttpResponse:
+            whole = self._generate(project, location, publisher, model, body, None, detail)
+            if whole.status != 200 or not isinstance(whole.body, bytes):
+                return whole
+            chunks = sse_chunks(json.loads(whole.body))
+            frames = [b"data: " + json.dumps(chunk).encode() + b"\r\n\r\n" for chunk in chunks]
+            sent = self.stream_with(
+                frames,
+                fault,
+                corrupt=lambda _frame: b"data: {not json\r\n\r\n",
+                error=lambda f: b"data: " + stream_error_line(f).strip() + b"\r\n\r\n",
+            )
+            return HttpResponse(200, {"Content-Type": "text/event-stream"}, sent)
+
+        return self._guarded("StreamGenerateContent", request, detail, stream)
 
     def usage_metadata(self, usage: Usage) -> dict[str, Any]:
         """usageMetadata as Vertex reports it: the prompt includes the cached tokens, and thinking is apart.

@@ -204,3 +204,29 @@ def brain_error(exc: StepError) -> HttpResponse:
     message = exc.message + (f" ({exc.fix})" if exc.kind == "invalid_request" and exc.fix else "")
     status = {"throttled": 429, "invalid_request": 400, "auth": 403, "timeout": 504}.get(exc.kind, 503)
     return google_error(status, message, retry_after=exc.retry_after)
+
+
+def sse_chunks(reply: dict[str, Any], pieces: int = 3) -> list[dict[str, Any]]:
+    """A generateContent reply as streamGenerateContent sends it: the text in a few chunks, each a
+    GenerateContentResponse; the finish reason and the usage come with the last one."""
+    candidate = reply["candidates"][0]
+    parts = candidate["content"]["parts"]
+    text = parts[0].get("text") if len(parts) == 1 else None
+    if not text:
+        return [reply]
+    size = max(1, -(-len(text) // pieces))
+    texts = [text[i : i + size] for i in range(0, len(text), size)]
+    chunks = []
+    for index, piece in enumerate(texts):
+        last = index == len(texts) - 1
+        chunk: dict[str, Any] = {
+            "candidates": [{"content": {"role": "model", "parts": [{"text": piece}]}}],
+            "modelVersion": reply.get("modelVersion"),
+            "createTime": reply.get("createTime"),
+            "responseId": reply.get("responseId"),
+        }
+        if last:
+            chunk["candidates"][0]["finishReason"] = candidate.get("finishReason", "STOP")
+            chunk["usageMetadata"] = reply.get("usageMetadata")
+        chunks.append(chunk)
+    return chunks

@@ -137,3 +137,26 @@ def test_unknown_engines_sessions_and_methods_are_the_services_errors(emulator: 
     with pytest.raises(errors.ClientError) as no_message:
         list(engine.stream_query(user_id="u1"))
     assert no_message.value.code == 400 and "'message'" in str(no_message.value.message)
+
+
+def test_stream_generate_content_streams_the_reply_in_chunks_with_usage_last(
+    emulator: VertexEmulator,
+) -> None:
+    emulator.brain = lambda turn: Answer(
+        "Tides rise and fall twice a day.", Usage(input_tokens=10, cache_read_tokens=0, output_tokens=8)
+    )
+    client = genai_client(emulator)
+    chunks = list(client.models.generate_content_stream(model=FLASH, contents="Why tides?"))
+    assert len(chunks) > 1  # streamed, not one reply
+    assert "".join(c.text or "" for c in chunks) == "Tides rise and fall twice a day."
+    assert chunks[-1].usage_metadata is not None and chunks[-1].usage_metadata.total_token_count == 18
+    assert chunks[-1].candidates[0].finish_reason == "STOP"
+    [served] = emulator.requests
+    assert served.operation == "StreamGenerateContent" and served.status == 200
+
+
+def test_a_stream_cut_mid_way_is_an_error_the_client_sees(emulator: VertexEmulator) -> None:
+    emulator.faults.cut(operation="StreamGenerateContent")
+    client = genai_client(emulator)
+    with pytest.raises(Exception):  # noqa: B017 - whichever error the SDK raises for a broken stream
+        list(client.models.generate_content_stream(model=FLASH, contents="Why tides?"))
