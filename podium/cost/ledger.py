@@ -54,7 +54,9 @@ class LedgerRow:
     output_tokens: int
     cache_read_tokens: int
     cache_write_tokens: int
-    status: str  # "priced" | "unpriced" | "free" | "mock" (a scripted reply no price applies to)
+    # "priced" | "unpriced" | "free" | "mock" (a scripted reply no price applies to) | "unknown" (the
+    # service reported no usage: the tokens, and so the cost, are not known)
+    status: str
     cost: Decimal | None  # None when unpriced
     price: str  # the rate used, or why there is none
     source: str  # where the rate came from
@@ -155,6 +157,8 @@ class CostFold:
         cost: Decimal | None
         if agent in self.functions and (model is None or usage.total_tokens == 0):
             status, cost, price, source = "free", ZERO, "a python function: nothing to bill", "podium"
+        elif native.get("usage_unknown"):
+            status, cost, price, source = "unknown", None, f"{provider} reported no token usage", ""
         else:
             quote = self.catalog.rate(provider, model, at, service=service)
             if isinstance(quote, Rate):

@@ -41,6 +41,7 @@ class Group:
     unpriced_calls: int = 0
     free_calls: int = 0
     mock_calls: int = 0  # scripted replies that no price applies to
+    unknown_calls: int = 0  # calls whose service reported no usage: their cost is not known
     input_tokens: int = 0
     output_tokens: int = 0
     cache_read_tokens: int = 0
@@ -55,6 +56,7 @@ class Group:
         self.unpriced_calls += int(row.status == "unpriced")
         self.free_calls += int(row.status == "free")
         self.mock_calls += int(row.status == "mock")
+        self.unknown_calls += int(row.status == "unknown")
         for name in TOKENS:
             setattr(self, name, getattr(self, name) + getattr(row, name))
         if row.cost is not None:
@@ -73,6 +75,7 @@ class Group:
             unpriced_calls=self.unpriced_calls,
             free_calls=self.free_calls,
             mock_calls=self.mock_calls,
+            unknown_usage_calls=self.unknown_calls,
             input_tokens=self.input_tokens,
             output_tokens=self.output_tokens,
             cache_read_tokens=self.cache_read_tokens,
@@ -275,6 +278,8 @@ def _cost_cell(group: Group) -> str:
     text = money(group.cost)
     if group.unpriced_calls:
         text += f" + {group.unpriced_calls} unpriced"
+    if group.unknown_calls:
+        text += f" + {group.unknown_calls} unknown"
     return text
 
 
@@ -364,7 +369,7 @@ def run_cost_json(rows: Sequence[LedgerRow]) -> dict[str, Any]:
     report = build_report(rows, ("step",))
     total = report.total.to_json()
     out: dict[str, Any] = {"currency": "USD", "total_usd": total.pop("cost_usd"), **total}
-    out["complete"] = report.total.unpriced_calls == 0
+    out["complete"] = report.total.unpriced_calls == 0 and report.total.unknown_calls == 0
     out["steps"] = {
         g.key[0]: {k: v for k, v in g.to_json(("step",)).items() if k != "step"} for g in report.groups
     }
@@ -447,6 +452,18 @@ def run_summary(rows: Sequence[LedgerRow], order: Sequence[str] = ()) -> Rendera
                 f"unpriced: {entry['calls']} call{'' if entry['calls'] == 1 else 's'}"
                 f" to {entry['model'] or '(no model)'} on"
                 f" {entry['provider']}: {entry['reason']}",
+                style="yellow",
+            )
+        )
+    unknown: dict[str, int] = {}
+    for row in rows:
+        if row.status == "unknown":
+            unknown[row.provider] = unknown.get(row.provider, 0) + 1
+    for provider, count in sorted(unknown.items()):
+        parts.append(
+            Text(
+                f"usage unknown: {count} call{'' if count == 1 else 's'} on {provider} reported no token"
+                " usage, so their cost is not known (the total is a lower bound)",
                 style="yellow",
             )
         )

@@ -230,3 +230,22 @@ async def test_a_mock_reply_to_an_unmapped_model_is_not_an_unpriced_call(tmp_pat
     summary = run_cost_json(mocked)
     assert summary["unpriced_calls"] == 0 and summary["mock_calls"] == 2 and summary["complete"]
     assert summary["unpriced"] == []
+
+
+def test_a_call_whose_service_reported_no_usage_has_an_unknown_cost_not_zero(catalog: PriceCatalog) -> None:
+    from podium.cost.report import run_cost_json, run_summary
+
+    ev = Events(workflow="w")
+    ev.call("ask", provider="vertex", model="gemini-2.5-flash", usage={}, native={"usage_unknown": True})
+    ev.call("told", provider="vertex", model="gemini-2.5-flash", usage={"input_tokens": 1000})
+    unknown, known = derive_rows(ev.items, catalog)
+    assert (unknown.status, unknown.cost) == ("unknown", None)
+    assert known.status == "priced" and known.cost
+    summary = run_cost_json([unknown, known])
+    assert summary["unknown_usage_calls"] == 1 and summary["complete"] is False
+    from rich.console import Console
+
+    console = Console(width=160, record=True)
+    console.print(run_summary([unknown, known]))
+    text = console.export_text()
+    assert "+ 1 unknown" in text and "usage unknown: 1 call on vertex reported no token usage" in text
