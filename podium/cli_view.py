@@ -19,6 +19,7 @@ from podium.core.events import Event, EventType
 from podium.core.run import Run, StepResult
 from podium.core.store import RunRecord
 from podium.plugins import hookimpl
+from podium.plugins.commands import FittedTable
 
 _STYLE = {
     "succeeded": "green",
@@ -250,29 +251,20 @@ def _step_note(s: StepResult, width: int) -> Text:
     return Text("")
 
 
-def _step_rows(run: Run, order: Iterable[str], width: int = 120) -> Table:
+def _step_rows(run: Run, order: Iterable[str], width: int = 120) -> FittedTable:
     """The steps as a table `width` columns wide at most. Step names, statuses and numbers never
     shrink: the output preview takes what is left, and under `PREVIEW_FROM` columns it is dropped."""
-    steps = [run.steps[sid] for sid in order]
-    rows = [_step_cells(s) for s in steps]
-    fixed = [max([len(col), *(len(r[i]) for r in rows)]) for i, (col, _) in enumerate(_STEP_COLUMNS)]
-    # each column has a space of padding each side, and a border line before it (and one at the end)
-    spare = width - sum(fixed) - 3 * (len(fixed) + 1) - 1
-    preview = min(spare, 60) if width >= PREVIEW_FROM and spare >= 8 else 0
-    if width < PREVIEW_FROM:  # no borders, two spaces between columns: the numbers keep the room
-        table = Table(expand=False, box=None, pad_edge=False, header_style="bold")
-    else:
-        table = Table(expand=False, box=box.HEAVY_HEAD)
-    for (col, justify), least in zip(_STEP_COLUMNS, fixed, strict=True):
-        table.add_column(col, justify=justify, no_wrap=True, min_width=least)  # type: ignore[arg-type]
-    if preview:
-        table.add_column("output / error", no_wrap=True, overflow="ellipsis", max_width=preview)
-    for s, cells in zip(steps, rows, strict=True):
-        styled: list[Any] = [cells[0], Text(cells[1], style=_STYLE.get(cells[1], "")), *cells[2:]]
-        if preview:
-            styled.append(_step_note(s, preview))
-        table.add_row(*styled)
-    return table
+    rows = []
+    for sid in order:
+        s = run.steps[sid]
+        cells = _step_cells(s)
+        rows.append(
+            [cells[0], Text(cells[1], style=_STYLE.get(cells[1], "")), *cells[2:], _step_note(s, 200)]
+        )
+    columns = [*_STEP_COLUMNS, ("output / error", "left")]
+    if width < PREVIEW_FROM:  # no preview, no borders, two spaces between columns
+        return FittedTable(columns, rows, flex="output / error", least=width, box=None, pad_edge=False)
+    return FittedTable(columns, rows, flex="output / error", most=60, box=box.HEAVY_HEAD)
 
 
 def print_run(

@@ -159,10 +159,10 @@ def _s(value: Any) -> str | None:
 
 def _prices_table(listing: list[Any], provider: str | None, model: str | None, resolved: Any) -> Any:
     from rich.console import Group
-    from rich.table import Table
     from rich.text import Text
 
     from podium.cost.catalog import Rate, money
+    from podium.plugins.commands import FittedTable
 
     parts: list[Any] = []
     if resolved is not None:
@@ -174,33 +174,48 @@ def _prices_table(listing: list[Any], provider: str | None, model: str | None, r
                     style="bold",
                 )
             )
+        elif listing:  # a search that found prices: say which to use, not "unpriced"
+            parts.append(
+                Text(
+                    f"'{model}' is not itself a {provider} model id; {len(listing)} price"
+                    f"{'s' if len(listing) != 1 else ''} below match it: use one of their ids",
+                    style="dim",
+                )
+            )
         else:
             parts.append(Text(f"{provider} {model}: unpriced — {resolved.reason}", style="yellow"))
-    table = Table(title=f"prices{f' for {provider}' if provider else ''}", title_justify="left")
-    for col, justify in (
+    columns = [
         ("provider", "left"), ("model", "left"), ("in", "right"), ("out", "right"),
         ("cached", "right"), ("cache write", "right"), ("fee", "right"), ("from", "left"),
         ("to", "left"), ("origin", "left"), ("note / source", "left"),
-    ):  # fmt: skip
-        table.add_column(col, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    ]  # fmt: skip
+    rows = []
     for entry in listing:
         fee = ""
         if entry.request_usd is not None:
             fee = f"{money(entry.request_usd)}/request"
         elif entry.session_usd is not None:
             fee = f"{money(entry.session_usd)}/session"
-        table.add_row(
-            entry.provider, entry.model,
-            money(entry.input_mtok) if entry.input_mtok is not None else "",
-            money(entry.output_mtok) if entry.output_mtok is not None else "",
-            money(entry.cache_read_mtok) if entry.cache_read_mtok is not None else "",
-            money(entry.cache_write_mtok) if entry.cache_write_mtok is not None else "",
-            fee,
-            entry.effective_from.isoformat() if entry.effective_from else "",
-            entry.effective_to.isoformat() if entry.effective_to else "",
-            entry.origin,
-            " — ".join(x for x in (entry.note, entry.source) if x),
+        rows.append(
+            [
+                entry.provider, entry.model,
+                money(entry.input_mtok) if entry.input_mtok is not None else "",
+                money(entry.output_mtok) if entry.output_mtok is not None else "",
+                money(entry.cache_read_mtok) if entry.cache_read_mtok is not None else "",
+                money(entry.cache_write_mtok) if entry.cache_write_mtok is not None else "",
+                fee,
+                entry.effective_from.isoformat() if entry.effective_from else "",
+                entry.effective_to.isoformat() if entry.effective_to else "",
+                entry.origin,
+                " — ".join(x for x in (entry.note, entry.source) if x),
+            ]
         )  # fmt: skip
+    # one line a price: the note gives way (the whole text is in --json), the numbers never do
+    table = FittedTable(
+        columns, rows, flex="note / source", most=80,
+        optional=("to", "origin", "cache write", "from", "provider", "cached", "fee"),
+        title=f"prices{f' for {provider}' if provider else ''}", title_justify="left",
+    )  # fmt: skip
     parts.append(table)
     parts.append(Text("token prices are US dollars per million tokens", style="dim"))
     if provider is None and model is None:

@@ -377,44 +377,12 @@ def run_cost_json(rows: Sequence[LedgerRow]) -> dict[str, Any]:
     return out
 
 
-class _Fitted:
-    """The run's cost table, laid out for the width it is printed at: step names, counts and
-    dollars never shrink; the model column takes what is left, and goes when too little is."""
-
-    COLUMNS = (("step", "left"), ("model", "left"), ("calls", "right"), ("in", "right"),
-               ("out", "right"), ("cost", "right"))  # fmt: skip
-
-    def __init__(self, lines: list[list[str]], footer: list[str]) -> None:
-        self.lines = lines
-        self.footer = footer
-
-    def __rich_console__(self, console: Any, options: Any) -> Any:
-        from rich.table import Table
-
-        cells = [*self.lines, self.footer]
-        widths = [max([len(name), *(len(r[i]) for r in cells)]) for i, (name, _) in enumerate(self.COLUMNS)]
-        fixed = sum(w for i, w in enumerate(widths) if i != 1)
-        spare = options.max_width - fixed - 3 * (len(widths) + 1) - 1
-        model = min(widths[1], spare, 40) if spare >= 8 else 0
-        table = Table(title="cost", title_justify="left", show_footer=True, expand=False)
-        for i, (name, justify) in enumerate(self.COLUMNS):
-            if i == 1 and not model:
-                continue
-            if i == 1:
-                table.add_column(name, no_wrap=True, overflow="ellipsis", max_width=model)
-            else:
-                table.add_column(
-                    name, justify=justify, footer=self.footer[i], no_wrap=True, min_width=widths[i]
-                )  # type: ignore[arg-type]
-        for line in self.lines:
-            table.add_row(*(cell for i, cell in enumerate(line) if i != 1 or model))
-        yield table
-
-
 def run_summary(rows: Sequence[LedgerRow], order: Sequence[str] = ()) -> RenderableType:
     """The cost lines printed after a run: per step (model, calls, tokens in/out, cost) and total."""
     from rich.console import Group as RichGroup
     from rich.text import Text
+
+    from podium.plugins.commands import FittedTable
 
     report = build_report(rows, ("step",))
     rank = {sid: i for i, sid in enumerate(order)}
@@ -436,7 +404,12 @@ def run_summary(rows: Sequence[LedgerRow], order: Sequence[str] = ()) -> Rendera
         )  # fmt: skip
     footer = ["total", "", _int(report.total.calls), _int(report.total.input_tokens),
               _int(report.total.output_tokens), _cost_cell(report.total)]  # fmt: skip
-    table = _Fitted(lines, footer)
+    columns = [("step", "left"), ("model", "left"), ("calls", "right"), ("in", "right"),
+               ("out", "right"), ("cost", "right")]  # fmt: skip
+    # step names, counts and dollars never shrink: the model column gives way, then goes
+    table = FittedTable(
+        columns, lines, flex="model", most=40, footer=footer, title="cost", title_justify="left"
+    )
     parts: list[Any] = [table]
     if report.total.cache_read_tokens or report.total.cache_write_tokens:
         parts.append(

@@ -62,3 +62,64 @@ def parse_pairs(pairs: tuple[str, ...], option: str, example: str) -> dict[str, 
             raise InputError(f"{option} {pair}: expected name=value", fix=f"write e.g. {option} {example}")
         out[key.strip()] = value
     return out
+
+
+class FittedTable:
+    """A table laid out for the width it is printed at, for podium's commands and plugins' alike.
+
+    The columns named in `flex` (at most one is wise) take what room is left after the others,
+    which never shrink: names, statuses, counts and dollars stay whole. A flex column narrower than
+    `least` is dropped rather than cut to a few letters. Rows are plain strings or rich Text.
+    """
+
+    def __init__(
+        self,
+        columns: list[tuple[str, str]],
+        rows: list[list[Any]],
+        *,
+        flex: str,
+        least: int = 8,
+        most: int = 60,
+        footer: list[str] | None = None,
+        optional: tuple[str, ...] = (),
+        **table: Any,
+    ) -> None:
+        self.columns = columns
+        self.rows = rows
+        self.flex = flex
+        self.least = least
+        self.most = most
+        self.footer = footer
+        self.optional = optional  # dropped in this order, after the flex column, until the rest fits
+        self.table = table
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        from rich.table import Table
+
+        def width(cell: Any) -> int:
+            return len(getattr(cell, "plain", cell) or "")
+
+        cells = [*self.rows, *([self.footer] if self.footer else [])]
+        widths = [max([len(name), *(width(r[i]) for r in cells)]) for i, (name, _) in enumerate(self.columns)]
+        names = [name for name, _ in self.columns]
+        flex = names.index(self.flex)
+        keep = [i for i in range(len(names)) if i != flex]
+        for name in self.optional:  # too wide even without the flex column: the optional ones go
+            if sum(widths[i] for i in keep) + 3 * (len(keep) + 1) + 1 <= options.max_width:
+                break
+            keep.remove(names.index(name))
+        spare = options.max_width - sum(widths[i] for i in keep) - 3 * (len(keep) + 2) - 1
+        room = min(widths[flex], spare, self.most)
+        if room >= self.least:
+            keep = sorted([*keep, flex])
+        table = Table(expand=False, show_footer=self.footer is not None, **self.table)
+        for i in keep:
+            name, justify = self.columns[i]
+            footer = self.footer[i] if self.footer else ""
+            if i == flex:
+                table.add_column(name, no_wrap=True, overflow="ellipsis", max_width=room, footer=footer)
+            else:
+                table.add_column(name, justify=justify, no_wrap=True, min_width=widths[i], footer=footer)  # type: ignore[arg-type]
+        for row in self.rows:
+            table.add_row(*(row[i] for i in keep))
+        yield table

@@ -151,3 +151,22 @@ def test_a_budget_too_small_stops_the_run_with_its_advice(tmp_path: Path) -> Non
     assert shown["status"] == "stopped" and shown["error"]["kind"] == "budget"
     zero = podium("run", DEMO, "--budget", "0", db=db)
     assert zero.returncode == 2 and "positive amount" in zero.stderr
+
+
+@pytest.mark.parametrize("width", [80, 120, 200])
+def test_prices_are_one_line_each_and_a_search_that_finds_some_is_not_called_unpriced(
+    tmp_path: Path, width: int
+) -> None:
+    env = {**os.environ, "PODIUM_DB": str(tmp_path / "db"), "NO_COLOR": "1", "COLUMNS": str(width)}
+    done = subprocess.run(
+        [sys.executable, "-m", "podium", "prices", "--provider", "bedrock", "--model", "haiku"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert all(len(line) <= width for line in lines)
+    assert not lines[0].startswith("bedrock haiku: unpriced") and "match it" in lines[0]
+    rows = [line for line in lines if "claude-haiku-4-5-20251001" in line]
+    ids = [next(cell.strip() for cell in line.split("│") if "haiku" in cell) for line in rows]
+    assert ids and all(i.endswith("v1:0") for i in ids)  # whole model ids, one line a price
+    assert all("$1.00" in line and "$5.00" in line for line in rows if "global.anthropic" in line)
