@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from collections.abc import Iterator, Mapping
@@ -75,6 +76,21 @@ def check_syntax(source: str) -> str | None:
     except TemplateSyntaxError as exc:
         return f"template syntax error: {exc.message}"
     return None
+
+
+_UNKNOWN = re.compile(r"No (filter|test) named '([^']+)'")
+
+
+def syntax_fix(error: str) -> str:
+    """The fix for a template syntax error: the names that exist for an unknown filter or test,
+    else how to close a tag or write a literal brace."""
+    if (unknown := _UNKNOWN.search(error)) is not None:
+        kind, name = unknown.groups()
+        names = sorted(environment().filters if kind == "filter" else environment().tests)
+        close = difflib.get_close_matches(name, names, n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        return f"{hint}{kind}s: {', '.join(names)}"
+    return "close each {{ }} and {% %}; write a literal brace as {{ '{{' }}"
 
 
 def references(source: str) -> Iterator[Reference]:

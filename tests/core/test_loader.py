@@ -669,6 +669,24 @@ def test_function_agent_missing_function(load_error: Any, flow_file: Any, forget
     err, path = load_error(text)
     problem = assert_located(err, path, "agents.w.function", line_of(text, "function"))
     assert "shuot" in problem.message
+    # the module was found: the fix is about the name in it, not where the module lives
+    assert problem.fix == "define shuot in podium_test_tools2, or name a function it has"
+
+
+@pytest.mark.parametrize(
+    ("template", "fix"),
+    [
+        ("{{ 'x' | uper }}", "did you mean 'upper'?"),
+        ("{{ 'x' is evn }}", "did you mean 'even'?"),
+        ("{{ 'x' ", "close each {{ }}"),
+    ],
+)
+def test_a_template_error_gets_the_fix_that_fits(load_error: Any, template: str, fix: str) -> None:
+    steps = f'steps: {{s: {{agent: a, prompt: "{template}"}}}}'
+    text = f"name: t\nagents: {{a: {{}}}}\n{steps}\nmock: {{a: ok}}\n"
+    err, _ = load_error(text)
+    [problem] = err.problems
+    assert problem.fix is not None and problem.fix.startswith(fix)
 
 
 def test_function_agent_not_of_the_form_module_function(load_error: Any) -> None:

@@ -21,7 +21,14 @@ def _check_import(reference: str, path: Path_, base_dir: Path, p: _Problems) -> 
         import_function(reference, base_dir)
     except ValueError as exc:
         p.add(path, str(exc), fix="write it as package.module:function")
-    except (ImportError, AttributeError, TypeError) as exc:
+    except AttributeError as exc:  # the module is there; the name in it is not
+        module, _, name = reference.partition(":")
+        p.add(
+            path,
+            f"cannot load '{reference}': {type(exc).__name__}: {exc}",
+            fix=f"define {name} in {module}, or name a function it has",
+        )
+    except (ImportError, TypeError) as exc:
         p.add(
             path,
             f"cannot load '{reference}': {type(exc).__name__}: {exc}",
@@ -116,7 +123,7 @@ def _check_template(
         p.add(
             path,
             error,
-            fix="close each {{ }} and {% %}; write a literal brace as {{ '{{' }}",
+            fix=templates.syntax_fix(error),
         )
         return
     allowed = {"inputs", "steps", *extra_names}
