@@ -88,6 +88,13 @@ def _exists(call: Callable[[], Any]) -> Any:
         raise
 
 
+def _same(agent: dict[str, Any], fields: dict[str, Any]) -> bool:
+    """Whether a deployed agent already is what the workflow says, and is ready to serve."""
+    if agent.get("agentStatus") != "PREPARED":
+        return False
+    return all(agent.get(key) == value for key, value in fields.items())
+
+
 def deploy_workflow(
     clients: BedrockClients,
     workflow: Workflow,
@@ -124,6 +131,19 @@ def deploy_workflow(
             current = entry.get("agent_id") and _exists(
                 lambda e=entry: control.get_agent(agentId=e["agent_id"])
             )
+            if (
+                current
+                and _same(current["agent"], fields)
+                and entry.get("alias_id")
+                and _exists(
+                    lambda e=entry: control.get_agent_alias(agentId=e["agent_id"], agentAliasId=e["alias_id"])
+                )
+            ):
+                # nothing changed: touch nothing (no update, no prepare, no new version)
+                say(f"unchanged agent {name}: {entry['agent_id']} ({model})")
+                done[name] = dict(entry)
+                rows.append(Deployment(agent=name, action="unchanged", ids=done[name]))
+                continue
             if current:
                 agent = control.update_agent(agentId=entry["agent_id"], **fields)["agent"]
                 action = "updated"

@@ -119,14 +119,20 @@ def test_a_second_deploy_updates_the_same_agents(
 
     second = {r["agent"]: r for r in deploy(load(path, podium_plugins))}
 
-    assert {a: r["action"] for a, r in second.items()} == {"researcher": "updated", "writer": "updated"}
+    # only what changed is touched: the writer's definition is the same, so it keeps its version
+    assert {a: r["action"] for a, r in second.items()} == {"researcher": "updated", "writer": "unchanged"}
     for name in ("researcher", "writer"):
         assert second[name]["agent_id"] == first[name]["agent_id"]
         assert second[name]["alias_id"] == first[name]["alias_id"]
-        assert second[name]["agent_version"] == "2"  # the alias moved to a new version
+    assert second["researcher"]["agent_version"] == "2"  # the alias moved to a new version
+    assert second["writer"]["agent_version"] == "1"
     control = boto3.client("bedrock-agent", **emulator.client_kwargs())
     agent = control.get_agent(agentId=second["researcher"]["agent_id"])["agent"]
     assert "five short bullet points" in agent["instruction"]
+
+    third = {r["agent"]: r for r in deploy(load(path, podium_plugins))}
+    assert {r["action"] for r in third.values()} == {"unchanged"}
+    assert {a: r["agent_version"] for a, r in third.items()} == {"researcher": "2", "writer": "1"}
 
 
 async def test_agents_deployed_elsewhere_are_not_used(
