@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import ssl
 import threading
 import time
@@ -34,6 +35,9 @@ def sdk() -> Any:
             " pip install 'podium[azure]'"
         ) from None
     return projects
+
+
+_PROJECT_ENDPOINT = re.compile(r"^https?://[^/]+/api/projects/[^/]+$")
 
 
 class StaticToken:
@@ -70,7 +74,18 @@ class AzureClients:
     def endpoint(self) -> str | None:
         """The project endpoint: the setting, else AZURE_AI_PROJECT_ENDPOINT."""
         value = self.config.endpoint or os.environ.get(ENDPOINT_VARIABLE)
-        return value.rstrip("/") if value else None
+        if not value:
+            return None
+        value = value.rstrip("/")
+        if not _PROJECT_ENDPOINT.search(value):
+            source = "providers.azure.endpoint" if self.config.endpoint else ENDPOINT_VARIABLE
+            raise InvalidRequest(
+                f"{source} is {value!r}, which is not a Foundry project endpoint (it ends in"
+                " /api/projects/<project>)",
+                fix=ENDPOINT_FIX,
+                provider=PROVIDER,
+            )
+        return value
 
     def _credential_locked(self) -> Any:
         if self._credential is None:

@@ -324,6 +324,20 @@ async def test_no_endpoint_says_what_to_set(tmp_path: Path) -> None:
     assert "AZURE_AI_PROJECT_ENDPOINT" in (missing.value.fix or "")
 
 
+@pytest.mark.parametrize(
+    "endpoint", ["https://myres.openai.azure.com", "https://myres.services.ai.azure.com/api/projects"]
+)
+async def test_an_endpoint_that_is_not_a_project_endpoint_says_so(tmp_path: Path, endpoint: str) -> None:
+    from podium.core.calls import ProviderEnv
+    from podium.providers.azure.config import AzureConfig
+
+    config = AzureConfig(token="t", endpoint=endpoint)
+    with pytest.raises(InvalidRequest) as wrong:  # before any call: the engine records it, then falls back
+        AzureProvider(config, ProviderEnv(workflow="w", base_dir=tmp_path))
+    assert "not a Foundry project endpoint" in wrong.value.message and "/api/projects/" in wrong.value.message
+    assert wrong.value.fix and "AZURE_AI_PROJECT_ENDPOINT" in wrong.value.fix
+
+
 async def test_neither_agent_nor_model_says_how_to_bind(emulator: AzureEmulator, tmp_path: Path) -> None:
     provider = provider_for(emulator, tmp_path)
     try:
