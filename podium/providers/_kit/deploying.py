@@ -1,4 +1,5 @@
-"""What every cloud's `podium deploy` shares: instructions rendered once, and waiting for the cloud.
+"""What every cloud's `podium deploy` shares: which agents it manages, their instructions rendered
+once, every problem reported at once, and waiting for the cloud.
 
 A managed agent's instructions are fixed until the next deploy, so they are rendered here, once,
 with the workflow's default inputs; an instruction that needs a run's input cannot be deployed.
@@ -8,12 +9,78 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from podium.core.errors import BadInput, PodiumError
 
 if TYPE_CHECKING:
     from podium.core.spec import Agent, Workflow
+
+
+@dataclass(frozen=True, slots=True)
+class Deployable:
+    """One agent a deploy manages: its name, the workflow's definition, the cloud's model id, and
+    its instructions as the managed agent will hold them."""
+
+    name: str
+    agent: Agent
+    model: str
+    instructions: str
+
+
+def deployable_agents(
+    workflow: Workflow,
+    *,
+    provider: str,
+    bound_by: str,
+    model_hint: str,
+    cloud: str,
+    resolve_model: Callable[[str | None], str | None],
+    least: int = 0,
+    most: int | None = None,
+) -> tuple[list[Deployable], list[str]]:
+    """The agents a deploy of `workflow` to `provider` manages, and the problems found on the way.
+
+    An agent is deployed unless it is a python function or its binding already names a managed
+    agent (the `bound_by` key: `agent_id`, `engine`, `agent`). Each needs a model (its binding's,
+    else its `model:` through `resolve_model`; `model_hint` says what one looks like on this cloud)
+    and instructions that render with the inputs' defaults. The caller adds its own problems, then
+    calls `refuse`.
+    """
+    plan: list[Deployable] = []
+    problems: list[str] = []
+    for name, agent in workflow.agents.items():
+        binding = agent.bindings.get(provider) or {}
+        if agent.function is not None or binding.get(bound_by):
+            continue
+        model = binding.get("model") or resolve_model(agent.model)
+        if not model:
+            problems.append(
+                f"agents.{name} has no model: give it model: ({model_hint}, or an alias under"
+                f" providers.{provider}.models) or {provider}: {{model: …}}"
+            )
+            continue
+        try:
+            instructions = render_instructions(workflow, name, agent, cloud=cloud, least=least, most=most)
+        except BadInput as exc:
+            problems.append(str(exc))
+            continue
+        plan.append(Deployable(name, agent, str(model), instructions))
+    return plan, problems
+
+
+def refuse(
+    workflow: Workflow, plan: list[object], problems: list[str], *, provider: str, cloud: str, bound_by: str
+) -> None:
+    """Raise BadInput with every problem at once, or when there is nothing to deploy."""
+    if problems:
+        raise BadInput("cannot deploy:\n  " + "\n  ".join(problems))
+    if not plan:
+        raise BadInput(
+            f"workflow '{workflow.name}' has no agents to deploy to {cloud}",
+            fix=f"agents with a model: (and no function: or {provider}.{bound_by}) are deployed",
+        )
 
 
 def render_instructions(

@@ -15,9 +15,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from podium.core.calls import Deployment
-from podium.core.errors import BadInput, PodiumError, StepError
+from podium.core.errors import PodiumError, StepError
 from podium.providers._kit import lock
-from podium.providers._kit.deploying import render_instructions
+from podium.providers._kit.deploying import deployable_agents, refuse
 from podium.providers._kit.functions import FunctionCache
 from podium.providers._kit.signatures import description, parameters_schema
 from podium.providers.azure.binding import lock_target
@@ -64,36 +64,18 @@ def _plan(
     workflow: Workflow, resolve_model: Callable[[str | None], str | None]
 ) -> list[tuple[str, dict[str, Any]]]:
     """(agent, definition) for every agent a deploy manages; all problems at once."""
+    deployables, problems = deployable_agents(
+        workflow, provider=PROVIDER, bound_by="agent", model_hint="a model deployment's name",
+        cloud="Foundry", resolve_model=resolve_model,
+    )  # fmt: skip
     plan: list[tuple[str, dict[str, Any]]] = []
-    problems: list[str] = []
-    for name, agent in workflow.agents.items():
-        binding = agent.bindings.get(PROVIDER) or {}
-        if agent.function is not None or binding.get("agent"):
-            continue
-        model = binding.get("model") or resolve_model(agent.model)
-        if not model:
-            problems.append(
-                f"agents.{name} has no model: give it model: (a model deployment's name, or an alias under"
-                " providers.azure.models) or azure: {model: …}"
-            )
-            continue
-        try:
-            instructions = render_instructions(workflow, name, agent, cloud="Foundry")
-        except BadInput as exc:
-            problems.append(str(exc))
-            continue
-        definition: dict[str, Any] = {"kind": "prompt", "model": str(model), "instructions": instructions}
-        tools = _tools(workflow, name, agent.tools, problems)
+    for d in deployables:
+        definition: dict[str, Any] = {"kind": "prompt", "model": d.model, "instructions": d.instructions}
+        tools = _tools(workflow, d.name, d.agent.tools, problems)
         if tools:
             definition["tools"] = tools
-        plan.append((name, definition))
-    if problems:
-        raise BadInput("cannot deploy:\n  " + "\n  ".join(problems))
-    if not plan:
-        raise BadInput(
-            f"workflow '{workflow.name}' has no agents to deploy to Azure",
-            fix="agents with a model: (and no function: or azure.agent) are deployed",
-        )
+        plan.append((d.name, definition))
+    refuse(workflow, plan, problems, provider=PROVIDER, cloud="Azure", bound_by="agent")
     return plan
 
 

@@ -18,25 +18,24 @@ from podium.core.calls import (
     Deployment,
     Emulator,
     EmulatorOptions,
-    Provider,
     ProviderEnv,
 )
-from podium.core.errors import InvalidRequest, StepError
-from podium.providers._kit.threads import SdkCall, SdkThreads
-from podium.providers._kit.tools import Toolbox
+from podium.core.errors import StepError
+from podium.providers._kit.provider import SdkProvider
+from podium.providers._kit.threads import SdkCall
 from podium.providers.azure import binding as bindings
 from podium.providers.azure.binding import BINDING_FIX, AzureBinding, FoundryAgent, Target, Targets
 from podium.providers.azure.client import AzureClients
 from podium.providers.azure.config import AzureConfig, AzureEmulatorOptions
 from podium.providers.azure.conversations import DEFAULT_FILE, Conversations
-from podium.providers.azure.errors import PROVIDER, to_podium
+from podium.providers.azure.errors import to_podium
 from podium.providers.azure.responses import respond
 
 if TYPE_CHECKING:
     from podium.core.spec import Workflow
 
 
-class AzureProvider(Provider):
+class AzureProvider(SdkProvider):
     """Azure AI Foundry: Foundry agents (agent_reference) and model deployments (Responses)."""
 
     name: ClassVar[str] = "azure"
@@ -51,8 +50,6 @@ class AzureProvider(Provider):
         super().__init__(config, env)
         self.config: AzureConfig = config
         self.clients = AzureClients(config)
-        self.threads = SdkThreads(config.max_connections, name=PROVIDER)
-        self.tools = Toolbox(env.base_dir, provider=PROVIDER)
         self.targets = Targets(env, self.clients.endpoint)
         path = Path(config.conversations_file) if config.conversations_file else env.base_dir / DEFAULT_FILE
         self.conversations = Conversations(path, self.clients.endpoint)
@@ -65,33 +62,21 @@ class AzureProvider(Provider):
         """What a request runs on: a Foundry agent (binding, else lock file) or a model deployment."""
         return self.targets.resolve(request, self.binding(request))
 
-    async def invoke(self, request: AgentRequest) -> AgentResponse:
-        self.binding(request)  # a bad binding fails here, before any thread or client
-        return await self.threads.run(lambda call: self._call(request, call))
+    def describe(self, request: AgentRequest, target: Target) -> str:
+        if isinstance(target, FoundryAgent):
+            version = f" version {target.version}" if target.version else ""
+            return f"azure Foundry agent {target.name}{version} (agent '{request.agent}')"
+        return f"azure deployment {target.model} (agent '{request.agent}')"
 
-    def _call(self, request: AgentRequest, call: SdkCall) -> AgentResponse:
-        where = f"azure agent '{request.agent}'"
-        target: Target | None = None
-        try:
-            target = self.target(request)
-            if isinstance(target, FoundryAgent):
-                version = f" version {target.version}" if target.version else ""
-                where = f"azure Foundry agent {target.name}{version} (agent '{request.agent}')"
-            else:
-                where = f"azure deployment {target.model} (agent '{request.agent}')"
-            client = self.clients.openai()
-            return respond(client, request, target, call, self.tools, self.conversations, where)
-        except StepError:
-            raise
-        except Exception as exc:
-            error = to_podium(exc, where)
-            if isinstance(error, InvalidRequest) and error.fix is None:
-                error.fix = bindings.fix_for(request, target)
-            raise error from None
+    def call(self, request: AgentRequest, target: Target, call: SdkCall) -> AgentResponse:
+        where = self.describe(request, target)
+        return respond(self.clients.openai(), request, target, call, self.tools, self.conversations, where)
 
-    async def aclose(self) -> None:
-        self.clients.close()
-        self.threads.close()
+    def to_podium(self, exc: BaseException, where: str) -> StepError:
+        return to_podium(exc, where)
+
+    def fix_for(self, request: AgentRequest, target: Target | None) -> str | None:
+        return bindings.fix_for(request, target)
 
     def deploy(self, workflow: Workflow, *, echo: Callable[[str], None] | None = None) -> list[Deployment]:
         """Create a version of each of the workflow's Foundry agents whose definition changed.

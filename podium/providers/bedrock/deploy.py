@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from podium.core.calls import Deployment
 from podium.core.errors import BadInput, PodiumError, StepError
 from podium.providers._kit import lock
-from podium.providers._kit.deploying import render_instructions, wait_until
+from podium.providers._kit.deploying import deployable_agents, refuse, wait_until
 from podium.providers.bedrock.binding import lock_target
 from podium.providers.bedrock.client import BedrockClients
 from podium.providers.bedrock.errors import PROVIDER, to_podium
@@ -42,33 +42,12 @@ def _plan(
     workflow: Workflow, resolve_model: Callable[[str | None], str | None]
 ) -> list[tuple[str, str, str]]:
     """(agent name, model id, instructions) for every agent a deploy manages; all problems at once."""
-    plan: list[tuple[str, str, str]] = []
-    problems: list[str] = []
-    for name, agent in workflow.agents.items():
-        binding = agent.bindings.get(PROVIDER) or {}
-        if agent.function is not None or binding.get("agent_id"):
-            continue
-        model = binding.get("model") or resolve_model(agent.model)
-        if not model:
-            problems.append(
-                f"agents.{name} has no model: give it model: (a Bedrock model id, or an alias under"
-                " providers.bedrock.models) or bedrock: {model: …}"
-            )
-            continue
-        try:
-            instructions = render_instructions(
-                workflow, name, agent, cloud="Bedrock", least=INSTRUCTION_MIN, most=INSTRUCTION_MAX
-            )
-            plan.append((name, str(model), instructions))
-        except BadInput as exc:
-            problems.append(str(exc))
-    if problems:
-        raise BadInput("cannot deploy:\n  " + "\n  ".join(problems))
-    if not plan:
-        raise BadInput(
-            f"workflow '{workflow.name}' has no agents to deploy to Bedrock",
-            fix="agents with a model: (and no function: or bedrock.agent_id) are deployed",
-        )
+    deployables, problems = deployable_agents(
+        workflow, provider=PROVIDER, bound_by="agent_id", model_hint="a Bedrock model id", cloud="Bedrock",
+        resolve_model=resolve_model, least=INSTRUCTION_MIN, most=INSTRUCTION_MAX,
+    )  # fmt: skip
+    plan = [(d.name, d.model, d.instructions) for d in deployables]
+    refuse(workflow, plan, problems, provider=PROVIDER, cloud="Bedrock", bound_by="agent_id")
     return plan
 
 

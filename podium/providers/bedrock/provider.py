@@ -18,12 +18,11 @@ from podium.core.calls import (
     Deployment,
     Emulator,
     EmulatorOptions,
-    Provider,
     ProviderEnv,
 )
-from podium.core.errors import InvalidRequest, StepError
-from podium.providers._kit.threads import SdkCall, SdkThreads
-from podium.providers._kit.tools import Toolbox
+from podium.core.errors import StepError
+from podium.providers._kit.provider import SdkProvider
+from podium.providers._kit.threads import SdkCall
 from podium.providers.bedrock import binding as bindings
 from podium.providers.bedrock.agents import invoke_agent
 from podium.providers.bedrock.binding import BINDING_FIX, BedrockBinding, ManagedAgent, Target, Targets
@@ -31,13 +30,13 @@ from podium.providers.bedrock.client import BedrockClients
 from podium.providers.bedrock.config import BedrockConfig, BedrockEmulatorOptions
 from podium.providers.bedrock.converse import converse
 from podium.providers.bedrock.deploy import deploy_workflow
-from podium.providers.bedrock.errors import PROVIDER, to_podium
+from podium.providers.bedrock.errors import to_podium
 
 if TYPE_CHECKING:
     from podium.core.spec import Workflow
 
 
-class BedrockProvider(Provider):
+class BedrockProvider(SdkProvider):
     """AWS Bedrock: managed agents through InvokeAgent, models through Converse (boto3)."""
 
     name: ClassVar[str] = "bedrock"
@@ -52,8 +51,6 @@ class BedrockProvider(Provider):
         super().__init__(config, env)
         self.config: BedrockConfig = config
         self.clients = BedrockClients(config)
-        self.threads = SdkThreads(config.max_connections, name=PROVIDER)
-        self.tools = Toolbox(env.base_dir, provider=PROVIDER)
         self.targets = Targets(env, lambda: self.clients.endpoint_url, lambda: self.clients.region)
 
     def session(self) -> object:
@@ -78,32 +75,23 @@ class BedrockProvider(Provider):
 
     # --- calls --------------------------------------------------------------------------------
 
-    async def invoke(self, request: AgentRequest) -> AgentResponse:
-        self.binding(request)  # a bad binding fails here, before any thread or client
-        return await self.threads.run(lambda call: self._call(request, call))
+    def describe(self, request: AgentRequest, target: Target) -> str:
+        if isinstance(target, ManagedAgent):
+            return f"bedrock InvokeAgent {target.agent_id}/{target.alias_id} (agent '{request.agent}')"
+        return f"bedrock Converse {target.model_id} (agent '{request.agent}')"
 
-    def _call(self, request: AgentRequest, call: SdkCall) -> AgentResponse:
-        where = f"bedrock agent '{request.agent}'"
-        target: Target | None = None
-        try:
-            target = self.target(request)
-            if isinstance(target, ManagedAgent):
-                where = f"bedrock InvokeAgent {target.agent_id}/{target.alias_id} (agent '{request.agent}')"
-                client = self.clients.client("bedrock-agent-runtime")
-                return invoke_agent(client, request, target, call, self.tools)
-            where = f"bedrock Converse {target.model_id} (agent '{request.agent}')"
-            return converse(self.clients.client("bedrock-runtime"), request, target)
-        except StepError:
-            raise
-        except Exception as exc:
-            error = to_podium(exc, where)
-            if isinstance(error, InvalidRequest) and error.fix is None:
-                error.fix = bindings.fix_for(request, target)
-            raise error from None
+    def call(self, request: AgentRequest, target: Target, call: SdkCall) -> AgentResponse:
+        if isinstance(target, ManagedAgent):
+            return invoke_agent(
+                self.clients.client("bedrock-agent-runtime"), request, target, call, self.tools
+            )
+        return converse(self.clients.client("bedrock-runtime"), request, target)
 
-    async def aclose(self) -> None:
-        self.clients.close()
-        self.threads.close()
+    def to_podium(self, exc: BaseException, where: str) -> StepError:
+        return to_podium(exc, where)
+
+    def fix_for(self, request: AgentRequest, target: Target | None) -> str | None:
+        return bindings.fix_for(request, target)
 
     # --- deploy and emulate -------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from podium.core.calls import Deployment
 from podium.core.errors import BadInput, PodiumError, StepError
 from podium.providers._kit import lock
-from podium.providers._kit.deploying import render_instructions
+from podium.providers._kit.deploying import deployable_agents, refuse
 from podium.providers.vertex.client import VertexClients
 from podium.providers.vertex.errors import PROVIDER, to_podium
 from podium.providers.vertex.tags import label_value
@@ -62,41 +62,24 @@ def _plan(
     workflow: Workflow, resolve_model: Callable[[str | None], str | None]
 ) -> list[tuple[str, dict[str, Any]]]:
     """(agent, ADK agent config) for every agent a deploy manages; every problem at once."""
-    plan: list[tuple[str, dict[str, Any]]] = []
-    problems: list[str] = []
-    for name, agent in workflow.agents.items():
-        binding = agent.bindings.get(PROVIDER) or {}
-        if agent.function is not None or binding.get("engine"):
-            continue
-        model = binding.get("model") or resolve_model(agent.model)
-        if not model:
-            problems.append(
-                f"agents.{name} has no model: give it model: (a Gemini model id, or an alias under"
-                " providers.vertex.models) or vertex: {model: …}"
-            )
-            continue
-        try:
-            instruction = render_instructions(
-                workflow, name, agent, cloud="Vertex", least=1, most=INSTRUCTION_MAX
-            )
-        except BadInput as exc:
-            problems.append(str(exc))
-            continue
-        config = {
-            "name": adk_name(name),
-            "agent_class": "LlmAgent",
-            "model": str(model),
-            "description": f"podium agent '{name}' of workflow '{workflow.name}'",
-            "instruction": instruction,
-        }
-        plan.append((name, config))
-    if problems:
-        raise BadInput("cannot deploy:\n  " + "\n  ".join(problems))
-    if not plan:
-        raise BadInput(
-            f"workflow '{workflow.name}' has no agents to deploy to Vertex",
-            fix="agents with a model: (and no function: or vertex.engine) are deployed",
+    deployables, problems = deployable_agents(
+        workflow, provider=PROVIDER, bound_by="engine", model_hint="a Gemini model id", cloud="Vertex",
+        resolve_model=resolve_model, least=1, most=INSTRUCTION_MAX,
+    )  # fmt: skip
+    plan = [
+        (
+            d.name,
+            {
+                "name": adk_name(d.name),
+                "agent_class": "LlmAgent",
+                "model": d.model,
+                "description": f"podium agent '{d.name}' of workflow '{workflow.name}'",
+                "instruction": d.instructions,
+            },
         )
+        for d in deployables
+    ]
+    refuse(workflow, plan, problems, provider=PROVIDER, cloud="Vertex", bound_by="engine")
     return plan
 
 

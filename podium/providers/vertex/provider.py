@@ -17,13 +17,12 @@ from podium.core.calls import (
     Deployment,
     Emulator,
     EmulatorOptions,
-    Provider,
     ProviderEnv,
 )
-from podium.core.errors import InvalidRequest, StepError
+from podium.core.errors import StepError
 from podium.providers._kit import lock
-from podium.providers._kit.threads import SdkCall, SdkThreads
-from podium.providers._kit.tools import Toolbox
+from podium.providers._kit.provider import SdkProvider
+from podium.providers._kit.threads import SdkCall
 from podium.providers.vertex import binding as bindings
 from podium.providers.vertex import engines
 from podium.providers.vertex.binding import BINDING_FIX, Engine, Target, VertexBinding
@@ -37,7 +36,7 @@ if TYPE_CHECKING:
     from podium.core.spec import Workflow
 
 
-class VertexProvider(Provider):
+class VertexProvider(SdkProvider):
     """Google Vertex AI: Agent Engines (vertexai) and Gemini models (google-genai)."""
 
     name: ClassVar[str] = PROVIDER
@@ -52,8 +51,6 @@ class VertexProvider(Provider):
         super().__init__(config, env)
         self.config: VertexConfig = config
         self.clients = VertexClients(config)
-        self.threads = SdkThreads(config.max_connections, name=PROVIDER)
-        self.tools = Toolbox(env.base_dir, provider=PROVIDER)
         self._deployed: dict[str, dict[str, Any]] | None = None
 
     def binding(self, request: AgentRequest) -> VertexBinding:
@@ -72,42 +69,26 @@ class VertexProvider(Provider):
         deployed = {} if binding.engine else self.deployed().get(request.agent) or {}
         return bindings.resolve(request, binding, self.clients.project, self.config.location, deployed)
 
-    async def invoke(self, request: AgentRequest) -> AgentResponse:
-        self.binding(request)  # a bad binding fails here, before any thread or client
-        return await self.threads.run(lambda call: self._call(request, call))
+    def describe(self, request: AgentRequest, target: Target) -> str:
+        if isinstance(target, Engine):
+            return f"vertex Agent Engine {target.name} (agent '{request.agent}')"
+        return f"vertex generateContent {target.model_id} (agent '{request.agent}')"
 
-    def _call(self, request: AgentRequest, call: SdkCall) -> AgentResponse:
-        where = f"vertex agent '{request.agent}'"
-        target: Target | None = None
-        try:
-            target = self.target(request)
-            if isinstance(target, Engine):
-                where = f"vertex Agent Engine {target.name} (agent '{request.agent}')"
-                engine = self.clients.engine(target.name)
-                engines.check_methods(engine, request, target)
-                if target.method == "query":
-                    return engines.query(engine, request, target)
-                return engines.stream_query(engine, request, target)
-            where = f"vertex generateContent {target.model_id} (agent '{request.agent}')"
-            return generate(
-                self.clients.genai(),
-                request,
-                target,
-                call,
-                self.tools,
-                max_rounds=self.config.max_tool_rounds,
-            )
-        except StepError as exc:
-            error = exc
-        except Exception as exc:
-            error = to_podium(exc, where)
-        if isinstance(error, InvalidRequest) and error.fix is None:
-            error.fix = bindings.fix_for(request, target)
-        raise error from None
+    def call(self, request: AgentRequest, target: Target, call: SdkCall) -> AgentResponse:
+        if isinstance(target, Engine):
+            engine = self.clients.engine(target.name)
+            engines.check_methods(engine, request, target)
+            if target.method == "query":
+                return engines.query(engine, request, target)
+            return engines.stream_query(engine, request, target)
+        genai = self.clients.genai()
+        return generate(genai, request, target, call, self.tools, max_rounds=self.config.max_tool_rounds)
 
-    async def aclose(self) -> None:
-        self.clients.close()
-        self.threads.close()
+    def to_podium(self, exc: BaseException, where: str) -> StepError:
+        return to_podium(exc, where)
+
+    def fix_for(self, request: AgentRequest, target: Target | None) -> str | None:
+        return bindings.fix_for(request, target)
 
     def deploy(self, workflow: Workflow, *, echo: Callable[[str], None] | None = None) -> list[Deployment]:
         """Create or update the workflow's agents as Agent Engines; record them in ``podium-lock.json``.

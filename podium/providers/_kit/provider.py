@@ -1,0 +1,71 @@
+"""A cloud provider whose SDK blocks: each call in the provider's thread pool, the SDK's errors mapped
+to podium's at the boundary, and the clients and threads released when the run ends.
+
+A cloud subclasses `SdkProvider` and writes only what is its own: `target` (what a request runs
+on), `describe` (how a call is named in its errors), `call` (the SDK calls and their translation),
+`to_podium` (its error table) and `fix_for` (what to do about a request the service rejected).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from podium.core.calls import AgentRequest, AgentResponse, Provider, ProviderConfig, ProviderEnv
+from podium.core.errors import InvalidRequest, StepError
+from podium.providers._kit.threads import SdkCall, SdkThreads
+from podium.providers._kit.tools import Toolbox
+
+
+class SdkProvider(Provider):
+    """The calling machinery every cloud shares; subclasses set `clients` and the methods below."""
+
+    clients: Any  # the cloud's SDK clients for this provider instance; `close()` releases them
+    pool_setting: ClassVar[str] = "max_connections"  # the setting that sizes the thread pool
+
+    def __init__(self, config: ProviderConfig, env: ProviderEnv) -> None:
+        super().__init__(config, env)
+        self.threads = SdkThreads(int(getattr(config, self.pool_setting, 16)), name=self.name)
+        self.tools = Toolbox(env.base_dir, provider=self.name)
+
+    def target(self, request: AgentRequest) -> Any:
+        """What `request` runs on: a managed agent, a model, … (the cloud's own types)."""
+        raise NotImplementedError
+
+    def describe(self, request: AgentRequest, target: Any) -> str:
+        """How a call to `target` is named in an error (`bedrock Converse <model> (agent 'w')`)."""
+        return f"{self.name} agent '{request.agent}'"
+
+    def call(self, request: AgentRequest, target: Any, call: SdkCall) -> AgentResponse:
+        """The call itself, in a worker thread: the SDK's requests and the reply translated."""
+        raise NotImplementedError
+
+    def to_podium(self, exc: BaseException, where: str) -> StepError:
+        """The SDK's exception as podium's error (the cloud's error table)."""
+        raise NotImplementedError
+
+    def fix_for(self, request: AgentRequest, target: Any) -> str | None:
+        """What to do about a request the service rejected, where the provider can tell."""
+        return None
+
+    async def invoke(self, request: AgentRequest) -> AgentResponse:
+        self.binding(request)  # a bad binding fails here, before any thread or client
+        return await self.threads.run(lambda call: self._guarded(request, call))
+
+    def _guarded(self, request: AgentRequest, call: SdkCall) -> AgentResponse:
+        where = f"{self.name} agent '{request.agent}'"
+        target: Any = None
+        try:
+            target = self.target(request)
+            where = self.describe(request, target)
+            return self.call(request, target, call)
+        except StepError as exc:
+            error = exc
+        except Exception as exc:
+            error = self.to_podium(exc, where)
+        if isinstance(error, InvalidRequest) and error.fix is None:
+            error.fix = self.fix_for(request, target)
+        raise error from None
+
+    async def aclose(self) -> None:
+        self.clients.close()
+        self.threads.close()
