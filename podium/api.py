@@ -352,13 +352,18 @@ def deploy(
     settings: Mapping[str, Any] | None = None,
     plugins: PluginsLike = None,
     echo: Any = None,
+    emulate: bool = False,
 ) -> list[Any]:
     """Create or update a workflow's managed agents on `provider`; returns one `Deployment` per agent.
 
     `settings` override the workflow's ``providers.<provider>`` section (``{"region": "eu-west-1"}``);
     `echo(line)` hears progress. The provider records the agents' ids in ``podium-lock.json`` next to
-    the workflow, where later runs against the same target find them.
+    the workflow, where later runs against the same target find them. With `emulate`, the deploy
+    goes to a fresh local emulator of the cloud, to see what it would create, and the lock file is
+    left as it was.
     """
+    if emulate:
+        return _deploy_emulated(workflow, provider=provider, settings=settings, plugins=plugins, echo=echo)
     from pydantic import ValidationError
 
     from podium.core.calls import ProviderEnv
@@ -381,3 +386,33 @@ def deploy(
         ) from None
     env = ProviderEnv(workflow=wf.name, base_dir=wf.base_dir, mock=wf.mock)
     return cls(config, env).deploy(wf, echo=echo)
+
+
+def _deploy_emulated(
+    workflow: Workflow | str | Path,
+    *,
+    provider: str,
+    settings: Mapping[str, Any] | None,
+    plugins: PluginsLike,
+    echo: Any,
+) -> list[Any]:
+    """A deploy to a fresh emulator of `provider`: what a real one would create; the lock file is kept."""
+    the_plugins = Plugins.of(plugins)
+    wf = workflow if isinstance(workflow, Workflow) else load(workflow, plugins=the_plugins)
+    lock = wf.base_dir / "podium-lock.json"
+    before = lock.read_bytes() if lock.is_file() else None
+    try:
+        with _emulated(wf, the_plugins, provider) as rebound:
+            emulator = rebound.providers.get(provider, {})
+            merged = {**emulator, **dict(settings or {})}
+
+            def say(line: str) -> None:  # nothing is recorded: the lock file is put back below
+                if echo is not None and not line.startswith("recorded in "):
+                    echo(line)
+
+            return deploy(rebound, provider=provider, settings=merged, plugins=the_plugins, echo=say)
+    finally:  # an emulator's agents are gone when it stops: keep no entry for them
+        if before is None:
+            lock.unlink(missing_ok=True)
+        else:
+            lock.write_bytes(before)

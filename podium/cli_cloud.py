@@ -42,9 +42,13 @@ def _deploy_command(plugins: Plugins) -> click.Command:
         "--set", "pairs", multiple=True, metavar="KEY=VALUE",
         help="Override a providers.<name> setting, e.g. --set region=eu-west-1.",
     )  # fmt: skip
+    @click.option(
+        "--emulate", is_flag=True,
+        help="Deploy to a fresh local emulator of the cloud, to see what would be created (no lock file).",
+    )  # fmt: skip
     @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
     @guard
-    def deploy(file: str, provider_name: str, pairs: tuple[str, ...], as_json: bool) -> None:
+    def deploy(file: str, provider_name: str, pairs: tuple[str, ...], emulate: bool, as_json: bool) -> None:
         """Create or update a workflow's managed agents in a cloud; record their ids next to the file."""
         from podium import api
 
@@ -52,16 +56,22 @@ def _deploy_command(plugins: Plugins) -> click.Command:
         workflow = api.load(file, plugins=pm)
         settings = parse_pairs(pairs, "--set", "region=eu-west-1")
         echo = None if as_json else partial(click.echo, err=True)
-        done = api.deploy(workflow, provider=provider_name, settings=settings, plugins=pm, echo=echo)
+        done = api.deploy(
+            workflow, provider=provider_name, settings=settings, plugins=pm, echo=echo, emulate=emulate
+        )
         if as_json:
             rows = [d.row() for d in done]
             click.echo(
                 json.dumps({"workflow": workflow.name, "provider": provider_name, "agents": rows}, indent=2)
             )
         else:
+            where = (
+                f"a local {provider_name} emulator (nothing reached the cloud; podium-lock.json is unchanged)"
+                if emulate
+                else provider_name
+            )
             click.echo(
-                f"deployed {len(done)} agent{'s' if len(done) != 1 else ''} of '{workflow.name}'"
-                f" to {provider_name}"
+                f"deployed {len(done)} agent{'s' if len(done) != 1 else ''} of '{workflow.name}' to {where}"
             )
 
     return deploy

@@ -162,3 +162,23 @@ def test_help_lists_the_commands_without_loading_boto3(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "[]"
     assert "deploy" in done.stdout and "emulate" in done.stdout
+
+
+def test_deploy_emulate_shows_what_would_be_made_and_leaves_the_lock_file_alone(tmp_path: Path) -> None:
+    import shutil
+
+    for name in ("research.yaml", "helpers.py"):
+        shutil.copy(ROOT / "examples" / "research" / name, tmp_path / name)
+    lock = tmp_path / "podium-lock.json"
+    lock.write_text('{"version": 1, "workflows": {}}\n')
+    done = subprocess.run(
+        [sys.executable, "-m", "podium", "deploy", "research.yaml", "--provider", "bedrock", "--emulate",
+         "--json"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PODIUM_DB": str(tmp_path / "db")},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    agents = json.loads(done.stdout)["agents"]
+    assert {a["agent"] for a in agents} == {"researcher", "writer", "reviewer", "editor"}
+    assert {a["action"] for a in agents} == {"created"}
+    assert lock.read_text() == '{"version": 1, "workflows": {}}\n'  # untouched
