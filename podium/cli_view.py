@@ -188,6 +188,8 @@ class LiveView:
         elif t is EventType.CALL_FINISHED:
             usage = d.get("usage") or {}
             s["tokens"] += usage.get("input_tokens", 0) + usage.get("output_tokens", 0)
+            if d.get("bound_to"):
+                s["provider"] = _provider_cell(d.get("provider"), d["bound_to"])
         elif t is EventType.CALL_FAILED:
             after = _what_follows(d)
             s["note"] = _preview(f"{d.get('kind')}: {d.get('message')}{after}", 50)
@@ -230,12 +232,18 @@ def _step_cells(s: StepResult) -> list[str]:
     return [
         s.id,
         str(s.status),
-        s.provider or "",
+        _provider_cell(s.provider, s.bound_to),
         calls if s.calls else "",
         f"{s.usage.input_tokens:,}" if s.calls else "",
         f"{s.usage.output_tokens:,}" if s.calls else "",
         _ms(s.duration_ms),
     ]
+
+
+def _provider_cell(provider: str | None, bound_to: dict[str, str] | None) -> str:
+    """The provider and what the call ran on there: `bedrock agent`, `local mock`, `vertex model`."""
+    kind = (bound_to or {}).get("kind")
+    return f"{provider or ''} {kind}".strip() if kind else provider or ""
 
 
 def _step_note(s: StepResult, width: int) -> Text:
@@ -408,7 +416,7 @@ def print_step(run: Run, events: list[Event], sid: str, summaries: Iterable[Any]
     binding = (started.get("bindings") or {}).get(s.agent or "", {})
     facts = [
         ("agent", s.agent or "-"),
-        ("bound to", _bound(binding, s.provider)),
+        ("bound to", _bound(binding, s.provider, s.bound_to)),
         ("attempts", str(s.attempts)),
         ("calls", f"{s.calls}" + (f" ({s.failed_calls} failed)" if s.failed_calls else "")),
         ("tokens", f"{s.usage.input_tokens:,} in, {s.usage.output_tokens:,} out"),
@@ -465,7 +473,11 @@ def print_step(run: Run, events: list[Event], sid: str, summaries: Iterable[Any]
     console.print(Group(*parts))
 
 
-def _bound(binding: dict[str, Any], provider: str | None) -> str:
+def _bound(binding: dict[str, Any], provider: str | None, bound_to: dict[str, str] | None = None) -> str:
+    if bound_to:
+        via = bound_to.get("via") or ""
+        by = f" (bound by {via})" if via and via not in ("model", "function", "mock", "binding") else ""
+        return f"{provider} {bound_to.get('kind')} {bound_to.get('id')}{by}"
     if binding.get("function"):
         return f"python function {binding['function']}"
     chain = " → ".join(binding.get("providers") or []) or (provider or "-")

@@ -284,5 +284,6 @@ class Attempts:
             usage=response.usage.model_dump(), latency_ms=response.latency_ms or elapsed,
             response_id=response.response_id, session_id=response.session_id or request.session_id,
             reply=reply_value(response), native=response.native or None,
+            **({"bound_to": response.bound_to} if response.bound_to else {}),
         )  # fmt: skip
         return response, finished.seq

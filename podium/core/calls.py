@@ -108,6 +108,9 @@ class AgentResponse(BaseModel):
     response_id: str | None = None
     session_id: str | None = None
     native: dict[str, Any] = Field(default_factory=dict)
+    # what the call ran on, for people: {"kind": "agent" | "model" | "function" | "mock" | …,
+    # "id": the managed agent's, model's or function's id, "via": where the binding came from}
+    bound_to: dict[str, str] | None = None
 
     @property
     def value(self) -> Any:

@@ -222,6 +222,8 @@ def fold(events: Iterable[Event], step_ids: Iterable[str] = ()) -> Run:
                 mine[kind] += n
                 total[kind] += n
             outputs.call_finished(ev)
+            if d.get("bound_to"):
+                step["bound_to"] = d["bound_to"]
         elif t is EventType.CALL_FAILED:
             step["failed_calls"] += 1
         elif t is EventType.ITEM_SUCCEEDED:

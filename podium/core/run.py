@@ -42,6 +42,9 @@ class StepResult(BaseModel):
     started_at: datetime | None = None
     finished_at: datetime | None = None
     usage: Usage = ZERO_USAGE
+    bound_to: dict[str, str] | None = Field(
+        None, description="What its last call ran on: kind (agent, model, function, mock), id, via."
+    )
 
     @property
     def duration_ms(self) -> float | None:

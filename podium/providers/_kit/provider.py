@@ -39,6 +39,10 @@ class SdkProvider(Provider):
         """The call itself, in a worker thread: the SDK's requests and the reply translated."""
         raise NotImplementedError
 
+    def bound(self, target: Any) -> dict[str, str] | None:
+        """What a call ran on, for people (`show`, `--json`): {"kind", "id", "via"}."""
+        return None
+
     def to_podium(self, exc: BaseException, where: str) -> StepError:
         """The SDK's exception as podium's error (the cloud's error table)."""
         raise NotImplementedError
@@ -57,7 +61,10 @@ class SdkProvider(Provider):
         try:
             target = self.target(request)
             where = self.describe(request, target)
-            return self.call(request, target, call)
+            response = self.call(request, target, call)
+            if response.bound_to is None:
+                response.bound_to = self.bound(target)
+            return response
         except StepError as exc:
             error = exc
         except Exception as exc:

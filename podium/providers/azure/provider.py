@@ -72,6 +72,12 @@ class AzureProvider(SdkProvider):
         where = self.describe(request, target)
         return respond(self.clients.openai(), request, target, call, self.tools, self.conversations, where)
 
+    def bound(self, target: Target) -> dict[str, str]:
+        if isinstance(target, FoundryAgent):
+            name = f"{target.name}@{target.version}" if target.version else target.name
+            return {"kind": "agent", "id": name, "via": target.source}
+        return {"kind": "model", "id": target.model, "via": "model deployment"}
+
     def to_podium(self, exc: BaseException, where: str) -> StepError:
         return to_podium(exc, where)
 

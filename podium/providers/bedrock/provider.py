@@ -87,6 +87,11 @@ class BedrockProvider(SdkProvider):
             )
         return converse(self.clients.client("bedrock-runtime"), request, target)
 
+    def bound(self, target: Target) -> dict[str, str]:
+        if isinstance(target, ManagedAgent):
+            return {"kind": "agent", "id": f"{target.agent_id}/{target.alias_id}", "via": target.source}
+        return {"kind": "model", "id": target.model_id, "via": "model"}
+
     def to_podium(self, exc: BaseException, where: str) -> StepError:
         return to_podium(exc, where)
 

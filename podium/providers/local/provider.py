@@ -111,11 +111,12 @@ class LocalProvider(Provider):
             error.traceback = user_traceback(exc)
             raise error from exc
         latency = (time.perf_counter() - started) * 1000
+        bound = {"kind": "function", "id": request.function or "", "via": "function"}
         if isinstance(value, AgentResponse):
-            return value
+            return value if value.bound_to else value.model_copy(update={"bound_to": bound})
         if isinstance(value, str):
-            return AgentResponse(text=value, usage=Usage(), latency_ms=latency)
-        return AgentResponse(output=value, usage=Usage(), latency_ms=latency)
+            return AgentResponse(text=value, usage=Usage(), latency_ms=latency, bound_to=bound)
+        return AgentResponse(output=value, usage=Usage(), latency_ms=latency, bound_to=bound)
 
     # --- scripted replies -------------------------------------------------------------------
 
@@ -137,6 +138,7 @@ class LocalProvider(Provider):
             model=request.model,
             latency_ms=reply.latency * 1000,
             native={"mock": key},
+            bound_to={"kind": "mock", "id": key, "via": "mock"},
         )
 
     # --- OpenAI-compatible chat completions -------------------------------------------------
@@ -194,6 +196,7 @@ class LocalProvider(Provider):
             model=data.get("model") or request.model,
             latency_ms=latency,
             response_id=data.get("id"),
+            bound_to={"kind": "model", "id": str(request.model), "via": self.config.base_url or ""},
         )
 
     async def aclose(self) -> None:

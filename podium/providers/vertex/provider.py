@@ -84,6 +84,11 @@ class VertexProvider(SdkProvider):
         genai = self.clients.genai()
         return generate(genai, request, target, call, self.tools, max_rounds=self.config.max_tool_rounds)
 
+    def bound(self, target: Target) -> dict[str, str]:
+        if isinstance(target, Engine):
+            return {"kind": "engine", "id": target.name, "via": target.source}
+        return {"kind": "model", "id": target.model_id, "via": "model"}
+
     def to_podium(self, exc: BaseException, where: str) -> StepError:
         return to_podium(exc, where)
 

@@ -81,6 +81,9 @@ async def test_an_agent_step_and_a_model_step(
     assert result.outputs == {"brief": "A brief on tides."}
     assert (result.steps["ask"].usage.input_tokens, result.steps["ask"].usage.output_tokens) == (120, 30)
     assert (result.steps["write"].usage.input_tokens, result.steps["write"].usage.output_tokens) == (200, 80)
+    # what each step ran on, in show and --json: the managed agent, and the model
+    assert result.steps["ask"].bound_to is not None and result.steps["ask"].bound_to["kind"] == "agent"
+    assert result.steps["write"].bound_to is not None and result.steps["write"].bound_to["kind"] == "model"
     [ask] = calls(emulator, "ask")
     [write] = calls(emulator, "write")
     assert ask.detail["agent_name"] == "helper" and ask.detail["conversation"].startswith("conv_")

@@ -107,6 +107,18 @@ async def test_deploy_then_runs_invoke_the_deployed_agents(
     assert invoked == {"science": agents["researcher"]["agent_id"], "draft": agents["writer"]["agent_id"]}
     finished = {e.step: e.data for e in podium_events.events if e.type == "CallFinished"}
     assert finished["science"]["native"]["bound_by"] == LOCK_FILE
+    # what each step ran on, for people: the deployed agent (found in the lock file), a function
+    researcher = agents["researcher"]
+    assert result.steps["science"].bound_to == {
+        "kind": "agent",
+        "id": f"{researcher['agent_id']}/{researcher['alias_id']}",
+        "via": LOCK_FILE,
+    }
+    assert result.steps["words"].bound_to == {
+        "kind": "function",
+        "id": "bedrock_deploy_words:count",
+        "via": "function",
+    }
     assert finished["science"]["usage"]["input_tokens"] == 52 and finished["science"]["model"] == HAIKU
 
 

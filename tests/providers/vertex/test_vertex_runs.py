@@ -80,6 +80,9 @@ async def test_an_engine_step_and_a_gemini_step(
     assert result.outputs == {"brief": "A brief on tides."}
     assert (result.steps["ask"].usage.input_tokens, result.steps["ask"].usage.output_tokens) == (120, 30)
     assert (result.steps["write"].usage.input_tokens, result.steps["write"].usage.output_tokens) == (200, 80)
+    # what each step ran on, in show and --json: the managed agent, and the model
+    assert result.steps["ask"].bound_to is not None and result.steps["ask"].bound_to["kind"] == "engine"
+    assert result.steps["write"].bound_to is not None and result.steps["write"].bound_to["kind"] == "model"
     [ask] = calls(emulator, "StreamQuery", "ask")
     [write] = calls(emulator, "GenerateContent", "write")
     assert ask.detail["engine"] == engine and ask.detail["input"] == "What about tides?"
