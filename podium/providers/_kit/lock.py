@@ -78,6 +78,28 @@ def deployed(base_dir: Path, workflow: str, provider: str, target: Target) -> di
     return {}
 
 
+def mismatch(base_dir: Path, workflow: str, provider: str, target: Target) -> str | None:
+    """Why no deployment in the lock file serves `target`, when there are deployments for `workflow`
+    on `provider` but for other targets (another region, endpoint or project): a warning naming the
+    difference. None when one matches, or when there are none at all."""
+    path = lock_path(base_dir)
+    if not path.exists():
+        return None
+    entries = (_read(path, provider)["workflows"].get(workflow) or {}).get(provider) or []
+    if not entries or any(_matches(entry, target) for entry in entries):
+        return None
+
+    def shown(values: Mapping[str, Any]) -> str:
+        return ", ".join(f"{key} {values.get(key) or '(default)'}" for key in target)
+
+    elsewhere = "; ".join(shown(entry) for entry in entries)
+    return (
+        f"{path.name} has {provider} agents of '{workflow}' deployed for {elsewhere}, not for"
+        f" {shown(target)}: the agents run on their models instead. Deploy for this target"
+        f" (podium deploy --provider {provider}), or set the {provider} settings to the deployed one"
+    )
+
+
 def record(
     base_dir: Path,
     workflow: str,

@@ -9,6 +9,7 @@ sent to Converse with the agent's instructions as the system prompt.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,8 @@ from podium.core.calls import AgentRequest, ProviderEnv
 from podium.core.errors import InvalidRequest
 from podium.providers._kit import lock
 from podium.providers.bedrock.errors import PROVIDER
+
+log = logging.getLogger("podium")
 
 TEST_ALIAS_ID = "TSTALIASID"
 
@@ -86,16 +89,21 @@ class Targets:
         self.endpoint_url = endpoint_url
         self.region = region
         self._deployed: dict[str, dict[str, Any]] | None = None
+        self.elsewhere: str | None = None  # why the lock file's agents do not serve this target
 
     def deployed(self) -> dict[str, dict[str, Any]]:
-        """Agents `podium deploy` recorded for this workflow, region and endpoint (read once)."""
+        """Agents `podium deploy` recorded for this workflow, region and endpoint (read once).
+
+        When the lock file has this workflow's agents only for another region or endpoint, that is
+        said once (a warning naming the difference), never passed over in silence.
+        """
         if self._deployed is None:
-            self._deployed = lock.deployed(
-                self.env.base_dir,
-                self.env.workflow,
-                PROVIDER,
-                lock_target(self.region(), self.endpoint_url()),
-            )
+            target = lock_target(self.region(), self.endpoint_url())
+            self._deployed = lock.deployed(self.env.base_dir, self.env.workflow, PROVIDER, target)
+            if not self._deployed:
+                self.elsewhere = lock.mismatch(self.env.base_dir, self.env.workflow, PROVIDER, target)
+                if self.elsewhere:
+                    log.warning("%s", self.elsewhere)
         return self._deployed
 
     def resolve(self, request: AgentRequest, binding: BedrockBinding) -> Target:

@@ -90,6 +90,12 @@ class BedrockProvider(SdkProvider):
     def bound(self, target: Target) -> dict[str, str]:
         if isinstance(target, ManagedAgent):
             return {"kind": "agent", "id": f"{target.agent_id}/{target.alias_id}", "via": target.source}
+        if self.targets.elsewhere:  # the lock file's agents are for another region or endpoint
+            return {
+                "kind": "model",
+                "id": target.model_id,
+                "via": "model; the lock file is for another target",
+            }
         return {"kind": "model", "id": target.model_id, "via": "model"}
 
     def to_podium(self, exc: BaseException, where: str) -> StepError:

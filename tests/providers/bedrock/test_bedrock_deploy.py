@@ -233,3 +233,27 @@ async def test_a_deploy_is_found_whatever_way_the_endpoint_and_region_are_given(
 
     assert result.status == "succeeded", result.error
     assert emulator.count("Converse") == 0 and emulator.count("InvokeAgent") == 2
+
+
+async def test_a_lock_file_for_another_region_is_said_not_passed_over(
+    emulator: BedrockEmulator,
+    tmp_path: Path,
+    podium_plugins: PluginsFixture,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    scripted(emulator, MOCK)
+    path = write_workflow(tmp_path, with_models(flow(emulator.settings())))
+    deploy(load(path, podium_plugins))
+    path.write_text(with_models(flow({**emulator.settings(), "region": "eu-west-1"})))
+
+    with caplog.at_level("WARNING", logger="podium"):
+        result = await podium.arun(
+            load(path, podium_plugins), plugins=podium_plugins.pm, store=SQLiteStore(tmp_path / "runs.db")
+        )
+
+    assert result.status == "succeeded", result.error
+    said = " ".join(r.getMessage() for r in caplog.records)
+    assert "region us-east-1" in said and "not for region eu-west-1" in said  # the difference, named
+    bound = result.steps["science"].bound_to
+    assert bound is not None and bound["kind"] == "model" and "another target" in bound["via"]
+    assert emulator.count("InvokeAgent") == 0
