@@ -37,6 +37,32 @@ def checked_inputs(workflow: Workflow, given: Mapping[str, Any] | None = None) -
     return Inputs(resolve_inputs(workflow, given or {}))
 
 
+def with_provider_settings(
+    workflow: Workflow, overrides: Mapping[str, Mapping[str, Any]] | None, *, plugins: PluginsLike = None
+) -> Workflow:
+    """`workflow` with some `providers.<name>` settings laid over its own (`podium run --set`),
+    checked against each provider's settings model: a bad one is bad input naming the setting."""
+    if not overrides:
+        return workflow
+    from pydantic import ValidationError
+
+    from podium.core.errors import InputError
+
+    registry = Plugins.of(plugins).providers
+    merged = {name: dict(values) for name, values in workflow.providers.items()}
+    for name, values in overrides.items():
+        cls = registry.get(name)  # an unknown provider is bad input, with the installed ones listed
+        merged[name] = {**merged.get(name, {}), **dict(values)}
+        try:
+            cls.Config.model_validate(merged[name])
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            raise InputError(
+                f"--set for {name}: {problems}", fix=f"see the settings of providers.{name} in the docs"
+            ) from None
+    return workflow.model_copy(update={"providers": merged})
+
+
 def load(path: str | Path, *, plugins: PluginsLike = None) -> Workflow:
     """Read and check a workflow file; raises `WorkflowError` listing every problem, located."""
     registry = Plugins.of(plugins).providers
@@ -57,6 +83,7 @@ async def arun(
     observers: Iterable[object] = (),
     wait: bool = False,
     emulate: bool = False,
+    provider_settings: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Run:
     """Run a workflow (a `Workflow` or a path) and return its `Run`.
 
@@ -66,11 +93,15 @@ async def arun(
     `observers` are objects with a `podium_event(event)` method; they see this run's events only.
     `wait` keeps the process waiting at an approval step (else the run returns `waiting`);
     `emulate` runs each cloud the workflow uses on its local emulator (and so will its resume).
+    `provider_settings` lay settings over the workflow's `providers.<name>` for this call only
+    (`podium run --set bedrock.region=eu-west-1`); they are not recorded, so secrets stay out of
+    the store: give them again to `resume`.
     """
     from podium.core.engine import Engine
 
     the_plugins = Plugins.of(plugins)
     wf = workflow if isinstance(workflow, Workflow) else load(workflow, plugins=the_plugins)
+    wf = with_provider_settings(wf, provider_settings, plugins=the_plugins)
     resolved = checked_inputs(wf, inputs)
     if provider is not None:
         the_plugins.providers.get(provider)  # a clear error for an unknown name, before anything runs
@@ -166,6 +197,7 @@ async def aresume(
     observers: Iterable[object] = (),
     wait: bool = False,
     emulate: bool = False,
+    provider_settings: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Run:
     """Resume a run that failed, stopped, was cancelled, crashed, or waits for an approval.
 
@@ -198,6 +230,7 @@ async def aresume(
                 fix="resume with --allow-changed to run the unfinished steps with the new file"
                 " (finished steps keep their results), or restore the original file",
             )
+        wf = with_provider_settings(wf, provider_settings, plugins=the_plugins)
         engine = Engine(plugins=the_plugins, store=the_store)
         with engine.claimed(record.run_id) as claim, ExitStack() as stack:
             if emulate or RunSettings.parse(claim.started.get("settings")).emulate:

@@ -50,6 +50,10 @@ db_option = click.option(
     help="Run database (default: $PODIUM_DB or ~/.podium/podium.db).",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+set_option = click.option(
+    "--set", "sets", multiple=True, metavar="PROVIDER.KEY=VALUE",
+    help="Override a providers.<name> setting for this command, e.g. --set bedrock.region=eu-west-1.",
+)  # fmt: skip
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -89,6 +93,7 @@ def _parse_inputs(pairs: tuple[str, ...], inputs_file: str | None) -> dict[str, 
 @click.option("--emulate", is_flag=True, help="Run each cloud the workflow uses on its local emulator.")
 @click.option("--budget", type=str, default=None, metavar="USD", help="Most this run may spend.")
 @click.option("--wait", is_flag=True, help="At an approval step, wait for the decision instead of exiting.")
+@set_option
 @db_option
 @json_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress view.")
@@ -101,6 +106,7 @@ def run(
     emulate: bool,
     budget: str | None,
     wait: bool,
+    sets: tuple[str, ...],
     db: str | None,
     as_json: bool,
     quiet: bool,
@@ -115,6 +121,7 @@ def run(
     if provider is not None:
         pm.providers.get(provider)
     settings = _settings(budget)
+    wf = api.with_provider_settings(wf, _provider_sets(sets, provider), plugins=pm)
     run_id = new_run_id()
 
     def start(store: Any, progress: Any) -> Any:
@@ -197,6 +204,7 @@ def _drive(
 @click.option("--budget", type=str, default=None, metavar="USD", help="A new budget for the run.")
 @click.option("--wait", is_flag=True, help="At an approval step, wait for the decision instead of exiting.")
 @click.option("--emulate", is_flag=True, help="Run each cloud the workflow uses on its local emulator.")
+@set_option
 @db_option
 @json_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress view.")
@@ -208,6 +216,7 @@ def resume(
     budget: str | None,
     wait: bool,
     emulate: bool,
+    sets: tuple[str, ...],
     db: str | None,
     as_json: bool,
     quiet: bool,
@@ -237,8 +246,10 @@ def resume(
         return api.aresume(
             record.run_id, store=store, plugins=pm, file=file, allow_changed=allow_changed,
             settings=settings, observers=[progress], wait=wait, emulate=emulate,
+            provider_settings=overrides,
         )  # fmt: skip
 
+    overrides = _provider_sets(sets, events[0].data.get("provider_override") if events else None)
     steps = list(events[0].data.get("steps", [])) if events else []
     _drive(start, steps, record.run_id, db=db, as_json=as_json, quiet=quiet)
 
@@ -326,6 +337,23 @@ def cancel(run_id: str, by: str | None, db: str | None) -> None:
         click.echo(f"cancel requested: the process driving run {record.run_id} stops within seconds")
     else:
         click.echo(f"cancelled: run {record.run_id}")
+
+
+def _provider_sets(pairs: tuple[str, ...], provider: str | None) -> dict[str, dict[str, str]]:
+    """`--set bedrock.region=eu-west-1` (or `--set region=…` with `--provider`) by provider."""
+    from podium.core.errors import InputError
+
+    out: dict[str, dict[str, str]] = {}
+    for key, value in parse_pairs(pairs, "--set", "bedrock.region=eu-west-1").items():
+        name, dot, setting = key.partition(".")
+        if not dot:
+            if provider is None:
+                raise InputError(
+                    f"--set {key}=…: which provider's setting?", fix=f"write it as --set bedrock.{key}=…"
+                )
+            name, setting = provider, key
+        out.setdefault(name, {})[setting] = value
+    return out
 
 
 def _settings(budget: str | None) -> Any:

@@ -182,3 +182,26 @@ def test_deploy_emulate_shows_what_would_be_made_and_leaves_the_lock_file_alone(
     assert {a["agent"] for a in agents} == {"researcher", "writer", "reviewer", "editor"}
     assert {a["action"] for a in agents} == {"created"}
     assert lock.read_text() == '{"version": 1, "workflows": {}}\n'  # untouched
+
+
+def test_run_set_points_a_provider_elsewhere_for_that_run(tmp_path: Path, emulator: BedrockEmulator) -> None:
+    """`podium run --set bedrock.<key>=…` lays settings over the workflow's, checked like the file's."""
+    from podium import api
+    from podium.providers._kit.brains import ScriptedBrain
+
+    research = api.load(ROOT / "examples" / "research" / "research.yaml")
+    emulator.brain = ScriptedBrain(research.mock, provider="bedrock")  # the replies --emulate would give
+    sets = [f"--set=bedrock.{k}={v}" for k, v in emulator.settings().items() if v is not None]
+    done = podium(
+        "run", "examples/research/research.yaml", "--provider", "bedrock", "--json", "-q", *sets,
+        tmp_path=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["status"] == "succeeded"
+    assert emulator.count("Converse") >= 8  # the calls went where --set said
+    unnamed = podium("run", "examples/research/research.yaml", "--set", "region=x", tmp_path=tmp_path)
+    assert unnamed.returncode == 2 and "--set bedrock.region" in unnamed.stderr
+    wrong = podium(
+        "run", "examples/research/research.yaml", "--set", "bedrock.max_attempts=many", tmp_path=tmp_path
+    )
+    assert wrong.returncode == 2 and "max_attempts" in wrong.stderr and "Traceback" not in wrong.stderr
