@@ -48,3 +48,8 @@ def __getattr__(name: str) -> Any:
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
+
+
+def __dir__() -> list[str]:
+    # the public names show in dir(podium) and completion before they are first loaded
+    return sorted({*globals(), *__all__})

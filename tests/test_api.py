@@ -407,3 +407,12 @@ def test_gc_deletes_runs_older_than_the_cutoff_but_never_a_driven_one(
     assert all(aged.events(run_id) == [] for run_id in deleted)
     assert [e.seq for e in aged.events("old-driven")] == [1]
     aged.close()
+
+
+def test_dir_shows_the_public_names_before_they_load() -> None:
+    import subprocess
+    import sys
+
+    probe = "import podium, sys; print(set(podium.__all__) <= set(dir(podium)), 'podium.api' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert done.stdout.split() == ["True", "False"]  # listed, and still not loaded
