@@ -136,6 +136,7 @@ def progress(events: Iterable[Event]) -> Progress:
     return p
 
 
+_UNSETTLED = (StepStatus.PENDING, StepStatus.RUNNING, StepStatus.WAITING)
 _USAGE_KINDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "requests")
 
 
@@ -187,11 +188,12 @@ def fold(events: Iterable[Event], step_ids: Iterable[str] = ()) -> Run:
             run.outputs = d.get("outputs") or {}
             run.error = Failure(**d["error"]) if d.get("error") else None
             run.finished_at = ev.at
-            if run.status is RunStatus.CANCELLED:  # nothing is left running in a cancelled run
+            if run.status is RunStatus.CANCELLED:  # nothing of a cancelled run is left to happen
                 for unsettled in steps.values():
-                    if unsettled["status"] in (StepStatus.RUNNING, StepStatus.WAITING):
+                    if unsettled["status"] in _UNSETTLED:
+                        if unsettled["status"] is not StepStatus.PENDING:
+                            unsettled["finished_at"] = ev.at
                         unsettled["status"] = StepStatus.CANCELLED
-                        unsettled["finished_at"] = ev.at
             continue
         if t is EventType.RUN_WAITING:
             run.status = RunStatus.WAITING

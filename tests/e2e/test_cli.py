@@ -245,7 +245,7 @@ def test_show_step_prints_one_step_in_full(db: Path) -> None:
     assert "call 1 → local" in out and "call 2 → local" in out and "(repair)" in out
     assert '"score": 14' in out and "greater than the maximum of 10" in out
     assert "(asking the agent to fix its reply)" in out
-    assert "bound to" in out and "model smart" in out
+    assert "bound to local mock review" in out  # what it ran on: the scripted reply
     assert "cost" in out and "$" in out
     as_json = json.loads(podium("show", ran["run_id"], "--step", "review", "--json", db=db).stdout)
     assert as_json["status"] == "succeeded" and as_json["output"]["score"] == 6
