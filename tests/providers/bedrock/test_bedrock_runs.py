@@ -114,7 +114,7 @@ async def test_scripted_throttling_comes_back_through_boto3_and_is_retried_in_on
     [
         (lambda f: f.server_error(503, operation="Converse"), "transient"),
         (lambda f: f.server_error(500, operation="Converse"), "transient"),
-        (lambda f: f.delay(1.0, operation="Converse"), "timeout"),
+        (lambda f: f.delay(3.0, operation="Converse"), "timeout"),
         (lambda f: f.cut(operation="Converse"), "transient"),
         (lambda f: f.malformed(operation="Converse"), "transient"),
         (lambda f: f.throttle(operation="Converse"), "throttled"),
@@ -131,7 +131,8 @@ async def test_retryable_faults_are_retried_and_the_run_succeeds(
 ) -> None:
     scripted(emulator, MOCK)
     inject(emulator.faults)
-    path = write_workflow(tmp_path, flow(emulator, read_timeout=0.3, extra="mock: {}"))
+    # a read timeout with slack for a busy machine (the injected delay is longer still)
+    path = write_workflow(tmp_path, flow(emulator, read_timeout=1.5, extra="mock: {}"))
     wf = podium.load(path, plugins=podium_plugins.pm)
     agents = {**wf.agents, "helper": wf.agents["writer"]}  # both steps on Converse here
     result = await podium.arun(
