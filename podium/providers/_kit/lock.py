@@ -19,6 +19,7 @@ workflow if the team shares the deployed agents.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
 from collections.abc import Mapping
@@ -27,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from podium.core.errors import InvalidRequest
+
+log = logging.getLogger("podium")
 
 LOCK_FILE = "podium-lock.json"
 
@@ -70,11 +73,17 @@ def _read(path: Path, provider: str) -> dict[str, Any]:
 
 
 def deployed(base_dir: Path, workflow: str, provider: str, target: Target) -> dict[str, dict[str, Any]]:
-    """The agents `provider` deployed for `workflow` to `target`, by agent name (may be empty)."""
+    """The agents `provider` deployed for `workflow` to `target`, by agent name (may be empty).
+
+    When the lock file has the workflow's agents only for other targets, that is a warning naming
+    the difference (`mismatch`), never passed over in silence: the agents then run on their models.
+    """
     data = _read(lock_path(base_dir), provider)
     for entry in (data["workflows"].get(workflow) or {}).get(provider) or []:
         if isinstance(entry, Mapping) and _matches(entry, target):
             return dict(entry.get("agents") or {})
+    if (why := mismatch(base_dir, workflow, provider, target)) is not None:
+        log.warning("%s", why)
     return {}
 
 

@@ -9,7 +9,6 @@ sent to Converse with the agent's instructions as the system prompt.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -20,8 +19,6 @@ from podium.core.calls import AgentRequest, ProviderEnv
 from podium.core.errors import InvalidRequest
 from podium.providers._kit import lock
 from podium.providers.bedrock.errors import PROVIDER
-
-log = logging.getLogger("podium")
 
 TEST_ALIAS_ID = "TSTALIASID"
 
@@ -100,10 +97,8 @@ class Targets:
         if self._deployed is None:
             target = lock_target(self.region(), self.endpoint_url())
             self._deployed = lock.deployed(self.env.base_dir, self.env.workflow, PROVIDER, target)
-            if not self._deployed:
+            if not self._deployed:  # (the kit has warned when the lock file is for another target)
                 self.elsewhere = lock.mismatch(self.env.base_dir, self.env.workflow, PROVIDER, target)
-                if self.elsewhere:
-                    log.warning("%s", self.elsewhere)
         return self._deployed
 
     def resolve(self, request: AgentRequest, binding: BedrockBinding) -> Target:

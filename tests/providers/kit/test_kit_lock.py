@@ -77,3 +77,24 @@ def test_a_broken_lock_file_says_how_to_fix_it(tmp_path: Path) -> None:
     (tmp_path / lock.LOCK_FILE).write_text("[1, 2]")
     with pytest.raises(InvalidRequest, match="not a podium lock file"):
         lock.record(tmp_path, "w", "azure", {"endpoint": "x"}, {})
+
+
+def test_a_lock_file_only_for_other_targets_is_a_warning_naming_the_difference(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Any cloud: its agents deployed to one project endpoint are not used against another, and
+    that is said, not passed over."""
+    here = {"endpoint": "https://a.services.ai.azure.com/api/projects/p1"}
+    there = {"endpoint": "https://a.services.ai.azure.com/api/projects/p2"}
+    lock.record(tmp_path, "flow", "azure", here, {"writer": {"agent": "flow-writer", "version": "1"}})
+    with caplog.at_level("WARNING", logger="podium"):
+        assert lock.deployed(tmp_path, "flow", "azure", there) == {}
+    said = " ".join(r.getMessage() for r in caplog.records)
+    assert (
+        "projects/p1" in said and "not for endpoint https://a.services.ai.azure.com/api/projects/p2" in said
+    )
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="podium"):
+        assert lock.deployed(tmp_path, "flow", "azure", here)["writer"]["version"] == "1"
+        assert lock.deployed(tmp_path, "other", "azure", there) == {}  # nothing deployed: nothing to say
+    assert caplog.records == []
