@@ -46,7 +46,7 @@ def with_provider_settings(
         return workflow
     from pydantic import ValidationError
 
-    from podium.core.errors import InputError
+    from podium.core.errors import InputError, validation_problems
 
     registry = Plugins.of(plugins).providers
     merged = {name: dict(values) for name, values in workflow.providers.items()}
@@ -56,7 +56,7 @@ def with_provider_settings(
         try:
             cls.Config.model_validate(merged[name])
         except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            problems = validation_problems(exc)
             raise InputError(
                 f"--set for {name}: {problems}", fix=f"see the settings of providers.{name} in the docs"
             ) from None
@@ -400,7 +400,7 @@ def deploy(
     from pydantic import ValidationError
 
     from podium.core.calls import ProviderEnv
-    from podium.core.errors import BadInput
+    from podium.core.errors import BadInput, validation_problems
 
     the_plugins = Plugins.of(plugins)
     wf = workflow if isinstance(workflow, Workflow) else load(workflow, plugins=the_plugins)
@@ -413,10 +413,7 @@ def deploy(
     try:
         config = cls.Config.model_validate({**wf.providers.get(provider, {}), **dict(settings or {})})
     except ValidationError as exc:
-        raise BadInput(
-            f"providers.{provider}: "
-            + "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        ) from None
+        raise BadInput(f"providers.{provider}: {validation_problems(exc)}") from None
     env = ProviderEnv(workflow=wf.name, base_dir=wf.base_dir, mock=wf.mock)
     return cls(config, env).deploy(wf, echo=echo)
 

@@ -144,7 +144,7 @@ class Attempts:
         repaired = False
         last: StepError | None = None
         last_provider: str | None = None
-        chain = state.plan.chain(step, sid)
+        chain = state.plan.chain(sid)
         for position, pname in enumerate(chain):
             last_provider = pname
             # what a failure that is not retried leads to, as CallFailed says (the live view shows it)

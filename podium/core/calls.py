@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, runtime_chec
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from podium.core.errors import BadInput, InputError, InvalidRequest
+from podium.core.errors import BadInput, InputError, InvalidRequest, validation_problems
 
 if TYPE_CHECKING:
     from podium.core.spec import Workflow
@@ -259,9 +259,7 @@ class Provider:
         try:
             binding = self.Binding.model_validate(request.binding or {})
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(map(str, e['loc'])) or 'binding'}: {e['msg']}" for e in exc.errors()
-            )
+            problems = validation_problems(exc, whole="binding")
             raise InvalidRequest(
                 f"agents.{request.agent}.{self.name} is not a valid {self.name.capitalize()} binding"
                 f" ({problems})",

@@ -197,7 +197,7 @@ class _Driver:
         self.state = RunState(
             plan, run_id, inputs, events, context, prog, resumed=claim is not None, wait=wait
         )
-        self.state.restore(plan.workflow.steps)
+        self.state.restore()
         self.approvals = Approvals(self.state)
         self.attempts = Attempts(
             self.state, before_call=engine.plugins.before_call, clock=engine.clock, rng=engine.rng

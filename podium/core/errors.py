@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 class PodiumError(Exception):
@@ -180,3 +181,9 @@ class BudgetExceeded(PolicyError):
     """A call would take spend past a budget; the run stops in a resumable state."""
 
     kind = "budget"
+
+
+def validation_problems(exc: Any, *, whole: str = "") -> str:
+    """A pydantic ValidationError's problems on one line, `field.path: message; …` (`whole` names
+    a problem with the value as a whole, which has no path)."""
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or whole}: {e['msg']}" for e in exc.errors())

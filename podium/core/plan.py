@@ -8,9 +8,9 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 
 from podium.core.calls import Provider, ProviderConfig
-from podium.core.errors import PodiumError
+from podium.core.errors import PodiumError, validation_problems
 from podium.core.graph import Graph
-from podium.core.spec import Step, Workflow
+from podium.core.spec import Workflow
 
 
 class ProviderLookup(Protocol):
@@ -48,9 +48,9 @@ class Plan:
             name: _resolve(name, workflow, providers) for name in workflow.providers_used(override)
         }
 
-    def chain(self, step: Step, sid: str) -> list[str]:
-        """The providers a step tries, in order."""
-        return self.chains.get(sid) or self.workflow.chain(step, self.override)
+    def chain(self, sid: str) -> list[str]:
+        """The providers step `sid` tries, in order."""
+        return self.chains[sid]
 
     def provider(self, name: str) -> Resolved:
         return self.providers.get(name) or Resolved(
@@ -75,7 +75,7 @@ def _resolve(name: str, workflow: Workflow, providers: ProviderLookup) -> Resolv
     try:
         config = cls.Config.model_validate(workflow.providers.get(name, {}))
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        problems = validation_problems(exc)
         return Resolved(
             name,
             cls,

@@ -139,8 +139,8 @@ class Scheduler:
             return
         if sid in state.failures:
             failed, _ = state.failures.pop(sid)
-            rejected = state.views.get(sid, {}).get("rejected")
-            if status is StepStatus.SUCCEEDED and wf.steps[sid].recover and not rejected:
+            # (a rejected approval as a handler does not succeed: it fails, and the failure stands)
+            if status is StepStatus.SUCCEEDED and wf.steps[sid].recover:
                 self.steps.recover(failed, sid)
                 self.failure = None
                 for later in self.deferred:

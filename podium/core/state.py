@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -111,8 +110,8 @@ class RunState:
         self.events.emit(EventType.STEP_FAILED, sid, **failure, **extra)
         raise outcome
 
-    def restore(self, workflow_steps: Mapping[str, Any]) -> None:
+    def restore(self) -> None:
         """Take up what the run's events say was settled, decided and asked before this process."""
-        self.views = {sid: v for sid, v in self.progress.views.items() if sid in workflow_steps}
+        self.views = {sid: v for sid, v in self.progress.views.items() if sid in self.workflow.steps}
         self.decided = dict(self.progress.decided)
         self.requested = dict(self.progress.requested)
