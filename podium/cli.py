@@ -139,14 +139,11 @@ def _debug() -> bool:
     return bool(context and context.find_root().params.get("debug"))
 
 
-def _summaries(run: Run, db: str | None) -> list[Any]:
-    """The plugins' pieces of a run's summary (hook `podium_run_summary`); none if the hook fails."""
+def _summaries(run: Run, store: Any) -> list[Any]:
+    """The plugins' pieces of a run's summary (hook `podium_run_summary`), from the store the run was
+    read from; none if the hook fails."""
     try:
-        store = _open_store(db)
-        try:
-            parts = _plugins().hook.podium_run_summary(run=run, store=store)
-        finally:
-            store.close()
+        parts = _plugins().hook.podium_run_summary(run=run, store=store)
     except Exception:  # a plugin's piece is a courtesy: the run's own summary still prints
         import logging
 
@@ -182,14 +179,15 @@ def _drive(
 
     store = _open_store(db)
     try:
-        with LiveView(steps, enabled=not (as_json or quiet)) as view:
-            result = asyncio.run(start(store, view))
-    except KeyboardInterrupt:  # Ctrl-C: the engine recorded the run as cancelled; show it
-        result = api.get_run(run_id, store=store)
-        click.echo(f"cancelled: run {run_id} (resume with: podium resume {run_id})", err=True)
+        try:
+            with LiveView(steps, enabled=not (as_json or quiet)) as view:
+                result = asyncio.run(start(store, view))
+        except KeyboardInterrupt:  # Ctrl-C: the engine recorded the run as cancelled; show it
+            result = api.get_run(run_id, store=store)
+            click.echo(f"cancelled: run {run_id} (resume with: podium resume {run_id})", err=True)
+        parts = _summaries(result, store)
     finally:
         store.close()
-    parts = _summaries(result, db)
     if as_json:
         _echo_json(_with_summaries(result.to_json(), parts))
     else:
@@ -518,6 +516,8 @@ def show(run_id: str, with_events: bool, step: str | None, db: str | None, as_js
         record = store.get_run(run_id)
         events = store.events(record.run_id)
         result: Run = api.observed(fold(events), store)
+        wanted = not (step is not None and as_json)  # one step's JSON has no plugin pieces
+        parts = _summaries(result, store) if wanted else []
     finally:
         store.close()
     if step is not None and step not in result.steps:
@@ -526,7 +526,7 @@ def show(run_id: str, with_events: bool, step: str | None, db: str | None, as_js
             fix=f"steps: {', '.join(result.steps)}",
         )
     if step is not None and not as_json:
-        print_step(result, events, step, _summaries(result, db))
+        print_step(result, events, step, parts)
         return
     if as_json and step is not None:
         data = result.steps[step].model_dump(mode="json")
@@ -534,13 +534,13 @@ def show(run_id: str, with_events: bool, step: str | None, db: str | None, as_js
         _echo_json(data)
         return
     if as_json:
-        data = _with_summaries(result.to_json(), _summaries(result, db))
+        data = _with_summaries(result.to_json(), parts)
         if with_events:
             data["events"] = [e.to_dict() for e in events]
         _echo_json(data)
         return
     order = events[0].data.get("steps") if events else None
-    print_run(result, order, summaries=_summaries(result, db), debug=_debug())
+    print_run(result, order, summaries=parts, debug=_debug())
     if with_events:
         print_events(events)
 
