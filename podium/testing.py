@@ -129,3 +129,35 @@ def reply_from(mapping: dict[str, Any]) -> Handler:
         return str(mapping[request.step])
 
     return handler
+
+
+def agent_request(
+    prompt: str = "hello",
+    *,
+    provider: str,
+    model: str | None = None,
+    step: str = "s",
+    agent: str = "a",
+    attempt: int = 1,
+    binding: dict[str, Any] | None = None,
+    run_id: str = "run-1",
+    session_id: str | None = None,
+    **fields: Any,
+) -> AgentRequest:
+    """An AgentRequest as the engine would hand it to `provider`, for testing a provider directly:
+    one user message, the idempotency key and session id the engine would give step `step`."""
+    from podium.core.calls import AgentRequest, Message
+
+    return AgentRequest(
+        run_id=run_id,
+        step=step,
+        agent=agent,
+        attempt=attempt,
+        provider=provider,
+        model=model,
+        binding=binding or {},
+        messages=[Message(role="user", content=prompt)],
+        idempotency_key=f"{run_id}:{step}::{attempt}",
+        session_id=session_id if session_id is not None else f"{run_id}-{step}",
+        **fields,
+    )

@@ -7,12 +7,13 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from podium.core.calls import AgentRequest, Message, ProviderEnv
+from podium.core.calls import AgentRequest, ProviderEnv
 from podium.core.spec import Workflow
 from podium.providers._kit.brains import ScriptedBrain
 from podium.providers.azure.config import AzureConfig
 from podium.providers.azure.emulator import AzureEmulator
 from podium.providers.azure.provider import AzureProvider
+from podium.testing import agent_request
 
 MODEL = "gpt-4o"
 
@@ -53,29 +54,9 @@ def provider_for(
 
 
 def request(
-    prompt: str = "hello",
-    *,
-    step: str = "s",
-    agent: str = "a",
-    attempt: int = 1,
-    binding: dict[str, Any] | None = None,
-    model: str | None = MODEL,
-    session_id: str = "run-1-s",
-    **kw: Any,
+    prompt: str = "hello", *, model: str | None = MODEL, session_id: str = "run-1-s", **kw: Any
 ) -> AgentRequest:
-    return AgentRequest(
-        run_id="run-1",
-        step=step,
-        agent=agent,
-        attempt=attempt,
-        provider="azure",
-        model=model,
-        binding=binding or {},
-        messages=[Message(role="user", content=prompt)],
-        idempotency_key=f"run-1:{step}::{attempt}",
-        session_id=session_id,
-        **kw,
-    )
+    return agent_request(prompt, provider="azure", model=model, session_id=session_id, **kw)
 
 
 def write_workflow(tmp_path: Path, text: str, name: str = "flow.yaml") -> Path:
