@@ -18,7 +18,11 @@ The fixtures: `podium_plugins` (a fresh plugin manager, no installed entry point
 from __future__ import annotations
 
 import inspect
+import os
+import subprocess
+import sys
 from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -160,4 +164,19 @@ def agent_request(
         idempotency_key=f"{run_id}:{step}::{attempt}",
         session_id=session_id if session_id is not None else f"{run_id}-{step}",
         **fields,
+    )
+
+
+def run_cli(
+    *args: str, db: Path, cwd: Path | None = None, timeout: float = 60, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`podium ARGS…` in a subprocess of this Python, against the run database `db`, as a user runs
+    it (no colour; `env` adds to the environment); its exit code, stdout and stderr come back."""
+    return subprocess.run(
+        [sys.executable, "-m", "podium", *args],
+        cwd=cwd,
+        env={**os.environ, "PODIUM_DB": str(db), "NO_COLOR": "1", **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )

@@ -13,15 +13,14 @@ from pathlib import Path
 
 import pytest
 
+from podium.testing import run_cli
+
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = str(ROOT / "examples" / "research" / "research.yaml")
 
 
 def podium(*args: str, db: Path, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PODIUM_DB": str(db), "NO_COLOR": "1", "COLUMNS": "200"}
-    return subprocess.run(
-        [sys.executable, "-m", "podium", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=60
-    )
+    return run_cli(*args, db=db, cwd=cwd, env={"COLUMNS": "200"})
 
 
 @pytest.fixture(scope="module")

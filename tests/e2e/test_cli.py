@@ -12,16 +12,14 @@ from pathlib import Path
 
 import pytest
 
+from podium.testing import run_cli
+
 ROOT = Path(__file__).resolve().parents[2]
 CLOUD_SDKS = ("boto3", "botocore", "google.genai", "google.cloud", "azure", "vertexai", "moto")
 
 
-def podium(*args: str, db: Path, cwd: Path = ROOT, **kw: object) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PODIUM_DB": str(db), "NO_COLOR": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "podium", *args],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=60, **kw,
-    )  # fmt: skip
+def podium(*args: str, db: Path, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return run_cli(*args, db=db, cwd=cwd)
 
 
 @pytest.fixture

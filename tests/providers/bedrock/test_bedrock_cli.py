@@ -13,6 +13,7 @@ import boto3
 from bedrock_support import scripted, write_workflow
 
 from podium.providers.bedrock.emulator import BedrockEmulator
+from podium.testing import run_cli
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -20,15 +21,7 @@ ROOT = Path(__file__).resolve().parents[3]
 def podium(
     *args: str, tmp_path: Path, cwd: Path = ROOT, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PODIUM_DB": str(tmp_path / "runs.db"), "NO_COLOR": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "podium", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    return run_cli(*args, db=tmp_path / "runs.db", cwd=cwd, timeout=timeout)
 
 
 def test_the_research_example_runs_on_bedrock_through_the_emulator(tmp_path: Path) -> None:

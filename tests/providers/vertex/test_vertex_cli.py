@@ -12,21 +12,15 @@ from typing import Any
 
 from vertex_support import write_workflow
 
+from podium.testing import run_cli
+
 ROOT = Path(__file__).resolve().parents[3]
 
 
 def podium(
     *args: str, tmp_path: Path, cwd: Path = ROOT, timeout: float = 90
 ) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PODIUM_DB": str(tmp_path / "runs.db"), "NO_COLOR": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "podium", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    return run_cli(*args, db=tmp_path / "runs.db", cwd=cwd, timeout=timeout)
 
 
 def test_the_research_example_runs_on_vertex_through_the_emulator_and_is_priced(tmp_path: Path) -> None:
