@@ -25,6 +25,7 @@ from podium.core.events import EventType, _jsonable
 from podium.core.outputs import UpstreamOutputs, parse_output, repair_message, reply_value
 from podium.core.spec import Step
 from podium.core.state import RunState, StepOutcome
+from podium.core.tracecontext import call_key, traceparent
 
 log = logging.getLogger("podium")
 
@@ -242,12 +243,15 @@ class Attempts:
             await limit.acquire()
         try:
             async with self.global_limit:
-                events.emit(
+                opened = events.emit(
                     EventType.CALL_STARTED, sid, attempt, provider=pname, model=request.model,
                     agent=request.agent, item=request.item, idempotency_key=request.idempotency_key,
                     session_id=request.session_id, repair=repair,
                     prompt=request.messages[-1].content,
                 )  # fmt: skip
+                request = request.model_copy(
+                    update={"traceparent": traceparent(request.run_id, call_key(opened.seq))}
+                )
                 started = self.clock.monotonic()
                 try:
                     if request.timeout is not None:
@@ -255,9 +259,11 @@ class Attempts:
                             response = await provider.invoke(request)
                     else:
                         response = await provider.invoke(request)
-                except TimeoutError:
+                except TimeoutError as exc:
+                    # the step's timeout, or a provider's own (a socket's) that it did not map
+                    within = f" within {request.timeout:g}s" if request.timeout is not None else f": {exc}"
                     raise CallTimeout(
-                        f"{pname} did not answer within {request.timeout:g}s",
+                        f"{pname} did not answer{within}",
                         fix="raise the step's timeout:, or check the provider",
                         provider=pname,
                     ) from None

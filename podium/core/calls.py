@@ -83,6 +83,9 @@ class AgentRequest(BaseModel):
     session_id: str
     timeout: float | None = None
     context: dict[str, Any] = Field(default_factory=dict)
+    # the W3C trace context of this call's span (podium.core.tracecontext): providers send it as
+    # the ``traceparent`` header wherever the cloud accepts one, so its own spans join the run's trace
+    traceparent: str | None = None
 
     @property
     def prompt(self) -> str:
