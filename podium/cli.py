@@ -56,6 +56,17 @@ set_option = click.option(
 )  # fmt: skip
 
 
+def trace_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """`--trace FILE` and `--include-content`, on the commands that drive a run."""
+    fn = click.option(
+        "--include-content", is_flag=True, help="The trace includes prompts, replies and outputs."
+    )(fn)
+    return click.option(
+        "--trace", type=click.Path(), default=None, metavar="FILE",
+        help="When the run ends, write its trace to FILE: .jsonl (spans) or .html (a report).",
+    )(fn)  # fmt: skip
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="podium")
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
@@ -94,6 +105,7 @@ def _parse_inputs(pairs: tuple[str, ...], inputs_file: str | None) -> dict[str, 
 @click.option("--budget", type=str, default=None, metavar="USD", help="Most this run may spend.")
 @click.option("--wait", is_flag=True, help="At an approval step, wait for the decision instead of exiting.")
 @set_option
+@trace_options
 @db_option
 @json_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress view.")
@@ -107,6 +119,8 @@ def run(
     budget: str | None,
     wait: bool,
     sets: tuple[str, ...],
+    trace: str | None,
+    include_content: bool,
     db: str | None,
     as_json: bool,
     quiet: bool,
@@ -115,6 +129,7 @@ def run(
     from podium import api
     from podium.core.clock import new_run_id
 
+    traced = _trace_target(trace)  # a bad path is bad input before anything runs
     pm = _plugins()
     wf = api.load(file, plugins=pm)
     inputs = api.checked_inputs(wf, _parse_inputs(pairs, inputs_file))
@@ -130,7 +145,38 @@ def run(
             settings=settings, observers=[progress], wait=wait, emulate=emulate,
         )  # fmt: skip
 
-    _drive(start, list(wf.steps), run_id, db=db, as_json=as_json, quiet=quiet)
+    _drive(
+        start,
+        list(wf.steps),
+        run_id,
+        db=db,
+        as_json=as_json,
+        quiet=quiet,
+        trace=traced,
+        content=include_content,
+    )
+
+
+def _trace_target(trace: str | None) -> tuple[str, str] | None:
+    """`--trace FILE` checked before the run: (path, format), or None."""
+    if trace is None:
+        return None
+    from podium.trace.export import check_output, format_of
+
+    kind = format_of(trace)
+    check_output(trace)
+    return trace, kind
+
+
+def _write_trace(store: Any, run_id: str, target: tuple[str, str], content: bool) -> None:
+    """Write the run's trace where `--trace` said; a failure is reported, and the run's result stands."""
+    from podium.core.errors import PodiumError
+    from podium.trace.export import write_trace
+
+    try:  # the run's summary then names the file (the trace plugin's piece)
+        write_trace(store, run_id, target[0], fmt=target[1], plugins=_plugins(), content=content)
+    except PodiumError as exc:
+        click.echo(f"warning: the trace was not written: {exc.message}", err=True)
 
 
 def _debug() -> bool:
@@ -170,8 +216,11 @@ def _drive(
     db: str | None,
     as_json: bool,
     quiet: bool,
+    trace: tuple[str, str] | None = None,
+    content: bool = False,
 ) -> None:
-    """Run a coroutine that drives a run, with the progress view; print the result; exit."""
+    """Run a coroutine that drives a run, with the progress view; write its trace if asked; print the
+    result; exit."""
     import asyncio
 
     from podium import api
@@ -185,6 +234,8 @@ def _drive(
         except KeyboardInterrupt:  # Ctrl-C: the engine recorded the run as cancelled; show it
             result = api.get_run(run_id, store=store)
             click.echo(f"cancelled: run {run_id} (resume with: podium resume {run_id})", err=True)
+        if trace is not None:
+            _write_trace(store, result.run_id, trace, content)
         parts = _summaries(result, store)
     finally:
         store.close()
@@ -203,6 +254,7 @@ def _drive(
 @click.option("--wait", is_flag=True, help="At an approval step, wait for the decision instead of exiting.")
 @click.option("--emulate", is_flag=True, help="Run each cloud the workflow uses on its local emulator.")
 @set_option
+@trace_options
 @db_option
 @json_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress view.")
@@ -215,6 +267,8 @@ def resume(
     wait: bool,
     emulate: bool,
     sets: tuple[str, ...],
+    trace: str | None,
+    include_content: bool,
     db: str | None,
     as_json: bool,
     quiet: bool,
@@ -223,6 +277,7 @@ def resume(
     from podium import api
     from podium.core.replay import fold
 
+    traced = _trace_target(trace)
     store = _open_store(db)
     try:
         record = store.get_run(run_id)
@@ -249,7 +304,16 @@ def resume(
 
     overrides = _provider_sets(sets, events[0].data.get("provider_override") if events else None)
     steps = list(events[0].data.get("steps", [])) if events else []
-    _drive(start, steps, record.run_id, db=db, as_json=as_json, quiet=quiet)
+    _drive(
+        start,
+        steps,
+        record.run_id,
+        db=db,
+        as_json=as_json,
+        quiet=quiet,
+        trace=traced,
+        content=include_content,
+    )
 
 
 def _decision_command(decision: str) -> Callable[..., None]:

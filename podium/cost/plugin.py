@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from podium.core.store import RunStore
     from podium.cost.budget import Meter
     from podium.cost.catalog import PriceCatalog
+    from podium.cost.spans import SpanPrices
     from podium.plugins.hookspecs import RunSummary
 
 log = logging.getLogger("podium.cost")
@@ -35,6 +36,7 @@ class CostPlugin:
 
     def __init__(self) -> None:
         self._meter: Meter | None = None
+        self._span_prices: SpanPrices | None = None
 
     def meter(self) -> Meter:
         """The tally of each run in flight (and of runs just ended), made on first use."""
@@ -57,6 +59,19 @@ class CostPlugin:
             self.meter().on_event(event)
         except Exception:  # metering must never break a run; `podium cost` re-derives from events
             log.warning("cost: metering run %s failed on %s", event.run_id, event.type, exc_info=True)
+
+    @hookimpl
+    def podium_span_attributes(self, event: Event) -> dict[str, Any] | None:
+        """Each finished call's price (exact, as text) and whether it was priced, for its trace span."""
+        if self._span_prices is None:
+            from podium.cost.spans import SpanPrices
+
+            self._span_prices = SpanPrices(_catalog)
+        try:
+            return self._span_prices.attributes(event)
+        except Exception:  # a trace without prices beats no trace
+            log.warning("cost: pricing the trace of run %s failed", event.run_id, exc_info=True)
+            return None
 
     @hookimpl
     def podium_run_summary(self, run: Run, store: RunStore) -> RunSummary:

@@ -51,3 +51,8 @@ def podium_register_commands(cli: Any) -> None:
 @hookspec
 def podium_run_summary(run: Run, store: RunStore) -> RunSummary | None:
     """Add a named piece (a RunSummary: JSON data and a view for people) to `podium show` and `--json`."""
+
+
+@hookspec
+def podium_span_attributes(event: Event) -> dict[str, Any] | None:
+    """Attributes for the trace span that `event` ends (called for each event of a run, in order)."""

@@ -29,11 +29,12 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "podium.providers.vertex.plugin",
     "podium.providers.azure.plugin",
     "podium.cost.plugin:CostPlugin",
+    "podium.trace.plugin:TracePlugin",
 )
 ENTRY_POINT_GROUP = "podium"
 # the built-ins PODIUM_LOAD_PLUGINS cannot leave out: the in-process executor (every run's last
-# fallback) and the cost meter; the clouds' built-in providers are chosen like installed plugins
-ALWAYS_LOADED = frozenset({"local", "cost"})
+# fallback), the cost meter and the trace; the clouds' built-in providers are chosen like installed plugins
+ALWAYS_LOADED = frozenset({"local", "cost", "trace"})
 
 
 def short_name(entry: str) -> str:

@@ -154,6 +154,7 @@ class TraceFold:
         self._totals = {"input_tokens": 0, "output_tokens": 0, "calls": 0, "failed_calls": 0}
         self._cost = Decimal(0)
         self._unpriced = 0
+        self._step_cost: dict[str, Decimal] = {}  # what each step's calls cost, on the step's span
 
     # --- the fold --------------------------------------------------------------------------------
 
@@ -432,7 +433,7 @@ def _call_finished(f: TraceFold, e: Event, extra: dict[str, Any], ended: list[Sp
     f._totals["calls"] += 1
     f._totals["input_tokens"] += attrs["gen_ai.usage.input_tokens"]
     f._totals["output_tokens"] += attrs["gen_ai.usage.output_tokens"]
-    _add_cost(f, attrs)
+    _add_cost(f, attrs, str(e.step))
     end = e.at
     _native_spans(f, call, native, end)
     attempt = f.open.get(call.parent or "")
@@ -442,11 +443,13 @@ def _call_finished(f: TraceFold, e: Event, extra: dict[str, Any], ended: list[Sp
         attempt.end = frozen.end_time
 
 
-def _add_cost(f: TraceFold, attrs: Mapping[str, Any]) -> None:
+def _add_cost(f: TraceFold, attrs: Mapping[str, Any], step: str) -> None:
     cost = attrs.get("podium.cost_usd")
     if isinstance(cost, str):
         with contextlib.suppress(InvalidOperation):
-            f._cost += Decimal(cost)
+            amount = Decimal(cost)
+            f._cost += amount
+            f._step_cost[step] = f._step_cost.get(step, Decimal(0)) + amount
     if attrs.get("podium.unpriced"):
         f._unpriced += 1
 
@@ -561,6 +564,8 @@ def _step_ended(status: Status, label: str) -> Callable[[TraceFold, Event, dict[
             step.attributes["error.type"] = "rejected"
         else:
             _output(f, step, d)
+        if step.key[5:] in f._step_cost:
+            step.attributes["podium.cost_usd"] = str(f._step_cost[step.key[5:]])
         step.attributes.update(extra)
         step.attributes = {k: v for k, v in step.attributes.items() if v is not None}
         _end_units(f, step.key, e.at, ended)
@@ -825,8 +830,9 @@ def _bedrock_model_span(
     )
     if model:
         span.attributes["gen_ai.request.model"] = model
-    if isinstance(model_input, Mapping) and model_input.get("type"):
-        span.attributes["podium.bedrock.type"] = model_input["type"]
+    kind = model_input.get("type") if isinstance(model_input, Mapping) else None
+    if kind or parent.attributes.get("podium.bedrock.type"):
+        span.attributes["podium.bedrock.type"] = kind or parent.attributes["podium.bedrock.type"]
     span.status = "ok"
     f._end(key, finished)
     return finished
@@ -846,8 +852,11 @@ def _bedrock_action_span(
     at: datetime,
 ) -> datetime:
     model_input = content.get("modelInvocationInput")
-    if isinstance(model_input, Mapping) and model_input.get("foundationModel"):
-        parent.attributes["podium.bedrock.model"] = model_input["foundationModel"]
+    if isinstance(model_input, Mapping):  # what the invocation's output part (later) is labelled with
+        if model_input.get("foundationModel"):
+            parent.attributes["podium.bedrock.model"] = model_input["foundationModel"]
+        if model_input.get("type"):
+            parent.attributes["podium.bedrock.type"] = model_input["type"]
     invocation = content.get("invocationInput")
     if not isinstance(invocation, Mapping):
         return at

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
-
-from conftest import Harness
+from typing import TYPE_CHECKING
 
 from podium.core.events import EventType
 from podium.core.tracecontext import call_key, span_id, trace_id, traceparent
+
+if TYPE_CHECKING:
+    from conftest import Harness
 
 TRACEPARENT = re.compile(r"^00-[0-9a-f]{32}-[0-9a-f]{16}-01$")
 

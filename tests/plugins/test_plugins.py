@@ -555,6 +555,36 @@ def test_hook_podium_register_commands(no_entry_points):
     assert result.output == "hello podium\n"
 
 
+async def test_hook_podium_span_attributes(no_entry_points):
+    from podium.trace.export import run_spans
+
+    class Team:
+        def __init__(self):
+            self.seen = []
+
+        @hookimpl
+        def podium_span_attributes(self, event):
+            self.seen.append(event.seq)
+            if event.type is EventType.CALL_FINISHED:
+                return {"team.cost_center": "research", "team.api_key": "abc123-secret"}
+            return None
+
+    team = Team()
+    store = MemoryStore()
+    pm = load_plugins(extra=[EchoPlugin(), team])
+    run = await podium.arun(echo_workflow(), plugins=pm, store=store)
+
+    spans = run_spans(store, run.run_id, plugins=pm)
+    assert team.seen == [e.seq for e in store.events(run.run_id)]  # every event, in order
+    calls = [s for s in spans if s.kind == "call"]
+    assert len(calls) == 2
+    assert all(s.attributes["team.cost_center"] == "research" for s in calls)
+    assert all(s.attributes["team.api_key"] == "[REDACTED]" for s in calls)  # still redacted
+    assert all("team.cost_center" not in s.attributes for s in spans if s.kind != "call")
+    # the cost plugin's own answer rides alongside: each call's price, or why there is none
+    assert all("podium.cost_status" in s.attributes for s in calls)
+
+
 async def test_hook_podium_run_summary(no_entry_points, tmp_path, monkeypatch):
     import json
 

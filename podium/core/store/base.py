@@ -120,3 +120,11 @@ def index_change(event: Event) -> IndexChange | None:
         finished = at if event.type is EventType.RUN_FINISHED else None
         return IndexChange(event.run_id, str(status), at, finished, None)
     return None
+
+
+def recent_runs_fix(recent: list[RunRecord], also: str) -> str:
+    """What to do about a run id that names no run: the most recent runs' ids, to pick from."""
+    if not recent:
+        return f"this store has no runs yet: {also} (`podium runs` lists a store's runs)"
+    listed = ", ".join(f"{r.run_id} ({r.workflow}, {r.status})" for r in recent)
+    return f"recent runs: {listed}; `podium runs` lists more ({also})"

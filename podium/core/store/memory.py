@@ -15,7 +15,7 @@ from typing import Any
 from podium.core.errors import RunNotFound, StoreError
 from podium.core.events import Event, utcnow
 from podium.core.lease import LEASE_SECONDS, Lease
-from podium.core.store.base import Message, RunRecord, index_change
+from podium.core.store.base import Message, RunRecord, index_change, recent_runs_fix
 from podium.core.store.connection import DerivedTables, delete_run_rows
 
 
@@ -78,7 +78,9 @@ class MemoryStore:
             return self._measured(matches[0])
         if len(matches) > 1:
             raise RunNotFound(f"'{run_id}' matches more than one run", fix="give more of the run id")
-        raise RunNotFound(f"no run '{run_id}' in memory", fix="list runs with `podium runs` (and check --db)")
+        raise RunNotFound(
+            f"no run '{run_id}' in memory", fix=recent_runs_fix(self.runs(limit=5), "check --db")
+        )
 
     def last_seq(self, run_id: str) -> int:
         events = self._events.get(run_id)

@@ -16,7 +16,14 @@ from typing import Any
 from podium.core.errors import RunNotFound, StoreError
 from podium.core.events import Event, EventType, utcnow
 from podium.core.lease import LEASE_SECONDS, Lease
-from podium.core.store.base import IndexChange, Message, RunRecord, default_db_path, index_change
+from podium.core.store.base import (
+    IndexChange,
+    Message,
+    RunRecord,
+    default_db_path,
+    index_change,
+    recent_runs_fix,
+)
 from podium.core.store.connection import DerivedTables, delete_run_rows, transaction
 from podium.core.store.migrations import migrate, schema_version
 
@@ -206,7 +213,7 @@ class SQLiteStore:
             raise RunNotFound(f"'{run_id}' matches more than one run", fix="give more of the run id")
         raise RunNotFound(
             f"no run '{run_id}' in {self.path}",
-            fix="list runs with `podium runs` (and check --db / PODIUM_DB)",
+            fix=recent_runs_fix(self.runs(limit=5), "check --db / PODIUM_DB"),
         )
 
     def last_seq(self, run_id: str) -> int:
