@@ -183,7 +183,7 @@ class FaultInjector(Protocol):
 
 
 class EmulatedRequest(Protocol):
-    """One request an emulator served, as its request log keeps it."""
+    """One request an emulator served, as its log keeps it (`traceparent`: the header it came with)."""
 
     @property
     def operation(self) -> str: ...
@@ -191,6 +191,8 @@ class EmulatedRequest(Protocol):
     def status(self) -> int: ...
     @property
     def fault(self) -> str | None: ...
+    @property
+    def traceparent(self) -> str | None: ...
 
 
 @runtime_checkable

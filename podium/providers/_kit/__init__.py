@@ -4,6 +4,7 @@ Import the modules by path (``podium.providers._kit.threads``); this package imp
 provider that needs one piece loads only that piece:
 
 - `threads`: one bounded thread pool per provider for a blocking SDK; cancelled calls close their streams
+- `propagation`: the headers a call sends its cloud (its ``traceparent``), per request or through an SDK hook
 - `errors`: a table from HTTP status and service error code to podium's errors; the retry-after parser
 - `lock`: ``podium-lock.json``, what ``podium deploy`` made, by workflow, provider and target
 - `functions`: a user's ``module:function`` imported once and called, sync or async, from a loop or a thread

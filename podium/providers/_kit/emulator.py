@@ -54,7 +54,11 @@ class Route:
 
 @dataclass(frozen=True, slots=True)
 class Exchange:
-    """One request the emulator served: for tests that count calls and read what was sent."""
+    """One request the emulator served: for tests that count calls and read what was sent.
+
+    `traceparent` is the W3C trace context header the request came with (None: none), so a test
+    can check that each call's requests carry its span's.
+    """
 
     operation: str
     method: str
@@ -62,6 +66,7 @@ class Exchange:
     status: int
     fault: str | None = None
     detail: dict[str, Any] = field(default_factory=dict)
+    traceparent: str | None = None
 
 
 class CloudEmulator:
@@ -163,7 +168,11 @@ class CloudEmulator:
         operation, serve = self._route(request)
         with self._log_lock:  # logged on arrival, so a test sees a request that is still sleeping
             index = len(self._exchanges)
-            self._exchanges.append(Exchange(operation, request.method, request.path, 0))
+            self._exchanges.append(
+                Exchange(
+                    operation, request.method, request.path, 0, traceparent=request.headers.get("traceparent")
+                )
+            )
         detail: dict[str, Any] = {}
         try:
             response = serve(detail)

@@ -4,6 +4,8 @@ to podium's at the boundary, and the clients and threads released when the run e
 A cloud subclasses `SdkProvider` and writes only what is its own: `target` (what a request runs
 on), `describe` (how a call is named in its errors), `call` (the SDK calls and their translation),
 `to_podium` (its error table) and `fix_for` (what to do about a request the service rejected).
+Every HTTP request of a call must carry `SdkCall.headers` (the call's ``traceparent``): passed to
+the SDK per request, or added by a hook of `podium.providers._kit.propagation` on the client.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any, ClassVar
 
 from podium.core.calls import AgentRequest, AgentResponse, Provider, ProviderConfig, ProviderEnv
 from podium.core.errors import InvalidRequest, StepError
+from podium.providers._kit.propagation import call_headers
 from podium.providers._kit.threads import SdkCall, SdkThreads
 from podium.providers._kit.tools import Toolbox
 
@@ -53,7 +56,10 @@ class SdkProvider(Provider):
 
     async def invoke(self, request: AgentRequest) -> AgentResponse:
         self.binding(request)  # a bad binding fails here, before any thread or client
-        return await self.threads.run(lambda call: self._guarded(request, call))
+        # every request of the call carries its trace context: `call.headers`, or an SDK hook's
+        return await self.threads.run(
+            lambda call: self._guarded(request, call), headers=call_headers(request)
+        )
 
     def _guarded(self, request: AgentRequest, call: SdkCall) -> AgentResponse:
         where = f"{self.name} agent '{request.agent}'"

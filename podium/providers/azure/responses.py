@@ -108,12 +108,15 @@ def respond(
     import openai
 
     started = time.perf_counter()
+    options: dict[str, Any] = {}
     if request.timeout is not None:  # a step's timeout ends the SDK call too, freeing its thread
         read = getattr(client.timeout, "read", client.timeout)
         limit = request.timeout + 1.0
-        client = client.with_options(
-            timeout=min(float(read), limit) if isinstance(read, int | float) else limit
-        )
+        options["timeout"] = min(float(read), limit) if isinstance(read, int | float) else limit
+    if call.headers:  # the call's traceparent on each of its requests: conversation, every round
+        options["default_headers"] = call.headers
+    if options:
+        client = client.with_options(**options)
     kwargs: dict[str, Any] = {"metadata": podium_metadata(request)}
     conversation: str | None = None
     fresh = renewed = False

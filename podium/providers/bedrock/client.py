@@ -7,6 +7,7 @@ import threading
 from typing import Any
 
 from podium.core.errors import InvalidRequest
+from podium.providers._kit.propagation import add_call_headers
 from podium.providers.bedrock.config import BedrockConfig
 from podium.providers.bedrock.errors import PROVIDER, REGION_FIX
 
@@ -67,7 +68,7 @@ class BedrockClients:
                         "no AWS region is configured for provider bedrock", fix=REGION_FIX, provider=PROVIDER
                     )
                 cfg = self.config
-                self._clients[service] = session.client(
+                client = session.client(
                     service,
                     region_name=region,
                     endpoint_url=self.endpoint_url,
@@ -79,6 +80,11 @@ class BedrockClients:
                         user_agent_extra="podium",
                     ),
                 )
+                # boto3 takes no per-request headers: this hook adds the running call's (its
+                # traceparent, which AgentCore reads; classic Bedrock ignores it) to every request
+                # the call sends, retries and tool-loop rounds included
+                client.meta.events.register("before-send", add_call_headers)
+                self._clients[service] = client
             return self._clients[service]
 
     def close(self) -> None:

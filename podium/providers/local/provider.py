@@ -29,6 +29,7 @@ from podium.core.errors import (
 )
 from podium.providers._kit.errors import ErrorTable, retry_after_from
 from podium.providers._kit.functions import FunctionCache, accepted_kwargs, call_from_loop, user_traceback
+from podium.providers._kit.propagation import call_headers
 from podium.providers._kit.scripted import (
     Script,
     raise_scripted_error,
@@ -168,7 +169,8 @@ class LocalProvider(Provider):
             response = await self._http().post(
                 "/chat/completions",
                 json=body,
-                headers={"Idempotency-Key": request.idempotency_key},
+                # the call's traceparent too: a traced endpoint (vLLM, a gateway) joins the run's trace
+                headers={"Idempotency-Key": request.idempotency_key, **call_headers(request)},
             )
         except httpx.TimeoutException as exc:
             raise CallTimeout(f"{self.config.base_url} timed out: {exc}", provider=self.name) from None

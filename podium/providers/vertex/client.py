@@ -14,6 +14,7 @@ import warnings
 from typing import Any
 
 from podium.core.errors import InvalidRequest
+from podium.providers._kit.propagation import add_call_headers
 from podium.providers.vertex.config import VertexConfig
 from podium.providers.vertex.errors import PROJECT_FIX, PROVIDER
 
@@ -82,7 +83,8 @@ class VertexClients:
         return self.credentials()[1]
 
     def http_options(self) -> Any:
-        """The SDKs' HttpOptions: the endpoint, version, timeout, one attempt, a connection pool."""
+        """The SDKs' HttpOptions: the endpoint, version, timeout, one attempt, a connection pool, and the
+        hook that adds the running call's headers (its traceparent) to every request."""
         import httpx
         from google.genai import types
 
@@ -92,7 +94,13 @@ class VertexClients:
             api_version=cfg.api_version,
             timeout=int(cfg.read_timeout * 1000),
             retry_options=types.HttpRetryOptions(attempts=1),
-            client_args={"limits": httpx.Limits(max_connections=cfg.max_connections)},
+            client_args={
+                "limits": httpx.Limits(max_connections=cfg.max_connections),
+                # one httpx client serves both SDKs and all the provider's threads: the hook reads
+                # the call running in the sending thread, so generateContent (each tool round),
+                # Agent Engine's sessions, stream_query and query all carry their call's traceparent
+                "event_hooks": {"request": [add_call_headers]},
+            },
             headers={"x-goog-api-client": "podium"},
         )
 

@@ -30,6 +30,7 @@ from podium.core.errors import TransientError
 from podium.providers._kit import lock
 from podium.providers._kit.deploying import render_instructions
 from podium.providers._kit.errors import ErrorTable, retry_after_from
+from podium.providers._kit.propagation import call_headers
 from podium.providers._kit.threads import SdkCall, SdkThreads
 from podium.providers._kit.tools import Toolbox
 
@@ -86,9 +87,11 @@ class FakeCloudProvider(Provider):
     def deployed(self) -> dict[str, dict[str, Any]]:
         return lock.deployed(self.env.base_dir, self.env.workflow, NAME, self.target)
 
-    def _post(self, path: str, body: dict[str, Any], where: str) -> dict[str, Any]:
+    def _post(
+        self, path: str, body: dict[str, Any], where: str, headers: dict[str, str] | None = None
+    ) -> dict[str, Any]:
         try:
-            reply = self.http.post(path, json=body)
+            reply = self.http.post(path, json=body, headers=headers)
         except httpx.TransportError as exc:
             raise TransientError(f"{where}: {exc}", provider=NAME) from None
         if reply.status_code >= 400:
@@ -103,19 +106,23 @@ class FakeCloudProvider(Provider):
 
     async def invoke(self, request: AgentRequest) -> AgentResponse:
         binding = self.binding(request)
-        return await self.threads.run(lambda call: self._call(request, binding, call))
+        # call.headers: the call's traceparent, sent on each of its requests
+        return await self.threads.run(
+            lambda call: self._call(request, binding, call), headers=call_headers(request)
+        )
 
     def _call(self, request: AgentRequest, binding: Any, call: SdkCall) -> AgentResponse:
         tags = {"step": request.step, "agent": request.agent, "run": request.run_id}
         agent_id = binding.agent_id or self.deployed.get(request.agent, {}).get("id")
         if agent_id is None:
             body = {"prompt": request.prompt, "system": request.instructions, "tags": tags}
-            reply = self._post(f"/v1/models/{binding.model or request.model}:generate", body, NAME)
+            path = f"/v1/models/{binding.model or request.model}:generate"
+            reply = self._post(path, body, NAME, call.headers)
             return _response(reply, rounds=1)
         body = {"input": request.prompt, "session": request.session_id, "tags": tags}
         where, calls = f"{NAME} agent {agent_id}", []
         for rounds in range(1, 6):
-            reply = self._post(f"/v1/agents/{agent_id}:ask", body, where)
+            reply = self._post(f"/v1/agents/{agent_id}:ask", body, where, call.headers)
             if "tool_call" not in reply:
                 return _response(reply, rounds=rounds, native={"agent_id": agent_id, "tool_calls": calls})
             asked = reply["tool_call"]

@@ -21,6 +21,7 @@ import podium
 from podium.core.calls import AgentRequest, Emulator, Message, ProviderEnv
 from podium.core.errors import InvalidRequest
 from podium.core.store import MemoryStore
+from podium.core.tracecontext import call_key, traceparent
 from podium.providers._kit.brains import ScriptedBrain
 from podium.providers._kit.lock import LOCK_FILE
 from podium.testing import EventRecorder, PluginsFixture
@@ -104,6 +105,9 @@ def test_deploy_then_a_run_uses_the_deployed_agent_and_its_tool(
     # draft runs beside sum, so pick sum's own requests out of the log
     asked = [e for e in emulator.requests if e.detail.get("step") == "sum"]
     assert [e.operation for e in asked] == ["Ask", "Ask"]
+    # both rounds carry the call's own traceparent, the span of its CallStarted event
+    [started] = [e for e in podium_events.events if e.type == "CallStarted" and e.step == "sum"]
+    assert {e.traceparent for e in asked} == {traceparent(run.run_id, call_key(started.seq))}
     assert "tool_result" not in asked[0].detail and asked[1].detail["tool_result"] == '{"sum": 5}'
 
 

@@ -99,6 +99,13 @@ def test_the_request_log_says_what_was_asked_and_answered(tiny: Tiny, http: http
     assert tiny.count("Echo") == 1 and tiny.count() == 2
 
 
+def test_the_request_log_keeps_the_traceparent_each_request_came_with(tiny: Tiny, http: httpx.Client) -> None:
+    sent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    http.post("/echo", content=b"traced", headers={"traceparent": sent})
+    http.post("/echo", content=b"not traced")
+    assert [e.traceparent for e in tiny.requests] == [sent, None]
+
+
 def test_an_unknown_path_is_the_services_404(http: httpx.Client) -> None:
     reply = http.get("/nowhere")
     assert reply.status_code == 404 and reply.json()["error"]["code"] == "NotFound"

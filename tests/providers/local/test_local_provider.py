@@ -31,6 +31,7 @@ from podium.core.errors import (
 from podium.core.events import EventType
 from podium.core.spec import Workflow
 from podium.core.store import MemoryStore
+from podium.core.tracecontext import call_key, traceparent
 from podium.providers.local.provider import LocalConfig, LocalProvider
 
 KEY_ENV = "PODIUM_TEST_LOCAL_KEY"
@@ -528,11 +529,19 @@ async def test_the_endpoint_gets_model_instructions_prompt_and_headers(tmp_path,
     assert sent.headers["authorization"] == "Bearer test-key"
     assert sent.headers["idempotency-key"] == "run-1:s::1"
     assert sent.headers["content-type"].startswith("application/json")
+    assert "traceparent" not in sent.headers  # the request has none
 
     assert r.text == "hello from the endpoint"
     assert r.model == "served-model-2024"
     assert r.response_id.startswith("chatcmpl-")
     assert r.latency_ms is not None and r.latency_ms > 0
+
+
+async def test_the_endpoint_gets_the_calls_traceparent(tmp_path, server):
+    traced = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    await chat(tmp_path, server, request(traceparent=traced))
+    (sent,) = server.requests
+    assert sent.headers["traceparent"] == traced
 
 
 async def test_endpoint_usage_maps_cached_prompt_tokens_to_cache_reads(tmp_path, server):
@@ -773,6 +782,12 @@ async def test_a_workflow_retries_a_throttled_endpoint(tmp_path, server):
     ]
     keys = [r.headers["idempotency-key"] for r in server.requests]
     assert len(keys) == 3
+    # each attempt is a call of its own, with its own span: the traceparent of its CallStarted
+    started = [e for e in store.events(run.run_id) if e.type is EventType.CALL_STARTED]
+    assert [r.headers["traceparent"] for r in server.requests] == [
+        traceparent(run.run_id, call_key(e.seq)) for e in started
+    ]
+    assert len({r.headers["traceparent"] for r in server.requests}) == 3
 
 
 async def test_a_workflow_with_an_auth_failure_fails_at_once(tmp_path, server, monkeypatch):
