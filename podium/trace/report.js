@@ -41,7 +41,9 @@
   const num = (n) => Number(n || 0).toLocaleString("en-US");
   const money = (c) => (c === null || c === undefined ? null : "$" + c);
   const running = (s) => s.e === null;
-  const state = (s) => (s.st === "error" ? "error" : running(s) ? "running" : s.st);
+  // an open step whose approval is still open waits for a person; it is not running
+  const state = (s, i) => (s.st === "error" ? "error" : !running(s) ? s.st
+    : i !== undefined && kids[i].some((c) => S[c].k === "approval" && running(S[c])) ? "waiting" : "running");
   const attr = (s, name) => (s.a && s.a[name] !== undefined && s.a[name] !== null ? s.a[name] : null);
 
   function duration(ms) {
@@ -62,9 +64,9 @@
 
   function summary(i) {
     const s = S[i], a = s.a || {}, r = s.r, parts = [];
-    const took = running(s) ? "running" : duration(s.e - s.s);
+    const took = running(s) ? state(s, i) : duration(s.e - s.s);
     if (s.k === "step") {
-      parts.push(attr(s, "podium.status") || (running(s) ? "running" : s.st));
+      if (!running(s)) parts.push(attr(s, "podium.status") || s.st);
       if (a["podium.agent"]) parts.push(a["podium.agent"]);
       if (a["podium.provider"]) parts.push(a["podium.provider"]);
       const items = kids[i].filter((c) => S[c].k === "item").length;
@@ -103,7 +105,7 @@
     const text = filterBox.value.trim().toLowerCase();
     const want = statusBox.value;
     if (text && !String(label(i)).toLowerCase().includes(text) && !S[i].n.toLowerCase().includes(text)) return false;
-    if (want && state(S[i]) !== want) return false;
+    if (want && state(S[i], i) !== want) return false;
     return true;
   }
 
@@ -122,7 +124,7 @@
 
   // --- drawing only the rows in view -----------------------------------------------------------
   function drawRow(n) {
-    const [i, depth] = rows[n], s = S[i], st = state(s);
+    const [i, depth] = rows[n], s = S[i], st = state(s, i);
     const row = el("div", "row k-" + s.k + (st === "error" ? " error" : "") + (i === selected ? " selected" : ""));
     row.style.top = n * ROW + "px";
     row.dataset.span = String(i);
@@ -135,7 +137,7 @@
     lab.append(el("span", "meta", summary(i)));
     row.title = label(i) + (s.m ? " — " + s.m : "");
     const lane = el("div", "lane");
-    const bar = el("div", "bar " + st);
+    const bar = el("div", "bar " + (st === "waiting" ? "running" : st));
     const end = running(s) ? END : s.e;
     bar.style.left = (100 * s.s) / END + "%";
     bar.style.width = Math.max(0, (100 * (end - s.s)) / END) + "%";
@@ -211,7 +213,7 @@
     const s = S[i], a = s.a || {}, r = s.r;
     body.replaceChildren();
     body.append(el("h3", "", s.k + ": " + label(i)));
-    const st = state(s);
+    const st = state(s, i);
     body.append(el("span", "badge s-" + st, st === "unset" ? attr(s, "podium.status") || "unset" : st));
     if (s.m) body.append(el("p", st === "error" ? "cause" : "", s.m));
     if (a["podium.fix"]) body.append(el("p", "", "fix: " + a["podium.fix"]));
@@ -224,7 +226,7 @@
       ["cost", r && r.cost !== null ? money(r.cost) : r && r.unpriced ? "unpriced" : null],
       ["calls", r && r.calls && s.k !== "call" ? r.calls + (r.failed ? " (" + r.failed + " failed)" : "") : null],
       ["start", "+" + duration(s.s)],
-      ["duration", running(s) ? "running" : duration(s.e - s.s)],
+      ["duration", running(s) ? state(s, i) + " (so far " + duration(END - s.s) + ")" : duration(s.e - s.s)],
     ]));
     if (a["gen_ai.input.messages"]) body.append(messages("Prompt", a["gen_ai.input.messages"], "prompt"));
     if (a["gen_ai.output.messages"]) body.append(messages("Reply", a["gen_ai.output.messages"], "reply"));
