@@ -209,6 +209,7 @@ def open_report(browser: Any, tmp_path: Path) -> Iterator[Callable[..., Report]]
         context = browser.new_context(viewport={"width": 1400, "height": height})
         contexts.append(context)
         page = context.new_page()
+        page.set_default_timeout(10_000)  # a page that never draws fails in seconds, not minutes
         requests: list[str] = []
         problems: list[str] = []
         page.on("request", lambda r: requests.append(r.url))
