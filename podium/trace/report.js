@@ -159,15 +159,18 @@
     $("axis").style.paddingRight = viewport.offsetWidth - viewport.clientWidth + "px";
   }
 
+  // steps a person reads on a clock: 1, 2, 5 ms … 1, 2, 5, 10, 15, 30 s, 1, 2, 5, 10, 15, 30 min, hours
+  const SEC = 1000, MIN = 60 * SEC, HOUR = 60 * MIN;
+  const STEPS = [1, 2, 5, 10, 20, 50, 100, 200, 500, SEC, 2 * SEC, 5 * SEC, 10 * SEC, 15 * SEC, 30 * SEC,
+    MIN, 2 * MIN, 5 * MIN, 10 * MIN, 15 * MIN, 30 * MIN, HOUR, 2 * HOUR, 6 * HOUR, 12 * HOUR, 24 * HOUR];
+
   function ticks() {
     const box = $("ticks");
-    const raw = END / 8;
-    const pow = Math.pow(10, Math.floor(Math.log10(raw)));
-    const step = [1, 2, 5, 10].map((m) => m * pow).find((v) => v >= raw) || raw;
-    const fmt = (ms) => (END < 2000 ? Math.round(ms) + " ms" : ms < 120000 ? +(ms / 1000).toFixed(2) + " s" : +(ms / 60000).toFixed(1) + " m");
-    for (let t = 0; t <= END + 1e-9; t += step) {
-      const tick = el("div", "tick", fmt(t));
-      tick.style.left = (100 * t) / END + "%";
+    const step = STEPS.find((v) => v >= END / 8) || Math.ceil(END / 8 / (24 * HOUR)) * 24 * HOUR;
+    const unit = END < 2 * SEC ? [1, "ms"] : END < 2 * MIN ? [SEC, "s"] : END < 2 * HOUR ? [MIN, "min"] : [HOUR, "h"];
+    for (let n = 0; n * step <= END + 1e-9; n += 1) {
+      const tick = el("div", "tick", +((n * step) / unit[0]).toFixed(3) + " " + unit[1]);
+      tick.style.left = (100 * n * step) / END + "%";
       box.append(tick);
     }
   }
