@@ -107,7 +107,8 @@ def _rollups(spans: Sequence[Span], parents: list[int]) -> list[dict[str, Any]]:
         a = span.attributes
         cost = _decimal(a.get("podium.cost_usd"))
         own = {
-            "calls": 1,
+            # as the run's totals count them: calls answered, and calls failed, apart
+            "calls": 0 if span.status == "error" else 1,
             "failed": 1 if span.status == "error" else 0,
             "in": _int(a.get("gen_ai.usage.input_tokens")),
             "out": _int(a.get("gen_ai.usage.output_tokens")),

@@ -55,6 +55,8 @@
     return h ? h + "h " + (m % 60) + "m" : m + "m " + Math.round((ms % 60000) / 1000) + "s";
   }
 
+  const calls = (r) => r.calls + " call" + (r.calls === 1 ? "" : "s") + (r.failed ? " (" + r.failed + " failed)" : "");
+
   function label(i) {
     const s = S[i];
     if (s.k === "step") return attr(s, "podium.step") || s.n;
@@ -89,7 +91,7 @@
       if (a["podium.approval.decision"]) parts.push(a["podium.approval.decision"] + (a["podium.approval.by"] ? " by " + a["podium.approval.by"] : ""));
       else parts.push("waiting for a person");
     }
-    if (r && r.calls && s.k !== "call") parts.push(r.calls + " call" + (r.calls > 1 ? "s" : ""));
+    if (r && (r.calls || r.failed) && s.k !== "call") parts.push(calls(r));
     if (s.k !== "call") {
       if (r && (r.in || r.out)) parts.push(num(r.in) + "→" + num(r.out) + " tok");
       parts.push(r && r.cost !== null ? money(r.cost) : r && r.unpriced ? "unpriced" : null);
@@ -227,7 +229,7 @@
       ["attempt", a["podium.attempt"]],
       ["tokens in / out", r && (r.in || r.out) ? num(r.in) + " / " + num(r.out) : null],
       ["cost", r && r.cost !== null ? money(r.cost) : r && r.unpriced ? "unpriced" : null],
-      ["calls", r && r.calls && s.k !== "call" ? r.calls + (r.failed ? " (" + r.failed + " failed)" : "") : null],
+      ["calls", r && (r.calls || r.failed) && s.k !== "call" ? calls(r) : null],
       ["start", "+" + duration(s.s)],
       ["duration", running(s) ? state(s, i) + " (so far " + duration(END - s.s) + ")" : duration(s.e - s.s)],
     ]));
