@@ -65,7 +65,7 @@ def leaky_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[SQLiteSt
     return store, run.run_id, db
 
 
-@pytest.mark.parametrize("fmt", ["jsonl"])
+@pytest.mark.parametrize("fmt", ["jsonl", "html"])
 def test_secrets_in_prompts_inputs_replies_errors_and_the_environment_never_leave(
     leaky_run: tuple[SQLiteStore, str, Path], fmt: str
 ) -> None:
