@@ -338,6 +338,7 @@ class _Guard:
         self.url = url
         self.sent = 0
         self.dropped = 0
+        self.failed_batches = 0
         self.failing = False
         self.closing = False
         self.aborted = False
@@ -360,6 +361,7 @@ class _Guard:
             self.sent += len(batch)
         else:
             self.failing = True
+            self.failed_batches += 1
             self.drop(len(batch))
         return result
 

@@ -422,6 +422,58 @@ def test_a_dead_collector_never_fails_or_slows_the_run_and_is_told_once(
     assert not sdk_warnings(caplog)
 
 
+def test_a_collector_failing_batch_after_batch_is_told_once(
+    flow: Callable[..., Path], dead_endpoint: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    store, plugins = MemoryStore(), load_plugins(entry_points_too=False)
+    # a short timeout and batches of 4: batch after batch fails at once while the run goes
+    live = LiveExport(dead_endpoint, timeout=0.2, schedule_delay=0.02, max_queue_size=4)
+    plugins.register(live, name="otlp-live")
+    with caplog.at_level(logging.WARNING):
+        full_run(flow(latency=0.3), store, plugins)
+        live.close()
+    assert live.guard.failed_batches >= 2
+    assert len([r for r in caplog.records if "dropped" in r.getMessage()]) == 1
+
+
+def test_an_exporter_that_raises_never_reaches_the_run(
+    flow: Callable[..., Path], receiver: Receiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    store, plugins = MemoryStore(), load_plugins(entry_points_too=False)
+    live = LiveExport(receiver.url, schedule_delay=0.02)
+
+    def broken(batch: Any) -> Any:
+        raise RuntimeError("exporter bug")
+
+    live.guard.inner.export = broken
+    plugins.register(live, name="otlp-live")
+    with caplog.at_level(logging.WARNING):
+        full_run(flow(), store, plugins)
+        live.close()
+    assert live.sent == 0 and live.dropped > 0
+    assert len([r for r in caplog.records if "dropped" in r.getMessage()]) == 1
+
+
+def test_a_collector_that_never_answers_holds_the_end_of_a_run_a_bounded_time(
+    flow: Callable[..., Path],
+) -> None:
+    with socket.socket() as silent:  # listens, never accepts: requests hang until their timeout
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(64)
+        store, plugins = MemoryStore(), load_plugins(entry_points_too=False)
+        live = LiveExport(f"http://127.0.0.1:{silent.getsockname()[1]}", timeout=4)
+        plugins.register(live, name="otlp-live")
+        run_id = full_run(flow(), store, plugins)
+        closing = time.monotonic()
+        live.close(timeout=1)
+        assert time.monotonic() - closing < 2
+        # the request in flight ends at its own timeout; its spans are counted as dropped then
+        deadline = time.monotonic() + 8
+        while live.dropped < len(spans_of(store.events(run_id))) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert live.dropped == len(spans_of(store.events(run_id)))
+
+
 def test_live_export_settings() -> None:
     assert live_export_from_settings(None) is None and live_export_from_settings(False) is None
     with pytest.raises(BadInput):
