@@ -29,6 +29,7 @@ from typing import Any
 
 import cloud_roundtrip
 import langgraph_side
+import otlp_live
 import podium_side
 import startup
 from langgraph.checkpoint.memory import InMemorySaver
@@ -421,6 +422,53 @@ def start_up() -> list[Row]:
     ]
 
 
+# --- 8. live OTLP export --------------------------------------------------------------------------
+
+
+async def live_otlp() -> list[Row]:
+    chain = Chain(STEPS)
+    podium_side.workflow(chain)
+    url, proc = otlp_live.collector()
+    dead = otlp_live.dead_endpoint()
+    closes: dict[str, list[float]] = {"up": [], "dead": []}
+    sent: dict[str, list[tuple[int, int]]] = {"up": [], "dead": []}
+    try:
+        t = await best(
+            {
+                "without": otlp_live.runner(chain, None, [], []),
+                "up": otlp_live.runner(chain, url, closes["up"], sent["up"]),
+                "dead": otlp_live.runner(chain, dead, closes["dead"], sent["dead"]),
+            }
+        )
+    finally:
+        proc.terminate()
+    base = t["without"]
+    # every run's spans reach a collector that is up, and none one that is down
+    up_ok = all(d == 0 for _, d in sent["up"])
+    dead_ok = all(s == 0 for s, _ in sent["dead"])
+    name = f"8. live OTLP export (LiveExport, OTLP/HTTP): chain of {STEPS:,} no-op steps, in memory"
+    return [
+        Row(
+            name + ", collector up (its own process on 127.0.0.1)",
+            f"{us(t['up'], STEPS)}; close {ms(max(closes['up']))}; {sent['up'][-1][0]:,} spans sent"
+            + ("" if up_ok else " (**some dropped**)"),
+            f"same run without export: {us(base, STEPS)}",
+            ratio(t["up"], base),
+            "≤ 1.10x",
+            verdict(t["up"] <= 1.10 * base),
+        ),
+        Row(
+            "8b. same, collector down (a port nothing listens on): spans dropped, told once",
+            f"{us(t['dead'], STEPS)}; close {ms(max(closes['dead']))}; {sent['dead'][-1][1]:,} spans dropped"
+            + ("" if dead_ok else " (**some sent?**)"),
+            f"same run without export: {us(base, STEPS)}",
+            ratio(t["dead"], base),
+            "≤ 1.10x",
+            verdict(t["dead"] <= 1.10 * base),
+        ),
+    ]
+
+
 # --- 7. emulator round-trip -------------------------------------------------------------------
 
 
@@ -531,6 +579,11 @@ WHAT = """\
   {long}-step workflow file; LangGraph's building and compiling the graph).
 - **Start-up** (6): fresh interpreters from spawn to exit, best of {startup_repeat}. Cloud SDK modules:
   `sys.modules` after `import podium` and after `podium --help`, searched for {sdks}.
+- **Live OTLP export** (8): `otlp_live.py`: the chain of 1 with and without a `LiveExport`
+  plugin (each event folded into spans, the spans it ended queued for the SDK's
+  `BatchSpanProcessor`, whose thread posts them); the collector is a receiver in a process of its
+  own on 127.0.0.1 (8) or a port nothing listens on (8b). Close (sending what is still queued) is
+  timed apart.
 - **Emulator round-trip** (7): see `cloud_roundtrip.py`: podium's Bedrock emulator on 127.0.0.1 in
   this process; podium runs a chain of steps bound to Bedrock (in-memory store), the baseline makes
   the provider's boto3 call directly in a loop.
@@ -601,6 +654,8 @@ def main() -> None:
     rows += start_up()
     print("[bench] emulator round-trip", flush=True)
     rows += emulator_round_trip()
+    print("[bench] live OTLP export", flush=True)
+    rows += asyncio.run(live_otlp())
     took = time.perf_counter() - started
     end_loads = " / ".join(f"{x:.2f}" for x in os.getloadavg())
     text = write(rows, details, took, (loads, end_loads))

@@ -78,6 +78,14 @@ class StoreError(PodiumError):
     exit_code = 2
 
 
+class ExtraMissing(BadInput):
+    """A feature needs an optional extra that is not installed; `fix` names the pip command."""
+
+
+class ExportFailed(PodiumError):
+    """A trace could not be delivered where it was sent (a collector that refused it or did not answer)."""
+
+
 class RunBusy(PodiumError):
     """Another live process drives this run (it holds the run's lease)."""
 

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal
 
-from podium.core.errors import BadInput, PodiumError
+from podium.core.errors import BadInput, ExportFailed
 from podium.trace.redact import Redactor
 from podium.trace.spans import PROVIDER_NAMES, Span, spans_of
 
@@ -26,10 +26,6 @@ Format = Literal["jsonl", "html", "otlp"]
 FORMATS: tuple[str, ...] = ("jsonl", "html", "otlp")
 FILE_FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".html": "html", ".htm": "html"}
 JSONL_SCHEMA = "podium.trace/1"
-
-
-class ExportFailed(PodiumError):
-    """A trace could not be delivered (a collector that does not answer, a file that cannot be written)."""
 
 
 def span_attributes(plugins: Plugins | None) -> Callable[[Event], dict[str, Any]] | None:
