@@ -478,10 +478,8 @@ class LiveExport:
                 fold = self._folds.get(event.run_id)
                 if fold is None:
                     fold = self._folds[event.run_id] = TraceFold(**self._fold_options)
-                before = len(fold.done)
-                fold.feed(event)
                 # every span this event ended, the cloud's inner steps and tools included
-                ended = fold.done[before:]
+                ended = fold.feed(event)
                 if event.type is EventType.RUN_FINISHED:
                     del self._folds[event.run_id]  # its spans are all ended: free the fold
             if ended:

@@ -155,6 +155,7 @@ class TraceFold:
         self._cost = Decimal(0)
         self._unpriced = 0
         self._step_cost: dict[str, Decimal] = {}  # what each step's calls cost, on the step's span
+        self._batch: list[Span] = []  # the spans the event being fed has ended
 
     # --- the fold --------------------------------------------------------------------------------
 
@@ -166,7 +167,7 @@ class TraceFold:
         self.last = event.at if self.last is None else max(self.last, event.at)
         extra = dict(self.hook(event) or {}) if self.hook is not None else {}
         handler = _HANDLERS.get(event.type)
-        ended: list[Span] = []
+        ended = self._batch = []  # every span this event ends lands here, inner steps' and tools' too
         if handler is not None:
             handler(self, event, extra, ended)
         return ended
@@ -238,14 +239,8 @@ class TraceFold:
         span.end = max(at, span.start)
         frozen = self._freeze(span)
         self.done.append(frozen)
-        if ended is not None:
-            ended.append(frozen)
+        self._batch.append(frozen)
         return frozen
-
-    def _end_children(self, key: str, at: datetime, ended: list[Span]) -> None:
-        for child in list(self._children.get(key, [])):
-            if child in self.open:
-                self._end(child, max(at, self.open[child].start), ended)
 
     def _step(self, event: Event) -> _Open:
         sid = str(event.step)

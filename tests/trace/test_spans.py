@@ -189,6 +189,10 @@ async def test_bedrocks_own_steps_and_model_invocations_are_children_of_the_call
     assert sum(a["gen_ai.usage.input_tokens"] for a in inner) == 120
     assert sum(a["gen_ai.usage.output_tokens"] for a in inner) == 30
     assert inner[0]["podium.bedrock.type"] == "PRE_PROCESSING"
+    # live, each event returns every span it ended: the cloud's inner steps and the tools too
+    live = TraceFold()
+    ended = [s.span_id for e in store.events(run.run_id) for s in live.feed(e)]
+    assert sorted(ended) == sorted(s.span_id for s in tree.spans)
 
 
 def flow_with_states(tmp_path: Path) -> Path:
