@@ -27,6 +27,7 @@ from urllib.parse import urlsplit, urlunsplit
 from podium.core.errors import BadInput, ExportFailed, ExtraMissing
 from podium.core.events import EventType
 from podium.plugins import hookimpl
+from podium.trace.redact import Redactor
 from podium.trace.spans import AttributesHook, Span, TraceFold
 
 if TYPE_CHECKING:
@@ -437,8 +438,11 @@ class LiveExport:
         resource_attributes: Mapping[str, Any] | None = None,
         schedule_delay: float = 0.5,
         max_queue_size: int = 2048,
+        redactor: Redactor | None = None,
     ) -> None:
         self.url = traces_endpoint(endpoint)
+        # secrets never leave, live or not: the environment's are read once, when the run starts
+        self.redactor = redactor if redactor is not None else Redactor.from_environment()
         self.converter = _Converter.make(resource_attributes)
         otel = self.converter.otel
         self.guard = _Guard(otel, _exporter(otel, self.url, headers, timeout), self.url)
@@ -483,7 +487,7 @@ class LiveExport:
                 if event.type is EventType.RUN_FINISHED:
                     del self._folds[event.run_id]  # its spans are all ended: free the fold
             if ended:
-                readable = [self.converter.readable(span) for span in ended]
+                readable = [self.converter.readable(self.redactor.span(span)) for span in ended]
                 with _QUIET.sending(self.guard.heard):
                     for span in readable:
                         self.processor.on_end(span)
@@ -540,6 +544,8 @@ def live_export_from_settings(
     headers: Mapping[str, str] | None = None,
     content: bool = False,
     timeout: float = 10,
+    attributes: AttributesHook | None = None,
+    provider_names: Mapping[str, str] | None = None,
 ) -> LiveExport | None:
     """The `LiveExport` that ``podium run --otlp [ENDPOINT]`` (or a setting) asks for, or None.
 
@@ -550,4 +556,7 @@ def live_export_from_settings(
     if otlp is None or otlp is False:
         return None
     endpoint = otlp if isinstance(otlp, str) and otlp.strip() else None
-    return LiveExport(endpoint, headers=headers, content=content, timeout=timeout)
+    return LiveExport(
+        endpoint, headers=headers, content=content, timeout=timeout, attributes=attributes,
+        provider_names=provider_names,
+    )  # fmt: skip

@@ -478,3 +478,36 @@ def test_live_export_settings() -> None:
     assert live_export_from_settings(None) is None and live_export_from_settings(False) is None
     with pytest.raises(BadInput):
         live_export_from_settings(True)  # no endpoint given, none in the environment
+
+
+def test_live_export_redacts_secrets_from_what_it_sends(
+    tmp_path: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PAYMENTS_API_KEY", "quince-lantern-5521")
+    path = tmp_path / "secret.yaml"
+    path.write_text(
+        textwrap.dedent(
+            """
+            name: secretive
+            defaults: {provider: local}
+            agents: {w: {}}
+            steps:
+              ask: {agent: w, prompt: "charge with quince-lantern-5521 and AKIAZ3XAMPLEKEY12345"}
+            mock: {ask: "done: Authorization: Bearer abcdefghijklmnopqrstuvwxyz"}
+            """
+        ),
+        encoding="utf-8",
+    )
+    plugins = load_plugins(entry_points_too=False)
+    live = LiveExport(receiver.url, content=True, schedule_delay=0.05)
+    plugins.register(live, name="otlp-live")
+    try:
+        run = podium.run(path, store=MemoryStore(), plugins=plugins)
+    finally:
+        live.close()
+        plugins.unregister(live)
+    assert run.status is RunStatus.SUCCEEDED
+    sent = b"".join(request.SerializeToString() for _, _, request in receiver.requests)
+    assert b"charge with" in sent  # the content went (it was asked for) ...
+    for secret in (b"quince-lantern-5521", b"AKIAZ3XAMPLEKEY12345", b"abcdefghijklmnopqrstuvwxyz"):
+        assert secret not in sent  # ... and the secrets did not
