@@ -57,10 +57,19 @@ set_option = click.option(
 
 
 def trace_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """`--trace FILE` and `--include-content`, on the commands that drive a run."""
+    """`--trace FILE`, `--otlp`, `--otlp-endpoint URL` and `--include-content`, on the commands that
+    drive a run."""
     fn = click.option(
         "--include-content", is_flag=True, help="The trace includes prompts, replies and outputs."
     )(fn)
+    fn = click.option(
+        "--otlp-endpoint", default=None, metavar="URL",
+        help="The OTLP/HTTP collector for --otlp (default: $OTEL_EXPORTER_OTLP_ENDPOINT).",
+    )(fn)  # fmt: skip
+    fn = click.option(
+        "--otlp", is_flag=True,
+        help="Send the run's spans to an OTLP collector as they happen (also: PODIUM_OTLP=1 or a URL).",
+    )(fn)  # fmt: skip
     return click.option(
         "--trace", type=click.Path(), default=None, metavar="FILE",
         help="When the run ends, write its trace to FILE: .jsonl (spans) or .html (a report).",
@@ -120,6 +129,8 @@ def run(
     wait: bool,
     sets: tuple[str, ...],
     trace: str | None,
+    otlp: bool,
+    otlp_endpoint: str | None,
     include_content: bool,
     db: str | None,
     as_json: bool,
@@ -138,23 +149,49 @@ def run(
     settings = _settings(budget)
     wf = api.with_provider_settings(wf, _provider_sets(sets, provider), plugins=pm)
     run_id = new_run_id()
+    live = _live_export(otlp, otlp_endpoint, include_content)
 
     def start(store: Any, progress: Any) -> Any:
         return api.arun(
             wf, inputs, provider=provider, store=store, plugins=pm, run_id=run_id,
-            settings=settings, observers=[progress], wait=wait, emulate=emulate,
+            settings=settings, observers=[progress, *live], wait=wait, emulate=emulate,
         )  # fmt: skip
 
     _drive(
-        start,
-        list(wf.steps),
-        run_id,
-        db=db,
-        as_json=as_json,
-        quiet=quiet,
-        trace=traced,
-        content=include_content,
+        start, list(wf.steps), run_id, db=db, as_json=as_json, quiet=quiet, trace=traced,
+        content=include_content, live=live,
+    )  # fmt: skip
+
+
+def _live_export(otlp: bool, endpoint: str | None, content: bool) -> list[Any]:
+    """The live OTLP export `--otlp` / `--otlp-endpoint` / PODIUM_OTLP ask for (as a list of observers:
+    none, or one), made before the run starts so that a bad setting runs nothing."""
+    import os
+
+    from podium.core.errors import InputError
+
+    setting = os.environ.get("PODIUM_OTLP", "").strip()
+    off = setting.lower() in ("", "0", "false", "no", "off")
+    if not (otlp or endpoint) and off:
+        return []
+    if endpoint is None and not off and setting.lower() not in ("1", "true", "yes", "on"):
+        endpoint = setting  # PODIUM_OTLP=http://collector:4318
+    configured = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or os.environ.get(
+        "OTEL_EXPORTER_OTLP_ENDPOINT"
     )
+    if endpoint is None and not configured:
+        raise InputError(
+            "--otlp: no OTLP endpoint to send the spans to",
+            fix="give --otlp-endpoint http://127.0.0.1:4318, or set OTEL_EXPORTER_OTLP_ENDPOINT",
+        )
+    from podium.trace.export import provider_names, span_attributes
+    from podium.trace.otlp import live_export_from_settings
+
+    pm = _plugins()
+    live = live_export_from_settings(
+        endpoint or True, content=content, attributes=span_attributes(pm), provider_names=provider_names(pm)
+    )
+    return [live] if live is not None else []
 
 
 def _trace_target(trace: str | None) -> tuple[str, str] | None:
@@ -218,6 +255,7 @@ def _drive(
     quiet: bool,
     trace: tuple[str, str] | None = None,
     content: bool = False,
+    live: list[Any] | None = None,
 ) -> None:
     """Run a coroutine that drives a run, with the progress view; write its trace if asked; print the
     result; exit."""
@@ -234,6 +272,9 @@ def _drive(
         except KeyboardInterrupt:  # Ctrl-C: the engine recorded the run as cancelled; show it
             result = api.get_run(run_id, store=store)
             click.echo(f"cancelled: run {run_id} (resume with: podium resume {run_id})", err=True)
+        finally:
+            for export in live or ():
+                export.close()  # the last spans, sent within a bounded time (a dead collector: at once)
         if trace is not None:
             _write_trace(store, result.run_id, trace, content)
         parts = _summaries(result, store)
@@ -268,6 +309,8 @@ def resume(
     emulate: bool,
     sets: tuple[str, ...],
     trace: str | None,
+    otlp: bool,
+    otlp_endpoint: str | None,
     include_content: bool,
     db: str | None,
     as_json: bool,
@@ -294,26 +337,21 @@ def resume(
         sys.exit(0)
     pm = _plugins()
     settings = _settings(budget)
+    live = _live_export(otlp, otlp_endpoint, include_content)
 
     def start(store: Any, progress: Any) -> Any:
         return api.aresume(
             record.run_id, store=store, plugins=pm, file=file, allow_changed=allow_changed,
-            settings=settings, observers=[progress], wait=wait, emulate=emulate,
+            settings=settings, observers=[progress, *live], wait=wait, emulate=emulate,
             provider_settings=overrides,
         )  # fmt: skip
 
     overrides = _provider_sets(sets, events[0].data.get("provider_override") if events else None)
     steps = list(events[0].data.get("steps", [])) if events else []
     _drive(
-        start,
-        steps,
-        record.run_id,
-        db=db,
-        as_json=as_json,
-        quiet=quiet,
-        trace=traced,
-        content=include_content,
-    )
+        start, steps, record.run_id, db=db, as_json=as_json, quiet=quiet, trace=traced,
+        content=include_content, live=live,
+    )  # fmt: skip
 
 
 def _decision_command(decision: str) -> Callable[..., None]:

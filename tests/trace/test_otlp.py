@@ -511,3 +511,85 @@ def test_live_export_redacts_secrets_from_what_it_sends(
     assert b"charge with" in sent  # the content went (it was asked for) ...
     for secret in (b"quince-lantern-5521", b"AKIAZ3XAMPLEKEY12345", b"abcdefghijklmnopqrstuvwxyz"):
         assert secret not in sent  # ... and the secrets did not
+
+
+# --- the command line ------------------------------------------------------------------------------
+
+
+def podium_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    import os
+
+    clean = {k: v for k, v in os.environ.items() if k not in OTEL_ENV and k != "PODIUM_OTLP"}
+    return subprocess.run(
+        [sys.executable, "-m", "podium", *args],
+        capture_output=True, text=True, timeout=120, env={**clean, "NO_COLOR": "1", **(env or {})},
+    )  # fmt: skip
+
+
+def tiny_flow(tmp_path: Path) -> Path:
+    path = tmp_path / "tiny.yaml"
+    path.write_text(
+        "name: tiny\ndefaults: {provider: local}\nagents: {w: {}}\n"
+        "steps:\n  a: {agent: w, prompt: hi}\n  b: {agent: w, prompt: there, needs: [a]}\n"
+        "mock: {a: one, b: two}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_podium_run_otlp_sends_the_runs_spans_live(tmp_path: Path, receiver: Receiver) -> None:
+    db = tmp_path / "runs.db"
+    done = podium_cli("run", str(tiny_flow(tmp_path)), "--otlp-endpoint", receiver.url, "-q", "--db", str(db))
+    assert done.returncode == 0, done.stderr
+    names = sorted(span.name for _, _, span in receiver.spans())
+    assert "invoke_workflow tiny" in names and "step a" in names and "step b" in names
+    # PODIUM_OTLP (the setting) does the same as the flag
+    again = podium_cli(
+        "run", str(tiny_flow(tmp_path)), "-q", "--db", str(db), env={"PODIUM_OTLP": receiver.url}
+    )
+    assert again.returncode == 0, again.stderr
+    assert sorted(span.name for _, _, span in receiver.spans()).count("invoke_workflow tiny") == 2
+
+
+def test_podium_run_otlp_without_an_endpoint_is_bad_input_and_runs_nothing(tmp_path: Path) -> None:
+    db = tmp_path / "runs.db"
+    done = podium_cli("run", str(tiny_flow(tmp_path)), "--otlp", "-q", "--db", str(db))
+    assert done.returncode == 2
+    assert "no OTLP endpoint" in done.stderr and "OTEL_EXPORTER_OTLP_ENDPOINT" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert "tiny" not in podium_cli("runs", "--db", str(db)).stdout
+
+
+def test_a_dead_collector_never_fails_podium_run(tmp_path: Path, dead_endpoint: str) -> None:
+    done = podium_cli(
+        "run",
+        str(tiny_flow(tmp_path)),
+        "--otlp-endpoint",
+        dead_endpoint,
+        "-q",
+        "--db",
+        str(tmp_path / "r.db"),
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_podium_trace_to_a_dead_collector_is_a_clear_error_and_exit_1(
+    tmp_path: Path, dead_endpoint: str
+) -> None:
+    db = tmp_path / "runs.db"
+    assert podium_cli("run", str(tiny_flow(tmp_path)), "-q", "--db", str(db)).returncode == 0
+    done = podium_cli("trace", "latest", "--format", "otlp", "--endpoint", dead_endpoint, "--db", str(db))
+    assert done.returncode == 1
+    assert "fix:" in done.stderr and dead_endpoint.split("//")[1] in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_podium_trace_sends_a_stored_run_over_otlp(tmp_path: Path, receiver: Receiver) -> None:
+    db = tmp_path / "runs.db"
+    assert podium_cli("run", str(tiny_flow(tmp_path)), "-q", "--db", str(db)).returncode == 0
+    done = podium_cli("trace", "latest", "--format", "otlp", "--db", str(db),
+                      env={"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url})  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "sent" in done.stderr
+    assert "invoke_workflow tiny" in [span.name for _, _, span in receiver.spans()]
