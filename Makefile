@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(INSTALL)
-	$(PODIUM) run examples/research/research.yaml --provider bedrock --emulate
+	$(PODIUM) run examples/research/research.yaml --provider bedrock --emulate --trace demo-trace.html
 
 test: $(INSTALL)
 	$(BIN)/python -m pytest -q

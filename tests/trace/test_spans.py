@@ -257,11 +257,12 @@ async def test_retries_foreach_items_skips_and_a_rejected_approval_are_spans_wit
     assert never.status == "unset" and never.attributes["podium.status"] == "skipped"
 
 
-async def test_a_budget_stop_is_a_span_and_the_run_stays_open(tmp_path: Path) -> None:
+async def test_a_budget_warning_and_stop_are_spans_and_the_run_stays_open(tmp_path: Path) -> None:
     path = write_flow(
         tmp_path,
         """
         name: spendy
+        budget: {run: 0.50, warn_at: 0.5}
         defaults: {provider: bedrock}
         providers: {bedrock: {models: {smart: anthropic.claude-3-5-sonnet-20240620-v1:0}}}
         agents: {w: {model: smart}}
@@ -274,11 +275,14 @@ async def test_a_budget_stop_is_a_span_and_the_run_stays_open(tmp_path: Path) ->
         """,
     )
     store = MemoryStore()
-    run = await podium.arun(path, plugins=load_plugins(entry_points_too=False), store=store, emulate=True,
-                            settings={"budget": "0.50"})  # fmt: skip
+    run = await podium.arun(path, plugins=load_plugins(entry_points_too=False), store=store, emulate=True)
     assert run.status == "stopped", run.error
     tree = Tree(spans_of(store.events(run.run_id)))
+    [warning] = tree.named("budget warning")
+    assert warning.kind == "budget" and tree.parent(warning).name == "invoke_workflow spendy"
+    assert warning.attributes["podium.budget.budget"] == "run" and warning.attributes["podium.budget.limit"]
     [stop] = [s for s in tree.spans if s.name == "budget stop"]
+    assert tree.parent(stop).name == "step b"
     assert stop.kind == "budget" and stop.status == "error" and "budget" in (stop.status_message or "")
     root = tree.one("invoke_workflow spendy")
     assert root.attributes["podium.status"] == "stopped" and root.end_time is None
