@@ -396,7 +396,7 @@ def _call_finished(f: TraceFold, e: Event, extra: dict[str, Any], ended: list[Sp
     if bound.get("kind") == "model":
         attrs["gen_ai.operation.name"] = "chat"
         call.name = f"chat {d.get('model') or attrs.get('gen_ai.request.model') or ''}".strip()
-    elif bound.get("kind") == "agent" and bound.get("id"):
+    elif bound.get("kind") in ("agent", "engine") and bound.get("id"):  # a managed agent: its id
         attrs["gen_ai.agent.id"] = bound["id"]
     if bound:
         attrs.update({f"podium.bound_to.{k}": v for k, v in bound.items() if v is not None})

@@ -4,6 +4,7 @@ under their call, approvals and budget stops as spans, and costs equal to the le
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ import pytest
 from trace_support import Tree, write_flow
 
 import podium
-from podium.core.events import EventType
+from podium.core.events import Event, EventType
 from podium.core.spec import Workflow
 from podium.core.store import MemoryStore, SQLiteStore
 from podium.core.tracecontext import call_key, span_id, trace_id
@@ -317,3 +318,69 @@ def test_live_and_stored_folds_end_the_same_spans(tmp_path: Path) -> None:
         "approval gate",
         "step gate",
     }
+
+
+async def test_an_agent_engines_own_turns_are_children_of_the_call(tmp_path: Path) -> None:
+    mock = {"ask": {"reply": "Rain.", "usage": {"input_tokens": 30, "output_tokens": 5}}}
+    with VertexEmulator() as vertex:
+        vertex.brain = ScriptedBrain(parsed(mock), provider="vertex")
+        engine = vertex.add_engine("helper")
+        path = write_flow(
+            tmp_path,
+            f"""
+            name: engine
+            defaults: {{provider: vertex}}
+            providers: {{vertex: {json.dumps(vertex.settings())}}}
+            agents: {{helper: {{vertex: {{engine: {engine}}}}}}}
+            steps:
+              ask: {{agent: helper, prompt: "weather?"}}
+            """,
+        )
+        store = MemoryStore()
+        run = await podium.arun(path, plugins=load_plugins(entry_points_too=False), store=store)
+    assert run.status == "succeeded", run.error
+    tree = Tree(spans_of(store.events(run.run_id)))
+    [call] = [s for s in tree.spans if s.kind == "call"]
+    assert call.name == "invoke_agent helper" and call.attributes["gen_ai.agent.id"] == engine
+    [turn] = tree.children(call)
+    assert turn.name == "chat" and turn.kind == "inner" and turn.attributes["gen_ai.agent.name"] == "helper"
+    assert (turn.attributes["gen_ai.usage.input_tokens"], turn.attributes["gen_ai.usage.output_tokens"]) == (
+        30,
+        5,
+    )
+    assert call.start_time <= turn.start_time <= call.end_time
+
+
+def test_agent_engine_tool_events_become_tool_spans_timed_by_their_events() -> None:
+    # an ADK agent's events as Agent Engine streams them: a function call, its response, the answer
+    base = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    at = [base + timedelta(milliseconds=ms) for ms in (0, 100, 400, 900, 1000)]
+    events = [
+        Event("r", 1, EventType.RUN_STARTED, data={"workflow": "w"}, at=at[0]),
+        Event("r", 2, EventType.STEP_STARTED, "s", data={"agent": "a"}, at=at[0]),
+        Event("r", 3, EventType.CALL_STARTED, "s", 1, {"provider": "vertex", "agent": "a"}, at[0]),
+        Event(
+            "r", 4, EventType.CALL_FINISHED, "s", 1,
+            {
+                "provider": "vertex", "usage": {"input_tokens": 9, "output_tokens": 3},
+                "bound_to": {"kind": "engine", "id": "engines/1"},
+                "native": {"events": [
+                    {"author": "a", "timestamp": at[1].timestamp(), "content": {"parts": [
+                        {"function_call": {"id": "c1", "name": "weather", "args": {"city": "Oslo"}}}]}},
+                    {"author": "a", "timestamp": at[2].timestamp(), "content": {"parts": [
+                        {"function_response": {"id": "c1", "name": "weather",
+                                               "response": {"sky": "rain"}}}]}},
+                    {"author": "a", "timestamp": at[3].timestamp(), "content": {"parts": [{"text": "Rain."}]},
+                     "usage_metadata": {"prompt_token_count": 9, "candidates_token_count": 3}},
+                ]},
+            },
+            at[4],
+        ),
+    ]  # fmt: skip
+    tree = Tree(spans_of(events, content=True))
+    [call] = [s for s in tree.spans if s.kind == "call"]
+    [tool] = [s for s in tree.children(call) if s.kind == "tool"]
+    assert tool.name == "execute_tool weather" and tool.attributes["gen_ai.tool.call.id"] == "c1"
+    assert (tool.start_time, tool.end_time) == (at[1], at[2])  # from the call's event to its response's
+    assert json.loads(tool.attributes["gen_ai.tool.call.arguments"]) == {"city": "Oslo"}
+    assert json.loads(tool.attributes["gen_ai.tool.call.result"]) == {"sky": "rain"}
