@@ -153,6 +153,12 @@ async def test_a_run_across_three_clouds_is_one_tree_with_genai_attributes_and_t
     [tool] = [s for s in tree.children(calls["step look"]) if s.kind == "tool"]
     assert tool.name == "execute_tool weather" and tool.attributes["gen_ai.tool.name"] == "weather"
     assert tool.attributes["gen_ai.operation.name"] == "execute_tool"
+    # timed as it ran: within its call, from the tool loop's own record
+    [looked] = [e for e in store.events(run.run_id) if e.type is EventType.CALL_FINISHED and e.step == "look"]
+    [record] = looked.data["native"]["tool_calls"]
+    assert tool.start_time == datetime.fromisoformat(record["started_at"])
+    assert tool.duration_ms is not None and abs(tool.duration_ms - record["duration_ms"]) < 0.01
+    assert calls["step look"].start_time <= tool.start_time <= tool.end_time <= calls["step look"].end_time
 
     # cost: each call's is the ledger's, exact, and the run's is their sum
     from podium.cost.catalog import default_config, load_catalog

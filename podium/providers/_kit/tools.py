@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,16 +36,23 @@ class Tool:
 
 @dataclass(frozen=True, slots=True)
 class ToolCall:
-    """One tool call made: the arguments, the result as JSON values, and the result as text to send back."""
+    """One tool call made: the arguments, the result as JSON values, and the result as text to send back;
+    when it began (UTC) and how long it took, for the trace's span of it."""
 
     name: str
     arguments: dict[str, Any]
     result: Any
     text: str
+    started_at: datetime | None = None
+    duration_ms: float | None = None
 
     def record(self, **extra: Any) -> dict[str, Any]:
         """The call as the response's ``native.tool_calls`` entry."""
-        return {"name": self.name, **extra, "arguments": self.arguments, "result": self.result}
+        out = {"name": self.name, **extra, "arguments": self.arguments, "result": self.result}
+        if self.started_at is not None:
+            out["started_at"] = self.started_at.isoformat()
+            out["duration_ms"] = self.duration_ms
+        return out
 
 
 class Toolbox:
@@ -86,6 +95,7 @@ class Toolbox:
         `label` is the name the agent used, when it differs from the declared one.
         """
         name = label or tool.name
+        started_at, started = datetime.now(UTC), time.perf_counter()
         try:
             result = call_in_thread(tool.fn, loop, **arguments)
         except StepError:
@@ -100,8 +110,10 @@ class Toolbox:
             )
             error.traceback = user_traceback(exc)
             raise error from exc
+        took = round((time.perf_counter() - started) * 1000, 3)
         text = result if isinstance(result, str) else json.dumps(result, default=str, ensure_ascii=False)
-        return ToolCall(name, dict(arguments), result if isinstance(result, str) else json.loads(text), text)
+        value = result if isinstance(result, str) else json.loads(text)
+        return ToolCall(name, dict(arguments), value, text, started_at, took)
 
     def run(
         self,

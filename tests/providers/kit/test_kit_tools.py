@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -68,12 +69,18 @@ def test_a_sync_tool_runs_in_the_worker_thread_and_its_result_is_recorded(base: 
     done, _ = in_a_pool_thread(lambda loop: box.run(req, "add", {"a": 2, "b": 3}, loop=loop))
     assert done.result["sum"] == 5 and done.result["thread"].startswith("podium-cloud")
     assert done.text.startswith('{"sum": 5') and done.arguments == {"a": 2, "b": 3}
-    assert done.record(group="g") == {
+    record = done.record(group="g")
+    assert record == {
         "name": "add",
         "group": "g",
         "arguments": {"a": 2, "b": 3},
         "result": done.result,
+        "started_at": done.started_at.isoformat(),
+        "duration_ms": done.duration_ms,
     }
+    # when it ran, for the trace: just now, and for as long as it took
+    assert done.started_at is not None and done.duration_ms is not None and done.duration_ms >= 0
+    assert abs((datetime.now(UTC) - done.started_at).total_seconds()) < 60
 
 
 def test_an_async_tool_is_awaited_on_the_runs_own_loop(base: Path) -> None:
