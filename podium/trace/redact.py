@@ -8,6 +8,7 @@ exist look for secrets in files, line by line, not in values on their way out.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -68,9 +69,15 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     ),
 )
 
+# one pass that finds whether any pattern could apply: most values (ids, names, numbers) have none,
+# and a trace of 10,000 steps holds a few hundred thousand of them
+_ANY = re.compile("|".join(f"(?:{p.pattern.removeprefix('(?i)')})" for p, _ in _PATTERNS), re.IGNORECASE)
+
+_SEEN = 50_000  # short values remembered, redacted, per Redactor
 _MIN_ENV_SECRET = 6  # shorter values ("true", "1") would redact ordinary words
 
 
+@functools.lru_cache(maxsize=4096)  # attribute and field names repeat across every span
 def secret_name(name: str) -> bool:
     """Whether a field or variable named `name` holds a secret (``api_key``, ``DB_PASSWORD``)."""
     return bool(SECRET_NAME.search(name)) and not _NOT_SECRET.search(name)
@@ -89,17 +96,25 @@ class Redactor:
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         known = [s for s in secrets if len(s) >= _MIN_ENV_SECRET]
         self._known = re.compile("|".join(re.escape(s) for s in known)) if known else None
+        self._seen: dict[str, str] = {}
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Redactor:
         return cls(environment_secrets(environ))
 
     def text(self, value: str) -> str:
+        done = self._seen.get(value)
+        if done is not None:
+            return done
+        out = value
         if self._known is not None:
-            value = self._known.sub(REDACTED, value)
-        for pattern, replacement in _PATTERNS:
-            value = pattern.sub(replacement, value)
-        return value
+            out = self._known.sub(REDACTED, out)
+        if _ANY.search(out):
+            for pattern, replacement in _PATTERNS:
+                out = pattern.sub(replacement, out)
+        if len(self._seen) < _SEEN and len(value) < 256:  # short values repeat: names, ids, statuses
+            self._seen[value] = out
+        return out
 
     def value(self, value: Any, name: str | None = None) -> Any:
         """`value` with every secret in it redacted; a value under a secret `name` entirely."""
@@ -129,14 +144,20 @@ class Redactor:
 
     def span(self, span: Span) -> Span:
         """A copy of `span` with its name, message, attributes and events redacted."""
-        return span.model_copy(
-            update={
-                "name": self.text(span.name),
-                "status_message": None if span.status_message is None else self.text(span.status_message),
-                "attributes": self.attributes(span.attributes),
-                "events": [
-                    SpanEvent(name=e.name, time=e.time, attributes=self.attributes(e.attributes))
-                    for e in span.events
-                ],
-            }
+        # constructed, not validated again: only strings changed, and they stay strings
+        return Span.model_construct(
+            trace_id=span.trace_id,
+            span_id=span.span_id,
+            parent_span_id=span.parent_span_id,
+            name=self.text(span.name),
+            kind=span.kind,
+            start_time=span.start_time,
+            end_time=span.end_time,
+            status=span.status,
+            status_message=None if span.status_message is None else self.text(span.status_message),
+            attributes=self.attributes(span.attributes),
+            events=[
+                SpanEvent(name=e.name, time=e.time, attributes=self.attributes(e.attributes))
+                for e in span.events
+            ],
         )

@@ -215,7 +215,8 @@ class TraceFold:
 
     def _freeze(self, span: _Open) -> Span:
         assert self.run_id is not None
-        return Span(
+        # built from the fold's own values, so not validated again (a trace may hold 100,000 spans)
+        return Span.model_construct(
             trace_id=self.trace_id,
             span_id=self._id(span.key),
             parent_span_id=None if span.parent is None else self._id(span.parent),
