@@ -117,9 +117,9 @@ GATED = textwrap.dedent(
 
 def _librarian(request: AgentRequest) -> AgentResponse:
     """An agent that calls a tool before answering, as a cloud agent reports it."""
-    tool = {"name": "tide_tables", "id": "t1", "arguments": {"port": "Brest"}, "result": {"high": "06:12"}}
+    tool = {"name": "tide_tables", "id": "t1", "arguments": {"port": "Brest"}, "result": {"high": "HW0612"}}
     return AgentResponse(
-        text="High tide at 06:12.",
+        text="High tide at HW0612.",
         usage=Usage(input_tokens=30, output_tokens=12),
         model="librarian-1",
         native={"tool_calls": [tool]},
@@ -353,7 +353,7 @@ def test_a_call_lists_its_tool_calls(runs: dict[str, list[Span]], open_report: C
     call.click()
 
     tools = report.page.inner_text("#detail")
-    assert "tide_tables" in tools and "Brest" in tools and "06:12" in tools
+    assert "tide_tables" in tools and "Brest" in tools and "HW0612" in tools
 
 
 @needs_chromium
@@ -402,7 +402,7 @@ def test_without_content_the_report_holds_no_prompt_or_reply(
     runs: dict[str, list[Span]], open_report: Callable[..., Report]
 ) -> None:
     html = render_html(runs["flow-no-content"])
-    for said in ("The science of tides", "Tides are predictable", "Capital costs", "Brest", "06:12"):
+    for said in ("The science of tides", "Tides are predictable", "Capital costs", "Brest", "HW0612"):
         assert said not in html
 
     report = open_report(html)
