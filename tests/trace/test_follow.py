@@ -52,6 +52,20 @@ mock:
   fan: {reply: a paragraph, usage: {input_tokens: 3, output_tokens: 2}}
   ship: {reply: done, usage: {input_tokens: 7, output_tokens: 3}}
 """
+# three calls a while apart: the follower sends (and a dead collector drops) batch after batch
+SLOW_FLOW = """
+name: slow
+defaults: {provider: local}
+agents: {w: {}}
+steps:
+  a: {agent: w, prompt: one}
+  b: {agent: w, prompt: two, needs: [a]}
+  c: {agent: w, prompt: three, needs: [b]}
+mock:
+  a: {reply: x, latency: 0.3}
+  b: {reply: y, latency: 0.3}
+  c: {reply: z, latency: 0.3}
+"""
 SECRET_FLOW = """
 name: secretive
 defaults: {provider: local}
@@ -167,21 +181,29 @@ def test_a_dead_collector_never_fails_the_run_and_is_told_once_on_stderr(tmp_pat
     url = dead_url()
     err = tmp_path / "follower.err"
     with err.open("wb") as stderr:
-        db, run_id, toward_ship = tmp_path / "runs.db", new_run_id(), write(tmp_path, FLOW)
+        db, run_id, flow = tmp_path / "runs.db", new_run_id(), write(tmp_path, SLOW_FLOW)
         follower = FollowExport(db, run_id, endpoint=url, schedule_delay=0.05, stderr=stderr)
         follower.start()
-        run = podium.run(toward_ship, store=db, run_id=run_id, plugins=load_plugins())
-        time.sleep(1)  # the follower has tried the collector by now
+        run = podium.run(flow, store=db, run_id=run_id, plugins=load_plugins())
+        time.sleep(0.5)  # the follower has tried the collector by now
         closing = time.monotonic()
         code = follower.close()
         closed_in = time.monotonic() - closing
-    assert run.status is RunStatus.WAITING
+    assert run.status is RunStatus.SUCCEEDED
     assert code == 0 and not follower.killed
     assert closed_in < 1.5  # a collector known dead gets nothing more: no 2 s flush, no retries
     assert follower.sent == 0 and follower.dropped == len(ended_ids(db, run_id))
     told = err.read_text()
     assert told.count("dropped") == 1, told
     assert url.split("//")[1] in told and "Traceback" not in told
+
+
+def test_a_run_shorter_than_the_followers_start_up_is_sent_whole(tmp_path: Path, receiver: Receiver) -> None:
+    # closed at once: the word to stop waits in the pipe while the follower starts, then it reads all
+    db, run_id, run, follower = followed_run(tmp_path, SECRET_FLOW, receiver.url)
+    assert run.status is RunStatus.SUCCEEDED
+    assert sorted(sent_ids(receiver)) == sorted(ended_ids(db, run_id))
+    assert follower.sent == len(sent_ids(receiver))
 
 
 def test_closing_right_after_start_is_bounded_even_with_a_dead_collector(tmp_path: Path) -> None:
