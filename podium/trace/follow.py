@@ -95,7 +95,7 @@ class FollowExport:
         schedule_delay: float = 0.5,
         stderr: IO[Any] | int | None = None,
     ) -> None:
-        self.db_path = Path(db_path)
+        self.db_path = Path(db_path).expanduser().absolute()  # the follower may start elsewhere
         self.run_id = run_id
         self.endpoint = endpoint
         self.content = content
