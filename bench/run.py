@@ -425,13 +425,23 @@ def start_up() -> list[Row]:
 # --- 8. live OTLP export --------------------------------------------------------------------------
 
 
-async def live_otlp() -> list[Row]:
+async def live_otlp(tmp: Path) -> list[Row]:
     chain = Chain(STEPS)
     podium_side.workflow(chain)
     url, proc = otlp_live.collector()
     dead = otlp_live.dead_endpoint()
     closes: dict[str, list[float]] = {"up": [], "dead": []}
     sent: dict[str, list[tuple[int, int]]] = {"up": [], "dead": []}
+    kinds = ("in-process", "follower", "follower-dead")
+    times: dict[str, dict[str, list[float]]] = {k: {"start": [], "close": []} for k in ("none", *kinds)}
+    counts: dict[str, list[tuple[int, int]]] = {k: [] for k in ("none", *kinds)}
+
+    def sqlite(kind: str) -> Timed:
+        how = "follower" if kind.startswith("follower") else kind
+        return otlp_live.sqlite_runner(
+            chain, tmp, how, dead if kind.endswith("dead") else url, times[kind], counts[kind]
+        )  # type: ignore[arg-type]
+
     try:
         t = await best(
             {
@@ -440,6 +450,8 @@ async def live_otlp() -> list[Row]:
                 "dead": otlp_live.runner(chain, dead, closes["dead"], sent["dead"]),
             }
         )
+        # into SQLite: the baseline and each export interleaved, best of REPEAT
+        s = await best({kind: sqlite(kind) for kind in ("none", *kinds)})
     finally:
         proc.terminate()
     base = t["without"]
@@ -447,7 +459,7 @@ async def live_otlp() -> list[Row]:
     up_ok = all(d == 0 for _, d in sent["up"])
     dead_ok = all(s == 0 for s, _ in sent["dead"])
     name = f"8. live OTLP export (LiveExport, OTLP/HTTP): chain of {STEPS:,} no-op steps, in memory"
-    return [
+    rows = [
         Row(
             name + ", collector up (its own process on 127.0.0.1)",
             f"{us(t['up'], STEPS)}; close {ms(max(closes['up']))}; {sent['up'][-1][0]:,} spans sent"
@@ -467,6 +479,35 @@ async def live_otlp() -> list[Row]:
             verdict(t["dead"] <= 1.10 * base),
         ),
     ]
+    spans = sent["up"][-1][0]  # what a whole run's export sends
+    sbase = s["none"]
+    labels = {
+        "in-process": "8c. into SQLite (as `podium run`), LiveExport in the run's process, collector up",
+        "follower": "8d. into SQLite, FollowExport: a follower process tails the store, collector up",
+        "follower-dead": "8e. into SQLite, FollowExport, collector down: spans dropped, told once",
+    }
+    for kind in kinds:
+        got = counts[kind]
+        if kind.endswith("dead"):
+            tally = f"{got[-1][1]:,} spans dropped" + (
+                "" if all(x == 0 for x, _ in got) else " (**some sent?**)"
+            )
+        else:
+            tally = f"{got[-1][0]:,} spans sent" + (
+                "" if all(x == spans for x, _ in got) else " (**some lost**)"
+            )
+        start = f"start {ms(max(times[kind]['start']))}; " if times[kind]["start"] else ""
+        rows.append(
+            Row(
+                labels[kind],
+                f"{us(s[kind], STEPS)}; {start}close {ms(max(times[kind]['close']))}; {tally}",
+                f"same run into SQLite without export: {us(sbase, STEPS)}",
+                ratio(s[kind], sbase),
+                "≤ 1.10x",
+                verdict(s[kind] <= 1.10 * sbase),
+            )
+        )
+    return rows
 
 
 # --- 7. emulator round-trip -------------------------------------------------------------------
@@ -582,8 +623,12 @@ WHAT = """\
 - **Live OTLP export** (8): `otlp_live.py`: the chain of 1 with and without a `LiveExport`
   plugin (each event folded into spans, the spans it ended queued for the SDK's
   `BatchSpanProcessor`, whose thread posts them); the collector is a receiver in a process of its
-  own on 127.0.0.1 (8) or a port nothing listens on (8b). Close (sending what is still queued) is
-  timed apart.
+  own on 127.0.0.1 (8) or a port nothing listens on (8b). 8c to 8e run the same chain into a fresh
+  SQLite store each time (WAL, the store's defaults), as `podium run` does, against the same chain
+  into SQLite without export, all interleaved: `LiveExport` in the run's process (8c), or a
+  `FollowExport` follower process that tails the store and sends from there (8d; 8e to a dead
+  collector). Starting the follower (before the run) and closing the export (sending what is still
+  queued; for the follower, its reading the last events and exiting) are timed apart.
 - **Emulator round-trip** (7): see `cloud_roundtrip.py`: podium's Bedrock emulator on 127.0.0.1 in
   this process; podium runs a chain of steps bound to Bedrock (in-memory store), the baseline makes
   the provider's boto3 call directly in a loop.
@@ -655,7 +700,8 @@ def main() -> None:
     print("[bench] emulator round-trip", flush=True)
     rows += emulator_round_trip()
     print("[bench] live OTLP export", flush=True)
-    rows += asyncio.run(live_otlp())
+    with tempfile.TemporaryDirectory() as tmp:
+        rows += asyncio.run(live_otlp(Path(tmp)))
     took = time.perf_counter() - started
     end_loads = " / ".join(f"{x:.2f}" for x in os.getloadavg())
     text = write(rows, details, took, (loads, end_loads))

@@ -36,7 +36,14 @@ if TYPE_CHECKING:
 
     from podium.core.events import Event
 
-__all__ = ["LiveExport", "export", "live_export_from_settings", "to_readable", "traces_endpoint"]
+__all__ = [
+    "LiveExport",
+    "SpanSender",
+    "export",
+    "live_export_from_settings",
+    "to_readable",
+    "traces_endpoint",
+]
 
 log = logging.getLogger("podium")
 
@@ -403,27 +410,14 @@ class _Guard:
         return True
 
 
-class LiveExport:
-    """A plugin that sends each run's spans to an OTLP/HTTP collector while the run goes.
+class SpanSender:
+    """Sends ended spans to an OTLP/HTTP collector from a background thread, and never raises.
 
-    It folds each run's events (a `TraceFold` per run id; a resumed run's fold starts at its
-    RunResumed and spans that began before are made when their ending events arrive) and hands
-    the spans each event ended to the SDK's `BatchSpanProcessor`: a bounded queue and a
-    background thread that posts batches, so the run only pays for folding and queueing. A
-    collector that is down never fails or slows a run: spans are dropped and a warning (logger
-    ``podium``) says so once. Spans still open when it closes (a run waiting for a person) are
-    not sent: they are when the run resumes and ends them, with the same ids.
-
-    Register it for the runs it should see, and close it after them::
-
-        plugins = load_plugins()
-        live = LiveExport(endpoint="http://127.0.0.1:4318")
-        plugins.register(live, name="otlp-live")
-        try:
-            podium.run("flow.yaml", plugins=plugins)
-        finally:
-            live.close()
-            plugins.unregister(live)
+    Each span is redacted, made a `ReadableSpan` and handed to the SDK's `BatchSpanProcessor`: a
+    bounded queue whose thread posts batches (every `schedule_delay` seconds, or at 512 spans). A
+    collector that is down or failing costs the sender nothing but the drop: its spans are counted
+    as dropped and a warning (logger ``podium``) says so once, naming the collector. `LiveExport`
+    (in a run's process) and the follower (`podium.trace.follow`, beside it) both send through one.
     """
 
     def __init__(
@@ -432,16 +426,13 @@ class LiveExport:
         *,
         headers: Mapping[str, str] | None = None,
         timeout: float = 10,
-        content: bool = False,
-        attributes: AttributesHook | None = None,
-        provider_names: Mapping[str, str] | None = None,
         resource_attributes: Mapping[str, Any] | None = None,
         schedule_delay: float = 0.5,
         max_queue_size: int = 2048,
         redactor: Redactor | None = None,
     ) -> None:
         self.url = traces_endpoint(endpoint)
-        # secrets never leave, live or not: the environment's are read once, when the run starts
+        # secrets never leave, live or not: the environment's are read once, when the sender is made
         self.redactor = redactor if redactor is not None else Redactor.from_environment()
         self.converter = _Converter.make(resource_attributes)
         otel = self.converter.otel
@@ -452,15 +443,7 @@ class LiveExport:
             schedule_delay_millis=schedule_delay * 1000,
             max_export_batch_size=min(BATCH, max_queue_size),
         )
-        self._fold_options: dict[str, Any] = {
-            "content": content,
-            "attributes": attributes,
-            "provider_names": provider_names,
-        }
-        self._folds: dict[str, TraceFold] = {}
-        self._lock = threading.Lock()
         self._closed = False
-        self._failed = False
 
     @property
     def sent(self) -> int:
@@ -472,31 +455,14 @@ class LiveExport:
         """Spans dropped so far (a collector down or too slow for the queue)."""
         return self.guard.dropped
 
-    @hookimpl
-    def podium_event(self, event: Event) -> None:
-        """Fold the event into its run's spans; queue the spans it ended for the collector."""
-        if self._closed:
+    def send(self, spans: Sequence[Span]) -> None:
+        """Queue ended spans for the collector (redacted first); nothing once closed."""
+        if self._closed or not spans:
             return
-        try:
-            with self._lock:
-                fold = self._folds.get(event.run_id)
-                if fold is None:
-                    fold = self._folds[event.run_id] = TraceFold(**self._fold_options)
-                # every span this event ended, the cloud's inner steps and tools included
-                ended = fold.feed(event)
-                if event.type is EventType.RUN_FINISHED:
-                    del self._folds[event.run_id]  # its spans are all ended: free the fold
-            if ended:
-                readable = [self.converter.readable(self.redactor.span(span)) for span in ended]
-                with _QUIET.sending(self.guard.heard):
-                    for span in readable:
-                        self.processor.on_end(span)
-        except Exception:  # tracing must never fail a run: say once, then keep folding
-            if not self._failed:
-                self._failed = True
-                log.warning(
-                    "otlp: live export of run %s failed on %s", event.run_id, event.type, exc_info=True
-                )
+        readable = [self.converter.readable(self.redactor.span(span)) for span in spans]
+        with _QUIET.sending(self.guard.heard):
+            for span in readable:
+                self.processor.on_end(span)
 
     def flush(self, timeout: float = 5) -> bool:
         """Send what is queued now; False if it did not finish within `timeout` seconds."""
@@ -528,6 +494,112 @@ class LiveExport:
         if closer.is_alive():
             self.guard.abort()
             closer.join(0.5)
+
+
+class LiveExport:
+    """A plugin that sends each run's spans to an OTLP/HTTP collector while the run goes, from
+    the run's own process.
+
+    It folds each run's events (a `TraceFold` per run id; a resumed run's fold starts at its
+    RunResumed and spans that began before are made when their ending events arrive) and hands
+    the spans each event ended to a `SpanSender`, whose background thread posts them. A collector
+    that is down never fails or slows a run: spans are dropped and a warning (logger ``podium``)
+    says so once. Spans still open when it closes (a run waiting for a person) are not sent: they
+    are when the run resumes and ends them, with the same ids.
+
+    Folding, converting and encoding spans take the run's own CPU (and GIL), about twice a no-op
+    step's time (``make bench``, benchmark 8): use it with a `MemoryStore`, in the library. With a
+    SQLite store prefer `podium.trace.follow.FollowExport`, which reads the run's events from the
+    store in a process of its own; ``podium run --otlp`` uses that.
+
+    Register it for the runs it should see, and close it after them::
+
+        plugins = load_plugins()
+        live = LiveExport(endpoint="http://127.0.0.1:4318")
+        plugins.register(live, name="otlp-live")
+        try:
+            podium.run("flow.yaml", plugins=plugins)
+        finally:
+            live.close()
+            plugins.unregister(live)
+    """
+
+    def __init__(
+        self,
+        endpoint: str | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+        timeout: float = 10,
+        content: bool = False,
+        attributes: AttributesHook | None = None,
+        provider_names: Mapping[str, str] | None = None,
+        resource_attributes: Mapping[str, Any] | None = None,
+        schedule_delay: float = 0.5,
+        max_queue_size: int = 2048,
+        redactor: Redactor | None = None,
+    ) -> None:
+        self.sender = SpanSender(
+            endpoint, headers=headers, timeout=timeout, resource_attributes=resource_attributes,
+            schedule_delay=schedule_delay, max_queue_size=max_queue_size, redactor=redactor,
+        )  # fmt: skip
+        self.url = self.sender.url
+        self.guard = self.sender.guard
+        self._fold_options: dict[str, Any] = {
+            "content": content,
+            "attributes": attributes,
+            "provider_names": provider_names,
+        }
+        self._folds: dict[str, TraceFold] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+        self._failed = False
+
+    @property
+    def sent(self) -> int:
+        """Spans the collector took so far."""
+        return self.sender.sent
+
+    @property
+    def dropped(self) -> int:
+        """Spans dropped so far (a collector down or too slow for the queue)."""
+        return self.sender.dropped
+
+    @hookimpl
+    def podium_event(self, event: Event) -> None:
+        """Fold the event into its run's spans; queue the spans it ended for the collector."""
+        if self._closed:
+            return
+        try:
+            with self._lock:
+                fold = self._folds.get(event.run_id)
+                if fold is None:
+                    fold = self._folds[event.run_id] = TraceFold(**self._fold_options)
+                # every span this event ended, the cloud's inner steps and tools included
+                ended = fold.feed(event)
+                if event.type is EventType.RUN_FINISHED:
+                    del self._folds[event.run_id]  # its spans are all ended: free the fold
+            self.sender.send(ended)
+        except Exception:  # tracing must never fail a run: say once, then keep folding
+            if not self._failed:
+                self._failed = True
+                log.warning(
+                    "otlp: live export of run %s failed on %s", event.run_id, event.type, exc_info=True
+                )
+
+    def flush(self, timeout: float = 5) -> bool:
+        """Send what is queued now; False if it did not finish within `timeout` seconds."""
+        return self.sender.flush(timeout)
+
+    def close(self, timeout: float = 2) -> None:
+        """Send what is queued and stop, within about `timeout` seconds, whatever the collector does.
+
+        A collector known to be failing gets nothing more (its retries are cut short); a slow
+        one is given `timeout` seconds, and what it has not taken then is dropped.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        self.sender.close(timeout)
         with self._lock:
             self._folds.clear()
 

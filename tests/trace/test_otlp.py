@@ -8,12 +8,9 @@ import socket
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +18,9 @@ import pytest
 
 pytest.importorskip("opentelemetry.exporter.otlp.proto.http")
 
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTraceServiceRequest,
-    ExportTraceServiceResponse,
-)
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as ProtoSpan
 from opentelemetry.proto.trace.v1.trace_pb2 import Status
+from otlp_receiver import Receiver, attributes, dead_url, receiving
 
 import podium
 from podium.core.errors import BadInput, ExportFailed, ExtraMissing
@@ -79,62 +72,10 @@ OTEL_ENV = (
 # --- a real OTLP/HTTP receiver ------------------------------------------------------------------
 
 
-@dataclass
-class Receiver:
-    """What an OTLP/HTTP collector on 127.0.0.1 received: each request's path, headers and body."""
-
-    url: str
-    requests: list[tuple[str, dict[str, str], ExportTraceServiceRequest]] = field(default_factory=list)
-
-    def spans(self) -> list[tuple[dict[str, Any], str, ProtoSpan]]:
-        """Every span received: (its resource's attributes, its scope's name, the span)."""
-        out = []
-        for _, _, request in self.requests:
-            for rs in request.resource_spans:
-                resource = attributes(rs.resource.attributes)
-                for ss in rs.scope_spans:
-                    out += [(resource, ss.scope.name, span) for span in ss.spans]
-        return out
-
-
-def value(v: AnyValue) -> Any:
-    kind = v.WhichOneof("value")
-    if kind == "array_value":
-        return [value(x) for x in v.array_value.values]
-    return getattr(v, kind) if kind else None
-
-
-def attributes(kvs: Any) -> dict[str, Any]:
-    return {kv.key: value(kv.value) for kv in kvs}
-
-
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    got = Receiver(url="")
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            request = ExportTraceServiceRequest()
-            request.ParseFromString(body)
-            got.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}, request))
-            reply = ExportTraceServiceResponse().SerializeToString()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/x-protobuf")
-            self.send_header("Content-Length", str(len(reply)))
-            self.end_headers()
-            self.wfile.write(reply)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    got.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield got
-    server.shutdown()
-    server.server_close()
+    with receiving() as got:
+        yield got
 
 
 def sdk_warnings(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
@@ -144,10 +85,7 @@ def sdk_warnings(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
 @pytest.fixture
 def dead_endpoint() -> str:
     """A port on 127.0.0.1 that nothing listens on (bound, then closed)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+    return dead_url()
 
 
 @pytest.fixture(autouse=True)
