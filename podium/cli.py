@@ -154,7 +154,7 @@ def run(
     def start(store: Any, progress: Any) -> Any:
         return api.arun(
             wf, inputs, provider=provider, store=store, plugins=pm, run_id=run_id,
-            settings=settings, observers=[progress, *live], wait=wait, emulate=emulate,
+            settings=settings, observers=[progress], wait=wait, emulate=emulate,
         )  # fmt: skip
 
     _drive(
@@ -163,9 +163,9 @@ def run(
     )  # fmt: skip
 
 
-def _live_export(otlp: bool, endpoint: str | None, content: bool) -> list[Any]:
-    """The live OTLP export `--otlp` / `--otlp-endpoint` / PODIUM_OTLP ask for (as a list of observers:
-    none, or one), made before the run starts so that a bad setting runs nothing."""
+def _live_export(otlp: bool, endpoint: str | None, content: bool) -> dict[str, Any] | None:
+    """The live OTLP export `--otlp` / `--otlp-endpoint` / PODIUM_OTLP ask for (its endpoint and
+    whether to include content), checked before the run starts so that a bad setting runs nothing."""
     import os
 
     from podium.core.errors import InputError
@@ -173,7 +173,7 @@ def _live_export(otlp: bool, endpoint: str | None, content: bool) -> list[Any]:
     setting = os.environ.get("PODIUM_OTLP", "").strip()
     off = setting.lower() in ("", "0", "false", "no", "off")
     if not (otlp or endpoint) and off:
-        return []
+        return None
     if endpoint is None and not off and setting.lower() not in ("1", "true", "yes", "on"):
         endpoint = setting  # PODIUM_OTLP=http://collector:4318
     configured = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or os.environ.get(
@@ -184,14 +184,10 @@ def _live_export(otlp: bool, endpoint: str | None, content: bool) -> list[Any]:
             "--otlp: no OTLP endpoint to send the spans to",
             fix="give --otlp-endpoint http://127.0.0.1:4318, or set OTEL_EXPORTER_OTLP_ENDPOINT",
         )
-    from podium.trace.export import provider_names, span_attributes
-    from podium.trace.otlp import live_export_from_settings
+    from podium.trace.follow import FollowExport
 
-    pm = _plugins()
-    live = live_export_from_settings(
-        endpoint or True, content=content, attributes=span_attributes(pm), provider_names=provider_names(pm)
-    )
-    return [live] if live is not None else []
+    FollowExport(":memory:", "-", endpoint=endpoint, content=content).check()
+    return {"endpoint": endpoint, "content": content}
 
 
 def _trace_target(trace: str | None) -> tuple[str, str] | None:
@@ -255,17 +251,25 @@ def _drive(
     quiet: bool,
     trace: tuple[str, str] | None = None,
     content: bool = False,
-    live: list[Any] | None = None,
+    live: dict[str, Any] | None = None,
+    resumed: bool = False,
 ) -> None:
-    """Run a coroutine that drives a run, with the progress view; write its trace if asked; print the
-    result; exit."""
+    """Run a coroutine that drives a run, with the progress view, its spans sent live by a follower
+    process if asked; write its trace if asked; print the result; exit."""
     import asyncio
 
     from podium import api
     from podium.cli_view import LiveView, print_run
 
     store = _open_store(db)
+    follower = None
     try:
+        if live is not None:  # a process of its own reads the run's events from the store and sends them
+            from podium.trace.follow import FollowExport, resume_point
+
+            after = resume_point(store, run_id) if resumed else 0
+            follower = FollowExport(store.path, run_id, after=after, **live)
+            follower.start()
         try:
             with LiveView(steps, enabled=not (as_json or quiet)) as view:
                 result = asyncio.run(start(store, view))
@@ -273,8 +277,8 @@ def _drive(
             result = api.get_run(run_id, store=store)
             click.echo(f"cancelled: run {run_id} (resume with: podium resume {run_id})", err=True)
         finally:
-            for export in live or ():
-                export.close()  # the last spans, sent within a bounded time (a dead collector: at once)
+            if follower is not None:
+                follower.close()  # the last spans, sent within a bounded time (a dead collector: at once)
         if trace is not None:
             _write_trace(store, result.run_id, trace, content)
         parts = _summaries(result, store)
@@ -342,7 +346,7 @@ def resume(
     def start(store: Any, progress: Any) -> Any:
         return api.aresume(
             record.run_id, store=store, plugins=pm, file=file, allow_changed=allow_changed,
-            settings=settings, observers=[progress, *live], wait=wait, emulate=emulate,
+            settings=settings, observers=[progress], wait=wait, emulate=emulate,
             provider_settings=overrides,
         )  # fmt: skip
 
@@ -350,7 +354,7 @@ def resume(
     steps = list(events[0].data.get("steps", [])) if events else []
     _drive(
         start, steps, record.run_id, db=db, as_json=as_json, quiet=quiet, trace=traced,
-        content=include_content, live=live,
+        content=include_content, live=live, resumed=True,
     )  # fmt: skip
 
 

@@ -531,3 +531,23 @@ def test_podium_trace_sends_a_stored_run_over_otlp(tmp_path: Path, receiver: Rec
     assert done.returncode == 0, done.stderr
     assert "sent" in done.stderr
     assert "invoke_workflow tiny" in [span.name for _, _, span in receiver.spans()]
+
+
+def test_podium_resume_otlp_sends_what_the_resumed_run_ends(tmp_path: Path, receiver: Receiver) -> None:
+    db = str(tmp_path / "runs.db")
+    path = tmp_path / "gated.yaml"
+    path.write_text(
+        "name: gated\ndefaults: {provider: local}\nagents: {w: {}}\n"
+        "steps:\n  a: {agent: w, prompt: hi}\n  gate: {approval: {message: go?}, needs: [a]}\n"
+        "  b: {agent: w, prompt: there, needs: [gate]}\nmock: {a: one, b: two}\n",
+        encoding="utf-8",
+    )
+    first = podium_cli("run", str(path), "--otlp-endpoint", receiver.url, "-q", "--db", db)
+    assert first.returncode == 1, first.stderr  # waiting for the approval
+    assert podium_cli("approve", "latest", "gate", "--by", "ana", "--db", db).returncode == 0
+    again = podium_cli("resume", "latest", "--otlp-endpoint", receiver.url, "-q", "--db", db)
+    assert again.returncode == 0, again.stderr
+    names = [span.name for _, _, span in receiver.spans()]
+    # each span once, across the two processes: the run's, the approval's and both steps'
+    for name in ("invoke_workflow gated", "approval gate", "step a", "step gate", "step b"):
+        assert names.count(name) == 1, (name, names)
