@@ -83,7 +83,21 @@ def run_spans(
         attributes=span_attributes(plugins),
         provider_names=provider_names(plugins),
     )
+    if record.status == "running":
+        lease = store.lease(record.run_id)
+        if not lease.owner or lease.stale():  # killed: its events say running, but nothing drives it
+            spans = [_interrupted(s, record.run_id) if s.kind == "run" else s for s in spans]
     return redacted(spans, environ)
+
+
+def _interrupted(span: Span, run_id: str) -> Span:
+    return span.model_copy(
+        update={
+            "attributes": {**span.attributes, "podium.status": "interrupted"},
+            "status": "error",
+            "status_message": f"interrupted: no process drives it (podium resume {run_id} goes on)",
+        }
+    )
 
 
 # --- JSONL ---------------------------------------------------------------------------------------

@@ -185,3 +185,21 @@ def test_run_trace_writes_the_file_when_the_run_ends_and_refuses_a_bad_path_befo
     names = [json.loads(line)["name"] for line in target.read_text().splitlines()]
     assert names[0] == "invoke_workflow tiny" and "step hello" in names
     assert f"trace: {target.resolve()}" in ok.stdout
+
+
+def test_a_killed_run_is_traced_as_interrupted_not_running(tmp_path: Path) -> None:
+    from podium.core.events import Event, EventType
+    from podium.core.lease import owner_id
+
+    store = SQLiteStore(tmp_path / "runs.db")
+    # what a killed process leaves: its run started, a step began, and no process holds the run
+    store.append(Event("r-killed", 1, EventType.RUN_STARTED, data={"workflow": "w", "steps": ["a"]}))
+    store.append(Event("r-killed", 2, EventType.STEP_STARTED, "a", data={"agent": "x"}))
+    [run] = [s for s in run_spans(store, "r-killed") if s.kind == "run"]
+    assert run.attributes["podium.status"] == "interrupted" and run.status == "error"
+    assert "podium resume r-killed" in (run.status_message or "")
+    assert run.end_time is None  # still open: a resume continues it
+    # while a live process holds the run, it is running
+    store.acquire_lease("r-killed", owner_id(), ttl=60)
+    [run] = [s for s in run_spans(store, "r-killed") if s.kind == "run"]
+    assert run.attributes["podium.status"] == "running" and run.status == "unset"
