@@ -56,6 +56,8 @@ class ConfigFile(BaseModel):
 
     default_profile: str | None = Field(None, description="The profile used when none is asked for.")
     profiles: dict[str, Profile] = Field(default_factory=dict)
+    # the cost plugin's own section (price entries and files); it reads and checks it itself
+    prices: dict[str, Any] | None = Field(None, description="Prices for the catalog; see `podium prices`.")
 
     _path: Path | None = PrivateAttr(None)
     _lines: dict[tuple[str, ...], tuple[int, int]] = PrivateAttr(default_factory=dict)

@@ -133,3 +133,10 @@ def test_lookup_takes_the_nearest_folder_upwards_then_home_and_nothing_else(
 def test_parse_without_installed_providers_still_checks_the_shape() -> None:
     with pytest.raises(ConfigError, match="unknown key 'profile'"):
         parse_config('[profile.aws]\nprovider = "bedrock"\n')
+
+
+def test_the_cost_plugins_prices_section_sits_beside_the_profiles(tmp_path: Path) -> None:
+    prices = '[[prices.models]]\nprovider = "local"\nmodel = "house"\ninput_mtok = 1\noutput_mtok = 2\n'
+    text = GOOD + "\n" + prices
+    cfg = load_config(write(tmp_path, "podium.toml", text), Plugins.of(None).providers)
+    assert list(cfg.profiles) == ["aws", "local"]
