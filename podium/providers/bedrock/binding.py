@@ -80,25 +80,32 @@ class Targets:
     """Resolves requests to managed agents or models; reads the lock file once, on first need."""
 
     def __init__(
-        self, env: ProviderEnv, endpoint_url: Callable[[], str | None], region: Callable[[], str | None]
+        self,
+        env: ProviderEnv,
+        endpoint_url: Callable[[], str | None],
+        region: Callable[[], str | None],
+        account: Callable[[], str | None] = lambda: None,
     ) -> None:
         self.env = env
         self.endpoint_url = endpoint_url
         self.region = region
+        self.account = account  # asked only when the lock file records an account to compare
         self._deployed: dict[str, dict[str, Any]] | None = None
         self.elsewhere: str | None = None  # why the lock file's agents do not serve this target
 
     def deployed(self) -> dict[str, dict[str, Any]]:
         """Agents `podium deploy` recorded for this workflow, region and endpoint (read once).
 
-        When the lock file has this workflow's agents only for another region or endpoint, that is
-        said once (a warning naming the difference), never passed over in silence.
+        When the lock file has this workflow's agents only for another region, endpoint or AWS
+        account, that is said once (a warning naming the difference), never passed over in silence.
         """
         if self._deployed is None:
             target = lock_target(self.region(), self.endpoint_url())
-            self._deployed = lock.deployed(self.env.base_dir, self.env.workflow, PROVIDER, target)
+            recorded = lock.entries(self.env.base_dir, self.env.workflow, PROVIDER)
+            about = {"account_id": self.account()} if any(e.get("account_id") for e in recorded) else {}
+            self._deployed = lock.deployed(self.env.base_dir, self.env.workflow, PROVIDER, target, about)
             if not self._deployed:  # (the kit has warned when the lock file is for another target)
-                self.elsewhere = lock.mismatch(self.env.base_dir, self.env.workflow, PROVIDER, target)
+                self.elsewhere = lock.mismatch(self.env.base_dir, self.env.workflow, PROVIDER, target, about)
         return self._deployed
 
     def resolve(self, request: AgentRequest, binding: BedrockBinding) -> Target:

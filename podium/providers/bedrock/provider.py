@@ -51,7 +51,9 @@ class BedrockProvider(SdkProvider):
         super().__init__(config, env)
         self.config: BedrockConfig = config
         self.clients = BedrockClients(config)
-        self.targets = Targets(env, lambda: self.clients.endpoint_url, lambda: self.clients.region)
+        self.targets = Targets(
+            env, lambda: self.clients.endpoint_url, lambda: self.clients.region, self.clients.account_id
+        )
 
     def session(self) -> object:
         """The boto3 Session for this provider's profile, region and (emulator) keys."""
