@@ -157,3 +157,35 @@ def test_config_elsewhere_replaces_the_lookup(folder: Path, tmp_path: Path) -> N
     assert done.returncode == 0, done.stderr
     missing = podium("validate", "flow.yaml", "--config", str(tmp_path / "nope.toml"), folder=folder)
     assert missing.returncode == 2 and "nope.toml: no such file" in missing.stderr
+
+
+def test_a_lock_file_for_another_target_is_said_on_the_terminal_and_in_the_runs_binding(folder: Path) -> None:
+    """Agents deployed to AWS (region us-east-1, no endpoint), run against the emulator: the user is
+    told on stderr, and the run's JSON says each step ran on a model because of it."""
+    lock = {
+        "version": 1,
+        "workflows": {
+            "memo": {
+                "bedrock": [
+                    {
+                        "region": "us-east-1",
+                        "endpoint_url": None,
+                        "agents": {"researcher": {"agent_id": "AB12CD34EF", "alias_id": "GH56IJ78KL"}},
+                    }
+                ]
+            }
+        },
+    }
+    (folder / "podium-lock.json").write_text(json.dumps(lock))
+    done = podium("run", "flow.yaml", "--profile", "aws", "--emulate", "--json", folder=folder)
+
+    assert done.returncode == 0, done.stderr
+    assert (
+        "podium-lock.json has bedrock agents of 'memo' deployed for region us-east-1, endpoint_url (default),"
+        in done.stderr
+    )
+    assert "the agents run on their models instead" in done.stderr
+    steps = json.loads(done.stdout)["steps"]
+    assert steps["research"]["bound_to"] == {
+        "kind": "model", "id": SONNET, "via": "model; the lock file is for another target"
+    }  # fmt: skip

@@ -92,7 +92,9 @@ class BedrockProvider(SdkProvider):
     def bound(self, target: Target) -> dict[str, str]:
         if isinstance(target, ManagedAgent):
             return {"kind": "agent", "id": f"{target.agent_id}/{target.alias_id}", "via": target.source}
-        if self.targets.elsewhere:  # the lock file's agents are for another region or endpoint
+        if target.why:
+            return {"kind": "model", "id": target.model_id, "via": target.why}
+        if self.targets.elsewhere:  # the lock file's agents are for another region, endpoint or account
             return {
                 "kind": "model",
                 "id": target.model_id,
