@@ -156,7 +156,7 @@ def configure(
     name, chosen_by = _chosen(profile, env, cfg, use_default)
     prof = _profile(name, cfg, workflow, chosen_by)
     labels = _WorkflowLabels(workflow)
-    warnings = _unknown_agents(workflow, prof, name, cfg)
+    warnings = [*_unknown_agents(workflow, prof, name, cfg), *_overruled(workflow, prof, name, cfg, labels)]
 
     settings = _settings(workflow, prof, name, cfg, labels, env, provider_settings or {}, registry)
     override, override_from = _override(provider, env, registry)
@@ -239,6 +239,31 @@ def _unknown_agents(
         f" which workflow '{workflow.name}' does not have{suggest(aname, workflow.agents)}; it is ignored"
         for aname in prof.agents
         if aname not in workflow.agents
+    ]
+
+
+def _overruled(
+    workflow: Workflow,
+    prof: Profile | None,
+    name: str | None,
+    cfg: ConfigFile | None,
+    labels: _WorkflowLabels,
+) -> list[str]:
+    """The profile's provider, when the workflow's own `defaults.provider` beats it (a surprise worth
+    saying: the profile then moves only the agents it names with a provider of their own)."""
+    if (
+        prof is None
+        or cfg is None
+        or not prof.provider
+        or "provider" not in workflow.defaults.model_fields_set
+    ):
+        return []
+    if workflow.defaults.provider == prof.provider:
+        return []
+    return [
+        f"{cfg.where('profiles', str(name), 'provider')}: profile '{name}' sets provider {prof.provider}, but"
+        f" {labels('defaults', 'provider')} defaults.provider {workflow.defaults.provider} wins (the workflow"
+        " file beats a profile); remove it from the workflow to let profiles choose, or use --provider"
     ]
 
 

@@ -176,3 +176,15 @@ def test_secrets_are_masked_where_settings_are_shown(flow: Path) -> None:
     shown = done.to_json()["providers"]["bedrock"]
     assert shown["aws_secret_access_key"] == {"value": "****", "from": "PODIUM_BEDROCK_AWS_SECRET_ACCESS_KEY"}
     assert "hush-hush" not in str(done.to_json())
+
+
+def test_a_profile_provider_overruled_by_the_workflows_defaults_is_said(flow: Path) -> None:
+    write(flow.parent, flow.name, FLOW.replace("agents:", "defaults: {provider: local}\nagents:", 1))
+    done = api.configure(flow, profile="aws", environ={})
+    assert done.workflow.defaults.provider == "local"
+    assert any(
+        w.startswith(
+            "podium.toml:4: profile 'aws' sets provider bedrock, but flow.yaml:2 defaults.provider local"
+        )
+        for w in done.warnings
+    ), done.warnings
