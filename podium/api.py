@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -20,6 +20,9 @@ from podium.core.run import Run
 from podium.core.spec import Workflow
 from podium.core.store import RunRecord, RunStore, open_store
 from podium.plugins.manager import Plugins
+
+if TYPE_CHECKING:
+    from podium.config import Configured
 
 log = logging.getLogger("podium")
 
@@ -63,6 +66,67 @@ def with_provider_settings(
     return workflow.model_copy(update={"providers": merged})
 
 
+def configure(
+    workflow: Workflow | str | Path,
+    *,
+    profile: str | None = None,
+    config: str | Path | None = None,
+    provider: str | None = None,
+    provider_settings: Mapping[str, Mapping[str, Any]] | None = None,
+    environ: Mapping[str, str] | None = None,
+    plugins: PluginsLike = None,
+    use_default: bool = True,
+) -> Configured:
+    """A workflow with a ``podium.toml`` profile, the environment and the CLI's flags applied.
+
+    Precedence, strongest first: flags (`provider`, `provider_settings`), then the environment
+    (``PODIUM_PROVIDER``, ``PODIUM_<PROVIDER>_<KEY>``; `environ`, default `os.environ`), then the
+    workflow file, then the profile's defaults. The profile is `profile`, else ``PODIUM_PROFILE``,
+    else the file's ``default_profile`` (when `use_default`); the file is `config`, else the nearest
+    podium.toml from the workflow's folder upwards, else ``~/.podium/podium.toml``. The result says
+    where each value came from (`podium config show`) and lists warnings.
+    """
+    import os
+
+    from podium.config import configure as _configure
+
+    the_plugins = Plugins.of(plugins)
+    wf = workflow if isinstance(workflow, Workflow) else load(workflow, plugins=the_plugins)
+    return _configure(
+        wf,
+        registry=the_plugins.providers,
+        profile=profile,
+        config=config,
+        provider=provider,
+        provider_settings=provider_settings,
+        environ=os.environ if environ is None else environ,
+        use_default=use_default,
+    )
+
+
+def _configured_run(
+    wf: Workflow,
+    plugins: Plugins,
+    *,
+    profile: str | None,
+    config: str | Path | None,
+    provider: str | None,
+    provider_settings: Mapping[str, Mapping[str, Any]] | None,
+    use_default: bool = True,
+) -> tuple[Workflow, str | None, RunSettings]:
+    """The workflow, provider override and settings (the profile's name) a run starts or resumes with."""
+    configured = configure(
+        wf, profile=profile, config=config, provider=provider, provider_settings=provider_settings,
+        plugins=plugins, use_default=use_default,
+    )  # fmt: skip
+    for warning in configured.warnings:
+        log.warning("warning: %s", warning)
+    named: dict[str, Any] = {}
+    if configured.profile is not None:
+        named = {"profile": configured.profile, "config": str(configured.config_file)}
+    return configured.workflow, configured.provider, RunSettings(**named)
+
+
 def load(path: str | Path, *, plugins: PluginsLike = None) -> Workflow:
     """Read and check a workflow file; raises `WorkflowError` listing every problem, located."""
     registry = Plugins.of(plugins).providers
@@ -84,6 +148,8 @@ async def arun(
     wait: bool = False,
     emulate: bool = False,
     provider_settings: Mapping[str, Mapping[str, Any]] | None = None,
+    profile: str | None = None,
+    config: str | Path | None = None,
 ) -> Run:
     """Run a workflow (a `Workflow` or a path) and return its `Run`.
 
@@ -96,16 +162,27 @@ async def arun(
     `provider_settings` lay settings over the workflow's `providers.<name>` for this call only
     (`podium run --set bedrock.region=eu-west-1`); they are not recorded, so secrets stay out of
     the store: give them again to `resume`.
+
+    A workflow given as a path is configured as `configure` says (a ``podium.toml`` profile, the
+    environment); a `Workflow` only when `profile` or `config` is given. The profile's name, never
+    its values, is recorded, and a resume applies it again.
     """
     from podium.core.engine import Engine
 
     the_plugins = Plugins.of(plugins)
-    wf = workflow if isinstance(workflow, Workflow) else load(workflow, plugins=the_plugins)
-    wf = with_provider_settings(wf, provider_settings, plugins=the_plugins)
+    parsed = RunSettings.parse(settings)
+    if isinstance(workflow, Workflow) and profile is None and config is None:
+        wf = with_provider_settings(workflow, provider_settings, plugins=the_plugins)
+    else:
+        loaded = workflow if isinstance(workflow, Workflow) else load(workflow, plugins=the_plugins)
+        wf, provider, named = _configured_run(
+            loaded, the_plugins, profile=profile, config=config, provider=provider,
+            provider_settings=provider_settings,
+        )  # fmt: skip
+        parsed = named.merged(parsed)
     resolved = checked_inputs(wf, inputs)
     if provider is not None:
         the_plugins.providers.get(provider)  # a clear error for an unknown name, before anything runs
-    parsed = RunSettings.parse(settings)
     if emulate:
         parsed = parsed.merged(RunSettings(emulate=True))
     the_store, own_store = _own(store)
@@ -198,6 +275,8 @@ async def aresume(
     wait: bool = False,
     emulate: bool = False,
     provider_settings: Mapping[str, Mapping[str, Any]] | None = None,
+    profile: str | None = None,
+    config: str | Path | None = None,
 ) -> Run:
     """Resume a run that failed, stopped, was cancelled, crashed, or waits for an approval.
 
@@ -206,6 +285,9 @@ async def aresume(
     since, resume refuses unless `allow_changed`, and then only unfinished steps use the new
     definition. A run that already succeeded is returned as it is. The run's events are read
     once, after this process has taken the run's lease.
+
+    The run keeps the ``podium.toml`` profile it started with (read again from its file), unless
+    `profile` (or `config`) names another; `provider_settings` and the environment apply as on `arun`.
     """
     from podium.core.engine import Engine
     from podium.core.errors import BadInput
@@ -230,10 +312,17 @@ async def aresume(
                 fix="resume with --allow-changed to run the unfinished steps with the new file"
                 " (finished steps keep their results), or restore the original file",
             )
-        wf = with_provider_settings(wf, provider_settings, plugins=the_plugins)
         engine = Engine(plugins=the_plugins, store=the_store)
         with engine.claimed(record.run_id) as claim, ExitStack() as stack:
-            if emulate or RunSettings.parse(claim.started.get("settings")).emulate:
+            began = RunSettings.parse(claim.started.get("settings"))
+            wf, _, named = _configured_run(
+                wf, the_plugins, profile=profile or began.profile, provider=None,
+                config=config if config is not None else (began.config if not profile else None),
+                provider_settings=provider_settings, use_default=False,
+            )  # fmt: skip
+            if named.profile != began.profile:
+                parsed = named.merged(parsed)  # another profile than the run began with: record it
+            if emulate or began.emulate:
                 wf = stack.enter_context(_emulated(wf, the_plugins, claim.started.get("provider_override")))
             return await engine.resume(
                 claim, wf, settings=parsed, observers=observers, wait=wait, changed=changed

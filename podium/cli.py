@@ -56,6 +56,19 @@ set_option = click.option(
 )  # fmt: skip
 
 
+def profile_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """`--profile NAME` and `--config FILE`: a podium.toml profile, on the commands that configure a run."""
+    fn = click.option(
+        "--config", "config_file", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+        help="The podium.toml to read (default: the nearest from the workflow's folder up, then"
+        " ~/.podium/podium.toml).",
+    )(fn)  # fmt: skip
+    return click.option(
+        "--profile", default=None, metavar="NAME",
+        help="A profile of podium.toml: its providers' settings and agents' bindings (also: PODIUM_PROFILE).",
+    )(fn)  # fmt: skip
+
+
 def trace_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """`--trace FILE`, `--otlp`, `--otlp-endpoint URL` and `--include-content`, on the commands that
     drive a run."""
@@ -109,11 +122,14 @@ def _parse_inputs(pairs: tuple[str, ...], inputs_file: str | None) -> dict[str, 
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("-i", "--input", "pairs", multiple=True, metavar="KEY=VALUE", help="An input value.")
 @click.option("--inputs", "inputs_file", type=click.Path(dir_okay=False), help="Inputs as JSON.")
-@click.option("--provider", help="Run every agent on this provider (functions stay local).")
+@click.option(
+    "--provider", help="Run every agent on this provider (functions stay local; also: PODIUM_PROVIDER)."
+)
 @click.option("--emulate", is_flag=True, help="Run each cloud the workflow uses on its local emulator.")
 @click.option("--budget", type=str, default=None, metavar="USD", help="Most this run may spend.")
 @click.option("--wait", is_flag=True, help="At an approval step, wait for the decision instead of exiting.")
 @set_option
+@profile_options
 @trace_options
 @db_option
 @json_option
@@ -128,6 +144,8 @@ def run(
     budget: str | None,
     wait: bool,
     sets: tuple[str, ...],
+    profile: str | None,
+    config_file: str | None,
     trace: str | None,
     otlp: bool,
     otlp_endpoint: str | None,
@@ -142,12 +160,10 @@ def run(
 
     traced = _trace_target(trace)  # a bad path is bad input before anything runs
     pm = _plugins()
-    wf = api.load(file, plugins=pm)
+    configured = _configured(file, profile, config_file, provider, sets)
+    wf, provider = configured.workflow, configured.provider
     inputs = api.checked_inputs(wf, _parse_inputs(pairs, inputs_file))
-    if provider is not None:
-        pm.providers.get(provider)
-    settings = _settings(budget)
-    wf = api.with_provider_settings(wf, _provider_sets(sets, provider), plugins=pm)
+    settings = _settings(budget, configured)
     run_id = new_run_id()
     live = _live_export(otlp, otlp_endpoint, include_content)
 
@@ -299,6 +315,7 @@ def _drive(
 @click.option("--wait", is_flag=True, help="At an approval step, wait for the decision instead of exiting.")
 @click.option("--emulate", is_flag=True, help="Run each cloud the workflow uses on its local emulator.")
 @set_option
+@profile_options
 @trace_options
 @db_option
 @json_option
@@ -312,6 +329,8 @@ def resume(
     wait: bool,
     emulate: bool,
     sets: tuple[str, ...],
+    profile: str | None,
+    config_file: str | None,
     trace: str | None,
     otlp: bool,
     otlp_endpoint: str | None,
@@ -347,7 +366,7 @@ def resume(
         return api.aresume(
             record.run_id, store=store, plugins=pm, file=file, allow_changed=allow_changed,
             settings=settings, observers=[progress], wait=wait, emulate=emulate,
-            provider_settings=overrides,
+            provider_settings=overrides, profile=profile, config=config_file,
         )  # fmt: skip
 
     overrides = _provider_sets(sets, events[0].data.get("provider_override") if events else None)
@@ -460,11 +479,32 @@ def _provider_sets(pairs: tuple[str, ...], provider: str | None) -> dict[str, di
     return out
 
 
-def _settings(budget: str | None) -> Any:
-    """The run's settings from its flags, parsed once (a bad --budget is bad input, exit 2)."""
+def _settings(budget: str | None, configured: Any = None) -> Any:
+    """The run's settings from its flags, parsed once (a bad --budget is bad input, exit 2), with the
+    name of the profile it runs under (never the profile's values)."""
     from podium.core.calls import RunSettings
 
-    return RunSettings.parse({"budget": budget} if budget is not None else {}, where="--budget")
+    given: dict[str, Any] = {"budget": budget} if budget is not None else {}
+    if configured is not None and configured.profile is not None:
+        given.update(profile=configured.profile, config=str(configured.config_file))
+    return RunSettings.parse(given, where="--budget")
+
+
+def _configured(
+    file: str, profile: str | None, config_file: str | None, provider: str | None, sets: tuple[str, ...]
+) -> Any:
+    """The workflow under its profile, the environment and the flags (`api.configure`); its warnings
+    said on stderr."""
+    from podium import api
+
+    pm = _plugins()
+    configured = api.configure(
+        api.load(file, plugins=pm), profile=profile, config=config_file, provider=provider,
+        provider_settings=_provider_sets(sets, provider), plugins=pm,
+    )  # fmt: skip
+    for warning in configured.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    return configured
 
 
 # --- validate -------------------------------------------------------------------------------
@@ -472,16 +512,18 @@ def _settings(budget: str | None) -> Any:
 
 @cli.command()
 @click.argument("file", type=click.Path(dir_okay=False))
+@profile_options
 @json_option
 @_guard
-def validate(file: str, as_json: bool) -> None:
-    """Check a workflow file (schema, graph, templates, providers) without running anything."""
-    from podium import api
+def validate(file: str, profile: str | None, config_file: str | None, as_json: bool) -> None:
+    """Check a workflow file (schema, graph, templates, providers) and its podium.toml profile, if
+    any, without running anything."""
     from podium.core.errors import WorkflowError
     from podium.core.graph import Graph
 
     try:
-        wf = api.load(file, plugins=_plugins())
+        configured = _configured(file, profile, config_file, None, ())
+        wf = configured.workflow
     except WorkflowError as exc:
         if as_json:
             _echo_json(
@@ -505,13 +547,17 @@ def validate(file: str, as_json: bool) -> None:
     if as_json:
         _echo_json(
             {"valid": True, "workflow": wf.name, "steps": graph.order(), "levels": levels,
-             "handlers": sorted(wf.handlers), "problems": []}
+             "handlers": sorted(wf.handlers), "profile": configured.profile,
+             "warnings": configured.warnings, "problems": []}
         )  # fmt: skip
         return
     # steps that run side by side share brackets: [facts, angles] → [score] → [draft]
     drawn = " → ".join(f"[{', '.join(level)}]" for level in levels)
     handlers = f"; on failure: {', '.join(sorted(wf.handlers))}" if wf.handlers else ""
-    click.echo(f"ok: {file} — workflow '{wf.name}', {plural(len(wf.steps), 'step')}: {drawn}{handlers}")
+    under = f" (profile {configured.profile})" if configured.profile else ""
+    click.echo(
+        f"ok: {file}{under} — workflow '{wf.name}', {plural(len(wf.steps), 'step')}: {drawn}{handlers}"
+    )
 
 
 # --- runs / show ----------------------------------------------------------------------------
@@ -678,8 +724,10 @@ def providers(as_json: bool) -> None:
 
 
 from podium.cli_cloud import register as _register_cloud_commands  # noqa: E402
+from podium.cli_config import register as _register_config_commands  # noqa: E402
 
 _register_cloud_commands(cli, _plugins)
+_register_config_commands(cli, _configured)
 
 
 def _register_plugin_commands() -> None:

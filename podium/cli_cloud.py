@@ -37,10 +37,20 @@ def register(cli: click.Group, plugins: Plugins) -> None:
 def _deploy_command(plugins: Plugins) -> click.Command:
     @click.command("deploy")
     @click.argument("file", type=click.Path(dir_okay=False))
-    @click.option("--provider", "provider_name", required=True, help="The cloud to deploy the agents to.")
+    @click.option(
+        "--provider", "provider_name", default=None,
+        help="The cloud to deploy the agents to (default: the profile's or the workflow's provider).",
+    )  # fmt: skip
     @click.option(
         "--set", "pairs", multiple=True, metavar="KEY=VALUE",
         help="Override a providers.<name> setting, e.g. --set region=eu-west-1.",
+    )  # fmt: skip
+    @click.option(
+        "--profile", default=None, metavar="NAME", help="A podium.toml profile (also: PODIUM_PROFILE)."
+    )
+    @click.option(
+        "--config", "config_file", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+        help="The podium.toml to read (default: the nearest from the workflow's folder up).",
     )  # fmt: skip
     @click.option(
         "--emulate", is_flag=True,
@@ -48,12 +58,33 @@ def _deploy_command(plugins: Plugins) -> click.Command:
     )  # fmt: skip
     @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
     @guard
-    def deploy(file: str, provider_name: str, pairs: tuple[str, ...], emulate: bool, as_json: bool) -> None:
+    def deploy(
+        file: str,
+        provider_name: str | None,
+        pairs: tuple[str, ...],
+        profile: str | None,
+        config_file: str | None,
+        emulate: bool,
+        as_json: bool,
+    ) -> None:
         """Create or update a workflow's managed agents in a cloud; record their ids next to the file."""
         from podium import api
+        from podium.core.errors import BadInput
 
         pm = plugins()
-        workflow = api.load(file, plugins=pm)
+        configured = api.configure(
+            api.load(file, plugins=pm), profile=profile, config=config_file, plugins=pm
+        )
+        for warning in configured.warnings:
+            click.echo(f"warning: {warning}", err=True)
+        workflow = configured.workflow
+        provider_name = provider_name or configured.provider or workflow.defaults.provider
+        if not pm.providers.get(provider_name).can_deploy:
+            raise BadInput(
+                f"provider '{provider_name}' has no managed agents to deploy",
+                fix="name a cloud: podium deploy FILE --provider bedrock (or azure, vertex), or a profile"
+                " whose provider is one",
+            )
         settings = parse_pairs(pairs, "--set", "region=eu-west-1")
         echo = None if as_json else partial(click.echo, err=True)
         done = api.deploy(

@@ -26,11 +26,13 @@ FLOORS: tuple[tuple[str, int], ...] = (
     ("podium.trace", 2),
     ("podium.ui", 3),
     ("podium.api", 3),
+    ("podium.config", 3),
     ("podium.emulate", 3),
     ("podium.testing", 4),
     ("podium.cli", 4),
     ("podium.cli_view", 4),
     ("podium.cli_cloud", 4),
+    ("podium.cli_config", 4),
     ("podium.__main__", 5),
     ("podium", 5),  # the package's lazy front door
 )

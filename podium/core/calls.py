@@ -329,6 +329,10 @@ class RunSettings(BaseModel):
     budget: Decimal | None = Field(None, description="Most this run may spend, in US dollars.")
     prices: tuple[str, ...] = Field((), description="Price files laid over the catalog for this run.")
     emulate: bool = Field(False, description="Each cloud runs on its local emulator.")
+    # the profile's name and the podium.toml it came from, never its values (they may hold secrets):
+    # a resume reads the file again and applies the same profile
+    profile: str | None = Field(None, description="The podium.toml profile the run was configured with.")
+    config: str | None = Field(None, description="The podium.toml the profile was read from.")
 
     @field_validator("budget", mode="before")
     @classmethod

@@ -60,6 +60,10 @@ class WorkflowError(BadInput):
         super().__init__(head + ":\n" + "\n".join(f"  {p}" for p in self.problems))
 
 
+class ConfigError(WorkflowError):
+    """A ``podium.toml`` is invalid; `problems` lists every problem found, each located as in a workflow."""
+
+
 class InputError(BadInput):
     """A run's inputs are missing or of the wrong type."""
 

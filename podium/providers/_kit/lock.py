@@ -47,8 +47,19 @@ def _same(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-def _matches(entry: Mapping[str, Any], target: Target) -> bool:
-    return all(_same(entry.get(key), value) for key, value in target.items())
+def _matches(entry: Mapping[str, Any], target: Target, about: Target | None = None) -> bool:
+    # a fact about the target (Bedrock's account) counts only where both sides know it: an old entry
+    # without one, or a run that cannot tell its own, is not a difference
+    known = {k: v for k, v in (about or {}).items() if v is not None and entry.get(k) is not None}
+    return all(_same(entry.get(key), value) for key, value in {**target, **known}.items())
+
+
+def entries(base_dir: Path, workflow: str, provider: str) -> list[Mapping[str, Any]]:
+    """`provider`'s entries for `workflow` in the lock file, one per target (none without a file)."""
+    if not lock_path(base_dir).exists():
+        return []
+    found = (_read(lock_path(base_dir), provider)["workflows"].get(workflow) or {}).get(provider) or []
+    return [entry for entry in found if isinstance(entry, Mapping)]
 
 
 def _read(path: Path, provider: str) -> dict[str, Any]:
@@ -72,39 +83,46 @@ def _read(path: Path, provider: str) -> dict[str, Any]:
     return data
 
 
-def deployed(base_dir: Path, workflow: str, provider: str, target: Target) -> dict[str, dict[str, Any]]:
+def deployed(
+    base_dir: Path, workflow: str, provider: str, target: Target, about: Target | None = None
+) -> dict[str, dict[str, Any]]:
     """The agents `provider` deployed for `workflow` to `target`, by agent name (may be empty).
 
-    When the lock file has the workflow's agents only for other targets, that is a warning naming
-    the difference (`mismatch`), never passed over in silence: the agents then run on their models.
+    `about` holds facts the run knows of its target that an entry may record too (Bedrock's
+    ``account_id``): an entry recording another value does not serve the run. When the lock file
+    has the workflow's agents only for other targets, that is a warning naming the difference
+    (`mismatch`), never passed over in silence: the agents then run on their models.
     """
     data = _read(lock_path(base_dir), provider)
     for entry in (data["workflows"].get(workflow) or {}).get(provider) or []:
-        if isinstance(entry, Mapping) and _matches(entry, target):
+        if isinstance(entry, Mapping) and _matches(entry, target, about):
             return dict(entry.get("agents") or {})
-    if (why := mismatch(base_dir, workflow, provider, target)) is not None:
-        log.warning("%s", why)
+    if (why := mismatch(base_dir, workflow, provider, target, about)) is not None:
+        log.warning("warning: %s", why)
     return {}
 
 
-def mismatch(base_dir: Path, workflow: str, provider: str, target: Target) -> str | None:
+def mismatch(
+    base_dir: Path, workflow: str, provider: str, target: Target, about: Target | None = None
+) -> str | None:
     """Why no deployment in the lock file serves `target`, when there are deployments for `workflow`
-    on `provider` but for other targets (another region, endpoint or project): a warning naming the
-    difference. None when one matches, or when there are none at all."""
+    on `provider` but for other targets (another region, endpoint, project or account): a warning
+    naming the difference. None when one matches, or when there are none at all."""
     path = lock_path(base_dir)
-    if not path.exists():
+    found = entries(base_dir, workflow, provider)
+    if not found or any(_matches(entry, target, about) for entry in found):
         return None
-    entries = (_read(path, provider)["workflows"].get(workflow) or {}).get(provider) or []
-    if not entries or any(_matches(entry, target) for entry in entries):
-        return None
+    facts = {k: v for k, v in (about or {}).items() if v is not None}
+    keys = [*target, *(k for k in facts if any(entry.get(k) is not None for entry in found))]
+    here = {**target, **facts}
 
     def shown(values: Mapping[str, Any]) -> str:
-        return ", ".join(f"{key} {values.get(key) or '(default)'}" for key in target)
+        return ", ".join(f"{key} {values.get(key) or '(default)'}" for key in keys)
 
-    elsewhere = "; ".join(shown(entry) for entry in entries)
+    elsewhere = "; ".join(shown(entry) for entry in found)
     return (
         f"{path.name} has {provider} agents of '{workflow}' deployed for {elsewhere}, not for"
-        f" {shown(target)}: the agents run on their models instead. Deploy for this target"
+        f" {shown(here)}: the agents run on their models instead. Deploy for this target"
         f" (podium deploy --provider {provider}), or set the {provider} settings to the deployed one"
     )
 

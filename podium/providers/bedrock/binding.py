@@ -9,6 +9,7 @@ sent to Converse with the agent's instructions as the system prompt.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,8 @@ from podium.providers._kit import lock
 from podium.providers.bedrock.errors import PROVIDER
 
 TEST_ALIAS_ID = "TSTALIASID"
+
+log = logging.getLogger("podium")
 
 
 class BedrockBinding(BaseModel):
@@ -66,6 +69,7 @@ class ManagedAgent:
 @dataclass(frozen=True, slots=True)
 class Model:
     model_id: str
+    why: str | None = None  # why a model, when the lock file has this workflow's agents but not this one
 
 
 Target = ManagedAgent | Model
@@ -80,25 +84,33 @@ class Targets:
     """Resolves requests to managed agents or models; reads the lock file once, on first need."""
 
     def __init__(
-        self, env: ProviderEnv, endpoint_url: Callable[[], str | None], region: Callable[[], str | None]
+        self,
+        env: ProviderEnv,
+        endpoint_url: Callable[[], str | None],
+        region: Callable[[], str | None],
+        account: Callable[[], str | None] = lambda: None,
     ) -> None:
         self.env = env
         self.endpoint_url = endpoint_url
         self.region = region
+        self.account = account  # asked only when the lock file records an account to compare
         self._deployed: dict[str, dict[str, Any]] | None = None
         self.elsewhere: str | None = None  # why the lock file's agents do not serve this target
+        self._said: set[str] = set()  # agents already warned about
 
     def deployed(self) -> dict[str, dict[str, Any]]:
         """Agents `podium deploy` recorded for this workflow, region and endpoint (read once).
 
-        When the lock file has this workflow's agents only for another region or endpoint, that is
-        said once (a warning naming the difference), never passed over in silence.
+        When the lock file has this workflow's agents only for another region, endpoint or AWS
+        account, that is said once (a warning naming the difference), never passed over in silence.
         """
         if self._deployed is None:
             target = lock_target(self.region(), self.endpoint_url())
-            self._deployed = lock.deployed(self.env.base_dir, self.env.workflow, PROVIDER, target)
+            recorded = lock.entries(self.env.base_dir, self.env.workflow, PROVIDER)
+            about = {"account_id": self.account()} if any(e.get("account_id") for e in recorded) else {}
+            self._deployed = lock.deployed(self.env.base_dir, self.env.workflow, PROVIDER, target, about)
             if not self._deployed:  # (the kit has warned when the lock file is for another target)
-                self.elsewhere = lock.mismatch(self.env.base_dir, self.env.workflow, PROVIDER, target)
+                self.elsewhere = lock.mismatch(self.env.base_dir, self.env.workflow, PROVIDER, target, about)
         return self._deployed
 
     def resolve(self, request: AgentRequest, binding: BedrockBinding) -> Target:
@@ -111,6 +123,15 @@ class Targets:
                 str(deployed["agent_id"]), str(deployed.get("alias_id") or TEST_ALIAS_ID), lock.LOCK_FILE
             )
         model = binding.model or request.model
+        if model and self._deployed:  # deployed for this target, but without this agent: say so
+            if request.agent not in self._said:
+                self._said.add(request.agent)
+                log.warning(
+                    "warning: %s has %s agents of '%s' deployed here, but not '%s' (added since?): it runs"
+                    " on its model %s. Deploy again: podium deploy FILE --provider bedrock",
+                    lock.LOCK_FILE, PROVIDER, self.env.workflow, request.agent, model,
+                )  # fmt: skip
+            return Model(model, "model; not in the lock file's deployment")
         if model:
             return Model(model)
         raise InvalidRequest(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from typing import Any
@@ -10,6 +11,8 @@ from podium.core.errors import InvalidRequest
 from podium.providers._kit.propagation import add_call_headers
 from podium.providers.bedrock.config import BedrockConfig
 from podium.providers.bedrock.errors import PROVIDER, REGION_FIX
+
+log = logging.getLogger("podium")
 
 
 def boto3_module() -> Any:
@@ -86,6 +89,15 @@ class BedrockClients:
                 client.meta.events.register("before-send", add_call_headers)
                 self._clients[service] = client
             return self._clients[service]
+
+    def account_id(self) -> str | None:
+        """The AWS account the credentials belong to (STS GetCallerIdentity, which needs no permission);
+        None when it cannot be told, and the caller then compares nothing."""
+        try:
+            return str(self.client("sts").get_caller_identity()["Account"])
+        except Exception:  # unknown is not a mismatch: the agent calls themselves will say what is wrong
+            log.debug("no AWS account from STS", exc_info=True)
+            return None
 
     def close(self) -> None:
         with self._lock:

@@ -51,7 +51,9 @@ class BedrockProvider(SdkProvider):
         super().__init__(config, env)
         self.config: BedrockConfig = config
         self.clients = BedrockClients(config)
-        self.targets = Targets(env, lambda: self.clients.endpoint_url, lambda: self.clients.region)
+        self.targets = Targets(
+            env, lambda: self.clients.endpoint_url, lambda: self.clients.region, self.clients.account_id
+        )
 
     def session(self) -> object:
         """The boto3 Session for this provider's profile, region and (emulator) keys."""
@@ -90,7 +92,9 @@ class BedrockProvider(SdkProvider):
     def bound(self, target: Target) -> dict[str, str]:
         if isinstance(target, ManagedAgent):
             return {"kind": "agent", "id": f"{target.agent_id}/{target.alias_id}", "via": target.source}
-        if self.targets.elsewhere:  # the lock file's agents are for another region or endpoint
+        if target.why:
+            return {"kind": "model", "id": target.model_id, "via": target.why}
+        if self.targets.elsewhere:  # the lock file's agents are for another region, endpoint or account
             return {
                 "kind": "model",
                 "id": target.model_id,

@@ -28,6 +28,7 @@ from podium.providers.bedrock.state import BedrockState, MotoMissing
 
 INVOKE_AGENT = re.compile(r"^/agents/([^/]+)/agentAliases/([^/]+)/sessions/([^/]+)/text$")
 CONVERSE = re.compile(r"^/model/([^/]+)/converse$")
+STS = re.compile(r"^/$")  # STS's query protocol: every action is a form POST to the root
 OTHER_RUNTIME = re.compile(r"^/model/([^/]+)/(converse-stream|invoke|invoke-with-response-stream)$")
 
 ID = re.compile(r"^[0-9a-zA-Z]{1,10}$")
@@ -78,6 +79,7 @@ class BedrockRoutes(CloudEmulator):
         return [
             Route("POST", INVOKE_AGENT, "InvokeAgent", self._route_invoke_agent),
             Route("POST", CONVERSE, "Converse", self._route_converse),
+            Route("POST", STS, "GetCallerIdentity", self._route_caller_identity),
             Route(None, OTHER_RUNTIME, "Unsupported", lambda request, _m, _d: _unknown_operation(request)),
         ]
 
@@ -111,6 +113,18 @@ class BedrockRoutes(CloudEmulator):
     ) -> HttpResponse:
         model = unquote(match.group(1))
         return self._guarded("Converse", request, detail, self._converse, model)
+
+    def _route_caller_identity(
+        self, request: HttpRequest, match: re.Match[str], detail: dict[str, Any]
+    ) -> HttpResponse:
+        # the account a run compares with the lock file's (STS, at the endpoint podium is pointed at)
+        if not request.headers.get("authorization", "").startswith("AWS4-HMAC-SHA256 "):
+            return wire.error_response(
+                403, "MissingAuthenticationTokenException", "Missing Authentication Token"
+            )
+        if b"Action=GetCallerIdentity" not in request.body:
+            return _unknown_operation(request)
+        return wire.caller_identity(self.state.account_id)
 
     def _control_plane(self, request: HttpRequest) -> HttpResponse:
         try:

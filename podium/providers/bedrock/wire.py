@@ -258,3 +258,18 @@ def converse_body(
         "usage": token_usage,
         "metrics": {"latencyMs": latency_ms},
     }
+
+
+def caller_identity(account_id: str) -> HttpResponse:
+    """STS GetCallerIdentity's answer (the query protocol's XML): who the dummy credentials are."""
+    body = (
+        '<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
+        "<GetCallerIdentityResult>"
+        f"<Arn>arn:aws:iam::{account_id}:user/podium-emulator</Arn>"
+        "<UserId>AIDAPODIUMEMULATOR0001</UserId>"
+        f"<Account>{account_id}</Account>"
+        "</GetCallerIdentityResult>"
+        f"<ResponseMetadata><RequestId>{request_id()}</RequestId></ResponseMetadata>"
+        "</GetCallerIdentityResponse>"
+    )
+    return HttpResponse(200, {"Content-Type": "text/xml", "x-amzn-RequestId": request_id()}, body.encode())

@@ -257,3 +257,75 @@ async def test_a_lock_file_for_another_region_is_said_not_passed_over(
     bound = result.steps["science"].bound_to
     assert bound is not None and bound["kind"] == "model" and "another target" in bound["via"]
     assert emulator.count("InvokeAgent") == 0
+
+
+async def test_a_lock_file_for_another_aws_account_is_said_not_passed_over(
+    emulator: BedrockEmulator,
+    tmp_path: Path,
+    podium_plugins: PluginsFixture,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Same region, same endpoint, but the credentials are another account's: the deployed agents are
+    not called (they would not be found there), and the warning names both accounts."""
+    scripted(emulator, MOCK)
+    path = write_workflow(tmp_path, with_models(flow(emulator.settings())))
+    deploy(load(path, podium_plugins))
+    lock = tmp_path / LOCK_FILE
+    data = json.loads(lock.read_text())
+    (entry,) = data["workflows"]["research-and-write"]["bedrock"]
+    assert entry["account_id"] == "123456789012"  # the emulator's, from the agents' ARNs
+    entry["account_id"] = "210987654321"
+    lock.write_text(json.dumps(data))
+
+    with caplog.at_level("WARNING", logger="podium"):
+        result = await podium.arun(
+            load(path, podium_plugins), plugins=podium_plugins.pm, store=SQLiteStore(tmp_path / "runs.db")
+        )
+
+    assert result.status == "succeeded", result.error
+    said = " ".join(r.getMessage() for r in caplog.records)
+    assert "account_id 210987654321, not for" in said and "account_id 123456789012" in said
+    bound = result.steps["science"].bound_to
+    assert bound is not None and bound["kind"] == "model" and "another target" in bound["via"]
+    assert emulator.count("InvokeAgent") == 0 and emulator.count("GetCallerIdentity") == 1
+
+    entry["account_id"] = "123456789012"  # the right account again: the deployed agents serve the run
+    lock.write_text(json.dumps(data))
+    again = await podium.arun(
+        load(path, podium_plugins), plugins=podium_plugins.pm, store=SQLiteStore(tmp_path / "runs.db")
+    )
+    assert again.status == "succeeded" and emulator.count("InvokeAgent") == 2
+    assert again.steps["science"].bound_to["kind"] == "agent"  # type: ignore[index]
+
+
+async def test_an_agent_missing_from_this_targets_deployment_is_said_not_passed_over(
+    emulator: BedrockEmulator,
+    tmp_path: Path,
+    podium_plugins: PluginsFixture,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An agent added after the deploy runs on its model, with a warning that says to deploy again;
+    the deployed ones still run as agents."""
+    scripted(emulator, MOCK)
+    path = write_workflow(tmp_path, with_models(flow(emulator.settings())))
+    deploy(load(path, podium_plugins))
+    lock = tmp_path / LOCK_FILE
+    data = json.loads(lock.read_text())
+    del data["workflows"]["research-and-write"]["bedrock"][0]["agents"]["writer"]
+    lock.write_text(json.dumps(data))
+
+    with caplog.at_level("WARNING", logger="podium"):
+        result = await podium.arun(
+            load(path, podium_plugins), plugins=podium_plugins.pm, store=SQLiteStore(tmp_path / "runs.db")
+        )
+
+    assert result.status == "succeeded", result.error
+    said = " ".join(r.getMessage() for r in caplog.records)
+    assert "not 'writer' (added since?)" in said and "podium deploy FILE --provider bedrock" in said
+    assert (result.steps["science"].bound_to or {})["kind"] == "agent"
+    assert result.steps["draft"].bound_to == {
+        "kind": "model",
+        "id": "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+        "via": "model; not in the lock file's deployment",
+    }
+    assert (emulator.count("InvokeAgent"), emulator.count("Converse")) == (1, 1)

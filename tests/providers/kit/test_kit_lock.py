@@ -98,3 +98,22 @@ def test_a_lock_file_only_for_other_targets_is_a_warning_naming_the_difference(
         assert lock.deployed(tmp_path, "flow", "azure", here)["writer"]["version"] == "1"
         assert lock.deployed(tmp_path, "other", "azure", there) == {}  # nothing deployed: nothing to say
     assert caplog.records == []
+
+
+def test_a_fact_about_the_target_differs_only_where_both_sides_know_it(
+    old_file: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The AWS account: an entry recording another is not used and the warning names both; an entry
+    recording none (or a run that cannot tell its own) is no difference."""
+    ours, theirs = {"account_id": "123456789012"}, {"account_id": "210987654321"}
+    assert lock.deployed(old_file, "research", "bedrock", AWS, ours)["researcher"]["agent_id"] == "AB12CD34EF"
+    assert lock.deployed(old_file, "research", "bedrock", AWS, {"account_id": None})  # unknown: no difference
+    with caplog.at_level("WARNING", logger="podium"):
+        assert lock.deployed(old_file, "research", "bedrock", AWS, theirs) == {}
+    said = " ".join(r.getMessage() for r in caplog.records)
+    assert "account_id 123456789012" in said and "not for region us-east-1, endpoint_url (default)," in said
+    assert said.rstrip().count("account_id 210987654321") == 1
+    unrecorded = old_file / "no-account"
+    unrecorded.mkdir()
+    lock.record(unrecorded, "flow", "bedrock", AWS, {"w": {"agent_id": "X"}})  # no account_id
+    assert lock.deployed(unrecorded, "flow", "bedrock", AWS, theirs) == {"w": {"agent_id": "X"}}
