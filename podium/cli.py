@@ -50,6 +50,10 @@ db_option = click.option(
     help="Run database (default: $PODIUM_DB or ~/.podium/podium.db).",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+classes_option = click.option(
+    "--model-classes", "class_files", multiple=True, type=click.Path(dir_okay=False), metavar="FILE",
+    help="A model-class file laid over podium's table (model: fast → each cloud's model); repeatable.",
+)  # fmt: skip
 set_option = click.option(
     "--set", "sets", multiple=True, metavar="PROVIDER.KEY=VALUE",
     help="Override a providers.<name> setting for this command, e.g. --set bedrock.region=eu-west-1.",
@@ -114,6 +118,7 @@ def _parse_inputs(pairs: tuple[str, ...], inputs_file: str | None) -> dict[str, 
 @click.option("--budget", type=str, default=None, metavar="USD", help="Most this run may spend.")
 @click.option("--wait", is_flag=True, help="At an approval step, wait for the decision instead of exiting.")
 @set_option
+@classes_option
 @trace_options
 @db_option
 @json_option
@@ -128,6 +133,7 @@ def run(
     budget: str | None,
     wait: bool,
     sets: tuple[str, ...],
+    class_files: tuple[str, ...],
     trace: str | None,
     otlp: bool,
     otlp_endpoint: str | None,
@@ -148,6 +154,8 @@ def run(
         pm.providers.get(provider)
     settings = _settings(budget)
     wf = api.with_provider_settings(wf, _provider_sets(sets, provider), plugins=pm)
+    # model classes resolve (or fail, exit 2) before a run id is taken or the live view starts
+    wf = api.with_model_classes(wf, provider=provider, plugins=pm, model_classes=class_files)
     run_id = new_run_id()
     live = _live_export(otlp, otlp_endpoint, include_content)
 
@@ -155,6 +163,7 @@ def run(
         return api.arun(
             wf, inputs, provider=provider, store=store, plugins=pm, run_id=run_id,
             settings=settings, observers=[progress, *live], wait=wait, emulate=emulate,
+            model_classes=class_files,
         )  # fmt: skip
 
     _drive(
@@ -295,6 +304,7 @@ def _drive(
 @click.option("--wait", is_flag=True, help="At an approval step, wait for the decision instead of exiting.")
 @click.option("--emulate", is_flag=True, help="Run each cloud the workflow uses on its local emulator.")
 @set_option
+@classes_option
 @trace_options
 @db_option
 @json_option
@@ -308,6 +318,7 @@ def resume(
     wait: bool,
     emulate: bool,
     sets: tuple[str, ...],
+    class_files: tuple[str, ...],
     trace: str | None,
     otlp: bool,
     otlp_endpoint: str | None,
@@ -343,7 +354,7 @@ def resume(
         return api.aresume(
             record.run_id, store=store, plugins=pm, file=file, allow_changed=allow_changed,
             settings=settings, observers=[progress, *live], wait=wait, emulate=emulate,
-            provider_settings=overrides,
+            provider_settings=overrides, model_classes=class_files,
         )  # fmt: skip
 
     overrides = _provider_sets(sets, events[0].data.get("provider_override") if events else None)
@@ -468,16 +479,23 @@ def _settings(budget: str | None) -> Any:
 
 @cli.command()
 @click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--provider", help="Check every agent as bound to this provider (as run --provider binds it).")
+@classes_option
 @json_option
 @_guard
-def validate(file: str, as_json: bool) -> None:
-    """Check a workflow file (schema, graph, templates, providers) without running anything."""
+def validate(file: str, provider: str | None, class_files: tuple[str, ...], as_json: bool) -> None:
+    """Check a workflow file (schema, graph, templates, providers) without running anything.
+
+    Also checks that every agent's model and binding resolves on each provider its steps use (or on
+    --provider): a model class with no model there, or an agent with nothing to run on, is a problem.
+    """
     from podium import api
     from podium.core.errors import WorkflowError
     from podium.core.graph import Graph
 
     try:
         wf = api.load(file, plugins=_plugins())
+        resolved = api.validate(wf, provider=provider, plugins=_plugins(), model_classes=class_files)
     except WorkflowError as exc:
         if as_json:
             _echo_json(
@@ -498,16 +516,22 @@ def validate(file: str, as_json: bool) -> None:
 
     graph = Graph.of(wf.graph_steps)
     levels = graph.levels()
+    providers = list(dict.fromkeys(r.provider for r in resolved))
     if as_json:
         _echo_json(
             {"valid": True, "workflow": wf.name, "steps": graph.order(), "levels": levels,
-             "handlers": sorted(wf.handlers), "problems": []}
+             "handlers": sorted(wf.handlers), "providers": providers,
+             "bindings": [r.row() for r in resolved], "problems": []}
         )  # fmt: skip
         return
     # steps that run side by side share brackets: [facts, angles] → [score] → [draft]
     drawn = " → ".join(f"[{', '.join(level)}]" for level in levels)
     handlers = f"; on failure: {', '.join(sorted(wf.handlers))}" if wf.handlers else ""
     click.echo(f"ok: {file} — workflow '{wf.name}', {plural(len(wf.steps), 'step')}: {drawn}{handlers}")
+    for r in resolved:
+        what = f"{r.kind} {r.id}" if r.id else r.kind
+        via = "" if r.via in (r.kind, "function") else f" ({r.via})"
+        click.echo(f"  {r.agent} on {r.provider}: {what}{via}")
 
 
 # --- runs / show ----------------------------------------------------------------------------

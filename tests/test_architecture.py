@@ -27,6 +27,7 @@ FLOORS: tuple[tuple[str, int], ...] = (
     ("podium.ui", 3),
     ("podium.api", 3),
     ("podium.emulate", 3),
+    ("podium.resolve", 3),
     ("podium.testing", 4),
     ("podium.cli", 4),
     ("podium.cli_view", 4),
