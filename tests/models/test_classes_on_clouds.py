@@ -106,3 +106,10 @@ async def test_a_local_run_on_classes_is_priced_as_the_tables_local_models(
     assert run.status == "succeeded", run.error
     started = [e.data["model"] for e in podium_events.events if e.type == EventType.CALL_STARTED]
     assert started == [FAST["local"], SMART["local"]]
+
+
+def test_a_deploy_creates_each_agent_on_its_class_model(
+    tmp_path: Path, podium_plugins: PluginsFixture
+) -> None:
+    done = podium.api.deploy(triage_flow(tmp_path), provider="azure", plugins=podium_plugins.pm, emulate=True)
+    assert {d.agent: d.ids["model"] for d in done} == {"triager": FAST["azure"], "helper": SMART["azure"]}
