@@ -150,6 +150,7 @@ async def arun(
     provider_settings: Mapping[str, Mapping[str, Any]] | None = None,
     profile: str | None = None,
     config: str | Path | None = None,
+    model_classes: Iterable[str | Path] = (),
 ) -> Run:
     """Run a workflow (a `Workflow` or a path) and return its `Run`.
 
@@ -161,7 +162,10 @@ async def arun(
     `emulate` runs each cloud the workflow uses on its local emulator (and so will its resume).
     `provider_settings` lay settings over the workflow's `providers.<name>` for this call only
     (`podium run --set bedrock.region=eu-west-1`); they are not recorded, so secrets stay out of
-    the store: give them again to `resume`.
+    the store: give them again to `resume`. `model_classes` are model-class files laid over
+    podium's table (after $PODIUM_MODEL_CLASSES): an agent's `model: fast` becomes each provider's
+    model for `fast` unless the workflow's `providers.<name>.models` maps it; a class with no model
+    on a provider some step runs on is a WorkflowError before anything runs.
 
     A workflow given as a path is configured as `configure` says (a ``podium.toml`` profile, the
     environment); a `Workflow` only when `profile` or `config` is given. The profile's name, never
@@ -183,6 +187,7 @@ async def arun(
     resolved = checked_inputs(wf, inputs)
     if provider is not None:
         the_plugins.providers.get(provider)  # a clear error for an unknown name, before anything runs
+    wf = with_model_classes(wf, provider=provider, plugins=the_plugins, model_classes=model_classes)
     if emulate:
         parsed = parsed.merged(RunSettings(emulate=True))
     the_store, own_store = _own(store)
@@ -208,6 +213,53 @@ def _emulated(wf: Workflow, plugins: Plugins, provider: str | None) -> Iterator[
         if names:
             log.info("emulating %s on 127.0.0.1", ", ".join(names))
         yield rebound
+
+
+def with_model_classes(
+    workflow: Workflow,
+    *,
+    provider: str | None = None,
+    plugins: PluginsLike = None,
+    model_classes: Iterable[str | Path] = (),
+    only: str | None = None,
+) -> Workflow:
+    """`workflow` with the model-class table (podium's, $PODIUM_MODEL_CLASSES, then `model_classes`
+    files) under its providers' `models:`, beneath the workflow's own entries. A class with no model
+    on a provider some step may run on (with `provider` rebinding them, as `run --provider` does;
+    or on `only`) is a WorkflowError naming the class, the cloud and the table to extend."""
+    from podium.resolve import Resolver
+    from podium.resolve import model_classes as table
+
+    resolver = Resolver(workflow, table(model_classes), Plugins.of(plugins))
+    resolver.check(provider, bindings=False, only=only)
+    return resolver.laid()
+
+
+def validate(
+    workflow: Workflow | str | Path,
+    *,
+    provider: str | None = None,
+    plugins: PluginsLike = None,
+    model_classes: Iterable[str | Path] = (),
+) -> list[Any]:
+    """Check, without running anything, that every agent's model and binding resolves on `provider`
+    (as `run --provider` would rebind it), or on each provider the workflow's steps use.
+
+    Raises WorkflowError listing every problem (file, line, field, fix): a model class with no model
+    on the provider, an agent with neither a binding nor a model on a cloud, a local step with no
+    function, mock reply or endpoint. Returns one `Resolution` per agent and provider: what it is
+    bound to (a managed agent, a model, a function, a mock) and where that came from.
+    """
+    from podium.resolve import Resolver
+    from podium.resolve import model_classes as table
+
+    the_plugins = Plugins.of(plugins)
+    wf = workflow if isinstance(workflow, Workflow) else load(workflow, plugins=the_plugins)
+    if provider is not None:
+        the_plugins.providers.get(provider)
+    resolver = Resolver(wf, table(model_classes), the_plugins)
+    resolver.check(provider)
+    return resolver.resolved(provider)
 
 
 def run(workflow: Workflow | str | Path, inputs: Mapping[str, Any] | None = None, **kwargs: Any) -> Run:
@@ -277,6 +329,7 @@ async def aresume(
     provider_settings: Mapping[str, Mapping[str, Any]] | None = None,
     profile: str | None = None,
     config: str | Path | None = None,
+    model_classes: Iterable[str | Path] = (),
 ) -> Run:
     """Resume a run that failed, stopped, was cancelled, crashed, or waits for an approval.
 
@@ -284,7 +337,8 @@ async def aresume(
     for again. The workflow file is the one the run started from (or `file`); if it changed
     since, resume refuses unless `allow_changed`, and then only unfinished steps use the new
     definition. A run that already succeeded is returned as it is. The run's events are read
-    once, after this process has taken the run's lease.
+    once, after this process has taken the run's lease. Give `model_classes` (and
+    `provider_settings`) as the run was started with them: they are not recorded.
 
     The run keeps the ``podium.toml`` profile it started with (read again from its file), unless
     `profile` (or `config`) names another; `provider_settings` and the environment apply as on `arun`.
@@ -322,6 +376,10 @@ async def aresume(
             )  # fmt: skip
             if named.profile != began.profile:
                 parsed = named.merged(parsed)  # another profile than the run began with: record it
+            wf = with_model_classes(
+                wf, provider=claim.started.get("provider_override"), plugins=the_plugins,
+                model_classes=model_classes,
+            )  # fmt: skip
             if emulate or began.emulate:
                 wf = stack.enter_context(_emulated(wf, the_plugins, claim.started.get("provider_override")))
             return await engine.resume(
@@ -475,6 +533,7 @@ def deploy(
     plugins: PluginsLike = None,
     echo: Any = None,
     emulate: bool = False,
+    model_classes: Iterable[str | Path] = (),
 ) -> list[Any]:
     """Create or update a workflow's managed agents on `provider`; returns one `Deployment` per agent.
 
@@ -482,10 +541,14 @@ def deploy(
     `echo(line)` hears progress. The provider records the agents' ids in ``podium-lock.json`` next to
     the workflow, where later runs against the same target find them. With `emulate`, the deploy
     goes to a fresh local emulator of the cloud, to see what it would create, and the lock file is
-    left as it was.
+    left as it was. An agent's model class (`model: fast`) is deployed as `provider`'s model for it
+    (see `arun`'s `model_classes`).
     """
     if emulate:
-        return _deploy_emulated(workflow, provider=provider, settings=settings, plugins=plugins, echo=echo)
+        return _deploy_emulated(
+            workflow, provider=provider, settings=settings, plugins=plugins, echo=echo,
+            model_classes=model_classes,
+        )  # fmt: skip
     from pydantic import ValidationError
 
     from podium.core.calls import ProviderEnv
@@ -499,6 +562,9 @@ def deploy(
             f"provider '{provider}' has no managed agents to deploy",
             fix="deploy to a cloud provider (bedrock, vertex, azure)",
         )
+    wf = with_model_classes(
+        wf, provider=provider, plugins=the_plugins, model_classes=model_classes, only=provider
+    )
     try:
         config = cls.Config.model_validate({**wf.providers.get(provider, {}), **dict(settings or {})})
     except ValidationError as exc:
@@ -514,6 +580,7 @@ def _deploy_emulated(
     settings: Mapping[str, Any] | None,
     plugins: PluginsLike,
     echo: Any,
+    model_classes: Iterable[str | Path],
 ) -> list[Any]:
     """A deploy to a fresh emulator of `provider`: what a real one would create; the lock file is kept."""
     the_plugins = Plugins.of(plugins)
@@ -529,7 +596,10 @@ def _deploy_emulated(
                 if echo is not None and not line.startswith("recorded in "):
                     echo(line)
 
-            return deploy(rebound, provider=provider, settings=merged, plugins=the_plugins, echo=say)
+            return deploy(
+                rebound, provider=provider, settings=merged, plugins=the_plugins, echo=say,
+                model_classes=model_classes,
+            )  # fmt: skip
     finally:  # an emulator's agents are gone when it stops: keep no entry for them
         if before is None:
             lock.unlink(missing_ok=True)

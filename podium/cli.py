@@ -50,6 +50,10 @@ db_option = click.option(
     help="Run database (default: $PODIUM_DB or ~/.podium/podium.db).",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+classes_option = click.option(
+    "--model-classes", "class_files", multiple=True, type=click.Path(dir_okay=False), metavar="FILE",
+    help="A model-class file laid over podium's table (model: fast → each cloud's model); repeatable.",
+)  # fmt: skip
 set_option = click.option(
     "--set", "sets", multiple=True, metavar="PROVIDER.KEY=VALUE",
     help="Override a providers.<name> setting for this command, e.g. --set bedrock.region=eu-west-1.",
@@ -130,6 +134,7 @@ def _parse_inputs(pairs: tuple[str, ...], inputs_file: str | None) -> dict[str, 
 @click.option("--wait", is_flag=True, help="At an approval step, wait for the decision instead of exiting.")
 @set_option
 @profile_options
+@classes_option
 @trace_options
 @db_option
 @json_option
@@ -146,6 +151,7 @@ def run(
     sets: tuple[str, ...],
     profile: str | None,
     config_file: str | None,
+    class_files: tuple[str, ...],
     trace: str | None,
     otlp: bool,
     otlp_endpoint: str | None,
@@ -164,6 +170,8 @@ def run(
     wf, provider = configured.workflow, configured.provider
     inputs = api.checked_inputs(wf, _parse_inputs(pairs, inputs_file))
     settings = _settings(budget, configured)
+    # model classes resolve (or fail, exit 2) before a run id is taken or the live view starts
+    wf = api.with_model_classes(wf, provider=provider, plugins=pm, model_classes=class_files)
     run_id = new_run_id()
     live = _live_export(otlp, otlp_endpoint, include_content)
 
@@ -171,6 +179,7 @@ def run(
         return api.arun(
             wf, inputs, provider=provider, store=store, plugins=pm, run_id=run_id,
             settings=settings, observers=[progress], wait=wait, emulate=emulate,
+            model_classes=class_files,
         )  # fmt: skip
 
     _drive(
@@ -316,6 +325,7 @@ def _drive(
 @click.option("--emulate", is_flag=True, help="Run each cloud the workflow uses on its local emulator.")
 @set_option
 @profile_options
+@classes_option
 @trace_options
 @db_option
 @json_option
@@ -331,6 +341,7 @@ def resume(
     sets: tuple[str, ...],
     profile: str | None,
     config_file: str | None,
+    class_files: tuple[str, ...],
     trace: str | None,
     otlp: bool,
     otlp_endpoint: str | None,
@@ -366,7 +377,7 @@ def resume(
         return api.aresume(
             record.run_id, store=store, plugins=pm, file=file, allow_changed=allow_changed,
             settings=settings, observers=[progress], wait=wait, emulate=emulate,
-            provider_settings=overrides, profile=profile, config=config_file,
+            provider_settings=overrides, profile=profile, config=config_file, model_classes=class_files,
         )  # fmt: skip
 
     overrides = _provider_sets(sets, events[0].data.get("provider_override") if events else None)
@@ -512,18 +523,35 @@ def _configured(
 
 @cli.command()
 @click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--provider", help="Check every agent as bound to this provider (as run --provider binds it).")
 @profile_options
+@classes_option
 @json_option
 @_guard
-def validate(file: str, profile: str | None, config_file: str | None, as_json: bool) -> None:
+def validate(
+    file: str,
+    provider: str | None,
+    profile: str | None,
+    config_file: str | None,
+    class_files: tuple[str, ...],
+    as_json: bool,
+) -> None:
     """Check a workflow file (schema, graph, templates, providers) and its podium.toml profile, if
-    any, without running anything."""
+    any, without running anything.
+
+    Also checks that every agent's model and binding resolves on each provider its steps use (or on
+    --provider): a model class with no model there, or an agent with nothing to run on, is a problem.
+    """
+    from podium import api
     from podium.core.errors import WorkflowError
     from podium.core.graph import Graph
 
     try:
-        configured = _configured(file, profile, config_file, None, ())
+        configured = _configured(file, profile, config_file, provider, ())
         wf = configured.workflow
+        resolved = api.validate(
+            wf, provider=configured.provider, plugins=_plugins(), model_classes=class_files
+        )
     except WorkflowError as exc:
         if as_json:
             _echo_json(
@@ -544,11 +572,13 @@ def validate(file: str, profile: str | None, config_file: str | None, as_json: b
 
     graph = Graph.of(wf.graph_steps)
     levels = graph.levels()
+    providers = list(dict.fromkeys(r.provider for r in resolved))
     if as_json:
         _echo_json(
             {"valid": True, "workflow": wf.name, "steps": graph.order(), "levels": levels,
              "handlers": sorted(wf.handlers), "profile": configured.profile,
-             "warnings": configured.warnings, "problems": []}
+             "warnings": configured.warnings, "providers": providers,
+             "bindings": [r.row() for r in resolved], "problems": []}
         )  # fmt: skip
         return
     # steps that run side by side share brackets: [facts, angles] → [score] → [draft]
@@ -558,6 +588,10 @@ def validate(file: str, profile: str | None, config_file: str | None, as_json: b
     click.echo(
         f"ok: {file}{under} — workflow '{wf.name}', {plural(len(wf.steps), 'step')}: {drawn}{handlers}"
     )
+    for r in resolved:
+        what = f"{r.kind} {r.id}" if r.id else r.kind
+        via = "" if r.via in (r.kind, "function") else f" ({r.via})"
+        click.echo(f"  {r.agent} on {r.provider}: {what}{via}")
 
 
 # --- runs / show ----------------------------------------------------------------------------

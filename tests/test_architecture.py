@@ -28,6 +28,7 @@ FLOORS: tuple[tuple[str, int], ...] = (
     ("podium.api", 3),
     ("podium.config", 3),
     ("podium.emulate", 3),
+    ("podium.resolve", 3),
     ("podium.testing", 4),
     ("podium.cli", 4),
     ("podium.cli_view", 4),

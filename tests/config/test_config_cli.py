@@ -152,7 +152,11 @@ def test_validate_and_deploy_take_a_profile(folder: Path) -> None:
 
 
 def test_config_elsewhere_replaces_the_lookup(folder: Path, tmp_path: Path) -> None:
-    other = write(tmp_path / "team", "team.toml", '[profiles.team]\nprovider = "bedrock"\n')
+    other = write(
+        tmp_path / "team",
+        "team.toml",
+        '[profiles.team]\nprovider = "bedrock"\nagents.writer.model = "fast"\n',
+    )
     done = podium("validate", "flow.yaml", "--config", str(other), "--profile", "team", folder=folder)
     assert done.returncode == 0, done.stderr
     missing = podium("validate", "flow.yaml", "--config", str(tmp_path / "nope.toml"), folder=folder)

@@ -207,13 +207,14 @@ def test_the_fold_ignores_events_that_are_not_calls(catalog: PriceCatalog) -> No
 async def test_a_mock_reply_to_an_unmapped_model_is_not_an_unpriced_call(tmp_path: Path) -> None:
     flow = tmp_path / "flow.yaml"
     flow.write_text(
-        "name: m\nagents: {a: {model: fast}, b: {model: fast}}\n"
-        "providers: {local: {models: {fast: gpt-4o-mini}}}\n"
+        # `house` is no model class (podium's table would map `fast` to a priced model on local)
+        "name: m\nagents: {a: {model: house}, b: {model: house}}\n"
+        "providers: {local: {models: {house: gpt-4o-mini}}}\n"
         "steps: {s: {agent: a, prompt: hi}, t: {agent: b, prompt: hi}}\n"
         "mock: {s: hello, t: there}\n"
     )
     unmapped = tmp_path / "unmapped.yaml"
-    unmapped.write_text(flow.read_text().replace("providers: {local: {models: {fast: gpt-4o-mini}}}\n", ""))
+    unmapped.write_text(flow.read_text().replace("providers: {local: {models: {house: gpt-4o-mini}}}\n", ""))
     store = SQLiteStore(tmp_path / "runs.db")
     catalog = load_catalog()
     mapped_run = await podium.arun(flow, store=store)

@@ -73,3 +73,9 @@ def _parse_yaml(text: str, file: str) -> tuple[Any, Positions]:
         raise WorkflowError([Problem(file, "", f"malformed YAML: {exc}")]) from None
     positions: Positions = {}
     return _plain(data, (), positions), positions
+
+
+def read_yaml(text: str, file: str) -> tuple[Any, Positions]:
+    """YAML text as plain data and the (line, column) of every key and item; malformed YAML is a
+    WorkflowError naming `file` and the line. Other input files (model classes) are read the same way."""
+    return _parse_yaml(text, file)
