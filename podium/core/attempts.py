@@ -20,11 +20,13 @@ from podium.core.errors import (
     ProviderError,
     StepError,
     TemplateError,
+    ToolApprovalNeeded,
 )
 from podium.core.events import EventType, _jsonable
 from podium.core.outputs import UpstreamOutputs, parse_output, repair_message, reply_value
 from podium.core.spec import Step
 from podium.core.state import RunState, StepOutcome
+from podium.core.toolcalls import StepTools
 from podium.core.tracecontext import call_key, traceparent
 
 log = logging.getLogger("podium")
@@ -176,7 +178,9 @@ class Attempts:
                     model=provider.resolve_model(agent.model),
                     instructions=instructions,
                     function=agent.function,
-                    tools=agent.tools,
+                    tools=agent.tool_functions,
+                    approval_tools=agent.approval_tools,
+                    max_tool_rounds=step.max_tool_rounds or wf.defaults.max_tool_rounds,
                     binding=agent.bindings.get(pname, {}),
                     options=agent.options,
                     messages=messages,
@@ -212,6 +216,13 @@ class Attempts:
                         Message(role="assistant", content=reply or ""),
                         Message(role="user", content=repair_message(exc, schema)),
                     ]
+                except ToolApprovalNeeded as exc:
+                    # not a failure: the call ends here and the step waits for a person (Steps.run)
+                    state.events.emit(
+                        EventType.CALL_FAILED, sid, attempt, provider=pname, item=index, kind=exc.kind,
+                        message=exc.message, retryable=False, delay=None, then="wait",
+                    )  # fmt: skip
+                    raise
                 except PolicyError as exc:
                     raise StepOutcome(exc, pname) from None
                 except StepError as exc:
@@ -249,8 +260,15 @@ class Attempts:
                     session_id=request.session_id, repair=repair,
                     prompt=request.messages[-1].content,
                 )  # fmt: skip
+                tools = StepTools(
+                    self.state, sid, request.item, attempt=attempt,
+                    idempotency_key=request.idempotency_key, loop=asyncio.get_running_loop(),
+                )  # fmt: skip
                 request = request.model_copy(
-                    update={"traceparent": traceparent(request.run_id, call_key(opened.seq))}
+                    update={
+                        "traceparent": traceparent(request.run_id, call_key(opened.seq)),
+                        "tool_log": tools,
+                    }
                 )
                 started = self.clock.monotonic()
                 try:
