@@ -101,7 +101,7 @@ class Agent(BaseModel):
     model: str | None = None
     instructions: str | None = None
     function: str | None = Field(None, description="module:function, run by the local provider.")
-    tools: dict[str, str | AgentTool] = Field(
+    tools: dict[str, AgentTool] = Field(
         default_factory=dict,
         description="Tools the agent may call back into: name → module:function (or {function:,"
         " approval: true}), run by podium on every cloud and binding.",
@@ -112,6 +112,14 @@ class Agent(BaseModel):
 
     _as_list = field_validator("fallback", mode="before")(_as_list)
 
+    @field_validator("tools", mode="before")
+    @classmethod
+    def _tool_shorthand(cls, value: Any) -> Any:
+        """``name: module:function`` is ``name: {function: module:function}``."""
+        if isinstance(value, dict):
+            return {k: v if isinstance(v, dict | AgentTool) else {"function": v} for k, v in value.items()}
+        return value
+
     @property
     def bindings(self) -> dict[str, Any]:
         """The per-provider sections of this agent, by provider name."""
@@ -120,12 +128,12 @@ class Agent(BaseModel):
     @property
     def tool_functions(self) -> dict[str, str]:
         """Each tool's ``module:function``, by the name the agent calls it."""
-        return {name: t if isinstance(t, str) else t.function for name, t in self.tools.items()}
+        return {name: t.function for name, t in self.tools.items()}
 
     @property
     def approval_tools(self) -> frozenset[str]:
         """The tools a person approves before each call (``approval: true``)."""
-        return frozenset(name for name, t in self.tools.items() if isinstance(t, AgentTool) and t.approval)
+        return frozenset(name for name, t in self.tools.items() if t.approval)
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)?\s*$")
