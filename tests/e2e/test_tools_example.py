@@ -1,0 +1,51 @@
+"""The tools example from the command line, locally and on each cloud's emulator: the agent's bad call
+is a tool error it recovers from, the refund waits for a person, and `approve --resume` finishes it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from podium.testing import run_cli
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = "examples/tools/support.yaml"
+
+
+def podium(*args: str, db: Path) -> subprocess.CompletedProcess[str]:
+    return run_cli(*args, db=db, cwd=ROOT, timeout=90)
+
+
+@pytest.mark.parametrize("provider", ["local", "bedrock", "vertex", "azure"])
+def test_the_tools_example_waits_for_the_refund_then_finishes(provider: str, tmp_path: Path) -> None:
+    db = tmp_path / "runs.db"
+    extra = [] if provider == "local" else ["--provider", provider, "--emulate"]
+
+    first = podium("run", EXAMPLE, *extra, "--json", db=db)
+
+    assert first.returncode == 1, first.stderr  # not finished: it waits for a person
+    waiting = json.loads(first.stdout)
+    assert waiting["status"] == "waiting"
+    step = waiting["steps"]["resolve"]
+    assert step["status"] == "waiting" and step["tool_calls"] == 2  # the bad lookup, the good one
+    assert step["approval"]["request"]["tool"]["name"] == "refund"
+    assert step["approval"]["request"]["tool"]["arguments"] == {"order_id": "A-1001", "amount": 42.5}
+
+    approved = podium("approve", waiting["run_id"], "resolve", "--resume", db=db)
+    assert approved.returncode == 0, approved.stderr
+    shown = json.loads(podium("show", waiting["run_id"], "--json", db=db).stdout)
+
+    assert shown["status"] == "succeeded"
+    assert shown["outputs"] == {"reply": "Sorry about that: order A-1001 is refunded ($42.50)."}
+    assert shown["steps"]["resolve"]["tool_calls"] == 3  # the lookups were replayed, not run again
+    assert shown["steps"]["resolve"]["provider"] == provider
+    events = json.loads(podium("show", waiting["run_id"], "--events", "--json", db=db).stdout)
+    called = [e["data"] for e in events["events"] if e["type"] == "ToolCalled"]
+    assert [(c["name"], c["error"]) for c in called] == [
+        ("lookup_order", True),
+        ("lookup_order", False),
+        ("refund", False),
+    ]
