@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from podium.core import templates
-from podium.core.calls import AgentRequest, AgentResponse, Message, Provider, ProviderEnv
+from podium.core.calls import AgentRequest, AgentResponse, Message, Provider, ProviderEnv, Usage
 from podium.core.clock import Clock
 from podium.core.errors import (
     CallTimeout,
@@ -216,13 +216,8 @@ class Attempts:
                         Message(role="assistant", content=reply or ""),
                         Message(role="user", content=repair_message(exc, schema)),
                     ]
-                except ToolApprovalNeeded as exc:
-                    # not a failure: the call ends here and the step waits for a person (Steps.run)
-                    state.events.emit(
-                        EventType.CALL_FAILED, sid, attempt, provider=pname, item=index, kind=exc.kind,
-                        message=exc.message, retryable=False, delay=None, then="wait",
-                    )  # fmt: skip
-                    raise
+                except ToolApprovalNeeded:
+                    raise  # not a failure: the step waits for a person (Steps.run); `invoke` recorded it
                 except PolicyError as exc:
                     raise StepOutcome(exc, pname) from None
                 except StepError as exc:
@@ -285,6 +280,17 @@ class Attempts:
                         fix="raise the step's timeout:, or check the provider",
                         provider=pname,
                     ) from None
+                except ToolApprovalNeeded as waiting:
+                    # the call ends here, to wait for a person: what it used is metered like any call's,
+                    # and `waiting` says it has no reply (a resume makes it again, once decided)
+                    used = waiting.usage if isinstance(waiting.usage, Usage) else Usage(requests=0)
+                    events.emit(
+                        EventType.CALL_FINISHED, sid, attempt, provider=pname, model=request.model,
+                        item=request.item, usage=used.model_dump(),
+                        latency_ms=(self.clock.monotonic() - started) * 1000, response_id=None,
+                        session_id=request.session_id, reply=None, native=None, waiting=waiting.request,
+                    )  # fmt: skip
+                    raise
                 except asyncio.CancelledError:
                     events.emit(
                         EventType.CALL_FAILED, sid, attempt, provider=pname, item=request.item,

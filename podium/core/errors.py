@@ -189,11 +189,14 @@ class ToolApprovalNeeded(StepError):
 
     kind = "waiting"
 
-    def __init__(self, message: str, *, request: dict[str, Any], provider: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, request: dict[str, Any], provider: str | None = None, usage: Any = None
+    ) -> None:
         super().__init__(
             message, fix="podium approve RUN STEP (or podium reject RUN STEP)", provider=provider
         )
         self.request = request
+        self.usage = usage  # what the call used before it stopped to wait (a podium.core.calls.Usage)
 
 
 class PolicyError(StepError):

@@ -16,7 +16,8 @@ class EventType(StrEnum):
     RUN_RESUMED = "RunResumed"  # owner, file_hash, changed (the file differs from the start), settings
     STEP_STARTED = "StepStarted"  # agent, items (foreach count or null)
     CALL_STARTED = "CallStarted"  # provider, model, agent, item, idempotency_key, session_id, prompt, repair
-    # provider, model, item, usage, latency_ms, response_id, session_id, reply, native
+    # provider, model, item, usage, latency_ms, response_id, session_id, reply, native; waiting (the
+    # tool call it stopped at, to wait for a person's approval: no reply, the usage so far)
     CALL_FINISHED = "CallFinished"
     # provider, item, kind, message, retryable, retry_after, delay, then: what follows (retry, repair,
     # fallback:<provider>, fail, cancel)

@@ -110,6 +110,8 @@ def progress(events: Iterable[Event]) -> Progress:
             key = (sid, d.get("item"))
             p.inflight.pop(key, None)
             outputs.call_finished(ev)
+            if "waiting" in d:  # it stopped for a person's approval of a tool: there is no reply to use
+                continue
             p.replies[key] = Reply(ev.seq, ev.attempt or 0, d.get("provider", ""), d.get("reply"))
         elif t is EventType.CALL_FAILED:
             key = (sid, d.get("item"))

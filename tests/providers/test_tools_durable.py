@@ -157,6 +157,9 @@ async def test_a_tool_marked_approval_waits_for_a_person_then_runs(
     }
     assert "'refund'" in asked["message"] and "approval" in asked["message"]
     assert tool_runs(log) == [WEATHER_RAN]  # the gated tool has not run
+    # the call stopped to wait, not failed; the tokens it used are metered all the same
+    assert (step.calls, step.failed_calls) == (1, 0)
+    assert step.usage.input_tokens > 0 and step.usage.requests == 2
 
     assert podium.decide(waiting.run_id, "ask", "approved", by="ops", store=store) == "recorded"
     fresh_brains(running)
@@ -170,6 +173,8 @@ async def test_a_tool_marked_approval_waits_for_a_person_then_runs(
         {"tool": "refund", "order": "A1", "amount": 20},
     ]
     assert done.steps["ask"].approval["decision"]["decision"] == "approved"
+    assert done.steps["ask"].usage.input_tokens > step.usage.input_tokens  # both calls, each counted once
+    assert done.steps["ask"].usage.requests == 2 + 3
 
 
 async def test_a_rejected_tool_call_goes_back_to_the_agent_as_a_tool_error(

@@ -27,7 +27,7 @@ from podium.providers._kit.functions import FunctionCache, call_in_thread, user_
 from podium.providers._kit.signatures import parameters_schema
 
 if TYPE_CHECKING:
-    from podium.core.calls import AgentRequest
+    from podium.core.calls import AgentRequest, Usage
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,10 +207,16 @@ class ToolLoop:
         self.where = where
         self.rounds = 0
         self.index = 0
+        self.spent: Usage | None = None
 
-    def round(self) -> None:
-        """The agent asks for tools again: one more round, or `AgentFailed` past ``max_tool_rounds``."""
+    def round(self, spent: Usage | None = None) -> None:
+        """The agent asks for tools again: one more round, or `AgentFailed` past ``max_tool_rounds``.
+
+        `spent` is what the call has used so far (every round's usage): a call that stops to wait
+        for a person's approval reports it, so the tokens are metered and priced all the same.
+        """
         self.rounds += 1
+        self.spent = spent
         limit = self.request.max_tool_rounds
         if self.rounds > limit:
             raise AgentFailed(
@@ -279,6 +285,7 @@ class ToolLoop:
                     "index": index,
                 },
                 provider=self.toolbox.provider,
+                usage=self.spent,
             )
         if decision.get("decision") != "approved":
             said = f": {decision.get('comment')}" if decision.get("comment") else ""

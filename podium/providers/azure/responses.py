@@ -170,7 +170,7 @@ def respond(
         asked = [item for item in reply.output or [] if getattr(item, "type", None) == "function_call"]
         if not asked:
             break
-        tools.round()
+        tools.round(usage.model_copy(update={"requests": rounds}))
         outputs = [_run_tool(item, tool_calls, tools, where) for item in asked]
         if conversation is None:  # stateless: the whole exchange again, with the tools' results
             sent = [*sent, *(item.model_dump(exclude_none=True) for item in reply.output), *outputs]

@@ -132,7 +132,7 @@ def invoke_agent(
         controls.extend(returned)
         if parts or not returned:
             break
-        tools.round()
+        tools.round(Usage(input_tokens=input_tokens, output_tokens=output_tokens, requests=rounds))
         control = returned[-1]
         results = [
             _run_tool(request, target, item, tool_calls, tools)

@@ -133,7 +133,7 @@ def converse(
         uses = [b["toolUse"] for b in message.get("content") or [] if "toolUse" in b]
         if reply.get("stopReason") != "tool_use" or not uses or tools is None:
             break
-        tools.round()
+        tools.round(usage.model_copy(update={"requests": rounds}))
         results = []
         for use in uses:
             done = tools.run(str(use.get("name")), dict(use.get("input") or {}))

@@ -150,9 +150,9 @@ class LocalProvider(Provider):
             raise_scripted_error(reply, self.name)
             if reply.tool is None:
                 break
-            tools.round()
             asked = json.dumps(reply.tool.model_dump(), ensure_ascii=False)
             usage = usage + usage_for(reply, request, asked)
+            tools.round(usage)
             # the tool runs off the loop (it may block), as it does in a cloud provider's worker thread
             done = await in_daemon_thread(tools.run, reply.tool.name, dict(reply.tool.input))
             tool_calls.append(done.record())

@@ -135,7 +135,7 @@ def generate(
         calls = [p.function_call for p in content.parts or [] if p.function_call is not None]
         if not calls:
             break
-        tools.round()
+        tools.round(usage.model_copy(update={"requests": rounds}))
         contents.append(content)
         results = []
         for asked in calls:
