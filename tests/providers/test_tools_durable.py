@@ -15,7 +15,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tools_support import TOOLS, bound_workflow, emulators, mock_of, results_sent, tool_runs, write_tools
+from tools_support import (
+    BINDINGS,
+    TOOLS,
+    bound_workflow,
+    emulators,
+    mock_of,
+    results_sent,
+    tool_runs,
+    write_tools,
+)
 
 import podium
 from podium.core.calls import Usage
@@ -134,7 +143,7 @@ async def run(path: Path, plugins: PluginsFixture) -> podium.Run:
     return await podium.arun(wf, plugins=plugins.pm, store=SQLiteStore(path.parent / "runs.db"))
 
 
-@pytest.mark.parametrize(("provider", "kind"), [("local", "mock"), ("bedrock", "model"), ("azure", "agent")])
+@pytest.mark.parametrize(("provider", "kind"), BINDINGS)
 async def test_a_tool_marked_approval_waits_for_a_person_then_runs(
     provider: str, kind: str, running: dict[str, Any], tmp_path: Path, podium_plugins: PluginsFixture
 ) -> None:
