@@ -4,7 +4,10 @@ is a tool error it recovers from, the refund waits for a person, and `approve --
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -49,3 +52,31 @@ def test_the_tools_example_waits_for_the_refund_then_finishes(provider: str, tmp
         ("lookup_order", False),
         ("refund", False),
     ]
+
+
+def test_a_run_that_waits_in_its_process_runs_the_approved_tool(tmp_path: Path) -> None:
+    db = tmp_path / "runs.db"
+    env = {**os.environ, "PODIUM_DB": str(db), "NO_COLOR": "1"}
+    driver = subprocess.Popen(
+        [sys.executable, "-m", "podium", "run", EXAMPLE, "--wait", "--json"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        waiting: list[dict[str, object]] = []
+        while not waiting and time.monotonic() < deadline:
+            time.sleep(0.2)
+            listed = podium("runs", "--waiting", "--json", db=db)
+            waiting = json.loads(listed.stdout) if listed.returncode == 0 and listed.stdout.strip() else []
+        assert waiting, "the run never waited for the refund"
+        sent = podium("approve", str(waiting[0]["run_id"]), "resolve", db=db)
+        assert sent.returncode == 0 and "sent to the process driving it" in sent.stdout, sent.stderr
+        out, err = driver.communicate(timeout=30)
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+    assert driver.returncode == 0, err
+    done = json.loads(out)
+    assert done["status"] == "succeeded"
+    # the refund ran in the same process once approved; the lookups were replayed
+    assert done["steps"]["resolve"]["tool_calls"] == 3

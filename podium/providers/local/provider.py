@@ -31,6 +31,7 @@ from podium.core.errors import (
     InvalidRequest,
     StepError,
     Throttled,
+    ToolApprovalNeeded,
     TransientError,
 )
 from podium.providers._kit.errors import ErrorTable, retry_after_from
@@ -142,6 +143,7 @@ class LocalProvider(Provider):
             request, loop=asyncio.get_running_loop(), where=f"mock.{key} (agent '{request.agent}')"
         )
         latency = 0.0
+        start = self.script.positions.get(key, 0)
         while True:
             reply = self.script.next_reply(key, request.messages[-1].content)
             latency += reply.latency
@@ -154,7 +156,13 @@ class LocalProvider(Provider):
             usage = usage + usage_for(reply, request, asked)
             tools.round(usage)
             # the tool runs off the loop (it may block), as it does in a cloud provider's worker thread
-            done = await in_daemon_thread(tools.run, reply.tool.name, dict(reply.tool.input))
+            try:
+                done = await in_daemon_thread(tools.run, reply.tool.name, dict(reply.tool.input))
+            except ToolApprovalNeeded:
+                # the call is made again once a person decides: the script answers it from where
+                # this call began, as the same agent asked the same thing would (`run --wait` too)
+                self.script.positions[key] = start
+                raise
             tool_calls.append(done.record())
         text = reply_text(reply)
         native: dict[str, Any] = {"mock": key}
