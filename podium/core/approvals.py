@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from podium.core import templates
-from podium.core.errors import ApprovalRejected, BadInput, InputError, TemplateError
+from podium.core.errors import ApprovalRejected, BadInput, InputError, TemplateError, ToolApprovalNeeded
 from podium.core.events import EventType, StepStatus
 from podium.core.run import Run
 from podium.core.spec import Step
@@ -83,6 +83,25 @@ class Approvals:
         if sid in state.decided:
             state.awaiting.discard(sid)
             return self.settle(sid, step, context)
+        return StepStatus.WAITING
+
+    def ask_for_tool(self, sid: str, waiting: ToolApprovalNeeded) -> StepStatus:
+        """A tool marked ``approval: true`` was asked for in step `sid`'s call: ask a person, and wait.
+
+        The request is an ApprovalRequested on the step itself (so ``podium approve RUN STEP``
+        decides it), naming the tool and its arguments; the decision re-runs the step.
+        """
+        state = self.state
+        request = {
+            "message": waiting.message,
+            "fields": {},
+            "deadline": None,
+            "on_timeout": "reject",
+            "tool": waiting.request,
+        }
+        state.events.emit(EventType.APPROVAL_REQUESTED, sid, **request)
+        state.requested[sid] = request
+        state.decided.pop(sid, None)
         return StepStatus.WAITING
 
     def handled(self, sid: str) -> bool:

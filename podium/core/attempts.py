@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from podium.core import templates
-from podium.core.calls import AgentRequest, AgentResponse, Message, Provider, ProviderEnv
+from podium.core.calls import AgentRequest, AgentResponse, Message, Provider, ProviderEnv, Usage
 from podium.core.clock import Clock
 from podium.core.errors import (
     CallTimeout,
@@ -20,11 +20,13 @@ from podium.core.errors import (
     ProviderError,
     StepError,
     TemplateError,
+    ToolApprovalNeeded,
 )
 from podium.core.events import EventType, _jsonable
 from podium.core.outputs import UpstreamOutputs, parse_output, repair_message, reply_value
 from podium.core.spec import Step
 from podium.core.state import RunState, StepOutcome
+from podium.core.toolcalls import StepTools
 from podium.core.tracecontext import call_key, traceparent
 
 log = logging.getLogger("podium")
@@ -176,7 +178,9 @@ class Attempts:
                     model=provider.resolve_model(agent.model),
                     instructions=instructions,
                     function=agent.function,
-                    tools=agent.tools,
+                    tools=agent.tool_functions,
+                    approval_tools=agent.approval_tools,
+                    max_tool_rounds=step.max_tool_rounds or wf.defaults.max_tool_rounds,
                     binding=agent.bindings.get(pname, {}),
                     options=agent.options,
                     messages=messages,
@@ -212,6 +216,8 @@ class Attempts:
                         Message(role="assistant", content=reply or ""),
                         Message(role="user", content=repair_message(exc, schema)),
                     ]
+                except ToolApprovalNeeded:
+                    raise  # not a failure: the step waits for a person (Steps.run); `invoke` recorded it
                 except PolicyError as exc:
                     raise StepOutcome(exc, pname) from None
                 except StepError as exc:
@@ -249,8 +255,15 @@ class Attempts:
                     session_id=request.session_id, repair=repair,
                     prompt=request.messages[-1].content,
                 )  # fmt: skip
+                tools = StepTools(
+                    self.state, sid, request.item, attempt=attempt,
+                    idempotency_key=request.idempotency_key, loop=asyncio.get_running_loop(),
+                )  # fmt: skip
                 request = request.model_copy(
-                    update={"traceparent": traceparent(request.run_id, call_key(opened.seq))}
+                    update={
+                        "traceparent": traceparent(request.run_id, call_key(opened.seq)),
+                        "tool_log": tools,
+                    }
                 )
                 started = self.clock.monotonic()
                 try:
@@ -267,6 +280,17 @@ class Attempts:
                         fix="raise the step's timeout:, or check the provider",
                         provider=pname,
                     ) from None
+                except ToolApprovalNeeded as waiting:
+                    # the call ends here, to wait for a person: what it used is metered like any call's,
+                    # and `waiting` says it has no reply (a resume makes it again, once decided)
+                    used = waiting.usage if isinstance(waiting.usage, Usage) else Usage(requests=0)
+                    events.emit(
+                        EventType.CALL_FINISHED, sid, attempt, provider=pname, model=request.model,
+                        item=request.item, usage=used.model_dump(),
+                        latency_ms=(self.clock.monotonic() - started) * 1000, response_id=None,
+                        session_id=request.session_id, reply=None, native=None, waiting=waiting.request,
+                    )  # fmt: skip
+                    raise
                 except asyncio.CancelledError:
                     events.emit(
                         EventType.CALL_FAILED, sid, attempt, provider=pname, item=request.item,

@@ -54,6 +54,43 @@ class Message(BaseModel):
     content: str
 
 
+DEFAULT_MAX_TOOL_ROUNDS = 10
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedTool:
+    """A tool call that finished earlier in this step: what the agent was sent for it."""
+
+    name: str
+    arguments: dict[str, Any]
+    result: Any
+    text: str
+    error: bool = False
+
+
+@runtime_checkable
+class ToolLog(Protocol):
+    """Where a provider's tool loop records each tool call it finishes, and finds those it finished
+    before (a resumed, retried or re-issued call replays them rather than running a tool twice).
+
+    The engine hands one to each call (`AgentRequest.tool_log`); its methods may be called from a
+    provider's worker thread. `index` is a call's position among its request's tool calls.
+    """
+
+    def finished(self, index: int, name: str, arguments: Mapping[str, Any]) -> RecordedTool | None:
+        """The call at `index`, if one with this name and these arguments finished before."""
+        ...
+
+    def record(self, index: int, call: Mapping[str, Any]) -> None:
+        """Record a finished call (name, arguments, result, text, error, started_at, duration_ms)."""
+        ...
+
+    def decision(self, index: int, name: str, arguments: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        """A person's decision on this call of a tool marked ``approval: true`` (decision, by,
+        comment), or None when none was asked for or it is still waiting."""
+        ...
+
+
 class AgentRequest(BaseModel):
     """One call to one agent, as the engine hands it to a provider.
 
@@ -75,6 +112,8 @@ class AgentRequest(BaseModel):
     instructions: str | None = None
     function: str | None = None
     tools: dict[str, str] = Field(default_factory=dict)  # name → module:function the agent may call
+    approval_tools: frozenset[str] = frozenset()  # the tools a person approves before each call
+    max_tool_rounds: int = DEFAULT_MAX_TOOL_ROUNDS  # times the agent's tool requests are answered
     binding: dict[str, Any] = Field(default_factory=dict)
     options: dict[str, Any] = Field(default_factory=dict)
     messages: list[Message]
@@ -86,6 +125,8 @@ class AgentRequest(BaseModel):
     # the W3C trace context of this call's span (podium.core.tracecontext): providers send it as
     # the ``traceparent`` header wherever the cloud accepts one, so its own spans join the run's trace
     traceparent: str | None = None
+    # the engine's record of this step's tool calls (None outside a run: tools then simply run)
+    tool_log: ToolLog | None = Field(None, exclude=True, repr=False)
 
     @property
     def prompt(self) -> str:

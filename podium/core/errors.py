@@ -183,6 +183,26 @@ class ApprovalRejected(StepError):
     kind = "rejected"
 
 
+class ToolApprovalNeeded(StepError):
+    """A tool marked ``approval: true`` was asked for: the step waits for a person's decision.
+
+    Not a failure: the engine records the request (`ApprovalRequested` on the step, naming the tool
+    and its arguments) and the run waits; once decided, the step's call is made again, the tool
+    calls before this one are replayed from their events, and this one runs (or is refused).
+    """
+
+    kind = "waiting"
+
+    def __init__(
+        self, message: str, *, request: dict[str, Any], provider: str | None = None, usage: Any = None
+    ) -> None:
+        super().__init__(
+            message, fix="podium approve RUN STEP (or podium reject RUN STEP)", provider=provider
+        )
+        self.request = request
+        self.usage = usage  # what the call used before it stopped to wait (a podium.core.calls.Usage)
+
+
 class PolicyError(StepError):
     """A plugin's policy refused a call before it was made (a budget, for example)."""
 

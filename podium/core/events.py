@@ -16,11 +16,16 @@ class EventType(StrEnum):
     RUN_RESUMED = "RunResumed"  # owner, file_hash, changed (the file differs from the start), settings
     STEP_STARTED = "StepStarted"  # agent, items (foreach count or null)
     CALL_STARTED = "CallStarted"  # provider, model, agent, item, idempotency_key, session_id, prompt, repair
-    # provider, model, item, usage, latency_ms, response_id, session_id, reply, native
+    # provider, model, item, usage, latency_ms, response_id, session_id, reply, native; waiting (the
+    # tool call it stopped at, to wait for a person's approval: no reply, the usage so far)
     CALL_FINISHED = "CallFinished"
     # provider, item, kind, message, retryable, retry_after, delay, then: what follows (retry, repair,
     # fallback:<provider>, fail, cancel)
     CALL_FAILED = "CallFailed"
+    # item, index (the call's position among its request's tool calls), idempotency_key, name,
+    # arguments, result, text (what the agent was sent), error (the agent was sent a tool error),
+    # started_at, duration_ms: a finished tool call; a resume replays it rather than running it again
+    TOOL_CALLED = "ToolCalled"
     ITEM_SUCCEEDED = "ItemSucceeded"  # item, output (or output_ref): one finished item of a foreach
     # output (stored once: here, or as output_ref, the seq of the CallFinished whose reply it is)
     STEP_SUCCEEDED = "StepSucceeded"
@@ -28,7 +33,9 @@ class EventType(StrEnum):
     STEP_SKIPPED = "StepSkipped"  # reason
     # output (decision, by, comment, fields): a rejected approval that a step of the workflow handles
     STEP_REJECTED = "StepRejected"
-    APPROVAL_REQUESTED = "ApprovalRequested"  # message, fields, deadline, on_timeout
+    # message, fields, deadline, on_timeout; for a tool marked approval: true, also tool {name,
+    # arguments, item, index} (the step's own call waits for it)
+    APPROVAL_REQUESTED = "ApprovalRequested"
     APPROVAL_DECIDED = "ApprovalDecided"  # decision (approved|rejected), by, comment, fields
     BUDGET_WARNING = "BudgetWarning"
     RUN_WAITING = "RunWaiting"

@@ -13,6 +13,7 @@ from podium.core.events import Event, EventType, RunStatus, StepStatus
 from podium.core.run import Failure, Run, StepResult
 
 Key = tuple[str, int | None]  # (step, foreach item or None)
+ToolKey = tuple[str, int | None, int]  # (step, foreach item or None, the call's position among its tools)
 
 
 class StoredOutputs:
@@ -76,6 +77,9 @@ class Progress:
     requested: dict[str, dict[str, Any]] = field(default_factory=dict)
     decided: dict[str, dict[str, Any]] = field(default_factory=dict)
     failed: dict[str, dict[str, Any]] = field(default_factory=dict)  # StepFailed data, unsettled steps
+    tool_calls: dict[ToolKey, dict[str, Any]] = field(
+        default_factory=dict
+    )  # finished tool calls (ToolCalled)
     finished: str | None = None  # the status of the last RunFinished, if the run ended
 
     @property
@@ -106,6 +110,8 @@ def progress(events: Iterable[Event]) -> Progress:
             key = (sid, d.get("item"))
             p.inflight.pop(key, None)
             outputs.call_finished(ev)
+            if "waiting" in d:  # it stopped for a person's approval of a tool: there is no reply to use
+                continue
             p.replies[key] = Reply(ev.seq, ev.attempt or 0, d.get("provider", ""), d.get("reply"))
         elif t is EventType.CALL_FAILED:
             key = (sid, d.get("item"))
@@ -128,8 +134,11 @@ def progress(events: Iterable[Event]) -> Progress:
             p.failed.pop(sid, None)
         elif t is EventType.STEP_FAILED:
             p.failed[sid] = dict(d)
+        elif t is EventType.TOOL_CALLED:
+            p.tool_calls[(sid, d.get("item"), int(d.get("index", 0)))] = dict(d)
         elif t is EventType.APPROVAL_REQUESTED:
             p.requested[sid] = dict(d)
+            p.decided.pop(sid, None)  # a step's next tool approval: the last decision was about another
         elif t is EventType.APPROVAL_DECIDED:
             p.decided[sid] = dict(d)
     p.items = outputs.items
@@ -146,6 +155,7 @@ def _new_step(sid: str) -> dict[str, Any]:
         "status": StepStatus.PENDING,
         "calls": 0,
         "failed_calls": 0,
+        "tool_calls": 0,
         "attempts": 0,
         "usage": dict.fromkeys(_USAGE_KINDS, 0),
     }
@@ -228,6 +238,8 @@ def fold(events: Iterable[Event], step_ids: Iterable[str] = ()) -> Run:
                 step["bound_to"] = d["bound_to"]
         elif t is EventType.CALL_FAILED:
             step["failed_calls"] += 1
+        elif t is EventType.TOOL_CALLED:
+            step["tool_calls"] += 1
         elif t is EventType.ITEM_SUCCEEDED:
             outputs.item_succeeded(ev)
         elif t is EventType.STEP_SUCCEEDED or t is EventType.STEP_REJECTED:

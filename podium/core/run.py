@@ -38,6 +38,7 @@ class StepResult(BaseModel):
     attempts: int = 0
     calls: int = 0
     failed_calls: int = 0
+    tool_calls: int = Field(0, description="Tool calls that ran (a replayed one is counted once).")
     items: int | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None

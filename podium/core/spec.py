@@ -75,8 +75,21 @@ class Defaults(_Spec):
     timeout: float | None = Field(None, gt=0, description="Seconds per call attempt.")
     concurrency: int = Field(16, ge=1, description="Most agent calls in flight at once.")
     fallback: list[str] = Field(default_factory=list)
+    max_tool_rounds: int = Field(
+        10, ge=1, le=1000, description="Times a call's tool requests are answered before the step fails."
+    )
 
     _as_list = field_validator("fallback", mode="before")(_as_list)
+
+
+class AgentTool(_Spec):
+    """A tool in its long form: ``{function: module:function, approval: true}``.
+
+    The short form ``name: module:function`` is the same tool without approval.
+    """
+
+    function: str = Field(min_length=1, description="module:function, run by podium when the agent asks.")
+    approval: bool = Field(False, description="A person approves each call before it runs.")
 
 
 class Agent(BaseModel):
@@ -88,10 +101,10 @@ class Agent(BaseModel):
     model: str | None = None
     instructions: str | None = None
     function: str | None = Field(None, description="module:function, run by the local provider.")
-    tools: dict[str, str] = Field(
+    tools: dict[str, AgentTool] = Field(
         default_factory=dict,
-        description="Tools the agent may call back into: name → module:function, run by podium"
-        " (a Bedrock action group with RETURN_CONTROL, a mock reply's tool:).",
+        description="Tools the agent may call back into: name → module:function (or {function:,"
+        " approval: true}), run by podium on every cloud and binding.",
     )
     options: dict[str, Any] = Field(default_factory=dict)
     fallback: list[str] | None = None
@@ -99,10 +112,28 @@ class Agent(BaseModel):
 
     _as_list = field_validator("fallback", mode="before")(_as_list)
 
+    @field_validator("tools", mode="before")
+    @classmethod
+    def _tool_shorthand(cls, value: Any) -> Any:
+        """``name: module:function`` is ``name: {function: module:function}``."""
+        if isinstance(value, dict):
+            return {k: v if isinstance(v, dict | AgentTool) else {"function": v} for k, v in value.items()}
+        return value
+
     @property
     def bindings(self) -> dict[str, Any]:
         """The per-provider sections of this agent, by provider name."""
         return dict(self.model_extra or {})
+
+    @property
+    def tool_functions(self) -> dict[str, str]:
+        """Each tool's ``module:function``, by the name the agent calls it."""
+        return {name: t.function for name, t in self.tools.items()}
+
+    @property
+    def approval_tools(self) -> frozenset[str]:
+        """The tools a person approves before each call (``approval: true``)."""
+        return frozenset(name for name, t in self.tools.items() if t.approval)
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)?\s*$")
@@ -150,6 +181,9 @@ class Step(_Spec):
     retry: Retry | None = None
     timeout: float | None = Field(None, gt=0)
     fallback: list[str] | None = None
+    max_tool_rounds: int | None = Field(
+        None, ge=1, le=1000, description="Overrides defaults.max_tool_rounds."
+    )
     description: str | None = None
 
     _as_list = field_validator("needs", "fallback", mode="before")(_as_list)

@@ -11,7 +11,7 @@ from podium.core import templates
 from podium.core.approvals import Approvals
 from podium.core.attempts import Attempts
 from podium.core.dispatch import LeaseLost
-from podium.core.errors import PodiumError, TemplateError
+from podium.core.errors import PodiumError, TemplateError, ToolApprovalNeeded
 from podium.core.events import EventType, StepStatus
 from podium.core.outputs import render_outputs
 from podium.core.spec import Step
@@ -47,6 +47,8 @@ class Steps:
                 return state.skip(sid, f"needs '{blocked[0]}', which was {why}")
             if step.approval is not None:
                 return self.approvals.settle(sid, step, context)
+            if "tool" in state.requested.get(sid, {}) and sid not in state.decided:
+                return StepStatus.WAITING  # a tool of its call waits for a person: ask nothing again yet
             items: list[Any] | None = None
             if step.foreach is not None:
                 value = templates.render(step.foreach, context, where=f"steps.{sid}.foreach")
@@ -78,6 +80,8 @@ class Steps:
                 provider = None
         except StepOutcome as outcome:
             return state.fail(sid, outcome)
+        except ToolApprovalNeeded as waiting:
+            return self.approvals.ask_for_tool(sid, waiting)
         except LeaseLost:
             raise
         except Exception as exc:  # a bug (ours or a plugin's) still ends the step visibly

@@ -884,3 +884,37 @@ def test_mock_tool_reply_is_parsed_and_cannot_also_reply(flow_file: Any, load_er
     assert first.tool.name == "get_weather" and first.tool.input == {"city": "Paris"}
     err, _ = load_error(head + "  a: [{tool: {name: get_weather}, reply: sunny}]\n")
     assert "tool:" in str(err)
+
+
+def test_a_tool_in_the_long_form_names_its_function_and_approval(flow_file: Any) -> None:
+    text = (
+        "name: t\ndefaults: {max_tool_rounds: 4}\nagents:\n  w:\n    tools:\n"
+        "      short: os.path:basename\n"
+        "      gated: {function: 'os.path:dirname', approval: true}\n"
+        "steps:\n  a: {agent: w, max_tool_rounds: 2}\n"
+    )
+    wf = podium.load(flow_file(text))
+    agent = wf.agents["w"]
+    assert agent.tool_functions == {"short": "os.path:basename", "gated": "os.path:dirname"}
+    assert agent.approval_tools == frozenset({"gated"})
+    assert wf.defaults.max_tool_rounds == 4 and wf.steps["a"].max_tool_rounds == 2
+
+
+def test_a_misspelt_key_of_a_tool_is_located(load_error: Any) -> None:
+    text = (
+        "name: t\nagents:\n  w:\n    tools:\n      gated: {function: 'os.path:dirname', approvel: true}\n"
+        "steps:\n  a: {agent: w}\n"
+    )
+    err, _ = load_error(text)
+    [problem] = err.problems  # one problem, in the tool's own terms (not one per form it could take)
+    assert problem.field == "agents.w.tools.gated.approvel" and problem.line == line_of(text, "approvel")
+
+
+def test_a_bad_import_of_a_long_form_tool_is_located_at_the_tool(load_error: Any) -> None:
+    text = (
+        "name: t\nagents:\n  w:\n    tools:\n      gated: {function: 'os.path:nothere'}\n"
+        "steps:\n  a: {agent: w}\n"
+    )
+    err, path = load_error(text)
+    problem = assert_located(err, path, "agents.w.tools.gated", line_of(text, "gated"))
+    assert "nothere" in problem.message

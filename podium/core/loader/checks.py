@@ -40,7 +40,8 @@ def _check_import(reference: str, path: Path_, base_dir: Path, p: _Problems) -> 
 
 def _check_agents(wf: Workflow, base_dir: Path, p: _Problems) -> None:
     for aname, agent in wf.agents.items():
-        for tool, reference in agent.tools.items():
+        for tool, reference in agent.tool_functions.items():
+            # the tool's own line, in either form (name: module:function, or name: {function: …})
             _check_import(reference, ("agents", aname, "tools", tool), base_dir, p)
         if agent.function is None:
             continue

@@ -71,7 +71,7 @@ def _plan(
     plan: list[tuple[str, dict[str, Any]]] = []
     for d in deployables:
         definition: dict[str, Any] = {"kind": "prompt", "model": d.model, "instructions": d.instructions}
-        tools = _tools(workflow, d.name, d.agent.tools, problems)
+        tools = _tools(workflow, d.name, d.agent.tool_functions, problems)
         if tools:
             definition["tools"] = tools
         plan.append((d.name, definition))

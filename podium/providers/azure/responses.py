@@ -5,7 +5,8 @@ instructions, its tools as function tools, podium's options. A **Foundry agent**
 ``agent_reference`` (name, and version when pinned) in a conversation of its own per run and step
 (see `conversations`), its instructions and tools being the agent's. Either may answer with
 ``function_call`` items: podium runs each tool the agent declares (the kit's tool loop) and sends
-``function_call_output`` items back, until the agent answers (at most `MAX_TOOL_ROUNDS` rounds).
+``function_call_output`` items back, until the agent answers (at most the step's ``max_tool_rounds``
+rounds); a tool error (arguments that do not match, a rejected call) is an output the agent reads.
 Every call carries ``metadata`` naming podium's run, step and agent (an emulator's scripted brain
 answers by them; in Azure they show on the stored response).
 """
@@ -18,17 +19,16 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from podium.core.calls import AgentRequest, AgentResponse, Usage
-from podium.core.errors import AgentFailed, InvalidRequest, TransientError
+from podium.core.errors import TransientError
 from podium.providers._kit.signatures import description, parameters_schema
 from podium.providers._kit.threads import SdkCall
-from podium.providers._kit.tools import Toolbox
+from podium.providers._kit.tools import Toolbox, ToolLoop, tool_error
 from podium.providers.azure.binding import Deployment, FoundryAgent, Target
 from podium.providers.azure.errors import PROVIDER, TABLE
 
 if TYPE_CHECKING:
     from podium.providers.azure.conversations import Conversations
 
-MAX_TOOL_ROUNDS = 10
 TAG_RUN, TAG_STEP, TAG_AGENT, TAG_SESSION = "podium_run", "podium_step", "podium_agent", "podium_session"
 
 # podium's options by their Responses names; the rest go in the body as given
@@ -149,6 +149,7 @@ def respond(
     tool_calls: list[dict[str, Any]] = []
     reply: Any = None
     rounds = 0
+    tools = toolbox.loop(request, loop=call.loop, where=where)
     while True:
         rounds += 1
         try:
@@ -169,14 +170,8 @@ def respond(
         asked = [item for item in reply.output or [] if getattr(item, "type", None) == "function_call"]
         if not asked:
             break
-        if rounds >= MAX_TOOL_ROUNDS:
-            raise AgentFailed(
-                f"{where} still asked for tools after {MAX_TOOL_ROUNDS} rounds, without a final answer",
-                fix="check the agent's instructions and the tools' results: it should answer once it"
-                " has what it needs",
-                provider=PROVIDER,
-            )
-        outputs = [_run_tool(request, item, tool_calls, call, toolbox, where) for item in asked]
+        tools.round(usage.model_copy(update={"requests": rounds}))
+        outputs = [_run_tool(item, tool_calls, tools, where) for item in asked]
         if conversation is None:  # stateless: the whole exchange again, with the tools' results
             sent = [*sent, *(item.model_dump(exclude_none=True) for item in reply.output), *outputs]
         else:  # the conversation holds the function calls; send their results
@@ -225,27 +220,21 @@ def _usage(reply: Any) -> Usage:
     )
 
 
-def _run_tool(
-    request: AgentRequest,
-    item: Any,
-    tool_calls: list[dict[str, Any]],
-    call: SdkCall,
-    toolbox: Toolbox,
-    where: str,
-) -> dict[str, Any]:
+def _run_tool(item: Any, tool_calls: list[dict[str, Any]], tools: ToolLoop, where: str) -> dict[str, Any]:
     """A ``function_call`` item run by the kit; its result as a ``function_call_output`` item."""
     name = str(item.name)
     try:
         arguments = json.loads(item.arguments or "{}")
     except ValueError:
         arguments = None
-    if not isinstance(arguments, Mapping):
-        raise InvalidRequest(
-            f"{where} asked for the tool '{name}' with arguments that are not a JSON object:"
-            f" {str(item.arguments)[:200]!r}",
-            fix=f"check the parameters the agent declares for {name}",
-            provider=PROVIDER,
+    if not isinstance(arguments, Mapping):  # the model's mistake: it reads why and may call again
+        done = tool_error(
+            name,
+            {},
+            f"the arguments are not a JSON object: {str(item.arguments)[:200]!r}. Call it again"
+            " with a JSON object of its parameters.",
         )
-    done = toolbox.run(request, name, arguments, loop=call.loop)
+    else:
+        done = tools.run(name, arguments)
     tool_calls.append(done.record(call_id=item.call_id))
     return {"type": "function_call_output", "call_id": item.call_id, "output": done.text}

@@ -3,8 +3,10 @@
 The reply is an event stream: text chunks, traces (where the usage is), files, and returnControl —
 the agent asking its caller to run a function. Then podium runs the tool the agent declares (the
 kit's tool loop) and invokes the agent again, on the same session, with the result, until the agent
-answers (at most `MAX_TOOL_ROUNDS` rounds). Only the translation between returnControl and
-``(name, args)`` is Bedrock's own; running the tool is the kit's.
+answers (at most the step's ``max_tool_rounds`` rounds). Only the translation between returnControl
+and ``(name, args)`` is Bedrock's own; running the tool is the kit's. A tool error (arguments that
+do not match, a call a person rejected) goes back with ``responseState: REPROMPT``, so that the
+model reads why and carries on (``FAILURE`` would end the session with a dependency error).
 """
 
 from __future__ import annotations
@@ -17,14 +19,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from podium.core.calls import AgentRequest, AgentResponse, Usage
-from podium.core.errors import AgentFailed, InvalidRequest
+from podium.core.errors import InvalidRequest
 from podium.providers._kit.threads import SdkCall
-from podium.providers._kit.tools import Toolbox
+from podium.providers._kit.tools import Toolbox, ToolLoop
 from podium.providers.bedrock.binding import ManagedAgent
 from podium.providers.bedrock.errors import PROVIDER
 from podium.providers.bedrock.native import jsonable, podium_tags
 
-MAX_TOOL_ROUNDS = 10  # InvokeAgent calls per request while the agent keeps returning control
 _SESSION_ID = re.compile(r"^[0-9a-zA-Z._:-]{2,100}$")
 
 
@@ -82,8 +83,8 @@ def _parameter_value(parameter: Mapping[str, Any]) -> Any:
 def invoke_agent(
     client: Any, request: AgentRequest, target: ManagedAgent, call: SdkCall, toolbox: Toolbox
 ) -> AgentResponse:
-    """InvokeAgent, and again with each tool's result while the agent returns control (at most
-    `MAX_TOOL_ROUNDS` rounds); usage, traces and tool calls are gathered over all rounds."""
+    """InvokeAgent, and again with each tool's result while the agent returns control (at most the
+    step's ``max_tool_rounds`` rounds); usage, traces and tool calls are gathered over all rounds."""
     session_id = session_id_for(request.session_id)
     started = time.perf_counter()
     tags = podium_tags(request)
@@ -100,6 +101,8 @@ def invoke_agent(
     input_tokens = output_tokens = rounds = 0
     model: str | None = None
     reply: dict[str, Any] = {}
+    where = f"bedrock agent {target.agent_id} (agent '{request.agent}')"
+    tools = toolbox.loop(request, loop=call.loop, where=where)
     while True:
         rounds += 1
         reply = client.invoke_agent(
@@ -129,17 +132,10 @@ def invoke_agent(
         controls.extend(returned)
         if parts or not returned:
             break
-        if rounds >= MAX_TOOL_ROUNDS:
-            raise AgentFailed(
-                f"bedrock agent {target.agent_id} (agent '{request.agent}') still asked for tools after"
-                f" {MAX_TOOL_ROUNDS} rounds of returned control, without a final answer",
-                fix="check the agent's instructions and the tools' results: it should answer once it"
-                " has what it needs",
-                provider=PROVIDER,
-            )
+        tools.round(Usage(input_tokens=input_tokens, output_tokens=output_tokens, requests=rounds))
         control = returned[-1]
         results = [
-            _run_tool(request, target, item, tool_calls, call, toolbox)
+            _run_tool(request, target, item, tool_calls, tools)
             for item in control.get("invocationInputs") or []
         ]
         kwargs = {
@@ -181,8 +177,7 @@ def _run_tool(
     target: ManagedAgent,
     item: Mapping[str, Any],
     tool_calls: list[dict[str, Any]],
-    call: SdkCall,
-    toolbox: Toolbox,
+    tools: ToolLoop,
 ) -> dict[str, Any]:
     """A returned-control invocation run by the kit as ``(name, args)``; its result in InvokeAgent's shape."""
     invocation = item.get("functionInvocationInput")
@@ -198,7 +193,7 @@ def _run_tool(
         )
     group = str(invocation.get("actionGroup") or "")
     function = str(invocation.get("function") or "")
-    tool = toolbox.find(request, function, f"{group}.{function}")
+    tool = tools.toolbox.find(request, function, f"{group}.{function}")
     if tool is None:
         raise InvalidRequest(
             f"bedrock agent {target.agent_id} (agent '{request.agent}') returned control to call"
@@ -211,12 +206,13 @@ def _run_tool(
     arguments = {
         str(p.get("name")): _parameter_value(p) for p in invocation.get("parameters") or [] if p.get("name")
     }
-    done = toolbox.call(request, tool, arguments, loop=call.loop, label=function)
+    done = tools.call(tool, arguments, label=function)
     tool_calls.append(done.record(action_group=group))
-    return {
-        "functionResult": {
-            "actionGroup": group,
-            "function": function,
-            "responseBody": {"TEXT": {"body": done.text}},
-        }
+    result: dict[str, Any] = {
+        "actionGroup": group,
+        "function": function,
+        "responseBody": {"TEXT": {"body": done.text}},
     }
+    if done.error:  # REPROMPT: the model sees why (the body) and carries on; FAILURE would end the session
+        result["responseState"] = "REPROMPT"
+    return {"functionResult": result}

@@ -1,4 +1,11 @@
-"""A model-only agent through ``bedrock-runtime`` Converse: messages and options out, text and usage back."""
+"""A model-only agent through ``bedrock-runtime`` Converse: messages and options out, text and usage back.
+
+When the agent declares ``tools:``, each is a ``toolSpec`` in ``toolConfig`` (its input schema read
+from the python signature, its description from the docstring). While the model stops with
+``tool_use``, podium runs each ``toolUse`` block's tool (the kit's tool loop) and sends the results
+back as ``toolResult`` blocks (``status: error`` for a tool error), at most ``max_tool_rounds``
+times. Usage is the sum of every round's.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +15,9 @@ from typing import Any
 
 from podium.core.calls import AgentRequest, AgentResponse, Usage
 from podium.core.errors import TransientError
+from podium.providers._kit.signatures import description, parameters_schema
+from podium.providers._kit.threads import SdkCall
+from podium.providers._kit.tools import Toolbox, ToolCall
 from podium.providers.bedrock.binding import Model
 from podium.providers.bedrock.errors import PROVIDER
 from podium.providers.bedrock.native import jsonable, podium_tags
@@ -54,36 +64,96 @@ def converse_kwargs(request: AgentRequest, target: Model) -> dict[str, Any]:
     return kwargs
 
 
-def converse(client: Any, request: AgentRequest, target: Model) -> AgentResponse:
-    """One Converse call (blocking: run it in the provider's threads)."""
-    started = time.perf_counter()
-    reply = client.converse(**converse_kwargs(request, target))
-    latency = (time.perf_counter() - started) * 1000
-    message = (reply.get("output") or {}).get("message")
-    usage = reply.get("usage")
-    if not isinstance(message, Mapping) or not isinstance(usage, Mapping):
-        raise TransientError(
-            f"bedrock Converse {target.model_id} (agent '{request.agent}') sent an incomplete reply"
-            " (no output message or usage)",
-            provider=PROVIDER,
+def tool_config(request: AgentRequest, toolbox: Toolbox) -> dict[str, Any]:
+    """The agent's declared tools as Converse's ``toolConfig``."""
+    specs = []
+    for name in request.tools:
+        tool = toolbox.find(request, name)
+        assert tool is not None  # find loads every declared name, or raises
+        specs.append(
+            {
+                "toolSpec": {
+                    "name": name,
+                    "description": description(tool.fn, f"the {name} tool"),
+                    "inputSchema": {"json": parameters_schema(tool.fn)},
+                }
+            }
         )
+    return {"tools": specs}
+
+
+def _tool_result(tool_use_id: str, done: ToolCall) -> dict[str, Any]:
+    content = {"json": done.result} if isinstance(done.result, dict) else {"text": done.text}
+    return {
+        "toolResult": {
+            "toolUseId": tool_use_id,
+            "content": [content],
+            "status": "error" if done.error else "success",
+        }
+    }
+
+
+def _usage(reply: Mapping[str, Any]) -> Usage:
+    usage = reply.get("usage") or {}
+    return Usage(
+        input_tokens=int(usage.get("inputTokens") or 0),
+        output_tokens=int(usage.get("outputTokens") or 0),
+        cache_read_tokens=int(usage.get("cacheReadInputTokens") or 0),
+        cache_write_tokens=int(usage.get("cacheWriteInputTokens") or 0),
+    )
+
+
+def converse(
+    client: Any,
+    request: AgentRequest,
+    target: Model,
+    call: SdkCall | None = None,
+    toolbox: Toolbox | None = None,
+) -> AgentResponse:
+    """One step on a Converse model, with its tool rounds (blocking: run it in the provider's threads)."""
+    kwargs = converse_kwargs(request, target)
+    where = f"bedrock Converse {target.model_id} (agent '{request.agent}')"
+    tools = None
+    if request.tools and toolbox is not None:
+        kwargs["toolConfig"] = tool_config(request, toolbox)
+        tools = toolbox.loop(request, loop=call.loop if call else None, where=where)
+    started = time.perf_counter()
+    usage = Usage(requests=0)
+    tool_calls: list[dict[str, Any]] = []
+    rounds = 0
+    while True:
+        rounds += 1
+        reply = client.converse(**kwargs)
+        message = (reply.get("output") or {}).get("message")
+        if not isinstance(message, Mapping) or not isinstance(reply.get("usage"), Mapping):
+            raise TransientError(
+                f"{where} sent an incomplete reply (no output message or usage)", provider=PROVIDER
+            )
+        usage = usage + _usage(reply)
+        uses = [b["toolUse"] for b in message.get("content") or [] if "toolUse" in b]
+        if reply.get("stopReason") != "tool_use" or not uses or tools is None:
+            break
+        tools.round(usage.model_copy(update={"requests": rounds}))
+        results = []
+        for use in uses:
+            done = tools.run(str(use.get("name")), dict(use.get("input") or {}))
+            tool_calls.append(done.record(id=use.get("toolUseId")))
+            results.append(_tool_result(str(use.get("toolUseId")), done))
+        kwargs["messages"] = [*kwargs["messages"], dict(message), {"role": "user", "content": results}]
+    latency = (time.perf_counter() - started) * 1000
     text = "".join(str(b["text"]) for b in message.get("content") or [] if "text" in b)
+    native: dict[str, Any] = {
+        "model_id": target.model_id,
+        "stop_reason": reply.get("stopReason"),
+        "metrics": reply.get("metrics") or {},
+    }
+    if tool_calls:
+        native["tool_calls"] = tool_calls
     return AgentResponse(
         text=text,
-        usage=Usage(
-            input_tokens=int(usage.get("inputTokens") or 0),
-            output_tokens=int(usage.get("outputTokens") or 0),
-            cache_read_tokens=int(usage.get("cacheReadInputTokens") or 0),
-            cache_write_tokens=int(usage.get("cacheWriteInputTokens") or 0),
-        ),
+        usage=usage.model_copy(update={"requests": rounds}),
         model=target.model_id,
         latency_ms=latency,
         response_id=reply.get("ResponseMetadata", {}).get("RequestId"),
-        native=jsonable(
-            {
-                "model_id": target.model_id,
-                "stop_reason": reply.get("stopReason"),
-                "metrics": reply.get("metrics") or {},
-            }
-        ),
+        native=jsonable(native),
     )

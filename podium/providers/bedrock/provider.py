@@ -87,7 +87,7 @@ class BedrockProvider(SdkProvider):
             return invoke_agent(
                 self.clients.client("bedrock-agent-runtime"), request, target, call, self.tools
             )
-        return converse(self.clients.client("bedrock-runtime"), request, target)
+        return converse(self.clients.client("bedrock-runtime"), request, target, call, self.tools)
 
     def bound(self, target: Target) -> dict[str, str]:
         if isinstance(target, ManagedAgent):

@@ -33,6 +33,7 @@ OTHER_RUNTIME = re.compile(r"^/model/([^/]+)/(converse-stream|invoke|invoke-with
 
 ID = re.compile(r"^[0-9a-zA-Z]{1,10}$")
 SESSION_ID = re.compile(r"^[0-9a-zA-Z._:-]{2,100}$")
+TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 # a foundation model id (anthropic.claude-…, us.anthropic.…), an inference profile or model ARN
 MODEL_ID = re.compile(
     r"^(arn:aws(-[^:]+)?:bedrock:.+|([a-z]{2,4}\.)?[a-z0-9-]{1,63}\.[a-zA-Z0-9.:-]{1,128})$"
@@ -293,9 +294,23 @@ class BedrockRoutes(CloudEmulator):
         problem = _inference_problem(config)
         if problem:
             return wire.validation_error(problem)
+        problem, declared = _declared_tools(body.get("toolConfig"))
+        problem = problem or _tool_blocks_problem(body["messages"], declared)
+        if problem:
+            return wire.validation_error(problem)
+        answered = [
+            b["toolResult"]
+            for b in body["messages"][-1]["content"]
+            if isinstance(b, dict) and isinstance(b.get("toolResult"), dict)
+        ]
+        results = [_result_text(r) for r in answered]
+        if results:
+            detail["tool_results"] = results
+            detail["tool_status"] = [r.get("status") or "success" for r in answered]
         metadata = _podium_tags(body)
         turn = Turn(
-            prompt=messages[-1].content,
+            # after a tool's result, the question is still the step's (a scripted match: keeps matching)
+            prompt=messages[0].content if results else messages[-1].content,
             messages=tuple(messages),
             instructions=instructions,
             step=metadata.get(TAG_STEP),
@@ -310,6 +325,20 @@ class BedrockRoutes(CloudEmulator):
         except StepError as exc:
             return _brain_error(exc)
         text, usage, stop = answer.text, answer.usage, "end_turn"
+        content: list[dict[str, Any]] | None = None
+        if answer.tool is not None:
+            if answer.tool.name not in declared:
+                return wire.validation_error(
+                    f"the scripted reply calls the tool '{answer.tool.name}', which the request's toolConfig"
+                    f" does not declare (declared: {', '.join(sorted(declared)) or 'none'})"
+                )
+            detail["tool"] = answer.tool.name
+            use = {
+                "toolUseId": f"tooluse_{uuid.uuid4().hex[:22]}",
+                "name": answer.tool.name,
+                "input": answer.tool.input,
+            }
+            content, stop = [{"toolUse": use}], "tool_use"
         limit = config.get("maxTokens")
         if isinstance(limit, int) and usage.output_tokens > limit:
             text = text[: limit * 4]
@@ -322,7 +351,7 @@ class BedrockRoutes(CloudEmulator):
             code = code[0].upper() + code[1:]
             return wire.error_response(_ERROR_STATUS.get(code, 500), code, "Injected error.")
         response = wire.json_response(
-            200, wire.converse_body(text, usage, latency_ms=latency, stop_reason=stop)
+            200, wire.converse_body(text, usage, latency_ms=latency, stop_reason=stop, content=content)
         )
         return self.reply_with(response, fault)
 
@@ -374,6 +403,8 @@ def _stream_error(fault: Fault) -> bytes:
 
 
 def _messages(raw: Any) -> tuple[str | None, list[Message]]:
+    """The conversation as podium's messages: text blocks joined; a user turn of ``toolResult`` blocks
+    becomes their contents (a model turn's ``toolUse`` blocks are its request, checked elsewhere)."""
     if not isinstance(raw, list) or not raw:
         return START_WITH_USER, []
     messages: list[Message] = []
@@ -386,7 +417,8 @@ def _messages(raw: Any) -> tuple[str | None, list[Message]]:
         texts = [b.get("text") for b in blocks if isinstance(b, dict) and "text" in b]
         if any(not isinstance(t, str) or not t.strip() for t in texts):
             return BLANK_TEXT, []
-        messages.append(Message(role=item["role"], content="\n".join(texts)))
+        results = [_result_text(b["toolResult"]) for b in blocks if isinstance(b, dict) and "toolResult" in b]
+        messages.append(Message(role=item["role"], content="\n".join([*texts, *results])))
     if messages[0].role != "user":
         return START_WITH_USER, []
     for before, after in itertools.pairwise(messages):
@@ -395,6 +427,68 @@ def _messages(raw: Any) -> tuple[str | None, list[Message]]:
     if messages[-1].role != "user":
         return "The last message in the conversation must be from the user.", []
     return None, messages
+
+
+def _result_text(result: Any) -> str:
+    content = result.get("content") if isinstance(result, dict) else None
+    parts = []
+    for block in content if isinstance(content, list) else []:
+        if isinstance(block, dict) and "json" in block:
+            parts.append(json.dumps(block["json"], ensure_ascii=False))
+        elif isinstance(block, dict) and "text" in block:
+            parts.append(str(block["text"]))
+    return "\n".join(parts)
+
+
+def _declared_tools(config: Any) -> tuple[str | None, set[str]]:
+    """The tool names a ``toolConfig`` declares, or why Converse would refuse it."""
+    if config is None:
+        return None, set()
+    tools = config.get("tools") if isinstance(config, dict) else None
+    if not isinstance(tools, list) or not tools:
+        return "toolConfig.tools must hold at least one tool.", set()
+    names: set[str] = set()
+    for index, tool in enumerate(tools):
+        spec = tool.get("toolSpec") if isinstance(tool, dict) else None
+        if not isinstance(spec, dict):
+            return f"toolConfig.tools.{index} must be a toolSpec.", set()
+        name = spec.get("name")
+        if not isinstance(name, str) or not TOOL_NAME.match(name):
+            return (
+                f"1 validation error detected: Value '{name}' at"
+                f" 'toolConfig.tools.{index}.member.toolSpec.name' failed to satisfy constraint:"
+                " Member must satisfy regular expression pattern: [a-zA-Z0-9_-]+",
+                set(),
+            )
+        schema = (
+            (spec.get("inputSchema") or {}).get("json") if isinstance(spec.get("inputSchema"), dict) else None
+        )
+        if not isinstance(schema, dict) or schema.get("type") != "object":
+            return f"The inputSchema of tool {name} must be a JSON Schema of type object.", set()
+        names.add(name)
+    return None, names
+
+
+def _tool_blocks_problem(raw: list[Any], declared: set[str]) -> str | None:
+    """Why Converse would refuse the conversation's toolUse / toolResult blocks, or None: tools need a
+    toolConfig, and each toolResult answers a toolUse of the model turn just before it."""
+    asked: set[str] = set()
+    for item in raw:
+        blocks = [b for b in item.get("content") or [] if isinstance(b, dict)]
+        uses = [b["toolUse"] for b in blocks if isinstance(b.get("toolUse"), dict)]
+        results = [b["toolResult"] for b in blocks if isinstance(b.get("toolResult"), dict)]
+        if (uses or results) and not declared:
+            return "The toolConfig field must be defined when using toolUse and toolResult content blocks."
+        for result in results:
+            if result.get("toolUseId") not in asked:
+                return (
+                    "The toolResult blocks at the current turn do not match the toolUse blocks of the"
+                    f" previous turn (toolUseId {result.get('toolUseId')!r})."
+                )
+            if result.get("status") not in (None, "success", "error"):
+                return "toolResult.status must be success or error."
+        asked = {str(u.get("toolUseId")) for u in uses}
+    return None
 
 
 def _inference_problem(config: Any) -> str | None:

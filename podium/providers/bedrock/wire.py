@@ -240,9 +240,17 @@ def not_found(message: str) -> HttpResponse:
 
 
 def converse_body(
-    text: str, usage: Usage, *, latency_ms: int, stop_reason: str = "end_turn"
+    text: str,
+    usage: Usage,
+    *,
+    latency_ms: int,
+    stop_reason: str = "end_turn",
+    content: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """A ConverseResponse: output, stopReason, usage (with the cache counts when any) and metrics."""
+    """A ConverseResponse: output, stopReason, usage (with the cache counts when any) and metrics.
+
+    `content` replaces the one text block (a ``toolUse`` block when the model asks for a tool).
+    """
     token_usage: dict[str, int] = {
         "inputTokens": usage.input_tokens,
         "outputTokens": usage.output_tokens,
@@ -253,7 +261,7 @@ def converse_body(
     if usage.cache_write_tokens:
         token_usage["cacheWriteInputTokens"] = usage.cache_write_tokens
     return {
-        "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
+        "output": {"message": {"role": "assistant", "content": content or [{"text": text}]}},
         "stopReason": stop_reason,
         "usage": token_usage,
         "metrics": {"latencyMs": latency_ms},

@@ -1,8 +1,14 @@
-"""LocalProvider: an agent as a python function, a scripted mock, or an OpenAI-compatible API."""
+"""LocalProvider: an agent as a python function, a scripted mock, or an OpenAI-compatible API.
+
+A scripted mock may ask for the agent's tools (a reply with ``tool:``), as it does on an emulated
+cloud: podium runs the tool (the kit's tool loop, the same as every cloud's) and the next reply of
+the sequence answers, so a tool-using workflow runs the same locally.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import time
 from typing import Any, ClassVar
@@ -25,10 +31,17 @@ from podium.core.errors import (
     InvalidRequest,
     StepError,
     Throttled,
+    ToolApprovalNeeded,
     TransientError,
 )
 from podium.providers._kit.errors import ErrorTable, retry_after_from
-from podium.providers._kit.functions import FunctionCache, accepted_kwargs, call_from_loop, user_traceback
+from podium.providers._kit.functions import (
+    FunctionCache,
+    accepted_kwargs,
+    call_from_loop,
+    in_daemon_thread,
+    user_traceback,
+)
 from podium.providers._kit.propagation import call_headers
 from podium.providers._kit.scripted import (
     Script,
@@ -36,6 +49,7 @@ from podium.providers._kit.scripted import (
     reply_text,
     usage_for,
 )
+from podium.providers._kit.tools import Toolbox
 
 
 class LocalConfig(ProviderConfig):
@@ -67,6 +81,7 @@ class LocalProvider(Provider):
         self.config: LocalConfig = config
         self.script = Script(env.mock)
         self._functions = FunctionCache(env.base_dir)
+        self.tools = Toolbox(env.base_dir, provider=self.name)
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
 
@@ -122,23 +137,43 @@ class LocalProvider(Provider):
     # --- scripted replies -------------------------------------------------------------------
 
     async def _scripted(self, request: AgentRequest, key: str) -> AgentResponse:
-        reply = self.script.next_reply(key, request.messages[-1].content)
-        if reply.latency:
-            await asyncio.sleep(reply.latency)
-        raise_scripted_error(reply, self.name)
-        if reply.tool is not None:
-            raise InvalidRequest(
-                f"mock.{key} asks for the tool '{reply.tool.name}', which the local provider does not run",
-                fix="run the step on an emulated bedrock agent (podium run --emulate), or script its text",
-                provider=self.name,
-            )
+        usage = Usage(requests=0)
+        tool_calls: list[dict[str, Any]] = []
+        tools = self.tools.loop(
+            request, loop=asyncio.get_running_loop(), where=f"mock.{key} (agent '{request.agent}')"
+        )
+        latency = 0.0
+        start = self.script.positions.get(key, 0)
+        while True:
+            reply = self.script.next_reply(key, request.messages[-1].content)
+            latency += reply.latency
+            if reply.latency:
+                await asyncio.sleep(reply.latency)
+            raise_scripted_error(reply, self.name)
+            if reply.tool is None:
+                break
+            asked = json.dumps(reply.tool.model_dump(), ensure_ascii=False)
+            usage = usage + usage_for(reply, request, asked)
+            tools.round(usage)
+            # the tool runs off the loop (it may block), as it does in a cloud provider's worker thread
+            try:
+                done = await in_daemon_thread(tools.run, reply.tool.name, dict(reply.tool.input))
+            except ToolApprovalNeeded:
+                # the call is made again once a person decides: the script answers it from where
+                # this call began, as the same agent asked the same thing would (`run --wait` too)
+                self.script.positions[key] = start
+                raise
+            tool_calls.append(done.record())
         text = reply_text(reply)
+        native: dict[str, Any] = {"mock": key}
+        if tool_calls:
+            native["tool_calls"] = tool_calls
         return AgentResponse(
             text=text,
-            usage=usage_for(reply, request, text),
+            usage=usage + usage_for(reply, request, text),
             model=request.model,
-            latency_ms=reply.latency * 1000,
-            native={"mock": key},
+            latency_ms=latency * 1000,
+            native=native,
             bound_to={"kind": "mock", "id": key, "via": "mock"},
         )
 

@@ -46,6 +46,12 @@ class VertexBinding(BaseModel):
         description="A Gemini model id (gemini-2.5-flash), called directly; beside an engine, the model"
         " the engine runs (the call is priced as it).",
     )
+    engine_tools: bool = Field(
+        False,
+        description="The engine has the agent's tools built in (deployed with it, as ADK tools): podium"
+        " runs none of the agent's python tools: itself. Without it, an engine binding of an agent that"
+        " declares tools: is refused, since an Agent Engine cannot call back into podium.",
+    )
 
 
 BINDING_FIX = (
@@ -60,6 +66,7 @@ class Engine:
     method: str
     source: str = "binding"  # or the lock file that named it
     model: str | None = None  # the Gemini model it runs, when known (for the cost)
+    own_tools: bool = False  # the binding says the engine has the agent's tools built in
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +88,7 @@ def resolve(
     model = binding.model or request.model  # beside an engine: the model it runs, for the cost
     if binding.engine:
         if ENGINE_NAME.match(binding.engine):
-            return Engine(binding.engine, binding.method, model=model)
+            return Engine(binding.engine, binding.method, model=model, own_tools=binding.engine_tools)
         if not project:
             raise InvalidRequest(
                 f"agents.{request.agent}.vertex.engine is the id {binding.engine}, and no project is"
@@ -90,7 +97,7 @@ def resolve(
                 provider=PROVIDER,
             )
         name = f"projects/{project}/locations/{location}/reasoningEngines/{binding.engine}"
-        return Engine(name, binding.method, model=model)
+        return Engine(name, binding.method, model=model, own_tools=binding.engine_tools)
     if deployed and deployed.get("engine"):
         made = str(deployed.get("model") or "") or model
         return Engine(str(deployed["engine"]), "stream_query", source=LOCK_FILE, model=made)
@@ -103,6 +110,20 @@ def resolve(
         f" vertex: {{engine: projects/P/locations/L/reasoningEngines/ID}}",
         provider=PROVIDER,
     )
+
+
+def check_tools(request: AgentRequest, target: Engine) -> None:
+    """An engine cannot call podium's python tools back (it has no return control): an agent that
+    declares ``tools:`` runs on an engine only when its binding says the engine has them built in."""
+    if request.tools and not target.own_tools:
+        raise InvalidRequest(
+            f"agent '{request.agent}' declares python tools ({', '.join(request.tools)}), which the Vertex"
+            f" Agent Engine {target.name} cannot call: an engine runs only the tools deployed inside it",
+            fix=f"bind the agent to a Gemini model (vertex: {{model: gemini-2.5-flash}}), where podium"
+            f" runs its tools; or, if the engine has these tools built in (ADK), set"
+            f" agents.{request.agent}.vertex.engine_tools: true",
+            provider=PROVIDER,
+        )
 
 
 def fix_for(request: AgentRequest, target: Target | None) -> str | None:

@@ -28,8 +28,11 @@ class VertexConfig(ProviderConfig):
     )
     read_timeout: float = Field(300.0, gt=0, description="Seconds a call may take before it times out.")
     max_connections: int = Field(32, ge=1, description="Calls (and threads) in flight to Vertex at once.")
-    max_tool_rounds: int = Field(
-        10, ge=1, le=50, description="Gemini calls per step while the model keeps asking for tools."
+    max_tool_rounds: int | None = Field(
+        None,
+        ge=1,
+        le=50,
+        description="Overrides defaults.max_tool_rounds (and the step's) for Gemini; prefer those.",
     )
 
 

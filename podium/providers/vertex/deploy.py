@@ -1,6 +1,7 @@
 """`podium deploy --provider vertex`: a workflow's agents as ADK Agent Engines, names in the lock file.
 
-Each agent that runs on a model (not a python function, not already bound to an ``engine``) becomes
+Each agent that runs on a model (not a python function, not already bound to an ``engine``, and with
+no python ``tools:``, which an engine could not call back) becomes
 an ADK ``LlmAgent`` on Vertex AI Agent Engine, built by the service from an ADK agent config
 (``spec.sourceCodeSpec.agentConfigSource``: name, model, instruction): there is no code to package
 and no staging bucket. A deploy creates the engine, or updates the one the lock file names when it
@@ -66,6 +67,9 @@ def _plan(
         workflow, provider=PROVIDER, bound_by="engine", model_hint="a Gemini model id", cloud="Vertex",
         resolve_model=resolve_model, least=1, most=INSTRUCTION_MAX,
     )  # fmt: skip
+    # an engine made from an agent config has no code: it could not call the agent's python tools,
+    # so an agent with tools: stays on Gemini, where podium runs them
+    deployables = [d for d in deployables if not workflow.agents[d.name].tools]
     plan = [
         (
             d.name,

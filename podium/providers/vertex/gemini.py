@@ -3,8 +3,9 @@
 The agent's instructions are the system instruction, its options the generation config, podium's
 run/step/agent the request's labels. When the agent declares ``tools:``, each is a function
 declaration (its parameters from the python signature); while the model answers with function
-calls, podium runs them (the kit's tool loop) and sends the results back, at most
-``max_tool_rounds`` times. Usage is the sum of every round's ``usage_metadata``.
+calls, podium runs them (the kit's tool loop) and sends the results back (``{"output": …}``, or
+``{"error": …}`` for a tool error), at most ``max_tool_rounds`` times (the step's, else
+``defaults.max_tool_rounds``). Usage is the sum of every round's ``usage_metadata``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from podium.core.calls import AgentRequest, AgentResponse, Usage
-from podium.core.errors import AgentFailed, InvalidRequest, TransientError
+from podium.core.errors import InvalidRequest, TransientError
 from podium.providers._kit.signatures import description, parameters_schema
 from podium.providers._kit.threads import SdkCall
 from podium.providers._kit.tools import Toolbox
@@ -92,9 +93,18 @@ def _declarations(request: AgentRequest, toolbox: Toolbox) -> list[dict[str, Any
 
 
 def generate(
-    client: Any, request: AgentRequest, target: Model, call: SdkCall, toolbox: Toolbox, *, max_rounds: int
+    client: Any,
+    request: AgentRequest,
+    target: Model,
+    call: SdkCall,
+    toolbox: Toolbox,
+    *,
+    max_rounds: int | None = None,
 ) -> AgentResponse:
-    """One step on a Gemini model (blocking: run it in the provider's threads)."""
+    """One step on a Gemini model (blocking: run it in the provider's threads).
+
+    `max_rounds` (``providers.vertex.max_tool_rounds``, when set) overrides the step's limit.
+    """
     from google.genai import types
 
     fields = _config(request, types)
@@ -110,7 +120,13 @@ def generate(
     unknown = False
     tool_calls: list[dict[str, Any]] = []
     reply: Any = None
-    for rounds in range(1, max_rounds + 1):
+    if max_rounds is not None:
+        request = request.model_copy(update={"max_tool_rounds": max_rounds})
+    where = f"vertex model {target.model_id} (agent '{request.agent}')"
+    tools = toolbox.loop(request, loop=call.loop, where=where)
+    rounds = 0
+    while True:
+        rounds += 1
         reply = client.models.generate_content(model=target.model_id, contents=contents, config=config)
         used = usage_of(reply.usage_metadata)
         unknown = unknown or used is None
@@ -119,22 +135,15 @@ def generate(
         calls = [p.function_call for p in content.parts or [] if p.function_call is not None]
         if not calls:
             break
-        if rounds == max_rounds:
-            raise AgentFailed(
-                f"vertex model {target.model_id} (agent '{request.agent}') still asked for tools after"
-                f" {max_rounds} rounds, without a final answer",
-                fix="check the agent's instructions and the tools' results, or raise"
-                " providers.vertex.max_tool_rounds",
-                provider=PROVIDER,
-            )
+        tools.round(usage.model_copy(update={"requests": rounds}))
         contents.append(content)
         results = []
         for asked in calls:
-            done = toolbox.run(request, str(asked.name), dict(asked.args or {}), loop=call.loop)
+            done = tools.run(str(asked.name), dict(asked.args or {}))
             tool_calls.append(done.record(id=asked.id) if asked.id else done.record())
-            results.append(
-                types.Part.from_function_response(name=str(asked.name), response={"output": done.result})
-            )
+            # Gemini's convention: "output" for a result, "error" for a failure the model should read
+            response = {"error": done.result.get("error")} if done.error else {"output": done.result}
+            results.append(types.Part.from_function_response(name=str(asked.name), response=response))
         contents.append(types.Content(role="user", parts=results))
     content = _content(reply, request, target)
     text = "".join(p.text for p in content.parts or [] if p.text is not None and not p.thought)

@@ -76,6 +76,7 @@ class VertexProvider(SdkProvider):
 
     def call(self, request: AgentRequest, target: Target, call: SdkCall) -> AgentResponse:
         if isinstance(target, Engine):
+            bindings.check_tools(request, target)
             engine = self.clients.engine(target.name)
             engines.check_methods(engine, request, target)
             if target.method == "query":

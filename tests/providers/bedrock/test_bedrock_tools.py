@@ -203,20 +203,22 @@ async def test_a_tool_that_raises_is_an_agent_error_naming_the_tool(
     assert emulator.count("InvokeAgent") == 1
 
 
-async def test_an_agent_that_never_stops_asking_fails_after_ten_rounds(
+async def test_an_agent_that_never_stops_asking_fails_after_max_tool_rounds(
     emulator: BedrockEmulator, tmp_path: Path, podium_plugins: PluginsFixture, tools_module: Path
 ) -> None:
     scripted(emulator, {"ask": [{"tool": {"name": "get_weather", "input": {"city": "Paris"}}}]})
     agent_id, alias_id = emulator.add_agent("helper")
     tools = {"get_weather": f"{TOOLS}:get_weather"}
-    path = write_workflow(tmp_path, flow(emulator, agent_id, alias_id, tools))
+    text = flow(emulator, agent_id, alias_id, tools).replace("defaults: {", "defaults: {max_tool_rounds: 3, ")
+    path = write_workflow(tmp_path, text)
 
     result = await run(path, podium_plugins)
 
     assert result.status == "failed"
     error = result.steps["ask"].error
-    assert error is not None and "10 rounds" in error.message
-    assert emulator.count("InvokeAgent") == 10 and len(logged(tools_module)) == 9
+    assert error is not None and "after 3 rounds" in error.message and "max_tool_rounds" in (error.fix or "")
+    # three requests for tools answered; the fourth fails the step
+    assert emulator.count("InvokeAgent") == 4 and len(logged(tools_module)) == 3
 
 
 def test_the_emulator_returns_control_and_checks_the_invocation_id(emulator: BedrockEmulator) -> None:

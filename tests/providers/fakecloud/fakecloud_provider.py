@@ -121,15 +121,18 @@ class FakeCloudProvider(Provider):
             return _response(reply, rounds=1)
         body = {"input": request.prompt, "session": request.session_id, "tags": tags}
         where, calls = f"{NAME} agent {agent_id}", []
-        for rounds in range(1, 6):
+        # the kit's tool loop: max_tool_rounds, arguments checked, finished calls replayed, approvals
+        tools = self.tools.loop(request, loop=call.loop, where=where)
+        while True:
             reply = self._post(f"/v1/agents/{agent_id}:ask", body, where, call.headers)
             if "tool_call" not in reply:
+                rounds = tools.rounds + 1
                 return _response(reply, rounds=rounds, native={"agent_id": agent_id, "tool_calls": calls})
+            tools.round()
             asked = reply["tool_call"]
-            done = self.tools.run(request, asked["name"], asked["args"], loop=call.loop)
+            done = tools.run(asked["name"], asked["args"])
             calls.append(done.record())
             body = {"session": request.session_id, "tool_result": done.text, "tags": tags}
-        raise TransientError(f"{where} kept asking for tools", provider=NAME)
 
     async def aclose(self) -> None:
         self.http.close()
