@@ -98,7 +98,7 @@ def test_as_provider_reprices_the_same_usage_on_equivalent_models(catalog: Price
     haiku = by_model["claude-haiku-4-5"]
     # Bedrock's in-region Haiku 4.5: $1.10 in, $5.50 out, $0.11 cached per MTok
     assert (
-        haiku.what_if
+        haiku.what_ifs["bedrock"]
         == D("1200") * D("1.1") / 10**6 + D(300) * D("5.5") / 10**6 + D(4000) * D("0.11") / 10**6
     )
     mapped = {(m.provider, m.model): (m.target_model, m.basis) for m in report.mappings}
@@ -106,9 +106,9 @@ def test_as_provider_reprices_the_same_usage_on_equivalent_models(catalog: Price
     assert mapped[("azure", "gpt-4o-mini")] == ("amazon.nova-lite-v1:0", "comparable")
     assert mapped[("bedrock", "amazon.nova-micro-v1:0")] == ("amazon.nova-micro-v1:0", "same model")
     assert "no bedrock equivalent" in mapped[("local", "fast")][1]
-    assert by_model["fast"].what_if is None and by_model["fast"].what_if_unpriced == 1
+    assert by_model["fast"].what_ifs["bedrock"] is None and by_model["fast"].what_if_unpriced["bedrock"] == 1
     data = to_json(report)
-    assert data["groups"][0]["as_bedrock_usd"] == str(report.groups[0].what_if)
+    assert data["groups"][0]["as_bedrock_usd"] == str(report.groups[0].what_ifs["bedrock"])
     with pytest.raises(BadInput, match="--as-provider local"):
         build_report(rows, ("model",), catalog=catalog, as_provider="local")
 
