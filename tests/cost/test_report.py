@@ -12,11 +12,13 @@ import pytest
 from rich.console import Console
 
 from podium.core.errors import BadInput
-from podium.cost.catalog import PriceCatalog
+from podium.cost.catalog import PriceCatalog, Rate
 from podium.cost.ledger import LedgerRow, derive_rows
+from podium.cost.model_classes import ModelClasses, ModelClassFile, load_model_classes
 from podium.cost.report import (
     DIMENSIONS,
     build_report,
+    class_counterpart,
     parse_by,
     parse_since,
     render_table,
@@ -111,6 +113,49 @@ def test_as_provider_reprices_the_same_usage_on_equivalent_models(catalog: Price
     assert data["groups"][0]["as_bedrock_usd"] == str(report.groups[0].what_ifs["bedrock"])
     with pytest.raises(BadInput, match="--as-provider local"):
         build_report(rows, ("model",), catalog=catalog, as_provider="local")
+
+
+def test_as_provider_falls_back_on_model_classes_where_the_equivalents_have_no_answer(
+    catalog: PriceCatalog,
+) -> None:
+    run = Events("run-v", workflow="brief")
+    run.call(
+        "a", provider="vertex", model="gemini-2.5-flash", usage={"input_tokens": 1000, "output_tokens": 400}
+    )
+    run.call(
+        "b", provider="vertex", model="gemini-2.5-pro", usage={"input_tokens": 2000, "output_tokens": 800}
+    )
+    rows = derive_rows(run.items, catalog)
+    classes = load_model_classes()
+    without = build_report(rows, ("step",), catalog=catalog, as_provider="bedrock")
+    assert without.total.what_if_unpriced["bedrock"] == 1  # the equivalents table has no gemini-2.5-flash
+    report = build_report(rows, ("step",), catalog=catalog, as_provider=["bedrock", "azure"], classes=classes)
+    mapped = {(m.target, m.model): (m.target_model, m.basis, m.model_class) for m in report.mappings}
+    fast = classes.model("fast", "bedrock")
+    assert mapped[("bedrock", "gemini-2.5-flash")] == (fast, "model class fast", "fast")
+    # gemini-2.5-pro is vertex's smart too, but the equivalents table has an answer, and it wins
+    assert mapped[("bedrock", "gemini-2.5-pro")] == ("amazon.nova-pro-v1:0", "comparable", None)
+    assert mapped[("azure", "gemini-2.5-flash")][0] == classes.model("fast", "azure")
+    rate = catalog.rate("bedrock", fast, rows[0].at)
+    assert isinstance(rate, Rate) and rate.input_mtok and rate.output_mtok
+    assert report.groups[0].what_ifs["bedrock"] == (1000 * rate.input_mtok + 400 * rate.output_mtok) / 10**6
+    data = to_json(report)
+    assert [k for k in data["total"] if k.startswith("as_")] == [
+        "as_bedrock_usd", "as_bedrock_unpriced_calls", "as_azure_usd", "as_azure_unpriced_calls",
+    ]  # fmt: skip
+
+
+def test_a_model_in_two_classes_is_priced_as_the_first_in_the_tables_order() -> None:
+    table = ModelClasses().layered(
+        "mine.yaml",
+        ModelClassFile.model_validate(
+            {"classes": {"smart": {"models": {"vertex": "g", "bedrock": "s"}},
+                         "reasoning": {"models": {"vertex": "g", "bedrock": "r"}}}}
+        ),
+    )  # fmt: skip
+    assert class_counterpart(table, "vertex", "G", "bedrock") == ("smart", "s")  # ids match as prices do
+    assert class_counterpart(table, "vertex", "g", "azure") is None  # no class model there
+    assert class_counterpart(table, "azure", "g", "bedrock") is None  # not a class model on azure
 
 
 def test_tables_render_with_totals_and_unpriced_notes(catalog: PriceCatalog) -> None:
