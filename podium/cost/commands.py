@@ -36,44 +36,83 @@ def add_commands(cli: Any) -> None:
     )
 
     @cli.command("cost")
-    @click.argument("run_id", metavar="[RUN]", required=False)
+    @click.argument("run_ids", metavar="[RUN]...", nargs=-1)
     @click.option("-w", "--workflow", help="Only this workflow's runs.")
     @click.option("--since", help="Only calls since: 7d, 24h, 2w, or a date (2026-11-01).")
     @click.option(
         "--by", help="Group by some of workflow,run,provider,model,agent,step,day; or 'call' for every call."
     )
     @fmt_option
-    @click.option("--as-provider", help="Also price the same usage on this provider's equivalent models.")
+    @click.option(
+        "--as-provider",
+        "as_providers",
+        multiple=True,
+        metavar="PROVIDER[,PROVIDER...]",
+        help="Also price the same usage on these providers' equivalent models (bedrock,vertex,azure);"
+        " a column each; repeatable.",
+    )
+    @click.option(
+        "--model-classes", "class_files", multiple=True, type=click.Path(dir_okay=False), metavar="FILE",
+        help="A model-class file laid over podium's table, as `podium run` takes it: --as-provider prices"
+        " a class's model as that class's model on the other provider; repeatable.",
+    )  # fmt: skip
     @prices_option
     @click.option("--db", type=click.Path(dir_okay=False), help="Run database (default: $PODIUM_DB).")
     @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
     @guard
     def cost(
-        run_id: str | None,
+        run_ids: tuple[str, ...],
         workflow: str | None,
         since: str | None,
         by: str | None,
         fmt: str,
-        as_provider: str | None,
+        as_providers: tuple[str, ...],
+        class_files: tuple[str, ...],
         price_files: tuple[str, ...],
         db: str | None,
         as_json: bool,
     ) -> None:
-        """Spend per workflow, run, provider, model, agent, step or day (RUN: one run, or 'latest')."""
-        from podium.core.store import open_store
+        """Spend per workflow, run, provider, model, agent, step or day (RUN: runs by id, unique
+        prefix or 'latest'; several side by side, grouped by run)."""
+        from podium.core.store import RunRecord, open_store
         from podium.cost.catalog import default_config, load_catalog
-        from podium.cost.ledger import ledger_rows
-        from podium.cost.report import build_report, parse_by, parse_since, render_table, to_csv, to_json
+        from podium.cost.ledger import LedgerRow, ledger_rows
+        from podium.cost.report import (
+            build_report,
+            check_as_providers,
+            parse_as_providers,
+            parse_by,
+            parse_since,
+            render_table,
+            to_csv,
+            to_json,
+        )
 
-        dims = parse_by(by, "step" if run_id else "workflow")
+        dims = parse_by(by, "workflow")  # and a bad --by fails before anything is read
         start = parse_since(since)
         catalog = load_catalog(price_files, config=default_config())
+        targets = parse_as_providers(as_providers)
+        check_as_providers(catalog, targets)  # a mistyped name fails before the ledger is synced
+        classes = None
+        if targets:
+            from podium.resolve import model_classes
+
+            # the same table `podium run` resolves classes with: podium's, $PODIUM_MODEL_CLASSES, then ours
+            classes = model_classes(class_files)
         store = open_store(db)
         try:
-            if run_id is not None:
-                record = store.get_run(run_id)
-                rows = ledger_rows(store, catalog, run_id=record.run_id, since=start)
-                title = f"cost of run {record.run_id} ({record.workflow})"
+            if run_ids:
+                records: dict[str, RunRecord] = {}
+                for run_id in run_ids:
+                    record = store.get_run(run_id)
+                    records.setdefault(record.run_id, record)  # `latest` and its id are one run
+                rows: list[LedgerRow] = []
+                for record in records.values():
+                    rows += ledger_rows(store, catalog, run_id=record.run_id, since=start)
+                # one run: its steps; several: side by side, a line each
+                dims = parse_by(by, "step" if len(records) == 1 else "run")
+                named = ", ".join(f"{r.run_id} ({r.workflow})" for r in records.values())
+                title = f"cost of run{'s' if len(records) > 1 else ''} {named}"
             else:
                 rows = ledger_rows(store, catalog, workflow=workflow, since=start)
                 title = "cost by " + ", ".join(dims) + (f" of {workflow}" if workflow else "")
@@ -81,7 +120,7 @@ def add_commands(cli: Any) -> None:
             store.close()
         if start is not None:
             title += f" since {start:%Y-%m-%d %H:%M} UTC"
-        report = build_report(rows, dims, catalog=catalog, as_provider=as_provider, title=title)
+        report = build_report(rows, dims, catalog=catalog, as_provider=targets, classes=classes, title=title)
         fmt = "json" if as_json else fmt
         if fmt == "json":
             echo_json(to_json(report))

@@ -4,7 +4,9 @@ The table is data: podium's `model_classes.yaml`, next to the price overlay, the
 files (YAML, or TOML with the same `classes` table), each laid over the ones before, class by class
 and provider by provider. `load_model_classes(extra_files)` is the one way to read it; the front
 door (`podium.api`) lays it under each provider's `models:` when a workflow is run, validated or
-deployed, so the engine and the providers only ever see `providers.<name>.models`.
+deployed, so the engine and the providers only ever see `providers.<name>.models`; and
+`podium cost --as-provider` reads it (through `podium.resolve.model_classes`, as a run does) to price
+a class's model as that class's model on another provider.
 """
 
 from __future__ import annotations

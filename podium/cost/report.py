@@ -2,6 +2,8 @@
 
 Money in CSV and JSON is a decimal string (`"0.012345"`), exact. `cost_usd` sums the priced calls;
 when `unpriced_calls` is not 0 it is a lower bound, and the unpriced models are listed with why.
+The what-if (`--as-provider bedrock,azure`) adds `as_<provider>_usd` and
+`as_<provider>_unpriced_calls` for each provider named, in the order named.
 """
 
 from __future__ import annotations
@@ -10,17 +12,21 @@ import csv
 import io
 import re
 from collections.abc import Iterable, Sequence
+from collections.abc import Mapping as Map
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from podium.core.errors import BadInput
-from podium.cost.catalog import PriceCatalog, Rate, exact, money
+from podium.core.loader import suggest
+from podium.cost.catalog import PODIUM_PROVIDERS, PriceCatalog, Rate, exact, model_key, money
 from podium.cost.ledger import JSON_FIELDS, LedgerRow
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
+
+    from podium.cost.model_classes import ModelClasses
 
 
 DIMENSIONS = ("workflow", "run", "provider", "model", "agent", "step", "day")
@@ -47,10 +53,11 @@ class Group:
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
     cost: Decimal = ZERO
-    what_if: Decimal | None = None  # the same usage on --as-provider
-    what_if_unpriced: int = 0
+    # the same usage on each --as-provider: None until one of its calls is priced there
+    what_ifs: dict[str, Decimal | None] = field(default_factory=dict)
+    what_if_unpriced: dict[str, int] = field(default_factory=dict)
 
-    def add(self, row: LedgerRow, what_if: Decimal | None = None, repriced: bool = False) -> None:
+    def add(self, row: LedgerRow, what_ifs: Map[str, Decimal | None] | None = None) -> None:
         self.calls += 1
         self.retries += int(row.retry)
         self.unpriced_calls += int(row.status == "unpriced")
@@ -61,13 +68,14 @@ class Group:
             setattr(self, name, getattr(self, name) + getattr(row, name))
         if row.cost is not None:
             self.cost += row.cost
-        if repriced:
-            if what_if is None:
-                self.what_if_unpriced += 1
+        for target, cost in (what_ifs or {}).items():
+            if cost is None:
+                self.what_ifs.setdefault(target, None)
+                self.what_if_unpriced[target] = self.what_if_unpriced.get(target, 0) + 1
             else:
-                self.what_if = (self.what_if or ZERO) + what_if
+                self.what_ifs[target] = (self.what_ifs.get(target) or ZERO) + cost
 
-    def to_json(self, by: Sequence[str] = (), as_provider: str | None = None) -> dict[str, Any]:
+    def to_json(self, by: Sequence[str] = (), as_providers: Sequence[str] = ()) -> dict[str, Any]:
         out: dict[str, Any] = dict(zip(by, self.key, strict=True))
         out.update(
             calls=self.calls,
@@ -82,9 +90,10 @@ class Group:
             cache_write_tokens=self.cache_write_tokens,
             cost_usd=str(exact(self.cost)),
         )
-        if as_provider is not None:
-            out[f"as_{as_provider}_usd"] = None if self.what_if is None else str(exact(self.what_if))
-            out[f"as_{as_provider}_unpriced_calls"] = self.what_if_unpriced
+        for target in as_providers:
+            value = self.what_ifs.get(target)
+            out[f"as_{target}_usd"] = None if value is None else str(exact(value))
+            out[f"as_{target}_unpriced_calls"] = self.what_if_unpriced.get(target, 0)
         return out
 
 
@@ -104,8 +113,10 @@ class Mapping:
     provider: str
     model: str | None
     target_model: str | None
-    basis: str  # "same model", "comparable", or why there is no price
+    basis: str  # "same model", "comparable", "model class fast", or why there is no price
     calls: int
+    target: str = ""
+    model_class: str | None = None  # the class whose model on the target was used, if it came to that
 
 
 @dataclass
@@ -116,9 +127,14 @@ class Report:
     by: tuple[str, ...]
     groups: list[Group]
     total: Group
-    as_provider: str | None = None
+    as_providers: tuple[str, ...] = ()
     mappings: list[Mapping] = field(default_factory=list)
     title: str = "cost"
+
+    @property
+    def as_provider(self) -> str | None:
+        """The what-if providers as `--as-provider` takes them (`bedrock,azure`); None if none."""
+        return ",".join(self.as_providers) or None
 
     def unpriced(self) -> list[dict[str, Any]]:
         """Each unpriced (provider, model) with its call count and the reason."""
@@ -147,15 +163,55 @@ def parse_by(text: str | None, default: str) -> tuple[str, ...]:
     return names
 
 
+def parse_as_providers(values: str | Iterable[str] | None) -> tuple[str, ...]:
+    """`--as-provider bedrock,vertex --as-provider azure` → ('bedrock', 'vertex', 'azure'), once each."""
+    if values is None:
+        return ()
+    texts = [values] if isinstance(values, str) else list(values)
+    names = [name.strip() for text in texts for name in text.split(",")]
+    return tuple(dict.fromkeys(name for name in names if name))
+
+
+def check_as_providers(catalog: PriceCatalog, targets: Sequence[str]) -> None:
+    """Raise BadInput naming every one of `targets` that has no prices of its own, and the ones that do."""
+    known = catalog.known_providers()
+    bad = [t for t in targets if t not in known or t == "local"]
+    if not bad:
+        return
+    clouds = [p for p in PODIUM_PROVIDERS if p != "local"]
+    hint = suggest(bad[0], [p for p in known if p != "local"]) if len(bad) == 1 else ""
+    names = ", ".join(bad)
+    raise BadInput(
+        f"--as-provider {names}: {'not a provider' if len(bad) == 1 else 'not providers'} with prices"
+        f" of {'its' if len(bad) == 1 else 'their'} own{hint}",
+        fix=f"name one or more of {', '.join(clouds)}, comma-separated (or a catalog provider id such as"
+        " anthropic or openai: `podium prices --provider ID` lists its prices)",
+    )
+
+
+def class_counterpart(
+    classes: ModelClasses, provider: str, model: str, target: str
+) -> tuple[str, str] | None:
+    """(class, `target`'s model) when `model` is a model class's model on `provider` and that class has
+    a model on `target`; the first such class in the table's order (gemini-2.5-pro is both smart and
+    reasoning on vertex: it is priced as smart)."""
+    key = model_key(model)
+    for name in classes.names():
+        own, there = classes.model(name, provider), classes.model(name, target)
+        if own is not None and there is not None and model_key(own) == key:
+            return name, there
+    return None
+
+
 def what_if(
-    rows: Sequence[LedgerRow], catalog: PriceCatalog, target: str
+    rows: Sequence[LedgerRow], catalog: PriceCatalog, target: str, classes: ModelClasses | None = None
 ) -> tuple[list[Decimal | None], list[Mapping]]:
-    """Each row's cost had its usage gone to `target`'s equivalent model, and the mapping used."""
-    if target not in catalog.known_providers() or target == "local":
-        raise BadInput(
-            f"--as-provider {target}: not a provider with prices of its own",
-            fix="name a cloud (bedrock, vertex, azure) or a provider id from `podium prices`",
-        )
+    """Each row's cost had its usage gone to `target`'s equivalent model, and the mapping used.
+
+    The equivalents table answers first; where it has no counterpart and `classes` is given, a model
+    that is a model class's model on its provider is priced as that class's model on `target`.
+    """
+    check_as_providers(catalog, [target])
     costs: list[Decimal | None] = []
     seen: dict[tuple[str, str | None], Mapping] = {}
     for row in rows:
@@ -165,11 +221,18 @@ def what_if(
         key = (row.provider, row.model)
         same_home = catalog.providers.get(row.provider, row.provider) == catalog.providers.get(target, target)
         equivalent = catalog.equivalent(row.provider, row.model, target) if row.model else None
+        counterpart = None
+        if row.model and not same_home and equivalent is None and classes is not None:
+            counterpart = class_counterpart(classes, row.provider, row.model, target)
         model: str | None
+        model_class: str | None = None
         if row.model and same_home:
             model, basis = row.model, "same model"
         elif equivalent is not None:
             model, basis = equivalent.model, equivalent.basis
+        elif counterpart is not None:
+            model_class, model = counterpart
+            basis = f"model class {model_class}"
         else:
             model, basis = None, f"no {target} equivalent in the catalog's equivalents table"
         cost: Decimal | None = None
@@ -182,9 +245,11 @@ def what_if(
         costs.append(cost)
         if key in seen:
             old = seen[key]
-            seen[key] = Mapping(old.provider, old.model, old.target_model, old.basis, old.calls + 1)
+            seen[key] = Mapping(
+                old.provider, old.model, old.target_model, old.basis, old.calls + 1, target, old.model_class
+            )
         else:
-            seen[key] = Mapping(row.provider, row.model, model, basis, 1)
+            seen[key] = Mapping(row.provider, row.model, model, basis, 1, target, model_class)
     return costs, list(seen.values())
 
 
@@ -193,50 +258,65 @@ def build_report(
     by: Sequence[str],
     *,
     catalog: PriceCatalog | None = None,
-    as_provider: str | None = None,
+    as_provider: str | Sequence[str] | None = None,
+    classes: ModelClasses | None = None,
     title: str = "cost",
 ) -> Report:
-    """Group rows by `by` (in first-seen order) and total them; reprice on `as_provider` if given."""
+    """Group rows by `by` (in first-seen order) and total them; reprice on each of `as_provider`
+    (a name, `bedrock,azure`, or a list) if given, falling back on `classes` (see `what_if`)."""
     rows = list(rows)
-    costs: list[Decimal | None] = [None] * len(rows)
+    targets = parse_as_providers(as_provider)
+    per_row: list[dict[str, Decimal | None]] = [{} for _ in rows]
     mappings: list[Mapping] = []
-    if as_provider is not None:
+    if targets:
         assert catalog is not None, "--as-provider needs the catalog"
-        costs, mappings = what_if(rows, catalog, as_provider)
-    repriced = as_provider is not None
+        check_as_providers(catalog, targets)  # every bad name at once, before any pricing
+        for target in targets:
+            costs, found = what_if(rows, catalog, target, classes)
+            for row_costs, cost in zip(per_row, costs, strict=True):
+                row_costs[target] = cost
+            mappings += found
     groups: dict[tuple[str, ...], Group] = {}
     total = Group()
     dims = () if by == ("call",) else tuple(by)
-    for row, cost in zip(rows, costs, strict=True):
+    for row, costs in zip(rows, per_row, strict=True):
         key = tuple(_dimension(row, d) for d in dims)
         group = groups.get(key)
         if group is None:
             group = groups[key] = Group(key=key)
-        group.add(row, cost, repriced)
-        total.add(row, cost, repriced)
+        group.add(row, costs)
+        total.add(row, costs)
     ordered = sorted(groups.values(), key=lambda g: g.key) if "day" in dims else list(groups.values())
-    return Report(rows, tuple(by), ordered, total, as_provider, mappings, title)
+    return Report(rows, tuple(by), ordered, total, targets, mappings, title)
 
 
 # --- CSV and JSON -------------------------------------------------------------------------------
 
 
 def to_json(report: Report) -> dict[str, Any]:
-    """The report as JSON-able data; `groups` (or `calls` with --by call), `total`, `unpriced`."""
-    out: dict[str, Any] = {"currency": "USD", "by": list(report.by), "as_provider": report.as_provider}
+    """The report as JSON-able data; `groups` (or `calls` with --by call), `total`, `unpriced`, and
+    with --as-provider the `mappings`, each naming the provider it is `as_provider` for."""
+    out: dict[str, Any] = {
+        "currency": "USD",
+        "by": list(report.by),
+        "as_provider": report.as_provider,
+        "as_providers": list(report.as_providers),
+    }
     if report.by == ("call",):
         out["calls"] = [row.to_json() for row in report.rows]
     else:
-        out["groups"] = [g.to_json(report.by, report.as_provider) for g in report.groups]
-    out["total"] = report.total.to_json((), report.as_provider)
+        out["groups"] = [g.to_json(report.by, report.as_providers) for g in report.groups]
+    out["total"] = report.total.to_json((), report.as_providers)
     out["unpriced"] = report.unpriced()
-    if report.as_provider is not None:
+    if report.as_providers:
         out["mappings"] = [
             {
+                "as_provider": m.target,
                 "provider": m.provider,
                 "model": m.model,
                 "as_model": m.target_model,
                 "basis": m.basis,
+                "model_class": m.model_class,
                 "calls": m.calls,
             }
             for m in report.mappings
@@ -251,8 +331,8 @@ def to_csv(report: Report) -> str:
         rows = [r.to_json() for r in report.rows]
         fields = list(JSON_FIELDS)
     else:
-        rows = [g.to_json(report.by, report.as_provider) for g in report.groups]
-        fields = list(Group().to_json((), report.as_provider))
+        rows = [g.to_json(report.by, report.as_providers) for g in report.groups]
+        fields = list(Group().to_json((), report.as_providers))
         fields = [*report.by, *fields]
     writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
@@ -283,10 +363,11 @@ def _cost_cell(group: Group) -> str:
     return text
 
 
-def _what_if_cell(group: Group) -> str:
-    text = money(group.what_if) if group.what_if is not None else "-"
-    if group.what_if_unpriced:
-        text += f" + {group.what_if_unpriced} unpriced"
+def _what_if_cell(group: Group, target: str) -> str:
+    value = group.what_ifs.get(target)
+    text = money(value) if value is not None else "-"
+    if unpriced := group.what_if_unpriced.get(target, 0):
+        text += f" + {unpriced} unpriced"
     return text
 
 
@@ -331,16 +412,15 @@ def render_table(report: Report) -> RenderableType:
             table.add_column("cached", justify="right", footer=_int(report.total.cache_read_tokens))
             table.add_column("cache write", justify="right", footer=_int(report.total.cache_write_tokens))
         table.add_column("cost", justify="right", footer=_cost_cell(report.total))
-        if report.as_provider:
-            table.add_column(f"as {report.as_provider}", justify="right", footer=_what_if_cell(report.total))
+        for target in report.as_providers:
+            table.add_column(f"as {target}", justify="right", footer=_what_if_cell(report.total, target))
         for group in report.groups:
             cells = [*group.key, _int(group.calls), _int(group.retries), _int(group.input_tokens),
                      _int(group.output_tokens)]  # fmt: skip
             if caches:
                 cells += [_int(group.cache_read_tokens), _int(group.cache_write_tokens)]
             cells.append(_cost_cell(group))
-            if report.as_provider:
-                cells.append(_what_if_cell(group))
+            cells += [_what_if_cell(group, target) for target in report.as_providers]
             table.add_row(*cells)
     parts.append(table)
     if not report.rows:
@@ -356,8 +436,8 @@ def render_table(report: Report) -> RenderableType:
             )
         )
     for m in report.mappings:
-        arrow = f"{m.provider} {m.model or '-'} → {report.as_provider} {m.target_model or '-'}"
-        parts.append(Text(f"as {report.as_provider}: {arrow} ({m.basis})", style="dim"))
+        arrow = f"{m.provider} {m.model or '-'} → {m.target} {m.target_model or '-'}"
+        parts.append(Text(f"as {m.target}: {arrow} ({m.basis})", style="dim"))
     return RichGroup(*parts)
 
 

@@ -12,11 +12,13 @@ import pytest
 from rich.console import Console
 
 from podium.core.errors import BadInput
-from podium.cost.catalog import PriceCatalog
+from podium.cost.catalog import PriceCatalog, Rate
 from podium.cost.ledger import LedgerRow, derive_rows
+from podium.cost.model_classes import ModelClasses, ModelClassFile, load_model_classes
 from podium.cost.report import (
     DIMENSIONS,
     build_report,
+    class_counterpart,
     parse_by,
     parse_since,
     render_table,
@@ -98,7 +100,7 @@ def test_as_provider_reprices_the_same_usage_on_equivalent_models(catalog: Price
     haiku = by_model["claude-haiku-4-5"]
     # Bedrock's in-region Haiku 4.5: $1.10 in, $5.50 out, $0.11 cached per MTok
     assert (
-        haiku.what_if
+        haiku.what_ifs["bedrock"]
         == D("1200") * D("1.1") / 10**6 + D(300) * D("5.5") / 10**6 + D(4000) * D("0.11") / 10**6
     )
     mapped = {(m.provider, m.model): (m.target_model, m.basis) for m in report.mappings}
@@ -106,11 +108,54 @@ def test_as_provider_reprices_the_same_usage_on_equivalent_models(catalog: Price
     assert mapped[("azure", "gpt-4o-mini")] == ("amazon.nova-lite-v1:0", "comparable")
     assert mapped[("bedrock", "amazon.nova-micro-v1:0")] == ("amazon.nova-micro-v1:0", "same model")
     assert "no bedrock equivalent" in mapped[("local", "fast")][1]
-    assert by_model["fast"].what_if is None and by_model["fast"].what_if_unpriced == 1
+    assert by_model["fast"].what_ifs["bedrock"] is None and by_model["fast"].what_if_unpriced["bedrock"] == 1
     data = to_json(report)
-    assert data["groups"][0]["as_bedrock_usd"] == str(report.groups[0].what_if)
+    assert data["groups"][0]["as_bedrock_usd"] == str(report.groups[0].what_ifs["bedrock"])
     with pytest.raises(BadInput, match="--as-provider local"):
         build_report(rows, ("model",), catalog=catalog, as_provider="local")
+
+
+def test_as_provider_falls_back_on_model_classes_where_the_equivalents_have_no_answer(
+    catalog: PriceCatalog,
+) -> None:
+    run = Events("run-v", workflow="brief")
+    run.call(
+        "a", provider="vertex", model="gemini-2.5-flash", usage={"input_tokens": 1000, "output_tokens": 400}
+    )
+    run.call(
+        "b", provider="vertex", model="gemini-2.5-pro", usage={"input_tokens": 2000, "output_tokens": 800}
+    )
+    rows = derive_rows(run.items, catalog)
+    classes = load_model_classes()
+    without = build_report(rows, ("step",), catalog=catalog, as_provider="bedrock")
+    assert without.total.what_if_unpriced["bedrock"] == 1  # the equivalents table has no gemini-2.5-flash
+    report = build_report(rows, ("step",), catalog=catalog, as_provider=["bedrock", "azure"], classes=classes)
+    mapped = {(m.target, m.model): (m.target_model, m.basis, m.model_class) for m in report.mappings}
+    fast = classes.model("fast", "bedrock")
+    assert mapped[("bedrock", "gemini-2.5-flash")] == (fast, "model class fast", "fast")
+    # gemini-2.5-pro is vertex's smart too, but the equivalents table has an answer, and it wins
+    assert mapped[("bedrock", "gemini-2.5-pro")] == ("amazon.nova-pro-v1:0", "comparable", None)
+    assert mapped[("azure", "gemini-2.5-flash")][0] == classes.model("fast", "azure")
+    rate = catalog.rate("bedrock", fast, rows[0].at)
+    assert isinstance(rate, Rate) and rate.input_mtok and rate.output_mtok
+    assert report.groups[0].what_ifs["bedrock"] == (1000 * rate.input_mtok + 400 * rate.output_mtok) / 10**6
+    data = to_json(report)
+    assert [k for k in data["total"] if k.startswith("as_")] == [
+        "as_bedrock_usd", "as_bedrock_unpriced_calls", "as_azure_usd", "as_azure_unpriced_calls",
+    ]  # fmt: skip
+
+
+def test_a_model_in_two_classes_is_priced_as_the_first_in_the_tables_order() -> None:
+    table = ModelClasses().layered(
+        "mine.yaml",
+        ModelClassFile.model_validate(
+            {"classes": {"smart": {"models": {"vertex": "g", "bedrock": "s"}},
+                         "reasoning": {"models": {"vertex": "g", "bedrock": "r"}}}}
+        ),
+    )  # fmt: skip
+    assert class_counterpart(table, "vertex", "G", "bedrock") == ("smart", "s")  # ids match as prices do
+    assert class_counterpart(table, "vertex", "g", "azure") is None  # no class model there
+    assert class_counterpart(table, "azure", "g", "bedrock") is None  # not a class model on azure
 
 
 def test_tables_render_with_totals_and_unpriced_notes(catalog: PriceCatalog) -> None:
