@@ -12,13 +12,14 @@ INSTALL := $(if $(SKIP_INSTALL),,$(STAMP))
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[all,dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
 
+# the triage example on the emulators of Bedrock, Vertex and Azure, then with no cloud: examples/demo.py
 demo: $(INSTALL)
-	$(PODIUM) run examples/research/research.yaml --provider bedrock --emulate --trace demo-trace.html
+	$(BIN)/python examples/demo.py
 
 test: $(INSTALL)
 	$(BIN)/python -m pytest -q

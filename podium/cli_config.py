@@ -48,11 +48,28 @@ def register(cli: click.Group, configure: Configure) -> None:
         if file is None:
             _show_file(profile, config_file, as_json)
             return
-        configured = configure(file, profile, config_file, provider, sets)
+        configured = _with_classes(configure(file, profile, config_file, provider, sets))
         if as_json:
             echo_json(configured.to_json())
             return
         _print(configured)
+
+
+def _with_classes(configured: Configured) -> Configured:
+    """Each model class an agent names (`model: fast`) as the model it is on the agent's provider,
+    as a run resolves it (the workflow's own `providers.<name>.models` already did, where it maps it)."""
+    import dataclasses
+
+    from podium.resolve import model_classes
+
+    classes = model_classes()
+    agents = dict(configured.agents)
+    for name, binding in agents.items():
+        table = classes.for_provider(binding.provider.value)
+        if binding.kind == "model" and binding.target in table:
+            resolved = f"{table[binding.target]} (model class {binding.target})"
+            agents[name] = dataclasses.replace(binding, target=resolved)
+    return dataclasses.replace(configured, agents=agents)
 
 
 def _show_file(profile: str | None, config_file: str | None, as_json: bool) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -24,10 +23,9 @@ from podium.core.errors import Problem, WorkflowError
 from podium.core.loader import Positions, dotted, suggest
 from podium.core.loader.positions import read_yaml
 from podium.core.spec import Agent, Workflow
-from podium.cost.model_classes import ModelClasses, load_model_classes
+from podium.cost.model_classes import ENV, ModelClasses, process_model_classes
 from podium.plugins.manager import Plugins
 
-ENV = "PODIUM_MODEL_CLASSES"
 LOCK_FILE = "podium-lock.json"
 # the keys of a binding or a lock-file entry that name a managed agent (Bedrock agent_id, Vertex
 # engine, Foundry agent / agent_name)
@@ -39,8 +37,7 @@ _WORD = re.compile(r"^[A-Za-z_]+$")
 def model_classes(files: Iterable[str | Path] = ()) -> ModelClasses:
     """The table for this process: podium's, then each file in $PODIUM_MODEL_CLASSES (separated as
     PATH is), then `files` (`--model-classes`), the later winning."""
-    from_env = [p for p in os.environ.get(ENV, "").split(os.pathsep) if p.strip()]
-    return load_model_classes([*from_env, *files])
+    return process_model_classes(files)
 
 
 def lay_classes(workflow: Workflow, classes: ModelClasses, providers: Collection[str]) -> Workflow:

@@ -95,10 +95,10 @@ def add_commands(cli: Any) -> None:
         check_as_providers(catalog, targets)  # a mistyped name fails before the ledger is synced
         classes = None
         if targets:
-            from podium.resolve import model_classes
+            from podium.cost.model_classes import process_model_classes
 
             # the same table `podium run` resolves classes with: podium's, $PODIUM_MODEL_CLASSES, then ours
-            classes = model_classes(class_files)
+            classes = process_model_classes(class_files)
         store = open_store(db)
         try:
             if run_ids:

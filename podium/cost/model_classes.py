@@ -12,6 +12,7 @@ a class's model as that class's model on another provider.
 from __future__ import annotations
 
 import functools
+import os
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -222,3 +223,13 @@ def load_model_classes(extra_files: Iterable[str | Path] = ()) -> ModelClasses:
 def _shipped() -> ModelClasses:
     content, lines = read_model_classes(TABLE_PATH)
     return ModelClasses().layered(str(TABLE_PATH), content, lines)
+
+
+ENV = "PODIUM_MODEL_CLASSES"  # model-class files for every command, separated as PATH is
+
+
+def process_model_classes(files: Iterable[str | Path] = ()) -> ModelClasses:
+    """The table for this process: podium's, then each file in $PODIUM_MODEL_CLASSES, then `files`
+    (`--model-classes`), the later winning; what `podium run` and `podium cost` both resolve with."""
+    from_env = [p for p in os.environ.get(ENV, "").split(os.pathsep) if p.strip()]
+    return load_model_classes([*from_env, *files])

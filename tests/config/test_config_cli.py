@@ -193,3 +193,13 @@ def test_a_lock_file_for_another_target_is_said_on_the_terminal_and_in_the_runs_
     assert steps["research"]["bound_to"] == {
         "kind": "model", "id": SONNET, "via": "model; the lock file is for another target"
     }  # fmt: skip
+
+
+def test_config_show_resolves_a_model_class_to_the_clouds_model(tmp_path: Path) -> None:
+    triage = Path(__file__).resolve().parents[2] / "examples" / "triage"
+    for profile, model in (("gcp", "gemini-2.5-flash"), ("aws", HAIKU)):
+        shown = podium("config", "show", "triage.yaml", "--profile", profile, "--json", folder=triage)
+        assert shown.returncode == 0, shown.stderr
+        agents = json.loads(shown.stdout)["agents"]
+        assert agents["classifier"]["target"] == f"{model} (model class fast)"
+        assert agents["classifier"]["model"] == "fast"
