@@ -51,6 +51,9 @@ class HttpResponse:
 Handler = Callable[[HttpRequest], HttpResponse]
 
 
+STOP_GRACE = 2.0  # seconds a stopping emulator gives requests in flight to answer
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -60,6 +63,9 @@ class _Server(ThreadingHTTPServer):
         self.connections: set[socket.socket] = set()
         self.connections_lock = threading.Lock()
         self.scheme = "http"
+        # requests being answered: stopping lets them write their answer before it closes connections
+        self.answering = 0
+        self.answered = threading.Condition()
         super().__init__(address, _RequestHandler)
 
     def process_request(self, request: Any, client_address: Any) -> None:
@@ -102,17 +108,22 @@ class _RequestHandler(BaseHTTPRequestHandler):
             body=body,
             url=f"{self.server.scheme}://{self.headers.get('Host', '127.0.0.1')}{self.path}",
         )
+        server = self.server
+        with server.answered:
+            server.answering += 1
         try:
-            response = self.server.handle_request_fn(request)
-        except Exception as exc:  # a bug in an emulator is a 500, never a hung client
-            response = HttpResponse(
-                500,
-                {"Content-Type": "application/json"},
-                json.dumps(
-                    {"error": {"code": "InternalError", "message": f"emulator error: {type(exc).__name__}"}}
-                ).encode(),
-            )
-        self._write(response)
+            try:
+                response = server.handle_request_fn(request)
+            except Exception as exc:  # a bug in an emulator is a 500, never a hung client
+                said = {"code": "InternalError", "message": f"emulator error: {type(exc).__name__}"}
+                response = HttpResponse(
+                    500, {"Content-Type": "application/json"}, json.dumps({"error": said}).encode()
+                )
+            self._write(response)
+        finally:
+            with server.answered:
+                server.answering -= 1
+                server.answered.notify_all()
 
     def _write(self, response: HttpResponse) -> None:
         self.send_response(response.status)
@@ -202,6 +213,8 @@ class EmulatorServer:
         if server is None:
             return
         self.stopping.set()  # wakes handlers sleeping through a delay fault
+        with server.answered:  # ... and lets them send their answer (a 503) before connections close
+            server.answered.wait_for(lambda: server.answering == 0, timeout=STOP_GRACE)
         server.shutdown()
         with server.connections_lock:
             open_connections = list(server.connections)

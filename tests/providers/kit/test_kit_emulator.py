@@ -162,6 +162,36 @@ def test_stopping_wakes_a_delayed_request() -> None:
     assert replies == [503] and time.perf_counter() - started < 5
 
 
+class Busy(Tiny):
+    """Tiny with an operation that takes a while to answer and cannot be woken early."""
+
+    def routes(self) -> Sequence[Route]:
+        return [*super().routes(), Route("POST", re.compile(r"^/busy$"), "Busy", self.busy)]
+
+    def busy(self, request: HttpRequest, match: re.Match[str], detail: dict[str, Any]) -> HttpResponse:
+        time.sleep(0.4)  # a handler at work (not a delay fault: stopping does not wake it)
+        return HttpResponse(200, {"Content-Type": "text/plain"}, b"done")
+
+
+def test_stopping_lets_a_request_being_answered_finish_its_answer() -> None:
+    emulator = Busy().start()
+    replies: list[int | str] = []
+
+    def ask() -> None:
+        try:
+            replies.append(httpx.post(f"{emulator.endpoint_url}/busy", timeout=10).status_code)
+        except httpx.HTTPError as exc:
+            replies.append(type(exc).__name__)
+
+    worker = threading.Thread(target=ask)
+    worker.start()
+    while not emulator.requests:
+        time.sleep(0.01)
+    emulator.stop()  # while the handler is still at work
+    worker.join(5)
+    assert replies == [200]  # its answer, not a connection closed under it
+
+
 def test_cut_drops_a_stream_after_its_first_frame(tiny: Tiny, http: httpx.Client) -> None:
     tiny.faults.cut(operation="Stream")
     got: list[str] = []
