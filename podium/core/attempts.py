@@ -255,16 +255,17 @@ class Attempts:
                     session_id=request.session_id, repair=repair,
                     prompt=request.messages[-1].content,
                 )  # fmt: skip
-                tools = StepTools(
-                    self.state, sid, request.item, attempt=attempt,
-                    idempotency_key=request.idempotency_key, loop=asyncio.get_running_loop(),
+                # what the call learns once it has its CallStarted event: its span's trace context,
+                # and (for an agent with tools) where its tool calls are recorded and replayed from
+                tools = (
+                    StepTools(
+                        self.state, sid, request.item, attempt=attempt,
+                        idempotency_key=request.idempotency_key, loop=asyncio.get_running_loop(),
+                    )
+                    if request.tools
+                    else None
                 )  # fmt: skip
-                request = request.model_copy(
-                    update={
-                        "traceparent": traceparent(request.run_id, call_key(opened.seq)),
-                        "tool_log": tools,
-                    }
-                )
+                request = request.started(traceparent(request.run_id, call_key(opened.seq)), tools)
                 started = self.clock.monotonic()
                 try:
                     if request.timeout is not None:

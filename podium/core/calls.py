@@ -133,6 +133,23 @@ class AgentRequest(BaseModel):
         """The first user message: the step's rendered prompt."""
         return self.messages[0].content
 
+    def started(self, traceparent: str | None, tool_log: ToolLog | None) -> AgentRequest:
+        """This request as made, once its CallStarted event is written: with its span's trace
+        context and its tool log. A copy (the request the before-call hooks saw stays as it was),
+        made without validating again what was validated when the request was built: a call's
+        hot path."""
+        copy = object.__new__(AgentRequest)
+        fields = dict(self.__dict__)
+        fields["traceparent"], fields["tool_log"] = traceparent, tool_log
+        object.__setattr__(copy, "__dict__", fields)
+        object.__setattr__(copy, "__pydantic_fields_set__", self.__pydantic_fields_set__ | _STARTED)
+        object.__setattr__(copy, "__pydantic_extra__", self.__pydantic_extra__)
+        object.__setattr__(copy, "__pydantic_private__", self.__pydantic_private__)
+        return copy
+
+
+_STARTED = frozenset({"traceparent", "tool_log"})
+
 
 class AgentResponse(BaseModel):
     """What an agent answered, with usage and the provider's own identifiers.
