@@ -27,6 +27,7 @@ from podium.core.store.base import (
 from podium.core.store.connection import DerivedTables, delete_run_rows, transaction
 from podium.core.store.migrations import migrate, schema_version
 
+_TYPES: dict[str, EventType] = {str(t): t for t in EventType}  # a dict lookup, not EventType(...)
 _INSERT = "INSERT INTO events (run_id, seq, at, type, step, attempt, data) VALUES (?, ?, ?, ?, ?, ?, ?)"
 
 
@@ -156,17 +157,14 @@ class SQLiteStore:
                 " WHERE run_id=? AND seq>? ORDER BY seq LIMIT ?",
                 (run_id, after, -1 if limit is None else limit),
             ).fetchall()
+        # One json.loads over the rows' data as one array: a resume reads every event of its run,
+        # and a call per row (40,000 for a 10,000-step run) costs twice the decoding itself.
+        datas = json.loads("[" + ",".join([r[6] for r in rows]) + "]") if rows else []
+        types = _TYPES
+        parse = datetime.fromisoformat
         return [
-            Event(
-                run_id=r[0],
-                seq=r[1],
-                at=datetime.fromisoformat(r[2]),
-                type=EventType(r[3]),
-                step=r[4],
-                attempt=r[5],
-                data=json.loads(r[6]),
-            )
-            for r in rows
+            Event(r[0], r[1], types[r[3]], r[4], r[5], data, parse(r[2]))
+            for r, data in zip(rows, datas, strict=True)
         ]
 
     _RUN_COLUMNS = (
