@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 
+from podium.core.calls import Usage
 from podium.core.events import Event, EventType, RunStatus, StepStatus
 from podium.core.replay import Reply, fold, progress
+from podium.core.run import StepResult
 
 T = EventType
 T0 = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
@@ -207,3 +209,21 @@ def test_fold_lists_unstarted_steps_and_needs_an_event() -> None:
     assert {s.status for s in run.steps.values()} == {StepStatus.PENDING}
     with pytest.raises(ValueError, match="at least one event"):
         fold([])
+
+
+def test_fold_builds_the_models_validation_would_build() -> None:
+    """Steps are assembled from plain dicts without validation: they must be what validating
+    their own dump gives, each with its own fields, defaults where the log said nothing."""
+    run = fold(OUTPUTS, ["unstarted"])
+    for sid, step in run.steps.items():
+        assert step == StepResult.model_validate(step.model_dump()), sid
+        assert step.model_fields_set <= set(StepResult.model_fields), sid
+    assert run.usage == Usage.model_validate(run.usage.model_dump())
+    unstarted = run.steps["unstarted"]
+    assert (unstarted.agent, unstarted.error, unstarted.started_at, unstarted.bound_to) == (None,) * 4
+    assert unstarted.usage == Usage(requests=0)
+    run.steps["a"].provider = "changed"  # one step's result is not another's
+    assert [s.provider for s in run.steps.values()].count("changed") == 1
+    assert run.last_seq == 17
+    # steps with the same counts may share one (frozen) Usage; different counts never do
+    assert run.steps["a"].usage != run.steps["each"].usage
