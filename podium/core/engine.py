@@ -19,7 +19,7 @@ from podium.core.errors import RunBusy
 from podium.core.events import Event, EventType
 from podium.core.lease import HEARTBEAT_SECONDS, LEASE_SECONDS, owner_id
 from podium.core.plan import Plan, ProviderLookup
-from podium.core.replay import Progress, fold, progress
+from podium.core.replay import Progress, collector_held, fold, progress
 from podium.core.run import Run
 from podium.core.scheduler import Scheduler
 from podium.core.spec import Workflow
@@ -123,8 +123,10 @@ class Engine:
                 fix="wait for it to finish, or stop it with `podium cancel`",
             )
         try:
-            events = self.store.events(run_id)
-            yield Claim(run_id, owner, events, progress(events))
+            with collector_held():
+                events = self.store.events(run_id)
+                claim = Claim(run_id, owner, events, progress(events))
+            yield claim
         finally:
             self.store.release_lease(run_id, owner)
 
@@ -270,5 +272,6 @@ class _Driver:
     def result(self) -> Run:
         """The run as its events tell it (read once: a resume's earlier events are already here)."""
         after = self.prior[-1].seq if self.prior else 0
-        events = [*self.prior, *self.engine.store.events(self.state.run_id, after=after)]
-        return fold(events, self.state.workflow.steps)
+        with collector_held():
+            events = [*self.prior, *self.engine.store.events(self.state.run_id, after=after)]
+            return fold(events, self.state.workflow.steps)

@@ -4,7 +4,9 @@ Progress a resume schedules from. The event log is the one source of truth; both
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import gc
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -89,6 +91,25 @@ class Progress:
     @property
     def settled(self) -> set[str]:
         return set(self.views)
+
+
+@contextmanager
+def collector_held() -> Iterator[None]:
+    """Hold off Python's cyclic garbage collector while a run's events are read and folded in bulk.
+
+    Reading 40,000 events makes some 100,000 dicts, lists and events that all stay alive: each
+    allocation threshold starts a collection that traverses them again, and with a finished run
+    of 10,000 steps alive the older generations too, for nothing (they hold no cycles; refcounts
+    free whatever is dropped). That was a third of a 10,000-step resume. The collector is
+    restored afterwards, only if it was on: nested or concurrent holds leave it as they found it.
+    """
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
 
 
 def progress(events: Iterable[Event]) -> Progress:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import gc
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -10,7 +11,7 @@ import pytest
 
 from podium.core.calls import Usage
 from podium.core.events import Event, EventType, RunStatus, StepStatus
-from podium.core.replay import Reply, fold, progress
+from podium.core.replay import Reply, collector_held, fold, progress
 from podium.core.run import StepResult
 
 T = EventType
@@ -227,3 +228,23 @@ def test_fold_builds_the_models_validation_would_build() -> None:
     assert run.last_seq == 17
     # steps with the same counts may share one (frozen) Usage; different counts never do
     assert run.steps["a"].usage != run.steps["each"].usage
+
+
+def test_the_collector_is_held_only_while_held_and_left_as_it_was_found() -> None:
+    assert gc.isenabled()
+    with collector_held():
+        assert not gc.isenabled()
+        with collector_held():  # nested: the inner hold must not turn it back on
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), collector_held():
+        raise RuntimeError("a failed read")
+    assert gc.isenabled()
+    gc.disable()  # a program that runs without the collector keeps it off
+    try:
+        with collector_held():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
