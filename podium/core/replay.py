@@ -116,6 +116,9 @@ def progress(events: Iterable[Event]) -> Progress:
     """Fold a run's events into its Progress: what a resume needs to schedule only what is unfinished."""
     p = Progress()
     outputs = StoredOutputs()
+    # Finished calls not yet consumed, as their events: nearly every one is consumed by its step's
+    # next event, so a Reply is built only for those left at the end.
+    unconsumed: dict[Key, Event] = {}
     for ev in events:
         p.seq = ev.seq
         t, d, sid = ev.type, ev.data, ev.step
@@ -137,14 +140,14 @@ def progress(events: Iterable[Event]) -> Progress:
             outputs.call_finished(ev)
             if "waiting" in d:  # it stopped for a person's approval of a tool: there is no reply to use
                 continue
-            p.replies[key] = Reply(ev.seq, ev.attempt or 0, d.get("provider", ""), d.get("reply"))
+            unconsumed[key] = ev
         elif t is EventType.CALL_FAILED:
             key = (sid, d.get("item"))
             p.inflight.pop(key, None)
-            p.replies.pop(key, None)  # a rejected reply (output_invalid) must not be reused
+            unconsumed.pop(key, None)  # a rejected reply (output_invalid) must not be reused
         elif t is EventType.ITEM_SUCCEEDED:
             index, _ = outputs.item_succeeded(ev)
-            p.replies.pop((sid, index), None)
+            unconsumed.pop((sid, index), None)
         elif t is EventType.STEP_SUCCEEDED or t is EventType.STEP_REJECTED:
             rejected = t is EventType.STEP_REJECTED or bool(d.get("rejected"))  # (older logs: a flag)
             view: dict[str, Any] = {"output": outputs.step_succeeded(ev), "status": str(StepStatus.SUCCEEDED)}
@@ -152,8 +155,8 @@ def progress(events: Iterable[Event]) -> Progress:
                 view.update(status=str(StepStatus.REJECTED), rejected=True)
             p.views[sid] = view
             p.failed.pop(sid, None)
-            for key in [k for k in p.replies if k[0] == sid]:
-                del p.replies[key]
+            for key in [k for k in unconsumed if k[0] == sid]:
+                del unconsumed[key]
         elif t is EventType.STEP_SKIPPED:
             p.views[sid] = {"output": None, "status": str(StepStatus.SKIPPED)}
             p.failed.pop(sid, None)
@@ -167,6 +170,10 @@ def progress(events: Iterable[Event]) -> Progress:
         elif t is EventType.APPROVAL_DECIDED:
             p.decided[sid] = dict(d)
     p.items = outputs.items
+    p.replies = {
+        key: Reply(ev.seq, ev.attempt or 0, ev.data.get("provider", ""), ev.data.get("reply"))
+        for key, ev in unconsumed.items()
+    }
     return p
 
 
