@@ -328,6 +328,8 @@ def long_runs(details: dict[str, Any]) -> list[Row]:
             f"{ms(p['resume_s'])} ({p['resume_s'] / p['events'] * 1e6:.1f} µs per event of {p['events']:,})",
             f"{ms(dag['resume_s'])} (same graph, durability=exit)",
             ratio(p["resume_s"], dag["resume_s"]),
+            "≤ 70 ms (≤ 2x LangGraph)",
+            verdict(p["resume_s"] <= 0.070),
         ),
         Row(
             "4b. same, LangGraph as one node looping, a checkpoint per step (durability=sync)",
