@@ -13,6 +13,7 @@ ruamel, which also keeps the line numbers a problem needs.
 
 from __future__ import annotations
 
+import gc
 import re
 from typing import Any
 
@@ -153,16 +154,17 @@ def read_fast(text: str) -> Any:
     # takes a tab where ruamel refuses some (`a:\tb`), and a refusal must stay one
     if text.startswith("%") or "\n%" in text or "\t" in text or _TAG_OR_ANCHOR.search(text):
         raise NotFast
+    # A 10,000-step file makes ~90,000 nodes and as many values, none of them in a cycle: the cyclic
+    # collector, run again and again as they pile up, took half the read. It is paused meanwhile.
+    collecting = gc.isenabled()
+    gc.disable()
     composer = _Composer(text)
     try:
         node = composer.get_single_node()
-    except yaml.YAMLError:  # ruamel says what is malformed, and where
+        return None if node is None else _build(node)
+    except (yaml.YAMLError, RecursionError):  # ruamel says what is malformed, and where
         raise NotFast from None
     finally:
         composer.dispose()
-    if node is None:
-        return None
-    try:
-        return _build(node)
-    except RecursionError:
-        raise NotFast from None
+        if collecting:
+            gc.enable()
