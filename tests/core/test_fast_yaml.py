@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 from pathlib import Path
 from typing import Any
 
@@ -208,3 +210,19 @@ def test_a_problem_found_on_the_fast_path_keeps_its_line(
     assert needle in problem.message
     assert problem.line is not None and problem.column is not None
     assert problem.line == next(i for i, line in enumerate(text.splitlines(), 1) if where in line)
+
+
+@needs_libyaml
+@pytest.mark.parametrize("text", ["a: 1", "a: [unclosed"])
+def test_the_collector_paused_for_a_read_runs_again(text: str) -> None:
+    assert gc.isenabled()
+    with contextlib.suppress(NotFast):
+        read_fast(text)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with contextlib.suppress(NotFast):
+            read_fast(text)
+        assert not gc.isenabled()  # paused by the caller, it stays paused
+    finally:
+        gc.enable()
