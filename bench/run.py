@@ -355,6 +355,8 @@ def long_runs(details: dict[str, Any]) -> list[Row]:
             f"{ms(pm['load_s'])} (parse and check the workflow file)",
             f"{ms(ln['load_s'])} (build and compile the StateGraph)",
             ratio(pm["load_s"], ln["load_s"]),
+            "≤ 500 ms",
+            verdict(pm["load_s"] <= 0.5),
         )
     )
 

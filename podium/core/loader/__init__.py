@@ -24,6 +24,7 @@ from podium.core.loader.checks import (
     _check_steps,
     _check_templates,
 )
+from podium.core.loader.fast_yaml import NotFast, read_fast
 from podium.core.loader.inputs import coerce_input, resolve_inputs
 from podium.core.loader.positions import Path_, Positions, _parse_yaml, dotted
 from podium.core.loader.problems import _Problems, _pydantic_problems, suggest
@@ -57,8 +58,35 @@ def parse(
     `providers` names the installed providers; `provider_configs` and `provider_bindings` map a
     provider's name to the pydantic model of its `providers:` settings and of an agent's section
     named after it. Checks against what is not given are skipped.
+
+    libyaml reads the text when it reads it exactly as ruamel would (see `fast_yaml`); it keeps no
+    line numbers, so when there is a problem to report, or libyaml is not sure, ruamel reads the text
+    again and the checks run again with the positions it keeps: a problem reads the same either way.
     """
+    checks = (base_dir, providers, provider_configs, provider_bindings, check_functions)
+    try:
+        data = read_fast(text)
+    except NotFast:
+        pass
+    else:
+        try:
+            return _checked(data, file, {}, *checks)
+        except WorkflowError:
+            pass
     data, positions = _parse_yaml(text, file)
+    return _checked(data, file, positions, *checks)
+
+
+def _checked(
+    data: Any,
+    file: str,
+    positions: Positions,
+    base_dir: Path | None,
+    providers: Collection[str] | None,
+    provider_configs: Mapping[str, type[BaseModel]] | None,
+    provider_bindings: Mapping[str, type[BaseModel]] | None,
+    check_functions: bool,
+) -> Workflow:
     problems = _Problems(file, positions)
     if data is None or data == {}:
         problems.add((), "the workflow file is empty", fix="start with name:, agents: and steps:")
