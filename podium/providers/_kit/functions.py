@@ -156,8 +156,8 @@ class FunctionThreads:
         loop = asyncio.get_running_loop()
         job = _Job(fn, args, kwargs, contextvars.copy_context(), loop, loop.create_future())
         with self._cond:
-            if self._closed:
-                raise RuntimeError("the function threads are closed")
+            # a provider called again after `close` (as its HTTP client, made again) gets threads again
+            self._closed = False
             self._jobs.append(job)
             if self._idle + self._finishing >= len(self._jobs):
                 self._cond.notify()
@@ -228,7 +228,8 @@ class FunctionThreads:
             job = self._next(finishing=True)
 
     def close(self) -> None:
-        """Stop taking calls; idle threads end now, busy ones when their call returns."""
+        """Let the threads go: idle ones end now, busy ones when their call returns (a later call
+        starts threads again)."""
         with self._cond:
             self._closed = True
             self._cond.notify_all()

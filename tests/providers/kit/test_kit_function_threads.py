@@ -89,3 +89,13 @@ async def test_an_error_reaches_the_caller_and_async_functions_run_on_the_loop()
         await threads.call(boom)
     assert await threads.call(on_loop) == id(asyncio.get_running_loop())
     threads.close()
+
+
+async def test_after_close_idle_threads_end_and_a_later_call_still_runs() -> None:
+    threads = FunctionThreads(2)
+    first = await threads.run(threading.current_thread)
+    threads.close()
+    await asyncio.to_thread(first.join, 2)
+    assert not first.is_alive()
+    assert await asyncio.wait_for(threads.run(lambda: "again"), 2) == "again"
+    threads.close()
