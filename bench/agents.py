@@ -1,7 +1,8 @@
 """The agents every benchmark workload calls, on podium and on its peers alike: they measure the engine.
 
-All but `noop_sync` are coroutines, so that neither engine hands them to a thread. podium calls them
-through its local provider (`function: 'agents:noop'`); the peers' nodes call the same functions.
+All but `noop_sync` are coroutines, so that neither engine hands them to a thread (benchmark 9 does).
+podium calls them through its local provider (`function: 'agents:noop'`); the peers' nodes call the
+same functions.
 """
 
 import asyncio
@@ -14,7 +15,8 @@ async def noop(prompt: str) -> str:
 
 
 def noop_sync(prompt: str) -> str:
-    """The no-op as a plain function: only for LangGraph's synchronous `invoke` (benchmark 1d)."""
+    """The no-op as a plain function, as most users write an agent: podium hands it to a thread
+    (benchmark 9), LangGraph's synchronous `invoke` calls it in place (benchmarks 1d and 9b)."""
     return "ok"
 
 

@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import inspect
 import operator
+import sqlite3
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypedDict
 
 import agents
 import aiosqlite
 from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Durability, Send
@@ -160,11 +162,26 @@ async def run(
     return time.perf_counter() - started
 
 
-def run_sync(graph: Any, steps: int) -> float:
+def run_sync(graph: Any, steps: int, *, durability: Durability | None = None, thread: str = "bench") -> float:
     """Seconds for the synchronous `graph.invoke` to finish."""
     started = time.perf_counter()
-    graph.invoke({}, config(steps))
+    graph.invoke({}, config(steps, thread), durability=durability)
     return time.perf_counter() - started
+
+
+@contextmanager
+def sqlite_saver_sync(path: Path, synchronous: str) -> Iterator[SqliteSaver]:
+    """LangGraph's synchronous SQLite checkpointer on a file, as a script using `invoke` has it; WAL
+    (as `AsyncSqliteSaver` turns on) and `synchronous` set here, as for `sqlite_saver`."""
+    conn = sqlite3.connect(str(path), check_same_thread=False)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={synchronous}")
+        saver = SqliteSaver(conn)
+        saver.setup()
+        yield saver
+    finally:
+        conn.close()
 
 
 @asynccontextmanager

@@ -384,6 +384,94 @@ def long_runs(details: dict[str, Any]) -> list[Row]:
     return rows
 
 
+# --- 9. sync agents: plain `def` functions, as most users write an agent ---------------------------
+
+DURABLE = 100 if QUICK else 300  # benchmark 9b: the issue's 300-step durable chain
+
+
+def best_sync(sides: dict[str, Callable[[], float]], repeat: int = REPEAT) -> dict[str, float]:
+    """`best` for sides that are plain calls (`podium.run` starts its own loop, `invoke` needs none)."""
+    for run in sides.values():
+        run()
+    fastest: dict[str, float] = {}
+    for _ in range(repeat):
+        for name, run in sides.items():
+            gc.collect()
+            gc.freeze()
+            try:
+                seconds = run()
+            finally:
+                gc.unfreeze()
+            fastest[name] = min(seconds, fastest.get(name, seconds))
+    return fastest
+
+
+async def sync_chain() -> list[Row]:
+    sync, coro = Chain(STEPS, agent="noop_sync"), Chain(STEPS)
+    podium_side.workflow(sync), podium_side.workflow(coro)
+    t = await best(
+        {
+            "sync": lambda: podium_side.run(sync, MemoryStore()),
+            "async": lambda: podium_side.run(coro, MemoryStore()),
+        }
+    )
+    return [
+        Row(
+            f"9. sync agents: chain of {STEPS:,} plain `def` no-ops, in memory (`Engine.run`)",
+            us(t["sync"], STEPS),
+            f"same chain of `async def` no-ops: {us(t['async'], STEPS)}",
+            ratio(t["sync"], t["async"]),
+            "≤ 1.2x",
+            verdict(t["sync"] <= 1.2 * t["async"]),
+        )
+    ]
+
+
+def sync_durable(tmp: Path) -> list[Row]:
+    sync, coro = Chain(DURABLE, agent="noop_sync"), Chain(DURABLE)
+    podium_side.workflow(sync), podium_side.workflow(coro)
+    plain = Chain(DURABLE)  # LangGraph's plain-function nodes call `noop_sync` (`chain_graph(sync=True)`)
+
+    def on_langgraph() -> float:
+        with langgraph_side.sqlite_saver_sync(fresh(tmp, "langgraph"), "NORMAL") as saver:
+            graph = langgraph_side.chain_graph(plain, sync=True, checkpointer=saver)
+            return langgraph_side.run_sync(graph, DURABLE, durability="sync", thread=f"t{next(_ids)}")
+
+    t = best_sync(
+        {
+            "sync": lambda: podium_side.run_public(sync, fresh(tmp, "podium")),
+            "async": lambda: podium_side.run_public(coro, fresh(tmp, "podium")),
+            "langgraph": on_langgraph,
+        }
+    )
+    saver = f"{us(t['langgraph'], DURABLE)} (SqliteSaver, `invoke`, plain-function nodes, durability=sync)"
+    name = f"9b. durable chain of {DURABLE:,} plain `def` no-ops through `podium.run`, default store (SQLite)"
+    return [
+        Row(
+            name,
+            us(t["sync"], DURABLE),
+            saver,
+            ratio(t["sync"], t["langgraph"]),
+            "≤ 0.3x",
+            verdict(t["sync"] <= 0.3 * t["langgraph"]),
+        ),
+        Row(
+            "9c. same chain of `async def` no-ops through `podium.run`: the public API's durable chain",
+            us(t["async"], DURABLE),
+            saver,
+            ratio(t["async"], t["langgraph"]),
+        ),
+        Row(
+            "9d. 9b against 9c: a plain `def` agent against an `async def` one, through `podium.run`",
+            us(t["sync"], DURABLE),
+            us(t["async"], DURABLE),
+            ratio(t["sync"], t["async"]),
+            "≤ 1.2x",
+            verdict(t["sync"] <= 1.2 * t["async"]),
+        ),
+    ]
+
+
 # --- 6. start-up ------------------------------------------------------------------------------
 
 
@@ -686,7 +774,19 @@ def write(rows: list[Row], details: dict[str, Any], took: float, loads: tuple[st
     return text
 
 
+def sync_agents() -> list[Row]:
+    """The rows of benchmark 9 (`run.py sync` runs only these and prints them)."""
+    rows = asyncio.run(sync_chain())
+    with tempfile.TemporaryDirectory() as tmp:
+        rows += sync_durable(Path(tmp))
+    return rows
+
+
 def main() -> None:
+    if sys.argv[1:] == ["sync"]:
+        for row in sync_agents():
+            print(f"| {row.benchmark} | {row.podium} | {row.peer} | {row.ratio} | {row.target} | {row.met} |")
+        return
     started = time.perf_counter()
     loads = " / ".join(f"{x:.2f}" for x in os.getloadavg())
     details: dict[str, Any] = {}
@@ -706,6 +806,8 @@ def main() -> None:
     print("[bench] live OTLP export", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         rows += asyncio.run(live_otlp(Path(tmp)))
+    print("[bench] sync agents", flush=True)
+    rows += sync_agents()
     took = time.perf_counter() - started
     end_loads = " / ".join(f"{x:.2f}" for x in os.getloadavg())
     text = write(rows, details, took, (loads, end_loads))

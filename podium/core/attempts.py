@@ -48,7 +48,9 @@ class Attempts:
         self.clock = clock
         self.rng = rng
         wf = state.workflow
-        self.env = ProviderEnv(workflow=wf.name, base_dir=wf.base_dir, mock=wf.mock)
+        self.env = ProviderEnv(
+            workflow=wf.name, base_dir=wf.base_dir, mock=wf.mock, concurrency=wf.defaults.concurrency
+        )
         self.instances: dict[str, Provider] = {}
         self.limits: dict[str, asyncio.Semaphore] = {}
         self.global_limit = asyncio.Semaphore(wf.defaults.concurrency)

@@ -180,11 +180,13 @@ class AgentResponse(BaseModel):
 
 @dataclass(frozen=True, slots=True)
 class ProviderEnv:
-    """What a provider learns about the workflow it serves: where it lives and its mock replies."""
+    """What a provider learns about the workflow it serves: where it lives, its mock replies, and how
+    many agent calls the run has in flight at most (`defaults.concurrency`), to size its threads."""
 
     workflow: str
     base_dir: Path
     mock: Mapping[str, Any] = field(default_factory=dict)
+    concurrency: int = 16
 
 
 class ProviderConfig(BaseModel):

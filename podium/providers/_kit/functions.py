@@ -3,6 +3,7 @@
 Two places call user code: an event loop (the local provider's python agents) and a provider's
 worker thread (a cloud agent's tools, while the SDK call that asked for them waits). Both must
 call a plain function without blocking the loop, and await an async one on the run's own loop.
+A provider calls plain functions on its own `FunctionThreads`: a bounded pool of reused threads.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ import os
 import sysconfig
 import threading
 import traceback
+from collections import deque
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +99,145 @@ async def in_daemon_thread(fn: Callable[..., Any], *args: Any, **kwargs: Any) ->
 
     threading.Thread(target=work, name=f"podium-fn-{getattr(fn, '__name__', 'fn')}", daemon=True).start()
     return await future
+
+
+@dataclass(slots=True, eq=False)
+class _Job:
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    ctx: contextvars.Context
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[Any]
+    state: int = 0  # _QUEUED, _RUNNING or _DONE, under the pool's lock
+    abandoned: bool = field(default=False)
+
+
+_QUEUED, _RUNNING, _DONE = 0, 1, 2
+
+
+class FunctionThreads:
+    """A bounded pool of reused daemon threads for a user's plain (blocking) functions.
+
+    One per provider instance, sized by how many calls the run lets it have in flight, so a call
+    reuses an idle thread instead of starting one. The threads are daemons, not `asyncio.to_thread`'s:
+    the default executor's threads are joined when `asyncio.run` closes the loop (and at interpreter
+    exit), so a run cancelled while a function blocks would keep its process alive until it returned.
+
+    A call whose awaiting task is cancelled (a step timeout, a cancelled run) returns at once. Its
+    function cannot be interrupted: the thread running it is abandoned, stops counting against the
+    bound (so a stuck function never holds the pool), and rejoins the pool when the function
+    returns, if there is room, else ends. A cancelled call still queued is dropped. Idle threads end
+    after `idle_seconds`, and all of them on `close`.
+    """
+
+    def __init__(self, size: int, *, name: str = "fn", idle_seconds: float = 30.0) -> None:
+        self.size = max(1, size)
+        self.name = name
+        self.idle_seconds = idle_seconds
+        self._cond = threading.Condition(threading.Lock())
+        self._jobs: deque[_Job] = deque()
+        self._idle = 0  # threads waiting for a job
+        self._finishing = 0  # threads handing a result back, about to take the next job
+        self._live = 0  # threads counted against `size`: not running an abandoned call
+        self._closed = False
+
+    async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Call `fn` from the event loop: awaited if async, else on a pool thread; never blocks the loop."""
+        if inspect.iscoroutinefunction(fn):
+            return await fn(*args, **kwargs)
+        value = await self.run(fn, *args, **kwargs)
+        if inspect.isawaitable(value):
+            value = await value
+        return value
+
+    async def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run a blocking function on a pool thread, in a copy of the caller's context; await its result."""
+        loop = asyncio.get_running_loop()
+        job = _Job(fn, args, kwargs, contextvars.copy_context(), loop, loop.create_future())
+        with self._cond:
+            # a provider called again after `close` (as its HTTP client, made again) gets threads again
+            self._closed = False
+            self._jobs.append(job)
+            if self._idle + self._finishing >= len(self._jobs):
+                self._cond.notify()
+            elif self._live < self.size:
+                self._live += 1
+                self._start()
+            # else every thread is busy: the job waits for the first one free
+        try:
+            return await job.future
+        except asyncio.CancelledError:
+            self._abandon(job)
+            raise
+
+    def _start(self) -> None:
+        threading.Thread(target=self._work, name=f"podium-{self.name}", daemon=True).start()
+
+    def _abandon(self, job: _Job) -> None:
+        with self._cond:
+            if job.abandoned:
+                return
+            job.abandoned = True
+            if job.state == _RUNNING:
+                # its thread may block for ever: it no longer counts, so a new call gets a thread
+                self._live -= 1
+            elif job.state == _QUEUED:
+                self._jobs.remove(job)
+
+    def _next(self, *, finishing: bool) -> _Job | None:
+        """The next job for this thread, or None when it should end (closed, or idle too long)."""
+        with self._cond:
+            if finishing:
+                self._finishing -= 1
+            while not self._jobs:
+                if self._closed:
+                    self._live -= 1
+                    return None
+                self._idle += 1
+                woken = self._cond.wait(self.idle_seconds)
+                self._idle -= 1
+                if not woken and not self._jobs:
+                    self._live -= 1
+                    return None
+            job = self._jobs.popleft()
+            job.state = _RUNNING
+            return job
+
+    def _work(self) -> None:
+        job = self._next(finishing=False)
+        while job is not None:
+            try:
+                outcome = (True, job.ctx.run(job.fn, *job.args, **job.kwargs))
+            except BaseException as exc:
+                outcome = (False, exc)
+            with self._cond:
+                job.state = _DONE
+                if job.abandoned:
+                    # counted out when abandoned: come back only if the pool has room for it
+                    if self._closed or self._live >= self.size:
+                        return
+                    self._live += 1
+                # available again before its caller hears of the result: the caller's next call
+                # finds this thread instead of starting another
+                self._finishing += 1
+            # RuntimeError: the loop has closed, so nobody waits for this result any more
+            with contextlib.suppress(RuntimeError):
+                job.loop.call_soon_threadsafe(_settle, job.future, *outcome)
+            del outcome
+            job = self._next(finishing=True)
+
+    def close(self) -> None:
+        """Let the threads go: idle ones end now, busy ones when their call returns (a later call
+        starts threads again)."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+
+def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
+    if not future.done():
+        future.set_result(value) if ok else future.set_exception(value)
 
 
 @functools.lru_cache(maxsize=1024)

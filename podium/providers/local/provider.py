@@ -37,9 +37,8 @@ from podium.core.errors import (
 from podium.providers._kit.errors import ErrorTable, retry_after_from
 from podium.providers._kit.functions import (
     FunctionCache,
+    FunctionThreads,
     accepted_kwargs,
-    call_from_loop,
-    in_daemon_thread,
     user_traceback,
 )
 from podium.providers._kit.propagation import call_headers
@@ -81,6 +80,10 @@ class LocalProvider(Provider):
         self.config: LocalConfig = config
         self.script = Script(env.mock)
         self._functions = FunctionCache(env.base_dir)
+        # plain functions and tools run on reused threads: as many as calls this provider may have
+        # in flight (the run's limit, or the provider's own if lower), so none waits for a thread
+        limit = min(config.concurrency or env.concurrency, env.concurrency)
+        self.threads = FunctionThreads(limit, name="local-fn")
         self.tools = Toolbox(env.base_dir, provider=self.name)
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
@@ -115,7 +118,7 @@ class LocalProvider(Provider):
         kwargs = accepted_kwargs(fn, context)
         started = time.perf_counter()
         try:
-            value = await call_from_loop(fn, prompt, **kwargs)
+            value = await self.threads.call(fn, prompt, **kwargs)
         except StepError:
             raise
         except Exception as exc:
@@ -157,7 +160,7 @@ class LocalProvider(Provider):
             tools.round(usage)
             # the tool runs off the loop (it may block), as it does in a cloud provider's worker thread
             try:
-                done = await in_daemon_thread(tools.run, reply.tool.name, dict(reply.tool.input))
+                done = await self.threads.run(tools.run, reply.tool.name, dict(reply.tool.input))
             except ToolApprovalNeeded:
                 # the call is made again once a person decides: the script answers it from where
                 # this call began, as the same agent asked the same thing would (`run --wait` too)
@@ -237,6 +240,7 @@ class LocalProvider(Provider):
         )
 
     async def aclose(self) -> None:
+        self.threads.close()
         if self._client is not None:
             await self._client.aclose()
             self._client = None

@@ -1,0 +1,101 @@
+"""FunctionThreads (podium.providers._kit.functions): a user's plain functions on a bounded pool of
+reused threads, where a cancelled call returns at once and its stuck thread never holds the pool."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator
+
+import pytest
+
+from podium.providers._kit.functions import FunctionThreads
+
+
+@pytest.fixture
+async def released() -> AsyncIterator[threading.Event]:
+    """An event the blocked functions of a test wait on; set at the end so their threads end."""
+    gate = threading.Event()
+    yield gate
+    gate.set()
+
+
+async def test_calls_one_after_another_reuse_one_thread() -> None:
+    threads = FunctionThreads(4)
+    # the thread objects themselves: an ident may be reused by a thread started after another ended
+    used = [await threads.run(threading.current_thread) for _ in range(50)]
+    threads.close()
+    assert len(set(used)) == 1 and used[0].name.startswith("podium-fn")
+    assert used[0] is not threading.current_thread()
+
+
+async def test_no_more_functions_run_at_once_than_the_pool_size_and_all_finish() -> None:
+    threads = FunctionThreads(3)
+    lock, running, most = threading.Lock(), [0], [0]
+
+    def busy(i: int) -> int:
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        threading.Event().wait(0.02)
+        with lock:
+            running[0] -= 1
+        return i
+
+    done = await asyncio.wait_for(asyncio.gather(*(threads.run(busy, i) for i in range(12))), 5)
+    threads.close()
+    assert done == list(range(12))
+    assert most[0] == 3
+
+
+async def test_a_call_whose_function_blocks_returns_on_timeout_and_the_pool_takes_new_calls(
+    released: threading.Event,
+) -> None:
+    threads = FunctionThreads(1)
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(threads.run(released.wait, 30), 0.1)
+    # the only thread is stuck in `released.wait`: a new call still gets one, and soon
+    assert await asyncio.wait_for(threads.run(lambda: "next"), 2) == "next"
+    assert not released.is_set()
+    threads.close()
+
+
+async def test_a_cancelled_call_still_queued_never_runs(released: threading.Event) -> None:
+    threads = FunctionThreads(1)
+    ran: list[str] = []
+    first = asyncio.ensure_future(threads.run(released.wait, 30))
+    queued = asyncio.ensure_future(threads.run(ran.append, "queued"))
+    await asyncio.sleep(0.05)
+    queued.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await queued
+    released.set()
+    assert await asyncio.wait_for(first, 2) is True
+    assert await asyncio.wait_for(threads.run(ran.append, "after"), 2) is None
+    threads.close()
+    assert ran == ["after"]
+
+
+async def test_an_error_reaches_the_caller_and_async_functions_run_on_the_loop() -> None:
+    threads = FunctionThreads(2)
+
+    def boom() -> None:
+        raise ValueError("bad input")
+
+    async def on_loop() -> int:
+        return id(asyncio.get_running_loop())
+
+    with pytest.raises(ValueError, match="bad input"):
+        await threads.call(boom)
+    assert await threads.call(on_loop) == id(asyncio.get_running_loop())
+    threads.close()
+
+
+async def test_after_close_idle_threads_end_and_a_later_call_still_runs() -> None:
+    threads = FunctionThreads(2)
+    first = await threads.run(threading.current_thread)
+    threads.close()
+    await asyncio.to_thread(first.join, 2)
+    assert not first.is_alive()
+    assert await asyncio.wait_for(threads.run(lambda: "again"), 2) == "again"
+    threads.close()
