@@ -119,6 +119,9 @@ _DEPTH = {
     "tool": 6,
 }
 
+# the kinds of span a resumed run may start again under the same key (attempts and calls never repeat)
+_RESTARTABLE = frozenset({"run", "step", "item", "approval"})
+
 AttributesHook = Callable[[Event], Mapping[str, Any] | None]
 
 
@@ -147,6 +150,9 @@ class TraceFold:
         self.done: list[Span] = []
         self.last: datetime | None = None
         self.status: str = "running"
+        # spans a resumed run can start again (the run, a step that failed or was cancelled, its
+        # items, its approval): ended ones are kept by key, so starting one again reopens it
+        self._ended: dict[str, tuple[_Open, Span]] = {}
         # (step, item, attempt) → the key of its open call span; the keys of each step's children
         self._calls: dict[tuple[str | None, Any, Any], str] = {}
         self._children: dict[str, list[str]] = {}
@@ -207,10 +213,18 @@ class TraceFold:
         span = self.open.get(key)
         if span is not None:
             return span
-        span = _Open(key, parent, name, kind, at, attributes=attributes or {})
+        again = self._ended.pop(key, None)
+        if again is not None:
+            # one span per run, step or item, from its first start to its last end: a live export
+            # sends it again, with the same id, when it ends again
+            span, frozen = again
+            self.done.remove(frozen)
+            span.end, span.status, span.message = None, "unset", None
+        else:
+            span = _Open(key, parent, name, kind, at, attributes=attributes or {})
         self.open[key] = span
-        if parent is not None:
-            self._children.setdefault(parent, []).append(key)
+        if span.parent is not None:
+            self._children.setdefault(span.parent, []).append(key)
         return span
 
     def _freeze(self, span: _Open) -> Span:
@@ -241,6 +255,8 @@ class TraceFold:
         frozen = self._freeze(span)
         self.done.append(frozen)
         self._batch.append(frozen)
+        if span.kind in _RESTARTABLE:
+            self._ended[key] = (span, frozen)
         return frozen
 
     def _step(self, event: Event) -> _Open:
@@ -249,8 +265,8 @@ class TraceFold:
         return self._start(f"step:{sid}", self._ensure_run(event), f"step {sid}", "step", event.at, attrs)
 
     def _ensure_run(self, event: Event) -> str:
-        if "run" not in self.open and not any(s.kind == "run" for s in self.done):
-            self._start("run", None, "invoke_workflow", "run", event.at, {"podium.run_id": event.run_id})
+        """The run's span, open: started by the first event seen, reopened by a resume after it ended."""
+        self._start("run", None, "invoke_workflow", "run", event.at, {"podium.run_id": event.run_id})
         return "run"
 
     def _parent_of_unit(self, event: Event, item: Any) -> str:

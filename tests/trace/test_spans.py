@@ -390,3 +390,30 @@ def test_agent_engine_tool_events_become_tool_spans_timed_by_their_events() -> N
     assert (tool.start_time, tool.end_time) == (at[1], at[2])  # from the call's event to its response's
     assert json.loads(tool.attributes["gen_ai.tool.call.arguments"]) == {"city": "Oslo"}
     assert json.loads(tool.attributes["gen_ai.tool.call.result"]) == {"sky": "rain"}
+
+
+def test_a_failed_run_that_is_resumed_is_one_run_span_and_one_span_per_step(tmp_path: Path) -> None:
+    path = write_flow(
+        tmp_path,
+        """
+        name: again
+        defaults: {provider: local, retry: {attempts: 1}}
+        agents: {w: {}}
+        steps:
+          a: {agent: w, prompt: hi}
+        mock:
+          a: [{error: invalid_request}]
+        """,
+    )
+    store = MemoryStore()
+    plugins = load_plugins(entry_points_too=False)
+    run = podium.run(path, store=store, plugins=plugins)
+    assert run.status == "failed"
+    podium.resume(run.run_id, store=store, plugins=plugins)
+    tree = Tree(spans_of(store.events(run.run_id)))
+    [root] = [s for s in tree.spans if s.kind == "run"]
+    [step] = [s for s in tree.spans if s.kind == "step"]
+    assert len({s.span_id for s in tree.spans}) == len(tree.spans)  # no id twice
+    assert [s.name for s in tree.children(step)] == ["attempt 1", "attempt 2"]
+    assert tree.parent(step) is root and root.end_time == max(s.end_time for s in tree.spans)
+    assert [e.name for e in root.events] == ["resumed"]
