@@ -938,7 +938,7 @@ def _agent_event_spans(
                     "arguments": args,
                     "result": answered.get("response"),
                 }
-                _tool_span_at(f, call, f"{call.key}:event:{index}:{number}", tool, began, at)
+                _tool_span(f, call, f"{call.key}:event:{index}:{number}", tool, began, at)
         if isinstance(usage, Mapping):
             key = f"{call.key}:turn:{index}"
             author = event.get("author")
@@ -959,14 +959,6 @@ def _agent_event_spans(
                 span.attributes["gen_ai.agent.name"] = str(author)
             span.status = "ok"
             f._end(key, at)
-
-
-def _tool_span_at(
-    f: TraceFold, parent: _Open, key: str, tool: Mapping[str, Any], began: datetime, finished: datetime
-) -> None:
-    _tool_span(f, parent, key, {**tool, "started_at": began.isoformat(),
-                                "duration_ms": (finished - began).total_seconds() * 1000},
-               began, finished)  # fmt: skip
 
 
 def spans_of(
