@@ -193,25 +193,16 @@ def _live_export(otlp: bool, endpoint: str | None, content: bool) -> dict[str, A
     whether to include content), checked before the run starts so that a bad setting runs nothing."""
     import os
 
-    from podium.core.errors import InputError
-
     setting = os.environ.get("PODIUM_OTLP", "").strip()
     off = setting.lower() in ("", "0", "false", "no", "off")
     if not (otlp or endpoint) and off:
         return None
+    option = "--otlp-endpoint"
     if endpoint is None and not off and setting.lower() not in ("1", "true", "yes", "on"):
-        endpoint = setting  # PODIUM_OTLP=http://collector:4318
-    configured = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or os.environ.get(
-        "OTEL_EXPORTER_OTLP_ENDPOINT"
-    )
-    if endpoint is None and not configured:
-        raise InputError(
-            "--otlp: no OTLP endpoint to send the spans to",
-            fix="give --otlp-endpoint http://127.0.0.1:4318, or set OTEL_EXPORTER_OTLP_ENDPOINT",
-        )
-    from podium.trace.follow import FollowExport
+        endpoint, option = setting, "PODIUM_OTLP"  # PODIUM_OTLP=http://collector:4318
+    from podium.trace.follow import checked_endpoint
 
-    FollowExport(":memory:", "-", endpoint=endpoint, content=content).check()
+    checked_endpoint(endpoint, option=option)  # none anywhere, or a bad one: runs nothing
     return {"endpoint": endpoint, "content": content}
 
 

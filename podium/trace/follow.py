@@ -61,6 +61,24 @@ def resume_point(store: RunStore, run_id: str) -> int:
     return events[-1].seq if events else 0
 
 
+def checked_endpoint(endpoint: str | None, *, option: str = "--endpoint") -> str:
+    """The collector's URL for `endpoint` (or the OTEL environment), if it is good and the OTLP
+    exporter is installed; else BadInput (no endpoint, not an http(s) URL) or ExtraMissing, before
+    anything runs. Imports nothing."""
+    url = traces_endpoint(endpoint, option=option)
+    for name in _NEEDS:
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            raise ExtraMissing(
+                f"OTLP export needs the OpenTelemetry SDK and its OTLP/HTTP exporter ({name})",
+                fix="pip install 'podium[otlp]'",
+            )
+    return url
+
+
 class FollowExport:
     """Sends a run's spans to an OTLP/HTTP collector live, from a follower process that reads the
     run's events from its SQLite store; the run's process only starts and stops it.
@@ -114,20 +132,8 @@ class FollowExport:
         return None if self.process is None else self.process.pid
 
     def check(self) -> str:
-        """The collector's URL, if the settings are good and the SDK is installed; else BadInput
-        (no endpoint, not an http(s) URL) or ExtraMissing, before anything runs."""
-        url = traces_endpoint(self.endpoint)
-        for name in _NEEDS:
-            try:
-                found = importlib.util.find_spec(name) is not None
-            except (ImportError, ValueError):
-                found = False
-            if not found:
-                raise ExtraMissing(
-                    f"OTLP export needs the OpenTelemetry SDK and its OTLP/HTTP exporter ({name})",
-                    fix="pip install 'podium[otlp]'",
-                )
-        return url
+        """The collector's URL, if the settings are good and the SDK is installed (`checked_endpoint`)."""
+        return checked_endpoint(self.endpoint)
 
     def start(self) -> None:
         """Check the settings (see `check`) and start the follower; it runs until `close`."""

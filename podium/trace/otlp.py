@@ -206,16 +206,19 @@ def _shown(url: str) -> str:
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
-def traces_endpoint(endpoint: str | None = None, *, environ: Mapping[str, str] | None = None) -> str:
+def traces_endpoint(
+    endpoint: str | None = None, *, environ: Mapping[str, str] | None = None, option: str = "--endpoint"
+) -> str:
     """The OTLP/HTTP URL spans are posted to, as the SDK's conventions say.
 
     `endpoint` (``--endpoint``) is a collector's base URL, to which ``/v1/traces`` is added (a URL
     already ending in it is kept); else ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` is used as it is;
-    else ``OTEL_EXPORTER_OTLP_ENDPOINT`` is a base URL. None of them is bad input.
+    else ``OTEL_EXPORTER_OTLP_ENDPOINT`` is a base URL. None of them is bad input, whose message names
+    `option` (the flag that gave `endpoint`).
     """
     env = os.environ if environ is None else environ
     if endpoint:
-        url, given = endpoint.strip(), "--endpoint"
+        url, given = endpoint.strip(), option
         if not urlsplit(url).path.rstrip("/").endswith(TRACES_PATH):
             url = url.rstrip("/") + TRACES_PATH
     elif env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
@@ -226,7 +229,7 @@ def traces_endpoint(endpoint: str | None = None, *, environ: Mapping[str, str] |
     else:
         raise BadInput(
             "no OTLP endpoint: podium does not know where to send the spans",
-            fix="give --endpoint http://HOST:4318 or set OTEL_EXPORTER_OTLP_ENDPOINT",
+            fix=f"give {option} http://HOST:4318 or set OTEL_EXPORTER_OTLP_ENDPOINT",
         )
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
