@@ -748,11 +748,14 @@ def providers(as_json: bool) -> None:
     print_providers(rows, failed)
 
 
+from podium.cli_authoring import completes as _completes  # noqa: E402
+from podium.cli_authoring import register as _register_authoring_commands  # noqa: E402
 from podium.cli_cloud import register as _register_cloud_commands  # noqa: E402
 from podium.cli_config import register as _register_config_commands  # noqa: E402
 
 _register_cloud_commands(cli, _plugins)
 _register_config_commands(cli, _configured)
+_register_authoring_commands(cli, _plugins)
 
 
 def _register_plugin_commands() -> None:
@@ -765,6 +768,7 @@ def _register_plugin_commands() -> None:
 def main() -> None:
     """Console-script entry point."""
     _register_plugin_commands()
+    _completes(cli)
     cli(prog_name="podium")
 
 
