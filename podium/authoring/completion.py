@@ -62,7 +62,8 @@ def waiting_steps(ctx: Any, param: Any, incomplete: str) -> list[CompletionItem]
 
 
 def _steps(ctx: Any, incomplete: str, *, waiting_only: bool) -> list[CompletionItem]:
-    run_id = ctx.params.get("run_id")
+    # completing an option's value (`show RUN --step …`), click leaves the arguments unparsed in args
+    run_id = ctx.params.get("run_id") or next((a for a in ctx.args if not a.startswith("-")), None)
     if not run_id:
         return []
     rows: list[tuple[str, str]] = []
