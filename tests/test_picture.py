@@ -73,7 +73,9 @@ def test_text_is_levels_with_foreach_when_approval_fallback_and_on_failure_marke
 _ID = r"[A-Za-z][A-Za-z0-9_]*"
 _LABEL = r'"[^"\n]*"'
 MERMAID_LINE = {
-    "node": re.compile(rf"^    ({_ID})(\[{_LABEL}\]|\[\[{_LABEL}\]\]|\{{\{{{_LABEL}\}}\}}|\(\[{_LABEL}\]\))$"),
+    "node": re.compile(
+        rf"^    ({_ID})(\[{_LABEL}\]|\[\[{_LABEL}\]\]|\{{\{{{_LABEL}\}}\}}|\(\[{_LABEL}\]\))$"
+    ),
     "edge": re.compile(rf"^    ({_ID}) (-->|-\. [a-z_]+ \.->) ({_ID})$"),
     "start": re.compile(rf'^    ({_ID})\(\["[^"\n]*"\]\) -\. on_failure \.-> ({_ID})$'),
     "classDef": re.compile(r"^    classDef [a-z]+ [a-z-]+:[#0-9a-z]+(,[a-z-]+:[#0-9a-z ]+)*$"),
@@ -113,7 +115,11 @@ def test_mermaid_is_a_valid_flowchart_with_every_step_and_need(flow: Path) -> No
 def test_hostile_step_ids_and_labels_cannot_break_out_of_mermaid_dot_or_svg() -> None:
     evil = 'x"]-->y<script>alert(1)</script>{{z}}'
     wf = Workflow.model_validate(
-        {"name": 'n"<b>', "agents": {"a": {"model": "m"}}, "steps": {evil: {"agent": "a"}, "end": {"agent": "a", "needs": [evil]}}}
+        {
+            "name": 'n"<b>',
+            "agents": {"a": {"model": "m"}},
+            "steps": {evil: {"agent": "a"}, "end": {"agent": "a", "needs": [evil]}},
+        }
     )
     picture = picture_of(wf)
     nodes, edges = check_mermaid(as_mermaid(picture))
@@ -181,6 +187,7 @@ def test_the_html_trace_draws_the_same_graph_coloured_by_status(flow: Path, tmp_
     assert set(fills) == {"facts", "angles", "score", "signoff", "draft", "adapt", "repair"}
     assert fills["score"] == "#d7f5dd" and fills["draft"] == "#ffffff"  # succeeded; not started
     # once the file changes, the report leaves the picture out rather than draw another workflow
-    flow.write_text(FLOW.replace("facts: {agent", "facts2: {agent").replace("needs: [facts,", "needs: [facts2,"))
+    changed = FLOW.replace("facts: {agent", "facts2: {agent").replace("needs: [facts,", "needs: [facts2,")
+    flow.write_text(changed)
     again = run_cli("trace", "latest", "--format", "html", db=db)
     assert again.returncode == 0 and '<section id="graph">' not in again.stdout

@@ -50,7 +50,8 @@ def test_the_schema_is_valid_json_schema_and_every_field_says_what_it_is(schema:
 
 @pytest.mark.parametrize("path", EXAMPLES + STARTERS, ids=lambda p: str(p.relative_to(ROOT)))
 def test_every_example_and_starter_validates(path: Path, validator: jsonschema.Draft202012Validator) -> None:
-    errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(yaml.safe_load(path.read_text()))]
+    data = yaml.safe_load(path.read_text())
+    errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(data)]
     assert errors == []
 
 
