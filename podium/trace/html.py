@@ -56,9 +56,15 @@ def render_html(spans: Sequence[Span], *, title: str | None = None, workflow: Wo
         css=Markup(css),
         script=Markup(script),
         data=Markup(_script_json(data)),
-        graph=Markup(_graph(workflow, spans)) if workflow is not None else None,
+        graph=Markup(_graph(workflow, spans))
+        if workflow and len(workflow.steps) <= MOST_STEPS_DRAWN
+        else None,
         csp=f"default-src 'none'; style-src '{_sha256(css)}'; script-src '{_sha256(script)}'; img-src data:",
     )
+
+
+# a bigger graph is no picture a person reads in a page (`podium graph` still draws it)
+MOST_STEPS_DRAWN = 200
 
 
 def _graph(workflow: Workflow, spans: Sequence[Span]) -> str:
