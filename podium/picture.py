@@ -267,7 +267,7 @@ _BOX_W, _BOX_H, _GAP_X, _GAP_Y, _PAD = 168, 46, 56, 18, 12
 
 
 def as_svg(picture: Picture) -> str:
-    """The levels as an inline SVG: columns left to right, edges as curves; all text escaped."""
+    """The levels as SVG to inline in HTML: columns left to right, edges as curves; all text escaped."""
     columns = [list(level) for level in picture.levels]
     handlers = [n.id for n in picture.nodes.values() if n.handler]
     if handlers:
@@ -282,7 +282,9 @@ def as_svg(picture: Picture) -> str:
     width = _PAD * 2 + max(len(columns), 1) * (_BOX_W + _GAP_X) - _GAP_X
     height = _PAD * 2 + max((len(c) for c in columns), default=1) * (_BOX_H + _GAP_Y) - _GAP_Y
     out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="step-graph" role="img" width="{width}"'
+        # inline in HTML, where the parser puts <svg> in the SVG namespace itself: no xmlns, so the
+        # page names no URL at all
+        f'<svg class="step-graph" role="img" width="{width}"'
         f' height="{height}" viewBox="0 0 {width} {height}" aria-label="{html.escape(picture.name)} steps">'
     ]
     for node in picture.nodes.values():
