@@ -98,3 +98,54 @@ def test_without_the_extra_the_error_names_it(missing: str, tmp_path: Path) -> N
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert "pip install 'podium[postgres]'" in done.stderr and "Traceback" not in done.stderr
+
+
+CHAIN = """
+name: chain
+agents:
+  worker: {function: "chain_agents:work"}
+steps:
+  s1: {agent: worker, prompt: s1}
+  s2: {agent: worker, prompt: s2, needs: [s1]}
+  s3: {agent: worker, prompt: s3, needs: [s2]}
+  s4: {agent: worker, prompt: s4, needs: [s3]}
+  s5: {agent: worker, prompt: s5, needs: [s4]}
+"""
+AGENTS = """
+import json, os
+
+def work(prompt: str) -> str:
+    with open(os.path.join(os.path.dirname(__file__), "calls.log"), "a") as log:
+        log.write(prompt + "\\n")
+    return prompt.upper()
+"""
+KILLER = """
+import asyncio, os, signal, sys
+from podium import api
+
+class Killer:
+    def podium_event(self, event):
+        if str(event.type) == "CallFinished" and event.step == "s3":
+            os.kill(os.getpid(), signal.SIGKILL)
+
+asyncio.run(api.arun(sys.argv[1], store=sys.argv[2], run_id="R1", observers=[Killer()]))
+"""
+
+
+def test_a_run_killed_mid_way_resumes_from_postgres_without_repeating_a_call(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    (tmp_path / "chain.yaml").write_text(CHAIN)
+    (tmp_path / "chain_agents.py").write_text(AGENTS)
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLER, "chain.yaml", postgres_url], cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": os.environ.get("PYTHONPATH", "")}, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert killed.returncode == -9, killed.stderr
+    assert as_json(podium("show", "R1", "--json", url=postgres_url, cwd=tmp_path))["status"] == "interrupted"
+    resumed = podium("resume", "R1", "--json", "-q", url=postgres_url, cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert as_json(resumed)["status"] == "succeeded"
+    # s3's reply was stored before the kill: it is used, not asked for again
+    assert (tmp_path / "calls.log").read_text().split() == ["s1", "s2", "s3", "s4", "s5"]
