@@ -140,3 +140,12 @@ def test_a_url_is_shown_without_its_password() -> None:
         "postgresql://ann@db.internal:5433/podium?sslmode=require"
     )
     assert shown_url("postgresql:///podium?host=/run/pg") == "postgresql:///podium?host=/run/pg"
+
+
+def test_durability_matches_sqlites_normal_by_default_and_full_on_request(postgres_url: str) -> None:
+    for synchronous, expected in (("NORMAL", "off"), ("FULL", "on")):
+        store = PostgresStore(postgres_url, synchronous=synchronous)
+        try:
+            assert store._db.execute("SHOW synchronous_commit").fetchone() == (expected,)
+        finally:
+            store.close()

@@ -145,9 +145,11 @@ class PostgresStore:
     """Runs in PostgreSQL: one connection per store, autocommit, a transaction where a write is several.
 
     `path` is the URL without its password: what messages and `podium show` name as the store.
+    Durability matches the SQLite store's: every event survives a killed podium process; pass
+    ``synchronous="FULL"`` to also wait, per commit, for the server's log to reach its disk.
     """
 
-    def __init__(self, url: str, *, connect_timeout: float = 10) -> None:
+    def __init__(self, url: str, *, synchronous: str = "NORMAL", connect_timeout: float = 10) -> None:
         psycopg = _psycopg()
         self.url = url
         self.path = shown_url(url)
@@ -162,6 +164,10 @@ class PostgresStore:
                 fix="check the URL's host, port, user and database, that the server runs, and the"
                 " password (put it in PGPASSWORD or ~/.pgpass rather than the URL)",
             ) from None
+        # As SQLite's synchronous=NORMAL: a commit is in the server before `append` returns, so a
+        # killed podium loses nothing; the server flushes its log a moment later, so a crash of the
+        # database machine itself may lose the last moment. FULL waits for the flush (power-safe).
+        self._db.execute("SET synchronous_commit TO " + ("on" if synchronous.upper() == "FULL" else "off"))
         self._migrate()
 
     # --- schema -------------------------------------------------------------------------------
