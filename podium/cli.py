@@ -284,7 +284,7 @@ def _drive(
             from podium.trace.follow import FollowExport, resume_point
 
             after = resume_point(store, run_id) if resumed else 0
-            follower = FollowExport(store.path, run_id, after=after, **live)
+            follower = FollowExport(getattr(store, "url", store.path), run_id, after=after, **live)
             follower.start()
         try:
             with LiveView(steps, enabled=not (as_json or quiet)) as view:

@@ -251,7 +251,9 @@ def remember(store: RunStore, run_id: str, path: Path, fmt: str) -> None:
     with store.derived_tables() as db:
         db.execute(_DDL)
         db.execute(
-            "INSERT OR REPLACE INTO trace_files (run_id, path, format, written_at) VALUES (?, ?, ?, ?)",
+            "INSERT INTO trace_files (run_id, path, format, written_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (run_id, path)"
+            " DO UPDATE SET format=excluded.format, written_at=excluded.written_at",
             (run_id, str(path), fmt, datetime.now(UTC).isoformat()),
         )
 

@@ -20,8 +20,9 @@ from podium.core.store.base import (
     IndexChange,
     Message,
     RunRecord,
-    default_db_path,
+    default_db,
     index_change,
+    is_postgres_url,
     recent_runs_fix,
 )
 from podium.core.store.connection import DerivedTables, delete_run_rows, transaction
@@ -309,6 +310,12 @@ class SQLiteStore:
             self._db.close()
 
 
-def open_store(path: str | os.PathLike[str] | None = None) -> SQLiteStore:
-    """The SQLite store at `path`, or at the default location."""
-    return SQLiteStore(path if path is not None else default_db_path())
+def open_store(path: str | os.PathLike[str] | None = None) -> Any:
+    """The store `path` names (else `$PODIUM_DB`, else ~/.podium/podium.db): a SQLite file, or a
+    PostgreSQL database for a `postgresql://` URL (the `podium[postgres]` extra)."""
+    target: str | os.PathLike[str] = path if path is not None else default_db()
+    if is_postgres_url(target):
+        from podium.core.store.postgres import PostgresStore
+
+        return PostgresStore(str(target))
+    return SQLiteStore(target)
