@@ -8,7 +8,7 @@ from typing import Any
 
 from podium.core import templates
 from podium.core.errors import InputError
-from podium.core.functions import import_function
+from podium.core.functions import find_function
 from podium.core.graph import Graph
 from podium.core.loader.inputs import coerce_input
 from podium.core.loader.positions import Path_
@@ -17,8 +17,9 @@ from podium.core.spec import BUILTIN_OUTPUT_TYPES, Workflow
 
 
 def _check_import(reference: str, path: Path_, base_dir: Path, p: _Problems) -> None:
+    # read, never imported: loading a workflow (and `validate`) runs none of its code
     try:
-        import_function(reference, base_dir)
+        find_function(reference, base_dir)
     except ValueError as exc:
         p.add(path, str(exc), fix="write it as package.module:function")
     except AttributeError as exc:  # the module is there; the name in it is not
@@ -28,14 +29,14 @@ def _check_import(reference: str, path: Path_, base_dir: Path, p: _Problems) -> 
             f"cannot load '{reference}': {type(exc).__name__}: {exc}",
             fix=f"define {name} in {module}, or name a function it has",
         )
+    except SyntaxError as exc:
+        p.add(path, f"cannot load '{reference}': SyntaxError: {exc}", fix="fix the module's syntax there")
     except (ImportError, TypeError) as exc:
         p.add(
             path,
             f"cannot load '{reference}': {type(exc).__name__}: {exc}",
             fix=f"put the module next to the workflow file ({base_dir}) or on the Python path",
         )
-    except Exception as exc:  # the user's module raised while importing
-        p.add(path, f"importing '{reference}' raised {type(exc).__name__}: {exc}")
 
 
 def _check_agents(wf: Workflow, base_dir: Path, p: _Problems) -> None:

@@ -6,11 +6,15 @@ code run by `validate`) before podium guarded against it.
 
 from __future__ import annotations
 
+import shutil
+import sys
 from pathlib import Path
 
 import pytest
 
+import podium
 from podium.core.errors import WorkflowError
+from podium.core.functions import import_function
 from podium.core.loader import load, parse
 from podium.testing import run_cli
 
@@ -66,3 +70,35 @@ def test_nesting_a_hundred_thousand_levels_deep_is_refused_as_it_is_read(layout:
         parse(f"name: d\nsteps: {body}\n", file="deep.yaml")
     (problem,) = caught.value.problems
     assert "nests deeper than 100 levels" in problem.message and problem.line is not None
+
+
+# --- findings 8 and 9: the python a workflow names ---------------------------------------------
+
+
+def test_a_json_py_next_to_the_workflow_serves_json_f_and_leaves_the_standard_json_alone(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import json
+
+    shutil.copytree(HERE / "shadow", tmp_path / "shadow")
+    run = podium.run(tmp_path / "shadow" / "shadow.yaml", store=tmp_path / "runs.db")
+    assert run.ok, run.error
+    assert run.steps["a"].output == "local json.f got hello"
+    # what podium and everything else in the process import as json is still the standard one
+    assert sys.modules["json"] is json and json.dumps([1]) == "[1]"
+    local = import_function("json:f", tmp_path / "shadow")
+    assert local.__module__.startswith("_podium_local_")  # the workflow's json, under a private name
+    assert run.usage.input_tokens > 0  # the mocked writer's call was metered
+    assert not [r for r in caplog.records if "metering" in r.getMessage()]  # "cost: metering … failed"
+
+
+def test_validate_reads_the_functions_a_workflow_names_and_runs_none_of_them(tmp_path: Path) -> None:
+    shutil.copytree(HERE / "side_effects", tmp_path / "fx")
+    problems = problems_of(tmp_path / "fx" / "flow.yaml")
+    assert len(problems) == 1 and "flow.yaml:5:" in problems[0]  # b names agents:missing
+    assert "has no attribute 'missing'" in problems[0]
+    assert not (tmp_path / "fx" / "IMPORTED").exists()  # agents.py was read, never run
+
+    run = podium.run(tmp_path / "fx" / "run.yaml", store=tmp_path / "runs.db")
+    assert run.ok and run.steps["s"].output == "answered hi"
+    assert (tmp_path / "fx" / "IMPORTED").read_text() == "agents.py ran"  # imported at run time
