@@ -137,7 +137,7 @@ class Attempts:
                 else AgentResponse(output=stored.reply)
             )
             try:
-                value = parse_output(response, schema)
+                value = parse_output(response, schema, wf.schema_registry)
             except OutputInvalid:
                 pass  # it was not good enough: call again
             else:
@@ -194,7 +194,7 @@ class Attempts:
                 )
                 try:
                     response, seq = await self.invoke(provider, request, repair=repaired)
-                    value = parse_output(response, schema)
+                    value = parse_output(response, schema, wf.schema_registry)
                     same = isinstance(value, str) and response.output is None and value == response.text
                     return value, pname, seq if same else None
                 except OutputInvalid as exc:

@@ -11,7 +11,7 @@ from podium.core.errors import InputError
 from podium.core.functions import find_function
 from podium.core.graph import Graph
 from podium.core.loader.inputs import coerce_input
-from podium.core.loader.positions import Path_
+from podium.core.loader.positions import Path_, dotted
 from podium.core.loader.problems import _Problems, suggest
 from podium.core.spec import BUILTIN_OUTPUT_TYPES, Workflow
 
@@ -74,9 +74,15 @@ def _check_schema(schema: Any, path: Path_, p: _Problems) -> None:
         )
 
 
-def _check_outputs(wf: Workflow, p: _Problems) -> None:
+def _check_outputs(wf: Workflow, base_dir: Path, p: _Problems) -> None:
+    from podium.core.schemas import LocalSchemas, resolve_refs
+
+    checked = len(p.items)
+    resolvable: dict[Path_, Any] = {}
     for tname, schema in wf.types.items():
         _check_schema(schema, ("types", tname), p)
+        if isinstance(schema, dict):  # a type may name the others as #/$defs/NAME, as steps do
+            resolvable[("types", tname)] = {"$defs": wf.types, **schema}
     for sid, step in wf.steps.items():
         out = step.output
         if out is None:
@@ -86,6 +92,7 @@ def _check_outputs(wf: Workflow, p: _Problems) -> None:
             p.add(path, "give either schema or type, not both", fix="remove one of them")
         elif out.schema_ is not None:
             _check_schema(out.schema_, (*path, "schema"), p)
+            resolvable[(*path, "schema")] = wf.output_schema(step)
         elif out.type is not None and out.type not in wf.types and out.type not in BUILTIN_OUTPUT_TYPES:
             names = [*BUILTIN_OUTPUT_TYPES, *wf.types]
             p.add(
@@ -93,6 +100,19 @@ def _check_outputs(wf: Workflow, p: _Problems) -> None:
                 f"unknown type '{out.type}'{suggest(out.type, names)}",
                 fix=f"use one of {', '.join(names)}, or declare it under types:",
             )
+    if len(p.items) > checked:
+        return  # an invalid schema is reported as such; its refs are not worth resolving
+    local = LocalSchemas(base_dir)
+    found = resolve_refs({dotted(k): v for k, v in resolvable.items()}, local)
+    for path_ in resolvable:
+        if (problem := found.get(dotted(path_))) is not None:
+            p.add(
+                path_,
+                problem,
+                fix="refer to a part of the schema itself (#/$defs/…), or to a .json or .yaml file"
+                " next to the workflow, by its relative name",
+            )
+    wf._schemas = local
 
 
 class _Upstream:

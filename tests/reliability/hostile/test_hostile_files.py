@@ -8,14 +8,19 @@ from __future__ import annotations
 
 import shutil
 import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 import podium
-from podium.core.errors import WorkflowError
+from podium.core.calls import AgentResponse
+from podium.core.errors import OutputInvalid, WorkflowError
 from podium.core.functions import import_function
 from podium.core.loader import load, parse
+from podium.core.outputs import parse_output
 from podium.testing import run_cli
 
 HERE = Path(__file__).resolve().parent
@@ -102,3 +107,76 @@ def test_validate_reads_the_functions_a_workflow_names_and_runs_none_of_them(tmp
     run = podium.run(tmp_path / "fx" / "run.yaml", store=tmp_path / "runs.db")
     assert run.ok and run.steps["s"].output == "answered hi"
     assert (tmp_path / "fx" / "IMPORTED").read_text() == "agents.py ran"  # imported at run time
+
+
+# --- finding 3: output schemas' $refs ----------------------------------------------------------
+
+
+@pytest.fixture
+def counting_server() -> Iterator[tuple[int, list[str]]]:
+    """An HTTP server on 127.0.0.1 that answers every GET with a schema, and records the paths."""
+    seen: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(self.path)
+            body = b'{"type": "object"}'
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1], seen
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_remote_and_outside_refs_stop_run_with_exit_2_and_nothing_is_fetched(
+    tmp_path: Path, counting_server: tuple[int, list[str]]
+) -> None:
+    port, seen = counting_server
+    flow = tmp_path / "flows" / "remote.yaml"
+    flow.parent.mkdir()
+    flow.write_text((HERE / "refs" / "remote.yaml").read_text().replace("{port}", str(port)))
+    done = run_cli("run", str(flow), db=tmp_path / "runs.db", timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    for field, why in [
+        ("types.Remote", "not a local reference"),
+        ("steps.https.output.schema", "not a local reference"),
+        ("steps.file.output.schema", "not a local reference"),
+        ("steps.absolute.output.schema", "not a local reference"),
+        ("steps.outside.output.schema", "outside the workflow's folder"),
+        ("steps.nowhere.output.schema", "points to nothing"),
+    ]:
+        line = next(x for x in done.stderr.splitlines() if f" {field}: " in x)
+        assert why in line and "remote.yaml:" in line
+    assert seen == []  # not one request
+
+
+def test_local_refs_are_read_at_load_and_validate_replies_at_run_time(tmp_path: Path) -> None:
+    shutil.copytree(HERE / "refs", tmp_path / "refs")
+    wf = load(tmp_path / "refs" / "local.yaml")
+    (tmp_path / "refs" / "addr.json").unlink()  # read when loaded: the run reads no file
+    run = podium.run(wf, store=tmp_path / "runs.db")
+    assert run.steps["good"].output == {"name": "n", "address": {"city": "Lyon"}}
+    error = run.steps["bad"].error
+    assert error is not None and "at address/city: 3 is not of type 'string'" in error.message
+
+
+def test_a_workflow_made_in_code_resolves_no_remote_ref_at_run_time(
+    counting_server: tuple[int, list[str]],
+) -> None:
+    port, seen = counting_server
+    schema = {"$ref": f"http://127.0.0.1:{port}/schema.json"}
+    with pytest.raises(OutputInvalid, match="was not resolved when the workflow was loaded"):
+        parse_output(AgentResponse(text="{}"), schema)
+    assert seen == []
