@@ -108,9 +108,12 @@ class Attempts:
         if index is not None:
             local["item"], local["index"] = item, index
         try:
-            prompt_value = templates.render(step.prompt, local, where=where)
+            # rendering counts against the step's timeout, and the render budget bounds it anyway
+            prompt_value = templates.render(step.prompt, local, where=where, timeout=timeout)
             instructions = (
-                templates.render(agent.instructions, local, where=f"agents.{step.agent}.instructions")
+                templates.render(
+                    agent.instructions, local, where=f"agents.{step.agent}.instructions", timeout=timeout
+                )
                 if agent.instructions
                 else None
             )

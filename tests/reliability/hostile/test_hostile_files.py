@@ -21,6 +21,7 @@ from podium.core.errors import OutputInvalid, WorkflowError
 from podium.core.functions import import_function
 from podium.core.loader import load, parse
 from podium.core.outputs import parse_output
+from podium.core.templates import render
 from podium.testing import run_cli
 
 HERE = Path(__file__).resolve().parent
@@ -180,3 +181,25 @@ def test_a_workflow_made_in_code_resolves_no_remote_ref_at_run_time(
     with pytest.raises(OutputInvalid, match="was not resolved when the workflow was loaded"):
         parse_output(AgentResponse(text="{}"), schema)
     assert seen == []
+
+
+# --- finding 4: templates that spend -----------------------------------------------------------
+
+
+def test_templates_that_spend_fail_their_step_clearly_and_macros_are_defined(tmp_path: Path) -> None:
+    wf = load(HERE / "templates.yaml")  # validates: greet is the template's own macro
+    run = podium.run(wf, store=tmp_path / "runs.db")
+    errors = {sid: (s.error.message if s.error else None) for sid, s in run.steps.items()}
+    # the step's own timeout (0.3 s) bounds its rendering, below the render budget
+    assert "steps.loops.prompt: rendering took longer than 0.3s" in (errors["loops"] or "")
+    assert "center filter's argument 1,000,000,000 is past" in (errors["wide"] or "")
+    assert "the output passed the 10,000,000 characters" in (errors["long"] or "")
+    assert errors["greet"] is None and run.steps["greet"].output == "ok"
+    events = podium.get_run(run.run_id, store=tmp_path / "runs.db")
+    assert events.status == "failed"
+
+
+def test_a_template_within_budget_renders_as_before() -> None:
+    source = "{% macro li(x) %}- {{ x }}\n{% endmacro %}{% for t in topics %}{{ li(t | upper) }}{% endfor %}"
+    assert render(source, {"topics": ["a", "b"]}, where="p") == "- A\n- B\n"
+    assert render("{{ n ** 3 }}", {"n": 4}, where="p") == 64
