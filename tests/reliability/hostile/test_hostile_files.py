@@ -192,6 +192,7 @@ def test_templates_that_spend_fail_their_step_clearly_and_macros_are_defined(tmp
     errors = {sid: (s.error.message if s.error else None) for sid, s in run.steps.items()}
     # the step's own timeout (0.3 s) bounds its rendering, below the render budget
     assert "steps.loops.prompt: rendering took longer than 0.3s" in (errors["loops"] or "")
+    assert "steps.strings.prompt: rendering took longer than 0.3s" in (errors["strings"] or "")
     assert "center filter's argument 1,000,000,000 is past" in (errors["wide"] or "")
     assert "the output passed the 10,000,000 characters" in (errors["long"] or "")
     assert errors["greet"] is None and run.steps["greet"].output == "ok"
