@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 import podium
+from podium.config.file import parse_config
 from podium.core.calls import AgentResponse
-from podium.core.errors import OutputInvalid, WorkflowError
+from podium.core.errors import ConfigError, OutputInvalid, WorkflowError
 from podium.core.functions import import_function
 from podium.core.loader import load, parse
 from podium.core.outputs import parse_output
@@ -33,7 +34,7 @@ def problems_of(path: Path) -> list[str]:
     return [str(p) for p in caught.value.problems]
 
 
-# --- finding 1: YAML that expands or nests without bound --------------------------------------
+# --- finding 1: YAML (and TOML) that expands or nests without bound --------------------------------------
 
 
 def test_an_alias_bomb_is_refused_with_exit_2_naming_the_file_and_line(tmp_path: Path) -> None:
@@ -204,3 +205,10 @@ def test_a_template_within_budget_renders_as_before() -> None:
     source = "{% macro li(x) %}- {{ x }}\n{% endmacro %}{% for t in topics %}{{ li(t | upper) }}{% endfor %}"
     assert render(source, {"topics": ["a", "b"]}, where="p") == "- A\n- B\n"
     assert render("{{ n ** 3 }}", {"n": 4}, where="p") == 64
+
+
+def test_a_podium_toml_nested_past_what_tomllib_reads_is_a_clear_error() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config("x = " + "[" * 100_000 + "]" * 100_000 + "\n", file="podium.toml")
+    (problem,) = caught.value.problems
+    assert problem.file == "podium.toml" and "nests too deep" in problem.message
