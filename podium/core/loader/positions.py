@@ -8,6 +8,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.composer import Composer, ComposerError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.events import AliasEvent
 from ruamel.yaml.scanner import RoundTripScanner
 
 from podium.core.errors import Problem, WorkflowError
@@ -61,8 +62,6 @@ class _BoundedComposer(Composer):  # type: ignore[misc]
         self._level = 0
 
     def compose_node(self, parent: Any, index: Any) -> Any:
-        from ruamel.yaml.events import AliasEvent
-
         event = self.parser.peek_event()
         if isinstance(event, AliasEvent):
             if event.anchor in self._open:
