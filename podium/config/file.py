@@ -88,6 +88,10 @@ def parse_config(
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([_syntax_problem(file, exc)]) from None
+    except RecursionError:  # tomllib reads nested arrays and tables recursively, with no limit of its own
+        raise ConfigError(
+            [Problem(file, "", "the TOML nests too deep to read", fix="flatten its nested arrays and tables")]
+        ) from None
     lines = key_lines(text)
     problems = _Problems(file, lines)  # type: ignore[arg-type]
     try:

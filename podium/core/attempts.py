@@ -108,9 +108,12 @@ class Attempts:
         if index is not None:
             local["item"], local["index"] = item, index
         try:
-            prompt_value = templates.render(step.prompt, local, where=where)
+            # rendering counts against the step's timeout, and the render budget bounds it anyway
+            prompt_value = templates.render(step.prompt, local, where=where, timeout=timeout)
             instructions = (
-                templates.render(agent.instructions, local, where=f"agents.{step.agent}.instructions")
+                templates.render(
+                    agent.instructions, local, where=f"agents.{step.agent}.instructions", timeout=timeout
+                )
                 if agent.instructions
                 else None
             )
@@ -137,7 +140,7 @@ class Attempts:
                 else AgentResponse(output=stored.reply)
             )
             try:
-                value = parse_output(response, schema)
+                value = parse_output(response, schema, wf.schema_registry)
             except OutputInvalid:
                 pass  # it was not good enough: call again
             else:
@@ -194,7 +197,7 @@ class Attempts:
                 )
                 try:
                     response, seq = await self.invoke(provider, request, repair=repaired)
-                    value = parse_output(response, schema)
+                    value = parse_output(response, schema, wf.schema_registry)
                     same = isinstance(value, str) and response.output is None and value == response.text
                     return value, pname, seq if same else None
                 except OutputInvalid as exc:

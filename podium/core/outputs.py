@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from podium.core import templates
 from podium.core.calls import AgentResponse
 from podium.core.errors import OutputInvalid
 from podium.core.events import _jsonable
 from podium.core.graph import Graph
+
+if TYPE_CHECKING:
+    from referencing import Registry
 
 _FENCE = re.compile(r"^\s*```[a-zA-Z0-9_-]*\s*\n(?P<body>.*?)\n?```\s*$", re.DOTALL)
 
@@ -28,8 +31,14 @@ def _schema_accepts_text(schema: Mapping[str, Any]) -> bool:
     return kind == "string" or (isinstance(kind, list) and "string" in kind)
 
 
-def parse_output(response: AgentResponse, schema: Mapping[str, Any] | None) -> Any:
-    """The step's output from a reply: the text, or (with a schema) the validated JSON value."""
+def parse_output(
+    response: AgentResponse, schema: Mapping[str, Any] | None, registry: Registry[Any] | None = None
+) -> Any:
+    """The step's output from a reply: the text, or (with a schema) the validated JSON value.
+
+    `registry` holds what the schema's `$ref`s name, resolved when the workflow was loaded
+    (`Workflow.schema_registry`); any other reference is refused, never fetched.
+    """
     if schema is None:
         return as_json_value(response.value)
     if response.output is not None:
@@ -50,10 +59,18 @@ def parse_output(response: AgentResponse, schema: Mapping[str, Any] | None) -> A
             value = response.text
     from jsonschema import ValidationError
     from jsonschema.validators import validator_for
+    from referencing.exceptions import Unresolvable
 
-    validator = validator_for(schema)(schema)
+    from podium.core.schemas import refusing_registry
+
+    validator = validator_for(schema)(schema, registry=refusing_registry() if registry is None else registry)
     try:
         validator.validate(value)
+    except Unresolvable as exc:  # a workflow made in code, whose schema was not checked at load
+        raise OutputInvalid(
+            f"the output schema's $ref {exc.ref!r} was not resolved when the workflow was loaded",
+            fix="refer only to #/… in the schema itself, or to a file next to the workflow",
+        ) from None
     except ValidationError as exc:
         at = "/".join(str(p) for p in exc.absolute_path) or "the top level"
         raise OutputInvalid(

@@ -338,6 +338,8 @@ class Workflow(_Spec):
 
     _path: Path | None = PrivateAttr(None)
     _file_hash: str | None = PrivateAttr(None)
+    # the schema files that output schemas' $refs name, read when the file was loaded
+    _schemas: Any = PrivateAttr(None)
 
     @field_validator("inputs", mode="before")
     @classmethod
@@ -366,6 +368,14 @@ class Workflow(_Spec):
     def file_hash(self) -> str | None:
         """SHA-256 of the file's bytes when loaded; resume compares it."""
         return self._file_hash
+
+    @property
+    def schema_registry(self) -> Any:
+        """What output schemas' `$ref`s resolve against (a `referencing.Registry`): the local files
+        read at load time; nothing is fetched, and a workflow made in code resolves only `#/…`."""
+        from podium.core.schemas import refusing_registry
+
+        return self._schemas.registry() if self._schemas is not None else refusing_registry()
 
     def output_schema(self, step: Step) -> dict[str, Any] | None:
         """The JSON Schema a step's output must match, with named types resolved."""

@@ -11,9 +11,11 @@ from functools import lru_cache
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, nodes
+from jinja2.compiler import CodeGenerator, Frame
 from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from podium.core import render_budget
 from podium.core.errors import TemplateError
 
 # "{{ expr }}" and nothing else: such a template yields the value itself, not its text.
@@ -31,14 +33,51 @@ def _finalize(value: Any) -> Any:
     return value
 
 
+class _BoundedCodeGenerator(CodeGenerator):
+    """Jinja's code generator, with `a ~ b` joined by the budget's `bounded_join`."""
+
+    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
+        self.write("environment.bounded_join((")
+        for arg in node.nodes:
+            self.visit(arg, frame)
+            self.write(", ")
+        self.write("))")
+
+
+class _BoundedSandbox(ImmutableSandboxedEnvironment):
+    """Jinja's immutable sandbox, spending within the render budget (see `render_budget`)."""
+
+    code_generator_class = _BoundedCodeGenerator
+    intercepted_binops = frozenset({"*", "**", "+", "%"})
+    bounded_join = staticmethod(render_budget.bounded_join)
+    concat = staticmethod(render_budget.bounded_join)  # a block's, a macro's and a filter block's output
+
+    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        tree = super()._parse(source, name, filename)
+        for loop in tree.find_all(nodes.For):  # each loop's items pass the budget's clock
+            loop.iter = nodes.Filter(loop.iter, "podium_budget_iter", [], [], None, None, lineno=loop.lineno)
+        return tree
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        render_budget.check_binop(operator, left, right)
+        return super().call_binop(context, operator, left, right)
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        args = render_budget.check_call(__obj, args, kwargs)
+        return super().call(__context, __obj, *args, **kwargs)
+
+
 @lru_cache(maxsize=1)
 def environment() -> ImmutableSandboxedEnvironment:
     """The one sandboxed environment podium renders with (undefined names are errors)."""
-    env = ImmutableSandboxedEnvironment(
+    env = _BoundedSandbox(
         undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True, finalize=_finalize
     )
     env.filters["tojson"] = _tojson
     env.filters["json"] = _tojson
+    env.filters = {name: render_budget.guard_filter(name, fn) for name, fn in env.filters.items()}
+    env.filters["podium_budget_iter"] = render_budget.budget_iter
+    env.globals.pop("lipsum", None)  # paragraphs of filler on demand: nothing a prompt needs
     return env
 
 
@@ -87,6 +126,7 @@ def syntax_fix(error: str) -> str:
     if (unknown := _UNKNOWN.search(error)) is not None:
         kind, name = unknown.groups()
         names = sorted(environment().filters if kind == "filter" else environment().tests)
+        names = [n for n in names if not n.startswith("podium_")]
         close = difflib.get_close_matches(name, names, n=1)
         hint = f"did you mean '{close[0]}'? " if close else ""
         return f"{hint}{kind}s: {', '.join(names)}"
@@ -102,6 +142,10 @@ def references(source: str) -> Iterator[Reference]:
     expr = single_expression(source)
     tree = env.parse(f"{{{{ {expr} }}}}" if expr is not None else source)
     assigned = {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")}
+    # a macro's own name, and `caller` inside a {% call %}'s macro, are defined by the template
+    assigned |= {m.name for m in tree.find_all(nodes.Macro)}
+    if any(True for _ in tree.find_all(nodes.CallBlock)):
+        assigned.add("caller")
     seen_as_attr: set[int] = set()
     for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
         target = node.node
@@ -119,11 +163,13 @@ def references(source: str) -> Iterator[Reference]:
             yield Reference(name.name, None)
 
 
-def render(source: Any, context: Mapping[str, Any], *, where: str) -> Any:
+def render(source: Any, context: Mapping[str, Any], *, where: str, timeout: float | None = None) -> Any:
     """Render a template against `context`; a lone `{{ expr }}` yields its value, not its text.
 
     Non-string values (a `foreach: [a, b]` list, `when: true`) are returned unchanged. `where`
-    names the field in errors ("steps.draft.prompt").
+    names the field in errors ("steps.draft.prompt"). The render runs within the render budget
+    (`render_budget`: a second, ten million characters), and within `timeout` seconds when that
+    is shorter (the step's own timeout); past either, it is a TemplateError.
     """
     if not isinstance(source, str):
         return source
@@ -132,11 +178,18 @@ def render(source: Any, context: Mapping[str, Any], *, where: str) -> Any:
     try:
         compiled = _compiled(source)
         if single_expression(source) is not None:
-            value = compiled(**context)
+            value = render_budget.within_budget(lambda: compiled(**context), seconds=timeout)
             if isinstance(value, StrictUndefined):
                 str(value)  # raises UndefinedError with jinja's own message
             return value
-        return compiled.render(**context)
+        return render_budget.within_budget(
+            lambda: render_budget.count_output(compiled.generate(**context)), seconds=timeout
+        )
+    except render_budget.BudgetExceeded as exc:
+        raise TemplateError(
+            f"{where}: {exc}",
+            fix="render less: loop over fewer items, or leave large values out of the prompt",
+        ) from None
     except UndefinedError as exc:
         raise TemplateError(
             f"{where}: {exc.message}",

@@ -276,11 +276,12 @@ def parse_price_text(text: str, file: str) -> PriceFile:
 
 
 def _read_yaml(text: str, file: str) -> tuple[PriceFile, dict[Loc, int]]:
-    from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+    from podium.core.loader.positions import yaml_reader
+
     try:
-        node = YAML(typ="rt", pure=True).load(text)
+        node = yaml_reader().load(text)  # bounded depth and aliases, as a workflow file
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         raise PriceFileError(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import inspect
 import re
 import shutil
 import sys
@@ -15,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 import podium
 from podium.core.calls import Provider
 from podium.core.errors import InputError, Problem, WorkflowError
+from podium.core.functions import import_function
 from podium.core.loader import parse, resolve_inputs
 from podium.core.spec import MockReply, Workflow
 from podium.testing import PluginsFixture, function_provider
@@ -115,8 +117,10 @@ def test_brief_example_records_path_and_hash_and_finds_its_package(brief: Path) 
     assert wf.path == brief.resolve()
     assert wf.base_dir == brief.resolve().parent
     assert wf.file_hash == hashlib.sha256(brief.read_bytes()).hexdigest()
-    # the function agent's package was imported from next to the workflow file
-    assert Path(sys.modules["mypkg"].__file__).resolve().is_relative_to(brief.parent.resolve())
+    # the function agent's package was found next to the workflow file, and not imported
+    assert "mypkg" not in sys.modules
+    score = import_function(wf.agents["scorer"].function or "", wf.base_dir)
+    assert Path(inspect.getfile(score)).resolve().is_relative_to(brief.parent.resolve())
 
 
 def test_mock_replies_are_parsed(flow_file: Any) -> None:
@@ -657,8 +661,11 @@ def test_function_agent_found_in_a_package_next_to_the_workflow(
     text = function_flow("podium_test_tools.agents:shout")
     wf = podium.load(flow_file(text))
     assert wf.agents["w"].function == "podium_test_tools.agents:shout"
-    module = sys.modules["podium_test_tools.agents"]
-    assert Path(module.__file__).resolve().is_relative_to(tmp_path.resolve())
+    assert "podium_test_tools.agents" not in sys.modules  # found by reading, not imported
+    shout = import_function(wf.agents["w"].function or "", wf.base_dir)
+    assert shout("hi") == "HI"
+    assert Path(inspect.getfile(shout)).resolve().is_relative_to(tmp_path.resolve())
+    assert "podium_test_tools" not in sys.modules  # under the workflow folder's private name
     assert str(tmp_path) not in sys.path  # the workflow's directory is not left on the path
 
 

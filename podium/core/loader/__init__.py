@@ -123,7 +123,7 @@ def _checked(
     _check_bindings(wf, provider_bindings, problems)
     graph = _check_steps(wf, problems)
     _check_templates(wf, graph, problems)
-    _check_outputs(wf, problems)
+    _check_outputs(wf, base, problems)
     _check_inputs(wf, problems)
     _check_mock(wf, problems)
     if check_functions:

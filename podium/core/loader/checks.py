@@ -8,17 +8,18 @@ from typing import Any
 
 from podium.core import templates
 from podium.core.errors import InputError
-from podium.core.functions import import_function
+from podium.core.functions import find_function
 from podium.core.graph import Graph
 from podium.core.loader.inputs import coerce_input
-from podium.core.loader.positions import Path_
+from podium.core.loader.positions import Path_, dotted
 from podium.core.loader.problems import _Problems, suggest
 from podium.core.spec import BUILTIN_OUTPUT_TYPES, Workflow
 
 
 def _check_import(reference: str, path: Path_, base_dir: Path, p: _Problems) -> None:
+    # read, never imported: loading a workflow (and `validate`) runs none of its code
     try:
-        import_function(reference, base_dir)
+        find_function(reference, base_dir)
     except ValueError as exc:
         p.add(path, str(exc), fix="write it as package.module:function")
     except AttributeError as exc:  # the module is there; the name in it is not
@@ -28,14 +29,14 @@ def _check_import(reference: str, path: Path_, base_dir: Path, p: _Problems) -> 
             f"cannot load '{reference}': {type(exc).__name__}: {exc}",
             fix=f"define {name} in {module}, or name a function it has",
         )
+    except SyntaxError as exc:
+        p.add(path, f"cannot load '{reference}': SyntaxError: {exc}", fix="fix the module's syntax there")
     except (ImportError, TypeError) as exc:
         p.add(
             path,
             f"cannot load '{reference}': {type(exc).__name__}: {exc}",
             fix=f"put the module next to the workflow file ({base_dir}) or on the Python path",
         )
-    except Exception as exc:  # the user's module raised while importing
-        p.add(path, f"importing '{reference}' raised {type(exc).__name__}: {exc}")
 
 
 def _check_agents(wf: Workflow, base_dir: Path, p: _Problems) -> None:
@@ -73,9 +74,15 @@ def _check_schema(schema: Any, path: Path_, p: _Problems) -> None:
         )
 
 
-def _check_outputs(wf: Workflow, p: _Problems) -> None:
+def _check_outputs(wf: Workflow, base_dir: Path, p: _Problems) -> None:
+    from podium.core.schemas import LocalSchemas, resolve_refs
+
+    checked = len(p.items)
+    resolvable: dict[Path_, Any] = {}
     for tname, schema in wf.types.items():
         _check_schema(schema, ("types", tname), p)
+        if isinstance(schema, dict):  # a type may name the others as #/$defs/NAME, as steps do
+            resolvable[("types", tname)] = {"$defs": wf.types, **schema}
     for sid, step in wf.steps.items():
         out = step.output
         if out is None:
@@ -85,6 +92,7 @@ def _check_outputs(wf: Workflow, p: _Problems) -> None:
             p.add(path, "give either schema or type, not both", fix="remove one of them")
         elif out.schema_ is not None:
             _check_schema(out.schema_, (*path, "schema"), p)
+            resolvable[(*path, "schema")] = wf.output_schema(step)
         elif out.type is not None and out.type not in wf.types and out.type not in BUILTIN_OUTPUT_TYPES:
             names = [*BUILTIN_OUTPUT_TYPES, *wf.types]
             p.add(
@@ -92,6 +100,19 @@ def _check_outputs(wf: Workflow, p: _Problems) -> None:
                 f"unknown type '{out.type}'{suggest(out.type, names)}",
                 fix=f"use one of {', '.join(names)}, or declare it under types:",
             )
+    if len(p.items) > checked:
+        return  # an invalid schema is reported as such; its refs are not worth resolving
+    local = LocalSchemas(base_dir)
+    found = resolve_refs({dotted(k): v for k, v in resolvable.items()}, local)
+    for path_ in resolvable:
+        if (problem := found.get(dotted(path_))) is not None:
+            p.add(
+                path_,
+                problem,
+                fix="refer to a part of the schema itself (#/$defs/…), or to a .json or .yaml file"
+                " next to the workflow, by its relative name",
+            )
+    wf._schemas = local
 
 
 class _Upstream:

@@ -125,21 +125,27 @@ if _CLoader is not None:
             return _SEQ if kind is SequenceNode else _MAP
 
 
-def _build(node: Any) -> Any:
+def _build(node: Any, seen: set[int]) -> Any:
     tag = node.tag
     if tag == _STR:
         return node.value
+    # libyaml shares an aliased node, and building it once per alias is how an alias bomb explodes;
+    # a file with aliases is ruamel's to read, under its budget (the text check above should have
+    # sent it there already). Nesting is bounded by libyaml (1000 levels) and by RecursionError.
+    if id(node) in seen:
+        raise NotFast
+    seen.add(id(node))
     if tag == _MAP:
         data: dict[str, Any] = {}
         for key_node, value_node in node.value:
-            key = _build(key_node)
+            key = _build(key_node, seen)
             # ruamel reports a duplicate key, and reads a key that is not text its own way
             if type(key) is not str or key in data:
                 raise NotFast
-            data[key] = _build(value_node)
+            data[key] = _build(value_node, seen)
         return data
     if tag == _SEQ:
-        return [_build(child) for child in node.value]
+        return [_build(child, seen) for child in node.value]
     convert = _SCALARS.get(tag)
     if convert is None:  # the tag that leaves the value to ruamel
         raise NotFast
@@ -161,7 +167,7 @@ def read_fast(text: str) -> Any:
     composer = _Composer(text)
     try:
         node = composer.get_single_node()
-        return None if node is None else _build(node)
+        return None if node is None else _build(node, set())
     except (yaml.YAMLError, RecursionError):  # ruamel says what is malformed, and where
         raise NotFast from None
     finally:

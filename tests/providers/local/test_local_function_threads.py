@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import podium
+from podium.core.functions import import_function
 
 AGENTS = """
 import threading
@@ -53,7 +54,8 @@ async def test_a_function_blocked_past_its_timeout_does_not_hold_the_one_thread_
     try:
         run = await podium.arun(tmp_path / "wf.yaml", store=tmp_path / "runs.db")
         took = time.perf_counter() - started
-        module = sys.modules["blocking_agents"]
+        # the module next to the workflow, under its private name (the run imported it)
+        module = sys.modules[import_function("blocking_agents:name", tmp_path).__module__]
         assert run.ok, run.error
         assert run.steps["a"].output == "second try"
         assert took < 5
@@ -61,5 +63,4 @@ async def test_a_function_blocked_past_its_timeout_does_not_hold_the_one_thread_
         # b and c ran on one reused thread: the second try's, not the stuck one's
         assert run.steps["b"].output == run.steps["c"].output == str(module.calls[1]) != str(module.calls[0])
     finally:
-        sys.modules["blocking_agents"].release.set()
-        sys.modules.pop("blocking_agents", None)
+        sys.modules[import_function("blocking_agents:name", tmp_path).__module__].release.set()

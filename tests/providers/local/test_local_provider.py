@@ -29,6 +29,7 @@ from podium.core.errors import (
     TransientError,
 )
 from podium.core.events import EventType
+from podium.core.functions import import_function
 from podium.core.spec import Workflow
 from podium.core.store import MemoryStore
 from podium.core.tracecontext import call_key, traceparent
@@ -306,7 +307,7 @@ async def test_a_function_gets_only_the_keyword_arguments_it_accepts(tmp_path, f
 
     r = await p.invoke(fn_request(fn_module, "everything", "p", item="i1", index=0))
     assert r.output == ["agent", "index", "inputs", "item", "run_id", "step", "steps"]
-    module = importlib.import_module(fn_module)
+    module = importlib.import_module(import_function(f"{fn_module}:everything", tmp_path).__module__)
     assert module.seen[-1] == (
         "everything",
         "p",
