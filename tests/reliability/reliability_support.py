@@ -176,11 +176,6 @@ def yaml_of(value: Any) -> str:
 # --- what the emulators saw ---------------------------------------------------------------------
 
 
-def calls_of(emulator: CloudEmulator, operation: str) -> list[Exchange]:
-    """The requests of one operation, in the order they arrived."""
-    return [e for e in emulator.requests if e.operation == operation]
-
-
 def delivered(exchanges: Iterable[Exchange]) -> list[Exchange]:
     """Requests answered in full with a reply (a 200 with no fault applied to it)."""
     return [e for e in exchanges if e.status == 200 and e.fault is None]

@@ -238,8 +238,8 @@ def test_sigkill_at_seeded_events_then_resume_completes_every_run_once(
 ) -> None:
     db = flow_file.parent / "runs.db"
     # a clean run: what every crashed run must end as, and how many events a run has
-    to_the_end_fresh = api.run(flow_file, store=db, run_id="clean")
-    assert str(to_the_end_fresh.status) == "waiting"
+    first = api.run(flow_file, store=db, run_id="clean")
+    assert str(first.status) == "waiting"
     api.decide("clean", "gate", "approved", by="crash-matrix", store=db)
     to_the_end(db, "clean")
     clean = shown(db, "clean")
@@ -311,5 +311,7 @@ def test_sigkill_at_seeded_events_then_resume_completes_every_run_once(
             clean_out + sum(u.output_tokens for u in extra),
         )
         extra_billed += len(repeats)
-    print(f"crash matrix: {RUNS} kills, {extra_billed} attempts in flight at a kill billed twice")
-    print(f"waited {waited:.1f}s resumed {resumed:.1f}s")
+    print(
+        f"crash matrix: {RUNS} kills, {extra_billed} attempts in flight at a kill billed twice;"
+        f" killed processes {waited:.0f}s, resumes in this process {resumed:.0f}s"
+    )
