@@ -11,9 +11,9 @@ import pytest
 from reliability_support import CLOUD_ENV, Clouds, offline_environment
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="module", autouse=True)
 def offline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Nothing reaches a real cloud: no profile, no keys, no metadata server, for the whole session."""
+    """Nothing reaches a real cloud: no profile, no keys, no metadata server (undone after the module)."""
     home = tmp_path_factory.mktemp("offline")
     with pytest.MonkeyPatch.context() as patch:
         for name in CLOUD_ENV:
@@ -24,7 +24,7 @@ def offline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 
 
 @pytest.fixture(scope="module")
-def clouds() -> Iterator[Clouds]:
+def clouds(offline: None) -> Iterator[Clouds]:
     """Each cloud's emulator, started on first use and shared by the module's tests."""
     running = Clouds()
     yield running
