@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -57,7 +58,9 @@ class Exchange:
     """One request the emulator served: for tests that count calls and read what was sent.
 
     `traceparent` is the W3C trace context header the request came with (None: none), so a test
-    can check that each call's requests carry its span's.
+    can check that each call's requests carry its span's. `started` and `finished` are
+    `time.monotonic()` when it arrived and when its handler answered (0.0: not yet), so a test can
+    tell how many requests were in flight at once.
     """
 
     operation: str
@@ -67,6 +70,8 @@ class Exchange:
     fault: str | None = None
     detail: dict[str, Any] = field(default_factory=dict)
     traceparent: str | None = None
+    started: float = 0.0
+    finished: float = 0.0
 
 
 class CloudEmulator:
@@ -170,7 +175,12 @@ class CloudEmulator:
             index = len(self._exchanges)
             self._exchanges.append(
                 Exchange(
-                    operation, request.method, request.path, 0, traceparent=request.headers.get("traceparent")
+                    operation,
+                    request.method,
+                    request.path,
+                    0,
+                    traceparent=request.headers.get("traceparent"),
+                    started=time.monotonic(),
                 )
             )
         detail: dict[str, Any] = {}
@@ -180,7 +190,11 @@ class CloudEmulator:
             response = self.internal_error(exc)
         with self._log_lock:
             self._exchanges[index] = replace(
-                self._exchanges[index], status=response.status, fault=detail.pop("fault", None), detail=detail
+                self._exchanges[index],
+                status=response.status,
+                fault=detail.pop("fault", None),
+                detail=detail,
+                finished=time.monotonic(),
             )
         return response
 
