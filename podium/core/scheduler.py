@@ -75,6 +75,8 @@ class Scheduler:
             while True:
                 while tasks:
                     done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+                    # what the ended steps wrote is durable before any step that needs them starts
+                    state.events.flush()
                     for task in done:
                         self.settled(tasks.pop(task), task)
                 escalating = any(sid in state.failures for sid in state.awaiting)
@@ -92,6 +94,7 @@ class Scheduler:
                 if tasks:
                     continue
                 state.events.emit(EventType.RUN_WAITING, steps=sorted(state.awaiting), wait=state.wait)
+                state.events.flush()
                 if not state.wait:
                     return
                 await self.wait_for_decision()
