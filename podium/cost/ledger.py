@@ -15,6 +15,7 @@ the clouds do not bill a throttled or failed request, and a timed-out call's tok
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -163,8 +164,7 @@ class CostFold:
             quote = self.catalog.rate(provider, model, at, service=service)
             if isinstance(quote, Rate):
                 status, cost = "priced", quote.cost(usage, new_session=new_session)
-                price = quote.describe()
-                source = f"{quote.origin}: {quote.catalog_provider} {quote.catalog_model} ({quote.source})"
+                price, source = _described(quote)
             elif native.get("mock") is not None:
                 # a scripted reply is not a call anyone bills: priced when its model maps to a real
                 # one (what it would cost), else nothing to price, and nothing to warn about
@@ -195,6 +195,13 @@ class CostFold:
             price=price,
             source=source,
         )
+
+
+@functools.lru_cache(maxsize=256)
+def _described(rate: Rate) -> tuple[str, str]:
+    """A rate's price and source as a ledger row says them: formatted once per rate, not per call."""
+    source = f"{rate.origin}: {rate.catalog_provider} {rate.catalog_model} ({rate.source})"
+    return rate.describe(), source
 
 
 def derive_rows(events: Iterable[Event], catalog: PriceCatalog) -> list[LedgerRow]:
