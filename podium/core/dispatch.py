@@ -20,7 +20,11 @@ log = logging.getLogger("podium")
 
 
 class EventHook(Protocol):
-    """Where events go once they are durable: the `podium_event` hook of every plugin."""
+    """Where events go once they are durable: the `podium_event` hook of every plugin.
+
+    A hook may also offer `event_handlers()`: its implementations as calls of their own, asked
+    for once per batch (see `podium.plugins.manager.Plugins`).
+    """
 
     def event(self, *, event: Event) -> None: ...
 
@@ -135,8 +139,7 @@ class Dispatcher:
                         self._failed = exc
                     raise
                 self.committed = batch[-1][0].seq
-                for event, _ in batch:
-                    self._dispatch(event)
+                self._dispatch(batch)
         finally:
             self._flushing = False
 
@@ -165,17 +168,26 @@ class Dispatcher:
         if self._ends_call and not self._flushing:
             self.flush()
 
-    def _dispatch(self, event: Event) -> None:
-        if self.hook is not None:
-            try:
-                self.hook.event(event=event)
-            except Exception:  # an observer's bug must not break the run, nor pass unseen
-                log.warning("a podium_event observer failed on %s", event.type, exc_info=True)
-        for observe in self.observers:
-            try:
-                observe(event=event)
-            except Exception:
-                log.warning("a run observer failed on %s", event.type, exc_info=True)
+    def _dispatch(self, batch: list[tuple[Event, str]]) -> None:
+        """Each event of a durable batch, in order, to every hook implementation, then to this
+        run's observers; one that raises is logged, and the others still see the event."""
+        hook = self.hook
+        handlers = getattr(hook, "event_handlers", None)
+        calls: list[Callable[..., Any]] = (
+            handlers() if handlers is not None else [hook.event] if hook is not None else []
+        )
+        observers = self.observers
+        for event, _ in batch:
+            for call in calls:
+                try:
+                    call(event=event)
+                except Exception:  # an observer's bug must not break the run, nor pass unseen
+                    log.warning("a podium_event observer failed on %s", event.type, exc_info=True)
+            for observe in observers:
+                try:
+                    observe(event=event)
+                except Exception:
+                    log.warning("a run observer failed on %s", event.type, exc_info=True)
 
     def warn(self, message: str, *, step: str | None = None, **data: Any) -> None:
         """Record a BudgetWarning; from inside a hook, once the current batch is dispatched."""
