@@ -90,7 +90,13 @@ JSON_FIELDS: tuple[str, ...] = (*(c for c in COLUMNS if c != "cost"), "cost_usd"
 def _usage(data: Any) -> Usage:
     if not isinstance(data, dict):
         return ZERO_USAGE
-    return Usage(**{k: int(data.get(k) or 0) for k in _USAGE_KEYS if k in data})
+    return _usage_of(tuple(int(data.get(k) or 0) if k in data else None for k in _USAGE_KEYS))
+
+
+@functools.lru_cache(maxsize=1024)
+def _usage_of(counts: tuple[int | None, ...]) -> Usage:
+    """A Usage (frozen: shared by the calls that used as much), validated once per set of counts."""
+    return Usage(**{k: n for k, n in zip(_USAGE_KEYS, counts, strict=True) if n is not None})
 
 
 class CostFold:
