@@ -95,7 +95,17 @@ class Plugins:
         self._providers = None
 
     def before_call(self, *, run: RunContext, step: str, request: AgentRequest) -> None:
-        self.pm.hook.podium_before_call(run=run, step=step, request=request)
+        caller = self.pm.hook.podium_before_call
+        impls = caller.get_hookimpls()
+        if any(impl.hookwrapper or impl.wrapper for impl in impls):
+            caller(run=run, step=step, request=request)
+            return
+        # once per call: the implementations called as pluggy's `_multicall` calls them (last
+        # registered first; the first to raise, a policy refusing the call, ends it), without
+        # its argument checks
+        given = {"run": run, "step": step, "request": request}
+        for impl in reversed(impls):
+            impl.function(*[given[name] for name in impl.argnames])
 
     def event(self, *, event: Event) -> None:
         self.pm.hook.podium_event(event=event)
