@@ -276,7 +276,7 @@ class _Driver:
         try:
             self.state.events.flush()
         except Exception:  # the store refused a batch: the error already ended the run
-            log.debug("run %s: its last events were not written", self.state.run_id, exc_info=True)
+            log.warning("run %s: its last events were not written", self.state.run_id, exc_info=True)
 
     def result(self) -> Run:
         """The run as its events tell it (read once: a resume's earlier events are already here)."""
