@@ -4,7 +4,8 @@ The workloads are written once (`workloads.py`, agents in `agents.py`) and built
 adapter (`podium_side.py`, `langgraph_side.py`). Every figure is a ratio between numbers measured in
 this run of this script, the sides interleaved (podium, peer, podium, peer, ...) and the best of
 several repeats kept, so that a busy moment on the machine does not land on one side only. Writes
-bench/results.md (with bench/findings.md appended). `BENCH_QUICK=1` runs small sizes and writes
+bench/results.md (with bench/findings.md appended). `run.py sync` and `run.py tick` run only the
+rows of 9, or of 1, 2 and 9 (the per-event cost), and print them. `BENCH_QUICK=1` runs small sizes and writes
 nothing: a smoke test of the script itself.
 """
 
@@ -162,6 +163,14 @@ async def per_step() -> list[Row]:
             f"{us(t['sync'], STEPS)} (no checkpointer)",
             ratio(p, t["sync"]),
         ),
+        Row(
+            "1f. same, against issue 15's target for podium's own cost per step",
+            us(p, STEPS),
+            "—",
+            "—",
+            "≤ 50 µs/step",
+            verdict(p / STEPS <= 50e-6),
+        ),
     ]
 
 
@@ -225,6 +234,30 @@ async def fan_out() -> list[Row]:
             f" floor {ms(slow['floor'])}",
             ratio(slow["podium"], slow["send"]),
         ),
+    ]
+
+
+def fan_out_public(tmp: Path) -> list[Row]:
+    """2e: the fan-out of 2 as users run it: `podium.run`, the default store (a new SQLite file)."""
+    fan = FanOut(BRANCHES)
+    podium_side.workflow(fan)
+    t = best_sync(
+        {
+            "floor": lambda: asyncio.run(floor(fan)),
+            "podium": lambda: podium_side.run_public(fan, fresh(tmp, "fan")),
+        }
+    )
+    p, f = t["podium"], t["floor"]
+    return [
+        Row(
+            "2e. same as 2 through `podium.run`, default store (SQLite, a new file), as users run it"
+            " — against the floor",
+            ms(p),
+            f"floor (bare asyncio.gather): {ms(f)}",
+            ratio(p, f),
+            "≤ 1.5x floor",
+            verdict(p <= 1.5 * f),
+        )
     ]
 
 
@@ -698,7 +731,9 @@ WHAT = """\
   `Send("branch", ...)` per branch, a reducer collecting the results, an edge to the join): what its
   documentation shows for map-reduce; 2c a wide graph of {branches} nodes with edges from START and one
   waiting edge to the join. Floor: `asyncio.gather` of the same coroutines, then the join's. 2d: the
-  same with 1 s sleeps, best of 2.
+  same with 1 s sleeps, best of 2. 2e: the same workflow through `podium.run` as a script calls it
+  (a new SQLite file each time, its plugins loaded, its loop started: all in the time), against the
+  same floor.
 - **Resume** (4): a chain whose last step fails once. podium: `Engine.resume` (take the lease, read
   and fold every event of the run, run the last step, fold the events again for the result).
   LangGraph: `ainvoke(None, config)` on the same thread, which loads the latest checkpoint and its
@@ -774,6 +809,14 @@ def write(rows: list[Row], details: dict[str, Any], took: float, loads: tuple[st
     return text
 
 
+def tick_rows() -> list[Row]:
+    """The rows of the per-event cost (`run.py tick` runs only these and prints them): 1, 2, 2e, 9."""
+    rows = asyncio.run(per_step()) + asyncio.run(fan_out())
+    with tempfile.TemporaryDirectory() as tmp:
+        rows += fan_out_public(Path(tmp))
+    return rows + sync_agents()
+
+
 def sync_agents() -> list[Row]:
     """The rows of benchmark 9 (`run.py sync` runs only these and prints them)."""
     rows = asyncio.run(sync_chain())
@@ -783,8 +826,8 @@ def sync_agents() -> list[Row]:
 
 
 def main() -> None:
-    if sys.argv[1:] == ["sync"]:
-        for row in sync_agents():
+    if sys.argv[1:] in (["sync"], ["tick"]):
+        for row in sync_agents() if sys.argv[1:] == ["sync"] else tick_rows():
             print(f"| {row.benchmark} | {row.podium} | {row.peer} | {row.ratio} | {row.target} | {row.met} |")
         return
     started = time.perf_counter()
@@ -795,6 +838,7 @@ def main() -> None:
         for section in (per_step, fan_out):
             print(f"[bench] {section.__name__}", flush=True)
             rows += asyncio.run(section())
+        rows += fan_out_public(Path(tmp))
         print("[bench] durability", flush=True)
         rows += asyncio.run(durability(Path(tmp), details))
     print("[bench] resume and memory, each in a process of its own", flush=True)

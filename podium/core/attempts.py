@@ -247,6 +247,7 @@ class Attempts:
         """One call: the before-call hook, the limits, the timeout, and its events."""
         events = self.state.events
         sid, attempt, pname = request.step, request.attempt, request.provider
+        events.deliver_ended_calls()  # a budget checked below reads what the calls before cost
         self.before_call(run=self.state.context, step=sid, request=request)
         limit = self.limits.get(pname)
         # the provider's own limit first: a call queued for a busy provider holds no global slot
@@ -260,6 +261,13 @@ class Attempts:
                     session_id=request.session_id, repair=repair,
                     prompt=request.messages[-1].content,
                 )  # fmt: skip
+                # the call is on record (with its step's start) before the agent is called; the
+                # other calls that start in this turn of the loop are written with it
+                try:
+                    await events.durable(opened, alone=self.alone(request))
+                except asyncio.CancelledError:
+                    self.cancelled(request)
+                    raise
                 # what the call learns once it has its CallStarted event: its span's trace context,
                 # and (for an agent with tools) where its tool calls are recorded and replayed from
                 tools = (
@@ -298,11 +306,7 @@ class Attempts:
                     )  # fmt: skip
                     raise
                 except asyncio.CancelledError:
-                    events.emit(
-                        EventType.CALL_FAILED, sid, attempt, provider=pname, item=request.item,
-                        kind="cancelled", message="the run was cancelled", retryable=True,
-                        delay=None, then="cancel",
-                    )  # fmt: skip
+                    self.cancelled(request)
                     raise
                 except StepError:
                     raise
@@ -322,4 +326,19 @@ class Attempts:
             reply=reply_value(response), native=response.native or None,
             **({"bound_to": response.bound_to} if response.bound_to else {}),
         )  # fmt: skip
+        # the reply is on record before the step acts on it
+        await events.durable(finished, alone=self.alone(request))
         return response, finished.seq
+
+    def alone(self, request: AgentRequest) -> bool:
+        """True when no other call is likely to start or end in this turn of the loop (a chain):
+        its events are then written at once, not held for a turn to be written with others'."""
+        return request.item is None and len(self.state.tasks) <= 1
+
+    def cancelled(self, request: AgentRequest) -> None:
+        """The run was cancelled while this call was open: say so on its record."""
+        self.state.events.emit(
+            EventType.CALL_FAILED, request.step, request.attempt, provider=request.provider,
+            item=request.item, kind="cancelled", message="the run was cancelled", retryable=True,
+            delay=None, then="cancel",
+        )  # fmt: skip

@@ -7,6 +7,7 @@ process that records a decision or a cancel uses `append_or_post`, so `podium_ev
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
@@ -19,7 +20,11 @@ log = logging.getLogger("podium")
 
 
 class EventHook(Protocol):
-    """Where events go once they are durable: the `podium_event` hook of every plugin."""
+    """Where events go once they are durable: the `podium_event` hook of every plugin.
+
+    A hook may also offer `event_handlers()`: its implementations as calls of their own, asked
+    for once per batch (see `podium.plugins.manager.Plugins`).
+    """
 
     def event(self, *, event: Event) -> None: ...
 
@@ -31,8 +36,16 @@ class LeaseLost(Exception):
 class Dispatcher:
     """Writes one run's events in order: append, then `podium_event`, then this run's observers.
 
-    A hook may ask for an event while another is being dispatched (`warn`); it is written once the
-    current one has been dispatched, so every observer sees events in `seq` order.
+    Unbatched (the default), each event is written and dispatched as it is emitted. Batched (the
+    engine's driver), the events emitted in one turn of the event loop are written together, in
+    one store transaction, and then dispatched in `seq` order: `emit` queues the event and the
+    loop's next turn flushes the queue. Whoever acts on an event waits for it to be durable
+    first (`durable`, or `flush` from the scheduler), so a killed process still loses only what
+    nothing had acted on. Batches are written in `seq` order, so an event being durable means
+    every event before it is too.
+
+    A hook may ask for an event while others are being dispatched (`warn`); it is written once
+    the current batch has been dispatched, so every observer sees events in `seq` order.
     """
 
     def __init__(
@@ -43,58 +56,144 @@ class Dispatcher:
         *,
         seq: int = 0,
         observers: Iterable[Callable[..., Any]] = (),
+        batched: bool = False,
     ) -> None:
         self.store = store
         self.hook = hook
         self.run_id = run_id
         self.seq = seq
+        self.committed = seq  # the last seq written to the store
         self.observers = list(observers)
+        self.batched = batched
         self.lost = False
-        self._dispatching = False
-        self._deferred: list[tuple[EventType, str | None, dict[str, Any]]] = []
+        self._pending: list[tuple[Event, str]] = []
+        self._ends_call = False  # a CallFinished/CallFailed waits in `_pending`
+        self._scheduled = False
+        self._flushing = False
+        self._failed: BaseException | None = None  # a batch the store refused: the run cannot go on
+        # the store's batch append if it has one; a store with only `append` gets one call an event
+        self._append_many = getattr(store, "append_many", None)
 
     def emit(
         self, type_: EventType, step: str | None = None, attempt: int | None = None, **data: Any
     ) -> Event:
-        """Append one event (durable before anything acts on it) and dispatch it."""
+        """Append one event (durable before anything acts on it) and dispatch it.
+
+        Batched, the event is queued for the loop's next turn; `durable(event)` waits for it.
+        """
         if self.lost:
             raise LeaseLost
+        if self._failed is not None:
+            raise self._failed
         self.seq += 1
         event = Event(self.run_id, self.seq, type_, step, attempt, data)
-        self.store.append(event)
-        outer = not self._dispatching
-        self._dispatching = True
-        try:
-            self._dispatch(event)
-        finally:
-            if outer:
-                self._dispatching = False
-        while outer and self._deferred:  # events a hook asked for while this one was dispatched
-            type_, step, data = self._deferred.pop(0)
-            self.emit(type_, step, **data)
+        self._pending.append((event, event.data_json()))  # encoded once: the store takes the text
+        if type_ is EventType.CALL_FINISHED or type_ is EventType.CALL_FAILED:
+            self._ends_call = True
+        if not self.batched:
+            self.flush()
+        elif not self._scheduled:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # no loop to wait for: write it now
+                self.flush()
+            else:
+                self._scheduled = True
+                loop.call_soon(self._flush_soon)
         return event
 
-    def _dispatch(self, event: Event) -> None:
-        if self.hook is not None:
-            try:
-                self.hook.event(event=event)
-            except Exception:  # an observer's bug must not break the run, nor pass unseen
-                log.warning("a podium_event observer failed on %s", event.type, exc_info=True)
-        for observe in self.observers:
-            try:
-                observe(event=event)
-            except Exception:
-                log.warning("a run observer failed on %s", event.type, exc_info=True)
+    def _flush_soon(self) -> None:
+        self._scheduled = False
+        try:
+            self.flush()
+        except BaseException as exc:  # kept: raised to whoever emits or waits next
+            log.debug("writing run %s's events failed", self.run_id, exc_info=True)
+            if not isinstance(exc, Exception):
+                raise
+
+    def flush(self) -> None:
+        """Write every queued event in one transaction, then dispatch them; until none is left.
+
+        Events that hooks emit while a batch is dispatched form the next batch. A writer that
+        lost its lease drops what it had queued: another process drives the run now.
+        """
+        if self._flushing:
+            return  # a hook's event: the flush under way writes it after the current batch
+        if self._failed is not None:
+            raise self._failed
+        self._flushing = True
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                self._ends_call = False
+                if self.lost:
+                    return
+                try:
+                    if self._append_many is not None:
+                        self._append_many(batch)
+                    else:
+                        for event, _ in batch:
+                            self.store.append(event)
+                except BaseException as exc:
+                    if self.batched:
+                        self._failed = exc
+                    raise
+                self.committed = batch[-1][0].seq
+                self._dispatch(batch)
+        finally:
+            self._flushing = False
+
+    async def durable(self, event: Event, *, alone: bool = False) -> None:
+        """Wait until `event` is in the store (and dispatched): before anything acts on it.
+
+        Yielding once lets the other tasks of this turn queue their events: the loop's next turn
+        writes them all, and this task resumes after that. `alone` says no other task is likely
+        to: then the queue is written at once, without the turn's wait.
+        """
+        if alone and self.committed < event.seq and not self._flushing:
+            self.flush()
+        while self.committed < event.seq:
+            if self.lost:
+                raise LeaseLost
+            if self._failed is not None:
+                raise self._failed
+            if not self._scheduled:  # nothing will flush on its own (or a hook's event queued)
+                self.flush()
+                continue
+            await asyncio.sleep(0)
+
+    def deliver_ended_calls(self) -> None:
+        """Write and dispatch now if a call's end is queued: policies that hooks apply before the
+        next call (budgets) read what calls have cost, so they must have seen every ended call."""
+        if self._ends_call and not self._flushing:
+            self.flush()
+
+    def _dispatch(self, batch: list[tuple[Event, str]]) -> None:
+        """Each event of a durable batch, in order, to every hook implementation, then to this
+        run's observers; one that raises is logged, and the others still see the event."""
+        hook = self.hook
+        handlers = getattr(hook, "event_handlers", None)
+        calls: list[Callable[..., Any]] = (
+            handlers() if handlers is not None else [hook.event] if hook is not None else []
+        )
+        observers = self.observers
+        for event, _ in batch:
+            for call in calls:
+                try:
+                    call(event=event)
+                except Exception:  # an observer's bug must not break the run, nor pass unseen
+                    log.warning("a podium_event observer failed on %s", event.type, exc_info=True)
+            for observe in observers:
+                try:
+                    observe(event=event)
+                except Exception:
+                    log.warning("a run observer failed on %s", event.type, exc_info=True)
 
     def warn(self, message: str, *, step: str | None = None, **data: Any) -> None:
-        """Record a BudgetWarning; from inside a hook, once the current event is dispatched."""
+        """Record a BudgetWarning; from inside a hook, once the current batch is dispatched."""
         if self.lost:
             return
-        data = {"message": message, **data}
-        if self._dispatching:
-            self._deferred.append((EventType.BUDGET_WARNING, step, data))
-        else:
-            self.emit(EventType.BUDGET_WARNING, step, **data)
+        self.emit(EventType.BUDGET_WARNING, step, **{"message": message, **data})
 
 
 def append_or_post(

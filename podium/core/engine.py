@@ -194,6 +194,7 @@ class _Driver:
             run_id,
             seq=prog.seq,
             observers=[o.podium_event for o in observers if hasattr(o, "podium_event")],
+            batched=True,
         )
         context = RunContext(run_id, plan.workflow, engine.store, settings, events.warn, self.prior)
         self.state = RunState(
@@ -227,6 +228,7 @@ class _Driver:
                 provider_override=state.plan.override,
                 settings=settings,
             )
+            state.events.flush()  # the run's index line, whose lease is taken next
             lease = store.acquire_lease(state.run_id, self.owner, self.engine.lease_ttl)
             if lease.owner != self.owner:  # only if someone guessed a fresh run id
                 raise RunBusy(f"run {state.run_id} is driven by {lease.owner}")
@@ -245,6 +247,7 @@ class _Driver:
             heartbeat.cancel()
             await asyncio.gather(heartbeat, return_exceptions=True)
             await self.attempts.aclose()
+            self.flush_quietly()  # what a cancelled or failed run queued last (its RunFinished)
             if not state.lost:
                 store.release_lease(state.run_id, self.owner)
 
@@ -269,8 +272,15 @@ class _Driver:
             elif message.kind == "decision":
                 self.approvals.receive(message.data)
 
+    def flush_quietly(self) -> None:
+        try:
+            self.state.events.flush()
+        except Exception:  # the store refused a batch: the error already ended the run
+            log.warning("run %s: its last events were not written", self.state.run_id, exc_info=True)
+
     def result(self) -> Run:
         """The run as its events tell it (read once: a resume's earlier events are already here)."""
+        self.state.events.flush()
         after = self.prior[-1].seq if self.prior else 0
         with collector_held():
             events = [*self.prior, *self.engine.store.events(self.state.run_id, after=after)]

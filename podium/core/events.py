@@ -83,7 +83,7 @@ class Event:
     at: datetime = field(default_factory=utcnow)
 
     def data_json(self) -> str:
-        return json.dumps(self.data, ensure_ascii=False, separators=(",", ":"), default=_jsonable)
+        return _ENCODER.encode(self.data)
 
     def to_dict(self) -> dict[str, Any]:
         """The event as plain JSON-able values (for `podium show --events --json`, JSONL export)."""
@@ -107,3 +107,7 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, set | frozenset | tuple):
         return list(value)
     return repr(value)
+
+
+# one encoder for every event (json.dumps with options builds a new one per call)
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_jsonable)

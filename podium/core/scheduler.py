@@ -24,6 +24,11 @@ class Scheduler:
         self.started: set[str] = set()
         self.deferred: list[str] = []  # steps held back while a failure is being handled
         self.failure: tuple[str, StepOutcome] | None = None
+        # step tasks that ended, in the order they ended, and the future the loop sleeps on: one
+        # callback per task, where `asyncio.wait` would add and remove one on every pending task
+        # each time it is called (a fan-out of 1,000 wakes it many times)
+        self.ended: list[asyncio.Task[StepStatus]] = []
+        self.wakeup: asyncio.Future[None] | None = None
         graph_steps = state.workflow.graph_steps
         settled = set(state.views)
         self.waiting = {sid: set(s.needs) - settled for sid, s in graph_steps.items() if sid not in settled}
@@ -35,7 +40,14 @@ class Scheduler:
             return
         self.started.add(sid)
         coro = self.steps.run(sid) if handler_for is None else self.steps.handle(sid, *handler_for)
-        state.tasks[asyncio.create_task(coro, name=f"podium-step-{sid}")] = sid
+        task = asyncio.create_task(coro, name=f"podium-step-{sid}")
+        task.add_done_callback(self.task_ended)
+        state.tasks[task] = sid
+
+    def task_ended(self, task: asyncio.Task[StepStatus]) -> None:
+        self.ended.append(task)
+        if self.wakeup is not None and not self.wakeup.done():
+            self.wakeup.set_result(None)
 
     def release(self, sid: str) -> None:
         """`sid` has settled: start every step that was waiting only for it."""
@@ -74,7 +86,12 @@ class Scheduler:
                     self.start(sid)
             while True:
                 while tasks:
-                    done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+                    if not self.ended:
+                        self.wakeup = asyncio.get_running_loop().create_future()
+                        await self.wakeup
+                    done, self.ended = self.ended, []
+                    # what the ended steps wrote is durable before any step that needs them starts
+                    state.events.flush()
                     for task in done:
                         self.settled(tasks.pop(task), task)
                 escalating = any(sid in state.failures for sid in state.awaiting)
@@ -92,6 +109,7 @@ class Scheduler:
                 if tasks:
                     continue
                 state.events.emit(EventType.RUN_WAITING, steps=sorted(state.awaiting), wait=state.wait)
+                state.events.flush()
                 if not state.wait:
                     return
                 await self.wait_for_decision()

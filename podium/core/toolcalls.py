@@ -73,6 +73,7 @@ class StepTools:
 
         def write() -> None:
             self.state.events.emit(EventType.TOOL_CALLED, self.step, self.attempt, **data)
+            self.state.events.flush()  # on record before the agent is given the tool's result
             self.state.progress.tool_calls[self._key(index)] = data
 
         self._on_loop(write)

@@ -258,9 +258,9 @@ class Meter:
         worst = worst_case(quote, request, new_session=new_session)
         reserved = sum(tally.inflight.values(), ZERO)
         spent = tally.fold.spent
-        flight = f", {money(reserved)} in flight" if reserved else ""
         workflow = run.workflow.name
         if limits.run is not None and spent + reserved + worst > limits.run:
+            flight = f", {money(reserved)} in flight" if reserved else ""
             more = suggest_budget(spent + reserved + worst, limits.run)
             fix = f"podium resume {run.run_id} --budget {more}"
             if limits.run_from != "--budget":
@@ -279,6 +279,7 @@ class Meter:
             others = self._baseline(tally, workflow, kind, start)
             used = others + tally.spent_since(start)
             if used + reserved + worst > limit:
+                flight = f", {money(reserved)} in flight" if reserved else ""
                 when = "tomorrow (UTC)" if kind == "daily" else "next month (UTC)"
                 raise BudgetExceeded(
                     f"step {step} would take workflow {workflow} past its {kind} budget of"
@@ -302,6 +303,18 @@ class Meter:
         return tally.baselines.get(key, ZERO)
 
     # --- after each event ---------------------------------------------------------------------
+
+    def passed(self, event: Event) -> bool:
+        """Take an event the fold does not read: True if it only moved a tally on (or no tally is
+        kept for its run); False when it must go through `on_event` (it came out of order)."""
+        tally = self.tallies.get(event.run_id)
+        if tally is None:
+            return True
+        fold = tally.fold
+        if event.seq == fold.last_seq + 1:
+            fold.last_seq = event.seq
+            return True
+        return False
 
     def on_event(self, event: Event) -> None:
         run_id = event.run_id

@@ -15,6 +15,7 @@ the clouds do not bill a throttled or failed request, and a timed-out call's tok
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -89,7 +90,13 @@ JSON_FIELDS: tuple[str, ...] = (*(c for c in COLUMNS if c != "cost"), "cost_usd"
 def _usage(data: Any) -> Usage:
     if not isinstance(data, dict):
         return ZERO_USAGE
-    return Usage(**{k: int(data.get(k) or 0) for k in _USAGE_KEYS if k in data})
+    return _usage_of(tuple(int(data.get(k) or 0) if k in data else None for k in _USAGE_KEYS))
+
+
+@functools.lru_cache(maxsize=1024)
+def _usage_of(counts: tuple[int | None, ...]) -> Usage:
+    """A Usage (frozen: shared by the calls that used as much), validated once per set of counts."""
+    return Usage(**{k: n for k, n in zip(_USAGE_KEYS, counts, strict=True) if n is not None})
 
 
 class CostFold:
@@ -163,8 +170,7 @@ class CostFold:
             quote = self.catalog.rate(provider, model, at, service=service)
             if isinstance(quote, Rate):
                 status, cost = "priced", quote.cost(usage, new_session=new_session)
-                price = quote.describe()
-                source = f"{quote.origin}: {quote.catalog_provider} {quote.catalog_model} ({quote.source})"
+                price, source = _described(quote)
             elif native.get("mock") is not None:
                 # a scripted reply is not a call anyone bills: priced when its model maps to a real
                 # one (what it would cost), else nothing to price, and nothing to warn about
@@ -195,6 +201,13 @@ class CostFold:
             price=price,
             source=source,
         )
+
+
+@functools.lru_cache(maxsize=256)
+def _described(rate: Rate) -> tuple[str, str]:
+    """A rate's price and source as a ledger row says them: formatted once per rate, not per call."""
+    source = f"{rate.origin}: {rate.catalog_provider} {rate.catalog_model} ({rate.source})"
+    return rate.describe(), source
 
 
 def derive_rows(events: Iterable[Event], catalog: PriceCatalog) -> list[LedgerRow]:

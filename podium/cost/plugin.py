@@ -24,6 +24,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("podium.cost")
 
+# The event types the cost fold reads (the rest only move a run's tally on by one seq). Their
+# values, so that this module imports nothing: EventType is a StrEnum, equal to its value.
+READ_EVENTS = frozenset(
+    {
+        *("RunStarted", "RunResumed", "RunFinished", "RunStopped", "RunWaiting"),
+        *("CallStarted", "CallFinished", "CallFailed"),
+    }
+)
+
 
 def _catalog(prices: list[str]) -> PriceCatalog:
     from podium.cost.catalog import default_config, load_catalog
@@ -55,6 +64,8 @@ class CostPlugin:
     @hookimpl
     def podium_event(self, event: Event) -> None:
         """Fold each event into its run's tally; at the run's end, write its ledger rows."""
+        if event.type not in READ_EVENTS and (self._meter is None or self._meter.passed(event)):
+            return  # a step's start or end, an approval, a warning: nothing to meter
         try:
             self.meter().on_event(event)
         except Exception:  # metering must never break a run; `podium cost` re-derives from events

@@ -7,29 +7,34 @@ import json
 import sqlite3
 import threading
 import time
+from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from podium.core.errors import RunNotFound, StoreError
-from podium.core.events import Event, utcnow
+from podium.core.events import Event, EventType, utcnow
 from podium.core.lease import LEASE_SECONDS, Lease
 from podium.core.store.base import Message, RunRecord, index_change, recent_runs_fix
 from podium.core.store.connection import DerivedTables, delete_run_rows
+
+# an event as kept: seq, type, step, attempt, at, and its data as JSON text (decoded when read)
+_Row = tuple[int, EventType, str | None, int | None, datetime, str]
 
 
 class MemoryStore:
     """A store that keeps events in lists: for tests, notebooks and the benchmark baseline.
 
-    It behaves as the SQLite store does (data copied as JSON, seq unique and ordered, the same
-    errors), so code tested against it holds against SQLite.
+    It behaves as the SQLite store does (data kept as JSON text, decoded when read, seq unique
+    and ordered, the same errors), so code tested against it holds against SQLite.
     """
 
     path = Path(":memory:")
 
     def __init__(self) -> None:
-        self._events: dict[str, list[Event]] = {}
+        self._events: dict[str, list[_Row]] = {}
         self._runs: dict[str, RunRecord] = {}
         self._leases: dict[str, Lease] = {}
         self._inbox: dict[str, list[Message]] = {}
@@ -37,31 +42,44 @@ class MemoryStore:
         self._derived_lock = threading.RLock()
 
     def append(self, event: Event) -> None:
-        stored = replace(event, data=json.loads(event.data_json()))
-        events = self._events.setdefault(event.run_id, [])
-        if events and event.seq <= events[-1].seq:
-            if any(e.seq == event.seq for e in events):
+        self.append_many([(event, event.data_json())])
+
+    def append_many(self, batch: Sequence[tuple[Event, str]]) -> None:
+        """Keep events with their data as the JSON text given (a copy: decoded when read back)."""
+        for event, _ in batch:  # all or none, as in SQLite's transaction
+            rows = self._events.get(event.run_id)
+            if rows and event.seq <= rows[-1][0] and any(r[0] == event.seq for r in rows):
                 raise StoreError(
                     f"run {event.run_id} already has an event {event.seq}; events are append-only",
                     fix="is another process driving this run?",
                 )
-            bisect.insort(events, stored, key=lambda e: e.seq)
-        else:
-            events.append(stored)
-        change = index_change(event)
-        if change is not None:
-            line = change.apply(self._runs.get(event.run_id))
-            if line is not None:
-                self._runs[event.run_id] = line
+        for event, text in batch:
+            row: _Row = (event.seq, event.type, event.step, event.attempt, event.at, text)
+            rows = self._events.setdefault(event.run_id, [])
+            if rows and event.seq <= rows[-1][0]:
+                bisect.insort(rows, row, key=lambda r: r[0])
+            else:
+                rows.append(row)
+            change = index_change(event)
+            if change is not None:
+                line = change.apply(self._runs.get(event.run_id))
+                if line is not None:
+                    self._runs[event.run_id] = line
 
     def events(self, run_id: str, *, after: int = 0, limit: int | None = None) -> list[Event]:
-        found = [e for e in self._events.get(run_id, []) if e.seq > after]
-        return found if limit is None else found[:limit]
+        rows = [r for r in self._events.get(run_id, []) if r[0] > after]
+        if limit is not None:
+            rows = rows[:limit]
+        # one json.loads over the rows' data as one array, as SQLiteStore.events does
+        datas = json.loads("[" + ",".join([r[5] for r in rows]) + "]") if rows else []
+        return [
+            Event(run_id, r[0], r[1], r[2], r[3], data, r[4]) for r, data in zip(rows, datas, strict=True)
+        ]
 
     def _measured(self, record: RunRecord) -> RunRecord:
-        events = self._events.get(record.run_id, [])
-        size = sum(len(e.data_json().encode()) + len(str(e.type)) + 48 for e in events)
-        return replace(record, size_bytes=size, events=len(events))
+        rows = self._events.get(record.run_id, [])
+        size = sum(len(r[5].encode()) + len(str(r[1])) + 48 for r in rows)
+        return replace(record, size_bytes=size, events=len(rows))
 
     def runs(self, *, limit: int | None = None, status: str | None = None) -> list[RunRecord]:
         out = [r for r in self._runs.values() if status is None or r.status == status]
@@ -83,8 +101,8 @@ class MemoryStore:
         )
 
     def last_seq(self, run_id: str) -> int:
-        events = self._events.get(run_id)
-        return events[-1].seq if events else 0
+        rows = self._events.get(run_id)
+        return rows[-1][0] if rows else 0
 
     def lease(self, run_id: str) -> Lease:
         return self._leases.get(run_id, Lease(None, None))
