@@ -28,6 +28,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "podium.providers.bedrock.plugin",
     "podium.providers.vertex.plugin",
     "podium.providers.azure.plugin",
+    "podium.providers.a2a.plugin",
     "podium.cost.plugin:CostPlugin",
     "podium.trace.plugin:TracePlugin",
 )
