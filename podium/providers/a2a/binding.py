@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from podium.core.calls import ProviderConfig
+from podium.core.calls import EmulatorOptions, ProviderConfig
 
 TRANSPORTS = {"jsonrpc": "JSONRPC", "rest": "HTTP+JSON", "grpc": "GRPC"}
 # protocol versions podium speaks (the a2a-sdk's current one, and the one before, which it bridges)
@@ -70,6 +70,11 @@ class A2AConfig(ProviderConfig):
     poll_interval: float = Field(
         0.5, gt=0, description="Seconds between tasks/get while a task the agent took on is still working."
     )
+    endpoint_url: str | None = Field(
+        None,
+        description="Send every agent's calls to <endpoint_url>/agents/<agent> instead of its binding's"
+        " url, with no credentials: podium's A2A emulator (`podium run --emulate` sets it).",
+    )
 
 
 # each cloud's hosts, to refuse one cloud's credentials sent to another's agent
@@ -95,3 +100,7 @@ def auth_mismatch(binding: A2ABinding) -> str | None:
                 f" (use {kind} for it, or bearer)"
             )
     return None
+
+
+class A2AEmulatorOptions(EmulatorOptions):
+    """`podium emulate a2a` takes no options beyond the port."""

@@ -11,7 +11,15 @@ from __future__ import annotations
 import asyncio
 from typing import Any, ClassVar
 
-from podium.core.calls import AgentRequest, AgentResponse, Provider, ProviderConfig, ProviderEnv
+from podium.core.calls import (
+    AgentRequest,
+    AgentResponse,
+    Emulator,
+    EmulatorOptions,
+    Provider,
+    ProviderConfig,
+    ProviderEnv,
+)
 from podium.core.errors import (
     AuthError,
     CallTimeout,
@@ -21,7 +29,13 @@ from podium.core.errors import (
     Throttled,
     TransientError,
 )
-from podium.providers.a2a.binding import PROTOCOL_VERSIONS, TRANSPORTS, A2ABinding, A2AConfig
+from podium.providers.a2a.binding import (
+    PROTOCOL_VERSIONS,
+    TRANSPORTS,
+    A2ABinding,
+    A2AConfig,
+    A2AEmulatorOptions,
+)
 from podium.providers.a2a.tasks import WORKING, failure_of, message_response, response_of, state_of
 
 PROVIDER = "a2a"
@@ -39,8 +53,8 @@ def _sdk() -> None:
 
 def context_id(request: AgentRequest) -> str:
     """The A2A context a step's calls share: one per run, step and foreach item."""
-    item = f"-{request.item}" if request.item is not None else ""
-    return f"podium-{request.run_id}-{request.step}{item}"
+    item = f"/{request.item}" if request.item is not None else ""
+    return f"podium/{request.run_id}/{request.step}{item}"
 
 
 class A2AProvider(Provider):
@@ -51,6 +65,7 @@ class A2AProvider(Provider):
     Binding: ClassVar[type[A2ABinding]] = A2ABinding
     description: ClassVar[str] = "any Agent2Agent (A2A) agent: message/send, tasks/get (a2a-sdk)"
     binding_fix: ClassVar[str | None] = "write it as a2a: {url: https://agent.example.com}"
+    emulator_options: ClassVar[type[EmulatorOptions] | None] = A2AEmulatorOptions
 
     def __init__(self, config: ProviderConfig, env: ProviderEnv) -> None:
         super().__init__(config, env)
@@ -64,6 +79,9 @@ class A2AProvider(Provider):
     async def invoke(self, request: AgentRequest) -> AgentResponse:
         binding: A2ABinding = self.binding(request)  # type: ignore[assignment]
         _sdk()
+        if self.settings.endpoint_url:  # the emulator: every agent at its own path, no credentials
+            url = f"{self.settings.endpoint_url.rstrip('/')}/agents/{request.agent}"
+            binding = binding.model_copy(update={"url": url, "auth": None})
         where = f"a2a agent '{request.agent}' at {binding.url}"
         try:
             client = await self._client(request, binding, where)
@@ -239,6 +257,14 @@ class A2AProvider(Provider):
         if isinstance(exc, A2AError):
             return InvalidRequest(f"{where}: {exc}", provider=PROVIDER)
         return TransientError(f"{where}: {type(exc).__name__}: {exc}", provider=PROVIDER)
+
+    @classmethod
+    def emulator(cls, env: ProviderEnv, *, port: int = 0, options: EmulatorOptions | None = None) -> Emulator:
+        """Scripted A2A agents on 127.0.0.1 (not started), answering from `env`'s mock replies."""
+        _sdk()
+        from podium.providers.a2a.emulator import A2AEmulator
+
+        return A2AEmulator(env.mock, port=port)  # type: ignore[return-value]
 
     async def aclose(self) -> None:
         for client, http in self._clients.values():

@@ -47,10 +47,21 @@ def _parts(parts: Any) -> tuple[list[str], list[Any]]:
         elif kind == "data":
             from google.protobuf.json_format import MessageToDict
 
-            data.append(MessageToDict(part.data))
+            data.append(_integral(MessageToDict(part.data)))
         elif kind == "url":
             texts.append(part.url)
     return texts, data
+
+
+def _integral(value: Any) -> Any:
+    """JSON numbers as sent: protobuf's Value holds every number as a double, so 8 comes back 8.0."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    if isinstance(value, list):
+        return [_integral(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _integral(v) for k, v in value.items()}
+    return value
 
 
 def message_text(message: Any) -> str:
