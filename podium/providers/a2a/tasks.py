@@ -37,7 +37,8 @@ def _plain(value: Any) -> Any:
     return MessageToDict(value, preserving_proto_field_name=True)
 
 
-def _parts(parts: Any) -> tuple[list[str], list[Any]]:
+def parts_of(parts: Any) -> tuple[list[str], list[Any]]:
+    """A message's or artifact's text parts (and URLs), and its data parts as plain values."""
     texts: list[str] = []
     data: list[Any] = []
     for part in parts:
@@ -66,7 +67,7 @@ def _integral(value: Any) -> Any:
 
 def message_text(message: Any) -> str:
     """A message's text parts, joined."""
-    return "\n".join(_parts(message.parts)[0])
+    return "\n".join(parts_of(message.parts)[0])
 
 
 def usage_of(*metadatas: Any) -> Usage | None:
@@ -95,7 +96,7 @@ def response_of(task: Any, *, model: str | None = None) -> AgentResponse:
     texts: list[str] = []
     data: list[Any] = []
     for artifact in task.artifacts:
-        t, d = _parts(artifact.parts)
+        t, d = parts_of(artifact.parts)
         texts += t
         data += d
     last_agent = next((m for m in reversed(task.history) if m.role == 2), None)  # ROLE_AGENT
@@ -103,7 +104,7 @@ def response_of(task: Any, *, model: str | None = None) -> AgentResponse:
     if not texts and not data:
         for message in (status_message, last_agent):
             if message is not None:
-                t, d = _parts(message.parts)
+                t, d = parts_of(message.parts)
                 texts, data = t, d
                 if t or d:
                     break
@@ -125,7 +126,7 @@ def response_of(task: Any, *, model: str | None = None) -> AgentResponse:
 
 def message_response(message: Any, *, model: str | None = None) -> AgentResponse:
     """An agent that answered with a message, not a task (an immediate reply)."""
-    texts, data = _parts(message.parts)
+    texts, data = parts_of(message.parts)
     usage = usage_of(message.metadata)
     native: dict[str, Any] = {"message_id": message.message_id, "context_id": message.context_id}
     if usage is None:
