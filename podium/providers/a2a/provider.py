@@ -9,6 +9,7 @@ context, then `tasks/get`) and follows it instead of sending the message again.
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any, ClassVar
 
 from podium.core.calls import (
@@ -36,9 +37,17 @@ from podium.providers.a2a.binding import (
     A2AConfig,
     A2AEmulatorOptions,
 )
-from podium.providers.a2a.tasks import WORKING, failure_of, message_response, response_of, state_of
+from podium.providers.a2a.tasks import (
+    WORKING,
+    failure_of,
+    message_response,
+    question_of,
+    response_of,
+    state_of,
+)
 
 PROVIDER = "a2a"
+INPUT_TOOL = "a2a:input"  # an agent's question, waiting for a person as a tool approval does
 _SDK_BINDINGS = {v: k for k, v in TRANSPORTS.items()}  # the card's names → the binding's
 
 
@@ -66,6 +75,7 @@ class A2AProvider(Provider):
     description: ClassVar[str] = "any Agent2Agent (A2A) agent: message/send, tasks/get (a2a-sdk)"
     binding_fix: ClassVar[str | None] = "write it as a2a: {url: https://agent.example.com}"
     emulator_options: ClassVar[type[EmulatorOptions] | None] = A2AEmulatorOptions
+    asks_people: ClassVar[bool] = True  # an agent's input-required waits for a person (the tool log)
 
     def __init__(self, config: ProviderConfig, env: ProviderEnv) -> None:
         super().__init__(config, env)
@@ -95,27 +105,76 @@ class A2AProvider(Provider):
                 if answer.HasField("message"):
                     return message_response(answer.message, model=request.model)
                 task = answer.task
-            while state_of(task) in WORKING:
-                await asyncio.sleep(self.settings.poll_interval)
-                from a2a.types import GetTaskRequest
-
-                task = await client.get_task(GetTaskRequest(id=task.id), context=context)
-            if state_of(task) == "completed":
-                return response_of(task, model=request.model)
-            raise failure_of(task, where)
+            while True:
+                task = await self._follow(client, task, context)
+                if state_of(task) == "completed":
+                    return response_of(task, model=request.model)
+                if state_of(task) != "input-required" or request.tool_log is None:
+                    raise failure_of(task, where)
+                reply = self._answer(request, task, where)
+                answer = await self._send(client, request, context, text=reply, task=task)
+                if answer.HasField("message"):
+                    return message_response(answer.message, model=request.model)
+                task = answer.task
         except StepError:
             raise
         except Exception as exc:
             raise self._to_podium(exc, where) from None
 
-    async def _send(self, client: Any, request: AgentRequest, context: Any) -> Any:
+    async def _follow(self, client: Any, task: Any, context: Any) -> Any:
+        """The task once it is no longer submitted or working (`tasks/get` every poll_interval)."""
+        from a2a.types import GetTaskRequest
+
+        while state_of(task) in WORKING:
+            await asyncio.sleep(self.settings.poll_interval)
+            task = await client.get_task(GetTaskRequest(id=task.id), context=context)
+        return task
+
+    def _answer(self, request: AgentRequest, task: Any, where: str) -> str:
+        """A person's answer to the agent's question (input-required), or the wait for one.
+
+        The question becomes an approval request on the step (`podium approve RUN STEP --comment
+        "the answer"`, or `--field` values); the run waits, and once it is decided the call is made
+        again, finds this task, and sends the answer on it. A rejection ends the step.
+        """
+        from podium.core.errors import ApprovalRejected, ToolApprovalNeeded
+
+        question = question_of(task)
+        arguments = {"question": question}
+        assert request.tool_log is not None
+        decision = request.tool_log.decision(0, INPUT_TOOL, arguments)
+        if decision is None:
+            raise ToolApprovalNeeded(
+                f"{where} asks: {question or '(no question given)'} — answer with podium approve RUN"
+                f" {request.step} --comment '…' (or podium reject)",
+                request={"name": INPUT_TOOL, "arguments": arguments, "item": request.item, "index": 0},
+                provider=PROVIDER,
+            )
+        if decision.get("decision") != "approved":
+            said = f": {decision.get('comment')}" if decision.get("comment") else ""
+            raise ApprovalRejected(
+                f"{decision.get('by') or 'a person'} declined to answer {where}{said}", provider=PROVIDER
+            )
+        if decision.get("comment"):
+            return str(decision["comment"])
+        fields = decision.get("fields") or {}
+        return json.dumps(fields, ensure_ascii=False) if fields else "approved"
+
+    async def _send(
+        self, client: Any, request: AgentRequest, context: Any, *, text: str | None = None, task: Any = None
+    ) -> Any:
         from a2a.types import Message, Part, Role, SendMessageRequest
 
         message = Message(
             role=Role.ROLE_USER,
-            message_id=request.idempotency_key,
+            # the first message of a call is its idempotency key (a resume finds its task by it);
+            # an answer to the agent's question, the key and the question's position
+            message_id=request.idempotency_key if task is None else f"{request.idempotency_key}:{task.id}",
             context_id=context_id(request),
-            parts=[Part(text=m.content) for m in request.messages[-1:]],
+            task_id=task.id if task is not None else "",
+            parts=[Part(text=text)]
+            if text is not None
+            else [Part(text=m.content) for m in request.messages[-1:]],
         )
         answers = [a async for a in client.send_message(SendMessageRequest(message=message), context=context)]
         answer = answers[-1] if answers else None
@@ -146,6 +205,14 @@ class A2AProvider(Provider):
         for task in found.tasks:
             if any(m.message_id == request.idempotency_key for m in task.history):
                 return task
+        # a call made again once a person answered the agent's question: that question's task
+        if request.tool_log is not None:
+            for task in reversed(found.tasks):
+                if (
+                    state_of(task) == "input-required"
+                    and request.tool_log.decision(0, INPUT_TOOL, {"question": question_of(task)}) is not None
+                ):
+                    return task
         return None
 
     # --- cards and clients --------------------------------------------------------------------

@@ -70,6 +70,11 @@ def message_text(message: Any) -> str:
     return "\n".join(parts_of(message.parts)[0])
 
 
+def question_of(task: Any) -> str:
+    """What an input-required task asks: its status message's text."""
+    return message_text(task.status.message) if task.status.HasField("message") else ""
+
+
 def usage_of(*metadatas: Any) -> Usage | None:
     """Usage from the first metadata that reports it (see the module's docstring); None if none does."""
     for metadata in metadatas:
@@ -158,8 +163,8 @@ def failure_of(task: Any, where: str) -> StepError:
     if state == "input-required":
         return AgentFailed(
             f"{where} asks for more input (input-required){because}",
-            fix="answer in the step's prompt what the agent asks; podium does not yet relay an"
-            " A2A agent's questions to a person",
+            fix="in a run, podium asks a person (podium approve RUN STEP --comment '…'); called"
+            " outside a run, nobody can be asked",
             provider=PROVIDER,
         )
     return AgentFailed(f"{where} ended the task {state}{because}", provider=PROVIDER)

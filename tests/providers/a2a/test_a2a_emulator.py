@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import podium
+from podium import api
 from podium.core.calls import ProviderEnv
 from podium.core.events import RunStatus
 from podium.plugins.manager import load_plugins
@@ -66,18 +67,17 @@ def _run_with(flow: Path, tmp_path: Path, inject: str) -> podium.Run:
         return podium.run(bound, store=tmp_path / "runs.db", plugins=load_plugins())
 
 
-@pytest.mark.parametrize(
-    ("fault", "status", "kind", "said"),
-    [("failed", RunStatus.FAILED, "agent_error", "the agent failed"),
-     ("input_required", RunStatus.FAILED, "agent_error", "Which account?")],
-)  # fmt: skip
-def test_a2a_fault_states_fail_the_step_with_the_agents_words(
-    flow: Path, tmp_path: Path, fault: str, status: RunStatus, kind: str, said: str
-) -> None:
-    result = _run_with(flow, tmp_path, fault)
-    assert result.status is status
+def test_a_failed_task_fails_the_step_with_the_agents_words(flow: Path, tmp_path: Path) -> None:
+    result = _run_with(flow, tmp_path, "failed")
+    assert result.status is RunStatus.FAILED
     error = result.steps["facts"].error
-    assert error is not None and error.kind == kind and said in error.message
+    assert error is not None and error.kind == "agent_error" and "the agent failed" in error.message
+
+
+def test_an_input_required_task_waits_for_a_person(flow: Path, tmp_path: Path) -> None:
+    result = _run_with(flow, tmp_path, "input_required")
+    assert result.status is RunStatus.WAITING
+    assert "Which account?" in json.dumps(api.waiting(result.run_id, store=tmp_path / "runs.db"))
 
 
 def test_a_task_that_stays_working_is_bounded_by_the_steps_timeout(flow: Path, tmp_path: Path) -> None:

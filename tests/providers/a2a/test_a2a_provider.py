@@ -103,7 +103,7 @@ def test_a_task_that_works_a_while_is_followed_with_tasks_get(tmp_path: Path) ->
 @pytest.mark.parametrize(
     ("state", "kind", "attempts"),
     [("failed", "agent_error", 1), ("rejected", "invalid_request", 1), ("canceled", "agent_error", 1),
-     ("auth-required", "auth", 1), ("input-required", "agent_error", 1)],
+     ("auth-required", "auth", 1)],
 )  # fmt: skip
 def test_an_ended_task_fails_the_step_with_the_agents_words(
     state: str, kind: str, attempts: int, tmp_path: Path
@@ -210,3 +210,51 @@ def test_a_resume_follows_the_task_in_flight_instead_of_sending_again(tmp_path: 
         assert methods.count("SendMessage") == 1  # not sent again ...
         assert "ListTasks" in methods and "GetTask" in methods  # ... found and followed
         assert len(agent.messages) == 1
+
+
+def asking(question: str) -> Any:
+    """An agent that first asks `question` (input-required), then completes with what it was told."""
+
+    async def behave(text: str, updater: Any, context: Any) -> None:
+        from a2a.types import Part
+
+        if context.current_task is not None and context.current_task.status.state == 6:  # input-required
+            await updater.add_artifact([Part(text=f"refunded {text}")])
+            await updater.complete()
+            return
+        await updater.requires_input(updater.new_agent_message([Part(text=question)]))
+
+    return behave
+
+
+def test_input_required_waits_for_a_person_and_the_answer_goes_back_on_the_same_task(tmp_path: Path) -> None:
+    from podium.testing import run_cli
+
+    with agent_server(asking("Which account should I refund?")) as agent:
+        db = tmp_path / "runs.db"
+        path = flow(tmp_path, agent.url)
+        first = json.loads(run_cli("run", str(path), "--json", "-q", db=db).stdout)
+        assert first["status"] == "waiting"
+        asked = json.loads(run_cli("runs", "--waiting", "--json", db=db).stdout)
+        assert "Which account should I refund?" in json.dumps(asked)
+        decided = run_cli("approve", first["run_id"], "ask", "--comment", "account 42", "--resume", db=db)
+        assert decided.returncode == 0, decided.stderr
+        shown = json.loads(run_cli("show", first["run_id"], "--json", db=db).stdout)
+        assert shown["status"] == "succeeded" and shown["outputs"] == {"answer": "refunded account 42"}
+        # the question's task was found again and answered on it (the agent saw its own task in
+        # input-required, so it completed): the prompt was sent once, the answer once
+        assert agent.jsonrpc_methods().count("SendMessage") == 2 and len(agent.messages) == 2
+
+
+def test_a_rejected_question_ends_the_step_rejected(tmp_path: Path) -> None:
+    from podium.testing import run_cli
+
+    with agent_server(asking("Refund everything?")) as agent:
+        db = tmp_path / "runs.db"
+        first = json.loads(run_cli("run", str(flow(tmp_path, agent.url)), "--json", "-q", db=db).stdout)
+        run_cli("reject", first["run_id"], "ask", "--comment", "no", db=db)
+        resumed = run_cli("resume", first["run_id"], "--json", "-q", db=db)
+        assert resumed.returncode == 1
+        shown = json.loads(resumed.stdout)
+        assert shown["status"] == "failed" and shown["steps"]["ask"]["error"]["kind"] == "rejected"
+        assert len(agent.messages) == 1  # nothing was sent to the agent on a rejection
