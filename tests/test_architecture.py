@@ -26,6 +26,7 @@ FLOORS: tuple[tuple[str, int], ...] = (
     ("podium.trace", 2),
     ("podium.picture", 1),
     ("podium.ui", 3),
+    ("podium.serve", 3),
     ("podium.authoring", 3),
     ("podium.api", 3),
     ("podium.config", 3),

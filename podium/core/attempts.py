@@ -269,13 +269,14 @@ class Attempts:
                     self.cancelled(request)
                     raise
                 # what the call learns once it has its CallStarted event: its span's trace context,
-                # and (for an agent with tools) where its tool calls are recorded and replayed from
+                # and (for an agent with tools, or one that may ask a person) where its tool calls and
+                # questions are recorded and replayed from
                 tools = (
                     StepTools(
                         self.state, sid, request.item, attempt=attempt,
                         idempotency_key=request.idempotency_key, loop=asyncio.get_running_loop(),
                     )
-                    if request.tools
+                    if request.tools or provider.asks_people
                     else None
                 )  # fmt: skip
                 request = request.started(traceparent(request.run_id, call_key(opened.seq)), tools)

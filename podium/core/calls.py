@@ -296,6 +296,9 @@ class Provider:
     binding_fix: ClassVar[str | None] = None  # how to write a valid binding, for its error message
     can_deploy: ClassVar[bool] = False
     emulator_options: ClassVar[type[EmulatorOptions] | None] = None  # None: no emulator
+    # whether an agent of this provider may ask a person something mid-call (an A2A agent's
+    # input-required): its calls then get a `tool_log` even with no tools, to wait and be answered
+    asks_people: ClassVar[bool] = False
 
     def __init__(self, config: ProviderConfig, env: ProviderEnv) -> None:
         self.config = config

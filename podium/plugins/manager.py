@@ -28,8 +28,10 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "podium.providers.bedrock.plugin",
     "podium.providers.vertex.plugin",
     "podium.providers.azure.plugin",
+    "podium.providers.a2a.plugin",
     "podium.cost.plugin:CostPlugin",
     "podium.trace.plugin:TracePlugin",
+    "podium.serve.plugin:ServePlugin",
 )
 ENTRY_POINT_GROUP = "podium"
 # the built-ins PODIUM_LOAD_PLUGINS cannot leave out: the in-process executor (every run's last

@@ -12,7 +12,7 @@ from podium.core.loader.problems import _field_names, _Problems, shown, suggest
 from podium.core.spec import Agent, Workflow
 
 # Providers podium ships as extras; named in errors even when not installed.
-CLOUD_EXTRAS = ("bedrock", "vertex", "azure")
+CLOUD_EXTRAS = ("bedrock", "vertex", "azure", "a2a")
 
 
 def _check_providers(wf: Workflow, known: Collection[str] | None, p: _Problems) -> None:

@@ -1,0 +1,1 @@
+"""Serving a workflow to other programs: `podium serve FLOW --a2a` (an Agent2Agent agent)."""
