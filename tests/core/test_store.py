@@ -695,3 +695,13 @@ async def test_a_real_run_is_indexed_from_its_events(tmp_path):
         assert podium.get_run(run.run_id[:12], store=s).steps["b"].output == "two"
     finally:
         s.close()
+
+
+def test_a_batch_is_written_whole_or_not_at_all(store):
+    store.append(started("b"))
+    good = [Event("b", 2, EventType.STEP_STARTED, step="s"), Event("b", 3, EventType.STEP_STARTED, step="t")]
+    store.append_many([(e, e.data_json()) for e in good])
+    clash = [Event("b", 4, EventType.STEP_STARTED, step="u"), Event("b", 3, EventType.STEP_STARTED, step="v")]
+    with pytest.raises(StoreError, match="events are append-only"):
+        store.append_many([(e, e.data_json()) for e in clash])
+    assert [(e.seq, e.step) for e in store.events("b")] == [(1, None), (2, "s"), (3, "t")]

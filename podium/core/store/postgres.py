@@ -198,28 +198,33 @@ class PostgresStore:
     # --- events -------------------------------------------------------------------------------
 
     def append(self, event: Event) -> None:
-        row = (
-            event.run_id,
-            event.seq,
-            event.at.isoformat(),
-            str(event.type),
-            event.step,
-            event.attempt,
-            event.data_json(),
-        )
-        change = index_change(event)
+        self.append_many([(event, event.data_json())])
+
+    def append_many(self, batch: Sequence[tuple[Event, str]]) -> None:
+        """Write events, each with its data already encoded as JSON, in one transaction.
+
+        All of them are committed when this returns, or (on an error) none of them.
+        """
+        rows = [
+            (e.run_id, e.seq, e.at.isoformat(), str(e.type), e.step, e.attempt, text) for e, text in batch
+        ]
+        changes = [c for c in map(index_change, (e for e, _ in batch)) if c is not None]
         psycopg = _psycopg()
         try:
             with self._lock:
-                if change is None:
-                    self._db.execute(_INSERT, row)
+                if len(rows) == 1 and not changes:  # one statement: atomic without a transaction
+                    self._db.execute(_INSERT, rows[0])
                     return
                 with self._db.transaction():
-                    self._db.execute(_INSERT, row)
-                    self._db.execute(*_index_sql(change))
+                    with self._db.cursor() as cursor:
+                        cursor.executemany(_INSERT, rows)
+                    for change in changes:
+                        self._db.execute(*_index_sql(change))
         except psycopg.errors.UniqueViolation:
+            first, last = batch[0][0], batch[-1][0]
+            seqs = str(first.seq) if first is last else f"among {first.seq} to {last.seq}"
             raise StoreError(
-                f"run {event.run_id} already has an event {event.seq}; events are append-only",
+                f"run {first.run_id} already has an event {seqs}; events are append-only",
                 fix="is another process driving this run?",
             ) from None
 
