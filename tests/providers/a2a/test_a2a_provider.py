@@ -258,3 +258,23 @@ def test_a_rejected_question_ends_the_step_rejected(tmp_path: Path) -> None:
         shown = json.loads(resumed.stdout)
         assert shown["status"] == "failed" and shown["steps"]["ask"]["error"]["kind"] == "rejected"
         assert len(agent.messages) == 1  # nothing was sent to the agent on a rejection
+
+
+def test_sigv4_signs_each_request_for_agentcore(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[str] = []
+
+    async def check(_: str, updater: Any, context: Any) -> None:
+        from a2a.types import Part
+
+        seen.append(str(context.call_context.state.get("headers", {}).get("authorization", "")))
+        await updater.add_artifact([Part(text="signed")])
+        await updater.complete()
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
+    with agent_server(check) as agent:
+        path = flow(tmp_path, agent.url, extra=", auth: {type: sigv4, region: us-west-2}")
+        result = run(path, tmp_path / "runs.db")
+        assert result.status is RunStatus.SUCCEEDED
+    assert seen and seen[0].startswith("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/")
+    assert "/us-west-2/bedrock-agentcore/aws4_request" in seen[0] and "Signature=" in seen[0]
