@@ -318,7 +318,7 @@ def test_a_run_in_postgres_is_followed_live_from_its_store(
     try:
         run = podium.run(write(tmp_path, FLOW), store=postgres_url, run_id=run_id, plugins=load_plugins())
     finally:
-        assert follower.close() == 0
+        assert follower.close(timeout=30) == 0  # its own process: psycopg, a connection, a loaded machine
     assert run.status is RunStatus.WAITING
     store = open_store(postgres_url)
     try:
