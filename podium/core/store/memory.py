@@ -12,10 +12,18 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from podium.core.errors import RunNotFound, StoreError
+from podium.core.errors import RunNotFound
 from podium.core.events import Event, utcnow
 from podium.core.lease import LEASE_SECONDS, Lease
-from podium.core.store.base import Message, RunRecord, index_change, recent_runs_fix
+from podium.core.store.base import (
+    Message,
+    RunRecord,
+    finished_twice,
+    finishes_again,
+    index_change,
+    recent_runs_fix,
+    seq_taken,
+)
 from podium.core.store.connection import DerivedTables, delete_run_rows
 
 
@@ -39,12 +47,11 @@ class MemoryStore:
     def append(self, event: Event) -> None:
         stored = replace(event, data=json.loads(event.data_json()))
         events = self._events.setdefault(event.run_id, [])
+        if events and event.seq <= events[-1].seq and any(e.seq == event.seq for e in events):
+            raise seq_taken(event)
+        if finishes_again([e for e in events if e.seq < event.seq], event):
+            raise finished_twice(event)
         if events and event.seq <= events[-1].seq:
-            if any(e.seq == event.seq for e in events):
-                raise StoreError(
-                    f"run {event.run_id} already has an event {event.seq}; events are append-only",
-                    fix="is another process driving this run?",
-                )
             bisect.insort(events, stored, key=lambda e: e.seq)
         else:
             events.append(stored)
