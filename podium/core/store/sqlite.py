@@ -54,6 +54,14 @@ def refused(event: Event, exc: sqlite3.IntegrityError) -> StoreError:
 
 
 def _record(row: Sequence[Any]) -> RunRecord:
+    try:
+        return _read_record(row)
+    except (TypeError, ValueError):  # bytes changed under SQLite's checks: say damaged, as SQLite would
+        unreadable = "database disk image is malformed: a line of the runs index is unreadable"
+        raise sqlite3.DatabaseError(unreadable) from None
+
+
+def _read_record(row: Sequence[Any]) -> RunRecord:
     return RunRecord(
         run_id=row[0],
         workflow=row[1],
@@ -375,5 +383,12 @@ def _prepare(path: Path, readonly: bool | None) -> bool:
 
 
 def open_store(path: str | os.PathLike[str] | None = None) -> SQLiteStore:
-    """The SQLite store at `path`, or at the default location."""
+    """The SQLite store at `path`, or at the default location (a HOME that is not there is bad input:
+    podium makes its own folder in it, not the home itself)."""
+    if path is None and not os.environ.get("PODIUM_DB") and not Path.home().is_dir():
+        raise StoreError(
+            f"the home folder {Path.home()} does not exist, so the run database"
+            f" {default_db_path()} cannot be made",
+            fix="set HOME to an existing folder, or give the database's path: --db FILE or PODIUM_DB=FILE",
+        )
     return SQLiteStore(path if path is not None else default_db_path())
