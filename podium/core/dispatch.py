@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from podium.core.events import Event, EventType
 from podium.core.lease import owner_id
+from podium.core.redact import redact_error_fields
 from podium.core.store import RunStore
 
 log = logging.getLogger("podium")
@@ -60,7 +61,8 @@ class Dispatcher:
         if self.lost:
             raise LeaseLost
         self.seq += 1
-        event = Event(self.run_id, self.seq, type_, step, attempt, data)
+        # an error's words may carry a URL's password or an echoed key: never into the store
+        event = Event(self.run_id, self.seq, type_, step, attempt, redact_error_fields(data))
         self.store.append(event)
         outer = not self._dispatching
         self._dispatching = True

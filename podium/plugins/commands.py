@@ -19,7 +19,9 @@ def fail(exc: BaseException) -> NoReturn:
     debug = bool(context and context.find_root().params.get("debug"))
     if debug or not isinstance(exc, PodiumError):
         raise exc
-    click.echo(f"error: {exc}", err=True)
+    from podium.core.redact import redact_message
+
+    click.echo(f"error: {redact_message(str(exc))}", err=True)
     sys.exit(exc.exit_code)
 
 
