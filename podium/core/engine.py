@@ -241,7 +241,7 @@ class _Driver:
             every=self.engine.heartbeat,
             on_lost=self.lose,
             loop=asyncio.get_running_loop(),
-            step_of=lambda task: state.tasks.get(task) if task is not None else None,  # type: ignore[arg-type]
+            step_of=self.step_of,
             run_id=state.run_id,
         )
         lease.start()
@@ -272,6 +272,14 @@ class _Driver:
             await asyncio.sleep(engine.heartbeat)
             self.read_inbox()
             self.approvals.apply_timeouts()
+
+    def step_of(self, task: asyncio.Task[Any] | None) -> str | None:
+        """The step (or `step[item]`) a task of this run works for; None for the run's own tasks."""
+        if task is None:
+            return None
+        sid = self.state.tasks.get(task)
+        name = task.get_name()
+        return sid or (name.removeprefix("podium-step-") if name.startswith("podium-step-") else None)
 
     def lose(self) -> None:
         """Another process holds the run's lease now: stop writing, and stop the steps."""

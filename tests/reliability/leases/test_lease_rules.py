@@ -89,3 +89,23 @@ def test_the_heartbeat_thread_ends_with_its_run(tmp_path: Path) -> None:
     run = podium.run(flow, store=tmp_path / "p.db")
     assert run.status == "succeeded"
     assert [t.name for t in threading.enumerate() if t.name.startswith("podium-heartbeat")] == []
+
+
+def test_loop_blocked_names_the_foreach_item_whose_agent_blocks(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "slow.py").write_text(
+        "import time\n\nasync def nap(prompt):\n    time.sleep(1.4)  # the user's bug\n    return prompt\n",
+        encoding="utf-8",
+    )
+    flow = tmp_path / "flow.yaml"
+    flow.write_text(
+        "name: t\nagents:\n  a: {function: slow:nap}\n"
+        "steps:\n  fan: {agent: a, foreach: '{{ [1] }}', prompt: 'x{{ item }}'}\n",
+        encoding="utf-8",
+    )
+    with caplog.at_level("WARNING", logger="podium"):
+        run = podium.run(flow, store=tmp_path / "p.db")
+    assert run.status == "succeeded"
+    blocked = [r.getMessage() for r in caplog.records if "LoopBlocked" in r.getMessage()]
+    assert len(blocked) == 1 and "step 'fan[0]'" in blocked[0], blocked
