@@ -129,3 +129,38 @@ def test_every_error_field_is_redacted_before_the_store_keeps_it(monkeypatch: py
     for secret in (PASSWORD, KEY, "opaque-value-from-env", "bob"):
         assert secret not in kept, secret
     assert "https://host/v1 said" in kept  # the rest of the message stays
+
+
+def test_show_redacts_what_an_earlier_podium_stored(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from podium.core.events import Event
+    from podium.core.store import SQLiteStore
+
+    said = f"http://admin:{PASSWORD}@127.0.0.1:1/v1 refused the credentials (401): Bearer {KEY}"
+    store = SQLiteStore(tmp_path / "old.db")
+    now = datetime.now(UTC)
+    for seq, type_, step, data in [
+        (1, EventType.RUN_STARTED, None, {"workflow": "w", "steps": ["s1"]}),
+        (2, EventType.STEP_STARTED, "s1", {"agent": "a"}),
+        (3, EventType.CALL_FAILED, "s1", {"provider": "local", "kind": "auth", "message": said}),
+        (4, EventType.STEP_FAILED, "s1", {"kind": "auth", "message": said}),
+        (
+            5,
+            EventType.RUN_FINISHED,
+            None,
+            {"status": "failed", "outputs": {}, "error": {"step": "s1", "kind": "auth", "message": said}},
+        ),
+    ]:
+        store.append(
+            Event("r-old", seq, type_, step, 1 if type_ is EventType.CALL_FAILED else None, data, now)
+        )
+    store.close()
+    runner = CliRunner()
+    for args in (["--events"], ["--json"], ["--step", "s1"], ["--json", "--events"]):
+        done = runner.invoke(
+            cli, ["show", "r-old", *args, "--db", str(tmp_path / "old.db")], env={"NO_COLOR": "1"}
+        )
+        assert done.exit_code == 0, done.output
+        assert "refused the credentials" in done.output
+        assert PASSWORD not in done.output and KEY not in done.output, (args, done.output)
