@@ -47,15 +47,18 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX inbox_by_run ON inbox (run_id, id);
     """,
-    # 3: a run finishes once per attempt: a second RunFinished with no RunResumed since the last one
-    # is refused, whoever appends it (two processes driving one run would otherwise both finish it)
+    # 3: a run finishes once per attempt: a RunFinished is refused when the run's last RunFinished or
+    # RunResumed is a RunFinished, whoever appends it (two processes driving one run would both
+    # finish it). The partial index holds only those two rare types: ordinary appends write nothing
+    # to it, and the check is a lookup, not a scan of the run's events.
     """
+    CREATE INDEX events_run_ends ON events (run_id, seq) WHERE type IN ('RunFinished', 'RunResumed');
     CREATE TRIGGER events_finish_once BEFORE INSERT ON events
-    WHEN NEW.type = 'RunFinished' AND EXISTS (
-        SELECT 1 FROM events f
-        WHERE f.run_id = NEW.run_id AND f.type = 'RunFinished' AND f.seq > COALESCE(
-            (SELECT MAX(r.seq) FROM events r WHERE r.run_id = NEW.run_id AND r.type = 'RunResumed'), 0)
-    )
+    WHEN NEW.type = 'RunFinished' AND (
+        SELECT type FROM events
+        WHERE run_id = NEW.run_id AND type IN ('RunFinished', 'RunResumed')
+        ORDER BY seq DESC LIMIT 1
+    ) = 'RunFinished'
     BEGIN
         SELECT RAISE(ABORT, 'podium: the run has already finished');
     END;
