@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from podium.core.errors import BadInput
 
@@ -24,8 +25,23 @@ log = logging.getLogger("podium")
 
 
 def owner_id() -> str:
-    """host:pid:token — enough to tell this process from every other, and to check it is alive."""
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+    """host:pid:token — enough to tell this process from every other, and to check it is alive.
+
+    The token ends with the process's start time where the system tells it (`-<ticks>`), so a pid
+    that a new process took after the owner died (after a reboot, say) is not taken for the owner.
+    """
+    start = _start_time(os.getpid())
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}" + (f"-{start}" if start else "")
+
+
+def _start_time(pid: int) -> str | None:
+    """When process `pid` started, in clock ticks since boot (Linux's /proc); None elsewhere."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rpartition(")")[2].split()  # after the command name, which may hold anything
+    return fields[19] if len(fields) > 19 and fields[19].isdigit() else None
 
 
 def _seconds(name: str, default: float, environ: Mapping[str, str] | None) -> float:
@@ -67,11 +83,19 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def owner_process(owner: str) -> tuple[str, int] | None:
-    """(host, pid) of an owner id (`host:pid:token`); None when it is not one."""
-    head = owner.rpartition(":")[0]  # the token last; a host name never holds a pid
+def owner_process(owner: str) -> tuple[str, int, str | None] | None:
+    """(host, pid, start time or None) of an owner id (`host:pid:token`); None when it is not one."""
+    head, _, token = owner.rpartition(":")  # the token last; a host name never holds a pid
     host, _, pid_text = head.rpartition(":")
-    return (host, int(pid_text)) if host and pid_text.isdigit() else None
+    start = token.rpartition("-")[2] if "-" in token else None
+    return (host, int(pid_text), start) if host and pid_text.isdigit() else None
+
+
+def _owner_alive(pid: int, start: str | None) -> bool:
+    if not _pid_alive(pid):
+        return False
+    now = _start_time(pid) if start is not None else None
+    return now is None or now == start  # another start time: the pid was reused, the owner is gone
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +123,7 @@ class Lease:
             return True
         process = owner_process(self.owner)
         if process is not None and process[0] == socket.gethostname():
-            return not _pid_alive(process[1])
+            return not _owner_alive(process[1], process[2])
         return self.expires is not None and self.expires < (now if now is not None else time.time())
 
 

@@ -17,11 +17,12 @@ import pytest
 import podium
 from podium.core.errors import BadInput, StoreError
 from podium.core.events import Event, EventType
-from podium.core.lease import Lease, lease_timing
+from podium.core.lease import Lease, lease_timing, owner_id
 from podium.core.store import MemoryStore, SQLiteStore
 
 HOST = socket.gethostname()
 PAST, FUTURE = time.time() - 60, time.time() + 600
+STARTS_KNOWN = Path("/proc/self/stat").exists()  # where a process's start time can be read
 
 
 def dead_pid() -> int:
@@ -39,6 +40,8 @@ def dead_pid() -> int:
         ("elsewhere:4242:aa", PAST, True),  # another host: the expiry decides
         ("elsewhere:4242:aa", FUTURE, False),
         ("host:with:colons:4242:aa", PAST, True),
+        (owner_id(), PAST, False),  # this process, as it names itself
+        (f"{HOST}:{os.getpid()}:aa-1", FUTURE, STARTS_KNOWN),  # this pid, but not this process: reused
     ],
 )
 def test_a_lease_is_stale_only_when_its_owner_is_gone(owner: str, expires: float, stale: bool) -> None:
