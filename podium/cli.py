@@ -284,7 +284,7 @@ def _drive(
             from podium.trace.follow import FollowExport, resume_point
 
             after = resume_point(store, run_id) if resumed else 0
-            follower = FollowExport(store.path, run_id, after=after, **live)
+            follower = FollowExport(getattr(store, "url", store.path), run_id, after=after, **live)
             follower.start()
         try:
             with LiveView(steps, enabled=not (as_json or quiet)) as view:
@@ -758,11 +758,14 @@ def providers(as_json: bool) -> None:
     print_providers(rows, failed)
 
 
+from podium.cli_authoring import completes as _completes  # noqa: E402
+from podium.cli_authoring import register as _register_authoring_commands  # noqa: E402
 from podium.cli_cloud import register as _register_cloud_commands  # noqa: E402
 from podium.cli_config import register as _register_config_commands  # noqa: E402
 
 _register_cloud_commands(cli, _plugins)
 _register_config_commands(cli, _configured)
+_register_authoring_commands(cli, _plugins)
 
 
 def _register_plugin_commands() -> None:
@@ -775,6 +778,7 @@ def _register_plugin_commands() -> None:
 def main() -> None:
     """Console-script entry point."""
     _register_plugin_commands()
+    _completes(cli)
     cli(prog_name="podium")
 
 

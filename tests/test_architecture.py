@@ -24,7 +24,9 @@ FLOORS: tuple[tuple[str, int], ...] = (
     ("podium.providers", 2),
     ("podium.cost", 2),
     ("podium.trace", 2),
+    ("podium.picture", 1),
     ("podium.ui", 3),
+    ("podium.authoring", 3),
     ("podium.api", 3),
     ("podium.config", 3),
     ("podium.emulate", 3),
@@ -34,6 +36,7 @@ FLOORS: tuple[tuple[str, int], ...] = (
     ("podium.cli_view", 4),
     ("podium.cli_cloud", 4),
     ("podium.cli_config", 4),
+    ("podium.cli_authoring", 4),
     ("podium.__main__", 5),
     ("podium", 5),  # the package's lazy front door
 )

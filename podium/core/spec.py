@@ -31,10 +31,14 @@ def _as_list(value: Any) -> Any:
 class Input(_Spec):
     """A declared workflow input: `topic: {type: string, default: ...}` or just `topic: string`."""
 
-    type: Literal["string", "integer", "number", "boolean", "object", "array"] = "string"
-    default: Any = None
-    description: str | None = None
-    enum: list[Any] | None = None
+    type: Literal["string", "integer", "number", "boolean", "object", "array"] = Field(
+        "string", description="The JSON type the value must have."
+    )
+    default: Any = Field(
+        None, description="The value when none is given; without one, the input is required."
+    )
+    description: str | None = Field(None, description="What the input is, for people and `podium show`.")
+    enum: list[Any] | None = Field(None, description="The only values allowed.")
 
     @property
     def required(self) -> bool:
@@ -46,9 +50,9 @@ class Retry(_Spec):
 
     attempts: int = Field(3, ge=1, le=100, description="Tries per provider, the first included.")
     backoff: float = Field(1.0, ge=0, description="Seconds before the first retry.")
-    multiplier: float = Field(2.0, ge=1)
-    max_backoff: float = Field(30.0, ge=0)
-    jitter: bool = True
+    multiplier: float = Field(2.0, ge=1, description="Each wait is the one before times this.")
+    max_backoff: float = Field(30.0, ge=0, description="The longest wait between tries, in seconds.")
+    jitter: bool = Field(True, description="Randomise each wait (full jitter) so retries do not bunch up.")
 
     def merged(self, override: Retry | None) -> Retry:
         """This policy with the fields `override` set explicitly taken from it."""
@@ -60,9 +64,15 @@ class Retry(_Spec):
 class Output(_Spec):
     """What a step must return: an inline JSON Schema, or a type name (builtin or from `types:`)."""
 
-    schema_: dict[str, Any] | None = Field(None, alias="schema")
-    type: str | None = None
-    description: str | None = None
+    schema_: dict[str, Any] | None = Field(
+        None, alias="schema", description="An inline JSON Schema the output must match."
+    )
+    type: str | None = Field(
+        None,
+        description="A type name instead: string, integer, number, boolean, object, array, json,"
+        " or one of `types:`.",
+    )
+    description: str | None = Field(None, description="What the output is, for people.")
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -70,11 +80,15 @@ class Output(_Spec):
 class Defaults(_Spec):
     """Workflow-wide defaults; a step or an agent overrides them."""
 
-    provider: str = "local"
-    retry: Retry = Field(default_factory=Retry)
+    provider: str = Field(
+        "local", description="Where agents run unless they say: local, bedrock, vertex, azure, …"
+    )
+    retry: Retry = Field(default_factory=Retry, description="The retry policy of every step.")
     timeout: float | None = Field(None, gt=0, description="Seconds per call attempt.")
     concurrency: int = Field(16, ge=1, description="Most agent calls in flight at once.")
-    fallback: list[str] = Field(default_factory=list)
+    fallback: list[str] = Field(
+        default_factory=list, description="Providers tried, in order, when a step's own provider fails."
+    )
     max_tool_rounds: int = Field(
         10, ge=1, le=1000, description="Times a call's tool requests are answered before the step fails."
     )
@@ -97,18 +111,24 @@ class Agent(BaseModel):
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    provider: str | None = None
-    model: str | None = None
-    instructions: str | None = None
+    provider: str | None = Field(None, description="Where this agent runs; defaults.provider when omitted.")
+    model: str | None = Field(
+        None, description="A model id, alias or class (fast, smart, reasoning), mapped per provider."
+    )
+    instructions: str | None = Field(None, description="The agent's system prompt.")
     function: str | None = Field(None, description="module:function, run by the local provider.")
     tools: dict[str, AgentTool] = Field(
         default_factory=dict,
         description="Tools the agent may call back into: name → module:function (or {function:,"
         " approval: true}), run by podium on every cloud and binding.",
     )
-    options: dict[str, Any] = Field(default_factory=dict)
-    fallback: list[str] | None = None
-    description: str | None = None
+    options: dict[str, Any] = Field(
+        default_factory=dict, description="Model settings passed through (temperature, max_tokens, …)."
+    )
+    fallback: list[str] | None = Field(
+        None, description="Providers tried, in order, when this agent's provider fails."
+    )
+    description: str | None = Field(None, description="What the agent does, for people.")
 
     _as_list = field_validator("fallback", mode="before")(_as_list)
 
@@ -150,18 +170,24 @@ def parse_duration(value: Any) -> Any:
 class ApprovalField(_Spec):
     """A value the person deciding must give (`podium approve … --field reason=…`)."""
 
-    type: Literal["string", "integer", "number", "boolean"] = "string"
-    required: bool = True
-    description: str | None = None
+    type: Literal["string", "integer", "number", "boolean"] = Field(
+        "string", description="The value's type; the CLI and the UI check it."
+    )
+    required: bool = Field(True, description="A decision without it is refused.")
+    description: str | None = Field(None, description="What to fill in, shown to the person deciding.")
 
 
 class Approval(_Spec):
     """A pause for a person: the run waits, durably, until someone approves or rejects."""
 
-    message: str = "Approve this step?"
+    message: str = Field("Approve this step?", description="What the person is asked (a template).")
     timeout: float | None = Field(None, gt=0, description="Seconds (or 30m, 2h, 3d) to wait.")
-    on_timeout: Literal["reject", "approve"] = "reject"
-    fields: dict[str, ApprovalField] = Field(default_factory=dict)
+    on_timeout: Literal["reject", "approve"] = Field(
+        "reject", description="The decision taken when nobody decides in time."
+    )
+    fields: dict[str, ApprovalField] = Field(
+        default_factory=dict, description="Values the person deciding must give, by name."
+    )
 
     _duration = field_validator("timeout", mode="before")(parse_duration)
 
@@ -169,22 +195,34 @@ class Approval(_Spec):
 class Step(_Spec):
     """One node of the workflow graph: which agent (or approval), with what prompt, after which steps."""
 
-    agent: str | None = None
-    approval: Approval | None = None
+    agent: str | None = Field(None, description="The agent this step calls (a key of `agents:`).")
+    approval: Approval | None = Field(
+        None, description="Instead of an agent, pause for a person: true, a message, or {message:, …}."
+    )
     on_failure: str | None = Field(None, description="A step to run when this one fails for good.")
     recover: bool = Field(False, description="As an on_failure step: its output replaces the failed one's.")
-    prompt: str = ""
-    needs: list[str] = Field(default_factory=list)
-    when: str | bool | None = None
-    foreach: str | list[Any] | None = None
-    output: Output | None = None
-    retry: Retry | None = None
-    timeout: float | None = Field(None, gt=0)
-    fallback: list[str] | None = None
+    prompt: str = Field(
+        "", description="The message sent to the agent: a template over inputs, steps and item."
+    )
+    needs: list[str] = Field(
+        default_factory=list, description="Steps that must finish first; their outputs are in `steps`."
+    )
+    when: str | bool | None = Field(
+        None, description="Run only when this expression is true; otherwise the step is skipped."
+    )
+    foreach: str | list[Any] | None = Field(
+        None, description="A list (or an expression giving one): the step runs once per item, as `item`."
+    )
+    output: Output | None = Field(None, description="What the step must return: a type name or {schema: …}.")
+    retry: Retry | None = Field(None, description="Overrides defaults.retry, field by field.")
+    timeout: float | None = Field(None, gt=0, description="Seconds (or 30s, 5m) per call attempt.")
+    fallback: list[str] | None = Field(
+        None, description="Providers tried, in order, when this step's provider fails."
+    )
     max_tool_rounds: int | None = Field(
         None, ge=1, le=1000, description="Overrides defaults.max_tool_rounds."
     )
-    description: str | None = None
+    description: str | None = Field(None, description="What the step does, for people.")
 
     _as_list = field_validator("needs", "fallback", mode="before")(_as_list)
 
@@ -218,12 +256,18 @@ class MockReply(_Spec):
     control); the reply after it in the sequence answers once the tool's result comes back.
     """
 
-    reply: str | dict[str, Any] | list[Any] | int | float | bool | None = None
+    reply: str | dict[str, Any] | list[Any] | int | float | bool | None = Field(
+        None, description="The agent's answer: text, or a JSON value."
+    )
     match: str | None = Field(None, description="Regex searched in the prompt; rules are reusable.")
-    usage: dict[str, int] | None = None
+    usage: dict[str, int] | None = Field(
+        None, description="Tokens billed, by kind: {input_tokens: 120, output_tokens: 40}."
+    )
     latency: float = Field(0.0, ge=0, description="Seconds to wait before answering.")
-    error: Literal["throttled", "transient", "invalid_request", "auth"] | None = None
-    retry_after: float | None = Field(None, ge=0)
+    error: Literal["throttled", "transient", "invalid_request", "auth"] | None = Field(
+        None, description="Fail the call with this kind of error instead of answering."
+    )
+    retry_after: float | None = Field(None, ge=0, description="With error: throttled, the seconds to wait.")
     tool: MockTool | None = Field(None, description="Ask for this tool call instead of replying.")
 
     @model_validator(mode="after")
@@ -252,26 +296,44 @@ MockEntry = Scalar | MockReply | list[Scalar | MockReply]
 class Budget(_Spec):
     """Spending limits in US dollars: per run, and per workflow per day and per month (UTC)."""
 
-    run: Decimal | None = Field(None, gt=0)
-    daily: Decimal | None = Field(None, gt=0)
-    monthly: Decimal | None = Field(None, gt=0)
+    run: Decimal | None = Field(None, gt=0, description="US dollars one run may spend.")
+    daily: Decimal | None = Field(None, gt=0, description="US dollars this workflow may spend per UTC day.")
+    monthly: Decimal | None = Field(
+        None, gt=0, description="US dollars this workflow may spend per UTC month."
+    )
     warn_at: Decimal = Field(Decimal("0.8"), gt=0, le=1, description="Warn at this share of a limit.")
 
 
 class Workflow(_Spec):
     """A whole workflow file, validated. Build one with `podium.load(path)`."""
 
-    name: str = Field(min_length=1)
-    description: str | None = None
-    inputs: dict[str, Input] = Field(default_factory=dict)
-    agents: dict[str, Agent] = Field(default_factory=dict)
-    providers: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    defaults: Defaults = Field(default_factory=Defaults)
-    types: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    steps: dict[str, Step]
-    outputs: dict[str, Any] = Field(default_factory=dict)
-    mock: dict[str, MockEntry] = Field(default_factory=dict)
-    budget: Budget | None = None
+    name: str = Field(
+        min_length=1, description="The workflow's name: runs, costs and budgets are kept by it."
+    )
+    description: str | None = Field(None, description="What the workflow does, for people.")
+    inputs: dict[str, Input] = Field(
+        default_factory=dict,
+        description="Values given at run time (-i key=value), by name: a type or {type:, …}.",
+    )
+    agents: dict[str, Agent] = Field(default_factory=dict, description="The logical agents, by name.")
+    providers: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Settings of each provider (region, endpoint, …), by provider name."
+    )
+    defaults: Defaults = Field(
+        default_factory=Defaults, description="Settings every step and agent inherits."
+    )
+    types: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Named JSON Schemas that steps' outputs can name."
+    )
+    steps: dict[str, Step] = Field(description="The graph: each step, by id, with what it needs.")
+    outputs: dict[str, Any] = Field(
+        default_factory=dict, description="The run's result: names mapped to templates over `steps`."
+    )
+    mock: dict[str, MockEntry] = Field(
+        default_factory=dict,
+        description="Scripted replies per agent, used by the local provider and the emulators.",
+    )
+    budget: Budget | None = Field(None, description="Spending limits in US dollars.")
     on_failure: str | None = Field(None, description="A step to run when any step fails for good.")
 
     _path: Path | None = PrivateAttr(None)

@@ -288,7 +288,11 @@ class Ledger:
                     db.execute(statement)
             for statement in _DDL:
                 db.execute(statement)
-            db.execute("INSERT OR REPLACE INTO cost_meta (key, value) VALUES ('schema', ?)", (SCHEMA,))
+            db.execute(
+                "INSERT INTO cost_meta (key, value) VALUES ('schema', ?)"
+                " ON CONFLICT (key) DO UPDATE SET value=excluded.value",
+                (SCHEMA,),
+            )
 
     def write_run(
         self, run_id: str, workflow: str, rows: Sequence[LedgerRow], last_seq: int, catalog: str
@@ -299,7 +303,9 @@ class Ledger:
             db.execute("DELETE FROM cost_calls WHERE run_id=?", (run_id,))
             db.executemany(_INSERT, [_to_db(r) for r in rows])
             db.execute(
-                "INSERT OR REPLACE INTO cost_runs (run_id, workflow, last_seq, catalog) VALUES (?, ?, ?, ?)",
+                "INSERT INTO cost_runs (run_id, workflow, last_seq, catalog) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (run_id) DO UPDATE SET workflow=excluded.workflow, last_seq=excluded.last_seq,"
+                " catalog=excluded.catalog",
                 (run_id, workflow, last_seq, catalog),
             )
 
@@ -347,7 +353,8 @@ class Ledger:
     def spend(self, workflow: str, since: datetime, *, exclude_run: str | None = None) -> Decimal:
         """What a workflow's priced calls cost since `since` (unpriced calls cannot be counted)."""
         rows = self.db.execute(
-            "SELECT cost FROM cost_calls WHERE workflow=? AND at>=? AND run_id IS NOT ? AND cost IS NOT NULL",
+            "SELECT cost FROM cost_calls WHERE workflow=? AND at>=? AND COALESCE(run_id <> ?, TRUE)"
+            " AND cost IS NOT NULL",
             (workflow, since.astimezone(UTC).isoformat(), exclude_run),
         ).fetchall()
         return sum((Decimal(r[0]) for r in rows), ZERO)

@@ -43,7 +43,7 @@ def add_commands(cli: Any) -> None:
         from podium.core.errors import BadInput
         from podium.core.store import open_store
         from podium.plugins.manager import load_plugins
-        from podium.trace.export import FORMATS, format_of, render, run_spans, write_trace
+        from podium.trace.export import FORMATS, format_of, render, run_spans, workflow_of, write_trace
 
         if fmt is not None and fmt not in FORMATS:
             raise BadInput(f"--format {fmt}: not a trace format", fix=f"use one of {', '.join(FORMATS)}")
@@ -72,6 +72,7 @@ def add_commands(cli: Any) -> None:
                 return
             record = store.get_run(run_id)
             spans = run_spans(store, record.run_id, plugins=plugins, content=include_content)
-            sys.stdout.write(render(spans, kind, title=f"{record.workflow} · {record.run_id}"))
+            title = f"{record.workflow} · {record.run_id}"
+            sys.stdout.write(render(spans, kind, title=title, workflow=workflow_of(record)))
         finally:
             store.close()

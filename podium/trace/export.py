@@ -7,6 +7,7 @@ the format its extension or `fmt` says); `podium trace` and `podium run --trace`
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -19,7 +20,9 @@ from podium.trace.spans import PROVIDER_NAMES, Span, spans_of
 
 if TYPE_CHECKING:
     from podium.core.events import Event
+    from podium.core.spec import Workflow
     from podium.core.store import RunStore
+    from podium.core.store.base import RunRecord
     from podium.plugins.manager import Plugins
 
 Format = Literal["jsonl", "html", "otlp"]
@@ -169,17 +172,40 @@ def check_output(path: str | Path) -> Path:
     return target
 
 
-def render(spans: Sequence[Span], fmt: str, *, title: str | None = None) -> str:
-    """The spans as one document in `fmt` (jsonl or html)."""
+def render(
+    spans: Sequence[Span], fmt: str, *, title: str | None = None, workflow: Workflow | None = None
+) -> str:
+    """The spans as one document in `fmt` (jsonl or html; html draws `workflow`'s steps too)."""
     if fmt == "html":
         from podium.trace.html import render_html
 
-        return render_html(spans, title=title)
+        return render_html(spans, title=title, workflow=workflow)
     import io
 
     buffer = io.StringIO()
     write_jsonl(spans, buffer)
     return buffer.getvalue()
+
+
+def workflow_of(record: RunRecord) -> Workflow | None:
+    """The workflow a run ran, read from its file if that is still the file the run started with.
+
+    For the step graph of a report; None when the file moved, changed or no longer reads. Only the
+    file is read: no function module is imported, no provider is asked.
+    """
+    if not record.file:
+        return None
+    from podium.core.errors import PodiumError
+    from podium.core.loader import parse
+
+    path = Path(record.file)
+    try:
+        raw = path.read_bytes()
+        if record.file_hash and hashlib.sha256(raw).hexdigest() != record.file_hash:
+            return None
+        return parse(raw.decode("utf-8"), file=str(path), base_dir=path.parent, check_functions=False)
+    except (OSError, UnicodeDecodeError, PodiumError):
+        return None
 
 
 def write_trace(
@@ -198,7 +224,7 @@ def write_trace(
     target = check_output(path)
     record = store.get_run(run_id)
     spans = run_spans(store, record.run_id, plugins=plugins, content=content, environ=environ)
-    text = render(spans, kind, title=f"{record.workflow} · {record.run_id}")
+    text = render(spans, kind, title=f"{record.workflow} · {record.run_id}", workflow=workflow_of(record))
     partial = target.with_name(f".{target.name}.partial")
     try:
         partial.write_text(text, encoding="utf-8")
@@ -225,7 +251,9 @@ def remember(store: RunStore, run_id: str, path: Path, fmt: str) -> None:
     with store.derived_tables() as db:
         db.execute(_DDL)
         db.execute(
-            "INSERT OR REPLACE INTO trace_files (run_id, path, format, written_at) VALUES (?, ?, ?, ?)",
+            "INSERT INTO trace_files (run_id, path, format, written_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (run_id, path)"
+            " DO UPDATE SET format=excluded.format, written_at=excluded.written_at",
             (run_id, str(path), fmt, datetime.now(UTC).isoformat()),
         )
 

@@ -28,6 +28,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from podium.core.errors import ExtraMissing
 from podium.core.events import EventType
+from podium.core.store.base import is_postgres_url
 from podium.trace.otlp import traces_endpoint
 
 if TYPE_CHECKING:
@@ -113,7 +114,10 @@ class FollowExport:
         schedule_delay: float = 0.5,
         stderr: IO[Any] | int | None = None,
     ) -> None:
-        self.db_path = Path(db_path).expanduser().absolute()  # the follower may start elsewhere
+        # the follower may start elsewhere: a file by its absolute path; a postgresql:// URL as it is
+        self.db_path: str | Path = (
+            str(db_path) if is_postgres_url(str(db_path)) else Path(db_path).expanduser().absolute()
+        )
         self.run_id = run_id
         self.endpoint = endpoint
         self.content = content
@@ -148,7 +152,10 @@ class FollowExport:
         # the follower imports this very podium, wherever it was imported from
         here = str(Path(podium.__file__).resolve().parent.parent)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (here, env.get("PYTHONPATH")) if p)
-        args = [sys.executable, "-m", "podium.trace.follow", "--db", str(self.db_path), "--run", self.run_id]
+        db = str(self.db_path)
+        if isinstance(self.db_path, str):  # a database URL may hold a password: not on the command line
+            env["PODIUM_FOLLOW_DB"], db = db, "env:PODIUM_FOLLOW_DB"
+        args = [sys.executable, "-m", "podium.trace.follow", "--db", db, "--run", self.run_id]
         args += ["--after", str(self.after), "--schedule-delay", str(self.schedule_delay)]
         if self.content:
             args.append("--include-content")
@@ -234,7 +241,7 @@ def follow(
     Events up to seq `after` are folded but their spans are not sent (an earlier process sent them).
     `stop_timeout()` gives the seconds the last spans may take (2 by default).
     """
-    from podium.core.store.sqlite import SQLiteStore
+    from podium.core.store.sqlite import SQLiteStore, open_store
     from podium.plugins.manager import load_plugins
     from podium.trace.export import provider_names, span_attributes
     from podium.trace.otlp import SpanSender
@@ -245,15 +252,20 @@ def follow(
     fold = TraceFold(
         content=content, attributes=span_attributes(plugins), provider_names=provider_names(plugins)
     )
-    path = Path(db_path)
-    store: SQLiteStore | None = None
+    store: Any = None
     seq, delay, failed = 0, FAST, False
     try:
-        # the run's process makes the database; the follower only reads it (WAL: readers never
-        # wait for the writer, nor it for them)
-        while not path.exists() and not stop.wait(FAST):
-            pass
-        store = SQLiteStore(path) if path.exists() else None
+        if str(db_path).startswith("env:"):
+            db_path = os.environ[str(db_path)[4:]]
+        if is_postgres_url(str(db_path)):
+            store = open_store(str(db_path))
+        else:
+            # the run's process makes the database; the follower only reads it (WAL: readers never
+            # wait for the writer, nor it for them)
+            path = Path(db_path)
+            while not path.exists() and not stop.wait(FAST):
+                pass
+            store = SQLiteStore(path) if path.exists() else None
         while store is not None:
             final = stop.is_set()  # seen before reading: every event written before the word is read
             got = 0

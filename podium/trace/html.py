@@ -18,12 +18,15 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 from markupsafe import Markup
 
 from podium.trace.spans import Span
+
+if TYPE_CHECKING:
+    from podium.core.spec import Workflow
 
 # attributes every call repeats from its run: the run's header already says them once
 _REPEATED = frozenset({"podium.run_id", "podium.workflow"})
@@ -32,13 +35,14 @@ _REPEATED = frozenset({"podium.run_id", "podium.workflow"})
 _UNSAFE = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
 
 
-def render_html(spans: Sequence[Span], *, title: str | None = None) -> str:
+def render_html(spans: Sequence[Span], *, title: str | None = None, workflow: Workflow | None = None) -> str:
     """One HTML document showing a run's trace: its totals, failures and a timeline of its steps.
 
     The timeline has a row per step (bars placed by time, so parallel steps overlap side by side),
     expandable to a foreach step's items, attempts, calls, and each call's inner steps and tool
     calls; clicking a row shows its details, with prompt and reply when the spans carry them. Rows
-    are drawn only while in view, so a run of 10,000 steps stays quick to open.
+    are drawn only while in view, so a run of 10,000 steps stays quick to open. With the run's
+    `workflow`, the page also shows its step graph (`podium graph`'s picture), coloured by status.
     """
     run = next((s for s in spans if s.kind == "run"), None)
     origin = min((s.start_time for s in spans), default=None)
@@ -52,8 +56,27 @@ def render_html(spans: Sequence[Span], *, title: str | None = None) -> str:
         css=Markup(css),
         script=Markup(script),
         data=Markup(_script_json(data)),
+        graph=Markup(_graph(workflow, spans))
+        if workflow and len(workflow.steps) <= MOST_STEPS_DRAWN
+        else None,
         csp=f"default-src 'none'; style-src '{_sha256(css)}'; script-src '{_sha256(script)}'; img-src data:",
     )
+
+
+# a bigger graph is no picture a person reads in a page (`podium graph` still draws it)
+MOST_STEPS_DRAWN = 200
+
+
+def _graph(workflow: Workflow, spans: Sequence[Span]) -> str:
+    """The step graph as inline SVG (every label escaped), each step coloured by its span's status."""
+    from podium.picture import as_svg, picture_of
+
+    status: dict[str, str] = {}
+    for span in spans:
+        if span.kind == "step" and (sid := span.attributes.get("podium.step")):
+            label = span.attributes.get("podium.status")
+            status[str(sid)] = str(label) if label else ("running" if span.end_time is None else "")
+    return as_svg(picture_of(workflow, status={k: v for k, v in status.items() if v}))
 
 
 @cache

@@ -29,9 +29,13 @@ REPO = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 11, 26, 10, 15, 0, 123456, tzinfo=UTC)
 
 
-@pytest.fixture(params=["sqlite", "memory"])
+@pytest.fixture(params=["sqlite", "memory", "postgres"])
 def store(request, tmp_path):
-    s = SQLiteStore(tmp_path / "p.db") if request.param == "sqlite" else MemoryStore()
+    """Each store test runs against every backend: what holds for one must hold for all."""
+    if request.param == "postgres":
+        s = open_store(request.getfixturevalue("postgres_url"))
+    else:
+        s = SQLiteStore(tmp_path / "p.db") if request.param == "sqlite" else MemoryStore()
     yield s
     s.close()
 
@@ -417,13 +421,8 @@ def test_default_db_path_honours_podium_db(monkeypatch, tmp_path):
     assert default_db_path() == Path.home() / ".podium" / "podium.db"
 
 
-def test_both_stores_satisfy_the_protocol(tmp_path):
-    s = SQLiteStore(tmp_path / "p.db")
-    try:
-        assert isinstance(s, RunStore)
-        assert isinstance(MemoryStore(), RunStore)
-    finally:
-        s.close()
+def test_every_store_satisfies_the_protocol(store):
+    assert isinstance(store, RunStore)
 
 
 _WRITER = textwrap.dedent(

@@ -19,7 +19,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
-SECTIONS = ("Switch clouds", "Run locally against mocks", "Track spend")
+SECTIONS = ("Switch clouds", "Run locally against mocks", "Track spend", "Write a workflow")
+# sections whose commands write files run in a folder of their own, not in the checkout
+OWN_FOLDER = ("Write a workflow",)
 EXIT = re.compile(r"\(exit (\d)\)")
 
 
@@ -55,9 +57,11 @@ def test_the_readmes_commands_work_as_written(title: str, tmp_path: Path) -> Non
         "NO_COLOR": "1",
         "COLUMNS": "160",
     }
+    cwd = tmp_path / "work" if title in OWN_FOLDER else ROOT
+    cwd.mkdir(exist_ok=True)
     for args, expected in listed:
         done = subprocess.run(
-            [sys.executable, "-m", "podium", *args], cwd=ROOT, env=env, capture_output=True, text=True,
+            [sys.executable, "-m", "podium", *args], cwd=cwd, env=env, capture_output=True, text=True,
             timeout=180, check=False,
         )  # fmt: skip
         assert done.returncode == expected, (

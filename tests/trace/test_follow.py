@@ -22,7 +22,7 @@ import podium
 from podium.core.clock import new_run_id
 from podium.core.errors import BadInput, ExtraMissing
 from podium.core.events import RunStatus
-from podium.core.store import SQLiteStore
+from podium.core.store import SQLiteStore, open_store
 from podium.plugins.manager import load_plugins
 from podium.trace.follow import FollowExport, resume_point
 from podium.trace.spans import spans_of
@@ -307,3 +307,23 @@ def test_podium_and_the_follower_module_never_import_opentelemetry_in_the_run() 
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_run_in_postgres_is_followed_live_from_its_store(
+    postgres_url: str, receiver: Receiver, tmp_path: Path
+) -> None:
+    run_id = new_run_id()
+    follower = FollowExport(postgres_url, run_id, endpoint=receiver.url, schedule_delay=0.05)
+    follower.start()
+    try:
+        run = podium.run(write(tmp_path, FLOW), store=postgres_url, run_id=run_id, plugins=load_plugins())
+    finally:
+        assert follower.close() == 0
+    assert run.status is RunStatus.WAITING
+    store = open_store(postgres_url)
+    try:
+        expected = [s.span_id for s in spans_of(store.events(run_id)) if s.end_time is not None]
+    finally:
+        store.close()
+    assert len(expected) >= 6 and sorted(sent_ids(receiver)) == sorted(expected)
+    assert postgres_url not in " ".join(follower.process.args)  # type: ignore[union-attr]

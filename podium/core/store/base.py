@@ -70,9 +70,28 @@ class RunStore(Protocol):
 
 
 def default_db_path() -> Path:
-    """`$PODIUM_DB`, else `~/.podium/podium.db`."""
+    """`$PODIUM_DB`, else `~/.podium/podium.db`, as a file path (see `default_db` for a URL)."""
     env = os.environ.get("PODIUM_DB")
     return Path(env).expanduser() if env else Path.home() / ".podium" / "podium.db"
+
+
+POSTGRES_SCHEMES = ("postgresql", "postgres")
+
+
+def is_postgres_url(target: object) -> bool:
+    """Whether `target` (a --db value) names a PostgreSQL database rather than a SQLite file."""
+    return (
+        isinstance(target, str) and target.split("://", 1)[0].lower() in POSTGRES_SCHEMES and "://" in target
+    )
+
+
+def default_db() -> str | Path:
+    """The store to use when none is named: `$PODIUM_DB` (a file or a postgresql:// URL), else
+    `~/.podium/podium.db`."""
+    env = os.environ.get("PODIUM_DB")
+    if env and is_postgres_url(env):
+        return env
+    return default_db_path()
 
 
 # --- the runs index, folded from the events ---------------------------------------------------

@@ -21,9 +21,11 @@ from podium.core.store.base import (
     IndexChange,
     Message,
     RunRecord,
+    default_db,
     default_db_path,
     finished_twice,
     index_change,
+    is_postgres_url,
     recent_runs_fix,
     seq_taken,
 )
@@ -382,13 +384,19 @@ def _prepare(path: Path, readonly: bool | None) -> bool:
     return False
 
 
-def open_store(path: str | os.PathLike[str] | None = None) -> SQLiteStore:
-    """The SQLite store at `path`, or at the default location (a HOME that is not there is bad input:
-    podium makes its own folder in it, not the home itself)."""
+def open_store(path: str | os.PathLike[str] | None = None) -> Any:
+    """The store `path` names (else `$PODIUM_DB`, else ~/.podium/podium.db): a SQLite file, or a
+    PostgreSQL database for a `postgresql://` URL (the `podium[postgres]` extra). A HOME that is not
+    there is bad input: podium makes its own folder in it, not the home itself."""
     if path is None and not os.environ.get("PODIUM_DB") and not Path.home().is_dir():
         raise StoreError(
             f"the home folder {Path.home()} does not exist, so the run database"
             f" {default_db_path()} cannot be made",
             fix="set HOME to an existing folder, or give the database's path: --db FILE or PODIUM_DB=FILE",
         )
-    return SQLiteStore(path if path is not None else default_db_path())
+    target: str | os.PathLike[str] = path if path is not None else default_db()
+    if is_postgres_url(target):
+        from podium.core.store.postgres import PostgresStore
+
+        return PostgresStore(str(target))
+    return SQLiteStore(target)

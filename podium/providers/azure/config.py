@@ -26,7 +26,7 @@ class AzureConfig(ProviderConfig):
         description="A CA certificate to trust for this endpoint only (an emulator's); real endpoints"
         " use the system's trust store.",
     )
-    connect_timeout: float = Field(10.0, gt=0)
+    connect_timeout: float = Field(10.0, gt=0, description="Seconds to open a connection.")
     read_timeout: float = Field(300.0, gt=0, description="Seconds of silence before a call times out.")
     max_connections: int = Field(64, ge=1, description="Connections (and threads) for Azure calls.")
     conversations_file: str | None = Field(

@@ -30,8 +30,10 @@ class BedrockConfig(ProviderConfig):
         description="Attempts botocore makes per call, the first included. podium's own retry policy"
         " (visible in the run's events, honouring fallback) retries beyond it.",
     )
-    retry_mode: Literal["standard", "adaptive", "legacy"] = "standard"
-    connect_timeout: float = Field(10.0, gt=0)
+    retry_mode: Literal["standard", "adaptive", "legacy"] = Field(
+        "standard", description="botocore's retry mode for the SDK's own retries."
+    )
+    connect_timeout: float = Field(10.0, gt=0, description="Seconds to open a connection.")
     read_timeout: float = Field(300.0, gt=0, description="Seconds of silence before a call times out.")
     max_connections: int = Field(64, ge=1, description="Connections (and threads) per Bedrock service.")
     agent_role_arn: str | None = Field(

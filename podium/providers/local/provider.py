@@ -59,7 +59,9 @@ class LocalConfig(ProviderConfig):
     )
     api_key_env: str = Field("OPENAI_API_KEY", description="Environment variable holding the key.")
     use_mock: bool = Field(True, description="Answer from the workflow's mock: section when it has a reply.")
-    request_timeout: float = Field(120.0, gt=0)
+    request_timeout: float = Field(
+        120.0, gt=0, description="Seconds an OpenAI-compatible endpoint may take to answer."
+    )
 
 
 class LocalProvider(Provider):

@@ -18,7 +18,7 @@ import podium
 from podium.core.errors import BadInput, StoreError
 from podium.core.events import Event, EventType
 from podium.core.lease import Lease, lease_timing, owner_id
-from podium.core.store import MemoryStore, SQLiteStore
+from podium.core.store import MemoryStore, SQLiteStore, open_store
 
 HOST = socket.gethostname()
 PAST, FUTURE = -60.0, 3600.0  # expiries, in seconds from when the test runs (not when it is collected)
@@ -56,9 +56,12 @@ def _event(seq: int, type_: EventType, **data: object) -> Event:
     return Event("r1", seq, type_, None, None, dict(data), datetime.now(UTC))
 
 
-@pytest.fixture(params=["sqlite", "memory"])
+@pytest.fixture(params=["sqlite", "memory", "postgres"])
 def store(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
-    s = SQLiteStore(tmp_path / "p.db") if request.param == "sqlite" else MemoryStore()
+    if request.param == "postgres":
+        s = open_store(request.getfixturevalue("postgres_url"))
+    else:
+        s = SQLiteStore(tmp_path / "p.db") if request.param == "sqlite" else MemoryStore()
     yield s
     s.close()
 

@@ -1,0 +1,22 @@
+"""Fixtures every test folder may use: a real PostgreSQL, started once per session when asked for."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from postgres_support import new_database, postgres_server
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Any]:
+    """A PostgreSQL server on a unix socket, for the whole session (started on first use)."""
+    with postgres_server() as server:
+        yield server
+
+
+@pytest.fixture
+def postgres_url(postgres: Any) -> str:
+    """The URL of a new, empty database on the session's server: `PODIUM_DB=<it>` selects it."""
+    return new_database(postgres)
