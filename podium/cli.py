@@ -691,7 +691,7 @@ def show(run_id: str, with_events: bool, step: str | None, db: str | None, as_js
     store = _open_store(db)
     try:
         record = store.get_run(run_id)
-        events = store.events(record.run_id)
+        events = _redacted(store.events(record.run_id))
         result: Run = api.observed(fold(events), store)
         wanted = not (step is not None and as_json)  # one step's JSON has no plugin pieces
         parts = _summaries(result, store) if wanted else []
@@ -720,6 +720,16 @@ def show(run_id: str, with_events: bool, step: str | None, db: str | None, as_js
     print_run(result, order, summaries=parts, debug=_debug())
     if with_events:
         print_events(events)
+
+
+def _redacted(events: list[Any]) -> list[Any]:
+    """Events as `show` prints them: error fields redacted (a database written before podium
+    redacted them may still hold a URL's password or an echoed key)."""
+    from dataclasses import replace
+
+    from podium.core.redact import redact_error_fields
+
+    return [e if (d := redact_error_fields(e.data)) is e.data else replace(e, data=d) for e in events]
 
 
 # --- providers ------------------------------------------------------------------------------

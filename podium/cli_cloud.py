@@ -8,11 +8,13 @@ provider's `emulator_options` model (Bedrock's ``--region``). The registry is re
 
 from __future__ import annotations
 
+import errno
 import json
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -148,7 +150,11 @@ def _emulate_command(cls: type[Provider]) -> click.Command:
     model: type[EmulatorOptions] = cls.emulator_options  # type: ignore[assignment]
     params: list[click.Parameter] = [
         click.Option(
-            ["--port"], type=int, default=0, show_default=True, help="Port on 127.0.0.1 (0: any free port)."
+            ["--port"],
+            type=click.IntRange(0, 65535),
+            default=0,
+            show_default=True,
+            help="Port on 127.0.0.1 (0: any free port).",
         ),
         *(_option(name, field) for name, field in model.model_fields.items()),
         click.Option(
@@ -173,6 +179,30 @@ def _emulate_command(cls: type[Provider]) -> click.Command:
     )
 
 
+@contextmanager
+def _listening(cls: type[Provider], env: Any, port: int, options: EmulatorOptions) -> Iterator[Any]:
+    """The started emulator; a port it cannot listen on is bad input, said plainly (exit 2)."""
+    from podium.core.errors import BadInput
+
+    try:
+        emulator = cls.emulator(env, port=port, options=options).start()
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            why = f"port {port} on 127.0.0.1 is in use by another program"
+        elif exc.errno == errno.EACCES:
+            why = f"this user may not listen on port {port} (ports below 1024 need privileges)"
+        else:
+            why = f"cannot listen on 127.0.0.1:{port} ({exc.strerror or exc})"
+        raise BadInput(
+            f"the {cls.name} emulator cannot start: {why}",
+            fix="choose another --port, or --port 0 for any free port",
+        ) from None
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
+
+
 def _serve(
     cls: type[Provider], options: EmulatorOptions, *, port: int, workflow_file: str | None, as_json: bool
 ) -> None:
@@ -186,7 +216,8 @@ def _serve(
         env = ProviderEnv(workflow=loaded.name, base_dir=loaded.base_dir, mock=loaded.mock)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with cls.emulator(env, port=port, options=options) as emulator:
+    with ExitStack() as stack:
+        emulator = stack.enter_context(_listening(cls, env, port, options))
         if as_json:
             info = {
                 "provider": cls.name,

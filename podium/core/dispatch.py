@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from podium.core.events import Event, EventType
 from podium.core.lease import owner_id
+from podium.core.redact import redact_error_fields
 from podium.core.store import RunStore
 
 log = logging.getLogger("podium")
@@ -86,7 +87,8 @@ class Dispatcher:
         if self._failed is not None:
             raise self._failed
         self.seq += 1
-        event = Event(self.run_id, self.seq, type_, step, attempt, data)
+        # an error's words may carry a URL's password or an echoed key: never into the store
+        event = Event(self.run_id, self.seq, type_, step, attempt, redact_error_fields(data))
         self._pending.append((event, event.data_json()))  # encoded once: the store takes the text
         if type_ is EventType.CALL_FINISHED or type_ is EventType.CALL_FAILED:
             self._ends_call = True

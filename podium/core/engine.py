@@ -17,7 +17,7 @@ from podium.core.clock import Clock, SystemClock, new_run_id
 from podium.core.dispatch import Dispatcher, LeaseLost
 from podium.core.errors import RunBusy
 from podium.core.events import Event, EventType
-from podium.core.lease import HEARTBEAT_SECONDS, LEASE_SECONDS, owner_id
+from podium.core.lease import Heartbeat, lease_timing, owner_id
 from podium.core.plan import Plan, ProviderLookup
 from podium.core.replay import Progress, collector_held, fold, progress
 from podium.core.run import Run
@@ -63,7 +63,9 @@ class Engine:
 
     The seams are explicit: the store (where events go), the plugins (providers and hooks), and
     the clock (so tests control time). `heartbeat` is how often a driving process renews its lease
-    on a run and reads the run's inbox (approvals, cancel requests).
+    on a run (from a thread, so a blocked event loop cannot lose it) and reads the run's inbox
+    (approvals, cancel requests); `lease_ttl` how long a lease lasts unrenewed. Both default to
+    `PODIUM_HEARTBEAT_SECONDS` / `PODIUM_LEASE_SECONDS`, else 1 s and 30 s.
     """
 
     def __init__(
@@ -73,13 +75,17 @@ class Engine:
         store: RunStore,
         clock: Clock | None = None,
         rng: random.Random | None = None,
-        heartbeat: float = HEARTBEAT_SECONDS,
-        lease_ttl: float = LEASE_SECONDS,
+        heartbeat: float | None = None,
+        lease_ttl: float | None = None,
     ) -> None:
         self.plugins = plugins
         self.store = store
         self.clock = clock or SystemClock()
         self.rng = rng or random.Random()
+        if heartbeat is None or lease_ttl is None:
+            default_ttl, default_beat = lease_timing()
+            heartbeat = default_beat if heartbeat is None else heartbeat
+            lease_ttl = default_ttl if lease_ttl is None else lease_ttl
         self.heartbeat = heartbeat
         self.lease_ttl = lease_ttl
 
@@ -232,6 +238,15 @@ class _Driver:
             lease = store.acquire_lease(state.run_id, self.owner, self.engine.lease_ttl)
             if lease.owner != self.owner:  # only if someone guessed a fresh run id
                 raise RunBusy(f"run {state.run_id} is driven by {lease.owner}")
+        lease = Heartbeat(
+            lambda: store.renew_lease(state.run_id, self.owner, self.engine.lease_ttl),
+            every=self.engine.heartbeat,
+            on_lost=self.lose,
+            loop=asyncio.get_running_loop(),
+            step_of=self.step_of,
+            run_id=state.run_id,
+        )
+        lease.start()
         heartbeat = asyncio.create_task(self.beat(), name=f"podium-heartbeat-{state.run_id}")
         try:
             self.read_inbox()
@@ -244,6 +259,7 @@ class _Driver:
             await asyncio.gather(*state.tasks, return_exceptions=True)
             return self.result()
         finally:
+            lease.stop()
             heartbeat.cancel()
             await asyncio.gather(heartbeat, return_exceptions=True)
             await self.attempts.aclose()
@@ -252,16 +268,26 @@ class _Driver:
                 store.release_lease(state.run_id, self.owner)
 
     async def beat(self) -> None:
-        """Renew the lease, read the inbox, and apply approval timeouts, until the run ends."""
+        """Read the inbox and apply approval timeouts, until the run ends (the lease is renewed
+        by the `Heartbeat` thread, which calls `lose` if another process took it)."""
         state, engine = self.state, self.engine
-        while True:
+        while not state.lost:
             await asyncio.sleep(engine.heartbeat)
-            if not engine.store.renew_lease(state.run_id, self.owner, engine.lease_ttl):
-                state.events.lost = True
-                state.interrupt()
-                return
             self.read_inbox()
             self.approvals.apply_timeouts()
+
+    def step_of(self, task: asyncio.Task[Any] | None) -> str | None:
+        """The step (or `step[item]`) a task of this run works for; None for the run's own tasks."""
+        if task is None:
+            return None
+        sid = self.state.tasks.get(task)
+        name = task.get_name()
+        return sid or (name.removeprefix("podium-step-") if name.startswith("podium-step-") else None)
+
+    def lose(self) -> None:
+        """Another process holds the run's lease now: stop writing, and stop the steps."""
+        self.state.events.lost = True
+        self.state.interrupt()
 
     def read_inbox(self) -> None:
         """Apply what other processes sent this run: a cancel request, or an approval decision."""

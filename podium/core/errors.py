@@ -82,6 +82,12 @@ class StoreError(PodiumError):
     exit_code = 2
 
 
+class DatabaseFault(StoreError):
+    """The run database is damaged or the disk under it failed: not the user's input (exit 1)."""
+
+    exit_code = 1
+
+
 class ExtraMissing(BadInput):
     """A feature needs an optional extra that is not installed; `fix` names the pip command."""
 

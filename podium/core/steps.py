@@ -102,6 +102,9 @@ class Steps:
         """One item of a foreach step (an item that finished before a resume is kept, not re-paid)."""
         if index in done:
             return done[index]
+        task = asyncio.current_task()
+        if task is not None:  # a blocked loop is reported by task name: `LoopBlocked` names the item
+            task.set_name(f"podium-step-{sid}[{index}]")
         output, provider, reply_seq = await self.attempts.call(sid, step, context, index, item)
         emit = self.state.events.emit
         if reply_seq is not None:

@@ -19,7 +19,9 @@ def fail(exc: BaseException) -> NoReturn:
     debug = bool(context and context.find_root().params.get("debug"))
     if debug or not isinstance(exc, PodiumError):
         raise exc
-    click.echo(f"error: {exc}", err=True)
+    from podium.core.redact import redact_message
+
+    click.echo(f"error: {redact_message(str(exc))}", err=True)
     sys.exit(exc.exit_code)
 
 
@@ -35,15 +37,21 @@ def guard(fn: Callable[..., Any]) -> Callable[..., Any]:
             return fn(*args, **kwargs)
         except PodiumError as exc:
             fail(exc)
-        except sqlite3.OperationalError as exc:  # e.g. another process holds the write lock
-            fail(
-                PodiumError(
-                    f"the run database is busy or unusable: {exc}",
-                    fix="another podium process may be holding it: try again, or stop that process",
-                )
-            )
+        except sqlite3.Error as exc:  # busy, read-only, damaged, full: say which, and of what file
+            from podium.core.store.faults import store_error
+
+            fail(store_error(exc, _db_path()))
 
     return wrapper
+
+
+def _db_path() -> str:
+    """The run database the current command uses: its --db, else the default."""
+    from podium.core.store import default_db_path
+
+    context = click.get_current_context(silent=True)
+    db = context.params.get("db") if context is not None else None
+    return str(db) if db else str(default_db_path())
 
 
 def echo_json(data: Any) -> None:

@@ -161,8 +161,8 @@ DECISION = (EventType.APPROVAL_DECIDED, "gate", {"decision": "approved", "by": "
 def test_append_or_post_writes_and_dispatches_when_no_live_process_drives_the_run(lease: str) -> None:
     store = MemoryStore()
     _started(store)
-    if lease == "expired":
-        store.acquire_lease("r1", ANOTHER_LIVE_PROCESS, ttl=-1)
+    if lease == "expired":  # (of another host: on this one, a live pid keeps its lease)
+        store.acquire_lease("r1", "elsewhere:4242:other", ttl=-1)
     plugins = load_plugins(entry_points_too=False)
     recorder = EventRecorder()
     plugins.register(recorder)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from podium.core.errors import StoreError
 from podium.core.events import Event, EventType, RunStatus
 from podium.core.lease import LEASE_SECONDS, Lease
 from podium.core.store.connection import DerivedTables
@@ -147,3 +149,41 @@ def recent_runs_fix(recent: list[RunRecord], also: str) -> str:
         return f"this store has no runs yet: {also} (`podium runs` lists a store's runs)"
     listed = ", ".join(f"{r.run_id} ({r.workflow}, {r.status})" for r in recent)
     return f"recent runs: {listed}; `podium runs` lists more ({also})"
+
+
+def seq_taken(event: Event) -> StoreError:
+    """The error for an event whose seq its run already has (two writers, or a replayed append)."""
+    return StoreError(
+        f"run {event.run_id} already has an event {event.seq}; events are append-only",
+        fix="is another process driving this run?",
+    )
+
+
+def seqs_taken(events: Sequence[Event]) -> StoreError:
+    """The error for a batch of events one of whose seqs its run already has."""
+    first, last = events[0], events[-1]
+    return StoreError(
+        f"run {first.run_id} already has an event among {first.seq} to {last.seq}; events are append-only",
+        fix="is another process driving this run?",
+    )
+
+
+def finished_twice(event: Event) -> StoreError:
+    """The error for a second RunFinished of one run attempt (no RunResumed since the first)."""
+    return StoreError(
+        f"run {event.run_id} has already finished: a second RunFinished (seq {event.seq}) was"
+        " refused; a run finishes once, and again only after it is resumed",
+        fix="is another process driving this run? `podium show RUN` says how it ended",
+    )
+
+
+def finishes_again(events: list[Event], event: Event) -> bool:
+    """Whether appending `event` to a run's `events` would finish the same attempt twice."""
+    if event.type is not EventType.RUN_FINISHED:
+        return False
+    for earlier in reversed(events):
+        if earlier.type is EventType.RUN_RESUMED:
+            return False
+        if earlier.type is EventType.RUN_FINISHED:
+            return True
+    return False

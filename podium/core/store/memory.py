@@ -14,10 +14,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from podium.core.errors import RunNotFound, StoreError
+from podium.core.errors import RunNotFound
 from podium.core.events import Event, EventType, utcnow
 from podium.core.lease import LEASE_SECONDS, Lease
-from podium.core.store.base import Message, RunRecord, index_change, recent_runs_fix
+from podium.core.store.base import (
+    Message,
+    RunRecord,
+    finished_twice,
+    index_change,
+    recent_runs_fix,
+    seq_taken,
+)
 from podium.core.store.connection import DerivedTables, delete_run_rows
 
 # an event as kept: seq, type, step, attempt, at, and its data as JSON text (decoded when read)
@@ -35,6 +42,7 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self._events: dict[str, list[_Row]] = {}
+        self._finished: dict[str, bool] = {}  # whether a run's attempt has its RunFinished (in seq order)
         self._runs: dict[str, RunRecord] = {}
         self._leases: dict[str, Lease] = {}
         self._inbox: dict[str, list[Message]] = {}
@@ -45,14 +53,30 @@ class MemoryStore:
         self.append_many([(event, event.data_json())])
 
     def append_many(self, batch: Sequence[tuple[Event, str]]) -> None:
-        """Keep events with their data as the JSON text given (a copy: decoded when read back)."""
-        for event, _ in batch:  # all or none, as in SQLite's transaction
+        """Keep events with their data as the JSON text given (a copy: decoded when read back).
+
+        All or none, as in SQLite's transaction: a seq the run has, or a second RunFinished of one
+        run attempt (no RunResumed since the first), refuses the whole batch.
+        """
+        finished = dict(self._finished)
+        for event, _ in batch:
             rows = self._events.get(event.run_id)
-            if rows and event.seq <= rows[-1][0] and any(r[0] == event.seq for r in rows):
-                raise StoreError(
-                    f"run {event.run_id} already has an event {event.seq}; events are append-only",
-                    fix="is another process driving this run?",
-                )
+            late = bool(rows) and event.seq <= rows[-1][0]  # type: ignore[index]
+            if late and any(r[0] == event.seq for r in rows):  # type: ignore[union-attr]
+                raise seq_taken(event)
+            if late:  # out of order (rare): the state as of this seq, from the rows before it
+                earlier = [r[1] for r in rows if r[0] < event.seq]  # type: ignore[union-attr]
+                ended = next((t is EventType.RUN_FINISHED for t in reversed(earlier)
+                              if t in (EventType.RUN_FINISHED, EventType.RUN_RESUMED)), False)  # fmt: skip
+            else:
+                ended = finished.get(event.run_id, False)
+            if event.type is EventType.RUN_FINISHED:
+                if ended:
+                    raise finished_twice(event)
+                finished[event.run_id] = True
+            elif event.type is EventType.RUN_RESUMED:
+                finished[event.run_id] = False
+        self._finished = finished
         for event, text in batch:
             row: _Row = (event.seq, event.type, event.step, event.attempt, event.at, text)
             rows = self._events.setdefault(event.run_id, [])
@@ -133,7 +157,7 @@ class MemoryStore:
         return self._inbox.pop(run_id, [])
 
     def delete_run(self, run_id: str) -> None:
-        for table in (self._events, self._runs, self._leases, self._inbox):
+        for table in (self._events, self._runs, self._leases, self._inbox, self._finished):
             table.pop(run_id, None)  # type: ignore[attr-defined]
         with self._derived_lock:
             if self._derived is not None:

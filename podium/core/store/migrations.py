@@ -47,8 +47,30 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX inbox_by_run ON inbox (run_id, id);
     """,
+    # 3: a run finishes once per attempt: a RunFinished is refused when the run's last RunFinished or
+    # RunResumed is a RunFinished, whoever appends it (two processes driving one run would both
+    # finish it). The partial index holds only those two rare types: ordinary appends write nothing
+    # to it, and the check is a lookup, not a scan of the run's events.
+    """
+    CREATE INDEX events_run_ends ON events (run_id, seq) WHERE type IN ('RunFinished', 'RunResumed');
+    CREATE TRIGGER events_finish_once BEFORE INSERT ON events
+    WHEN NEW.type = 'RunFinished' AND (
+        SELECT type FROM events
+        WHERE run_id = NEW.run_id AND type IN ('RunFinished', 'RunResumed')
+        ORDER BY seq DESC LIMIT 1
+    ) = 'RunFinished'
+    BEGIN
+        SELECT RAISE(ABORT, 'podium: the run has already finished');
+    END;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+# The message of the trigger above, as sqlite3.IntegrityError carries it.
+ALREADY_FINISHED = "podium: the run has already finished"
+
+# `PRAGMA application_id` of a podium database ("PDM1"): set when podium creates one, checked on
+# open, so `--db` pointed at another application's SQLite file is refused, not taken over.
+APPLICATION_ID = 0x50444D31
 
 
 def schema_version(db: sqlite3.Connection, path: Path) -> int:
@@ -63,13 +85,60 @@ def schema_version(db: sqlite3.Connection, path: Path) -> int:
     return version
 
 
+def statements(script: str) -> list[str]:
+    """A migration's SQL statements, whole (a trigger's body has semicolons of its own)."""
+    out: list[str] = []
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            out.append(pending.strip())
+            pending = ""
+    if pending.strip():
+        out.append(pending.strip())
+    return out
+
+
+def check_podium_file(db: sqlite3.Connection, path: Path) -> bool:
+    """Refuse a SQLite file that is not podium's; True when it is podium's but not yet marked.
+
+    A file marked with podium's `application_id` is podium's. An unmarked one is podium's when it
+    is empty (podium is about to create it) or when it holds the tables of an earlier podium,
+    which marked nothing: those are adopted. Anything else belongs to another application.
+    """
+    app = int(db.execute("PRAGMA application_id").fetchone()[0])
+    if app == APPLICATION_ID:
+        return False
+    tables = sorted(name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'"))
+    version = int(db.execute("PRAGMA user_version").fetchone()[0])
+    if app == 0 and not tables and version == 0:
+        return True
+    earlier = {"events", "runs"} <= set(tables) and version >= 1
+    if app == 0 and earlier:
+        columns = {row[1] for row in db.execute("PRAGMA table_info(events)")}
+        earlier = {"run_id", "seq", "type", "data"} <= columns
+    if app == 0 and earlier:
+        return True
+    shown = ", ".join(tables[:6]) + (", …" if len(tables) > 6 else "")
+    whose = f"application_id {app:#x}" if app else f"tables: {shown or 'none'}"
+    raise StoreError(
+        f"{path} is a SQLite database, but not podium's ({whose}); nothing was changed",
+        fix="point --db (or PODIUM_DB) at a podium database, or at a new path",
+    )
+
+
+def mark_podium_file(db: sqlite3.Connection) -> None:
+    """Set podium's `application_id` on the file (a new one, or one an earlier podium made)."""
+    with transaction(db):
+        db.execute(f"PRAGMA application_id={APPLICATION_ID}")
+
+
 def migrate(db: sqlite3.Connection, version: int) -> None:
     """Run the migrations after `version`, each in a transaction of its own with its number."""
     for number in range(version, SCHEMA_VERSION):
         with transaction(db):
             if db.execute("PRAGMA user_version").fetchone()[0] != number:
                 continue  # another process migrated meanwhile
-            for statement in MIGRATIONS[number].split(";"):
-                if statement.strip():
-                    db.execute(statement)
+            for statement in statements(MIGRATIONS[number]):
+                db.execute(statement)
             db.execute(f"PRAGMA user_version={number + 1}")

@@ -26,10 +26,14 @@ from podium.core.store.base import (
     IndexChange,
     Message,
     RunRecord,
+    finished_twice,
     index_change,
     is_postgres_url,
     recent_runs_fix,
+    seq_taken,
+    seqs_taken,
 )
+from podium.core.store.migrations import ALREADY_FINISHED
 
 if TYPE_CHECKING:
     import psycopg
@@ -75,6 +79,25 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             data   TEXT NOT NULL
         )""",
         "CREATE INDEX inbox_by_run ON inbox (run_id, id)",
+    ),
+    # 2: a run finishes once per attempt, as in SQLite's migration 3: a RunFinished is refused when
+    # the run's last RunFinished or RunResumed is a RunFinished. The advisory lock makes two
+    # writers of one run's RunFinished take turns, so the second sees the first's.
+    (
+        "CREATE INDEX events_run_ends ON events (run_id, seq) WHERE type IN ('RunFinished', 'RunResumed')",
+        """CREATE FUNCTION podium_finish_once() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            PERFORM pg_advisory_xact_lock(hashtext(NEW.run_id));
+            IF (SELECT type FROM events
+                WHERE run_id = NEW.run_id AND type IN ('RunFinished', 'RunResumed')
+                ORDER BY seq DESC LIMIT 1) = 'RunFinished' THEN
+                RAISE EXCEPTION 'podium: the run has already finished';
+            END IF;
+            RETURN NEW;
+        END
+        $$""",
+        """CREATE TRIGGER events_finish_once BEFORE INSERT ON events
+        FOR EACH ROW WHEN (NEW.type = 'RunFinished') EXECUTE FUNCTION podium_finish_once()""",
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -221,12 +244,14 @@ class PostgresStore:
                     for change in changes:
                         self._db.execute(*_index_sql(change))
         except psycopg.errors.UniqueViolation:
-            first, last = batch[0][0], batch[-1][0]
-            seqs = str(first.seq) if first is last else f"among {first.seq} to {last.seq}"
-            raise StoreError(
-                f"run {first.run_id} already has an event {seqs}; events are append-only",
-                fix="is another process driving this run?",
-            ) from None
+            events = [e for e, _ in batch]
+            raise (seq_taken(events[0]) if len(events) == 1 else seqs_taken(events)) from None
+        except psycopg.errors.RaiseException as exc:
+            if ALREADY_FINISHED in str(exc):
+                events = [e for e, _ in batch]
+                ending = next((e for e in events if e.type is EventType.RUN_FINISHED), events[-1])
+                raise finished_twice(ending) from None
+            raise
 
     def events(self, run_id: str, *, after: int = 0, limit: int | None = None) -> list[Event]:
         with self._lock:

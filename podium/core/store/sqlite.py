@@ -12,6 +12,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from podium.core.errors import RunNotFound, StoreError
 from podium.core.events import Event, EventType, utcnow
@@ -21,14 +22,27 @@ from podium.core.store.base import (
     Message,
     RunRecord,
     default_db,
+    default_db_path,
+    finished_twice,
     index_change,
     is_postgres_url,
     recent_runs_fix,
+    seq_taken,
+    seqs_taken,
 )
 from podium.core.store.connection import DerivedTables, delete_run_rows, transaction
-from podium.core.store.migrations import migrate, schema_version
+from podium.core.store.faults import store_error
+from podium.core.store.migrations import (
+    ALREADY_FINISHED,
+    check_podium_file,
+    mark_podium_file,
+    migrate,
+    schema_version,
+)
 
 _TYPES: dict[str, EventType] = {str(t): t for t in EventType}  # a dict lookup, not EventType(...)
+# the schema a read-only open needs: the lease columns (migration 2); later ones only guard writes
+READS_NEED = 2
 _INSERT = "INSERT INTO events (run_id, seq, at, type, step, attempt, data) VALUES (?, ?, ?, ?, ?, ?, ?)"
 
 
@@ -37,7 +51,22 @@ def _like_prefix(text: str) -> str:
     return escaped + "%"
 
 
+def refused(events: Sequence[Event], exc: sqlite3.IntegrityError) -> StoreError:
+    """Why the store refused to append `events`: a seq is taken, or their run already finished."""
+    if ALREADY_FINISHED in str(exc):
+        return finished_twice(next((e for e in events if e.type is EventType.RUN_FINISHED), events[-1]))
+    return seq_taken(events[0]) if len(events) == 1 else seqs_taken(events)
+
+
 def _record(row: Sequence[Any]) -> RunRecord:
+    try:
+        return _read_record(row)
+    except (TypeError, ValueError):  # bytes changed under SQLite's checks: say damaged, as SQLite would
+        unreadable = "database disk image is malformed: a line of the runs index is unreadable"
+        raise sqlite3.DatabaseError(unreadable) from None
+
+
+def _read_record(row: Sequence[Any]) -> RunRecord:
     return RunRecord(
         run_id=row[0],
         workflow=row[1],
@@ -78,30 +107,52 @@ class SQLiteStore:
     crash podium must survive); pass ``synchronous="FULL"`` to survive power loss as well.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, synchronous: str = "NORMAL") -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, synchronous: str = "NORMAL", readonly: bool | None = None
+    ) -> None:
         self.path = Path(path)
         self._in_memory = str(path) == ":memory:"
-        if not self._in_memory:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+        # A file podium may not write (or in a folder it may not write: WAL needs its -wal and -shm
+        # files) is opened read-only, so `runs` and `show` still work; a write says read-only.
+        self.readonly = False if self._in_memory else _prepare(self.path, readonly)
         # Re-entrant: an in-memory database lends this connection, and its lock, to derived tables.
         self._lock = threading.RLock()
         try:
-            self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30)
+            self._db = self._connect()
             self._migrate(synchronous)
-        except sqlite3.DatabaseError as exc:
+        except sqlite3.Error as exc:
             self._db.close() if hasattr(self, "_db") else None
-            raise StoreError(
-                f"{self.path}: cannot use this file as a podium database ({exc})",
-                fix="point --db (or PODIUM_DB) at a podium database, or at a new path",
-            ) from None
+            raise store_error(exc, self.path) from None
+        except StoreError:
+            self._db.close()
+            raise
+
+    def _connect(self) -> sqlite3.Connection:
+        options = {"isolation_level": None, "check_same_thread": False, "timeout": 30}
+        if not self.readonly:
+            return sqlite3.connect(str(self.path), **options)  # type: ignore[arg-type]
+        uri = "file:" + quote(str(self.path.resolve())) + "?mode=ro"
+        db = sqlite3.connect(uri, uri=True, **options)  # type: ignore[arg-type]
+        try:
+            db.execute("PRAGMA user_version").fetchone()
+            return db
+        except sqlite3.OperationalError:
+            db.close()
+        # a WAL database whose -shm file cannot be made here (a read-only folder): nobody can be
+        # writing it, so it is read as the immutable file it is
+        return sqlite3.connect(uri + "&immutable=1", uri=True, **options)  # type: ignore[arg-type]
 
     def _migrate(self, synchronous: str) -> None:
         db = self._db
-        try:
-            version = schema_version(db, self.path)
-        except StoreError:
-            db.close()
-            raise
+        version = schema_version(db, self.path)
+        unmarked = False if self._in_memory else check_podium_file(db, self.path)
+        if self.readonly:
+            if version < READS_NEED:
+                raise StoreError(
+                    f"{self.path} was made by an older podium and must be upgraded, but it is read-only",
+                    fix=f"make it and its folder writable (chmod u+w {self.path} {self.path.parent}) once",
+                )
+            return
         # Switching to WAL needs a moment alone with the file; SQLite reports "locked" at once
         # rather than waiting when another process is opening it too, so retry for a while.
         deadline = time.monotonic() + 30
@@ -115,6 +166,8 @@ class SQLiteStore:
                 time.sleep(0.01)
         db.execute(f"PRAGMA synchronous={synchronous}")
         db.execute("PRAGMA foreign_keys=ON")
+        if unmarked:
+            mark_podium_file(db)
         migrate(db, version)
 
     @contextmanager
@@ -147,13 +200,8 @@ class SQLiteStore:
                 db.executemany(_INSERT, rows)
                 for change in changes:
                     db.execute(*_index_sql(change))
-        except sqlite3.IntegrityError:
-            first, last = batch[0][0], batch[-1][0]
-            seqs = str(first.seq) if first is last else f"among {first.seq} to {last.seq}"
-            raise StoreError(
-                f"run {first.run_id} already has an event {seqs}; events are append-only",
-                fix="is another process driving this run?",
-            ) from None
+        except sqlite3.IntegrityError as exc:
+            raise refused([e for e, _ in batch], exc) from None
 
     def events(self, run_id: str, *, after: int = 0, limit: int | None = None) -> list[Event]:
         with self._lock:
@@ -298,7 +346,7 @@ class SQLiteStore:
 
     @contextmanager
     def _own_connection(self) -> Iterator[DerivedTables]:
-        db = sqlite3.connect(str(self.path), timeout=30, isolation_level=None)
+        db = self._connect()
         try:
             yield DerivedTables(db)
         finally:
@@ -314,9 +362,43 @@ class SQLiteStore:
             self._db.close()
 
 
+def _prepare(path: Path, readonly: bool | None) -> bool:
+    """Make a new database file user-only (its folder too, if podium makes it); True when the
+    file must be opened read-only (asked for, or podium may not write it or its folder)."""
+    if path.is_dir():
+        raise StoreError(f"{path} is a folder, not a database file", fix="give --db a file path")
+    if path.exists():
+        if readonly is not None:
+            return readonly
+        return not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK))
+    if readonly:
+        raise StoreError(f"there is no run database at {path}", fix="check --db (or PODIUM_DB)")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # created here, user-only, before SQLite opens it (its -wal and -shm files take its mode)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass  # another process made it meanwhile
+    except OSError as exc:
+        what = "folder" if not path.parent.is_dir() else "file"
+        raise StoreError(
+            f"cannot create the run database {path}: its {what} cannot be made"
+            f" ({exc.strerror or exc}{': ' + str(exc.filename) if exc.filename else ''})",
+            fix="point --db (or PODIUM_DB) at a writable place, or create the folder and make it writable",
+        ) from None
+    return False
+
+
 def open_store(path: str | os.PathLike[str] | None = None) -> Any:
     """The store `path` names (else `$PODIUM_DB`, else ~/.podium/podium.db): a SQLite file, or a
-    PostgreSQL database for a `postgresql://` URL (the `podium[postgres]` extra)."""
+    PostgreSQL database for a `postgresql://` URL (the `podium[postgres]` extra). A HOME that is not
+    there is bad input: podium makes its own folder in it, not the home itself."""
+    if path is None and not os.environ.get("PODIUM_DB") and not Path.home().is_dir():
+        raise StoreError(
+            f"the home folder {Path.home()} does not exist, so the run database"
+            f" {default_db_path()} cannot be made",
+            fix="set HOME to an existing folder, or give the database's path: --db FILE or PODIUM_DB=FILE",
+        )
     target: str | os.PathLike[str] = path if path is not None else default_db()
     if is_postgres_url(target):
         from podium.core.store.postgres import PostgresStore

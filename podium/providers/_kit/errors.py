@@ -20,6 +20,7 @@ from podium.core.errors import (
     Throttled,
     TransientError,
 )
+from podium.core.redact import strip_userinfo
 
 
 def retry_after(value: str | float | None, *, now: datetime | None = None) -> float | None:
@@ -131,3 +132,9 @@ class ErrorTable:
         if cls is AuthError:
             return cls(message, fix=fix or self.auth_fix, provider=self.provider)
         return cls(message, fix=fix, provider=self.provider)
+
+
+def shown_url(url: str | None) -> str:
+    """An endpoint as an error message or `show` may name it: without the user and password a
+    `base_url` can carry (`http://admin:PASS@host/v1` → `http://host/v1`)."""
+    return strip_userinfo(url or "")

@@ -34,7 +34,7 @@ from podium.core.errors import (
     ToolApprovalNeeded,
     TransientError,
 )
-from podium.providers._kit.errors import ErrorTable, retry_after_from
+from podium.providers._kit.errors import ErrorTable, retry_after_from, shown_url
 from podium.providers._kit.functions import (
     FunctionCache,
     FunctionThreads,
@@ -198,6 +198,11 @@ class LocalProvider(Provider):
             )
         return self._client
 
+    @property
+    def _where(self) -> str:
+        """The endpoint as messages and `show` name it: the URL without its user and password."""
+        return shown_url(self.config.base_url)
+
     async def _chat(self, request: AgentRequest) -> AgentResponse:
         messages: list[dict[str, str]] = []
         if request.instructions:
@@ -213,17 +218,17 @@ class LocalProvider(Provider):
                 headers={"Idempotency-Key": request.idempotency_key, **call_headers(request)},
             )
         except httpx.TimeoutException as exc:
-            raise CallTimeout(f"{self.config.base_url} timed out: {exc}", provider=self.name) from None
+            raise CallTimeout(f"{self._where} timed out: {exc}", provider=self.name) from None
         except httpx.TransportError as exc:
-            raise TransientError(f"cannot reach {self.config.base_url}: {exc}", provider=self.name) from None
+            raise TransientError(f"cannot reach {self._where}: {exc}", provider=self.name) from None
         latency = (time.perf_counter() - started) * 1000
-        _raise_for_status(response, self.config.base_url or "", self.name)
+        _raise_for_status(response, self._where, self.name)
         try:
             data = response.json()
             text = data["choices"][0]["message"]["content"] or ""
         except (ValueError, KeyError, IndexError, TypeError):
             raise TransientError(
-                f"{self.config.base_url} sent a malformed reply: {response.text[:120]!r}",
+                f"{self._where} sent a malformed reply: {response.text[:120]!r}",
                 provider=self.name,
             ) from None
         usage = data.get("usage") or {}
@@ -238,7 +243,7 @@ class LocalProvider(Provider):
             model=data.get("model") or request.model,
             latency_ms=latency,
             response_id=data.get("id"),
-            bound_to={"kind": "model", "id": str(request.model), "via": self.config.base_url or ""},
+            bound_to={"kind": "model", "id": str(request.model), "via": self._where},
         )
 
     async def aclose(self) -> None:
@@ -266,5 +271,7 @@ def _raise_for_status(response: httpx.Response, url: str, provider: str) -> None
     text = f"{url} {_WORDS[kind]} ({status}): {response.text[:200]}"
     fix = None
     if kind is AuthError:
+        # an auth failure's body is never kept: endpoints echo the key or token they refused
+        text = f"{url} {_WORDS[kind]} ({status} {response.reason_phrase or ''})".replace(" )", ")")
         fix = "set the API key in the environment variable named by providers.local.api_key_env"
     raise table.classify(text, status=status, retry_after=retry_after_from(response.headers), fix=fix)
