@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -19,7 +19,7 @@ from podium.core.errors import RunBusy
 from podium.core.events import Event, EventType
 from podium.core.lease import HEARTBEAT_SECONDS, LEASE_SECONDS, owner_id
 from podium.core.plan import Plan, ProviderLookup
-from podium.core.replay import Progress, collector_held, fold, progress
+from podium.core.replay import History, Progress, RunFold, collector_held, read_rows
 from podium.core.run import Run
 from podium.core.scheduler import Scheduler
 from podium.core.spec import Workflow
@@ -45,12 +45,17 @@ class EnginePlugins(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Claim:
-    """A run this process has taken the lease of, with its events read (once) and replayed."""
+    """A run this process has taken the lease of, with its events read (once) and folded.
+
+    `fold` holds what they told (the resume's result goes on from it); `events` are the same
+    events as Event objects, read again only if a reader asks for them (see `History`).
+    """
 
     run_id: str
     owner: str
-    events: list[Event]
+    fold: RunFold
     progress: Progress
+    events: Sequence[Event]
 
     @property
     def started(self) -> dict[str, Any]:
@@ -124,8 +129,9 @@ class Engine:
             )
         try:
             with collector_held():
-                events = self.store.events(run_id)
-                claim = Claim(run_id, owner, events, progress(events))
+                folded = RunFold(run_id).feed(read_rows(self.store, run_id))
+                history = History(self.store, run_id, folded.seq)
+                claim = Claim(run_id, owner, folded, folded.progress(), history)
             yield claim
         finally:
             self.store.release_lease(run_id, owner)
@@ -186,7 +192,8 @@ class _Driver:
         self.engine = engine
         self.settings = settings
         self.owner = claim.owner if claim is not None else owner_id()
-        self.prior = claim.events if claim is not None else []  # the events before this process
+        # what the run's events told before this process: its result goes on from there
+        self.fold = claim.fold if claim is not None else RunFold(run_id)
         prog = claim.progress if claim is not None else Progress()
         events = Dispatcher(
             engine.store,
@@ -195,7 +202,8 @@ class _Driver:
             seq=prog.seq,
             observers=[o.podium_event for o in observers if hasattr(o, "podium_event")],
         )
-        context = RunContext(run_id, plan.workflow, engine.store, settings, events.warn, self.prior)
+        history = claim.events if claim is not None else ()
+        context = RunContext(run_id, plan.workflow, engine.store, settings, events.warn, history)
         self.state = RunState(
             plan, run_id, inputs, events, context, prog, resumed=claim is not None, wait=wait
         )
@@ -270,8 +278,8 @@ class _Driver:
                 self.approvals.receive(message.data)
 
     def result(self) -> Run:
-        """The run as its events tell it (read once: a resume's earlier events are already here)."""
-        after = self.prior[-1].seq if self.prior else 0
+        """The run as its events tell it: those a resume read before are already folded; only
+        the ones written since are read."""
         with collector_held():
-            events = [*self.prior, *self.engine.store.events(self.state.run_id, after=after)]
-            return fold(events, self.state.workflow.steps)
+            folded = self.fold.feed(read_rows(self.engine.store, self.state.run_id, after=self.fold.seq))
+            return folded.run(self.state.workflow.steps)
