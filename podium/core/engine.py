@@ -10,13 +10,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from podium.core import snapshot
 from podium.core.approvals import Approvals
 from podium.core.attempts import Attempts
 from podium.core.calls import AgentRequest, RunContext, RunSettings
 from podium.core.clock import Clock, SystemClock, new_run_id
 from podium.core.dispatch import Dispatcher, LeaseLost
 from podium.core.errors import RunBusy
-from podium.core.events import Event, EventType
+from podium.core.events import Event, EventType, RunStatus
 from podium.core.lease import HEARTBEAT_SECONDS, LEASE_SECONDS, owner_id
 from podium.core.plan import Plan, ProviderLookup
 from podium.core.replay import History, Progress, RunFold, collector_held, read_rows
@@ -30,6 +31,9 @@ from podium.core.store import RunStore
 __all__ = ["Claim", "Engine", "EnginePlugins", "new_run_id"]
 
 log = logging.getLogger("podium")
+
+# how a run can stop that a resume goes on from (it saves a snapshot of its fold there)
+_RESUMABLE = (RunStatus.FAILED, RunStatus.STOPPED, RunStatus.WAITING, RunStatus.CANCELLED)
 
 
 class EnginePlugins(Protocol):
@@ -129,7 +133,9 @@ class Engine:
             )
         try:
             with collector_held():
-                folded = RunFold(run_id).feed(read_rows(self.store, run_id))
+                # from the run's snapshot, if it stopped with one, then the events after it
+                folded = snapshot.load(self.store, run_id) or RunFold(run_id)
+                folded.feed(read_rows(self.store, run_id, after=folded.seq))
                 history = History(self.store, run_id, folded.seq)
                 claim = Claim(run_id, owner, folded, folded.progress(), history)
             yield claim
@@ -280,6 +286,9 @@ class _Driver:
     def result(self) -> Run:
         """The run as its events tell it: those a resume read before are already folded; only
         the ones written since are read."""
+        store = self.engine.store
         with collector_held():
-            folded = self.fold.feed(read_rows(self.engine.store, self.state.run_id, after=self.fold.seq))
+            folded = self.fold.feed(read_rows(store, self.state.run_id, after=self.fold.seq))
+            if folded.head is not None and folded.head["status"] in _RESUMABLE and not self.state.lost:
+                snapshot.save(store, folded)  # where a resume will start from
             return folded.run(self.state.workflow.steps)

@@ -5,7 +5,7 @@ Progress a resume schedules from. The event log is the one source of truth; both
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,17 +25,27 @@ ToolKey = tuple[str, int | None, int]  # (step, foreach item or None, the call's
 
 class StoredOutputs:
     """Outputs are stored once and referenced: a text reply by its CallFinished's seq, a foreach's
-    list by its ItemSucceeded events. This resolves them, for every fold over a run's events."""
+    list by its ItemSucceeded events. This resolves them, for every fold over a run's events.
 
-    __slots__ = ("items", "replies")
+    A fold that starts from a snapshot (`podium.core.snapshot`) holds only the replies no step has
+    consumed; `missing` reads any other one back from the store.
+    """
+
+    __slots__ = ("items", "missing", "replies")
 
     def __init__(self) -> None:
         self.replies: dict[int, Any] = {}  # CallFinished seq -> reply
         self.items: dict[str, dict[int, Any]] = {}  # foreach outputs, by step and item
+        self.missing: Callable[[int], Any] | None = None
+
+    def reply(self, seq: int) -> Any:
+        if seq in self.replies:
+            return self.replies[seq]
+        return self.missing(seq) if self.missing is not None else None
 
     def item_succeeded(self, sid: str, d: dict[str, Any]) -> int:
         """The item's index; its output is remembered for its step's StepSucceeded."""
-        value = self.replies.get(d["output_ref"]) if "output_ref" in d else d.get("output")
+        value = self.reply(d["output_ref"]) if "output_ref" in d else d.get("output")
         self.items.setdefault(sid, {})[d["item"]] = value
         return int(d["item"])
 
@@ -45,7 +55,7 @@ class StoredOutputs:
             got = self.items.get(sid, {})
             return [got.get(i) for i in range(d["items"])]
         if "output_ref" in d:
-            return self.replies.get(d["output_ref"])
+            return self.reply(d["output_ref"])
         return d.get("output")
 
 
@@ -208,6 +218,8 @@ class RunFold:
                 usage = d.get("usage")
                 if usage:
                     mine = step["usage"]
+                    if mine.__class__ is not dict:  # (counts from a snapshot, as a list)
+                        mine = step["usage"] = dict(zip(_USAGE_KINDS, mine, strict=True))
                     for kind in _USAGE_KINDS:
                         n = usage.get(kind)
                         if n:
@@ -322,14 +334,26 @@ class RunFold:
             head.update(status=RunStatus.STOPPED, error=d.get("error"))
 
     def progress(self) -> Progress:
-        """What a resume schedules from, as of the last event fed."""
+        """What a resume schedules from, as of the last event fed: the driver's own copy (it takes
+        replies and in-flight calls out of it), while the fold goes on with its own."""
         p = self.prog
-        p.items = self.outputs.items
-        p.replies = {
-            key: Reply(seq, attempt, data.get("provider", ""), data.get("reply"))
-            for key, (seq, attempt, data) in self.unconsumed.items()
-        }
-        return p
+        return Progress(
+            seq=p.seq,
+            started=p.started,
+            views=dict(p.views),
+            attempts=dict(p.attempts),
+            inflight=dict(p.inflight),
+            replies={
+                key: Reply(seq, attempt, data.get("provider", ""), data.get("reply"))
+                for key, (seq, attempt, data) in self.unconsumed.items()
+            },
+            items={sid: dict(got) for sid, got in self.outputs.items.items()},
+            requested=dict(p.requested),
+            decided=dict(p.decided),
+            failed=dict(p.failed),
+            tool_calls=dict(p.tool_calls),
+            finished=p.finished,
+        )
 
     def run(self, step_ids: Iterable[str] = ()) -> Run:
         """The Run as of the last event fed: the workflow's steps (`step_ids`, so that unstarted
@@ -354,9 +378,11 @@ class RunFold:
         built: dict[str, StepResult] = {}
         for sid, fields in ordered.items():
             counts = fields["usage"]
-            key = tuple(counts.values())  # always _USAGE_KINDS, in that order (see _new_step)
+            # always _USAGE_KINDS, in that order (see _new_step); a list of them from a snapshot
+            key = tuple(counts.values()) if counts.__class__ is dict else tuple(counts)
             usage = usages.get(key)
             if usage is None:
+                counts = dict(zip(_USAGE_KINDS, key, strict=True))
                 usage = usages[key] = _assemble(Usage, _USAGE_DEFAULTS, counts)
             extra: dict[str, Any] = {"usage": usage}
             at = fields.get("started_at")

@@ -24,9 +24,9 @@ class Scheduler:
         self.started: set[str] = set()
         self.deferred: list[str] = []  # steps held back while a failure is being handled
         self.failure: tuple[str, StepOutcome] | None = None
-        graph_steps = state.workflow.graph_steps
         settled = set(state.views)
-        self.waiting = {sid: set(s.needs) - settled for sid, s in graph_steps.items() if sid not in settled}
+        needs = state.plan.graph.needs  # (the graph's steps: all but on_failure handlers)
+        self.waiting = {sid: set(deps) - settled for sid, deps in needs.items() if sid not in settled}
 
     def start(self, sid: str, *, handler_for: tuple[str, StepOutcome] | None = None) -> None:
         state = self.state
