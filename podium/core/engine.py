@@ -291,4 +291,4 @@ class _Driver:
             folded = self.fold.feed(read_rows(store, self.state.run_id, after=self.fold.seq))
             if folded.head is not None and folded.head["status"] in _RESUMABLE and not self.state.lost:
                 snapshot.save(store, folded)  # where a resume will start from
-            return folded.run(self.state.workflow.steps)
+            return folded.run(self.state.workflow.steps, last=True)
