@@ -53,9 +53,12 @@ def load(store: Any, run_id: str) -> RunFold | None:
             row = db.execute(
                 "SELECT seq, version, data FROM run_snapshots WHERE run_id=?", (run_id,)
             ).fetchone()
+        if row is None or row[1] != VERSION or row[0] > store.last_seq(run_id):
+            return None
     except sqlite3.Error:  # no such table yet: no run of this database has stopped
         return None
-    if row is None or row[1] != VERSION or row[0] > store.last_seq(run_id):
+    except Exception:  # a store without derived tables: read the events
+        log.debug("run %s: no snapshot to read", run_id, exc_info=True)
         return None
     try:
         fold = _decode(run_id, json.loads(row[2]))
