@@ -38,8 +38,10 @@ def save(store: Any, fold: RunFold) -> None:
         text = json.dumps(_encode(fold), ensure_ascii=False, separators=(",", ":"), default=_text)
         with store.derived_tables() as db:
             db.execute(_TABLE)
-            db.execute(
-                "INSERT OR REPLACE INTO run_snapshots (run_id, seq, version, data) VALUES (?, ?, ?, ?)",
+            db.execute(  # (portable SQL: a derived table may live in PostgreSQL too)
+                "INSERT INTO run_snapshots (run_id, seq, version, data) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (run_id) DO UPDATE SET seq=excluded.seq, version=excluded.version,"
+                " data=excluded.data",
                 (fold.run_id, fold.seq, VERSION, text),
             )
     except Exception:
