@@ -734,8 +734,10 @@ WHAT = """\
   same with 1 s sleeps, best of 2. 2e: the same workflow through `podium.run` as a script calls it
   (a new SQLite file each time, its plugins loaded, its loop started: all in the time), against the
   same floor.
-- **Resume** (4): a chain whose last step fails once. podium: `Engine.resume` (take the lease, read
-  and fold every event of the run, run the last step, fold the events again for the result).
+- **Resume** (4): a chain whose last step fails once. podium: `Engine.resume` (take the lease, load
+  the snapshot of its fold the failed run saved where it stopped, fold the events after it, run the
+  last step, fold the events it wrote for the result). The first run's time to save the snapshot
+  is not in 4 (it is part of that run, as LangGraph's checkpoint writes are part of its first run).
   LangGraph: `ainvoke(None, config)` on the same thread, which loads the latest checkpoint and its
   pending writes and re-runs the failed task. With a checkpoint per step, a {long}-node graph would
   write gigabytes (3 shows the growth), so the same graph runs with `durability="exit"` (one

@@ -5,21 +5,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from podium.core import snapshot
 from podium.core.approvals import Approvals
 from podium.core.attempts import Attempts
 from podium.core.calls import AgentRequest, RunContext, RunSettings
 from podium.core.clock import Clock, SystemClock, new_run_id
 from podium.core.dispatch import Dispatcher, LeaseLost
 from podium.core.errors import RunBusy
-from podium.core.events import Event, EventType
+from podium.core.events import Event, EventType, RunStatus
 from podium.core.lease import Heartbeat, lease_timing, owner_id
 from podium.core.plan import Plan, ProviderLookup
-from podium.core.replay import Progress, collector_held, fold, progress
+from podium.core.replay import History, Progress, RunFold, collector_held, read_rows
 from podium.core.run import Run
 from podium.core.scheduler import Scheduler
 from podium.core.spec import Workflow
@@ -30,6 +31,9 @@ from podium.core.store import RunStore
 __all__ = ["Claim", "Engine", "EnginePlugins", "new_run_id"]
 
 log = logging.getLogger("podium")
+
+# how a run can stop that a resume goes on from (it saves a snapshot of its fold there)
+_RESUMABLE = (RunStatus.FAILED, RunStatus.STOPPED, RunStatus.WAITING, RunStatus.CANCELLED)
 
 
 class EnginePlugins(Protocol):
@@ -45,12 +49,17 @@ class EnginePlugins(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Claim:
-    """A run this process has taken the lease of, with its events read (once) and replayed."""
+    """A run this process has taken the lease of, with its events read (once) and folded.
+
+    `fold` holds what they told (the resume's result goes on from it); `events` are the same
+    events as Event objects, read again only if a reader asks for them (see `History`).
+    """
 
     run_id: str
     owner: str
-    events: list[Event]
+    fold: RunFold
     progress: Progress
+    events: Sequence[Event]
 
     @property
     def started(self) -> dict[str, Any]:
@@ -130,8 +139,11 @@ class Engine:
             )
         try:
             with collector_held():
-                events = self.store.events(run_id)
-                claim = Claim(run_id, owner, events, progress(events))
+                # from the run's snapshot, if it stopped with one, then the events after it
+                folded = snapshot.load(self.store, run_id) or RunFold(run_id)
+                folded.feed(read_rows(self.store, run_id, after=folded.seq))
+                history = History(self.store, run_id, folded.seq)
+                claim = Claim(run_id, owner, folded, folded.progress(), history)
             yield claim
         finally:
             self.store.release_lease(run_id, owner)
@@ -192,7 +204,8 @@ class _Driver:
         self.engine = engine
         self.settings = settings
         self.owner = claim.owner if claim is not None else owner_id()
-        self.prior = claim.events if claim is not None else []  # the events before this process
+        # what the run's events told before this process: its result goes on from there
+        self.fold = claim.fold if claim is not None else RunFold(run_id)
         prog = claim.progress if claim is not None else Progress()
         events = Dispatcher(
             engine.store,
@@ -202,7 +215,8 @@ class _Driver:
             observers=[o.podium_event for o in observers if hasattr(o, "podium_event")],
             batched=True,
         )
-        context = RunContext(run_id, plan.workflow, engine.store, settings, events.warn, self.prior)
+        history = claim.events if claim is not None else ()
+        context = RunContext(run_id, plan.workflow, engine.store, settings, events.warn, history)
         self.state = RunState(
             plan, run_id, inputs, events, context, prog, resumed=claim is not None, wait=wait
         )
@@ -305,9 +319,12 @@ class _Driver:
             log.warning("run %s: its last events were not written", self.state.run_id, exc_info=True)
 
     def result(self) -> Run:
-        """The run as its events tell it (read once: a resume's earlier events are already here)."""
+        """The run as its events tell it: those a resume read before are already folded; only
+        the ones written since are read."""
         self.state.events.flush()
-        after = self.prior[-1].seq if self.prior else 0
+        store = self.engine.store
         with collector_held():
-            events = [*self.prior, *self.engine.store.events(self.state.run_id, after=after)]
-            return fold(events, self.state.workflow.steps)
+            folded = self.fold.feed(read_rows(store, self.state.run_id, after=self.fold.seq))
+            if folded.head is not None and folded.head["status"] in _RESUMABLE and not self.state.lost:
+                snapshot.save(store, folded)  # where a resume will start from
+            return folded.run(self.state.workflow.steps, last=True)

@@ -5,10 +5,11 @@ Progress a resume schedules from. The event log is the one source of truth; both
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from datetime import datetime
+from typing import Any, TypeVar, overload
 
 from pydantic import BaseModel
 
@@ -24,32 +25,37 @@ ToolKey = tuple[str, int | None, int]  # (step, foreach item or None, the call's
 
 class StoredOutputs:
     """Outputs are stored once and referenced: a text reply by its CallFinished's seq, a foreach's
-    list by its ItemSucceeded events. This resolves them, for every fold over a run's events."""
+    list by its ItemSucceeded events. This resolves them, for every fold over a run's events.
 
-    __slots__ = ("items", "replies")
+    A fold that starts from a snapshot (`podium.core.snapshot`) holds only the replies no step has
+    consumed; `missing` reads any other one back from the store.
+    """
+
+    __slots__ = ("items", "missing", "replies")
 
     def __init__(self) -> None:
         self.replies: dict[int, Any] = {}  # CallFinished seq -> reply
         self.items: dict[str, dict[int, Any]] = {}  # foreach outputs, by step and item
+        self.missing: Callable[[int], Any] | None = None
 
-    def call_finished(self, event: Event) -> None:
-        self.replies[event.seq] = event.data.get("reply")
+    def reply(self, seq: int) -> Any:
+        if seq in self.replies:
+            return self.replies[seq]
+        return self.missing(seq) if self.missing is not None else None
 
-    def item_succeeded(self, event: Event) -> tuple[int, Any]:
-        """The item's index and output, remembered for its step's StepSucceeded."""
-        d = event.data
-        value = self.replies.get(d["output_ref"]) if "output_ref" in d else d.get("output")
-        self.items.setdefault(event.step or "", {})[d["item"]] = value
-        return d["item"], value
+    def item_succeeded(self, sid: str, d: dict[str, Any]) -> int:
+        """The item's index; its output is remembered for its step's StepSucceeded."""
+        value = self.reply(d["output_ref"]) if "output_ref" in d else d.get("output")
+        self.items.setdefault(sid, {})[d["item"]] = value
+        return int(d["item"])
 
-    def step_succeeded(self, event: Event) -> Any:
+    def step_succeeded(self, sid: str, d: dict[str, Any]) -> Any:
         """The output a StepSucceeded stands for."""
-        d = event.data
         if "items" in d:
-            got = self.items.get(event.step or "", {})
+            got = self.items.get(sid, {})
             return [got.get(i) for i in range(d["items"])]
         if "output_ref" in d:
-            return self.replies.get(d["output_ref"])
+            return self.reply(d["output_ref"])
         return d.get("output")
 
 
@@ -112,73 +118,34 @@ def collector_held() -> Iterator[None]:
             gc.enable()
 
 
-def progress(events: Iterable[Event]) -> Progress:
-    """Fold a run's events into its Progress: what a resume needs to schedule only what is unfinished."""
-    p = Progress()
-    outputs = StoredOutputs()
-    # Finished calls not yet consumed, as their events: nearly every one is consumed by its step's
-    # next event, so a Reply is built only for those left at the end.
-    unconsumed: dict[Key, Event] = {}
-    for ev in events:
-        p.seq = ev.seq
-        t, d, sid = ev.type, ev.data, ev.step
-        if t is EventType.RUN_STARTED:
-            p.started = dict(d)
-        elif t is EventType.RUN_RESUMED:
-            p.finished = None
-        elif t is EventType.RUN_FINISHED:
-            p.finished = d.get("status")
-        elif sid is None:
-            continue
-        elif t is EventType.CALL_STARTED:
-            key = (sid, d.get("item"))
-            p.attempts[key] = max(p.attempts.get(key, 0), ev.attempt or 0)
-            p.inflight[key] = ev.attempt or 0
-        elif t is EventType.CALL_FINISHED:
-            key = (sid, d.get("item"))
-            p.inflight.pop(key, None)
-            outputs.call_finished(ev)
-            if "waiting" in d:  # it stopped for a person's approval of a tool: there is no reply to use
-                continue
-            unconsumed[key] = ev
-        elif t is EventType.CALL_FAILED:
-            key = (sid, d.get("item"))
-            p.inflight.pop(key, None)
-            unconsumed.pop(key, None)  # a rejected reply (output_invalid) must not be reused
-        elif t is EventType.ITEM_SUCCEEDED:
-            index, _ = outputs.item_succeeded(ev)
-            unconsumed.pop((sid, index), None)
-        elif t is EventType.STEP_SUCCEEDED or t is EventType.STEP_REJECTED:
-            rejected = t is EventType.STEP_REJECTED or bool(d.get("rejected"))  # (older logs: a flag)
-            view: dict[str, Any] = {"output": outputs.step_succeeded(ev), "status": str(StepStatus.SUCCEEDED)}
-            if rejected:
-                view.update(status=str(StepStatus.REJECTED), rejected=True)
-            p.views[sid] = view
-            p.failed.pop(sid, None)
-            for key in [k for k in unconsumed if k[0] == sid]:
-                del unconsumed[key]
-        elif t is EventType.STEP_SKIPPED:
-            p.views[sid] = {"output": None, "status": str(StepStatus.SKIPPED)}
-            p.failed.pop(sid, None)
-        elif t is EventType.STEP_FAILED:
-            p.failed[sid] = dict(d)
-        elif t is EventType.TOOL_CALLED:
-            p.tool_calls[(sid, d.get("item"), int(d.get("index", 0)))] = dict(d)
-        elif t is EventType.APPROVAL_REQUESTED:
-            p.requested[sid] = dict(d)
-            p.decided.pop(sid, None)  # a step's next tool approval: the last decision was about another
-        elif t is EventType.APPROVAL_DECIDED:
-            p.decided[sid] = dict(d)
-    p.items = outputs.items
-    p.replies = {
-        key: Reply(ev.seq, ev.attempt or 0, ev.data.get("provider", ""), ev.data.get("reply"))
-        for key, ev in unconsumed.items()
-    }
-    return p
-
-
 _UNSETTLED = (StepStatus.PENDING, StepStatus.RUNNING, StepStatus.WAITING)
 _USAGE_KINDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "requests")
+_TYPES: dict[str, EventType] = {str(t): t for t in EventType}
+_RUN_LEVEL = frozenset(
+    (EventType.RUN_STARTED, EventType.RUN_RESUMED, EventType.RUN_FINISHED, EventType.RUN_WAITING,
+     EventType.RUN_STOPPED)
+)  # fmt: skip
+_SUCCEEDED, _REJECTED, _SKIPPED = str(StepStatus.SUCCEEDED), str(StepStatus.REJECTED), str(StepStatus.SKIPPED)
+
+# One event as the fold reads it: (seq, at, type, step, attempt, data). `at` is a datetime, or the
+# ISO text a store keeps (parsed only for the times a Run shows); `type` an EventType or its text.
+Row = tuple[int, "datetime | str", "EventType | str", "str | None", "int | None", dict[str, Any]]
+
+
+def rows_of(events: Iterable[Event]) -> Iterator[Row]:
+    """Events as the fold's rows."""
+    for e in events:
+        yield e.seq, e.at, e.type, e.step, e.attempt, e.data
+
+
+def read_rows(store: Any, run_id: str, *, after: int = 0) -> Iterable[Row]:
+    """A run's events after `after`, as rows: the store's own rows where it has them (no Event
+    made per row), else its events."""
+    direct = getattr(store, "event_rows", None)
+    if callable(direct):
+        rows: Iterable[Row] = direct(run_id, after=after)
+        return rows
+    return rows_of(store.events(run_id, after=after))
 
 
 def _new_step(sid: str) -> dict[str, Any]:
@@ -191,6 +158,271 @@ def _new_step(sid: str) -> dict[str, Any]:
         "attempts": 0,
         "usage": dict.fromkeys(_USAGE_KINDS, 0),
     }
+
+
+def _when(at: datetime | str | None) -> datetime | None:
+    return datetime.fromisoformat(at) if isinstance(at, str) else at
+
+
+class RunFold:
+    """One pass over a run's events, kept as plain dicts and tuples: it gives both the Run (what
+    `show` prints, what a run returns) and the Progress (what a resume schedules from).
+
+    Events can be fed in batches (a resume feeds what came before it, then, for its result, what
+    it wrote); pydantic models are built once, by `run()`. It must stay linear and cheap in the
+    number of events: resuming a 10,000-step run feeds 40,000.
+    """
+
+    def __init__(self, run_id: str, step_ids: Iterable[str] = ()) -> None:
+        self.run_id = run_id
+        self.head: dict[str, Any] | None = None  # the Run's own fields, from the first event on
+        self.steps: dict[str, dict[str, Any]] = {sid: _new_step(sid) for sid in step_ids}
+        self.total = dict.fromkeys(_USAGE_KINDS, 0)
+        self.outputs = StoredOutputs()
+        self.prog = Progress()
+        # finished calls not yet consumed, as (seq, attempt, data): nearly every one is consumed by
+        # its step's next event, so a Reply is built only for those left when progress() is asked
+        self.unconsumed: dict[Key, tuple[int, int, dict[str, Any]]] = {}
+        self.cancelled = False  # a RunFinished said cancelled: a step not seen by then was cancelled
+
+    @property
+    def seq(self) -> int:
+        """The seq of the last event fed (0 before any)."""
+        return self.prog.seq
+
+    def feed(self, rows: Iterable[Row]) -> RunFold:
+        """Fold more events, in seq order, after those already fed."""
+        types, run_level = _TYPES, _RUN_LEVEL
+        steps, total, outputs, p = self.steps, self.total, self.outputs, self.prog
+        unconsumed, replies, attempts, inflight = self.unconsumed, outputs.replies, p.attempts, p.inflight
+        head = self.head
+        E = EventType
+        for seq, at, t, sid, attempt, d in rows:
+            if t.__class__ is str:
+                t = types[t]  # type: ignore[index]
+            p.seq = seq
+            if head is None:  # the Run is named by its first event
+                head = self.head = {
+                    "run_id": self.run_id, "workflow": str(d.get("workflow", "?")),
+                    "status": RunStatus.RUNNING, "started_at": None, "finished_at": None, "error": None,
+                }  # fmt: skip
+            if t in run_level:
+                self._run_event(t, at, d)  # type: ignore[arg-type]
+                continue
+            if sid is None:
+                continue
+            step = steps.get(sid)
+            if step is None:
+                step = steps[sid] = _new_step(sid)
+            if t is E.CALL_FINISHED:
+                usage = d.get("usage")
+                if usage:
+                    mine = step["usage"]
+                    if mine.__class__ is not dict:  # (counts from a snapshot, as a list)
+                        mine = step["usage"] = dict(zip(_USAGE_KINDS, mine, strict=True))
+                    for kind in _USAGE_KINDS:
+                        n = usage.get(kind)
+                        if n:
+                            mine[kind] += n
+                            total[kind] += n
+                replies[seq] = d.get("reply")
+                if d.get("bound_to"):
+                    step["bound_to"] = d["bound_to"]
+                key: Key = (sid, d.get("item"))
+                inflight.pop(key, None)
+                if "waiting" not in d:  # (it stopped for a person's approval of a tool: no reply to use)
+                    unconsumed[key] = (seq, attempt or 0, d)
+            elif t is E.CALL_STARTED:
+                n = attempt or 0
+                step["calls"] += 1
+                if n > step["attempts"]:
+                    step["attempts"] = n
+                step["provider"] = d.get("provider")
+                key = (sid, d.get("item"))
+                if n > attempts.get(key, -1):
+                    attempts[key] = n
+                inflight[key] = n
+            elif t is E.STEP_STARTED:
+                step["status"] = StepStatus.RUNNING
+                step["agent"] = d.get("agent")
+                step["items"] = d.get("items")
+                step["started_at"] = at
+            elif t is E.STEP_SUCCEEDED or t is E.STEP_REJECTED:
+                rejected = t is E.STEP_REJECTED or bool(d.get("rejected"))  # (older logs: a flag)
+                output = outputs.step_succeeded(sid, d)
+                step["status"] = StepStatus.REJECTED if rejected else StepStatus.SUCCEEDED
+                step["error"] = None
+                step["output"] = output
+                if d.get("provider"):
+                    step["provider"] = d["provider"]
+                step["finished_at"] = at
+                if rejected:
+                    p.views[sid] = {"output": output, "status": _REJECTED, "rejected": True}
+                else:
+                    p.views[sid] = {"output": output, "status": _SUCCEEDED}
+                p.failed.pop(sid, None)
+                if unconsumed:
+                    for done in [k for k in unconsumed if k[0] == sid]:
+                        del unconsumed[done]
+            elif t is E.CALL_FAILED:
+                step["failed_calls"] += 1
+                key = (sid, d.get("item"))
+                inflight.pop(key, None)
+                unconsumed.pop(key, None)  # a rejected reply (output_invalid) must not be reused
+            elif t is E.ITEM_SUCCEEDED:
+                unconsumed.pop((sid, outputs.item_succeeded(sid, d)), None)
+            elif t is E.STEP_FAILED:
+                if d.get("stopped"):
+                    step["status"] = StepStatus.STOPPED
+                elif d.get("kind") == "rejected":
+                    step["status"] = StepStatus.REJECTED
+                else:
+                    step["status"] = StepStatus.FAILED
+                step["error"] = {"step": sid, **{k: v for k, v in d.items() if k != "stopped"}}
+                step["finished_at"] = at
+                p.failed[sid] = dict(d)
+            elif t is E.STEP_SKIPPED:
+                step["status"] = StepStatus.SKIPPED
+                step["reason"] = d.get("reason")
+                step["finished_at"] = at
+                p.views[sid] = {"output": None, "status": _SKIPPED}
+                p.failed.pop(sid, None)
+            elif t is E.TOOL_CALLED:
+                step["tool_calls"] += 1
+                p.tool_calls[(sid, d.get("item"), int(d.get("index", 0)))] = dict(d)
+            elif t is E.APPROVAL_REQUESTED:
+                step["status"] = StepStatus.WAITING
+                step["approval"] = {"request": dict(d), "decision": None}
+                p.requested[sid] = dict(d)
+                p.decided.pop(sid, None)  # a step's next tool approval: the last decision was about another
+            elif t is E.APPROVAL_DECIDED:
+                step["approval"] = {**(step.get("approval") or {}), "decision": dict(d)}
+                p.decided[sid] = dict(d)
+        return self
+
+    def _run_event(self, t: EventType, at: datetime | str, d: dict[str, Any]) -> None:
+        head = self.head
+        assert head is not None
+        p = self.prog
+        if t is EventType.RUN_STARTED:
+            p.started = dict(d)
+            head.update(
+                status=RunStatus.RUNNING, file=d.get("file"), file_hash=d.get("file_hash"),
+                inputs=d.get("inputs", {}), started_at=head["started_at"] or at, finished_at=None,
+            )  # fmt: skip
+            steps = self.steps
+            for sid in d.get("steps", ()):
+                if sid not in steps:
+                    steps[sid] = _new_step(sid)
+        elif t is EventType.RUN_RESUMED:
+            p.finished = None
+            head.update(status=RunStatus.RUNNING, finished_at=None, error=None)
+        elif t is EventType.RUN_FINISHED:
+            status = RunStatus(d.get("status", "failed"))
+            p.finished = d.get("status")
+            head.update(status=status, outputs=d.get("outputs") or {}, error=d.get("error"), finished_at=at)
+            if status is RunStatus.CANCELLED:  # nothing of a cancelled run is left to happen
+                self.cancelled = True
+                for unsettled in self.steps.values():
+                    if unsettled["status"] in _UNSETTLED:
+                        if unsettled["status"] is not StepStatus.PENDING:
+                            unsettled["finished_at"] = at
+                        unsettled["status"] = StepStatus.CANCELLED
+        elif t is EventType.RUN_WAITING:
+            head["status"] = RunStatus.WAITING
+        elif t is EventType.RUN_STOPPED:
+            head.update(status=RunStatus.STOPPED, error=d.get("error"))
+
+    def progress(self) -> Progress:
+        """What a resume schedules from, as of the last event fed: the driver's own copy (it takes
+        replies and in-flight calls out of it), while the fold goes on with its own."""
+        p = self.prog
+        return Progress(
+            seq=p.seq,
+            started=p.started,
+            views=dict(p.views),
+            attempts=dict(p.attempts),
+            inflight=dict(p.inflight),
+            replies={
+                key: Reply(seq, attempt, data.get("provider", ""), data.get("reply"))
+                for key, (seq, attempt, data) in self.unconsumed.items()
+            },
+            items={sid: dict(got) for sid, got in self.outputs.items.items()},
+            requested=dict(p.requested),
+            decided=dict(p.decided),
+            failed=dict(p.failed),
+            tool_calls=dict(p.tool_calls),
+            finished=p.finished,
+        )
+
+    def run(self, step_ids: Iterable[str] = (), *, last: bool = False) -> Run:
+        """The Run as of the last event fed: the workflow's steps (`step_ids`, so that unstarted
+        ones show) in its order, then any other step the events name.
+
+        With `last`, the fold is used up: each step's fields are let go as its model is made, so
+        a long run's result does not hold both at once (the fold can be fed no more after).
+        """
+        head = self.head
+        if head is None:
+            raise ValueError("a run needs at least one event")
+        steps = self.steps
+        ordered: dict[str, dict[str, Any]] = {}
+        for sid in step_ids:
+            found = steps.get(sid)
+            if found is None:
+                found = _new_step(sid)
+                if self.cancelled:  # it was pending when its run was cancelled
+                    found["status"] = StepStatus.CANCELLED
+            ordered[sid] = found
+        if len(ordered) < len(steps):
+            for sid, found in steps.items():
+                ordered.setdefault(sid, found)
+        if last:
+            self.steps = {}
+            del steps
+        # Usage is frozen, so steps that used the same (most often: one request, no tokens) share one.
+        usages: dict[tuple[int, ...], Usage] = {}
+        built: dict[str, StepResult] = {}
+        shapes: dict[tuple[str, ...], set[str]] = {}
+        for sid in list(ordered):
+            fields = ordered.pop(sid) if last else ordered[sid]
+            counts = fields["usage"]
+            # always _USAGE_KINDS, in that order (see _new_step); a list of them from a snapshot
+            key = tuple(counts.values()) if counts.__class__ is dict else tuple(counts)
+            usage = usages.get(key)
+            if usage is None:
+                counts = dict(zip(_USAGE_KINDS, key, strict=True))
+                usage = usages[key] = _assemble(Usage, _USAGE_DEFAULTS, counts)
+            extra: dict[str, Any] = {"usage": usage}
+            at = fields.get("started_at")
+            if at.__class__ is str:
+                extra["started_at"] = datetime.fromisoformat(at)  # type: ignore[arg-type]
+            at = fields.get("finished_at")
+            if at.__class__ is str:
+                extra["finished_at"] = datetime.fromisoformat(at)  # type: ignore[arg-type]
+            error = fields.get("error")
+            if error is not None:
+                extra["error"] = Failure(**error)
+            # Steps with the same fields set share one set of their names: 10,000 sets were 7 MiB
+            # of a 10,000-step run's result. (Assigning to a step's attribute adds its name to
+            # its shape's set: it was set on those steps anyway, or holds its default.)
+            keys = tuple(fields)
+            named = shapes.get(keys)
+            if named is None:
+                named = shapes[keys] = set(keys)
+            built[sid] = _assemble(StepResult, _STEP_DEFAULTS, fields, extra, named)
+        error = head.get("error")
+        return Run.model_construct(
+            **{
+                **head,
+                "started_at": _when(head["started_at"]),
+                "finished_at": _when(head["finished_at"]),
+                "error": Failure(**error) if error else None,
+                "steps": built,
+                "usage": _assemble(Usage, _USAGE_DEFAULTS, self.total),
+                "last_seq": self.seq,
+            }
+        )
 
 
 def _defaults(cls: type[BaseModel]) -> dict[str, Any]:
@@ -209,139 +441,66 @@ _STEP_DEFAULTS = _defaults(StepResult)
 _USAGE_DEFAULTS = _defaults(Usage)
 
 
-def _assemble(cls: type[_Model], defaults: dict[str, Any], values: dict[str, Any]) -> _Model:
-    """`cls.model_construct(**values)` without its per-field default lookups (a deep copy of each
-    missing default): 10,000 steps cost 20,000 of these at the end of every fold. The values are
-    trusted (the fold made them) and every default is immutable (see `_defaults`)."""
+def _assemble(
+    cls: type[_Model],
+    defaults: dict[str, Any],
+    values: dict[str, Any],
+    extra: dict[str, Any] | None = None,
+    fields_set: set[str] | None = None,
+) -> _Model:
+    """`cls.model_construct(**values, **extra)` without its per-field default lookups (a deep copy
+    of each missing default): 10,000 steps cost 20,000 of these at the end of every fold. The
+    values are trusted (the fold made them) and every default is immutable (see `_defaults`)."""
     model = cls.__new__(cls)
     put = object.__setattr__
-    put(model, "__dict__", {**defaults, **values})
-    put(model, "__pydantic_fields_set__", set(values))
+    put(model, "__dict__", {**defaults, **values, **extra} if extra else {**defaults, **values})
+    put(model, "__pydantic_fields_set__", set(values) if fields_set is None else fields_set)
     put(model, "__pydantic_extra__", None)
     put(model, "__pydantic_private__", None)
     return model
 
 
-def fold(events: Iterable[Event], step_ids: Iterable[str] = ()) -> Run:
-    """Replay events into a Run. `step_ids` lists the workflow's steps so unstarted ones show.
+def progress(events: Iterable[Event]) -> Progress:
+    """Fold a run's events into its Progress: what a resume needs to schedule only what is unfinished."""
+    return RunFold("").feed(rows_of(events)).progress()
 
-    Steps are folded as plain dicts and turned into models once at the end: a fold runs after
-    every run and on every `podium show`, and must stay linear and cheap in the number of events.
-    """
-    run: Run | None = None
-    steps: dict[str, dict[str, Any]] = {sid: _new_step(sid) for sid in step_ids}
-    total = dict.fromkeys(_USAGE_KINDS, 0)
-    outputs = StoredOutputs()
-    last_seq = 0  # set on the Run once, at the end: a pydantic attribute write costs ~0.6 µs an event
-    for ev in events:
-        t = ev.type
-        d = ev.data
-        if run is None:
-            run = Run(run_id=ev.run_id, workflow=str(d.get("workflow", "?")))
-        last_seq = ev.seq
-        if t is EventType.RUN_STARTED:
-            run.status = RunStatus.RUNNING
-            run.file = d.get("file")
-            run.file_hash = d.get("file_hash")
-            run.inputs = d.get("inputs", {})
-            run.started_at = run.started_at or ev.at
-            run.finished_at = None
-            for sid in d.get("steps", ()):
-                if sid not in steps:
-                    steps[sid] = _new_step(sid)
-            continue
-        if t is EventType.RUN_RESUMED:
-            run.status = RunStatus.RUNNING
-            run.finished_at = None
-            run.error = None
-            continue
-        if t is EventType.RUN_FINISHED:
-            run.status = RunStatus(d.get("status", "failed"))
-            run.outputs = d.get("outputs") or {}
-            run.error = Failure(**d["error"]) if d.get("error") else None
-            run.finished_at = ev.at
-            if run.status is RunStatus.CANCELLED:  # nothing of a cancelled run is left to happen
-                for unsettled in steps.values():
-                    if unsettled["status"] in _UNSETTLED:
-                        if unsettled["status"] is not StepStatus.PENDING:
-                            unsettled["finished_at"] = ev.at
-                        unsettled["status"] = StepStatus.CANCELLED
-            continue
-        if t is EventType.RUN_WAITING:
-            run.status = RunStatus.WAITING
-            continue
-        if t is EventType.RUN_STOPPED:
-            run.status = RunStatus.STOPPED
-            run.error = Failure(**d["error"]) if d.get("error") else None
-            continue
-        if ev.step is None:
-            continue
-        step = steps.get(ev.step)
-        if step is None:
-            step = steps[ev.step] = _new_step(ev.step)
-        if t is EventType.STEP_STARTED:
-            step["status"] = StepStatus.RUNNING
-            step["agent"] = d.get("agent")
-            step["items"] = d.get("items")
-            step["started_at"] = ev.at
-        elif t is EventType.CALL_STARTED:
-            step["calls"] += 1
-            step["attempts"] = max(step["attempts"], ev.attempt or 0)
-            step["provider"] = d.get("provider")
-        elif t is EventType.CALL_FINISHED:
-            usage = d.get("usage") or {}
-            mine = step["usage"]
-            for kind in _USAGE_KINDS:
-                n = usage.get(kind, 0)
-                mine[kind] += n
-                total[kind] += n
-            outputs.call_finished(ev)
-            if d.get("bound_to"):
-                step["bound_to"] = d["bound_to"]
-        elif t is EventType.CALL_FAILED:
-            step["failed_calls"] += 1
-        elif t is EventType.TOOL_CALLED:
-            step["tool_calls"] += 1
-        elif t is EventType.ITEM_SUCCEEDED:
-            outputs.item_succeeded(ev)
-        elif t is EventType.STEP_SUCCEEDED or t is EventType.STEP_REJECTED:
-            rejected = t is EventType.STEP_REJECTED or bool(d.get("rejected"))
-            step["status"] = StepStatus.REJECTED if rejected else StepStatus.SUCCEEDED
-            step["error"] = None
-            step["output"] = outputs.step_succeeded(ev)
-            if d.get("provider"):
-                step["provider"] = d["provider"]
-            step["finished_at"] = ev.at
-        elif t is EventType.STEP_FAILED:
-            if d.get("stopped"):
-                step["status"] = StepStatus.STOPPED
-            elif d.get("kind") == "rejected":
-                step["status"] = StepStatus.REJECTED
-            else:
-                step["status"] = StepStatus.FAILED
-            step["error"] = Failure(step=ev.step, **{k: v for k, v in d.items() if k != "stopped"})
-            step["finished_at"] = ev.at
-        elif t is EventType.APPROVAL_REQUESTED:
-            step["status"] = StepStatus.WAITING
-            step["approval"] = {"request": dict(d), "decision": None}
-        elif t is EventType.APPROVAL_DECIDED:
-            step["approval"] = {**(step.get("approval") or {}), "decision": dict(d)}
-        elif t is EventType.STEP_SKIPPED:
-            step["status"] = StepStatus.SKIPPED
-            step["reason"] = d.get("reason")
-            step["finished_at"] = ev.at
-    if run is None:
+
+def fold(events: Iterable[Event], step_ids: Iterable[str] = ()) -> Run:
+    """Replay events into a Run. `step_ids` lists the workflow's steps so unstarted ones show."""
+    events = events if isinstance(events, list) else list(events)
+    if not events:
         raise ValueError("a run needs at least one event")
-    run.last_seq = last_seq
-    # Usage is frozen, so steps that used the same (most often: one request, no tokens) share one.
-    usages: dict[tuple[int, ...], Usage] = {}
-    for fields in steps.values():
-        counts = fields["usage"]
-        key = tuple(counts.values())  # always _USAGE_KINDS, in that order (see _new_step)
-        usage = usages.get(key)
-        if usage is None:
-            usage = usages[key] = _assemble(Usage, _USAGE_DEFAULTS, counts)
-        fields["usage"] = usage
-    run.steps = {sid: _assemble(StepResult, _STEP_DEFAULTS, fields) for sid, fields in steps.items()}
-    run.usage = _assemble(Usage, _USAGE_DEFAULTS, total)
-    return run
+    return RunFold(events[0].run_id).feed(rows_of(events)).run(step_ids)
+
+
+class History(Sequence[Event]):
+    """A resumed run's events from before this process, read from the store when first asked for.
+
+    A resume folds the store's rows and makes no Event of them; the few readers that want the
+    events themselves (the cost plugin, for a budget over a resumed run's priced calls) read them
+    here, once.
+    """
+
+    def __init__(self, store: Any, run_id: str, upto: int) -> None:
+        self._store = store
+        self._run_id = run_id
+        self._upto = upto
+        self._events: list[Event] | None = None
+
+    def _read(self) -> list[Event]:
+        if self._events is None:
+            self._events = [e for e in self._store.events(self._run_id) if e.seq <= self._upto]
+        return self._events
+
+    def __len__(self) -> int:
+        return len(self._read())
+
+    @overload
+    def __getitem__(self, index: int) -> Event: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Event]: ...
+    def __getitem__(self, index: int | slice) -> Event | Sequence[Event]:
+        return self._read()[index]
+
+    def __iter__(self) -> Iterator[Event]:
+        return iter(self._read())

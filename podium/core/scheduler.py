@@ -29,9 +29,9 @@ class Scheduler:
         # each time it is called (a fan-out of 1,000 wakes it many times)
         self.ended: list[asyncio.Task[StepStatus]] = []
         self.wakeup: asyncio.Future[None] | None = None
-        graph_steps = state.workflow.graph_steps
         settled = set(state.views)
-        self.waiting = {sid: set(s.needs) - settled for sid, s in graph_steps.items() if sid not in settled}
+        needs = state.plan.graph.needs  # (the graph's steps: all but on_failure handlers)
+        self.waiting = {sid: set(deps) - settled for sid, deps in needs.items() if sid not in settled}
 
     def start(self, sid: str, *, handler_for: tuple[str, StepOutcome] | None = None) -> None:
         state = self.state

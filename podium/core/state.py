@@ -80,7 +80,8 @@ class RunState:
         """Every step's view, unsettled ones as pending (what outputs and handlers read)."""
         views = dict(self.views)
         for sid in self.workflow.steps:
-            views.setdefault(sid, view(None, StepStatus.PENDING))
+            if sid not in views:
+                views[sid] = view(None, StepStatus.PENDING)
         return views
 
     def interrupt(self) -> None:
@@ -112,6 +113,7 @@ class RunState:
 
     def restore(self) -> None:
         """Take up what the run's events say was settled, decided and asked before this process."""
-        self.views = {sid: v for sid, v in self.progress.views.items() if sid in self.workflow.steps}
+        steps = self.workflow.steps
+        self.views = {sid: v for sid, v in self.progress.views.items() if sid in steps}
         self.decided = dict(self.progress.decided)
         self.requested = dict(self.progress.requested)

@@ -204,21 +204,30 @@ class SQLiteStore:
             raise refused([e for e, _ in batch], exc) from None
 
     def events(self, run_id: str, *, after: int = 0, limit: int | None = None) -> list[Event]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT run_id, seq, at, type, step, attempt, data FROM events"
-                " WHERE run_id=? AND seq>? ORDER BY seq LIMIT ?",
-                (run_id, after, -1 if limit is None else limit),
-            ).fetchall()
-        # One json.loads over the rows' data as one array: a resume reads every event of its run,
-        # and a call per row (40,000 for a 10,000-step run) costs twice the decoding itself.
-        datas = json.loads("[" + ",".join([r[6] for r in rows]) + "]") if rows else []
         types = _TYPES
         parse = datetime.fromisoformat
         return [
-            Event(r[0], r[1], types[r[3]], r[4], r[5], data, parse(r[2]))
-            for r, data in zip(rows, datas, strict=True)
+            Event(run_id, seq, types[type_], step, attempt, data, parse(at))
+            for seq, at, type_, step, attempt, data in self.event_rows(run_id, after=after, limit=limit)
         ]
+
+    def event_rows(
+        self, run_id: str, *, after: int = 0, limit: int | None = None
+    ) -> list[tuple[int, str, str, str | None, int | None, Any]]:
+        """The run's events as `(seq, at, type, step, attempt, data)`: `at` and `type` as stored
+        (text), `data` decoded. What `replay.RunFold` reads, without an Event per row."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq, at, type, step, attempt, data FROM events"
+                " WHERE run_id=? AND seq>? ORDER BY seq LIMIT ?",
+                (run_id, after, -1 if limit is None else limit),
+            ).fetchall()
+        if not rows:
+            return []
+        # One json.loads over the rows' data as one array: a resume reads every event of its run,
+        # and a call per row (40,000 for a 10,000-step run) costs twice the decoding itself.
+        datas = json.loads("[" + ",".join([r[5] for r in rows]) + "]")
+        return [(r[0], r[1], r[2], r[3], r[4], data) for r, data in zip(rows, datas, strict=True)]
 
     _RUN_COLUMNS = (
         "r.run_id, r.workflow, r.file, r.file_hash, r.status, r.started_at, r.updated_at,"

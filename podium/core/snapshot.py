@@ -1,0 +1,188 @@
+"""A run's fold, saved where the run stops (failed, stopped, waiting, cancelled), so that a resume
+starts from one row and the few events after it instead of reading and folding every event.
+
+A snapshot is derived data, kept in the store's derived tables (`RunStore.derived_tables`): it is
+`RunFold` as of one seq, and the events stay the only source of truth. A resume goes on from it
+only when it is of this code's version and not past the run's last event; a missing, old or
+unreadable one means a full read, as before. It is written after the run's last event, so a
+process killed at any point leaves either no snapshot or a correct one of an earlier seq.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from datetime import datetime
+from typing import Any
+
+from podium.core.events import RunStatus, StepStatus
+from podium.core.replay import _USAGE_KINDS, RunFold
+
+log = logging.getLogger("podium")
+
+VERSION = 1  # bump whenever RunFold's state or this encoding changes: an older snapshot is ignored
+
+_TABLE = (
+    "CREATE TABLE IF NOT EXISTS run_snapshots"
+    " (run_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, version INTEGER NOT NULL, data TEXT NOT NULL)"
+)
+_STEP_STATUS = {str(s): s for s in StepStatus}
+_VIEW_CODES = {"succeeded": 1, "rejected": 2, "skipped": 3}
+
+
+def save(store: Any, fold: RunFold) -> None:
+    """Keep `fold` as the run's snapshot (replacing an older one). Never fails a run: a snapshot
+    that cannot be written (a read-only database, say) only makes the next resume read more."""
+    try:
+        text = json.dumps(_encode(fold), ensure_ascii=False, separators=(",", ":"), default=_text)
+        with store.derived_tables() as db:
+            db.execute(_TABLE)
+            db.execute(  # (portable SQL: a derived table may live in PostgreSQL too)
+                "INSERT INTO run_snapshots (run_id, seq, version, data) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (run_id) DO UPDATE SET seq=excluded.seq, version=excluded.version,"
+                " data=excluded.data",
+                (fold.run_id, fold.seq, VERSION, text),
+            )
+    except Exception:
+        log.debug("run %s: could not save its snapshot", fold.run_id, exc_info=True)
+
+
+def load(store: Any, run_id: str) -> RunFold | None:
+    """The run's fold as of its snapshot, or None (none, of another version, or past the log)."""
+    try:
+        with store.derived_tables() as db:
+            row = db.execute(
+                "SELECT seq, version, data FROM run_snapshots WHERE run_id=?", (run_id,)
+            ).fetchone()
+        if row is None or row[1] != VERSION or row[0] > store.last_seq(run_id):
+            return None
+    except sqlite3.Error:  # no such table yet: no run of this database has stopped
+        return None
+    except Exception:  # a store without derived tables: read the events
+        log.debug("run %s: no snapshot to read", run_id, exc_info=True)
+        return None
+    try:
+        fold = _decode(run_id, json.loads(row[2]))
+    except (ValueError, KeyError, TypeError, IndexError):
+        log.debug("run %s: its snapshot is unreadable; reading its events", run_id, exc_info=True)
+        return None
+    fold.outputs.missing = lambda seq: _reply_at(store, run_id, seq)
+    return fold
+
+
+def _reply_at(store: Any, run_id: str, seq: int) -> Any:
+    """The reply of the CallFinished at `seq` (a reference the snapshot did not keep)."""
+    found = store.events(run_id, after=seq - 1, limit=1)
+    return found[0].data.get("reply") if found and found[0].seq == seq else None
+
+
+def _text(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def _encode(fold: RunFold) -> dict[str, Any]:
+    """The fold as JSON values. Steps are rows of values under a shared list of keys, the shape
+    (a step's keys say which fields it has set), its index last; repeated `bound_to`s are kept once."""
+    assert fold.head is not None
+    p = fold.prog
+    shapes: dict[tuple[str, ...], int] = {}
+    bound: dict[str, int] = {}  # bound_to, by its JSON text (in its own key order), -> its index
+    bound_values: list[Any] = []
+    rows: list[list[Any]] = []
+    index: dict[str, int] = {}
+    for i, (sid, step) in enumerate(fold.steps.items()):
+        index[sid] = i
+        keys = tuple(step)
+        shape = shapes.setdefault(keys, len(shapes))
+        row: list[Any] = []
+        for key, value in step.items():
+            if key == "usage":
+                value = [value[k] for k in _USAGE_KINDS] if isinstance(value, dict) else list(value)
+            elif key == "bound_to" and value is not None:
+                text = json.dumps(value, default=_text)
+                if text not in bound:
+                    bound[text] = len(bound_values)
+                    bound_values.append(value)
+                value = bound[text]
+            row.append(value)
+        row.append(shape)  # last: zip(keys, row) stops before it
+        rows.append(row)
+    views = []
+    for sid, view in p.views.items():
+        code = _VIEW_CODES[view["status"]]
+        if code != 3 and fold.steps[sid].get("output") is not view["output"]:
+            code = 0  # (never made by the fold itself: kept whole, to be exact)
+        views.append([index[sid], code] if code else [index[sid], 0, view])
+    return {
+        "seq": fold.seq,
+        "head": fold.head,
+        "total": [fold.total[k] for k in _USAGE_KINDS],
+        "cancelled": fold.cancelled,
+        "shapes": [list(keys) for keys in shapes],
+        "bound": bound_values,
+        "steps": rows,
+        "views": views,
+        "started": p.started,
+        "attempts": [[k[0], k[1], n] for k, n in p.attempts.items()],
+        "inflight": [[k[0], k[1], n] for k, n in p.inflight.items()],
+        "items": [[sid, list(got.items())] for sid, got in fold.outputs.items.items()],
+        "requested": p.requested,
+        "decided": p.decided,
+        "failed": p.failed,
+        "tool_calls": [[*k, d] for k, d in p.tool_calls.items()],
+        "finished": p.finished,
+        "unconsumed": [[k[0], k[1], seq, n, d] for k, (seq, n, d) in fold.unconsumed.items()],
+    }
+
+
+def _decode(run_id: str, data: dict[str, Any]) -> RunFold:
+    fold = RunFold(run_id)
+    head = data["head"]
+    head["status"] = RunStatus(head["status"])
+    head["run_id"] = run_id
+    fold.head = head
+    fold.total = dict(zip(_USAGE_KINDS, data["total"], strict=True))
+    fold.cancelled = bool(data["cancelled"])
+    shapes = [tuple(keys) for keys in data["shapes"]]
+    bound = data["bound"]
+    statuses = _STEP_STATUS
+    steps: dict[str, dict[str, Any]] = {}
+    order: list[str] = []
+    for row in data["steps"]:
+        step = dict(zip(shapes[row[-1]], row))  # noqa: B905 (the row's last value is its shape)
+        step["status"] = statuses[step["status"]]
+        # (usage stays the list of counts the fold takes it for until a call adds to it; steps
+        # that ran on the same binding share its dict: the fold replaces it, never changes it)
+        if step.get("bound_to") is not None:
+            step["bound_to"] = bound[step["bound_to"]]
+        steps[step["id"]] = step
+        order.append(step["id"])
+    fold.steps = steps
+    p = fold.prog
+    p.seq = data["seq"]
+    p.started = data["started"]
+    for entry in data["views"]:
+        sid, code = order[entry[0]], entry[1]
+        if code == 1:
+            p.views[sid] = {"output": steps[sid].get("output"), "status": "succeeded"}
+        elif code == 2:
+            p.views[sid] = {"output": steps[sid].get("output"), "status": "rejected", "rejected": True}
+        elif code == 3:
+            p.views[sid] = {"output": None, "status": "skipped"}
+        else:
+            p.views[sid] = entry[2]
+    p.attempts = {(sid, item): n for sid, item, n in data["attempts"]}
+    p.inflight = {(sid, item): n for sid, item, n in data["inflight"]}
+    fold.outputs.items = {sid: {int(i): v for i, v in got} for sid, got in data["items"]}
+    p.requested = data["requested"]
+    p.decided = data["decided"]
+    p.failed = data["failed"]
+    p.tool_calls = {(sid, item, int(i)): d for sid, item, i, d in data["tool_calls"]}
+    p.finished = data["finished"]
+    for sid, item, seq, n, d in data["unconsumed"]:
+        fold.unconsumed[(sid, item)] = (seq, n, d)
+        fold.outputs.replies[seq] = d.get("reply")
+    return fold
