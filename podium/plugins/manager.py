@@ -30,11 +30,13 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "podium.providers.azure.plugin",
     "podium.cost.plugin:CostPlugin",
     "podium.trace.plugin:TracePlugin",
+    "podium.ui.plugin:UIPlugin",
 )
 ENTRY_POINT_GROUP = "podium"
 # the built-ins PODIUM_LOAD_PLUGINS cannot leave out: the in-process executor (every run's last
-# fallback), the cost meter and the trace; the clouds' built-in providers are chosen like installed plugins
-ALWAYS_LOADED = frozenset({"local", "cost", "trace"})
+# fallback), the cost meter, the trace and `podium ui`; the clouds' built-in providers are chosen like
+# installed plugins
+ALWAYS_LOADED = frozenset({"local", "cost", "trace", "ui"})
 
 
 def short_name(entry: str) -> str:
