@@ -126,7 +126,7 @@ def create_app(settings: UISettings) -> Starlette:
             return settings.user
         return str(request.session.get("user") or "")
 
-    def render(request: Request, name: str, status: int = 200, **context: Any) -> Response:
+    def render(request: Request, template: str, status: int = 200, /, **context: Any) -> Response:
         session = request.session
         base = {
             "user": user(request),
@@ -135,7 +135,7 @@ def create_app(settings: UISettings) -> Starlette:
             "login": settings.token is not None,
             "db": str(settings.db),
         }
-        return templates.TemplateResponse(request, name, {**base, **context}, status_code=status)
+        return templates.TemplateResponse(request, template, {**base, **context}, status_code=status)
 
     def problem(request: Request, status: int, title: str, exc: PodiumError | str) -> Response:
         message = exc if isinstance(exc, str) else str(exc)
