@@ -201,7 +201,8 @@ def create_app(settings: UISettings) -> Starlette:
             error=error,
             given=given or {},
             version=page.version,
-            live_url=f"/runs/{page.record.run_id}/live" if page.status == "running" or page.driven else None,
+            # every run page follows its run: a resume, a decision or a kill elsewhere shows in seconds
+            live_url=f"/runs/{page.record.run_id}/live",
         )
 
     async def run_live(request: Request) -> Response:
