@@ -53,7 +53,7 @@ from podium.ui.security import (
     safe_next,
     token_matches,
 )
-from podium.ui.server import UISettings
+from podium.ui.settings import UISettings
 from podium.ui.worker import Workers
 
 EVENTS_SHOWN = 500  # the run page lists this many events; the event log page has them all

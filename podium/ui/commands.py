@@ -26,7 +26,8 @@ def add_commands(cli: Any) -> None:
     @guard
     def ui(db: str | None, host: str, port: int, token: str | None) -> None:
         """Serve a web page of runs, approvals and spend (127.0.0.1 only, unless given a token)."""
-        from podium.ui.server import serve, settings_for
+        from podium.ui.server import serve
+        from podium.ui.settings import settings_for
 
         settings = settings_for(db=db, host=host, token=token)
         serve(settings, port=port, announce=lambda url: click.echo(f"podium ui: serving {url}", err=False))

@@ -12,7 +12,7 @@ from pathlib import Path
 import podium
 from podium.core.store import open_store
 from podium.plugins.manager import load_plugins
-from podium.ui.server import UISettings, settings_for
+from podium.ui.settings import UISettings, settings_for
 
 # what an agent might say to a page that shows it: it must be shown as text and run nothing
 EVIL = '<script>window.__pwned = 1; alert("xss")</script><img src=x onerror="window.__pwned = 2; alert(2)">'
