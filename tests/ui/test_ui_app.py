@@ -53,7 +53,11 @@ def test_the_runs_page_lists_waiting_runs_first_then_newest_with_cost_and_provid
 ) -> None:
     page = client.get("/")
     assert page.status_code == 200
-    assert order_of_runs(page.text) == [runs.waiting, runs.failed, runs.finished]
+    assert order_of_runs(page.text) == [
+        runs.waiting,
+        runs.failed,
+        runs.finished,
+    ]  # waiting first, then newest
     assert "1 run waiting for a person" in page.text
     row = page.text.split(f'data-run="{runs.finished}"')[1].split("</tr>")[0]
     # 900+1500 in, 300+600 out at claude-haiku-4-5's catalog price, two calls on local

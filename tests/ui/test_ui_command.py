@@ -20,7 +20,7 @@ def db(tmp_path: Path) -> Path:
 
 
 def ui(*args: str, db: Path) -> tuple[int, str]:
-    done = run_cli("ui", *args, db=db, timeout=60, env={"PODIUM_UI_TOKEN": ""})
+    done = run_cli("ui", *args, db=db, timeout=30, env={"PODIUM_UI_TOKEN": ""})
     assert "Traceback" not in done.stderr
     return done.returncode, done.stderr
 

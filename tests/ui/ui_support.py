@@ -91,7 +91,8 @@ def make_runs(folder: Path) -> Runs:
     db = folder / "runs.db"
     plugins = load_plugins(entry_points_too=False)
     ids = {}
-    for name, text in (("finished", FINISHED), ("failed", FAILED), ("waiting", GATED)):
+    # the waiting run first (the oldest): the list must still put it on top
+    for name, text in (("waiting", GATED), ("finished", FINISHED), ("failed", FAILED)):
         path = folder / f"{name}.yaml"
         path.write_text(text, encoding="utf-8")
         # a thread of its own: the sync facade runs an event loop, which must not be the test's
