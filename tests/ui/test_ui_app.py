@@ -287,3 +287,31 @@ def test_spend_shows_the_daily_chart_providers_models_budgets_and_the_what_if(
     bad = client.get("/spend?days=7&workflow=deal-memo&as=bedrok")
     assert bad.status_code == 400 and "bedrok" in bad.text and "did you mean" in bad.text
     assert client.get("/spend?days=5").status_code == 400
+
+
+def test_a_killed_run_shows_as_interrupted_with_its_resume_command_and_a_driven_one_as_running(
+    tmp_path: Path,
+) -> None:
+    from podium.core.events import Event, EventType
+    from podium.core.lease import owner_id
+    from podium.core.store import open_store
+
+    db = tmp_path / "runs.db"
+    store = open_store(db)
+    # what a killed process leaves: its run started, a step began, and no process holds the run
+    store.append(Event("r-killed", 1, EventType.RUN_STARTED, data={"workflow": "w", "steps": ["a"]}))
+    store.append(Event("r-killed", 2, EventType.STEP_STARTED, "a", data={"agent": "x"}))
+    try:
+        with client_for(db) as c:
+            listed = c.get("/").text.split('data-run="r-killed"')[1].split("</tr>")[0]
+            assert "interrupted" in listed and "podium resume r-killed" in listed
+            page = c.get("/runs/r-killed").text
+            assert 'id="run-status">interrupted<' in page and 'id="interrupted"' in page
+            assert 'action="/runs/r-killed/resume"' in page
+            store.acquire_lease("r-killed", owner_id(), ttl=60)  # a live process drives it again
+            assert c.get("/runs/r-killed/live").json()["status"] == "running"
+            page = c.get("/runs/r-killed").text
+            assert 'id="run-status">running<' in page and 'action="/runs/r-killed/resume"' not in page
+            assert 'data-live="/runs/r-killed/live"' in page
+    finally:
+        store.close()
