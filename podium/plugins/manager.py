@@ -107,8 +107,8 @@ def load_plugins(*, entry_points_too: bool = True, extra: Iterable[object] = ())
     """podium's hookspecs, the built-ins and the installed plugins, as one `Plugins`.
 
     `PODIUM_LOAD_PLUGINS=name,name` limits which plugins load: installed ones by entry-point name,
-    built-in clouds by provider name (`bedrock`); an empty value loads none of them. `local` and
-    `cost` always load. A plugin that fails to import is reported, not fatal.
+    built-in clouds by provider name (`bedrock`); an empty value loads none of them. `local`,
+    `cost`, `trace` and `ui` always load. A plugin that fails to import is reported, not fatal.
     """
     pm = pluggy.PluginManager("podium")
     pm.add_hookspecs(hookspecs)
