@@ -43,7 +43,8 @@ class Cost:
     @classmethod
     def of(cls, rows: Iterable[LedgerRow]) -> Cost:
         rows = list(rows)
-        priced = [r.cost for r in rows if r.cost is not None]
+        # a scripted (mock) reply costs nothing real: it is shown as `mock`, never as $0
+        priced = [r.cost for r in rows if r.cost is not None and r.status != "mock"]
         return cls(
             usd=sum(priced, Decimal(0)) if priced else None,
             calls=len(rows),

@@ -94,6 +94,8 @@ def test_a_failed_run_shows_its_cause_step_and_how_to_resume(client: TestClient,
     assert f'action="/runs/{runs.failed}/resume"' in page.text
     steps = page.text.split('id="steps"')[1]
     assert 'data-step="fetch"' in steps and "local mock" in steps
+    # its one answered call was a scripted reply: shown as mock, never as $0
+    assert 'id="run-cost">mock<' in page.text
 
 
 def test_an_unknown_run_is_a_404_page_with_a_link_back(client: TestClient, runs: Runs) -> None:
