@@ -16,10 +16,12 @@ from collections.abc import Callable
 from functools import partial
 from html import unescape
 from typing import Any
+from urllib.parse import parse_qsl
 
 import jinja2
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
@@ -56,6 +58,7 @@ from podium.ui.security import (
 from podium.ui.settings import UISettings
 from podium.ui.worker import Workers
 
+MOST_FORM_BYTES = 64 * 1024  # a decision's fields and comment; far more is not a person typing
 EVENTS_SHOWN = 500  # the run page lists this many events; the event log page has them all
 _META_CSP = re.compile(r'<meta http-equiv="Content-Security-Policy" content="([^"]*)">')
 
@@ -98,6 +101,27 @@ class Podium:
 
                 self._classes = process_model_classes(())
             return self._classes
+
+
+async def posted_form(request: Request) -> FormData | None:
+    """A POSTed form's fields; None if it is not a URL-encoded form of a sane size.
+
+    The page's forms are plain URL-encoded fields (no files), which the standard library parses:
+    no multipart parser is needed, nor accepted.
+    """
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != "application/x-www-form-urlencoded":
+        return None
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MOST_FORM_BYTES:
+            return None
+    try:
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
+    except UnicodeDecodeError:
+        return None
+    return FormData(pairs)
 
 
 def _environment() -> jinja2.Environment:
@@ -300,8 +324,16 @@ def create_app(settings: UISettings) -> Starlette:
 
     # --- what changes things: POST, with a CSRF token -------------------------------------------
 
-    async def form_of(request: Request) -> tuple[Any, Response | None]:
-        form = await request.form()
+    async def form_of(request: Request) -> tuple[FormData, Response | None]:
+        form = await posted_form(request)
+        if form is None:
+            return FormData(), problem(
+                request,
+                400,
+                "Bad form",
+                "the page's forms send application/x-www-form-urlencoded, of at most"
+                f" {MOST_FORM_BYTES // 1024} KB; nothing was changed",
+            )
         if not csrf_ok(request.session, form.get("csrf")):
             return form, problem(
                 request,

@@ -12,7 +12,11 @@ def add_commands(cli: Any) -> None:
     from podium.plugins.commands import guard
 
     @cli.command("ui")
-    @click.option("--db", type=click.Path(dir_okay=False), help="Run database (default: $PODIUM_DB or ~/.podium/podium.db).")
+    @click.option(
+        "--db",
+        type=click.Path(dir_okay=False),
+        help="Run database (default: $PODIUM_DB or ~/.podium/podium.db).",
+    )
     @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
     @click.option(
         "--port", default=8765, show_default=True, type=click.IntRange(0, 65535), help="0: any free port."

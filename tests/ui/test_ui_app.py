@@ -164,6 +164,11 @@ def test_a_decision_without_the_csrf_token_is_refused_and_nothing_is_written(fre
             refused = c.post(url, data=form)
             assert refused.status_code == 403
             assert "CSRF" in refused.text and "nothing was changed" in refused.text
+        # only the page's own kind of form is read: not multipart, not JSON
+        token = csrf_of(c.get(f"/runs/{fresh.waiting}").text)
+        odd = c.post(url, files={"csrf": (None, token), "action": (None, "approve")})
+        assert odd.status_code == 400 and "nothing was changed" in odd.text
+        assert c.post(url, json={"csrf": token, "action": "approve"}).status_code == 400
         # another site's form carries no session at all
         with client_for(fresh.db) as stranger:
             assert stranger.post(url, data={"action": "approve", "csrf": "x"}).status_code == 403
