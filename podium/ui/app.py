@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable
+from datetime import UTC
 from functools import partial
 from html import unescape
 from typing import Any
@@ -134,7 +135,9 @@ def _environment() -> jinja2.Environment:
     )
     env.filters["text"] = as_text
     env.filters["money"] = money
-    env.filters["when"] = lambda at: "" if at is None else at.strftime("%Y-%m-%d %H:%M:%S UTC")
+    env.filters["when"] = lambda at: (
+        "" if at is None else at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    )
     env.filters["share_bar"] = charts.share_bar
     env.filters["colour"] = charts.colour
     return env
