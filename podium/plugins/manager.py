@@ -32,11 +32,14 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "podium.cost.plugin:CostPlugin",
     "podium.trace.plugin:TracePlugin",
     "podium.serve.plugin:ServePlugin",
+
+    "podium.ui.plugin:UIPlugin",
 )
 ENTRY_POINT_GROUP = "podium"
 # the built-ins PODIUM_LOAD_PLUGINS cannot leave out: the in-process executor (every run's last
-# fallback), the cost meter and the trace; the clouds' built-in providers are chosen like installed plugins
-ALWAYS_LOADED = frozenset({"local", "cost", "trace"})
+# fallback), the cost meter, the trace and `podium ui`; the clouds' built-in providers are chosen like
+# installed plugins
+ALWAYS_LOADED = frozenset({"local", "cost", "trace", "ui"})
 
 
 def short_name(entry: str) -> str:
@@ -131,8 +134,8 @@ def load_plugins(*, entry_points_too: bool = True, extra: Iterable[object] = ())
     """podium's hookspecs, the built-ins and the installed plugins, as one `Plugins`.
 
     `PODIUM_LOAD_PLUGINS=name,name` limits which plugins load: installed ones by entry-point name,
-    built-in clouds by provider name (`bedrock`); an empty value loads none of them. `local` and
-    `cost` always load. A plugin that fails to import is reported, not fatal.
+    built-in clouds by provider name (`bedrock`); an empty value loads none of them. `local`,
+    `cost`, `trace` and `ui` always load. A plugin that fails to import is reported, not fatal.
     """
     pm = pluggy.PluginManager("podium")
     pm.add_hookspecs(hookspecs)

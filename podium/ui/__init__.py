@@ -1,0 +1,1 @@
+"""`podium ui`: a local web page for runs, approvals and spend (the extra `podium[ui]`)."""
