@@ -205,3 +205,91 @@ def profile(profiler: cProfile.Profile, calls: int) -> None:
         profiler.enable()
         run()
         profiler.disable()
+
+
+def paths(calls: int = 200, repeat: int = 5) -> dict[str, dict[str, tuple[float, float]]]:
+    """Before and after, interleaved in one process: per-call (wall, CPU) seconds of boto3 directly, a
+    podium step through boto3 in the provider's threads (the transport before), and a podium step on
+    the event loop (`bedrock/transport.py`, now the default). CPU is the process's, all threads
+    (the emulator's included): on a loaded machine it moves less than wall time."""
+    from podium.providers.bedrock.emulator import BedrockEmulator
+    from podium.providers.bedrock.provider import BedrockProvider
+
+    on_loop = BedrockProvider.on_loop
+
+    def timed(fn: Callable[[], Any]) -> tuple[float, float]:
+        wall, cpu = time.perf_counter(), time.process_time()
+        fn()
+        return time.perf_counter() - wall, time.process_time() - cpu
+
+    out: dict[str, dict[str, tuple[float, float]]] = {}
+    with BedrockEmulator() as emu:
+        agent = emu.add_agent("a")
+        for kind in ("converse", "invoke_agent"):
+            direct, podium = _direct(emu, kind, agent), _podium(emu, kind, agent, calls)
+
+            def threaded(podium: Callable[[], float] = podium) -> float:
+                BedrockProvider.on_loop = lambda self, request: False  # type: ignore[method-assign]
+                try:
+                    return podium()
+                finally:
+                    BedrockProvider.on_loop = on_loop  # type: ignore[method-assign]
+
+            sides: dict[str, Callable[[], Any]] = {
+                "boto3 directly": lambda direct=direct: direct(calls),
+                "podium step, boto3 in threads (before)": threaded,
+                "podium step, on the loop (after)": podium,
+            }
+            best = {name: (float("inf"), float("inf")) for name in sides}
+            for round_ in range(repeat + 1):  # the first round warms up
+                for name, side in sides.items():
+                    gc.collect()
+                    wall, cpu = timed(side)
+                    if round_:
+                        best[name] = (min(best[name][0], wall / calls), min(best[name][1], cpu / calls))
+            out[kind] = best
+    return out
+
+
+def memory(calls: int = 1000, size: int = 1 << 20) -> tuple[float, float, float]:
+    """RSS in MiB before, after `calls` Converse calls of `size`-byte prompts, and the growth (issue 16,
+    finding 10: the emulator kept every prompt; its log now keeps them cut)."""
+    import boto3
+
+    from podium.providers.bedrock.emulator import BedrockEmulator
+
+    def rss() -> float:
+        with open("/proc/self/status") as status:
+            line = next(x for x in status if x.startswith("VmRSS:"))
+        return int(line.split()[1]) / 1024
+
+    prompt = "x" * size
+    with BedrockEmulator() as emu:
+        client = boto3.client("bedrock-runtime", **emu.client_kwargs())
+        for _ in range(5):  # warm up: the client, the emulator's threads
+            client.converse(modelId=MODEL, messages=[{"role": "user", "content": [{"text": "go"}]}])
+        gc.collect()
+        before = rss()
+        for _ in range(calls):
+            client.converse(modelId=MODEL, messages=[{"role": "user", "content": [{"text": prompt}]}])
+        gc.collect()
+        after = rss()
+    return before, after, after - before
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:2] == ["memory"]:
+        low, high, grew = memory(int(sys.argv[2]) if sys.argv[2:] else 1000)
+        print(f"RSS {low:.0f} MiB -> {high:.0f} MiB: grew {grew:.0f} MiB")
+    else:
+        n = int(sys.argv[1]) if sys.argv[1:] else 200
+        for kind, sides in paths(n).items():
+            base_wall, base_cpu = sides["boto3 directly"]
+            print(kind)
+            for name, (wall, cpu) in sides.items():
+                print(
+                    f"  {name:42} wall {wall * 1000:6.3f} ms ({wall / base_wall:.2f}x)"
+                    f"  cpu {cpu * 1000:6.3f} ms ({cpu / base_cpu:.2f}x)"
+                )
