@@ -21,8 +21,10 @@ and asks its `brain` what the emulated agents say.
 from __future__ import annotations
 
 import json
+import random
 import re
 import threading
+import uuid
 import weakref
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -68,6 +70,17 @@ class Exchange:
     fault: str | None = None
     detail: dict[str, Any] = field(default_factory=dict)
     traceparent: str | None = None
+
+
+# ids of emulated things (requests, sessions, invocations) are drawn from one generator seeded once:
+# `uuid.uuid4()` reads os.urandom, a system call that releases the GIL, and with the client in the
+# same process each release hands the GIL to it and back (on a busy machine, a wait for the OS each)
+_IDS = random.Random()
+
+
+def new_id() -> uuid.UUID:
+    """A random (version 4) UUID for an emulated resource; not for secrets."""
+    return uuid.UUID(int=_IDS.getrandbits(128), version=4)
 
 
 LOG_SIZE = 10_000  # exchanges the request log keeps: the oldest go first (counts stay exact)
