@@ -16,7 +16,7 @@ import json
 import re
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from podium.core.calls import AgentRequest, AgentResponse, Usage
 from podium.core.errors import InvalidRequest
@@ -25,9 +25,6 @@ from podium.providers._kit.tools import Toolbox, ToolLoop
 from podium.providers.bedrock.binding import ManagedAgent
 from podium.providers.bedrock.errors import PROVIDER
 from podium.providers.bedrock.native import jsonable, podium_tags
-
-if TYPE_CHECKING:
-    from podium.providers.bedrock.transport import AsyncBedrock
 
 _SESSION_ID = re.compile(r"^[0-9a-zA-Z._:-]{2,100}$")
 
@@ -204,28 +201,6 @@ def invoke_agent(
         if gathered.parts or not returned:
             break
         kwargs = gathered.results(returned[-1], tools)
-    return gathered.response()
-
-
-async def ainvoke_agent(
-    http: AsyncBedrock, request: AgentRequest, target: ManagedAgent, toolbox: Toolbox, headers: dict[str, str]
-) -> AgentResponse:
-    """`invoke_agent` for an agent that declares no tools, on the event loop (`AsyncBedrock`).
-
-    A reply that returns control anyway gets the same error as on the thread path (the tool is not
-    declared); the loop never runs a tool.
-    """
-    gathered = _Reply(request, target)
-    params = gathered.params(gathered.first())
-    reply = await http.call("bedrock-agent-runtime", "InvokeAgent", params, headers)
-    returned = gathered.read(reply, reply["completion"])
-    if returned and not gathered.parts:
-        gathered.results(returned[-1], toolbox.loop(request, loop=None, where=gathered.where))  # raises
-        raise InvalidRequest(
-            f"{gathered.where} returned control, but agents.{request.agent} declares no tools",
-            fix=f"declare the agent's tools under agents.{request.agent}.tools",
-            provider=PROVIDER,
-        )
     return gathered.response()
 
 

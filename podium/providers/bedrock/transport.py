@@ -10,9 +10,11 @@ travel another way: over the kit's `AsyncHttpPool` on the run's loop, whose fail
 botocore's connection, timeout and streaming exceptions. So `errors.to_podium` maps every outcome
 as before.
 
-It covers the common case. `AsyncBedrock.unusable` says why a provider keeps boto3's own path (in
-the thread pool) instead: botocore's own retries (``max_attempts`` above 1), a proxy for the
-endpoint, a Bedrock API key (bearer token) instead of SigV4, or a client not signed with SigV4.
+`BedrockProvider` sends Converse this way; InvokeAgent's event stream, which this reads as well, is
+read by boto3 in a worker thread (its parse is ~1 ms of Python: off the loop). `AsyncBedrock.unusable`
+says why a provider keeps boto3's own path (in the thread pool) instead: botocore's own retries
+(``max_attempts`` above 1), a proxy for the endpoint, a Bedrock API key (bearer token) instead of
+SigV4, or a client not signed with SigV4.
 """
 
 from __future__ import annotations

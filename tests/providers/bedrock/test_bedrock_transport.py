@@ -1,5 +1,6 @@
-"""Bedrock calls on the event loop (`bedrock/transport.py`): botocore's own request, signed and parsed,
-with no worker thread; the same answers and errors as boto3's path; boto3 kept where a setting needs it."""
+"""Bedrock calls on the event loop (`bedrock/transport.py`): Converse as botocore's own request, signed
+and parsed, with no worker thread; the same answers and errors as boto3's path; boto3 kept for
+InvokeAgent's event stream and where a setting needs it."""
 
 from __future__ import annotations
 
@@ -22,30 +23,44 @@ def agent(emulator: BedrockEmulator) -> dict[str, str]:
     return {"agent_id": agent_id, "alias_id": alias_id}
 
 
-async def test_calls_without_tools_run_on_the_loop_signed_and_traced_without_a_thread(
+async def test_converse_runs_on_the_loop_signed_and_traced_without_a_thread_and_invoke_agent_in_one(
     emulator: BedrockEmulator, tmp_path: Path, agent: dict[str, str]
 ) -> None:
     provider = provider_for(emulator, tmp_path)
     assert provider.threaded_because is None
     model = await provider.invoke(request("what is 2+2?", traceparent=TRACEPARENT))
-    managed = await provider.invoke(request("and 3+3?", binding=agent, traceparent=TRACEPARENT))
     again = await provider.invoke(request("and 4+4?"))
-    assert provider.threads._pool is None  # no worker thread was ever started
+    assert provider.threads._pool is None  # no worker thread was started for Converse
+    managed = await provider.invoke(request("and 3+3?", binding=agent, traceparent=TRACEPARENT))
+    assert provider.threads._pool is not None  # InvokeAgent's event stream is read in one
     await provider.aclose()
     assert "what is 2+2?" in model.text and model.usage.requests == 1 and model.response_id
+    assert "and 4+4?" in again.text
     assert "and 3+3?" in managed.text and managed.session_id == "run-1-s" and managed.native["trace"]
     assert managed.bound_to == {
         "kind": "agent",
         "id": f"{agent['agent_id']}/{agent['alias_id']}",
         "via": "binding",
     }
-    assert "and 4+4?" in again.text
     seen = emulator.requests
-    assert [e.operation for e in seen] == ["Converse", "InvokeAgent", "Converse"]
-    assert [e.traceparent for e in seen] == [TRACEPARENT, TRACEPARENT, None]
+    assert [e.operation for e in seen] == ["Converse", "Converse", "InvokeAgent"]
+    assert [e.traceparent for e in seen] == [TRACEPARENT, None, TRACEPARENT]
 
 
-@pytest.mark.parametrize("managed", [True, False], ids=["InvokeAgent", "Converse"])
+async def test_the_transport_reads_an_event_stream_as_boto3_does(
+    emulator: BedrockEmulator, tmp_path: Path, agent: dict[str, str]
+) -> None:
+    provider = provider_for(emulator, tmp_path)
+    params = {**{"agentId": agent["agent_id"], "agentAliasId": agent["alias_id"]}, "sessionId": "s-1"}
+    reply = await provider.http.call(
+        "bedrock-agent-runtime", "InvokeAgent", {**params, "inputText": "hi", "enableTrace": True}, {}
+    )
+    events = list(reply["completion"])
+    await provider.aclose()
+    assert b"".join(e["chunk"]["bytes"] for e in events if "chunk" in e).decode().endswith("hi")
+    assert any("trace" in e for e in events) and reply["sessionId"] == "s-1"
+
+
 @pytest.mark.parametrize(
     "inject",
     [
@@ -53,12 +68,12 @@ async def test_calls_without_tools_run_on_the_loop_signed_and_traced_without_a_t
         lambda f: f.delay(0.5),
         lambda f: f.cut(),
         lambda f: f.malformed(),
-        lambda f: f.stream_error("throttlingException"),
+        lambda f: f.deny(),
     ],
-    ids=["throttle", "delay", "cut", "malformed", "stream-error"],
+    ids=["throttle", "delay", "cut", "malformed", "denied"],
 )
-async def test_a_fault_is_the_same_podium_error_on_the_loop_as_through_boto3(
-    emulator: BedrockEmulator, tmp_path: Path, agent: dict[str, str], managed: bool, inject
+async def test_a_converse_fault_is_the_same_podium_error_on_the_loop_as_through_boto3(
+    emulator: BedrockEmulator, tmp_path: Path, inject
 ) -> None:
     caught: list[StepError] = []
     for threaded in (True, False):
@@ -67,7 +82,7 @@ async def test_a_fault_is_the_same_podium_error_on_the_loop_as_through_boto3(
         if threaded:
             provider.threaded_because = "boto3's own path, for comparison"
         with pytest.raises(StepError) as error:
-            await provider.invoke(request(binding=agent if managed else {}))
+            await provider.invoke(request())
         await provider.aclose()
         caught.append(error.value)
     boto3s, loops = caught
