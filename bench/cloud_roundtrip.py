@@ -41,11 +41,11 @@ def available() -> str | None:
     return None
 
 
-def _workflow(emu: Any, calls: int, binding: dict[str, str]) -> Any:
+def _workflow(emu: Any, calls: int, binding: dict[str, str], more: dict[str, str] | None = None) -> Any:
     from podium.core.loader import parse
     from podium.plugins.manager import ProviderRegistry, load_plugins
 
-    settings = json.dumps({**emu.settings(), "max_attempts": 1})
+    settings = json.dumps({**emu.settings(), "max_attempts": 1, **(more or {})})
     lines = [
         "name: roundtrip",
         "defaults: {provider: bedrock, retry: {attempts: 1}}",
@@ -99,13 +99,15 @@ def _direct(emu: Any, kind: str, agent: tuple[str, str]) -> Callable[[int], floa
     return invoke_agent
 
 
-def _podium(emu: Any, kind: str, agent: tuple[str, str], calls: int) -> Callable[[], float]:
+def _podium(
+    emu: Any, kind: str, agent: tuple[str, str], calls: int, transport: str | None = None
+) -> Callable[[], float]:
     from podium.core.engine import Engine
     from podium.core.store import MemoryStore
     from podium.plugins.manager import load_plugins
 
     binding = {"model": MODEL} if kind == "converse" else {"agent_id": agent[0], "alias_id": agent[1]}
-    wf = _workflow(emu, calls, binding)
+    wf = _workflow(emu, calls, binding, {"transport": transport} if transport else {})
     plugins = load_plugins(entry_points_too=False)
 
     async def timed() -> float:
@@ -209,13 +211,11 @@ def profile(profiler: cProfile.Profile, calls: int) -> None:
 
 def paths(calls: int = 200, repeat: int = 5) -> dict[str, dict[str, tuple[float, float]]]:
     """Before and after, interleaved in one process: per-call (wall, CPU) seconds of boto3 directly, a
-    podium step through boto3 in the provider's threads (the transport before), and a podium step on
-    the event loop (`bedrock/transport.py`, now the default). CPU is the process's, all threads
-    (the emulator's included): on a loaded machine it moves less than wall time."""
+    podium step through boto3 in the provider's threads (``transport: threads``, the default) and one
+    with ``transport: loop`` (Converse on the event loop, `bedrock/transport.py`; InvokeAgent stays in
+    a thread either way). CPU is the process's, all threads (the emulator's included): on a loaded
+    machine it moves less than wall time."""
     from podium.providers.bedrock.emulator import BedrockEmulator
-    from podium.providers.bedrock.provider import BedrockProvider
-
-    on_loop = BedrockProvider.on_loop
 
     def timed(fn: Callable[[], Any]) -> tuple[float, float]:
         wall, cpu = time.perf_counter(), time.process_time()
@@ -226,19 +226,11 @@ def paths(calls: int = 200, repeat: int = 5) -> dict[str, dict[str, tuple[float,
     with BedrockEmulator() as emu:
         agent = emu.add_agent("a")
         for kind in ("converse", "invoke_agent"):
-            direct, podium = _direct(emu, kind, agent), _podium(emu, kind, agent, calls)
-
-            def threaded(podium: Callable[[], float] = podium) -> float:
-                BedrockProvider.on_loop = lambda self, request: False  # type: ignore[method-assign]
-                try:
-                    return podium()
-                finally:
-                    BedrockProvider.on_loop = on_loop  # type: ignore[method-assign]
-
+            direct = _direct(emu, kind, agent)
             sides: dict[str, Callable[[], Any]] = {
                 "boto3 directly": lambda direct=direct: direct(calls),
-                "podium step, boto3 in threads (before)": threaded,
-                "podium step, on the loop (after)": podium,
+                "podium step, transport: threads": _podium(emu, kind, agent, calls, "threads"),
+                "podium step, transport: loop": _podium(emu, kind, agent, calls, "loop"),
             }
             best = {name: (float("inf"), float("inf")) for name in sides}
             for round_ in range(repeat + 1):  # the first round warms up

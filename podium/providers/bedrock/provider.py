@@ -2,10 +2,10 @@
 
 The class ties the parts together: `binding` (what an agent runs on), `client` (boto3),
 `agents` (InvokeAgent and return control), `converse`, `errors`, `deploy`, and the emulator. boto3
-is synchronous: a Converse call of an agent without tools is made on the event loop instead
-(`transport`: botocore's own serializer, signer and parsers, the bytes sent with asyncio), unless a
-setting needs boto3 itself (`AsyncBedrock.unusable`). Any other call, InvokeAgent's event stream
-included, runs in the kit's
+is synchronous: with ``transport: loop``, a Converse call of an agent without tools is made on the
+event loop instead (`transport`: botocore's own serializer, signer and parsers, the bytes sent with
+asyncio), unless another setting needs boto3 itself (`AsyncBedrock.unusable`). Every other call,
+InvokeAgent's event stream included, runs in the kit's
 thread pool for this provider (sized like its connection pool), so thousands of concurrent steps do
 not queue behind asyncio's small default pool, and a cancelled call closes its stream.
 """

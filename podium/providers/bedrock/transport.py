@@ -10,11 +10,13 @@ travel another way: over the kit's `AsyncHttpPool` on the run's loop, whose fail
 botocore's connection, timeout and streaming exceptions. So `errors.to_podium` maps every outcome
 as before.
 
-`BedrockProvider` sends Converse this way; InvokeAgent's event stream, which this reads as well, is
-read by boto3 in a worker thread (its parse is ~1 ms of Python: off the loop). `AsyncBedrock.unusable`
-says why a provider keeps boto3's own path (in the thread pool) instead: botocore's own retries
-(``max_attempts`` above 1), a proxy for the endpoint, a Bedrock API key (bearer token) instead of
-SigV4, or a client not signed with SigV4.
+`BedrockProvider` sends Converse this way when its setting ``transport: loop`` asks (the default,
+``threads``, keeps boto3: on a busy machine, with an emulator in the same process, the loop path's
+GIL hand-offs cost more wall time than the thread hop; bench/findings.md, 7c). InvokeAgent's event
+stream, which this reads as well, is read by boto3 in a worker thread (its parse is ~1 ms of Python:
+off the loop). `AsyncBedrock.unusable` says why a provider keeps boto3's own path (in the thread
+pool): the default, botocore's own retries (``max_attempts`` above 1), a proxy for the endpoint, a
+Bedrock API key (bearer token) instead of SigV4, or a client not signed with SigV4.
 """
 
 from __future__ import annotations
@@ -89,6 +91,8 @@ class AsyncBedrock:
     def unusable(self) -> str | None:
         """Why calls must go through boto3 itself (in the thread pool); None when this path serves them."""
         cfg = self.clients.config
+        if cfg.transport != "loop":
+            return "transport: threads (the default)"
         if cfg.max_attempts != 1:
             return "botocore retries (max_attempts > 1)"
         if os.environ.get(BEARER_TOKEN):

@@ -1,6 +1,6 @@
-"""Bedrock calls on the event loop (`bedrock/transport.py`): Converse as botocore's own request, signed
-and parsed, with no worker thread; the same answers and errors as boto3's path; boto3 kept for
-InvokeAgent's event stream and where a setting needs it."""
+"""Bedrock calls on the event loop (`bedrock/transport.py`, ``transport: loop``): Converse as botocore's
+own request, signed and parsed, with no worker thread; the same answers and errors as boto3's path;
+boto3 kept by default, for InvokeAgent's event stream, and where a setting needs it."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def agent(emulator: BedrockEmulator) -> dict[str, str]:
 async def test_converse_runs_on_the_loop_signed_and_traced_without_a_thread_and_invoke_agent_in_one(
     emulator: BedrockEmulator, tmp_path: Path, agent: dict[str, str]
 ) -> None:
-    provider = provider_for(emulator, tmp_path)
+    provider = provider_for(emulator, tmp_path, transport="loop")
     assert provider.threaded_because is None
     model = await provider.invoke(request("what is 2+2?", traceparent=TRACEPARENT))
     again = await provider.invoke(request("and 4+4?"))
@@ -50,7 +50,7 @@ async def test_converse_runs_on_the_loop_signed_and_traced_without_a_thread_and_
 async def test_the_transport_reads_an_event_stream_as_boto3_does(
     emulator: BedrockEmulator, tmp_path: Path, agent: dict[str, str]
 ) -> None:
-    provider = provider_for(emulator, tmp_path)
+    provider = provider_for(emulator, tmp_path, transport="loop")
     params = {**{"agentId": agent["agent_id"], "agentAliasId": agent["alias_id"]}, "sessionId": "s-1"}
     reply = await provider.http.call(
         "bedrock-agent-runtime", "InvokeAgent", {**params, "inputText": "hi", "enableTrace": True}, {}
@@ -78,7 +78,7 @@ async def test_a_converse_fault_is_the_same_podium_error_on_the_loop_as_through_
     caught: list[StepError] = []
     for threaded in (True, False):
         inject(emulator.faults)
-        provider = provider_for(emulator, tmp_path, read_timeout=0.2)
+        provider = provider_for(emulator, tmp_path, transport="loop", read_timeout=0.2)
         if threaded:
             provider.threaded_because = "boto3's own path, for comparison"
         with pytest.raises(StepError) as error:
@@ -97,12 +97,12 @@ async def test_an_unreachable_endpoint_is_transient_and_a_silent_one_a_timeout(t
         port = free.getsockname()[1]
     with BedrockEmulator() as emulator:
         settings = {"endpoint_url": f"http://127.0.0.1:{port}"}
-        provider = provider_for(emulator, tmp_path, **settings)
+        provider = provider_for(emulator, tmp_path, transport="loop", **settings)
         with pytest.raises(TransientError, match="cannot reach Bedrock"):
             await provider.invoke(request())
         await provider.aclose()
         emulator.faults.delay(0.5)
-        provider = provider_for(emulator, tmp_path, read_timeout=0.2)
+        provider = provider_for(emulator, tmp_path, transport="loop", read_timeout=0.2)
         with pytest.raises(CallTimeout, match="read timeout"):
             await provider.invoke(request())
         await provider.aclose()
@@ -111,7 +111,7 @@ async def test_an_unreachable_endpoint_is_transient_and_a_silent_one_a_timeout(t
 async def test_a_connection_the_emulator_dropped_while_idle_is_replaced(tmp_path: Path) -> None:
     with BedrockEmulator() as first:
         port = int(first.endpoint_url.rsplit(":", 1)[1])
-        provider = provider_for(first, tmp_path)
+        provider = provider_for(first, tmp_path, transport="loop")
         assert "hello" in (await provider.invoke(request())).text
     with BedrockEmulator(port=port) as second:  # the same address; the kept connection is dead
         assert "again" in (await provider.invoke(request("again"))).text
@@ -121,7 +121,7 @@ async def test_a_connection_the_emulator_dropped_while_idle_is_replaced(tmp_path
 
 async def test_botocore_retries_keep_boto3s_own_path(emulator: BedrockEmulator, tmp_path: Path) -> None:
     emulator.faults.server_error(500)
-    provider = provider_for(emulator, tmp_path, max_attempts=2)
+    provider = provider_for(emulator, tmp_path, transport="loop", max_attempts=2)
     assert provider.threaded_because == "botocore retries (max_attempts > 1)"
     assert "hello" in (await provider.invoke(request())).text
     await provider.aclose()
@@ -146,7 +146,7 @@ def test_a_proxy_or_an_api_key_keeps_boto3s_own_path(
     for name in ("NO_PROXY", "no_proxy", "HTTP_PROXY", "http_proxy"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv(variable, value)
-    provider = provider_for(emulator, tmp_path)
+    provider = provider_for(emulator, tmp_path, transport="loop")
     assert isinstance(provider, BedrockProvider) and provider.threaded_because == why
     assert not provider.on_loop(request())
 
@@ -155,8 +155,13 @@ async def test_a_throttle_on_the_loop_carries_the_services_retry_after(
     emulator: BedrockEmulator, tmp_path: Path
 ) -> None:
     emulator.faults.throttle(retry_after=3)
-    provider = provider_for(emulator, tmp_path)
+    provider = provider_for(emulator, tmp_path, transport="loop")
     with pytest.raises(Throttled) as caught:
         await provider.invoke(request())
     await provider.aclose()
     assert caught.value.retry_after == 3 and caught.value.provider == "bedrock"
+
+
+def test_boto3_in_threads_is_the_default(emulator: BedrockEmulator, tmp_path: Path) -> None:
+    provider = provider_for(emulator, tmp_path)
+    assert provider.threaded_because == "transport: threads (the default)" and not provider.on_loop(request())
