@@ -21,6 +21,7 @@ and asks its `brain` what the emulated agents say.
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
 import threading
@@ -76,6 +77,7 @@ class Exchange:
 # `uuid.uuid4()` reads os.urandom, a system call that releases the GIL, and with the client in the
 # same process each release hands the GIL to it and back (on a busy machine, a wait for the OS each)
 _IDS = random.Random()
+os.register_at_fork(after_in_child=_IDS.seed)  # a forked process draws its own ids, not its parent's
 
 
 def new_id() -> uuid.UUID:
