@@ -41,11 +41,11 @@ def available() -> str | None:
     return None
 
 
-def _workflow(emu: Any, calls: int, binding: dict[str, str]) -> Any:
+def _workflow(emu: Any, calls: int, binding: dict[str, str], more: dict[str, str] | None = None) -> Any:
     from podium.core.loader import parse
     from podium.plugins.manager import ProviderRegistry, load_plugins
 
-    settings = json.dumps({**emu.settings(), "max_attempts": 1})
+    settings = json.dumps({**emu.settings(), "max_attempts": 1, **(more or {})})
     lines = [
         "name: roundtrip",
         "defaults: {provider: bedrock, retry: {attempts: 1}}",
@@ -99,13 +99,15 @@ def _direct(emu: Any, kind: str, agent: tuple[str, str]) -> Callable[[int], floa
     return invoke_agent
 
 
-def _podium(emu: Any, kind: str, agent: tuple[str, str], calls: int) -> Callable[[], float]:
+def _podium(
+    emu: Any, kind: str, agent: tuple[str, str], calls: int, transport: str | None = None
+) -> Callable[[], float]:
     from podium.core.engine import Engine
     from podium.core.store import MemoryStore
     from podium.plugins.manager import load_plugins
 
     binding = {"model": MODEL} if kind == "converse" else {"agent_id": agent[0], "alias_id": agent[1]}
-    wf = _workflow(emu, calls, binding)
+    wf = _workflow(emu, calls, binding, {"transport": transport} if transport else {})
     plugins = load_plugins(entry_points_too=False)
 
     async def timed() -> float:
@@ -205,3 +207,81 @@ def profile(profiler: cProfile.Profile, calls: int) -> None:
         profiler.enable()
         run()
         profiler.disable()
+
+
+def paths(calls: int = 200, repeat: int = 5) -> dict[str, dict[str, tuple[float, float]]]:
+    """Before and after, interleaved in one process: per-call (wall, CPU) seconds of boto3 directly, a
+    podium step through boto3 in the provider's threads (``transport: threads``, the default) and one
+    with ``transport: loop`` (Converse on the event loop, `bedrock/transport.py`; InvokeAgent stays in
+    a thread either way). CPU is the process's, all threads (the emulator's included): on a loaded
+    machine it moves less than wall time."""
+    from podium.providers.bedrock.emulator import BedrockEmulator
+
+    def timed(fn: Callable[[], Any]) -> tuple[float, float]:
+        wall, cpu = time.perf_counter(), time.process_time()
+        fn()
+        return time.perf_counter() - wall, time.process_time() - cpu
+
+    out: dict[str, dict[str, tuple[float, float]]] = {}
+    with BedrockEmulator() as emu:
+        agent = emu.add_agent("a")
+        for kind in ("converse", "invoke_agent"):
+            direct = _direct(emu, kind, agent)
+            sides: dict[str, Callable[[], Any]] = {
+                "boto3 directly": lambda direct=direct: direct(calls),
+                "podium step, transport: threads": _podium(emu, kind, agent, calls, "threads"),
+                "podium step, transport: loop": _podium(emu, kind, agent, calls, "loop"),
+            }
+            best = {name: (float("inf"), float("inf")) for name in sides}
+            for round_ in range(repeat + 1):  # the first round warms up
+                for name, side in sides.items():
+                    gc.collect()
+                    wall, cpu = timed(side)
+                    if round_:
+                        best[name] = (min(best[name][0], wall / calls), min(best[name][1], cpu / calls))
+            out[kind] = best
+    return out
+
+
+def memory(calls: int = 1000, size: int = 1 << 20) -> tuple[float, float, float]:
+    """RSS in MiB before, after `calls` Converse calls of `size`-byte prompts, and the growth (issue 16,
+    finding 10: the emulator kept every prompt; its log now keeps them cut)."""
+    import boto3
+
+    from podium.providers.bedrock.emulator import BedrockEmulator
+
+    def rss() -> float:
+        with open("/proc/self/status") as status:
+            line = next(x for x in status if x.startswith("VmRSS:"))
+        return int(line.split()[1]) / 1024
+
+    prompt = "x" * size
+    with BedrockEmulator() as emu:
+        client = boto3.client("bedrock-runtime", **emu.client_kwargs())
+        for _ in range(5):  # warm up: the client, the emulator's threads
+            client.converse(modelId=MODEL, messages=[{"role": "user", "content": [{"text": "go"}]}])
+        gc.collect()
+        before = rss()
+        for _ in range(calls):
+            client.converse(modelId=MODEL, messages=[{"role": "user", "content": [{"text": prompt}]}])
+        gc.collect()
+        after = rss()
+    return before, after, after - before
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:2] == ["memory"]:
+        low, high, grew = memory(int(sys.argv[2]) if sys.argv[2:] else 1000)
+        print(f"RSS {low:.0f} MiB -> {high:.0f} MiB: grew {grew:.0f} MiB")
+    else:
+        n = int(sys.argv[1]) if sys.argv[1:] else 200
+        for kind, sides in paths(n).items():
+            base_wall, base_cpu = sides["boto3 directly"]
+            print(kind)
+            for name, (wall, cpu) in sides.items():
+                print(
+                    f"  {name:42} wall {wall * 1000:6.3f} ms ({wall / base_wall:.2f}x)"
+                    f"  cpu {cpu * 1000:6.3f} ms ({cpu / base_cpu:.2f}x)"
+                )

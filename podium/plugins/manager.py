@@ -32,7 +32,6 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "podium.cost.plugin:CostPlugin",
     "podium.trace.plugin:TracePlugin",
     "podium.serve.plugin:ServePlugin",
-
     "podium.ui.plugin:UIPlugin",
 )
 ENTRY_POINT_GROUP = "podium"

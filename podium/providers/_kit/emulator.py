@@ -21,10 +21,14 @@ and asks its `brain` what the emulated agents say.
 from __future__ import annotations
 
 import json
+import os
+import random
 import re
 import threading
 import time
+import uuid
 import weakref
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Self
@@ -74,8 +78,45 @@ class Exchange:
     finished: float = 0.0
 
 
+# ids of emulated things (requests, sessions, invocations) are drawn from one generator seeded once:
+# `uuid.uuid4()` reads os.urandom, a system call that releases the GIL, and with the client in the
+# same process each release hands the GIL to it and back (on a busy machine, a wait for the OS each)
+_IDS = random.Random()
+os.register_at_fork(after_in_child=_IDS.seed)  # a forked process draws its own ids, not its parent's
+
+
+def new_id() -> uuid.UUID:
+    """A random (version 4) UUID for an emulated resource; not for secrets."""
+    return uuid.UUID(int=_IDS.getrandbits(128), version=4)
+
+
+LOG_SIZE = 10_000  # exchanges the request log keeps: the oldest go first (counts stay exact)
+LOG_TEXT = 4096  # characters of a logged text (a prompt, a tool result) kept: memory stays flat
+
+
+def clip(value: Any, limit: int = LOG_TEXT) -> Any:
+    """`value` with every text in it cut to `limit` characters (what is cut is said), for a log to keep."""
+    if isinstance(value, str):
+        if len(value) <= limit:
+            return value
+        return f"{value[:limit]}… ({len(value) - limit} more characters not kept)"
+    if isinstance(value, dict):
+        return {k: clip(v, limit) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [clip(v, limit) for v in value]
+    return value
+
+
 class CloudEmulator:
-    """A cloud's service on 127.0.0.1; subclasses add routes, their error format and SDK settings."""
+    """A cloud's service on 127.0.0.1; subclasses add routes, their error format and SDK settings.
+
+    Its request log keeps the last `log_size` exchanges, each text in them cut to `log_text`
+    characters (`count` stays exact); a request body over `max_body` bytes is answered with a 413.
+    Set them on the class, or on an instance before its requests.
+    """
+
+    log_size: int = LOG_SIZE
+    log_text: int = LOG_TEXT
 
     provider: ClassVar[str] = "cloud"  # the podium provider it emulates
     # serve HTTPS with a throwaway CA (`ca_file`) made at construction: for SDKs that refuse to send
@@ -92,11 +133,16 @@ class CloudEmulator:
             self.certificates = issue()
             weakref.finalize(self, self.certificates.remove)
             context = self.certificates.server_context()
-        self.server = EmulatorServer(self.handle, port=port, name=self.provider, tls=context)
+        self.server = EmulatorServer(
+            self.handle, port=port, name=self.provider, tls=context, refuse=self._refuse
+        )
         self._brain: Brain = EchoBrain()
         if brain is not None:
             self.brain = brain
-        self._exchanges: list[Exchange] = []
+        # by arrival number: a request is logged as it arrives and its entry updated when answered
+        self._exchanges: OrderedDict[int, Exchange] = OrderedDict()
+        self._arrived = 0
+        self._counts: Counter[str] = Counter()
         self._log_lock = threading.Lock()
         self._routes: list[Route] = list(self.routes())
 
@@ -171,32 +217,44 @@ class CloudEmulator:
     def handle(self, request: HttpRequest) -> HttpResponse:
         """Serve one request (from the server's threads): route it, log it, answer it."""
         operation, serve = self._route(request)
+        arrived = Exchange(
+            operation, request.method, request.path, 0, traceparent=request.headers.get("traceparent"),
+            started=time.monotonic(),
+        )  # fmt: skip
         with self._log_lock:  # logged on arrival, so a test sees a request that is still sleeping
-            index = len(self._exchanges)
-            self._exchanges.append(
-                Exchange(
-                    operation,
-                    request.method,
-                    request.path,
-                    0,
-                    traceparent=request.headers.get("traceparent"),
-                    started=time.monotonic(),
-                )
-            )
+            number = self._arrived
+            self._arrived += 1
+            self._counts[operation] += 1
+            self._exchanges[number] = arrived
+            while len(self._exchanges) > max(self.log_size, 0):
+                self._exchanges.popitem(last=False)
         detail: dict[str, Any] = {}
         try:
             response = serve(detail)
         except Exception as exc:
             response = self.internal_error(exc)
+        fault = detail.pop("fault", None)
+        answered = replace(
+            arrived, status=response.status, fault=fault, detail=clip(detail, self.log_text),
+            finished=time.monotonic(),
+        )  # fmt: skip
         with self._log_lock:
-            self._exchanges[index] = replace(
-                self._exchanges[index],
-                status=response.status,
-                fault=detail.pop("fault", None),
-                detail=detail,
-                finished=time.monotonic(),
-            )
+            if number in self._exchanges:  # (else already dropped from the log by newer requests)
+                self._exchanges[number] = answered
         return response
+
+    def _refuse(self, status: int, code: str, message: str) -> HttpResponse:
+        """What the server answers, in the service's format, to a request it will not read (a 413)."""
+        return self.error_response(status, code, message)
+
+    @property
+    def max_body(self) -> int:
+        """The largest request body served, in bytes; a larger one gets a 413 (default 32 MiB)."""
+        return self.server.max_body
+
+    @max_body.setter
+    def max_body(self, size: int) -> None:
+        self.server.max_body = size
 
     def _route(self, request: HttpRequest) -> tuple[str, Callable[[dict[str, Any]], HttpResponse]]:
         for route in self._routes:
@@ -293,12 +351,14 @@ class CloudEmulator:
 
     @property
     def requests(self) -> list[Exchange]:
-        """Every request served, in order (operation, status, fault, and what was asked)."""
+        """The requests served, in order (operation, status, fault, and what was asked): the last
+        `log_size` of them, their texts cut to `log_text` characters."""
         with self._log_lock:
-            return list(self._exchanges)
+            return list(self._exchanges.values())
 
     exchanges = requests
 
     def count(self, operation: str | None = None) -> int:
-        """Requests served, of one operation or all."""
-        return sum(1 for e in self.requests if operation in (None, e.operation))
+        """Requests served, of one operation or all (every one, also those the log no longer keeps)."""
+        with self._log_lock:
+            return self._arrived if operation is None else self._counts[operation]

@@ -1,7 +1,11 @@
 """The emulators' HTTP server: real HTTP/1.1 on 127.0.0.1, keep-alive, chunked streams that can be cut.
 
 One handler function turns an `HttpRequest` into an `HttpResponse`; the server runs it in a thread
-per connection. A handler that raises is answered with a 500, never a hung client.
+per connection. A handler that raises is answered with a 500, never a hung client. A request the
+server will not read is refused before the handler sees it: a body over `max_body` bytes with a
+413 (the body is read and dropped in pieces, so memory stays flat and the client gets the answer),
+a `Content-Length` that is not a number with a 400. The listen backlog is `BACKLOG`, so bursts of
+new connections wait in the kernel's queue instead of having their SYN dropped (a 1 s retry).
 """
 
 from __future__ import annotations
@@ -49,6 +53,17 @@ class HttpResponse:
 
 
 Handler = Callable[[HttpRequest], HttpResponse]
+# what a refused request is answered with: (status, code, message) -> the reply, in the service's format
+Refuse = Callable[[int, str, str], HttpResponse]
+
+MAX_BODY = 32 * 1024 * 1024  # bytes: a request body above it gets a 413
+BACKLOG = 128  # connections the kernel queues before accept(): socketserver's default is 5
+_DRAIN = 1 << 16
+
+
+def _refuse_json(status: int, code: str, message: str) -> HttpResponse:
+    body = {"error": {"code": code, "message": message, "status": status}}
+    return HttpResponse(status, {"Content-Type": "application/json"}, json.dumps(body).encode())
 
 
 STOP_GRACE = 2.0  # seconds a stopping emulator gives requests in flight to answer
@@ -57,9 +72,19 @@ STOP_GRACE = 2.0  # seconds a stopping emulator gives requests in flight to answ
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = BACKLOG
 
-    def __init__(self, address: tuple[str, int], handler: Handler) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        handler: Handler,
+        *,
+        max_body: int = MAX_BODY,
+        refuse: Refuse = _refuse_json,
+    ) -> None:
         self.handle_request_fn = handler
+        self.max_body = max_body
+        self.refuse = refuse
         self.connections: set[socket.socket] = set()
         self.connections_lock = threading.Lock()
         self.scheme = "http"
@@ -84,7 +109,11 @@ class _Server(ThreadingHTTPServer):
 
 class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body go in separate writes: no 40 ms delayed-ACK stalls
+    disable_nagle_algorithm = True  # a stream's frames go in separate writes: no 40 ms delayed-ACK stalls
+    # a reply's head and body, and a stream's frames (made all at once by every emulator), leave in one
+    # write where they fit: one wake-up of the client per reply instead of one per piece. A cut
+    # (`_drop`) flushes what came before it; http.server flushes the rest when the reply ends
+    wbufsize = 1 << 16
     server: _Server
     timeout = 60  # an idle keep-alive connection is closed after this
 
@@ -97,7 +126,22 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.connection.do_handshake()
 
     def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
+        declared = (self.headers.get("Content-Length") or "0").strip()
+        # not a number (or a negative one): where the body ends cannot be known
+        if not (declared.isascii() and declared.isdigit()):
+            self._refused(
+                400, "BadRequest", f"Content-Length must be a number of bytes, not {declared[:40]!r}"
+            )
+            return
+        length = int(declared)
+        if length > self.server.max_body:
+            self._drain(length)  # read and dropped, so that the client (still sending) gets the 413
+            self._refused(
+                413,
+                "RequestEntityTooLarge",
+                f"the request body is {length} bytes; this emulator takes at most {self.server.max_body}",
+            )
+            return
         body = self.rfile.read(length) if length else b""
         split = urlsplit(self.path)
         request = HttpRequest(
@@ -125,6 +169,19 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 server.answering -= 1
                 server.answered.notify_all()
 
+    def _drain(self, length: int) -> None:
+        while length > 0:
+            piece = self.rfile.read(min(length, _DRAIN))
+            if not piece:
+                return
+            length -= len(piece)
+
+    def _refused(self, status: int, code: str, message: str) -> None:
+        response = self.server.refuse(status, code, message)
+        response.headers = {**response.headers, "Connection": "close"}
+        self.close_connection = True
+        self._write(response)
+
     def _write(self, response: HttpResponse) -> None:
         self.send_response(response.status)
         for name, value in response.headers.items():
@@ -146,7 +203,6 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 return
             if frame:
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(frame), frame))
-                self.wfile.flush()
         self.wfile.write(b"0\r\n\r\n")
 
     def _drop(self) -> None:
@@ -162,6 +218,7 @@ class EmulatorServer:
     """A threaded HTTP server on 127.0.0.1 (port 0: any free port) serving one handler function.
 
     With `tls` (a server `ssl.SSLContext`, see `podium.providers._kit.tls`) it serves HTTPS instead.
+    `refuse` formats the 400 and 413 it sends before any handler runs (the service's error format).
     """
 
     def __init__(
@@ -172,8 +229,12 @@ class EmulatorServer:
         port: int = 0,
         name: str = "emulator",
         tls: ssl.SSLContext | None = None,
+        max_body: int = MAX_BODY,
+        refuse: Refuse = _refuse_json,
     ):
         self.handler = handler
+        self.refuse = refuse
+        self._max_body = max_body
         self.tls = tls
         self.host = host
         self.port = port
@@ -181,6 +242,17 @@ class EmulatorServer:
         self.stopping = threading.Event()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+
+    @property
+    def max_body(self) -> int:
+        """The largest request body served, in bytes; a larger one is answered with a 413."""
+        return self._max_body
+
+    @max_body.setter
+    def max_body(self, size: int) -> None:
+        self._max_body = size
+        if self._server is not None:
+            self._server.max_body = size
 
     @property
     def url(self) -> str:
@@ -193,7 +265,9 @@ class EmulatorServer:
         if self._server is not None:
             return self
         self.stopping.clear()
-        self._server = _Server((self.host, self.port), self.handler)
+        self._server = _Server(
+            (self.host, self.port), self.handler, max_body=self._max_body, refuse=self.refuse
+        )
         if self.tls is not None:
             self._server.socket = self.tls.wrap_socket(
                 self._server.socket, server_side=True, do_handshake_on_connect=False

@@ -54,8 +54,22 @@ class SdkProvider(Provider):
         """What to do about a request the service rejected, where the provider can tell."""
         return None
 
+    def on_loop(self, request: AgentRequest) -> bool:
+        """Whether `request` is served by `acall` on the event loop instead of `call` in a thread."""
+        return False
+
+    async def atarget(self, request: AgentRequest) -> Any:
+        """`target`, for a call on the loop (override where resolving it may block)."""
+        return self.target(request)
+
+    async def acall(self, request: AgentRequest, target: Any) -> AgentResponse:
+        """The call on the event loop, where `on_loop` says so: the requests and translation of `call`."""
+        raise NotImplementedError
+
     async def invoke(self, request: AgentRequest) -> AgentResponse:
         self.binding(request)  # a bad binding fails here, before any thread or client
+        if self.on_loop(request):
+            return await self._aguarded(request)
         # every request of the call carries its trace context: `call.headers`, or an SDK hook's
         return await self.threads.run(
             lambda call: self._guarded(request, call), headers=call_headers(request)
@@ -67,17 +81,30 @@ class SdkProvider(Provider):
         try:
             target = self.target(request)
             where = self.describe(request, target)
-            response = self.call(request, target, call)
-            if response.bound_to is None:
-                response.bound_to = self.bound(target)
-            return response
-        except StepError as exc:
-            error = exc
+            return self._bound(self.call(request, target, call), target)
         except Exception as exc:
-            error = self.to_podium(exc, where)
+            raise self._failure(exc, where, request, target) from None
+
+    async def _aguarded(self, request: AgentRequest) -> AgentResponse:
+        where = f"{self.name} agent '{request.agent}'"
+        target: Any = None
+        try:
+            target = await self.atarget(request)
+            where = self.describe(request, target)
+            return self._bound(await self.acall(request, target), target)
+        except Exception as exc:
+            raise self._failure(exc, where, request, target) from None
+
+    def _bound(self, response: AgentResponse, target: Any) -> AgentResponse:
+        if response.bound_to is None:
+            response.bound_to = self.bound(target)
+        return response
+
+    def _failure(self, exc: Exception, where: str, request: AgentRequest, target: Any) -> StepError:
+        error = exc if isinstance(exc, StepError) else self.to_podium(exc, where)
         if isinstance(error, InvalidRequest) and error.fix is None:
             error.fix = self.fix_for(request, target)
-        raise error from None
+        return error
 
     async def aclose(self) -> None:
         self.clients.close()

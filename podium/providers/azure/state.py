@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import secrets
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from podium.providers._kit.emulator import new_id as random_uuid
+
 
 def new_id(prefix: str) -> str:
     """An id in the service's style: ``conv_…``, ``resp_…``, ``msg_…``, ``call_…``."""
-    return f"{prefix}_{secrets.token_hex(12)}"
+    return f"{prefix}_{random_uuid().hex[:24]}"
 
 
 @dataclass

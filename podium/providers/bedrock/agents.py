@@ -80,96 +80,128 @@ def _parameter_value(parameter: Mapping[str, Any]) -> Any:
     return value
 
 
+class _Reply:
+    """What the rounds of one InvokeAgent call sent back so far: text, traces, usage, tool calls."""
+
+    def __init__(self, request: AgentRequest, target: ManagedAgent) -> None:
+        self.request = request
+        self.target = target
+        self.session_id = session_id_for(request.session_id)
+        self.tags = podium_tags(request)
+        self.started = time.perf_counter()
+        self.parts: list[str] = []
+        self.traces: list[dict[str, Any]] = []
+        self.citations: list[Any] = []
+        self.controls: list[Any] = []
+        self.files: list[Any] = []
+        self.tool_calls: list[dict[str, Any]] = []
+        self.input_tokens = self.output_tokens = self.rounds = 0
+        self.model: str | None = None
+        self.reply: dict[str, Any] = {}
+        self.where = f"bedrock agent {target.agent_id} (agent '{request.agent}')"
+
+    def params(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """InvokeAgent's parameters for the next round (`kwargs`: its input or its tools' results)."""
+        self.rounds += 1
+        return {
+            "agentId": self.target.agent_id,
+            "agentAliasId": self.target.alias_id,
+            "sessionId": self.session_id,
+            "enableTrace": True,
+            **kwargs,
+        }
+
+    def first(self) -> dict[str, Any]:
+        return {
+            "inputText": self.request.messages[-1].content,
+            "sessionState": {"sessionAttributes": self.tags},
+        }
+
+    def read(self, reply: dict[str, Any], events: Any) -> list[dict[str, Any]]:
+        """One round's reply and its event stream taken in; the controls it returned (its tool requests)."""
+        self.reply = reply
+        returned: list[dict[str, Any]] = []
+        for event in events:
+            if "chunk" in event:
+                chunk = event["chunk"]
+                self.parts.append(bytes(chunk.get("bytes") or b"").decode("utf-8", errors="replace"))
+                self.citations.extend((chunk.get("attribution") or {}).get("citations") or [])
+            elif "trace" in event:
+                part = event["trace"]
+                self.traces.append(jsonable(part))
+                more_in, more_out, named = _trace_usage(part)
+                self.input_tokens += more_in
+                self.output_tokens += more_out
+                self.model = self.model or named
+            elif "returnControl" in event:
+                returned.append(jsonable(event["returnControl"]))
+            elif "files" in event:
+                self.files.extend(jsonable((event["files"] or {}).get("files") or []))
+        self.controls.extend(returned)
+        return returned
+
+    def usage(self) -> Usage:
+        return Usage(input_tokens=self.input_tokens, output_tokens=self.output_tokens, requests=self.rounds)
+
+    def results(self, control: Mapping[str, Any], tools: ToolLoop) -> dict[str, Any]:
+        """The next round's parameters: the results of the tools `control` asked for (run by the kit)."""
+        tools.round(self.usage())
+        results = [
+            _run_tool(self.request, self.target, item, self.tool_calls, tools)
+            for item in control.get("invocationInputs") or []
+        ]
+        return {
+            "sessionState": {
+                "sessionAttributes": self.tags,
+                "invocationId": control.get("invocationId"),
+                "returnControlInvocationResults": results,
+            }
+        }
+
+    def response(self) -> AgentResponse:
+        latency = (time.perf_counter() - self.started) * 1000
+        target = self.target
+        native: dict[str, Any] = {
+            "agent_id": target.agent_id,
+            "alias_id": target.alias_id,
+            "session_id": self.reply.get("sessionId") or self.session_id,
+            "bound_by": target.source,
+            "trace": self.traces,
+        }
+        for key, values in (
+            ("citations", self.citations),
+            ("return_control", self.controls),
+            ("files", self.files),
+            ("tool_calls", self.tool_calls),
+        ):
+            if values:
+                native[key] = jsonable(values)
+        return AgentResponse(
+            text="".join(self.parts),
+            usage=self.usage(),
+            model=self.model or self.request.model,
+            latency_ms=latency,
+            response_id=self.reply.get("ResponseMetadata", {}).get("RequestId"),
+            session_id=native["session_id"],
+            native=native,
+        )
+
+
 def invoke_agent(
     client: Any, request: AgentRequest, target: ManagedAgent, call: SdkCall, toolbox: Toolbox
 ) -> AgentResponse:
     """InvokeAgent, and again with each tool's result while the agent returns control (at most the
     step's ``max_tool_rounds`` rounds); usage, traces and tool calls are gathered over all rounds."""
-    session_id = session_id_for(request.session_id)
-    started = time.perf_counter()
-    tags = podium_tags(request)
-    kwargs: dict[str, Any] = {
-        "inputText": request.messages[-1].content,
-        "sessionState": {"sessionAttributes": tags},
-    }
-    parts: list[str] = []
-    traces: list[dict[str, Any]] = []
-    citations: list[Any] = []
-    controls: list[Any] = []
-    files: list[Any] = []
-    tool_calls: list[dict[str, Any]] = []
-    input_tokens = output_tokens = rounds = 0
-    model: str | None = None
-    reply: dict[str, Any] = {}
-    where = f"bedrock agent {target.agent_id} (agent '{request.agent}')"
-    tools = toolbox.loop(request, loop=call.loop, where=where)
+    gathered = _Reply(request, target)
+    tools = toolbox.loop(request, loop=call.loop, where=gathered.where)
+    kwargs = gathered.first()
     while True:
-        rounds += 1
-        reply = client.invoke_agent(
-            agentId=target.agent_id,
-            agentAliasId=target.alias_id,
-            sessionId=session_id,
-            enableTrace=True,
-            **kwargs,
-        )
-        returned: list[dict[str, Any]] = []
-        for event in call.register(reply["completion"]):
-            if "chunk" in event:
-                chunk = event["chunk"]
-                parts.append(bytes(chunk.get("bytes") or b"").decode("utf-8", errors="replace"))
-                citations.extend((chunk.get("attribution") or {}).get("citations") or [])
-            elif "trace" in event:
-                part = event["trace"]
-                traces.append(jsonable(part))
-                more_in, more_out, named = _trace_usage(part)
-                input_tokens += more_in
-                output_tokens += more_out
-                model = model or named
-            elif "returnControl" in event:
-                returned.append(jsonable(event["returnControl"]))
-            elif "files" in event:
-                files.extend(jsonable((event["files"] or {}).get("files") or []))
-        controls.extend(returned)
-        if parts or not returned:
+        reply = client.invoke_agent(**gathered.params(kwargs))
+        returned = gathered.read(reply, call.register(reply["completion"]))
+        if gathered.parts or not returned:
             break
-        tools.round(Usage(input_tokens=input_tokens, output_tokens=output_tokens, requests=rounds))
-        control = returned[-1]
-        results = [
-            _run_tool(request, target, item, tool_calls, tools)
-            for item in control.get("invocationInputs") or []
-        ]
-        kwargs = {
-            "sessionState": {
-                "sessionAttributes": tags,
-                "invocationId": control.get("invocationId"),
-                "returnControlInvocationResults": results,
-            }
-        }
-    latency = (time.perf_counter() - started) * 1000
-    native: dict[str, Any] = {
-        "agent_id": target.agent_id,
-        "alias_id": target.alias_id,
-        "session_id": reply.get("sessionId") or session_id,
-        "bound_by": target.source,
-        "trace": traces,
-    }
-    for key, values in (
-        ("citations", citations),
-        ("return_control", controls),
-        ("files", files),
-        ("tool_calls", tool_calls),
-    ):
-        if values:
-            native[key] = jsonable(values)
-    return AgentResponse(
-        text="".join(parts),
-        usage=Usage(input_tokens=input_tokens, output_tokens=output_tokens, requests=rounds),
-        model=model or request.model,
-        latency_ms=latency,
-        response_id=reply.get("ResponseMetadata", {}).get("RequestId"),
-        session_id=native["session_id"],
-        native=native,
-    )
+        kwargs = gathered.results(returned[-1], tools)
+    return gathered.response()
 
 
 def _run_tool(

@@ -98,6 +98,11 @@ class Targets:
         self.elsewhere: str | None = None  # why the lock file's agents do not serve this target
         self._said: set[str] = set()  # agents already warned about
 
+    @property
+    def ready(self) -> bool:
+        """Whether the lock file has been read (resolving a request then neither reads files nor asks AWS)."""
+        return self._deployed is not None
+
     def deployed(self) -> dict[str, dict[str, Any]]:
         """Agents `podium deploy` recorded for this workflow, region and endpoint (read once).
 

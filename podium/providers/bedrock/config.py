@@ -36,6 +36,12 @@ class BedrockConfig(ProviderConfig):
     connect_timeout: float = Field(10.0, gt=0, description="Seconds to open a connection.")
     read_timeout: float = Field(300.0, gt=0, description="Seconds of silence before a call times out.")
     max_connections: int = Field(64, ge=1, description="Connections (and threads) per Bedrock service.")
+    transport: Literal["threads", "loop"] = Field(
+        "threads",
+        description="How a Converse call of an agent without tools is made: 'threads' (boto3, in a worker"
+        " thread) or 'loop' (botocore's own request, sent on the event loop: no thread; see"
+        " bench/findings.md, 7c).",
+    )
     agent_role_arn: str | None = Field(
         None, description="podium deploy: the IAM role the managed agents run as."
     )

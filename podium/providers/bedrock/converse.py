@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from podium.core.calls import AgentRequest, AgentResponse, Usage
 from podium.core.errors import TransientError
@@ -21,6 +21,9 @@ from podium.providers._kit.tools import Toolbox, ToolCall
 from podium.providers.bedrock.binding import Model
 from podium.providers.bedrock.errors import PROVIDER
 from podium.providers.bedrock.native import jsonable, podium_tags
+
+if TYPE_CHECKING:
+    from podium.providers.bedrock.transport import AsyncBedrock
 
 _INFERENCE = {
     "max_tokens": "maxTokens",
@@ -124,11 +127,7 @@ def converse(
     while True:
         rounds += 1
         reply = client.converse(**kwargs)
-        message = (reply.get("output") or {}).get("message")
-        if not isinstance(message, Mapping) or not isinstance(reply.get("usage"), Mapping):
-            raise TransientError(
-                f"{where} sent an incomplete reply (no output message or usage)", provider=PROVIDER
-            )
+        message = _message(reply, where)
         usage = usage + _usage(reply)
         uses = [b["toolUse"] for b in message.get("content") or [] if "toolUse" in b]
         if reply.get("stopReason") != "tool_use" or not uses or tools is None:
@@ -140,6 +139,38 @@ def converse(
             tool_calls.append(done.record(id=use.get("toolUseId")))
             results.append(_tool_result(str(use.get("toolUseId")), done))
         kwargs["messages"] = [*kwargs["messages"], dict(message), {"role": "user", "content": results}]
+    return _response(target, reply, message, usage, rounds, tool_calls, started)
+
+
+async def aconverse(
+    http: AsyncBedrock, request: AgentRequest, target: Model, headers: dict[str, str]
+) -> AgentResponse:
+    """`converse` for an agent without tools, on the event loop (`AsyncBedrock`): same request, same reply."""
+    where = f"bedrock Converse {target.model_id} (agent '{request.agent}')"
+    started = time.perf_counter()
+    reply = await http.call("bedrock-runtime", "Converse", converse_kwargs(request, target), headers)
+    message = _message(reply, where)
+    return _response(target, reply, message, _usage(reply), 1, [], started)
+
+
+def _message(reply: Mapping[str, Any], where: str) -> Mapping[str, Any]:
+    message = (reply.get("output") or {}).get("message")
+    if not isinstance(message, Mapping) or not isinstance(reply.get("usage"), Mapping):
+        raise TransientError(
+            f"{where} sent an incomplete reply (no output message or usage)", provider=PROVIDER
+        )
+    return message
+
+
+def _response(
+    target: Model,
+    reply: Mapping[str, Any],
+    message: Mapping[str, Any],
+    usage: Usage,
+    rounds: int,
+    tool_calls: list[dict[str, Any]],
+    started: float,
+) -> AgentResponse:
     latency = (time.perf_counter() - started) * 1000
     text = "".join(str(b["text"]) for b in message.get("content") or [] if "text" in b)
     native: dict[str, Any] = {

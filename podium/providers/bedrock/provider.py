@@ -2,13 +2,17 @@
 
 The class ties the parts together: `binding` (what an agent runs on), `client` (boto3),
 `agents` (InvokeAgent and return control), `converse`, `errors`, `deploy`, and the emulator. boto3
-is synchronous: each call, event stream included, runs in the kit's thread pool for this provider
-(sized like its connection pool), so thousands of concurrent steps do not queue behind asyncio's
-small default pool, and a cancelled call closes its stream.
+is synchronous: with ``transport: loop``, a Converse call of an agent without tools is made on the
+event loop instead (`transport`: botocore's own serializer, signer and parsers, the bytes sent with
+asyncio), unless another setting needs boto3 itself (`AsyncBedrock.unusable`). Every other call,
+InvokeAgent's event stream included, runs in the kit's
+thread pool for this provider (sized like its connection pool), so thousands of concurrent steps do
+not queue behind asyncio's small default pool, and a cancelled call closes its stream.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar, cast
 
@@ -21,6 +25,7 @@ from podium.core.calls import (
     ProviderEnv,
 )
 from podium.core.errors import StepError
+from podium.providers._kit.propagation import call_headers
 from podium.providers._kit.provider import SdkProvider
 from podium.providers._kit.threads import SdkCall
 from podium.providers.bedrock import binding as bindings
@@ -28,9 +33,10 @@ from podium.providers.bedrock.agents import invoke_agent
 from podium.providers.bedrock.binding import BINDING_FIX, BedrockBinding, ManagedAgent, Target, Targets
 from podium.providers.bedrock.client import BedrockClients
 from podium.providers.bedrock.config import BedrockConfig, BedrockEmulatorOptions
-from podium.providers.bedrock.converse import converse
+from podium.providers.bedrock.converse import aconverse, converse
 from podium.providers.bedrock.deploy import deploy_workflow
 from podium.providers.bedrock.errors import to_podium
+from podium.providers.bedrock.transport import AsyncBedrock
 
 if TYPE_CHECKING:
     from podium.core.spec import Workflow
@@ -51,6 +57,9 @@ class BedrockProvider(SdkProvider):
         super().__init__(config, env)
         self.config: BedrockConfig = config
         self.clients = BedrockClients(config)
+        self.http = AsyncBedrock(self.clients)
+        # why calls go through boto3 in the thread pool (None: on the event loop, `acall`)
+        self.threaded_because = self.http.unusable()
         self.targets = Targets(
             env, lambda: self.clients.endpoint_url, lambda: self.clients.region, self.clients.account_id
         )
@@ -88,6 +97,28 @@ class BedrockProvider(SdkProvider):
                 self.clients.client("bedrock-agent-runtime"), request, target, call, self.tools
             )
         return converse(self.clients.client("bedrock-runtime"), request, target, call, self.tools)
+
+    def on_loop(self, request: AgentRequest) -> bool:
+        # a tool runs in a worker thread (it may block): an agent with tools keeps the thread path
+        return self.threaded_because is None and not request.tools
+
+    async def atarget(self, request: AgentRequest) -> Target:
+        if self.targets.ready or self.binding(request).agent_id:
+            return self.target(request)
+        return await asyncio.to_thread(self.target, request)  # the lock file, maybe STS: once, off the loop
+
+    async def acall(self, request: AgentRequest, target: Target) -> AgentResponse:
+        headers = call_headers(request)
+        if isinstance(target, ManagedAgent):
+            # InvokeAgent's reply is an event stream that takes botocore ~1 ms of Python to parse per
+            # call: on the loop it would hold every other step, and with an emulator in the same
+            # process it ping-pongs the GIL (bench/findings.md, 7c). boto3 reads it in a worker thread.
+            return await self.threads.run(lambda call: self.call(request, target, call), headers=headers)
+        return await aconverse(self.http, request, target, headers)
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+        await super().aclose()
 
     def bound(self, target: Target) -> dict[str, str]:
         if isinstance(target, ManagedAgent):

@@ -12,7 +12,6 @@ import itertools
 import json
 import re
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import unquote
@@ -20,7 +19,7 @@ from urllib.parse import unquote
 from podium.core.calls import Message
 from podium.core.errors import StepError
 from podium.providers._kit.brains import Turn
-from podium.providers._kit.emulator import CloudEmulator, Route
+from podium.providers._kit.emulator import CloudEmulator, Route, new_id
 from podium.providers._kit.faults import Fault
 from podium.providers._kit.http import HttpRequest, HttpResponse
 from podium.providers.bedrock import wire
@@ -253,7 +252,7 @@ class BedrockRoutes(CloudEmulator):
         if tool is None:
             events.append(wire.chunk_event(answer.text))
         else:
-            invocation_id = str(uuid.uuid4())
+            invocation_id = str(new_id())
             group = tool.action_group or DEFAULT_ACTION_GROUP
             self.state.return_control(
                 session_id,
@@ -334,7 +333,7 @@ class BedrockRoutes(CloudEmulator):
                 )
             detail["tool"] = answer.tool.name
             use = {
-                "toolUseId": f"tooluse_{uuid.uuid4().hex[:22]}",
+                "toolUseId": f"tooluse_{new_id().hex[:22]}",
                 "name": answer.tool.name,
                 "input": answer.tool.input,
             }

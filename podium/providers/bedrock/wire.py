@@ -10,12 +10,12 @@ import base64
 import binascii
 import json
 import struct
-import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from podium.core.calls import Usage
+from podium.providers._kit.emulator import new_id
 from podium.providers._kit.http import HttpResponse
 
 EVENT_STREAM = "application/vnd.amazon.eventstream"
@@ -89,7 +89,7 @@ def trace_events(
     The final observation carries timing but no usage, as the service's does; a reply that
     returns control (`finish` false) has none.
     """
-    trace_id = uuid.uuid4().hex[:8]
+    trace_id = new_id().hex[:8]
     pre_in, orch_in = _split(usage.input_tokens, 0.25)
     pre_out, orch_out = _split(usage.output_tokens, 0.1)
     stamp = now()
@@ -109,7 +109,7 @@ def trace_events(
             "startTime": stamp,
             "endTime": stamp,
             "totalTimeMs": 1,
-            "clientRequestId": str(uuid.uuid4()),
+            "clientRequestId": str(new_id()),
             "usage": {"inputTokens": input_tokens, "outputTokens": output_tokens},
         }
 
@@ -203,7 +203,7 @@ def return_control(
 
 
 def request_id() -> str:
-    return str(uuid.uuid4())
+    return str(new_id())
 
 
 def json_response(status: int, body: Any, headers: Mapping[str, str] | None = None) -> HttpResponse:

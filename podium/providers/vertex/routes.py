@@ -10,14 +10,13 @@ from __future__ import annotations
 import json
 import re
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from podium.core.calls import Message, Usage
 from podium.core.errors import StepError
 from podium.providers._kit.brains import Answer, ScriptedBrain, Turn
-from podium.providers._kit.emulator import CloudEmulator, Route
+from podium.providers._kit.emulator import CloudEmulator, Route, new_id
 from podium.providers._kit.faults import Fault
 from podium.providers._kit.http import HttpRequest, HttpResponse
 from podium.providers.vertex.state import EngineRecord, Session, VertexState
@@ -238,7 +237,7 @@ class VertexRoutes(CloudEmulator):
             "usageMetadata": self.usage_metadata(usage),
             "modelVersion": model,
             "createTime": time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime()),
-            "responseId": uuid.uuid4().hex[:22],
+            "responseId": new_id().hex[:22],
         }
         return self.reply_with(json_response(200, reply), fault)
 
@@ -529,19 +528,19 @@ class VertexRoutes(CloudEmulator):
             return answered
         if answered.tool is not None:
             return invalid("an Agent Engine runs its own tools; script the agent's final reply instead")
-        invocation = f"e-{uuid.uuid4()}"
+        invocation = f"e-{new_id()}"
         asked = {
             "content": {"parts": [{"text": text}], "role": "user"},
             "author": "user",
             "invocation_id": invocation,
-            "id": str(uuid.uuid4()),
+            "id": str(new_id()),
             "timestamp": time.time(),
         }
         event: dict[str, Any] = {
             "content": {"parts": [{"text": answered.text}], "role": "model"},
             "author": author_name(engine.display_name),
             "invocation_id": invocation,
-            "id": str(uuid.uuid4()),
+            "id": str(new_id()),
             "timestamp": time.time(),
             "actions": {"state_delta": {}, "artifact_delta": {}, "requested_auth_configs": {}},
         }

@@ -5,9 +5,10 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
+
+from podium.providers._kit.emulator import new_id
 
 ADK_METHODS = (
     {"name": "create_session", "api_mode": ""},
@@ -148,7 +149,7 @@ class VertexState:
 
     def create_session(self, engine: EngineRecord, user_id: str, state: dict[str, Any]) -> Session:
         with self._lock:
-            session = Session(str(uuid.uuid4().int)[:19], engine.name, user_id, dict(state))
+            session = Session(str(new_id().int)[:19], engine.name, user_id, dict(state))
             self.sessions[session.id] = session
             return session
 

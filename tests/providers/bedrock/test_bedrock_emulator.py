@@ -306,3 +306,23 @@ def test_the_provider_makes_its_emulator_from_the_declared_options(tmp_path: Pat
         assert emulator.settings()["region"] == "eu-west-1"
         assert emulator.environment()["AWS_REGION"] == "eu-west-1"
         assert emulator.requests == []
+
+
+def test_a_long_prompt_is_answered_whole_but_kept_cut_in_the_log_and_the_session(
+    emulator: BedrockEmulator,
+) -> None:
+    """Memory stays flat over many long prompts (issue 16, finding 10): the log keeps texts cut."""
+    agent_id, alias_id = emulator.add_agent("helper", model=HAIKU)
+    prompt = "tide " * 40_000  # 200 KB
+    events = invoke(emulator, agent_id, alias_id, prompt)
+    assert prompt.strip() in b"".join(e["chunk"]["bytes"] for e in events if "chunk" in e).decode()
+    turn = emulator.sessions["session-1"].turns[-1]
+    logged = emulator.requests[-1].detail["input"]
+    for kept in (turn["input"], turn["reply"], logged):
+        assert (
+            kept.startswith("tide tide") and len(kept) < 5_000 and kept.endswith("more characters not kept)")
+        )
+    with pytest.raises(ClientError) as refused:  # over the body cap: the service's 413, parsed by botocore
+        emulator.max_body = 100_000
+        invoke(emulator, agent_id, alias_id, prompt)
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 413

@@ -1,0 +1,167 @@
+"""Bedrock calls on the event loop (`bedrock/transport.py`, ``transport: loop``): Converse as botocore's
+own request, signed and parsed, with no worker thread; the same answers and errors as boto3's path;
+boto3 kept by default, for InvokeAgent's event stream, and where a setting needs it."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+from bedrock_support import provider_for, request
+
+from podium.core.errors import CallTimeout, StepError, Throttled, TransientError
+from podium.providers.bedrock.emulator import BedrockEmulator
+from podium.providers.bedrock.provider import BedrockProvider
+
+TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+
+
+@pytest.fixture
+def agent(emulator: BedrockEmulator) -> dict[str, str]:
+    agent_id, alias_id = emulator.add_agent("helper")
+    return {"agent_id": agent_id, "alias_id": alias_id}
+
+
+async def test_converse_runs_on_the_loop_signed_and_traced_without_a_thread_and_invoke_agent_in_one(
+    emulator: BedrockEmulator, tmp_path: Path, agent: dict[str, str]
+) -> None:
+    provider = provider_for(emulator, tmp_path, transport="loop")
+    assert provider.threaded_because is None
+    model = await provider.invoke(request("what is 2+2?", traceparent=TRACEPARENT))
+    again = await provider.invoke(request("and 4+4?"))
+    assert provider.threads._pool is None  # no worker thread was started for Converse
+    managed = await provider.invoke(request("and 3+3?", binding=agent, traceparent=TRACEPARENT))
+    assert provider.threads._pool is not None  # InvokeAgent's event stream is read in one
+    await provider.aclose()
+    assert "what is 2+2?" in model.text and model.usage.requests == 1 and model.response_id
+    assert "and 4+4?" in again.text
+    assert "and 3+3?" in managed.text and managed.session_id == "run-1-s" and managed.native["trace"]
+    assert managed.bound_to == {
+        "kind": "agent",
+        "id": f"{agent['agent_id']}/{agent['alias_id']}",
+        "via": "binding",
+    }
+    seen = emulator.requests
+    assert [e.operation for e in seen] == ["Converse", "Converse", "InvokeAgent"]
+    assert [e.traceparent for e in seen] == [TRACEPARENT, None, TRACEPARENT]
+
+
+async def test_the_transport_reads_an_event_stream_as_boto3_does(
+    emulator: BedrockEmulator, tmp_path: Path, agent: dict[str, str]
+) -> None:
+    provider = provider_for(emulator, tmp_path, transport="loop")
+    params = {**{"agentId": agent["agent_id"], "agentAliasId": agent["alias_id"]}, "sessionId": "s-1"}
+    reply = await provider.http.call(
+        "bedrock-agent-runtime", "InvokeAgent", {**params, "inputText": "hi", "enableTrace": True}, {}
+    )
+    events = list(reply["completion"])
+    await provider.aclose()
+    assert b"".join(e["chunk"]["bytes"] for e in events if "chunk" in e).decode().endswith("hi")
+    assert any("trace" in e for e in events) and reply["sessionId"] == "s-1"
+
+
+@pytest.mark.parametrize(
+    "inject",
+    [
+        lambda f: f.throttle(retry_after=2),
+        lambda f: f.delay(0.5),
+        lambda f: f.cut(),
+        lambda f: f.malformed(),
+        lambda f: f.deny(),
+    ],
+    ids=["throttle", "delay", "cut", "malformed", "denied"],
+)
+async def test_a_converse_fault_is_the_same_podium_error_on_the_loop_as_through_boto3(
+    emulator: BedrockEmulator, tmp_path: Path, inject
+) -> None:
+    caught: list[StepError] = []
+    for threaded in (True, False):
+        inject(emulator.faults)
+        provider = provider_for(emulator, tmp_path, transport="loop", read_timeout=0.2)
+        if threaded:
+            provider.threaded_because = "boto3's own path, for comparison"
+        with pytest.raises(StepError) as error:
+            await provider.invoke(request())
+        await provider.aclose()
+        caught.append(error.value)
+    boto3s, loops = caught
+    assert type(loops) is type(boto3s) and loops.retryable == boto3s.retryable
+    assert getattr(loops, "retry_after", None) == getattr(boto3s, "retry_after", None)
+    assert emulator.count() == 2  # one request each: nothing retried behind podium's back
+
+
+async def test_an_unreachable_endpoint_is_transient_and_a_silent_one_a_timeout(tmp_path: Path) -> None:
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    with BedrockEmulator() as emulator:
+        settings = {"endpoint_url": f"http://127.0.0.1:{port}"}
+        provider = provider_for(emulator, tmp_path, transport="loop", **settings)
+        with pytest.raises(TransientError, match="cannot reach Bedrock"):
+            await provider.invoke(request())
+        await provider.aclose()
+        emulator.faults.delay(0.5)
+        provider = provider_for(emulator, tmp_path, transport="loop", read_timeout=0.2)
+        with pytest.raises(CallTimeout, match="read timeout"):
+            await provider.invoke(request())
+        await provider.aclose()
+
+
+async def test_a_connection_the_emulator_dropped_while_idle_is_replaced(tmp_path: Path) -> None:
+    with BedrockEmulator() as first:
+        port = int(first.endpoint_url.rsplit(":", 1)[1])
+        provider = provider_for(first, tmp_path, transport="loop")
+        assert "hello" in (await provider.invoke(request())).text
+    with BedrockEmulator(port=port) as second:  # the same address; the kept connection is dead
+        assert "again" in (await provider.invoke(request("again"))).text
+        assert second.count("Converse") == 1
+    await provider.aclose()
+
+
+async def test_botocore_retries_keep_boto3s_own_path(emulator: BedrockEmulator, tmp_path: Path) -> None:
+    emulator.faults.server_error(500)
+    provider = provider_for(emulator, tmp_path, transport="loop", max_attempts=2)
+    assert provider.threaded_because == "botocore retries (max_attempts > 1)"
+    assert "hello" in (await provider.invoke(request())).text
+    await provider.aclose()
+    assert emulator.count("Converse") == 2  # botocore's attempts, as the setting asks
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "why"),
+    [
+        ("HTTP_PROXY", "http://127.0.0.1:9", "a proxy for http"),
+        ("AWS_BEARER_TOKEN_BEDROCK", "a-key", "a Bedrock API key (AWS_BEARER_TOKEN_BEDROCK)"),
+    ],
+)
+def test_a_proxy_or_an_api_key_keeps_boto3s_own_path(
+    emulator: BedrockEmulator,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    variable: str,
+    value: str,
+    why: str,
+) -> None:
+    for name in ("NO_PROXY", "no_proxy", "HTTP_PROXY", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(variable, value)
+    provider = provider_for(emulator, tmp_path, transport="loop")
+    assert isinstance(provider, BedrockProvider) and provider.threaded_because == why
+    assert not provider.on_loop(request())
+
+
+async def test_a_throttle_on_the_loop_carries_the_services_retry_after(
+    emulator: BedrockEmulator, tmp_path: Path
+) -> None:
+    emulator.faults.throttle(retry_after=3)
+    provider = provider_for(emulator, tmp_path, transport="loop")
+    with pytest.raises(Throttled) as caught:
+        await provider.invoke(request())
+    await provider.aclose()
+    assert caught.value.retry_after == 3 and caught.value.provider == "bedrock"
+
+
+def test_boto3_in_threads_is_the_default(emulator: BedrockEmulator, tmp_path: Path) -> None:
+    provider = provider_for(emulator, tmp_path)
+    assert provider.threaded_because == "transport: threads (the default)" and not provider.on_loop(request())
