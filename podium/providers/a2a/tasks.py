@@ -115,25 +115,31 @@ def response_of(task: Any, *, model: str | None = None) -> AgentResponse:
                     break
     usage = usage_of(task.metadata, status_message.metadata if status_message else None,
                      last_agent.metadata if last_agent else None)  # fmt: skip
-    native: dict[str, Any] = {"task_id": task.id, "context_id": task.context_id, "state": state_of(task)}
-    if usage is None:
-        native["usage_unknown"] = True
-    return AgentResponse(
-        text="\n".join(texts) if texts or not data else None,
-        output=data[0] if len(data) == 1 else (data or None),
-        usage=usage or Usage(),
-        model=model,
-        response_id=task.id,
-        session_id=task.context_id,
-        native=native,
-    )
+    native = {"task_id": task.id, "context_id": task.context_id, "state": state_of(task)}
+    return _answer(texts, data, usage, native, model=model, response_id=task.id, context=task.context_id)
 
 
 def message_response(message: Any, *, model: str | None = None) -> AgentResponse:
     """An agent that answered with a message, not a task (an immediate reply)."""
     texts, data = parts_of(message.parts)
-    usage = usage_of(message.metadata)
-    native: dict[str, Any] = {"message_id": message.message_id, "context_id": message.context_id}
+    native = {"message_id": message.message_id, "context_id": message.context_id}
+    return _answer(
+        texts, data, usage_of(message.metadata), native, model=model,
+        response_id=message.message_id, context=message.context_id,
+    )  # fmt: skip
+
+
+def _answer(
+    texts: list[str],
+    data: list[Any],
+    usage: Usage | None,
+    native: dict[str, Any],
+    *,
+    model: str | None,
+    response_id: str,
+    context: str,
+) -> AgentResponse:
+    """The text joined (or a data part as the output), and usage: "unknown" when the agent gave none."""
     if usage is None:
         native["usage_unknown"] = True
     return AgentResponse(
@@ -141,8 +147,8 @@ def message_response(message: Any, *, model: str | None = None) -> AgentResponse
         output=data[0] if len(data) == 1 else (data or None),
         usage=usage or Usage(),
         model=model,
-        response_id=message.message_id,
-        session_id=message.context_id,
+        response_id=response_id,
+        session_id=context,
         native=native,
     )
 
