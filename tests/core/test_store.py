@@ -147,8 +147,9 @@ def test_events_appended_out_of_order_are_read_in_seq_order(store):
 def test_a_duplicate_seq_is_refused_and_the_first_event_kept(store):
     store.append(started("r"))
     store.append(ev("r", 2, EventType.STEP_STARTED, step="first"))
-    with pytest.raises(Exception):  # noqa: B017 - sqlite3.IntegrityError today
+    with pytest.raises(StoreError, match="already has an event 2") as info:
         store.append(ev("r", 2, EventType.STEP_STARTED, step="second"))
+    assert info.value.fix == "is another process driving this run?"
     assert [(e.seq, e.step) for e in store.events("r")] == [(1, None), (2, "first")]
 
 
