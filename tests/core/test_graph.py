@@ -1,4 +1,4 @@
-"""The step graph: cycles, unknown needs, upstream sets, ready sets and topological order."""
+"""The step graph: cycles, unknown needs, upstream sets and topological order."""
 
 from __future__ import annotations
 
@@ -134,27 +134,6 @@ def test_upstream_ignores_unknown_needs() -> None:
 
 def test_upstream_of_a_long_chain() -> None:
     assert len(chain(N).upstream(f"s{N - 1}")) == N - 1
-
-
-# --- ready sets -----------------------------------------------------------------------------
-
-
-def test_ready_at_start_is_every_root_in_file_order() -> None:
-    graph = Graph({"z": (), "y": ("z",), "a": (), "m": ()})
-    assert graph.ready(done=[], started=[]) == ["z", "a", "m"]
-
-
-def test_ready_follows_the_diamond() -> None:
-    assert DIAMOND.ready(done=[], started=[]) == ["a"]
-    assert DIAMOND.ready(done=[], started=["a"]) == []
-    assert DIAMOND.ready(done=["a"], started=["a"]) == ["b", "c"]
-    assert DIAMOND.ready(done=["a", "b"], started=["a", "b", "c"]) == []
-    assert DIAMOND.ready(done=["a", "b", "c"], started=["a", "b", "c"]) == ["d"]
-    assert DIAMOND.ready(done=["a", "b", "c", "d"], started=["a", "b", "c", "d"]) == []
-
-
-def test_ready_needs_all_dependencies_done() -> None:
-    assert "d" not in DIAMOND.ready(done=["a", "b"], started=["a", "b"])
 
 
 # --- order ----------------------------------------------------------------------------------
