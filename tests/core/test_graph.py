@@ -189,3 +189,28 @@ def test_levels_group_the_steps_that_run_side_by_side() -> None:
     )
     assert graph.levels() == [["facts", "angles"], ["score", "draft"], ["end"]]
     assert Graph({}).levels() == []
+
+
+# --- found by mutation testing (docs/testing.md) --------------------------------------------
+
+
+def test_a_cycle_after_a_step_already_checked_is_still_found() -> None:
+    # `a` is checked first and reaches `b`; the search must go on past `b` to the loop c ⇄ d
+    graph = Graph({"a": ("b",), "b": (), "c": ("d",), "d": ("c",)})
+    cycle = graph.find_cycle()
+    assert cycle is not None and set(cycle) == {"c", "d"}
+    assert_closed_cycle(graph, cycle)
+
+
+def test_an_unknown_need_neither_hides_a_cycle_nor_makes_one() -> None:
+    # a typo in one need of a step must not end the search through that step's other needs
+    graph = Graph({"a": ("ghost", "b"), "b": ("a",)})
+    cycle = graph.find_cycle()
+    assert cycle is not None and set(cycle) == {"a", "b"}
+    assert Graph({"a": ("ghost",), "b": ("a",), "c": ("b", "a")}).find_cycle() is None
+
+
+def test_upstream_goes_on_past_a_step_reached_twice() -> None:
+    # x needs c, a and b; b needs a: a is reached twice, and c must still be found
+    graph = Graph({"a": (), "b": ("a",), "c": (), "x": ("c", "a", "b")})
+    assert graph.upstream("x") == frozenset({"a", "b", "c"})

@@ -1,0 +1,84 @@
+"""What a step's run promises a user, pinned by mutants of podium.core.steps that survived the
+suite (docs/testing.md): the messages and fixes of a bad foreach, what an on_failure handler and
+the workflow's outputs can read."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from podium.core.events import EventType, RunStatus, StepStatus
+
+if TYPE_CHECKING:
+    from conftest import Harness
+
+
+async def test_a_foreach_that_is_not_a_list_names_the_step_the_type_and_the_fix(harness: Harness) -> None:
+    run = await harness.run(
+        """
+        name: not-a-list
+        inputs: {xs: {type: string, default: abc}}
+        agents: {w: {}}
+        steps:
+          b: {agent: w, prompt: B, foreach: "{{ inputs.xs }}"}
+        mock: {b: never}
+        """
+    )
+    assert run.status is RunStatus.FAILED and run.error is not None
+    assert run.error.message == "steps.b.foreach gave str, not a list"
+    assert run.error.fix == "make foreach a list, or an expression that yields one"
+    assert harness.events(EventType.CALL_STARTED, "b") == []
+
+
+async def test_a_foreach_template_error_points_at_the_steps_foreach(harness: Harness) -> None:
+    run = await harness.run(
+        """
+        name: bad-foreach
+        agents: {w: {}}
+        steps:
+          a: {agent: w, prompt: A, output: json}
+          b: {agent: w, prompt: B, needs: [a], foreach: "{{ steps.a.output.items.missing }}"}
+        mock: {a: {reply: {items: {}}}, b: never}
+        """
+    )
+    assert run.status is RunStatus.FAILED and run.error is not None
+    assert run.error.step == "b"
+    assert "steps.b.foreach" in run.error.message
+    assert run.steps["b"].status is StepStatus.FAILED
+
+
+async def test_an_on_failure_handler_reads_a_step_that_never_ran_as_pending(harness: Harness) -> None:
+    run = await harness.run(
+        """
+        name: handler-sees-all
+        agents: {w: {}}
+        steps:
+          bad: {agent: w, prompt: B, on_failure: fix}
+          later: {agent: w, prompt: L, needs: [bad]}
+          fix: {agent: w, prompt: "later is {{ steps.later.status }}; {{ failure.step }} failed"}
+        mock:
+          bad: {error: auth}
+          later: never
+          fix: noted
+        """
+    )
+    assert run.steps["fix"].status is StepStatus.SUCCEEDED, run.error
+    assert harness.one(EventType.CALL_STARTED, "fix").data["prompt"] == "later is pending; bad failed"
+
+
+async def test_the_workflows_outputs_read_its_inputs_and_its_steps(harness: Harness) -> None:
+    run = await harness.run(
+        """
+        name: outputs
+        inputs: {topic: string}
+        agents: {w: {}}
+        steps:
+          a: {agent: w, prompt: "on {{ inputs.topic }}"}
+        outputs:
+          topic: "{{ inputs.topic }}"
+          text: "{{ steps.a.output }}"
+        mock: {a: written}
+        """,
+        {"topic": "tides"},
+    )
+    assert run.status is RunStatus.SUCCEEDED, run.error
+    assert run.outputs == {"topic": "tides", "text": "written"}
