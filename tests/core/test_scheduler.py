@@ -375,6 +375,8 @@ async def test_a_policy_refusal_stops_the_run(harness: Harness) -> None:
     assert harness.events(EventType.CALL_STARTED, "b") == []
     assert run.steps["a"].status is StepStatus.SUCCEEDED
     assert harness.store.get_run(run.run_id).status == "stopped"
+    stopped = harness.one(EventType.RUN_STOPPED)  # the event says which step stopped it, and why
+    assert (stopped.step, stopped.data["reason"]) == ("b", "over budget")
 
 
 HANDLED = """
