@@ -82,3 +82,31 @@ async def test_the_workflows_outputs_read_its_inputs_and_its_steps(harness: Harn
     )
     assert run.status is RunStatus.SUCCEEDED, run.error
     assert run.outputs == {"topic": "tides", "text": "written"}
+
+
+async def test_a_step_ready_while_a_failure_is_handled_waits_and_then_runs(harness: Harness) -> None:
+    # `late` becomes ready (slow finishes) while `fix` handles bad's failure: it is held back until
+    # fix has recovered the run, then it runs, once
+    run = await harness.run(
+        """
+        name: deferred
+        agents: {w: {}}
+        steps:
+          bad: {agent: w, prompt: B, on_failure: fix}
+          slow: {agent: w, prompt: S}
+          late: {agent: w, prompt: L, needs: [slow]}
+          fix: {agent: w, prompt: F, recover: true}
+        mock:
+          bad: {error: auth}
+          slow: {reply: s, latency: 0.05}
+          fix: {reply: fixed, latency: 0.3}
+          late: l
+        """
+    )
+    assert run.status is RunStatus.SUCCEEDED, run.error
+    assert run.steps["late"].output == "l"
+    started_late = harness.one(EventType.STEP_STARTED, "late").seq
+    assert (
+        harness.one(EventType.STEP_SUCCEEDED, "slow").seq < harness.one(EventType.STEP_SUCCEEDED, "fix").seq
+    )
+    assert started_late > harness.one(EventType.STEP_SUCCEEDED, "fix").seq
