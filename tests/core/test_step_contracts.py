@@ -110,3 +110,22 @@ async def test_a_step_ready_while_a_failure_is_handled_waits_and_then_runs(harne
         harness.one(EventType.STEP_SUCCEEDED, "slow").seq < harness.one(EventType.STEP_SUCCEEDED, "fix").seq
     )
     assert started_late > harness.one(EventType.STEP_SUCCEEDED, "fix").seq
+
+
+async def test_a_python_agent_of_a_foreach_step_is_given_its_item_and_index(harness: Harness) -> None:
+    harness.module(
+        """
+        def tag(prompt, item, index, step):
+            return f"{step}#{index}={item} ({prompt})"
+        """
+    )
+    run = await harness.run(
+        """
+        name: py-foreach
+        agents: {fn: {function: "MOD:tag"}}
+        steps:
+          each: {agent: fn, prompt: "p{{ index }}", foreach: "{{ ['red', 'blue'] }}"}
+        """
+    )
+    assert run.status is RunStatus.SUCCEEDED, run.error
+    assert run.steps["each"].output == ["each#0=red (p0)", "each#1=blue (p1)"]
