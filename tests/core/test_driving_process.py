@@ -10,6 +10,7 @@ import asyncio
 from typing import TYPE_CHECKING
 
 import podium
+from podium.core.errors import InvalidRequest
 from podium.core.events import EventType, RunStatus, StepStatus
 
 if TYPE_CHECKING:
@@ -93,3 +94,30 @@ async def test_a_cancel_sent_to_a_waiting_process_ends_it_without_resuming(harne
 
 def run_file_hash(harness: Harness) -> str:
     return harness.one(EventType.RUN_STARTED).data["file_hash"]
+
+
+ESCALATED = """
+name: escalated
+agents: {w: {provider: fake}}
+steps:
+  bad: {agent: w, prompt: B, on_failure: ask}
+  ask: {approval: {message: "{{ failure.step }} failed: go on?"}}
+"""
+
+
+async def test_a_rejected_escalation_decided_between_processes_fails_with_the_original_failure(
+    harness: Harness,
+) -> None:
+    harness.provider(InvalidRequest("no such model: m9", fix="pick a model the service has"))
+    wf = harness.load(ESCALATED)
+    first = await harness.run(wf)
+    assert first.status is RunStatus.WAITING
+    failed = harness.one(EventType.STEP_FAILED, "bad").data
+    # decided while no process drives the run; the resume restores the failure it was about
+    assert podium.decide(first.run_id, "ask", "rejected", by="ann", store=harness.store) == "recorded"
+    run = await harness.engine.resume(first.run_id, wf)
+    assert run.status is RunStatus.FAILED
+    assert run.error is not None
+    assert (run.error.step, run.error.kind) == ("bad", "invalid_request")
+    assert (run.error.message, run.error.fix) == (failed["message"], failed["fix"])
+    assert (failed["message"], failed["fix"]) == ("no such model: m9", "pick a model the service has")
