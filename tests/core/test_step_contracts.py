@@ -129,3 +129,87 @@ async def test_a_python_agent_of_a_foreach_step_is_given_its_item_and_index(harn
     )
     assert run.status is RunStatus.SUCCEEDED, run.error
     assert run.steps["each"].output == ["each#0=red (p0)", "each#1=blue (p1)"]
+
+
+# --- outputs: what a reply becomes, and what a python agent's `steps` is ------------------------
+
+
+async def test_the_repair_message_gives_the_error_and_the_schema_as_written(harness: Harness) -> None:
+    fake = harness.provider("no json here", '{"titre": "Café"}')
+    run = await harness.run(
+        """
+        name: repair
+        agents: {w: {provider: fake}}
+        steps:
+          s:
+            agent: w
+            prompt: titre?
+            output: {schema: {type: object, required: [titre], description: "le café"}}
+        """
+    )
+    assert run.status is RunStatus.SUCCEEDED, run.error
+    assert fake.requests[1].messages[2].content == (
+        "Your previous reply was rejected: the reply is not JSON: 'no json here'.\n"
+        "Reply again with only a JSON value that matches this JSON Schema, and nothing else:\n"
+        '{"type": "object", "required": ["titre"], "description": "le café"}'
+    )
+
+
+async def test_a_schema_that_allows_a_string_takes_a_plain_text_reply(harness: Harness) -> None:
+    harness.provider("plain words", "still words")
+    run = await harness.run(
+        """
+        name: text-or-null
+        agents: {w: {provider: fake}}
+        steps:
+          a: {agent: w, prompt: A, output: {schema: {type: [string, "null"]}}}
+          b: {agent: w, prompt: B, output: {schema: {type: [integer, "null"]}}, retry: {attempts: 1}}
+        """
+    )
+    assert run.steps["a"].output == "plain words"
+    # a schema without string in its types does not take text: the reply is refused, not passed on
+    assert run.steps["b"].status is StepStatus.FAILED
+    assert [e.data["kind"] for e in harness.events(EventType.CALL_FAILED, "b")] == ["output_invalid"] * 2
+
+
+async def test_a_schema_without_a_type_refuses_a_text_reply_as_output_invalid(harness: Harness) -> None:
+    harness.provider("not json")
+    run = await harness.run(
+        """
+        name: untyped
+        agents: {w: {provider: fake}}
+        steps:
+          a: {agent: w, prompt: A, output: {schema: {enum: [1, 2]}}, retry: {attempts: 1}}
+        """
+    )
+    assert run.steps["a"].status is StepStatus.FAILED
+    failed = harness.events(EventType.CALL_FAILED, "a")
+    assert [e.data["kind"] for e in failed] == ["output_invalid"] * 2
+    assert failed[0].data["message"] == "the reply is not JSON: 'not json'"
+
+
+async def test_a_python_agent_reads_its_upstream_steps_only_and_shows_them(harness: Harness) -> None:
+    harness.module(
+        """
+        def look(prompt, steps):
+            try:
+                steps["side"]
+            except KeyError as exc:
+                missing = str(exc)
+            return {"seen": repr(steps), "missing": missing}
+        """
+    )
+    run = await harness.run(
+        """
+        name: upstream
+        agents: {w: {}, fn: {function: "MOD:look"}}
+        steps:
+          a: {agent: w, prompt: A}
+          side: {agent: w, prompt: S}
+          p: {agent: fn, prompt: P, needs: [a], output: json}
+        mock: {a: x, side: y}
+        """
+    )
+    assert run.steps["p"].output == {"seen": "UpstreamOutputs({'a': 'x'})", "missing": "'side'"}
+    # a structured reply is recorded in its CallFinished as the value itself (what show and trace read)
+    assert harness.one(EventType.CALL_FINISHED, "p").data["reply"] == run.steps["p"].output
