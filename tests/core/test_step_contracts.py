@@ -213,3 +213,48 @@ async def test_a_python_agent_reads_its_upstream_steps_only_and_shows_them(harne
     assert run.steps["p"].output == {"seen": "UpstreamOutputs({'a': 'x'})", "missing": "'side'"}
     # a structured reply is recorded in its CallFinished as the value itself (what show and trace read)
     assert harness.one(EventType.CALL_FINISHED, "p").data["reply"] == run.steps["p"].output
+
+
+async def test_a_reply_that_is_not_json_is_quoted_to_80_characters_with_the_fix(harness: Harness) -> None:
+    harness.provider("", "x" * 100)
+    run = await harness.run(
+        """
+        name: not-json
+        agents: {w: {provider: fake}}
+        steps:
+          s: {agent: w, prompt: S, output: {schema: {type: object}}, retry: {attempts: 1}}
+        """
+    )
+    failed = harness.events(EventType.CALL_FAILED, "s")
+    assert [e.data["message"] for e in failed] == [
+        "the reply is not JSON: ''",
+        "the reply is not JSON: '" + "x" * 80 + "'",
+    ]
+    error = run.steps["s"].error
+    assert error is not None and error.fix == "reply with JSON only, matching the step's output schema"
+
+
+async def test_a_reply_that_breaks_the_schema_names_where_with_the_fix(harness: Harness) -> None:
+    harness.provider('{"items": [{"title": "a"}, {}]}')
+    run = await harness.run(
+        """
+        name: mismatch
+        agents: {w: {provider: fake}}
+        steps:
+          s:
+            agent: w
+            prompt: S
+            retry: {attempts: 1}
+            output:
+              schema:
+                type: object
+                properties: {items: {type: array, items: {type: object, required: [title]}}}
+        """
+    )
+    error = run.steps["s"].error
+    assert error is not None
+    assert (
+        error.message
+        == "the reply does not match the output schema at items/1: 'title' is a required property"
+    )
+    assert error.fix == "reply with JSON matching the schema"
