@@ -258,3 +258,24 @@ async def test_a_reply_that_breaks_the_schema_names_where_with_the_fix(harness: 
         == "the reply does not match the output schema at items/1: 'title' is a required property"
     )
     assert error.fix == "reply with JSON matching the schema"
+
+
+async def test_a_dependant_starts_when_its_needs_are_done_not_when_every_running_step_is(
+    harness: Harness,
+) -> None:
+    run = await harness.run(
+        """
+        name: no-levels
+        agents: {w: {}}
+        steps:
+          slow: {agent: w, prompt: S}
+          fast: {agent: w, prompt: F}
+          next: {agent: w, prompt: N, needs: [fast]}
+        mock:
+          slow: {reply: s, latency: 0.5}
+          fast: f
+          next: n
+        """
+    )
+    assert run.status is RunStatus.SUCCEEDED, run.error
+    assert harness.one(EventType.CALL_FINISHED, "next").seq < harness.one(EventType.CALL_FINISHED, "slow").seq
