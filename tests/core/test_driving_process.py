@@ -1,5 +1,6 @@
-"""A run driven by a live process takes a cancel or a decision sent from elsewhere at its next
-heartbeat (podium.core.scheduler), as `podium cancel` and `podium approve` do to `run --wait`.
+"""The scheduler's dealings with the world outside one process: a cancel or a decision sent to
+the live process driving a run (as `podium cancel` and `podium approve` do to `run --wait`), an
+escalation decided while no process drove the run, and a bug that must still end the run.
 
 In process, so that `make mutate` maps these tests to the scheduler (its per-mutant test choice
 cannot see into the subprocesses of tests/durable)."""
@@ -9,9 +10,12 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
+import pytest
+
 import podium
 from podium.core.errors import InvalidRequest
 from podium.core.events import EventType, RunStatus, StepStatus
+from podium.core.scheduler import Scheduler
 
 if TYPE_CHECKING:
     from conftest import Harness
@@ -121,3 +125,25 @@ async def test_a_rejected_escalation_decided_between_processes_fails_with_the_or
     assert (run.error.step, run.error.kind) == ("bad", "invalid_request")
     assert (run.error.message, run.error.fix) == (failed["message"], failed["fix"])
     assert (failed["message"], failed["fix"]) == ("no such model: m9", "pick a model the service has")
+
+
+async def test_a_bug_in_the_scheduler_still_ends_the_run_failed_and_says_what(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # no run may be left "running" by an engine bug: the run's last event says it failed, and why
+    def broken(self: Scheduler, sid: str, task: object) -> None:
+        raise RuntimeError(f"scheduler bug at {sid}")
+
+    monkeypatch.setattr(Scheduler, "settled", broken)
+    wf = harness.load("name: b\nagents: {w: {}}\nsteps: {s: {agent: w, prompt: hi}}\nmock: {s: ok}\n")
+    with pytest.raises(RuntimeError, match="scheduler bug at s"):
+        await harness.engine.run(wf, {}, run_id="buggy")
+    harness.run_id = "buggy"
+    last = harness.events()[-1]
+    assert last.type is EventType.RUN_FINISHED
+    assert last.data == {
+        "status": "failed",
+        "outputs": {},
+        "error": {"step": None, "kind": "internal", "message": "RuntimeError: scheduler bug at s"},
+    }
+    assert harness.store.get_run("buggy").status == "failed"
