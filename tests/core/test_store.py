@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import socket
 import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -697,3 +699,69 @@ async def test_a_real_run_is_indexed_from_its_events(tmp_path):
         assert podium.get_run(run.run_id[:12], store=s).steps["b"].output == "two"
     finally:
         s.close()
+
+
+# --- leases, the inbox and run lookup, on both stores (found by mutation testing) ------------------
+
+
+def test_a_live_lease_of_another_process_is_not_taken_and_its_own_is_renewed(store) -> None:
+    store.append(started("r"))
+    me, other = f"{socket.gethostname()}:{os.getpid()}:me", f"{socket.gethostname()}:{os.getpid()}:other"
+    before = time.time()
+    mine = store.acquire_lease("r", other, ttl=60)
+    assert (
+        mine.owner == other and mine.expires is not None and before + 59 <= mine.expires <= time.time() + 61
+    )
+    # another live owner's lease stands: acquiring says who holds it, renewing says no
+    held = store.acquire_lease("r", me, ttl=60)
+    assert (held.owner, held.expires) == (other, mine.expires)
+    assert store.renew_lease("r", me, ttl=60) is False
+    assert store.lease("r").owner == other
+    # the owner renews: its lease runs on from now
+    assert store.renew_lease("r", other, ttl=120) is True
+    renewed = store.lease("r")
+    assert renewed.owner == other and renewed.expires is not None and renewed.expires >= before + 119
+    store.release_lease("r", me)  # not mine to give back
+    assert store.lease("r").owner == other
+    store.release_lease("r", other)
+    assert store.acquire_lease("r", me).owner == me
+
+
+def test_the_inbox_gives_back_what_was_posted_in_order_and_only_once(store) -> None:
+    store.append(started("r"))
+    store.post("r", "decision", {"step": "gate", "by": "ann"})
+    store.post("r", "cancel", {"by": "bob"})
+    taken = store.take("r")
+    assert [(m.kind, m.data) for m in taken] == [
+        ("decision", {"step": "gate", "by": "ann"}),
+        ("cancel", {"by": "bob"}),
+    ]
+    assert all(isinstance(m.at, datetime) and m.at.tzinfo is not None for m in taken)
+    assert store.take("r") == []
+    store.post("r", "cancel", {"by": "cy"})
+    assert [m.data for m in store.take("r")] == [{"by": "cy"}]
+
+
+def test_a_run_is_found_by_a_unique_prefix_and_an_unknown_one_lists_recent_runs(store) -> None:
+    store.append(started("20261126-aaa", workflow="alpha"))
+    store.append(started("20261126-bbb", at=T0 + timedelta(seconds=5), workflow="beta"))
+    assert store.get_run("20261126-a").run_id == "20261126-aaa"
+    assert store.get_run("latest").run_id == "20261126-bbb"
+    with pytest.raises(RunNotFound, match="matches more than one run"):
+        store.get_run("20261126-")
+    with pytest.raises(RunNotFound) as info:
+        store.get_run("nope")
+    assert info.value.fix is not None
+    assert info.value.fix.startswith(
+        "recent runs: 20261126-bbb (beta, running), 20261126-aaa (alpha, running); `podium runs` lists more"
+    )
+
+
+def test_open_store_without_a_path_opens_the_default_database(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("PODIUM_DB", str(tmp_path / "default.db"))
+    s = open_store()
+    try:
+        s.append(started("r"))
+    finally:
+        s.close()
+    assert (tmp_path / "default.db").exists()
