@@ -746,7 +746,7 @@ def test_a_run_is_found_by_a_unique_prefix_and_an_unknown_one_lists_recent_runs(
     store.append(started("20261126-aaa", workflow="alpha"))
     store.append(started("20261126-bbb", at=T0 + timedelta(seconds=5), workflow="beta"))
     assert store.get_run("20261126-a").run_id == "20261126-aaa"
-    assert store.get_run("latest").run_id == "20261126-bbb"
+    assert store.get_run("latest").run_id == store.get_run("last").run_id == "20261126-bbb"
     with pytest.raises(RunNotFound, match="matches more than one run"):
         store.get_run("20261126-")
     with pytest.raises(RunNotFound) as info:
@@ -755,6 +755,11 @@ def test_a_run_is_found_by_a_unique_prefix_and_an_unknown_one_lists_recent_runs(
     assert info.value.fix.startswith(
         "recent runs: 20261126-bbb (beta, running), 20261126-aaa (alpha, running); `podium runs` lists more"
     )
+    # a prefix is taken literally: _ % and \\ in it are not patterns
+    store.append(started("x_1\\y", workflow="odd"))
+    store.append(started("xa1", workflow="odd"))
+    assert store.get_run("x_").run_id == "x_1\\y"
+    assert store.get_run("x_1\\").run_id == "x_1\\y"
 
 
 def test_open_store_without_a_path_opens_the_default_database(tmp_path, monkeypatch) -> None:
