@@ -770,3 +770,14 @@ def test_open_store_without_a_path_opens_the_default_database(tmp_path, monkeypa
     finally:
         s.close()
     assert (tmp_path / "default.db").exists()
+
+
+def test_a_lease_is_taken_again_by_its_owner_and_unknown_runs_have_none(store) -> None:
+    store.append(started("r"))
+    me = f"{socket.gethostname()}:{os.getpid()}:me"
+    store.acquire_lease("r", me, ttl=60)
+    again = store.acquire_lease("r", me, ttl=600)  # a resume by the same owner: the lease runs on
+    assert again.owner == me and again.expires is not None and again.expires >= time.time() + 590
+    assert (store.lease("nobody").owner, store.lease("nobody").expires) == (None, None)
+    with pytest.raises(RunNotFound, match="no run 'nobody'"):
+        store.acquire_lease("nobody", me)
