@@ -214,3 +214,12 @@ def test_upstream_goes_on_past_a_step_reached_twice() -> None:
     # x needs c, a and b; b needs a: a is reached twice, and c must still be found
     graph = Graph({"a": (), "b": ("a",), "c": (), "x": ("c", "a", "b")})
     assert graph.upstream("x") == frozenset({"a", "b", "c"})
+
+
+def test_the_search_goes_on_through_every_need_of_a_step() -> None:
+    # a's first need is finished before its second is looked at: the second still counts
+    assert Graph({"a": ("b", "c"), "b": (), "c": (), "d": ("a",)}).find_cycle() is None
+    graph = Graph({"a": ("b", "c"), "b": (), "c": ("a",)})
+    cycle = graph.find_cycle()
+    assert cycle is not None and set(cycle) == {"a", "c"}
+    assert_closed_cycle(graph, cycle)
