@@ -8,7 +8,7 @@ STAMP := $(VENV)/.podium-installed
 # SKIP_INSTALL=1 runs a target with whatever is already installed (the e2e test uses it).
 INSTALL := $(if $(SKIP_INSTALL),,$(STAMP))
 
-.PHONY: demo test test-fast lint format bench install clean
+.PHONY: demo test test-fast lint format bench install clean mutate
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,5 +39,15 @@ bench: $(INSTALL)
 	$(BIN)/python -m pip install --quiet --upgrade -r bench/requirements.txt
 	$(BIN)/python bench/run.py
 
+# mutation testing of the engine core with mutmut (docs/testing.md); not part of CI (an hour or more
+# on 2 cores). MODULE=scheduler (or steps, store.*, ...) runs one module; JOBS sets the workers.
+# mutants/ must exist before mutmut starts: PYTHONPATH points into it, for the tests' subprocesses.
+MODULE ?=
+JOBS ?= 2
+mutate: $(INSTALL)
+	mkdir -p mutants
+	PYTHONPATH=$(CURDIR)/mutants nice -n 10 $(BIN)/mutmut run --max-children $(JOBS) "podium.core.$(MODULE)*"
+	$(BIN)/mutmut results
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache mutants

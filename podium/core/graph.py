@@ -1,9 +1,9 @@
-"""The step graph: unknown needs, cycles, upstream sets and ready-set computation."""
+"""The step graph: unknown needs, cycles, upstream sets, dependants, levels and topological order."""
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -72,15 +72,6 @@ class Graph:
             seen.add(node)
             todo.extend(self.needs[node])
         return frozenset(seen)
-
-    def ready(self, done: Iterable[str], started: Iterable[str]) -> list[str]:
-        """Steps not yet started whose needs are all done, in file order."""
-        done_set, started_set = set(done), set(started)
-        return [
-            sid
-            for sid, deps in self.needs.items()
-            if sid not in started_set and all(d in done_set for d in deps)
-        ]
 
     def levels(self) -> list[list[str]]:
         """The steps by depth: each level needs only earlier levels, so a level's steps run side by

@@ -100,24 +100,25 @@ async def test_a_call_waiting_for_its_provider_does_not_hold_a_global_slot(harne
 
 
 async def test_waiting_for_a_slot_does_not_count_against_the_timeout(harness: Harness) -> None:
+    # b queues behind a for a's whole 0.4 s call, longer than b's own 0.2 s timeout; b's call itself
+    # answers at once, so b times out only if its time in the queue is counted
     run = await harness.run(
         """
         name: queued
-        defaults: {concurrency: 1, timeout: 0.15}
+        defaults: {concurrency: 1}
         agents: {w: {}}
         steps:
           a: {agent: w, prompt: A}
-          b: {agent: w, prompt: B}
-          c: {agent: w, prompt: C}
-          d: {agent: w, prompt: D}
-          e: {agent: w, prompt: E}
+          b: {agent: w, prompt: B, timeout: 0.2}
         mock:
-          w: {reply: ok, latency: 0.04}
+          a: {reply: ok, latency: 0.4}
+          b: ok
         """
     )
     assert run.status is RunStatus.SUCCEEDED, run.error
     assert harness.events(EventType.CALL_FAILED) == []
-    assert len(harness.events(EventType.CALL_FINISHED)) == 5
+    # b really waited: its call started only when a's had finished
+    assert harness.one(EventType.CALL_STARTED, "b").seq > harness.one(EventType.CALL_FINISHED, "a").seq
 
 
 # --- retries and backoff -----------------------------------------------------------------------

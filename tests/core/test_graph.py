@@ -1,4 +1,4 @@
-"""The step graph: cycles, unknown needs, upstream sets, ready sets and topological order."""
+"""The step graph: cycles, unknown needs, upstream sets and topological order."""
 
 from __future__ import annotations
 
@@ -136,27 +136,6 @@ def test_upstream_of_a_long_chain() -> None:
     assert len(chain(N).upstream(f"s{N - 1}")) == N - 1
 
 
-# --- ready sets -----------------------------------------------------------------------------
-
-
-def test_ready_at_start_is_every_root_in_file_order() -> None:
-    graph = Graph({"z": (), "y": ("z",), "a": (), "m": ()})
-    assert graph.ready(done=[], started=[]) == ["z", "a", "m"]
-
-
-def test_ready_follows_the_diamond() -> None:
-    assert DIAMOND.ready(done=[], started=[]) == ["a"]
-    assert DIAMOND.ready(done=[], started=["a"]) == []
-    assert DIAMOND.ready(done=["a"], started=["a"]) == ["b", "c"]
-    assert DIAMOND.ready(done=["a", "b"], started=["a", "b", "c"]) == []
-    assert DIAMOND.ready(done=["a", "b", "c"], started=["a", "b", "c"]) == ["d"]
-    assert DIAMOND.ready(done=["a", "b", "c", "d"], started=["a", "b", "c", "d"]) == []
-
-
-def test_ready_needs_all_dependencies_done() -> None:
-    assert "d" not in DIAMOND.ready(done=["a", "b"], started=["a", "b"])
-
-
 # --- order ----------------------------------------------------------------------------------
 
 
@@ -210,3 +189,37 @@ def test_levels_group_the_steps_that_run_side_by_side() -> None:
     )
     assert graph.levels() == [["facts", "angles"], ["score", "draft"], ["end"]]
     assert Graph({}).levels() == []
+
+
+# --- found by mutation testing (docs/testing.md) --------------------------------------------
+
+
+def test_a_cycle_after_a_step_already_checked_is_still_found() -> None:
+    # `a` is checked first and reaches `b`; the search must go on past `b` to the loop c ⇄ d
+    graph = Graph({"a": ("b",), "b": (), "c": ("d",), "d": ("c",)})
+    cycle = graph.find_cycle()
+    assert cycle is not None and set(cycle) == {"c", "d"}
+    assert_closed_cycle(graph, cycle)
+
+
+def test_an_unknown_need_neither_hides_a_cycle_nor_makes_one() -> None:
+    # a typo in one need of a step must not end the search through that step's other needs
+    graph = Graph({"a": ("ghost", "b"), "b": ("a",)})
+    cycle = graph.find_cycle()
+    assert cycle is not None and set(cycle) == {"a", "b"}
+    assert Graph({"a": ("ghost",), "b": ("a",), "c": ("b", "a")}).find_cycle() is None
+
+
+def test_upstream_goes_on_past_a_step_reached_twice() -> None:
+    # x needs c, a and b; b needs a: a is reached twice, and c must still be found
+    graph = Graph({"a": (), "b": ("a",), "c": (), "x": ("c", "a", "b")})
+    assert graph.upstream("x") == frozenset({"a", "b", "c"})
+
+
+def test_the_search_goes_on_through_every_need_of_a_step() -> None:
+    # a's first need is finished before its second is looked at: the second still counts
+    assert Graph({"a": ("b", "c"), "b": (), "c": (), "d": ("a",)}).find_cycle() is None
+    graph = Graph({"a": ("b", "c"), "b": (), "c": ("a",)})
+    cycle = graph.find_cycle()
+    assert cycle is not None and set(cycle) == {"a", "c"}
+    assert_closed_cycle(graph, cycle)

@@ -16,12 +16,22 @@ from pydantic import BaseModel, ConfigDict, Field
 import podium
 from podium.core.calls import Provider
 from podium.core.errors import InputError, Problem, WorkflowError
+from podium.core.events import EventType
 from podium.core.functions import import_function
 from podium.core.loader import parse, resolve_inputs
+from podium.core.run import Run
 from podium.core.spec import MockReply, Workflow
+from podium.core.store import MemoryStore
 from podium.testing import PluginsFixture, function_provider
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "brief"
+
+
+def prompts(store: MemoryStore, run: Run, step: str) -> list[str]:
+    """The prompts a run's step sent, in the order its calls started."""
+    events = store.events(run.run_id)
+    return [e.data["prompt"] for e in events if e.type is EventType.CALL_STARTED and e.step == step]
+
 
 # A minimal valid head: one input, one agent; tests append steps.
 HEAD = """\
@@ -513,29 +523,34 @@ def test_template_reading_an_unknown_name(load_error: Any) -> None:
 
 def test_foreach_step_may_read_item_and_index(flow_file: Any) -> None:
     text = HEAD + (
-        "  plan: {agent: writer}\n"
+        "  plan: {agent: writer, output: json}\n"
         "  each:\n"
         "    agent: writer\n"
         "    needs: plan\n"
         "    foreach: '{{ steps.plan.output }}'\n"
         "    prompt: '#{{ index }}: {{ item }}'\n"
     )
-    wf = podium.load(flow_file(text))
-    assert wf.steps["each"].foreach == "{{ steps.plan.output }}"
+    wf = podium.load(flow_file(text + "mock:\n  plan: {reply: [red, blue]}\n  each: ok\n"))
+    run = podium.run(wf, {"topic": "t"}, store=(store := MemoryStore()))
+    # the names it accepted are the ones a run fills in: each item's prompt has its index and item
+    assert run.steps["each"].output == ["ok", "ok"]
+    assert sorted(prompts(store, run, "each")) == ["#0: red", "#1: blue"]
 
 
 def test_template_may_use_jinja_loop_variable_and_globals(flow_file: Any) -> None:
     # `loop` inside a for-loop and globals such as `range` are Jinja's own, not undeclared names.
     text = HEAD + (
-        "  a: {agent: writer}\n"
+        "  a: {agent: writer, output: json}\n"
         "  b:\n"
         "    agent: writer\n"
         "    needs: a\n"
         "    prompt: '{% for f in steps.a.output %}{{ loop.index }}. {{ f }} {% endfor %}'\n"
         "  c: {agent: writer, prompt: '{% for i in range(3) %}{{ i }}{% endfor %}'}\n"
     )
-    wf = podium.load(flow_file(text))
-    assert set(wf.steps) == {"a", "b", "c"}
+    wf = podium.load(flow_file(text + "mock:\n  a: {reply: [p, q]}\n  writer: ok\n"))
+    run = podium.run(wf, {"topic": "t"}, store=(store := MemoryStore()))
+    assert prompts(store, run, "b") == ["1. p 2. q "]
+    assert prompts(store, run, "c") == ["012"]
 
 
 def test_template_syntax_error(load_error: Any) -> None:
@@ -712,14 +727,15 @@ def test_function_agent_package_of_same_name_in_a_sibling_directory(
         pkg = tmp_path / project / "podium_test_shared"
         pkg.mkdir(parents=True)
         (pkg / "__init__.py").write_text("")
-        (pkg / "agents.py").write_text(f"def {func}(prompt):\n    return 1\n")
+        (pkg / "agents.py").write_text(f"def {func}(prompt):\n    return {project!r}\n")
         (tmp_path / project / "flow.yaml").write_text(
             f"name: t\nagents:\n  w: {{function: 'podium_test_shared.agents:{func}'}}\n"
             "steps:\n  a: {agent: w}\n"
         )
-    podium.load(tmp_path / "proj2" / "flow.yaml")
-    wf = podium.load(tmp_path / "proj" / "flow.yaml")
-    assert wf.agents["w"].function == "podium_test_shared.agents:score"
+    other = podium.run(podium.load(tmp_path / "proj2" / "flow.yaml"), store=MemoryStore())
+    run = podium.run(podium.load(tmp_path / "proj" / "flow.yaml"), store=MemoryStore())
+    # each workflow calls the function of the package beside it, not the one loaded first
+    assert (other.steps["a"].output, run.steps["a"].output) == ("proj2", "proj")
 
 
 # --- several problems at once ----------------------------------------------------------------

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 
 async def test_independent_steps_overlap_and_a_dependant_waits_for_both(harness: Harness) -> None:
+    # a is slower than b: c must wait for the slower of its needs, not for the first to finish
     run = await harness.run(
         """
         name: par
@@ -33,21 +34,29 @@ async def test_independent_steps_overlap_and_a_dependant_waits_for_both(harness:
           b: {agent: w, prompt: B}
           c: {agent: w, prompt: C, needs: [a, b]}
         mock:
-          a: {reply: ra, latency: 0.2}
-          b: {reply: rb, latency: 0.2}
+          a: {reply: ra, latency: 0.3}
+          b: {reply: rb, latency: 0.02}
           c: rc
         """
     )
     assert run.status is RunStatus.SUCCEEDED
-    start = {s: harness.one(EventType.CALL_STARTED, s) for s in "abc"}
-    finish = {s: harness.one(EventType.CALL_FINISHED, s) for s in "abc"}
-    first, second = sorted("ab", key=lambda s: start[s].seq)
-    # the second started before the first finished: they overlapped
-    assert start[second].seq < finish[first].seq
-    assert start[second].at < finish[first].at
-    # the dependant starts only after both have finished
-    assert start["c"].seq > max(finish["a"].seq, finish["b"].seq)
-    assert start["c"].at >= max(finish["a"].at, finish["b"].at)
+    calls = [
+        (e.type.name, e.step)
+        for e in harness.events()
+        if e.type in (EventType.CALL_STARTED, EventType.CALL_FINISHED, EventType.STEP_STARTED)
+    ]
+    # a and b start together (both before either finishes); b, the faster, finishes first; only
+    # when a, the slower, has finished too does c start
+    assert sorted(calls[:4]) == sorted(
+        [("STEP_STARTED", s) for s in "ab"] + [("CALL_STARTED", s) for s in "ab"]
+    )
+    assert calls[4:] == [
+        ("CALL_FINISHED", "b"),
+        ("CALL_FINISHED", "a"),
+        ("STEP_STARTED", "c"),
+        ("CALL_STARTED", "c"),
+        ("CALL_FINISHED", "c"),
+    ]
     succeeded = max(harness.one(EventType.STEP_SUCCEEDED, s).seq for s in "ab")
     assert harness.one(EventType.STEP_STARTED, "c").seq > succeeded
     assert [run.steps[s].output for s in "abc"] == ["ra", "rb", "rc"]
@@ -366,6 +375,8 @@ async def test_a_policy_refusal_stops_the_run(harness: Harness) -> None:
     assert harness.events(EventType.CALL_STARTED, "b") == []
     assert run.steps["a"].status is StepStatus.SUCCEEDED
     assert harness.store.get_run(run.run_id).status == "stopped"
+    stopped = harness.one(EventType.RUN_STOPPED)  # the event says which step stopped it, and why
+    assert (stopped.step, stopped.data["reason"]) == ("b", "over budget")
 
 
 HANDLED = """

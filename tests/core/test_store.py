@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import socket
 import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -151,8 +153,9 @@ def test_events_appended_out_of_order_are_read_in_seq_order(store):
 def test_a_duplicate_seq_is_refused_and_the_first_event_kept(store):
     store.append(started("r"))
     store.append(ev("r", 2, EventType.STEP_STARTED, step="first"))
-    with pytest.raises(Exception):  # noqa: B017 - sqlite3.IntegrityError today
+    with pytest.raises(StoreError, match="already has an event 2") as info:
         store.append(ev("r", 2, EventType.STEP_STARTED, step="second"))
+    assert info.value.fix == "is another process driving this run?"
     assert [(e.seq, e.step) for e in store.events("r")] == [(1, None), (2, "first")]
 
 
@@ -705,3 +708,85 @@ def test_a_batch_is_written_whole_or_not_at_all(store):
     with pytest.raises(StoreError, match="events are append-only"):
         store.append_many([(e, e.data_json()) for e in clash])
     assert [(e.seq, e.step) for e in store.events("b")] == [(1, None), (2, "s"), (3, "t")]
+
+
+# --- leases, the inbox and run lookup, on both stores (found by mutation testing) ------------------
+
+
+def test_a_live_lease_of_another_process_is_not_taken_and_its_own_is_renewed(store) -> None:
+    store.append(started("r"))
+    me, other = f"{socket.gethostname()}:{os.getpid()}:me", f"{socket.gethostname()}:{os.getpid()}:other"
+    before = time.time()
+    mine = store.acquire_lease("r", other, ttl=60)
+    assert (
+        mine.owner == other and mine.expires is not None and before + 59 <= mine.expires <= time.time() + 61
+    )
+    # another live owner's lease stands: acquiring says who holds it, renewing says no
+    held = store.acquire_lease("r", me, ttl=60)
+    assert (held.owner, held.expires) == (other, mine.expires)
+    assert store.renew_lease("r", me, ttl=60) is False
+    assert store.lease("r").owner == other
+    # the owner renews: its lease runs on from now
+    assert store.renew_lease("r", other, ttl=120) is True
+    renewed = store.lease("r")
+    assert renewed.owner == other and renewed.expires is not None and renewed.expires >= before + 119
+    store.release_lease("r", me)  # not mine to give back
+    assert store.lease("r").owner == other
+    store.release_lease("r", other)
+    assert store.acquire_lease("r", me).owner == me
+
+
+def test_the_inbox_gives_back_what_was_posted_in_order_and_only_once(store) -> None:
+    store.append(started("r"))
+    store.post("r", "decision", {"step": "gate", "by": "ann"})
+    store.post("r", "cancel", {"by": "bob"})
+    taken = store.take("r")
+    assert [(m.kind, m.data) for m in taken] == [
+        ("decision", {"step": "gate", "by": "ann"}),
+        ("cancel", {"by": "bob"}),
+    ]
+    assert all(isinstance(m.at, datetime) and m.at.tzinfo is not None for m in taken)
+    assert store.take("r") == []
+    store.post("r", "cancel", {"by": "cy"})
+    assert [m.data for m in store.take("r")] == [{"by": "cy"}]
+
+
+def test_a_run_is_found_by_a_unique_prefix_and_an_unknown_one_lists_recent_runs(store) -> None:
+    store.append(started("20261126-aaa", workflow="alpha"))
+    store.append(started("20261126-bbb", at=T0 + timedelta(seconds=5), workflow="beta"))
+    assert store.get_run("20261126-a").run_id == "20261126-aaa"
+    assert store.get_run("latest").run_id == store.get_run("last").run_id == "20261126-bbb"
+    with pytest.raises(RunNotFound, match="matches more than one run"):
+        store.get_run("20261126-")
+    with pytest.raises(RunNotFound) as info:
+        store.get_run("nope")
+    assert info.value.fix is not None
+    assert info.value.fix.startswith(
+        "recent runs: 20261126-bbb (beta, running), 20261126-aaa (alpha, running); `podium runs` lists more"
+    )
+    # a prefix is taken literally: _ % and \\ in it are not patterns
+    store.append(started("x_1\\y", workflow="odd"))
+    store.append(started("xa1", workflow="odd"))
+    assert store.get_run("x_").run_id == "x_1\\y"
+    assert store.get_run("x_1\\").run_id == "x_1\\y"
+
+
+def test_open_store_without_a_path_opens_the_default_database(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("PODIUM_DB", str(tmp_path / "default.db"))
+    s = open_store()
+    try:
+        s.append(started("r"))
+    finally:
+        s.close()
+    assert (tmp_path / "default.db").exists()
+
+
+def test_a_lease_is_taken_again_by_its_owner_and_unknown_runs_have_none(store) -> None:
+    store.append(started("r"))
+    me = f"{socket.gethostname()}:{os.getpid()}:me"
+    store.acquire_lease("r", me, ttl=60)
+    again = store.acquire_lease("r", me, ttl=600)  # a resume by the same owner: the lease runs on
+    assert again.owner == me and again.expires is not None and again.expires >= time.time() + 590
+    assert (store.lease("nobody").owner, store.lease("nobody").expires) == (None, None)
+    with pytest.raises(RunNotFound, match="no run 'nobody'"):
+        store.acquire_lease("nobody", me)

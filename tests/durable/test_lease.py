@@ -117,7 +117,7 @@ def test_delete_and_gc_leave_a_run_a_live_process_drives_alone(ws: Workspace) ->
 # --- cancel -------------------------------------------------------------------------------------
 
 
-def test_cancel_stops_the_process_driving_the_run_within_seconds(ws: Workspace) -> None:
+def test_cancel_stops_the_process_driving_the_run_without_waiting_out_its_call(ws: Workspace) -> None:
     ws.write(SLEEPY_FLOW)
     proc = ws.spawn("run", "flow.yaml", "--json")
     wait_for(lambda: any(c["step"] == "long" for c in ws.calls()), what="the long call")
@@ -125,21 +125,19 @@ def test_cancel_stops_the_process_driving_the_run_within_seconds(ws: Workspace) 
     result = ws.podium("cancel", run_id, "--by", "frank")
     assert result.code == 0, result.out
     assert "cancel requested" in result.stdout
-    began = time.monotonic()
-    wait_for(lambda: ws.status(run_id) == "cancelled", timeout=10, interval=0.02, what="cancelled")
-    recorded = time.monotonic() - began
+    wait_for(lambda: ws.status(run_id) == "cancelled", timeout=20, interval=0.02, what="cancelled")
     try:
-        out, _ = proc.communicate(timeout=5)
+        out, _ = proc.communicate(timeout=60)
     except subprocess.TimeoutExpired:
         ws.kill(proc)
-        raise AssertionError(
-            f"the run was recorded cancelled after {recorded:.1f}s, but its process kept running"
-        ) from None
-    stopped = time.monotonic() - began
-    assert stopped < 5, f"the process took {stopped:.1f}s to stop"
+        raise AssertionError("the run was recorded cancelled, but its process kept running") from None
+    # the process ended without waiting out the long (30 s) call: that call never completed
+    assert ("long", None) not in ws.done()
+    assert [e["data"]["kind"] for e in ws.events(run_id) if e["type"] == "CallFailed"] == ["cancelled"]
     assert proc.returncode == 1
     assert json.loads(out)["status"] == "cancelled"
     shown = ws.state(run_id)
+    assert shown["steps"]["long"]["status"] == "cancelled"
     assert shown["steps"]["after"]["status"] == "cancelled"  # nothing of a cancelled run is left to happen
     assert ("after", None) not in ws.done()
     finished = [e for e in ws.events(run_id) if e["type"] == "RunFinished"]

@@ -173,11 +173,15 @@ def test_ctrl_c_cancels_cleanly_and_the_run_can_be_inspected(db: Path, tmp_path:
         [sys.executable, "-m", "podium", "run", str(flow)],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:  # wait until the slow call is in flight
+    deadline = time.monotonic() + 60
+    while True:  # wait until the slow call is in flight
         shown = podium("show", "latest", "--json", db=db)
         if shown.returncode == 0 and json.loads(shown.stdout)["steps"]["slow"]["calls"] == 1:
             break
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            out, err = proc.communicate()
+            raise AssertionError(f"the slow call was never seen in flight:\n{shown.stdout}{out}{err}")
         time.sleep(0.1)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=30)

@@ -193,11 +193,25 @@ async def test_scripted_latency_is_waited_and_reported(tmp_path):
     assert r.latency_ms == pytest.approx(150)
 
 
-async def test_scripted_latency_runs_calls_concurrently(tmp_path):
+async def test_scripted_latency_runs_calls_concurrently(tmp_path, monkeypatch):
+    # count the calls waiting out their latency at once (a wall-clock bound would break on a
+    # loaded machine): ten calls gathered together all wait side by side
+    real_sleep, waiting, most = asyncio.sleep, 0, 0
+
+    async def counted_sleep(delay: float, *args: Any) -> Any:
+        nonlocal waiting, most
+        waiting += 1
+        most = max(most, waiting)
+        try:
+            return await real_sleep(delay, *args)
+        finally:
+            waiting -= 1
+
+    monkeypatch.setattr(asyncio, "sleep", counted_sleep)
     p = provider(tmp_path, {"s": {"reply": "slow", "latency": 0.15}})
-    started = time.perf_counter()
-    await asyncio.gather(*(p.invoke(request()) for _ in range(10)))
-    assert time.perf_counter() - started < 0.6
+    replies = await asyncio.gather(*(p.invoke(request()) for _ in range(10)))
+    assert [r.text for r in replies] == ["slow"] * 10
+    assert most == 10
 
 
 async def test_no_function_mock_or_endpoint_is_an_invalid_request_with_a_fix(tmp_path):
