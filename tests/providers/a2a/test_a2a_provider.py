@@ -278,3 +278,12 @@ def test_sigv4_signs_each_request_for_agentcore(tmp_path: Path, monkeypatch: pyt
         assert result.status is RunStatus.SUCCEEDED
     assert seen and seen[0].startswith("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/")
     assert "/us-west-2/bedrock-agentcore/aws4_request" in seen[0] and "Signature=" in seen[0]
+
+
+def test_a_card_offering_only_transports_podium_cannot_speak_names_them(tmp_path: Path) -> None:
+    with agent_server(replying("x"), transports=("WEBSOCKET",)) as agent:
+        result = run(flow(tmp_path, agent.url), tmp_path / "runs.db")
+        error = result.steps["ask"].error
+        assert error is not None and error.kind == "invalid_request"
+        assert "offers only transports podium cannot speak (WEBSOCKET)" in error.message
+        assert "podium speaks grpc, jsonrpc, rest" in error.message
