@@ -25,14 +25,13 @@ from podium.core.lease import LEASE_SECONDS, Lease
 from podium.core.store.base import (
     IndexChange,
     Message,
-    RunRecord,
     finished_twice,
     index_change,
     is_postgres_url,
-    recent_runs_fix,
     seq_taken,
     seqs_taken,
 )
+from podium.core.store.index import SQLRunIndex
 from podium.core.store.migrations import ALREADY_FINISHED
 
 if TYPE_CHECKING:
@@ -127,21 +126,6 @@ def _psycopg() -> Any:
     return psycopg
 
 
-def _record(row: Sequence[Any]) -> RunRecord:
-    return RunRecord(
-        run_id=row[0],
-        workflow=row[1],
-        file=row[2],
-        file_hash=row[3],
-        status=row[4],
-        started_at=datetime.fromisoformat(row[5]),
-        updated_at=datetime.fromisoformat(row[6]),
-        finished_at=datetime.fromisoformat(row[7]) if row[7] else None,
-        size_bytes=int(row[8] or 0),
-        events=int(row[9] or 0),
-    )
-
-
 def _index_sql(change: IndexChange) -> tuple[str, tuple[Any, ...]]:
     at = change.updated_at.isoformat()
     finished = change.finished_at.isoformat() if change.finished_at else None
@@ -160,11 +144,7 @@ def _index_sql(change: IndexChange) -> tuple[str, tuple[Any, ...]]:
     )
 
 
-def _like_prefix(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
-class PostgresStore:
+class PostgresStore(SQLRunIndex):
     """Runs in PostgreSQL: one connection per store, autocommit, a transaction where a write is several.
 
     `path` is the URL without its password: what messages and `podium show` name as the store.
@@ -280,44 +260,9 @@ class PostgresStore:
         " (SELECT COUNT(*) FROM events e WHERE e.run_id=r.run_id)"
     )
 
-    def runs(self, *, limit: int | None = None, status: str | None = None) -> list[RunRecord]:
-        sql = f"SELECT {self._RUN_COLUMNS} FROM runs r"
-        args: list[Any] = []
-        if status:
-            sql += " WHERE r.status=%s"
-            args.append(status)
-        sql += " ORDER BY r.started_at DESC, r.run_id DESC"
-        if limit:
-            sql += " LIMIT %s"
-            args.append(limit)
+    def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[Sequence[Any]]:
         with self._lock:
-            return [_record(r) for r in self._db.execute(sql, args).fetchall()]
-
-    def get_run(self, run_id: str) -> RunRecord:
-        """A run by id, by a unique prefix of its id, or `latest`."""
-        with self._lock:
-            if run_id in ("latest", "last"):
-                rows = self._db.execute(
-                    f"SELECT {self._RUN_COLUMNS} FROM runs r"
-                    " ORDER BY r.started_at DESC, r.run_id DESC LIMIT 1"
-                ).fetchall()
-            else:
-                rows = self._db.execute(
-                    f"SELECT {self._RUN_COLUMNS} FROM runs r WHERE r.run_id=%s", (run_id,)
-                ).fetchall()
-                if not rows:
-                    rows = self._db.execute(
-                        f"SELECT {self._RUN_COLUMNS} FROM runs r WHERE r.run_id LIKE %s LIMIT 2",
-                        (_like_prefix(run_id),),
-                    ).fetchall()
-        if len(rows) == 1:
-            return _record(rows[0])
-        if len(rows) > 1:
-            raise RunNotFound(f"'{run_id}' matches more than one run", fix="give more of the run id")
-        raise RunNotFound(
-            f"no run '{run_id}' in {self.path}",
-            fix=recent_runs_fix(self.runs(limit=5), "check --db / PODIUM_DB"),
-        )
+            return list(self._db.execute(sql.replace("?", "%s"), tuple(args)).fetchall())
 
     # --- leases -------------------------------------------------------------------------------
 

@@ -26,12 +26,12 @@ from podium.core.store.base import (
     finished_twice,
     index_change,
     is_postgres_url,
-    recent_runs_fix,
     seq_taken,
     seqs_taken,
 )
 from podium.core.store.connection import DerivedTables, delete_run_rows, transaction
 from podium.core.store.faults import store_error
+from podium.core.store.index import SQLRunIndex, read_record
 from podium.core.store.migrations import (
     ALREADY_FINISHED,
     check_podium_file,
@@ -46,11 +46,6 @@ READS_NEED = 2
 _INSERT = "INSERT INTO events (run_id, seq, at, type, step, attempt, data) VALUES (?, ?, ?, ?, ?, ?, ?)"
 
 
-def _like_prefix(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return escaped + "%"
-
-
 def refused(events: Sequence[Event], exc: sqlite3.IntegrityError) -> StoreError:
     """Why the store refused to append `events`: a seq is taken, or their run already finished."""
     if ALREADY_FINISHED in str(exc):
@@ -60,25 +55,10 @@ def refused(events: Sequence[Event], exc: sqlite3.IntegrityError) -> StoreError:
 
 def _record(row: Sequence[Any]) -> RunRecord:
     try:
-        return _read_record(row)
+        return read_record(row)
     except (TypeError, ValueError):  # bytes changed under SQLite's checks: say damaged, as SQLite would
         unreadable = "database disk image is malformed: a line of the runs index is unreadable"
         raise sqlite3.DatabaseError(unreadable) from None
-
-
-def _read_record(row: Sequence[Any]) -> RunRecord:
-    return RunRecord(
-        run_id=row[0],
-        workflow=row[1],
-        file=row[2],
-        file_hash=row[3],
-        status=row[4],
-        started_at=datetime.fromisoformat(row[5]),
-        updated_at=datetime.fromisoformat(row[6]),
-        finished_at=datetime.fromisoformat(row[7]) if row[7] else None,
-        size_bytes=int(row[8] or 0) if len(row) > 8 else 0,
-        events=int(row[9] or 0) if len(row) > 9 else 0,
-    )
 
 
 def _index_sql(change: IndexChange) -> tuple[str, tuple[Any, ...]]:
@@ -100,7 +80,7 @@ def _index_sql(change: IndexChange) -> tuple[str, tuple[Any, ...]]:
     )
 
 
-class SQLiteStore:
+class SQLiteStore(SQLRunIndex):
     """The embedded default store: SQLite in WAL mode, one transaction per batch of events.
 
     WAL with ``synchronous=NORMAL`` keeps every committed event through a killed process (the
@@ -237,44 +217,12 @@ class SQLiteStore:
         " (SELECT COUNT(*) FROM events e WHERE e.run_id=r.run_id)"
     )
 
-    def runs(self, *, limit: int | None = None, status: str | None = None) -> list[RunRecord]:
-        sql = f"SELECT {self._RUN_COLUMNS} FROM runs r"
-        args: list[Any] = []
-        if status:
-            sql += " WHERE r.status=?"
-            args.append(status)
-        sql += " ORDER BY r.started_at DESC, r.run_id DESC"
-        if limit:
-            sql += " LIMIT ?"
-            args.append(limit)
+    def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[Sequence[Any]]:
         with self._lock:
-            return [_record(r) for r in self._db.execute(sql, args).fetchall()]
+            return list(self._db.execute(sql, tuple(args)).fetchall())
 
-    def get_run(self, run_id: str) -> RunRecord:
-        """A run by id, by a unique prefix of its id, or `latest`."""
-        with self._lock:
-            if run_id in ("latest", "last"):
-                rows = self._db.execute(
-                    f"SELECT {self._RUN_COLUMNS} FROM runs r"
-                    " ORDER BY r.started_at DESC, r.run_id DESC LIMIT 1"
-                ).fetchall()
-            else:
-                rows = self._db.execute(
-                    f"SELECT {self._RUN_COLUMNS} FROM runs r WHERE r.run_id=?", (run_id,)
-                ).fetchall()
-                if not rows:
-                    rows = self._db.execute(
-                        f"SELECT {self._RUN_COLUMNS} FROM runs r WHERE r.run_id LIKE ? ESCAPE '\\' LIMIT 2",
-                        (_like_prefix(run_id),),
-                    ).fetchall()
-        if len(rows) == 1:
-            return _record(rows[0])
-        if len(rows) > 1:
-            raise RunNotFound(f"'{run_id}' matches more than one run", fix="give more of the run id")
-        raise RunNotFound(
-            f"no run '{run_id}' in {self.path}",
-            fix=recent_runs_fix(self.runs(limit=5), "check --db / PODIUM_DB"),
-        )
+    def _record(self, row: Sequence[Any]) -> RunRecord:
+        return _record(row)
 
     def last_seq(self, run_id: str) -> int:
         with self._lock:
