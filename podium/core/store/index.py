@@ -1,17 +1,23 @@
-"""The runs index as SQL: listing runs and finding one by id, prefix or `latest`, for the SQL stores.
+"""The runs table and the inbox as SQL, for the SQL stores: listing runs, finding one by id, prefix
+or `latest`, renewing and releasing a lease, posting a message.
 
-SQLite's and PostgreSQL's stores share these queries; each gives its own `_RUN_COLUMNS` (a run's
-size is measured in each database's own words), runs a query with `_rows` (placeholders written
-`?`), and reads a row with `_record`.
+SQLite's and PostgreSQL's stores share these statements; each gives its own `_RUN_COLUMNS` (a run's
+size is measured in each database's own words), runs a query with `_rows` and a write with `_write`
+(placeholders written `?`), and reads a row with `_record`. Taking a lease and the inbox's `take`
+stay each store's own: they lock differently.
 """
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
 from podium.core.errors import RunNotFound
+from podium.core.events import utcnow
+from podium.core.lease import LEASE_SECONDS, Lease
 from podium.core.store.base import RunRecord, recent_runs_fix
 
 LATEST = ("latest", "last")
@@ -39,7 +45,7 @@ def read_record(row: Sequence[Any]) -> RunRecord:
 
 
 class SQLRunIndex:
-    """`runs` and `get_run` for a store whose runs index is a SQL table named `runs`."""
+    """The runs index, leases and inbox of a store whose tables are SQL (`runs`, `inbox`)."""
 
     _RUN_COLUMNS: ClassVar[str]
     path: Any
@@ -48,8 +54,28 @@ class SQLRunIndex:
         """The rows of one query (placeholders `?`), under the store's lock."""
         raise NotImplementedError
 
+    def _write(self, sql: str, args: Sequence[Any] = ()) -> int:
+        """Run one statement (placeholders `?`), under the store's lock; the rows it changed."""
+        raise NotImplementedError
+
     def _record(self, row: Sequence[Any]) -> RunRecord:
         return read_record(row)
+
+    def lease(self, run_id: str) -> Lease:
+        rows = self._rows("SELECT lease_owner, lease_expires FROM runs WHERE run_id=?", (run_id,))
+        return Lease(rows[0][0], rows[0][1]) if rows else Lease(None, None)
+
+    def renew_lease(self, run_id: str, owner: str, ttl: float = LEASE_SECONDS) -> bool:
+        sql = "UPDATE runs SET lease_expires=? WHERE run_id=? AND lease_owner=?"
+        return self._write(sql, (time.time() + ttl, run_id, owner)) == 1
+
+    def release_lease(self, run_id: str, owner: str) -> None:
+        sql = "UPDATE runs SET lease_owner=NULL, lease_expires=NULL WHERE run_id=? AND lease_owner=?"
+        self._write(sql, (run_id, owner))
+
+    def post(self, run_id: str, kind: str, data: dict[str, Any]) -> None:
+        sql = "INSERT INTO inbox (run_id, at, kind, data) VALUES (?, ?, ?, ?)"
+        self._write(sql, (run_id, utcnow().isoformat(), kind, json.dumps(data)))
 
     def runs(self, *, limit: int | None = None, status: str | None = None) -> list[RunRecord]:
         sql = f"SELECT {self._RUN_COLUMNS} FROM runs r"

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from podium.core.errors import ExtraMissing, RunNotFound, StoreError
-from podium.core.events import Event, EventType, utcnow
+from podium.core.events import Event, EventType
 from podium.core.lease import LEASE_SECONDS, Lease
 from podium.core.store.base import (
     IndexChange,
@@ -264,14 +264,11 @@ class PostgresStore(SQLRunIndex):
         with self._lock:
             return list(self._db.execute(sql.replace("?", "%s"), tuple(args)).fetchall())
 
-    # --- leases -------------------------------------------------------------------------------
-
-    def lease(self, run_id: str) -> Lease:
+    def _write(self, sql: str, args: Sequence[Any] = ()) -> int:
         with self._lock:
-            row = self._db.execute(
-                "SELECT lease_owner, lease_expires FROM runs WHERE run_id=%s", (run_id,)
-            ).fetchone()
-        return Lease(row[0], row[1]) if row else Lease(None, None)
+            return int(self._db.execute(sql.replace("?", "%s"), tuple(args)).rowcount)
+
+    # --- leases -------------------------------------------------------------------------------
 
     def acquire_lease(self, run_id: str, owner: str, ttl: float = LEASE_SECONDS) -> Lease:
         """Take the run's lease if it is free, stale or ours; return whichever lease holds after.
@@ -293,30 +290,6 @@ class PostgresStore(SQLRunIndex):
                 "UPDATE runs SET lease_owner=%s, lease_expires=%s WHERE run_id=%s", (owner, expires, run_id)
             )
             return Lease(owner, expires)
-
-    def renew_lease(self, run_id: str, owner: str, ttl: float = LEASE_SECONDS) -> bool:
-        with self._lock:
-            cursor = self._db.execute(
-                "UPDATE runs SET lease_expires=%s WHERE run_id=%s AND lease_owner=%s",
-                (time.time() + ttl, run_id, owner),
-            )
-        return cursor.rowcount == 1
-
-    def release_lease(self, run_id: str, owner: str) -> None:
-        with self._lock:
-            self._db.execute(
-                "UPDATE runs SET lease_owner=NULL, lease_expires=NULL WHERE run_id=%s AND lease_owner=%s",
-                (run_id, owner),
-            )
-
-    # --- the inbox ----------------------------------------------------------------------------
-
-    def post(self, run_id: str, kind: str, data: dict[str, Any]) -> None:
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO inbox (run_id, at, kind, data) VALUES (%s, %s, %s, %s)",
-                (run_id, utcnow().isoformat(), kind, json.dumps(data)),
-            )
 
     def take(self, run_id: str) -> list[Message]:
         """The run's waiting messages, oldest first, removed from the inbox as they are taken."""

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 from podium.core.errors import RunNotFound, StoreError
-from podium.core.events import Event, EventType, utcnow
+from podium.core.events import Event, EventType
 from podium.core.lease import LEASE_SECONDS, Lease
 from podium.core.store.base import (
     IndexChange,
@@ -221,6 +221,10 @@ class SQLiteStore(SQLRunIndex):
         with self._lock:
             return list(self._db.execute(sql, tuple(args)).fetchall())
 
+    def _write(self, sql: str, args: Sequence[Any] = ()) -> int:
+        with self._lock:
+            return int(self._db.execute(sql, tuple(args)).rowcount)
+
     def _record(self, row: Sequence[Any]) -> RunRecord:
         return _record(row)
 
@@ -228,13 +232,6 @@ class SQLiteStore(SQLRunIndex):
         with self._lock:
             row = self._db.execute("SELECT MAX(seq) FROM events WHERE run_id=?", (run_id,)).fetchone()
         return int(row[0] or 0)
-
-    def lease(self, run_id: str) -> Lease:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT lease_owner, lease_expires FROM runs WHERE run_id=?", (run_id,)
-            ).fetchone()
-        return Lease(row[0], row[1]) if row else Lease(None, None)
 
     def acquire_lease(self, run_id: str, owner: str, ttl: float = LEASE_SECONDS) -> Lease:
         """Take the run's lease if it is free, stale or ours; return whichever lease holds after."""
@@ -253,28 +250,6 @@ class SQLiteStore(SQLRunIndex):
                 (owner, expires, run_id),
             )
             return Lease(owner, expires)
-
-    def renew_lease(self, run_id: str, owner: str, ttl: float = LEASE_SECONDS) -> bool:
-        with self._lock:
-            cursor = self._db.execute(
-                "UPDATE runs SET lease_expires=? WHERE run_id=? AND lease_owner=?",
-                (time.time() + ttl, run_id, owner),
-            )
-        return cursor.rowcount == 1
-
-    def release_lease(self, run_id: str, owner: str) -> None:
-        with self._lock:
-            self._db.execute(
-                "UPDATE runs SET lease_owner=NULL, lease_expires=NULL WHERE run_id=? AND lease_owner=?",
-                (run_id, owner),
-            )
-
-    def post(self, run_id: str, kind: str, data: dict[str, Any]) -> None:
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO inbox (run_id, at, kind, data) VALUES (?, ?, ?, ?)",
-                (run_id, utcnow().isoformat(), kind, json.dumps(data)),
-            )
 
     def take(self, run_id: str) -> list[Message]:
         """The run's waiting messages, oldest first, removed from the inbox as they are taken."""
