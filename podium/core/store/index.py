@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 from podium.core.errors import RunNotFound
 from podium.core.events import utcnow
 from podium.core.lease import LEASE_SECONDS, Lease
-from podium.core.store.base import RunRecord, recent_runs_fix
+from podium.core.store.base import IndexChange, RunRecord, recent_runs_fix
 
 LATEST = ("latest", "last")
 
@@ -41,6 +41,26 @@ def read_record(row: Sequence[Any]) -> RunRecord:
         finished_at=datetime.fromisoformat(row[7]) if row[7] else None,
         size_bytes=int(row[8] or 0) if len(row) > 8 else 0,
         events=int(row[9] or 0) if len(row) > 9 else 0,
+    )
+
+
+def index_sql(change: IndexChange) -> tuple[str, tuple[Any, ...]]:
+    """An index change as SQL (`?` placeholders): a RunStarted adds the run's line (or reopens it),
+    others update it."""
+    at = change.updated_at.isoformat()
+    finished = change.finished_at.isoformat() if change.finished_at else None
+    if change.new is not None:
+        new = change.new
+        return (
+            "INSERT INTO runs (run_id, workflow, file, file_hash, status, started_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT(run_id) DO UPDATE SET status=excluded.status, updated_at=excluded.updated_at,"
+            " finished_at=NULL",
+            (new.run_id, new.workflow, new.file, new.file_hash, new.status, at, at),
+        )
+    return (
+        "UPDATE runs SET status=?, updated_at=?, finished_at=? WHERE run_id=?",
+        (change.status, at, finished, change.run_id),
     )
 
 

@@ -23,7 +23,6 @@ from podium.core.errors import ExtraMissing, RunNotFound, StoreError
 from podium.core.events import Event, EventType
 from podium.core.lease import LEASE_SECONDS, Lease
 from podium.core.store.base import (
-    IndexChange,
     Message,
     finished_twice,
     index_change,
@@ -31,7 +30,7 @@ from podium.core.store.base import (
     seq_taken,
     seqs_taken,
 )
-from podium.core.store.index import SQLRunIndex
+from podium.core.store.index import SQLRunIndex, index_sql
 from podium.core.store.migrations import ALREADY_FINISHED
 
 if TYPE_CHECKING:
@@ -126,24 +125,6 @@ def _psycopg() -> Any:
     return psycopg
 
 
-def _index_sql(change: IndexChange) -> tuple[str, tuple[Any, ...]]:
-    at = change.updated_at.isoformat()
-    finished = change.finished_at.isoformat() if change.finished_at else None
-    if change.new is not None:
-        new = change.new
-        return (
-            "INSERT INTO runs (run_id, workflow, file, file_hash, status, started_at, updated_at)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s)"
-            " ON CONFLICT (run_id) DO UPDATE SET status=excluded.status, updated_at=excluded.updated_at,"
-            " finished_at=NULL",
-            (new.run_id, new.workflow, new.file, new.file_hash, new.status, at, at),
-        )
-    return (
-        "UPDATE runs SET status=%s, updated_at=%s, finished_at=%s WHERE run_id=%s",
-        (change.status, at, finished, change.run_id),
-    )
-
-
 class PostgresStore(SQLRunIndex):
     """Runs in PostgreSQL: one connection per store, autocommit, a transaction where a write is several.
 
@@ -222,7 +203,8 @@ class PostgresStore(SQLRunIndex):
                     with self._db.cursor() as cursor:
                         cursor.executemany(_INSERT, rows)
                     for change in changes:
-                        self._db.execute(*_index_sql(change))
+                        sql, args = index_sql(change)
+                        self._db.execute(sql.replace("?", "%s"), args)
         except psycopg.errors.UniqueViolation:
             events = [e for e, _ in batch]
             raise (seq_taken(events[0]) if len(events) == 1 else seqs_taken(events)) from None

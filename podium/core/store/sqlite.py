@@ -18,7 +18,6 @@ from podium.core.errors import RunNotFound, StoreError
 from podium.core.events import Event, EventType
 from podium.core.lease import LEASE_SECONDS, Lease
 from podium.core.store.base import (
-    IndexChange,
     Message,
     RunRecord,
     default_db,
@@ -31,7 +30,7 @@ from podium.core.store.base import (
 )
 from podium.core.store.connection import DerivedTables, delete_run_rows, transaction
 from podium.core.store.faults import store_error
-from podium.core.store.index import SQLRunIndex, read_record
+from podium.core.store.index import SQLRunIndex, index_sql, read_record
 from podium.core.store.migrations import (
     ALREADY_FINISHED,
     check_podium_file,
@@ -59,25 +58,6 @@ def _record(row: Sequence[Any]) -> RunRecord:
     except (TypeError, ValueError):  # bytes changed under SQLite's checks: say damaged, as SQLite would
         unreadable = "database disk image is malformed: a line of the runs index is unreadable"
         raise sqlite3.DatabaseError(unreadable) from None
-
-
-def _index_sql(change: IndexChange) -> tuple[str, tuple[Any, ...]]:
-    """An index change as SQL: a RunStarted adds the run's line (or reopens it), others update it."""
-    at = change.updated_at.isoformat()
-    finished = change.finished_at.isoformat() if change.finished_at else None
-    if change.new is not None:
-        new = change.new
-        return (
-            "INSERT INTO runs (run_id, workflow, file, file_hash, status, started_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT(run_id) DO UPDATE SET status=excluded.status, updated_at=excluded.updated_at,"
-            " finished_at=NULL",
-            (new.run_id, new.workflow, new.file, new.file_hash, new.status, at, at),
-        )
-    return (
-        "UPDATE runs SET status=?, updated_at=?, finished_at=? WHERE run_id=?",
-        (change.status, at, finished, change.run_id),
-    )
 
 
 class SQLiteStore(SQLRunIndex):
@@ -179,7 +159,7 @@ class SQLiteStore(SQLRunIndex):
             with self._transaction() as db:
                 db.executemany(_INSERT, rows)
                 for change in changes:
-                    db.execute(*_index_sql(change))
+                    db.execute(*index_sql(change))
         except sqlite3.IntegrityError as exc:
             raise refused([e for e, _ in batch], exc) from None
 
