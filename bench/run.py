@@ -713,11 +713,13 @@ WHAT = """\
 - **podium always writes events**: per step StepStarted, CallStarted, CallFinished and StepSucceeded
   ({podium_events} events for {steps} steps, with RunStarted/RunFinished), each JSON-encoded and passed
   to the `podium_event` hook (the built-in cost ledger reads it) before the run goes on; the step's
-  output is stored once, in CallFinished. With `MemoryStore` (1, 2, 5) the events are kept, decoded,
-  in a list for the run's life; with `SQLiteStore` (3, 4) each is one committed transaction (WAL,
-  `synchronous=NORMAL` by default: survives a killed process, not a power cut), durable before the
-  next thing happens, and at the run's end the cost plugin writes its ledger rows into the same
-  database (counted in 3's bytes). A run's result is a fold over its events.
+  output is stored once, in CallFinished. With `MemoryStore` (1, 2, 5) the events are kept as their
+  JSON text for the run's life; with `SQLiteStore` (3, 4) the events of one loop turn are one
+  committed transaction (WAL, `synchronous=NORMAL` by default: survives a killed process, not a
+  power cut), durable before anything acts on them (a chain commits about three a step: CallStarted
+  before the call, CallFinished before its step's success, StepSucceeded before the next step), and
+  at the run's end the cost plugin writes its ledger rows into the same database (counted in 3's
+  bytes). A run's result is a fold over its events.
 - **LangGraph, no checkpointer** (1, 2, 5): channel updates per superstep, nothing saved; the state is
   one channel each node overwrites (`last`), its cheapest. **InMemorySaver** (1c): every superstep's
   checkpoint and every task's writes kept in memory. **SQLite** (3, 4): `AsyncSqliteSaver` (aiosqlite;
