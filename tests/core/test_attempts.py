@@ -7,6 +7,7 @@ and only ever order events, never a timed assertion.
 
 from __future__ import annotations
 
+import random
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -169,6 +170,9 @@ async def test_jittered_backoff_stays_within_half_and_full_delay(harness: Harnes
         full = 2 * 3**n
         assert full / 2 <= slept <= full
     assert len(set(harness.clock.sleeps)) == 3  # jittered, yet still growing per retry
+    # each delay is the full one scaled by a uniform draw from [0.5, 1): the harness's rng is seeded
+    draws = random.Random(0)
+    assert harness.clock.sleeps == [2 * 3**n * (0.5 + draws.random() / 2) for n in range(3)]
 
 
 async def test_retry_after_is_honoured_even_past_max_backoff(harness: Harness) -> None:
