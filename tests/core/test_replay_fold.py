@@ -62,6 +62,11 @@ SHOWN = log(
     ev(T.TOOL_CALLED, "tools", 1, item=1, index=0, tool="look", result="x"),
     ev(T.TOOL_CALLED, "tools", 1, item=1, index=1, tool="look", result="y"),
     ev(T.TOOL_CALLED, "tools", 1, item=0, tool="find", result="z"),  # (no index: the first)
+    ev(T.BUDGET_WARNING, None, spent=1.0),  # a run's event with no step: the fold goes on past it
+    ev(T.CALL_STARTED, "tools", 1, provider="p1", item=0),
+    ev(T.CALL_FAILED, "tools", 1, provider="p1", item=0, kind="throttled", message="slow down"),
+    ev(T.STEP_STARTED, "late", agent="w", items=None),  # a step the RunStarted did not list
+    ev(T.STEP_SUCCEEDED, "old", output="x", rejected=True),  # an older log's flag
 )
 
 
@@ -84,7 +89,10 @@ def test_show_reads_every_field_of_each_step_from_its_events() -> None:
     skip = run.steps["skip"]
     assert (skip.status, skip.reason, skip.finished_at) == (StepStatus.SKIPPED, "when was false", at(12))
     tools = run.steps["tools"]
-    assert (tools.status, tools.items, tools.tool_calls, tools.calls) == (StepStatus.RUNNING, 2, 3, 1)
+    assert (tools.status, tools.items, tools.tool_calls, tools.calls) == (StepStatus.RUNNING, 2, 3, 2)
+    assert (tools.provider, tools.failed_calls) == ("p1", 1)
+    assert (run.steps["late"].id, run.steps["late"].status) == ("late", StepStatus.RUNNING)
+    assert run.steps["old"].status is StepStatus.REJECTED
     never = run.steps["never"]
     assert (never.status, never.attempts, never.calls, never.tool_calls) == (StepStatus.PENDING, 0, 0, 0)
     assert never.started_at is None and never.finished_at is None
@@ -95,7 +103,9 @@ def test_a_resume_is_handed_each_tool_call_by_step_item_and_position() -> None:
     assert sorted(calls) == [("tools", 0, 0), ("tools", 1, 0), ("tools", 1, 1)]
     assert calls[("tools", 1, 1)] == {"item": 1, "index": 1, "tool": "look", "result": "y"}
     assert calls[("tools", 0, 0)]["tool"] == "find"
-    assert progress(SHOWN).attempts == {("a", None): 2, ("tools", 1): 1}
+    assert progress(SHOWN).attempts == {("a", None): 2, ("tools", 1): 1, ("tools", 0): 1}
+    assert progress(SHOWN).inflight == {("tools", 1): 1}  # item 0's call failed: nothing to re-issue
+    assert progress(SHOWN).views["old"] == {"output": "x", "status": "rejected", "rejected": True}
     assert progress(SHOWN).failed == {"rej": SHOWN[8].data, "stop": SHOWN[10].data}
 
 
@@ -196,3 +206,13 @@ def test_a_resumed_runs_history_is_its_own_events_up_to_the_resume() -> None:
     assert len(history) == 2
     assert list(history) == events[:2]
     assert history[1] == events[1] and list(history[0:1]) == events[:1]
+
+
+def test_a_call_that_stopped_for_a_tools_approval_leaves_no_reply_to_reuse() -> None:
+    events = log(
+        ev(T.RUN_STARTED, workflow="wf", steps=["a"]),
+        ev(T.CALL_STARTED, "a", 1, provider="p", item=None),
+        ev(T.CALL_FINISHED, "a", 1, provider="p", item=None, reply=None, waiting={"tool": "rm"}),
+    )
+    prog = progress(events)
+    assert prog.replies == {} and prog.inflight == {}
