@@ -7,10 +7,12 @@ and only ever order events, never a timed assertion.
 
 from __future__ import annotations
 
+import random
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from podium.core.calls import AgentResponse, Usage
 from podium.core.errors import TransientError
 from podium.core.events import EventType, RunStatus, StepStatus
 
@@ -169,6 +171,9 @@ async def test_jittered_backoff_stays_within_half_and_full_delay(harness: Harnes
         full = 2 * 3**n
         assert full / 2 <= slept <= full
     assert len(set(harness.clock.sleeps)) == 3  # jittered, yet still growing per retry
+    # each delay is the full one scaled by a uniform draw from [0.5, 1): the harness's rng is seeded
+    draws = random.Random(0)
+    assert harness.clock.sleeps == [2 * 3**n * (0.5 + draws.random() / 2) for n in range(3)]
 
 
 async def test_retry_after_is_honoured_even_past_max_backoff(harness: Harness) -> None:
@@ -328,6 +333,8 @@ async def test_exhausted_retries_fall_back_to_the_next_provider_without_waiting(
     assert [(e.data["provider"], e.data["kind"]) for e in failed] == [("fake", "transient")] * 2
     assert [e.data["retryable"] for e in failed] == [True, True]
     assert [e.data["delay"] for e in failed] == [1, None]  # no wait before switching provider
+    assert [e.data["then"] for e in failed] == ["retry", "fallback:local"]  # what the live view shows
+    assert [e.attempt for e in failed] == [1, 2]
     assert harness.clock.sleeps == [1]
     assert harness.one(EventType.STEP_SUCCEEDED, "s").data["provider"] == "local"
 
@@ -408,6 +415,8 @@ async def test_an_invalid_output_is_repaired_once_with_the_validation_error(
     assert failed.data["kind"] == "output_invalid"
     assert why in failed.data["message"]
     assert failed.data["delay"] is None
+    assert (failed.attempt, failed.data["provider"], failed.data["item"]) == (1, "fake", None)
+    assert (failed.data["retryable"], failed.data["then"]) == (True, "repair")
     assert harness.clock.sleeps == []  # the repair retry does not back off
     first, second = fake.requests[0], fake.requests[1]
     assert first.step == second.step == "s"
@@ -429,6 +438,9 @@ async def test_twice_invalid_output_fails_the_step_and_never_reaches_dependants(
     run = await harness.run(SCHEMA_STEP)
     assert run.status is RunStatus.FAILED
     assert len(fake.requests) == 2  # one try and one repair, not retried further
+    failed = harness.events(EventType.CALL_FAILED, "s")
+    assert [(e.data["retryable"], e.data["then"]) for e in failed] == [(True, "repair"), (False, "fail")]
+    assert run.steps["s"].error.provider == "fake"
     assert run.steps["s"].status is StepStatus.FAILED
     assert run.steps["s"].output is None
     assert run.steps["s"].error is not None
@@ -512,3 +524,54 @@ async def test_idempotency_keys_and_session_ids_are_stable_per_run_and_step(
     again, _ = await once()
     assert [r.idempotency_key for r in again] == [r.idempotency_key for r in requests]
     assert [r.session_id for r in again] == [r.session_id for r in requests]
+
+
+async def test_a_calls_events_carry_what_the_provider_said_about_it(harness: Harness) -> None:
+    bound = {"kind": "model", "id": "m-9", "via": "binding"}
+    harness.provider(
+        AgentResponse(
+            text="done", model="m-9", latency_ms=12.5, response_id="resp-1", session_id="sess-1",
+            native={"stop": "end"}, bound_to=bound, usage=Usage(input_tokens=3, output_tokens=2),
+        )
+    )  # fmt: skip
+    run = await harness.run(
+        """
+        name: said
+        defaults: {provider: fake}
+        agents: {w: {model: asked-model}}
+        steps:
+          s: {agent: w, prompt: hi}
+        """
+    )
+    assert run.status is RunStatus.SUCCEEDED
+    started = harness.one(EventType.CALL_STARTED, "s")
+    assert started.data["agent"] == "w" and started.data["prompt"] == "hi"
+    finished = harness.one(EventType.CALL_FINISHED, "s")
+    assert finished.attempt == 1
+    assert {k: finished.data[k] for k in ("provider", "model", "item", "latency_ms", "response_id")} == {
+        "provider": "fake", "model": "m-9", "item": None, "latency_ms": 12.5, "response_id": "resp-1",
+    }  # fmt: skip
+    assert (finished.data["session_id"], finished.data["native"]) == ("sess-1", {"stop": "end"})
+    assert finished.data["bound_to"] == bound and run.steps["s"].bound_to == bound
+    assert (finished.data["usage"]["input_tokens"], finished.data["reply"]) == (3, "done")
+
+
+async def test_a_call_the_provider_says_nothing_about_is_recorded_with_what_was_asked(
+    harness: Harness,
+) -> None:
+    harness.provider(AgentResponse(text="done"))
+    run = await harness.run(
+        """
+        name: quiet
+        defaults: {provider: fake}
+        agents: {w: {model: asked-model}}
+        steps:
+          s: {agent: w, prompt: hi}
+        """
+    )
+    assert run.status is RunStatus.SUCCEEDED
+    finished = harness.one(EventType.CALL_FINISHED, "s")
+    assert finished.data["session_id"] == f"{harness.run_id}-s"
+    assert finished.data["model"] == harness.one(EventType.CALL_STARTED, "s").data["model"]
+    assert finished.data["native"] is None and "bound_to" not in finished.data
+    assert finished.data["latency_ms"] == 0  # the fake clock did not move

@@ -451,7 +451,12 @@ async def test_cancelling_the_run_records_it_as_cancelled(harness: Harness) -> N
     events = harness.events()
     assert events[-1].type is EventType.RUN_FINISHED
     assert events[-1].data["status"] == "cancelled"
-    assert harness.one(EventType.CALL_FAILED, "s").data["kind"] == "cancelled"
+    failed = harness.one(EventType.CALL_FAILED, "s")
+    assert failed.attempt == 1
+    assert failed.data == {
+        "provider": "local", "item": None, "kind": "cancelled", "message": "the run was cancelled",
+        "retryable": True, "delay": None, "then": "cancel",
+    }  # fmt: skip
     assert harness.events(EventType.CALL_FINISHED) == []
     assert harness.events(step="t") == []
     assert fold(events, wf.steps).status is RunStatus.CANCELLED
