@@ -129,10 +129,10 @@ def _configured_run(
 
 def load(path: str | Path, *, plugins: PluginsLike = None) -> Workflow:
     """Read and check a workflow file; raises `WorkflowError` listing every problem, located."""
+    from podium.config.resolve import provider_models
+
     registry = Plugins.of(plugins).providers
-    configs = {name: registry.get(name).Config for name in registry.names()}
-    bindings = {n: b for n in registry.names() if (b := getattr(registry.get(n), "Binding", None))}
-    return _load_file(path, providers=registry.names(), provider_configs=configs, provider_bindings=bindings)
+    return _load_file(path, providers=registry.names(), **provider_models(registry))
 
 
 async def arun(

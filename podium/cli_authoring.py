@@ -25,11 +25,10 @@ TEMPLATES = ("minimal", "research", "triage")  # podium.authoring.scaffold.START
 def workflow_schema(plugins: Plugins) -> dict[str, Any]:
     """The workflow JSON Schema for the providers installed (their settings and bindings)."""
     from podium.authoring.schema import workflow_schema as build
+    from podium.config.resolve import provider_models
 
-    registry = plugins.providers
-    configs = {name: registry.get(name).Config for name in registry.names()}
-    bindings = {name: getattr(registry.get(name), "Binding", None) for name in registry.names()}
-    return build(configs, bindings)
+    models = provider_models(plugins.providers)
+    return build(models["provider_configs"], models["provider_bindings"])
 
 
 def register(cli: click.Group, plugins: Callable[[], Plugins]) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 from click.shell_completion import CompletionItem
 
 from podium.core.store.base import default_db_path
+from podium.core.store.index import like_prefix
 
 SHELLS = ("bash", "zsh", "fish")
 MOST = 50  # runs offered at once: newest first
@@ -45,7 +46,7 @@ def run_ids(ctx: Any, param: Any, incomplete: str) -> list[CompletionItem]:
         rows = conn.execute(
             "SELECT run_id, workflow, status FROM runs WHERE run_id LIKE ? ESCAPE '\\'"
             " ORDER BY started_at DESC, rowid DESC LIMIT ?",
-            (_like(incomplete), MOST),
+            (like_prefix(incomplete), MOST),
         ).fetchall()
         return [CompletionItem(r, help=f"{w} · {s}") for r, w, s in rows]
     return []
@@ -73,7 +74,7 @@ def _steps(ctx: Any, incomplete: str, *, waiting_only: bool) -> list[CompletionI
         full = conn.execute(
             "SELECT run_id FROM runs WHERE run_id = ? OR run_id LIKE ? ESCAPE '\\'"
             " ORDER BY run_id = ? DESC LIMIT 2",
-            (run_id, _like(run_id), run_id),
+            (run_id, like_prefix(run_id), run_id),
         ).fetchall()
         if len(full) != 1 and (not full or full[0][0] != run_id):
             return []  # no such run, or a prefix naming several
@@ -94,7 +95,3 @@ def _steps(ctx: Any, incomplete: str, *, waiting_only: bool) -> list[CompletionI
         for step, wait in waiting.items()
         if step.startswith(incomplete) and (wait or not waiting_only)
     ]
-
-
-def _like(prefix: str) -> str:
-    return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
