@@ -1,11 +1,12 @@
 """An agent's ``tools:`` as a Bedrock action group: function schemas, run by podium (RETURN_CONTROL).
 
-`podium deploy` gives each managed agent with tools one action group, ``tools``, whose functions
-are the agent's tools (parameters and description read from the python signature and docstring)
-and whose executor is ``customControl: RETURN_CONTROL``: the agent asks podium to run a function,
-and podium's tool loop (agents.py) runs it and sends back the result. An agent whose tools were
-removed loses the group. Bedrock's function parameters are typed ``string``, ``number``,
-``integer``, ``boolean`` or ``array``: an object parameter travels as JSON text (a string).
+`podium deploy` gives each managed agent with tools its action groups: ``tools`` for a tool named
+plainly, ``clock`` for one named ``clock.get_time``. Their functions are the agent's tools
+(parameters and description read from the python signature and docstring) and their executor is
+``customControl: RETURN_CONTROL``: the agent asks podium to run a function, and podium's tool
+loop (agents.py) runs it and sends back the result. A group no tool names any more is removed.
+Bedrock's function parameters are typed ``string``, ``number``, ``integer``, ``boolean`` or
+``array``: an object parameter travels as JSON text (a string).
 """
 
 from __future__ import annotations
@@ -25,11 +26,13 @@ GROUP = "tools"  # the action group podium's tools live in (the emulator's defau
 _TYPES = {"string", "number", "integer", "boolean", "array"}
 
 
-def functions(agent_name: str, agent: Agent, base_dir: Path) -> list[dict[str, Any]]:
-    """The agent's tools as a functionSchema's functions; a tool that cannot be loaded is bad input."""
+def groups(agent_name: str, agent: Agent, base_dir: Path) -> dict[str, list[dict[str, Any]]]:
+    """The agent's tools as action groups' functions, by group: a tool named ``group.function`` is in
+    that group, any other in ``tools``. A tool that cannot be loaded is bad input."""
     cache = FunctionCache(base_dir)
-    out = []
+    out: dict[str, list[dict[str, Any]]] = {}
     for name, tool in agent.tools.items():
+        group, _, function = name.rpartition(".")
         try:
             fn = cache.load(tool.function)
         except Exception as exc:
@@ -45,14 +48,14 @@ def functions(agent_name: str, agent: Agent, base_dir: Path) -> list[dict[str, A
             kind = pschema.get("type")
             parameters[pname] = {
                 "type": kind if kind in _TYPES else "string",
-                "description": f"the {pname} of {name}",
+                "description": f"the {pname} of {function}",
                 "required": pname in required,
             }
-        entry: dict[str, Any] = {"name": name, "parameters": parameters}
+        entry: dict[str, Any] = {"name": function, "parameters": parameters}
         said = description(fn)
         if said:
             entry["description"] = said[:1200]
-        out.append(entry)
+        out.setdefault(group or GROUP, []).append(entry)
     return out
 
 
@@ -64,46 +67,48 @@ def _same(group: Mapping[str, Any], wanted: list[dict[str, Any]]) -> bool:
     )
 
 
-def _current(control: Any, agent_id: str) -> dict[str, Any] | None:
-    """The draft's ``tools`` action group, in full, or None."""
+def _current(control: Any, agent_id: str) -> dict[str, dict[str, Any]]:
+    """The draft's action groups, in full, by name."""
     pages = control.get_paginator("list_agent_action_groups").paginate(agentId=agent_id, agentVersion="DRAFT")
-    for page in pages:
-        for summary in page.get("actionGroupSummaries") or []:
-            if summary.get("actionGroupName") == GROUP:
-                return dict(
-                    control.get_agent_action_group(
-                        agentId=agent_id, agentVersion="DRAFT", actionGroupId=summary["actionGroupId"]
-                    )["agentActionGroup"]
-                )
-    return None
-
-
-def in_step(control: Any, agent_id: str, wanted: list[dict[str, Any]]) -> bool:
-    """Whether the agent's draft already has exactly the action group `wanted` asks for (none: none)."""
-    group = _current(control, agent_id)
-    return group is None if not wanted else group is not None and _same(group, wanted)
-
-
-def sync(control: Any, agent_id: str, wanted: list[dict[str, Any]]) -> str | None:
-    """Create, update or delete the draft's ``tools`` action group to match `wanted`; what was done."""
-    group = _current(control, agent_id)
-    common = {"agentId": agent_id, "agentVersion": "DRAFT"}
-    if not wanted:
-        if group is None:
-            return None
-        control.delete_agent_action_group(**common, actionGroupId=group["actionGroupId"])
-        return "removed"
-    fields = {
-        "actionGroupName": GROUP,
-        "description": "podium runs these tools (return of control)",
-        "actionGroupExecutor": {"customControl": "RETURN_CONTROL"},
-        "functionSchema": {"functions": wanted},
-        "actionGroupState": "ENABLED",
+    return {
+        summary["actionGroupName"]: dict(
+            control.get_agent_action_group(
+                agentId=agent_id, agentVersion="DRAFT", actionGroupId=summary["actionGroupId"]
+            )["agentActionGroup"]
+        )
+        for page in pages
+        for summary in page.get("actionGroupSummaries") or []
     }
-    if group is None:
-        control.create_agent_action_group(**common, **fields)
-        return "created"
-    if _same(group, wanted):
-        return None
-    control.update_agent_action_group(**common, actionGroupId=group["actionGroupId"], **fields)
-    return "updated"
+
+
+def in_step(control: Any, agent_id: str, wanted: dict[str, list[dict[str, Any]]]) -> bool:
+    """Whether the agent's draft already has exactly the action groups `wanted` asks for."""
+    current = _current(control, agent_id)
+    return current.keys() == wanted.keys() and all(_same(current[n], f) for n, f in wanted.items())
+
+
+def sync(control: Any, agent_id: str, wanted: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """Create, update or delete the draft's action groups to match `wanted`; what was done, per group."""
+    current = _current(control, agent_id)
+    common = {"agentId": agent_id, "agentVersion": "DRAFT"}
+    done = []
+    for name, group in current.items():
+        if name not in wanted:
+            control.delete_agent_action_group(**common, actionGroupId=group["actionGroupId"])
+            done.append(f"removed action group {name}")
+    for name, functions in wanted.items():
+        fields = {
+            "actionGroupName": name,
+            "description": "podium runs these tools (return of control)",
+            "actionGroupExecutor": {"customControl": "RETURN_CONTROL"},
+            "functionSchema": {"functions": functions},
+            "actionGroupState": "ENABLED",
+        }
+        group = current.get(name)
+        if group is None:
+            control.create_agent_action_group(**common, **fields)
+            done.append(f"created action group {name} ({len(functions)} function(s))")
+        elif not _same(group, functions):
+            control.update_agent_action_group(**common, actionGroupId=group["actionGroupId"], **fields)
+            done.append(f"updated action group {name} ({len(functions)} function(s))")
+    return done

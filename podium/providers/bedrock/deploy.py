@@ -2,7 +2,7 @@
 
 For each agent that runs on a model (not a python function, not already bound to an ``agent_id``):
 CreateAgent (or UpdateAgent, when the lock file already names one that still exists), its
-``tools:`` as its ``tools`` action group (RETURN_CONTROL: podium runs them; see action_groups.py),
+``tools:`` as its action groups (RETURN_CONTROL: podium runs them; see action_groups.py),
 PrepareAgent, then CreateAgentAlias (or UpdateAgentAlias) on ``providers.bedrock.alias_name``,
 which snapshots the prepared draft as a new numbered version. The ids go to ``podium-lock.json`` next to the
 workflow, where later runs against the same region and endpoint find them.
@@ -89,7 +89,7 @@ def deploy_workflow(
     plan = _plan(workflow, resolve_model)
     # the agents' tools as action groups, read before anything is created (a bad tool is bad input)
     tools = {
-        name: action_groups.functions(name, workflow.agents[name], workflow.base_dir) for name, _, _ in plan
+        name: action_groups.groups(name, workflow.agents[name], workflow.base_dir) for name, _, _ in plan
     }
     if not cfg.agent_role_arn:
         raise BadInput(
@@ -140,9 +140,8 @@ def deploy_workflow(
                 action = "created"
             agent_id = agent["agentId"]
             say(f"{action} agent {name}: {agent_id} ({model})")
-            group_change = action_groups.sync(control, agent_id, tools[name])
-            if group_change:
-                say(f"  {group_change} action group {action_groups.GROUP} ({len(tools[name])} function(s))")
+            for change in action_groups.sync(control, agent_id, tools[name]):
+                say(f"  {change}")
             control.prepare_agent(agentId=agent_id)
             _wait(
                 lambda a=agent_id: control.get_agent(agentId=a)["agent"]["agentStatus"],
