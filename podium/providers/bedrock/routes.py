@@ -245,7 +245,12 @@ class BedrockRoutes(CloudEmulator):
             if malformed is not None:
                 return wire.validation_error(malformed)
             return wire.error_response(400, "SerializationException", problem)
-        return handler(args, body, fault, detail)
+        try:
+            return handler(args, body, fault, detail)
+        except (TypeError, AttributeError, KeyError, ValueError) as exc:
+            # a field of the wrong type that a check above let through: the client's error, never a 500
+            # (which SDKs retry)
+            return wire.validation_error(f"{operation}: a field of the request has the wrong type ({exc}).")
 
     # --- InvokeAgent ----------------------------------------------------------------------------
 

@@ -391,3 +391,16 @@ def test_every_listed_model_is_priced_by_the_catalog() -> None:
         if not isinstance(catalog.rate("bedrock", m, at), Rate)
     ]
     assert unpriced == []
+
+
+def test_fields_of_the_wrong_type_are_a_400_never_a_500(emulator: BedrockEmulator) -> None:
+    haiku = "/model/anthropic.claude-3-5-haiku-20241022-v1%3A0"
+    for path, body in (
+        (f"{haiku}/invoke", {**ANTHROPIC, "tools": 5}),
+        (f"{haiku}/converse", {"messages": "hello"}),
+        (f"{haiku}/converse-stream", {"messages": user("hi"), "toolConfig": {"tools": 7}}),
+        ("/agents/ABCDEFGHIJ/agentAliases/TSTALIASID/sessions/s-1/text", {"inputText": 5}),
+    ):
+        reply = signed(emulator, "POST", path, json.dumps(body).encode())
+        assert reply.status_code == 400, (path, reply.text)
+        assert reply.headers["x-amzn-errortype"].split(":")[0] == "ValidationException"
