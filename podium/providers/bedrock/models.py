@@ -20,7 +20,6 @@ PROFILE_CREATED = datetime(2024, 8, 27, tzinfo=UTC)
 PROFILE_UPDATED = datetime(2025, 10, 1, tzinfo=UTC)
 
 _GEOS = {"us": "US", "eu": "EU", "apac": "APAC", "global": "Global"}
-_PROFILE = re.compile(r"^(us|eu|apac|global)\.(.+)$")
 # ARNs the emulator cannot check (a customer's own models and profiles): accepted as they are
 _OWN_ARN = re.compile(
     r"^arn:aws(-[^:]+)?:bedrock:[^:]*:[^:]*:(provisioned-model|custom-model|imported-model"
@@ -160,8 +159,3 @@ def family(model_id: str) -> str | None:
         if name.startswith(prefix):
             return kind
     return None
-
-
-def geo_of(profile_id: str) -> str | None:
-    match = _PROFILE.match(profile_id)
-    return match.group(1) if match else None
