@@ -1,9 +1,10 @@
 """`podium deploy --provider bedrock`: a workflow's agents as managed Bedrock agents, ids in the lock file.
 
 For each agent that runs on a model (not a python function, not already bound to an ``agent_id``):
-CreateAgent (or UpdateAgent, when the lock file already names one that still exists), PrepareAgent,
-then CreateAgentAlias (or UpdateAgentAlias) on ``providers.bedrock.alias_name``, which snapshots
-the prepared draft as a new numbered version. The ids go to ``podium-lock.json`` next to the
+CreateAgent (or UpdateAgent, when the lock file already names one that still exists), its
+``tools:`` as its action groups (RETURN_CONTROL: podium runs them; see action_groups.py),
+PrepareAgent, then CreateAgentAlias (or UpdateAgentAlias) on ``providers.bedrock.alias_name``,
+which snapshots the prepared draft as a new numbered version. The ids go to ``podium-lock.json`` next to the
 workflow, where later runs against the same region and endpoint find them.
 
 An agent's instructions are rendered once, here, with the workflow's default inputs: a managed
@@ -20,6 +21,7 @@ from podium.core.calls import Deployment
 from podium.core.errors import BadInput, PodiumError, StepError
 from podium.providers._kit import lock
 from podium.providers._kit.deploying import deployable_agents, refuse, wait_until
+from podium.providers.bedrock import action_groups
 from podium.providers.bedrock.binding import lock_target
 from podium.providers.bedrock.client import BedrockClients
 from podium.providers.bedrock.errors import PROVIDER, to_podium
@@ -85,6 +87,10 @@ def deploy_workflow(
     say = echo or (lambda _line: None)
     cfg = clients.config
     plan = _plan(workflow, resolve_model)
+    # the agents' tools as action groups, read before anything is created (a bad tool is bad input)
+    tools = {
+        name: action_groups.groups(name, workflow.agents[name], workflow.base_dir) for name, _, _ in plan
+    }
     if not cfg.agent_role_arn:
         raise BadInput(
             "podium deploy needs the IAM role the Bedrock agents run as",
@@ -117,6 +123,7 @@ def deploy_workflow(
                 and _exists(
                     lambda e=entry: control.get_agent_alias(agentId=e["agent_id"], agentAliasId=e["alias_id"])
                 )
+                and action_groups.in_step(control, entry["agent_id"], tools[name])
             ):
                 # nothing changed: touch nothing (no update, no prepare, no new version)
                 say(f"unchanged agent {name}: {entry['agent_id']} ({model})")
@@ -133,6 +140,8 @@ def deploy_workflow(
                 action = "created"
             agent_id = agent["agentId"]
             say(f"{action} agent {name}: {agent_id} ({model})")
+            for change in action_groups.sync(control, agent_id, tools[name]):
+                say(f"  {change}")
             control.prepare_agent(agentId=agent_id)
             _wait(
                 lambda a=agent_id: control.get_agent(agentId=a)["agent"]["agentStatus"],

@@ -9,10 +9,13 @@
         ...
         assert emu.count("InvokeAgent") == 3
 
-It serves ``bedrock-agent-runtime`` InvokeAgent (a real ``application/vnd.amazon.eventstream``
-reply: chunk and trace events, usage in the trace), ``bedrock-runtime`` Converse (the JSON reply
-with ``usage`` and ``metrics``), and the ``bedrock-agent`` control plane through moto, so the agents
-``podium deploy`` creates are the ones InvokeAgent answers for. The brain is the workflow's
+It serves ``bedrock-agent-runtime`` InvokeAgent and InvokeInlineAgent (a real
+``application/vnd.amazon.eventstream`` reply: chunk, trace and returnControl events, usage in the
+trace), ``bedrock-runtime`` Converse, ConverseStream, InvokeModel and its stream (tools, usage,
+the models' own bodies), the ``bedrock-agent`` control plane through moto (agents, aliases, action
+groups), so the agents ``podium deploy`` creates are the ones InvokeAgent answers for, and the
+``bedrock`` foundation models and inference profiles. Any other operation of those four services
+answers 501 naming it (routes.py; docs/emulators.md lists them). The brain is the workflow's
 ``mock:`` replies (`ScriptedBrain`), an echo, or any python callable; faults are injected per call
 through `faults`; the request log is `requests` (also `exchanges`).
 """

@@ -1,9 +1,15 @@
-"""The emulator's routes: InvokeAgent and Converse answered by the brain, the control plane by moto.
+"""The emulator's routes: every Bedrock operation by its own method and path, from botocore's models.
 
-The three Bedrock services share no method and path (but the tag calls, which mean the same in
-each), so one port serves ``bedrock-agent-runtime``, ``bedrock-runtime`` and ``bedrock-agent``.
-Serving, faults and the request log are the `CloudEmulator` base's; this module is Bedrock's own
-operations and how its errors look.
+One port serves ``bedrock-runtime`` (Converse, ConverseStream, InvokeModel and its stream),
+``bedrock-agent-runtime`` (InvokeAgent, InvokeInlineAgent), ``bedrock-agent`` (the control plane,
+moto's backend with podium's additions) and ``bedrock`` (the foundation models and inference
+profiles); their methods and paths never clash but for the tag calls, which mean the same in each.
+Each served operation's route is its service model's own (`operations.operation`); any other
+operation of the four models is answered with a 501 naming it, in the service's error shape, and a
+request that is no operation of theirs with the service's UnknownOperationException. To serve
+another operation (bedrock-agentcore's, say), add a `Route` from `operations.operation(service,
+name)` to `routes()`, and the service to `operations.SERVICES` so that its other operations 501.
+Serving, faults and the request log are the `CloudEmulator` base's.
 """
 
 from __future__ import annotations
@@ -13,30 +19,42 @@ import json
 import re
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from podium.core.calls import Message
+from podium.core.calls import Message, Usage
 from podium.core.errors import StepError
-from podium.providers._kit.brains import Turn
+from podium.providers._kit.brains import Answer, Turn
 from podium.providers._kit.emulator import CloudEmulator, Route, new_id
 from podium.providers._kit.faults import Fault
 from podium.providers._kit.http import HttpRequest, HttpResponse
-from podium.providers.bedrock import wire
-from podium.providers.bedrock.state import BedrockState, MotoMissing
+from podium.providers.bedrock import invoke_model, management, models, operations, wire
+from podium.providers.bedrock.state import BedrockState, MotoMissing, ResolvedAgent
 
-INVOKE_AGENT = re.compile(r"^/agents/([^/]+)/agentAliases/([^/]+)/sessions/([^/]+)/text$")
-CONVERSE = re.compile(r"^/model/([^/]+)/converse$")
+if TYPE_CHECKING:
+    from podium.core.spec import MockTool
+
 STS = re.compile(r"^/$")  # STS's query protocol: every action is a form POST to the root
-OTHER_RUNTIME = re.compile(r"^/model/([^/]+)/(converse-stream|invoke|invoke-with-response-stream)$")
+RUNTIME, AGENT_RUNTIME, CONTROL, MANAGEMENT = (
+    "bedrock-runtime",
+    "bedrock-agent-runtime",
+    "bedrock-agent",
+    "bedrock",
+)
+# the control plane's operations moto (with podium's additions in control.py) serves
+CONTROL_PLANE = (
+    "CreateAgent", "GetAgent", "ListAgents", "UpdateAgent", "DeleteAgent", "PrepareAgent",
+    "CreateAgentAlias", "GetAgentAlias", "ListAgentAliases", "UpdateAgentAlias", "DeleteAgentAlias",
+    "CreateAgentActionGroup", "GetAgentActionGroup", "ListAgentActionGroups", "UpdateAgentActionGroup",
+    "DeleteAgentActionGroup", "CreateKnowledgeBase", "GetKnowledgeBase", "ListKnowledgeBases",
+    "DeleteKnowledgeBase", "TagResource", "UntagResource", "ListTagsForResource",
+)  # fmt: skip
+INLINE_AGENT_ID = "INLINEAGNT"  # the agentId a returnControl of an inline agent (which has none) names
 
 ID = re.compile(r"^[0-9a-zA-Z]{1,10}$")
 SESSION_ID = re.compile(r"^[0-9a-zA-Z._:-]{2,100}$")
 TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
-# a foundation model id (anthropic.claude-…, us.anthropic.…), an inference profile or model ARN
-MODEL_ID = re.compile(
-    r"^(arn:aws(-[^:]+)?:bedrock:.+|([a-z]{2,4}\.)?[a-z0-9-]{1,63}\.[a-zA-Z0-9.:-]{1,128})$"
-)
 
 # podium tags its calls so a scripted brain can answer by step (InvokeAgent: session attributes;
 # Converse: requestMetadata, both real fields of the services)
@@ -76,15 +94,32 @@ class BedrockRoutes(CloudEmulator):
     state: BedrockState
 
     def routes(self) -> Sequence[Route]:
+        def op(service: str, name: str, handler: Callable[..., HttpResponse]) -> Route:
+            found = operations.operation(service, name)
+            return Route(found.method, found.path, name, handler)
+
+        # the hot paths first: routes are tried in order
         return [
-            Route("POST", INVOKE_AGENT, "InvokeAgent", self._route_invoke_agent),
-            Route("POST", CONVERSE, "Converse", self._route_converse),
+            op(AGENT_RUNTIME, "InvokeAgent", self._route_invoke_agent),
+            op(RUNTIME, "Converse", self._route_converse),
+            op(RUNTIME, "ConverseStream", self._route_converse_stream),
+            op(RUNTIME, "InvokeModel", self._route_invoke_model),
+            op(RUNTIME, "InvokeModelWithResponseStream", self._route_invoke_model),
+            op(AGENT_RUNTIME, "InvokeInlineAgent", self._route_invoke_inline_agent),
             Route("POST", STS, "GetCallerIdentity", self._route_caller_identity),
-            Route(None, OTHER_RUNTIME, "Unsupported", lambda request, _m, _d: _unknown_operation(request)),
+            op(MANAGEMENT, "ListFoundationModels", self._route_management),
+            op(MANAGEMENT, "GetFoundationModel", self._route_management),
+            op(MANAGEMENT, "ListInferenceProfiles", self._route_management),
+            op(MANAGEMENT, "GetInferenceProfile", self._route_management),
+            *(op(CONTROL, name, self._control_route(name)) for name in CONTROL_PLANE),
         ]
 
     def unrouted(self, request: HttpRequest) -> tuple[str, Callable[[dict[str, Any]], HttpResponse]]:
-        return "ControlPlane", lambda detail: self._control_plane(request)
+        """An operation of the models that is not served: a 501 naming it; else the service's 404."""
+        found = operations.find(request.method, request.path)
+        if found is None:
+            return "Unknown", lambda detail: _unknown_operation(request)
+        return found.name, lambda detail: not_implemented(found.name)
 
     def error_response(
         self, status: int, code: str, message: str, *, retry_after: float | None = None
@@ -114,6 +149,63 @@ class BedrockRoutes(CloudEmulator):
         model = unquote(match.group(1))
         return self._guarded("Converse", request, detail, self._converse, model)
 
+    def _route_converse_stream(
+        self, request: HttpRequest, match: re.Match[str], detail: dict[str, Any]
+    ) -> HttpResponse:
+        model = unquote(match.group(1))
+        return self._guarded("ConverseStream", request, detail, self._converse_stream, model)
+
+    def _route_invoke_model(
+        self, request: HttpRequest, match: re.Match[str], detail: dict[str, Any]
+    ) -> HttpResponse:
+        streamed = request.path.endswith("/invoke-with-response-stream")
+        operation = "InvokeModelWithResponseStream" if streamed else "InvokeModel"
+        return self._guarded(
+            operation, request, detail, self._invoke_model, (unquote(match.group(1)), streamed),
+            malformed=invoke_model.MALFORMED.format("#: the body is not a JSON object"),
+        )  # fmt: skip
+
+    def _route_invoke_inline_agent(
+        self, request: HttpRequest, match: re.Match[str], detail: dict[str, Any]
+    ) -> HttpResponse:
+        session_id = unquote(match.group(1))
+        detail["session_id"] = session_id
+        return self._guarded("InvokeInlineAgent", request, detail, self._invoke_inline_agent, session_id)
+
+    def _route_management(
+        self, request: HttpRequest, match: re.Match[str], detail: dict[str, Any]
+    ) -> HttpResponse:
+        region, account = self.state.region, self.state.account_id
+        if request.path == "/foundation-models":
+            return management.list_foundation_models(request, region)
+        if request.path == "/inference-profiles":
+            return management.list_inference_profiles(request, region, account)
+        if request.path.startswith("/foundation-models/"):
+            return management.get_foundation_model(request, match.group(1), region)
+        return management.get_inference_profile(match.group(1), region, account)
+
+    def _control_route(
+        self, name: str
+    ) -> Callable[[HttpRequest, re.Match[str], dict[str, Any]], HttpResponse]:
+        return lambda request, _match, _detail: self._control_plane(name, request)
+
+    def _control_plane(self, name: str, request: HttpRequest) -> HttpResponse:
+        if name in ("CreateAgent", "UpdateAgent"):
+            body, _ = _body(request.body)
+            model = body.get("foundationModel")
+            if isinstance(model, str) and not models.known(model):
+                return wire.validation_error(models.INVALID_MODEL)
+        try:
+            served = self.state.control_plane(
+                name, request.method, request.url, request.headers, request.body
+            )
+        except MotoMissing as exc:
+            return wire.error_response(501, "NotImplementedException", str(exc))
+        if served is None:
+            return not_implemented(name)
+        status, headers, body_bytes = served
+        return HttpResponse(status, headers, body_bytes)
+
     def _route_caller_identity(
         self, request: HttpRequest, match: re.Match[str], detail: dict[str, Any]
     ) -> HttpResponse:
@@ -126,16 +218,6 @@ class BedrockRoutes(CloudEmulator):
             return _unknown_operation(request)
         return wire.caller_identity(self.state.account_id)
 
-    def _control_plane(self, request: HttpRequest) -> HttpResponse:
-        try:
-            served = self.state.control_plane(request.method, request.url, request.headers, request.body)
-        except MotoMissing as exc:
-            return wire.error_response(501, "NotImplemented", str(exc))
-        if served is None:
-            return _unknown_operation(request)
-        status, headers, body = served
-        return HttpResponse(status, headers, body)
-
     def _guarded(
         self,
         operation: str,
@@ -143,7 +225,11 @@ class BedrockRoutes(CloudEmulator):
         detail: dict[str, Any],
         handler: Callable[..., HttpResponse],
         args: Any,
+        *,
+        malformed: str | None = None,
     ) -> HttpResponse:
+        """Auth checked, the body read (not JSON: a SerializationException, or `malformed` as a
+        ValidationException), the operation's fault taken; then `handler(args, body, fault, detail)`."""
         auth = request.headers.get("authorization", "")
         if not auth.startswith(("AWS4-HMAC-SHA256 ", "Bearer ")):
             return wire.error_response(
@@ -156,8 +242,15 @@ class BedrockRoutes(CloudEmulator):
         if early is not None:
             return early
         if problem is not None:
+            if malformed is not None:
+                return wire.validation_error(malformed)
             return wire.error_response(400, "SerializationException", problem)
-        return handler(args, body, fault, detail)
+        try:
+            return handler(args, body, fault, detail)
+        except (TypeError, AttributeError, KeyError, ValueError) as exc:
+            # a field of the wrong type that a check above let through: the client's error, never a 500
+            # (which SDKs retry)
+            return wire.validation_error(f"{operation}: a field of the request has the wrong type ({exc}).")
 
     # --- InvokeAgent ----------------------------------------------------------------------------
 
@@ -190,6 +283,65 @@ class BedrockRoutes(CloudEmulator):
             return wire.error_response(
                 409, "ConflictException", f"Agent {agent_id} is not prepared; prepare it before invoking."
             )
+        return self._agent_turn(agent, session_id, text, state, body, fault, detail)
+
+    def _invoke_inline_agent(
+        self, session_id: str, body: dict[str, Any], fault: Fault | None, detail: dict[str, Any]
+    ) -> HttpResponse:
+        """InvokeInlineAgent: the agent is the request's own (model, instruction, action groups)."""
+        if not SESSION_ID.match(session_id):
+            return wire.constraint_error(
+                session_id, "sessionId", "satisfy regular expression pattern: [0-9a-zA-Z._:-]+ (2 to 100)"
+            )
+        model, instruction = body.get("foundationModel"), body.get("instruction")
+        if not isinstance(model, str) or not model:
+            return wire.validation_error("foundationModel must be provided.")
+        if not models.known(model):
+            return wire.validation_error(models.INVALID_MODEL)
+        if not isinstance(instruction, str) or len(instruction) < 40:
+            return wire.constraint_error(
+                str(instruction)[:40], "instruction", "have length greater than or equal to 40"
+            )
+        state = body.get("inlineSessionState") if isinstance(body.get("inlineSessionState"), dict) else {}
+        text = body.get("inputText")
+        if not isinstance(text, str) or not text.strip():
+            if not state.get("returnControlInvocationResults"):
+                return wire.validation_error("inputText must be provided and must not be blank.")
+            text = ""
+        groups = body.get("actionGroups")
+        functions: dict[str, tuple[str, bool]] | None = None
+        if isinstance(groups, list) and groups:
+            functions = {}
+            for group in groups:
+                if not isinstance(group, dict) or not group.get("actionGroupName"):
+                    return wire.validation_error("Each of actionGroups needs an actionGroupName.")
+                control = (group.get("actionGroupExecutor") or {}).get("customControl") == "RETURN_CONTROL"
+                for fn in (group.get("functionSchema") or {}).get("functions") or []:
+                    if isinstance(fn, dict) and fn.get("name"):
+                        functions[str(fn["name"])] = (str(group["actionGroupName"]), control)
+        agent = ResolvedAgent(
+            agent_id=INLINE_AGENT_ID, alias_id=INLINE_AGENT_ID, version="DRAFT",
+            name=str(body.get("agentName") or "inline-agent"), instruction=instruction,
+            foundation_model=model, podium_agent=None, prepared=True, functions=functions,
+        )  # fmt: skip
+        # podium's tags (and any caller's session attributes) live in inlineSessionState here
+        return self._agent_turn(
+            agent, session_id, text, state, {**body, "sessionState": state}, fault, detail
+        )
+
+    def _agent_turn(
+        self,
+        agent: ResolvedAgent,
+        session_id: str,
+        text: str,
+        state: dict[str, Any],
+        body: dict[str, Any],
+        fault: Fault | None,
+        detail: dict[str, Any],
+    ) -> HttpResponse:
+        """One turn of an agent (classic or inline): the brain's answer as chunk, trace and
+        returnControl events; a pending control's results, when the request carries them."""
+        agent_id, alias_id = agent.agent_id, agent.alias_id
         results = state.get("returnControlInvocationResults")
         prompt, messages = text, [Message(role="user", content=text)]
         if results:
@@ -229,6 +381,11 @@ class BedrockRoutes(CloudEmulator):
         except StepError as exc:
             return _brain_error(exc)
         tool = answer.tool
+        group = None
+        if tool is not None:
+            group, problem = _action_group_for(agent, tool)
+            if problem is not None:
+                return problem
         self.state.record_turn(
             session_id,
             agent_id,
@@ -254,7 +411,7 @@ class BedrockRoutes(CloudEmulator):
             events.append(wire.chunk_event(answer.text))
         else:
             invocation_id = str(new_id())
-            group = tool.action_group or DEFAULT_ACTION_GROUP
+            group = group or DEFAULT_ACTION_GROUP
             self.state.return_control(
                 session_id,
                 agent_id,
@@ -280,9 +437,40 @@ class BedrockRoutes(CloudEmulator):
     def _converse(
         self, model: str, body: dict[str, Any], fault: Fault | None, detail: dict[str, Any]
     ) -> HttpResponse:
+        said = self._converse_answer(model, body, detail)
+        if isinstance(said, HttpResponse):
+            return said
+        if fault is not None and fault.kind == "stream_error":
+            code = fault.code or "internalServerException"
+            code = code[0].upper() + code[1:]
+            return wire.error_response(_ERROR_STATUS.get(code, 500), code, "Injected error.")
+        content = [{"toolUse": said.tool_use}] if said.tool_use else None
+        reply = wire.converse_body(
+            said.text, said.usage, latency_ms=said.latency_ms, stop_reason=said.stop, content=content
+        )
+        return self.reply_with(wire.json_response(200, reply), fault)
+
+    def _converse_stream(
+        self, model: str, body: dict[str, Any], fault: Fault | None, detail: dict[str, Any]
+    ) -> HttpResponse:
+        said = self._converse_answer(model, body, detail)
+        if isinstance(said, HttpResponse):
+            return said
+        events = wire.converse_stream_events(
+            said.text, said.usage, latency_ms=said.latency_ms, stop_reason=said.stop, tool_use=said.tool_use
+        )
+        headers = {"Content-Type": wire.EVENT_STREAM, "x-amzn-RequestId": wire.request_id()}
+        return HttpResponse(
+            200, headers, self.stream_with(events, fault, corrupt=_corrupt, error=_stream_error)
+        )
+
+    def _converse_answer(
+        self, model: str, body: dict[str, Any], detail: dict[str, Any]
+    ) -> HttpResponse | _Said:
+        """Converse's (and ConverseStream's) answer, or the service's error for the request."""
         detail["model"] = model
-        if not MODEL_ID.match(model):
-            return wire.validation_error("The provided model identifier is invalid.")
+        if not models.known(model):
+            return wire.validation_error(models.INVALID_MODEL)
         problem, messages = _messages(body.get("messages"))
         if problem:
             return wire.validation_error(problem)
@@ -296,6 +484,8 @@ class BedrockRoutes(CloudEmulator):
             return wire.validation_error(problem)
         problem, declared = _declared_tools(body.get("toolConfig"))
         problem = problem or _tool_blocks_problem(body["messages"], declared)
+        forced, choice_problem = _forced_tool(body.get("toolConfig"), declared)
+        problem = problem or choice_problem
         if problem:
             return wire.validation_error(problem)
         answered = [
@@ -325,36 +515,169 @@ class BedrockRoutes(CloudEmulator):
             answer = self.brain.answer(turn)
         except StepError as exc:
             return _brain_error(exc)
-        text, usage, stop = answer.text, answer.usage, "end_turn"
-        content: list[dict[str, Any]] | None = None
+        said = _Said(text=answer.text, usage=answer.usage)
+        call: tuple[str, dict[str, Any]] | None = None
         if answer.tool is not None:
             if answer.tool.name not in declared:
                 return wire.validation_error(
                     f"the scripted reply calls the tool '{answer.tool.name}', which the request's toolConfig"
                     f" does not declare (declared: {', '.join(sorted(declared)) or 'none'})"
                 )
-            detail["tool"] = answer.tool.name
-            use = {
-                "toolUseId": f"tooluse_{new_id().hex[:22]}",
-                "name": answer.tool.name,
-                "input": answer.tool.input,
-            }
-            content, stop = [{"toolUse": use}], "tool_use"
+            call = (answer.tool.name, dict(answer.tool.input))
+        if forced is not None and (call is None or call[0] != forced):
+            call = _forced_call(answer, forced, declared[forced])
+        if call is not None:
+            detail["tool"] = call[0]
+            said.tool_use = {"toolUseId": f"tooluse_{new_id().hex[:22]}", "name": call[0], "input": call[1]}
+            said.text, said.stop = "", "tool_use"
         limit = config.get("maxTokens")
-        if isinstance(limit, int) and usage.output_tokens > limit:
-            text = text[: limit * 4]
-            usage = usage.model_copy(update={"output_tokens": limit})
-            stop = "max_tokens"
+        if isinstance(limit, int) and said.usage.output_tokens > limit and said.tool_use is None:
+            said.text = said.text[: limit * 4]
+            said.usage = said.usage.model_copy(update={"output_tokens": limit})
+            said.stop = "max_tokens"
+        detail["usage"] = said.usage.model_dump()
+        said.latency_ms = int((time.perf_counter() - started) * 1000)
+        return said
+
+    # --- InvokeModel ----------------------------------------------------------------------------
+
+    def _invoke_model(
+        self, args: tuple[str, bool], body: dict[str, Any], fault: Fault | None, detail: dict[str, Any]
+    ) -> HttpResponse:
+        """InvokeModel (a whole reply, usage in headers too) or its stream, in the model's own format."""
+        model, streamed = args
+        detail["model"] = model
+        if not models.known(model):
+            return wire.validation_error(models.INVALID_MODEL)
+        found = models.resolve(model)
+        kind = models.family(model)
+        if kind is None:
+            return wire.validation_error(
+                "podium's emulator speaks InvokeModel bodies of Anthropic, Titan Text, Nova, Llama and"
+                f" Mistral models, not {model}'s; call Converse for it"
+            )
+        problem, asked = invoke_model.parse(kind, body)
+        if problem is not None or asked is None:
+            return wire.validation_error(problem or invoke_model.MALFORMED.format("#"))
+        turn = Turn(
+            prompt=asked.messages[-1].content, messages=asked.messages, instructions=asked.instructions,
+            model=model,
+        )  # fmt: skip
+        detail["input"] = turn.prompt
+        started = time.perf_counter()
+        try:
+            answer = self.brain.answer(turn)
+        except StepError as exc:
+            return _brain_error(exc)
+        tool, text, usage, stop = answer.tool, answer.text, answer.usage, "end_turn"
+        if tool is not None and tool.name not in asked.tools:
+            return wire.validation_error(
+                f"the scripted reply calls the tool '{tool.name}', which the request's tools do not declare"
+                f" (declared: {', '.join(sorted(asked.tools)) or 'none'})"
+            )
+        if tool is not None:
+            stop = "tool_use"
+        elif asked.max_tokens is not None and usage.output_tokens > asked.max_tokens:
+            text, stop = text[: asked.max_tokens * 4], "max_tokens"
+            usage = usage.model_copy(update={"output_tokens": asked.max_tokens})
         detail["usage"] = usage.model_dump()
         latency = int((time.perf_counter() - started) * 1000)
-        if fault is not None and fault.kind == "stream_error":
-            code = fault.code or "internalServerException"
-            code = code[0].upper() + code[1:]
-            return wire.error_response(_ERROR_STATUS.get(code, 500), code, "Injected error.")
-        response = wire.json_response(
-            200, wire.converse_body(text, usage, latency_ms=latency, stop_reason=stop, content=content)
+        base = found.model_id if found is not None else model
+        usage_headers = invoke_model.usage_headers(usage, latency)
+        if not streamed:
+            reply = invoke_model.reply(kind, base, text, usage, stop, tool)
+            return self.reply_with(wire.json_response(200, reply, usage_headers), fault)
+        chunks = [
+            wire.model_chunk(c)
+            for c in invoke_model.stream_chunks(kind, base, text, usage, stop, latency, tool)
+        ]
+        headers = {
+            "Content-Type": wire.EVENT_STREAM,
+            "x-amzn-RequestId": wire.request_id(),
+            "X-Amzn-Bedrock-Content-Type": wire.JSON,
+        }
+        return HttpResponse(
+            200, headers, self.stream_with(chunks, fault, corrupt=_corrupt, error=_stream_error)
         )
-        return self.reply_with(response, fault)
+
+
+@dataclass(slots=True)
+class _Said:
+    """Converse's answer, before it is sent whole or as a stream."""
+
+    text: str
+    usage: Usage
+    stop: str = "end_turn"
+    tool_use: dict[str, Any] | None = None
+    latency_ms: int = 0
+
+
+def _forced_tool(config: Any, declared: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The tool a ``toolChoice`` forces (``tool`` names it; ``any`` forces the first declared), or
+    None (``auto``, or no choice), and why the service would refuse the choice."""
+    choice = config.get("toolChoice") if isinstance(config, dict) else None
+    if choice is None:
+        return None, None
+    if not isinstance(choice, dict) or len(choice) != 1:
+        return None, "toolConfig.toolChoice must hold exactly one of auto, any or tool."
+    if "auto" in choice:
+        return None, None
+    if "any" in choice:
+        return next(iter(declared)), None
+    name = (choice.get("tool") or {}).get("name") if isinstance(choice.get("tool"), dict) else None
+    if name not in declared:
+        return None, (
+            f"The tool {name} in toolConfig.toolChoice is not one of the tools toolConfig declares"
+            f" ({', '.join(declared)})."
+        )
+    return str(name), None
+
+
+def _forced_call(answer: Answer, name: str, schema: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The brain's reply as a call of the tool a toolChoice forces: a JSON object reply is its input;
+    other text fills the schema's required fields (the text in strings, zero values elsewhere)."""
+    if answer.tool is not None and answer.tool.name == name:
+        return name, dict(answer.tool.input)
+    try:
+        given = json.loads(answer.text)
+    except ValueError:
+        given = None
+    if not isinstance(given, dict):
+        zero = {"string": answer.text, "number": 0, "integer": 0, "boolean": False, "array": [], "object": {}}
+        properties = schema.get("properties") or {}
+        given = {
+            key: zero.get((properties.get(key) or {}).get("type", "string"), answer.text)
+            for key in schema.get("required") or []
+        }
+    return name, given
+
+
+def _action_group_for(agent: ResolvedAgent, tool: MockTool) -> tuple[str | None, HttpResponse | None]:
+    """The action group whose function a scripted tool call asks for, or the error the call gets.
+
+    An agent with action groups may ask only for a function one of its enabled groups declares,
+    and returns control only for a ``RETURN_CONTROL`` group (a Lambda group the emulator cannot
+    run). An agent with none (made by `add_agent`) returns control for any tool, in the group the
+    script names (else ``tools``).
+    """
+    if agent.functions is None:
+        return tool.action_group, None
+    found = agent.functions.get(tool.name)
+    if found is None or (tool.action_group and tool.action_group != found[0]):
+        declared = ", ".join(sorted(agent.functions)) or "none"
+        return None, wire.validation_error(
+            f"the scripted reply calls the function '{tool.name}', which no enabled action group of agent"
+            f" {agent.agent_id} declares (declared: {declared}); add it to an action group's functionSchema"
+        )
+    group, returns_control = found
+    if not returns_control:
+        return None, wire.error_response(
+            424,
+            "DependencyFailedException",
+            f"action group '{group}' runs '{tool.name}' in a Lambda function, which podium's emulator cannot"
+            " call; give the action group actionGroupExecutor {customControl: RETURN_CONTROL}",
+        )
+    return group, None
 
 
 def _results_problem(results: Any, invocation_id: Any, pending: dict[str, Any] | None) -> str | None:
@@ -441,36 +764,36 @@ def _result_text(result: Any) -> str:
     return "\n".join(parts)
 
 
-def _declared_tools(config: Any) -> tuple[str | None, set[str]]:
-    """The tool names a ``toolConfig`` declares, or why Converse would refuse it."""
+def _declared_tools(config: Any) -> tuple[str | None, dict[str, dict[str, Any]]]:
+    """The tools a ``toolConfig`` declares (name -> input schema), or why Converse would refuse it."""
     if config is None:
-        return None, set()
+        return None, {}
     tools = config.get("tools") if isinstance(config, dict) else None
     if not isinstance(tools, list) or not tools:
-        return "toolConfig.tools must hold at least one tool.", set()
-    names: set[str] = set()
+        return "toolConfig.tools must hold at least one tool.", {}
+    names: dict[str, dict[str, Any]] = {}
     for index, tool in enumerate(tools):
         spec = tool.get("toolSpec") if isinstance(tool, dict) else None
         if not isinstance(spec, dict):
-            return f"toolConfig.tools.{index} must be a toolSpec.", set()
+            return f"toolConfig.tools.{index} must be a toolSpec.", {}
         name = spec.get("name")
         if not isinstance(name, str) or not TOOL_NAME.match(name):
             return (
                 f"1 validation error detected: Value '{name}' at"
                 f" 'toolConfig.tools.{index}.member.toolSpec.name' failed to satisfy constraint:"
                 " Member must satisfy regular expression pattern: [a-zA-Z0-9_-]+",
-                set(),
+                {},
             )
         schema = (
             (spec.get("inputSchema") or {}).get("json") if isinstance(spec.get("inputSchema"), dict) else None
         )
         if not isinstance(schema, dict) or schema.get("type") != "object":
-            return f"The inputSchema of tool {name} must be a JSON Schema of type object.", set()
-        names.add(name)
+            return f"The inputSchema of tool {name} must be a JSON Schema of type object.", {}
+        names[name] = schema
     return None, names
 
 
-def _tool_blocks_problem(raw: list[Any], declared: set[str]) -> str | None:
+def _tool_blocks_problem(raw: list[Any], declared: dict[str, dict[str, Any]]) -> str | None:
     """Why Converse would refuse the conversation's toolUse / toolResult blocks, or None: tools need a
     toolConfig, and each toolResult answers a toolUse of the model turn just before it."""
     asked: set[str] = set()
@@ -543,6 +866,14 @@ def _brain_error(exc: StepError) -> HttpResponse:
     if exc.kind == "timeout":
         return wire.error_response(408, "ModelTimeoutException", message)
     return wire.error_response(500, "InternalServerException", message, retry_after=exc.retry_after)
+
+
+def not_implemented(operation: str) -> HttpResponse:
+    """An operation of the service models the emulator does not serve: a 501 naming it (which
+    botocore does not retry), in the service's error shape."""
+    return wire.error_response(
+        501, "NotImplementedException", f"not implemented by podium's emulator: {operation}"
+    )
 
 
 def _unknown_operation(request: HttpRequest) -> HttpResponse:

@@ -26,6 +26,9 @@ class ResolvedAgent:
     foundation_model: str | None
     podium_agent: str | None  # the workflow agent it was deployed for (its podium:agent tag)
     prepared: bool
+    # the functions its enabled action groups declare: name -> (action group, whether it returns
+    # control); None when it has no action group at all (an agent made by `add_agent`)
+    functions: dict[str, tuple[str, bool]] | None = None
 
 
 @dataclass(slots=True)
@@ -70,12 +73,12 @@ class BedrockState:
             return self._backend
 
     def control_plane(
-        self, method: str, url: str, headers: dict[str, str], body: bytes
+        self, operation: str, method: str, url: str, headers: dict[str, str], body: bytes
     ) -> tuple[int, dict[str, str], bytes] | None:
         from podium.providers.bedrock.control import dispatch
 
         with self.lock:
-            return dispatch(self.backend, method, url, headers, body)
+            return dispatch(self.backend, operation, method, url, headers, body)
 
     def resolve(self, agent_id: str, alias_id: str) -> ResolvedAgent | None:
         """The agent an InvokeAgent names, or None when the id or alias is unknown."""
@@ -91,6 +94,13 @@ class BedrockState:
             except ResourceNotFoundException:
                 return None
             tags = backend.tagger.get_tag_dict_for_resource(agent.agent_arn)
+            groups = version.action_groups if version else backend.action_groups.get(agent.agent_id, {})
+            functions = {
+                str(fn.get("name")): (group.name, group.returns_control)
+                for group in groups.values()
+                if group.state == "ENABLED"
+                for fn in group.functions or []
+            }
             return ResolvedAgent(
                 agent_id=agent.agent_id,
                 alias_id=alias.alias_id,
@@ -100,6 +110,7 @@ class BedrockState:
                 foundation_model=version.foundation_model if version else agent.foundation_model,
                 podium_agent=tags.get("podium:agent"),
                 prepared=version is not None or agent.agent_status == "PREPARED",
+                functions=functions if groups else None,
             )
 
     def add_agent(

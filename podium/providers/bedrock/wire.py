@@ -268,6 +268,38 @@ def converse_body(
     }
 
 
+def converse_stream_events(
+    text: str,
+    usage: Usage,
+    *,
+    latency_ms: int,
+    stop_reason: str = "end_turn",
+    tool_use: Mapping[str, Any] | None = None,
+) -> list[bytes]:
+    """ConverseStream's events, framed: messageStart, a content block (text deltas, or a toolUse
+    start and its input as one JSON delta), contentBlockStop, messageStop, then metadata with the
+    usage and metrics a ConverseResponse would carry."""
+    frames = [event("messageStart", {"role": "assistant"})]
+    if tool_use is not None:
+        start = {"toolUse": {"toolUseId": tool_use["toolUseId"], "name": tool_use["name"]}}
+        frames.append(event("contentBlockStart", {"start": start, "contentBlockIndex": 0}))
+        delta = {"toolUse": {"input": json.dumps(tool_use["input"])}}
+        frames.append(event("contentBlockDelta", {"delta": delta, "contentBlockIndex": 0}))
+    else:
+        pieces = [text[i : i + 24] for i in range(0, len(text), 24)] or [""]
+        frames += [event("contentBlockDelta", {"delta": {"text": p}, "contentBlockIndex": 0}) for p in pieces]
+    frames.append(event("contentBlockStop", {"contentBlockIndex": 0}))
+    frames.append(event("messageStop", {"stopReason": stop_reason}))
+    whole = converse_body(text, usage, latency_ms=latency_ms)
+    frames.append(event("metadata", {"usage": whole["usage"], "metrics": whole["metrics"]}))
+    return frames
+
+
+def model_chunk(body: Mapping[str, Any]) -> bytes:
+    """One InvokeModelWithResponseStream chunk: the model's own event, base64 in ``bytes``."""
+    return event("chunk", {"bytes": base64.b64encode(json.dumps(body).encode()).decode()})
+
+
 def caller_identity(account_id: str) -> HttpResponse:
     """STS GetCallerIdentity's answer (the query protocol's XML): who the dummy credentials are."""
     body = (

@@ -264,3 +264,58 @@ def untimed(calls: list[dict]) -> list[dict]:
     """Tool call records without their timing (when it began, how long it took), which varies."""
     assert all("started_at" in c and c["duration_ms"] >= 0 for c in calls)
     return [{k: v for k, v in c.items() if k not in ("started_at", "duration_ms")} for c in calls]
+
+
+async def test_deploy_gives_an_agent_with_tools_its_action_groups_and_runs_use_them(
+    emulator: BedrockEmulator, tmp_path: Path, podium_plugins: PluginsFixture, tools_module: Path
+) -> None:
+    from podium.core.calls import ProviderEnv
+    from podium.providers.bedrock.config import BedrockConfig
+    from podium.providers.bedrock.provider import BedrockProvider
+
+    providers = json.dumps({**emulator.settings(), "max_attempts": 1})
+    text = f"""
+        name: deployed-tools
+        defaults: {{provider: bedrock, retry: {{attempts: 1, backoff: 0, jitter: false}}}}
+        providers:
+          bedrock: {providers}
+        agents:
+          helper:
+            instructions: You answer weather questions with the tools you are given, briefly.
+            model: us.anthropic.claude-haiku-4-5-20251001-v1:0
+            tools: {{get_weather: "{TOOLS}:get_weather", clock.get_time: "{TOOLS}:get_time"}}
+        steps:
+          ask: {{agent: helper, prompt: "What is the weather in Paris?"}}
+        outputs: {{answer: "{{{{ steps.ask.output }}}}"}}
+    """
+    path = write_workflow(tmp_path, text)
+    wf = podium.load(path, plugins=podium_plugins.pm)
+    provider = BedrockProvider(
+        BedrockConfig.model_validate(wf.providers["bedrock"]),
+        ProviderEnv(workflow=wf.name, base_dir=wf.base_dir, mock=wf.mock),
+    )
+    [deployed] = provider.deploy(wf)
+    control = boto3.client("bedrock-agent", **emulator.client_kwargs())
+    where = {"agentId": deployed.ids["agent_id"], "agentVersion": str(deployed.ids["agent_version"])}
+    summaries = control.list_agent_action_groups(**where)["actionGroupSummaries"]
+    groups = {
+        s["actionGroupName"]: control.get_agent_action_group(**where, actionGroupId=s["actionGroupId"])[
+            "agentActionGroup"
+        ]
+        for s in summaries
+    }
+    assert sorted(groups) == ["clock", "tools"]
+    weather = groups["tools"]["functionSchema"]["functions"]
+    assert weather[0]["name"] == "get_weather" and weather[0]["parameters"]["city"]["required"] is True
+    assert weather[0]["parameters"]["days"]["required"] is False
+    assert groups["clock"]["actionGroupExecutor"] == {"customControl": "RETURN_CONTROL"}
+    assert [d.action for d in provider.deploy(wf)] == ["unchanged"]
+
+    scripted(
+        emulator,
+        {"ask": [{"tool": {"name": "get_weather", "input": {"city": "Paris"}}}, "It is sunny in Paris"]},
+    )
+    result = await run(path, podium_plugins)
+    assert result.status == "succeeded", result
+    assert result.outputs == {"answer": "It is sunny in Paris"}
+    assert logged(tools_module) == [{"tool": "get_weather", "city": "Paris", "days": 1}]
