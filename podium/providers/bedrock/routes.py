@@ -22,7 +22,7 @@ from podium.providers._kit.brains import Turn
 from podium.providers._kit.emulator import CloudEmulator, Route, new_id
 from podium.providers._kit.faults import Fault
 from podium.providers._kit.http import HttpRequest, HttpResponse
-from podium.providers.bedrock import wire
+from podium.providers.bedrock import runtime_emulator, wire
 from podium.providers.bedrock.state import BedrockState, MotoMissing
 
 INVOKE_AGENT = re.compile(r"^/agents/([^/]+)/agentAliases/([^/]+)/sessions/([^/]+)/text$")
@@ -74,9 +74,11 @@ class BedrockRoutes(CloudEmulator):
 
     provider = "bedrock"
     state: BedrockState
+    agentcore: runtime_emulator.RuntimeState
 
     def routes(self) -> Sequence[Route]:
         return [
+            *runtime_emulator.routes(self),  # AgentCore Runtime, and its control plane (runtime_emulator.py)
             Route("POST", INVOKE_AGENT, "InvokeAgent", self._route_invoke_agent),
             Route("POST", CONVERSE, "Converse", self._route_converse),
             Route("POST", STS, "GetCallerIdentity", self._route_caller_identity),
