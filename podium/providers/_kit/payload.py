@@ -80,7 +80,10 @@ def check(template: str | Mapping[str, Any] | list[Any]) -> str | None:
     try:
         json.loads(rendered)
     except ValueError as exc:
-        return f"it does not render to JSON ({exc.msg} at character {exc.pos} of {shown(rendered)})"
+        return (
+            "it does not render to JSON when the prompt holds a quote or a line break"
+            f" ({exc.msg} at character {exc.pos} of {shown(rendered)})"
+        )
     return None
 
 

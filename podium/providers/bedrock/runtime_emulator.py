@@ -7,9 +7,10 @@ which moto's ``bedrockagentcorecontrol`` backend serves, with its ids and ARNs m
 (``arn:aws:bedrock-agentcore:REGION:ACCOUNT:runtime/NAME-ID``, the same for every version).
 
 A runtime the control plane does not know, named by an ARN in the emulator's own account and
-region, is taken as a READY runtime at its first invocation (and created in the control plane
-then): a workflow bound to a runtime runs under ``--emulate`` with no setup. One in another account
-or region is the service's ResourceNotFoundException; one whose status is not READY is refused
+region, is taken as a READY runtime at its first invocation or GetAgentRuntime (and created in the
+control plane then): a workflow bound to a runtime runs (and deploys) under ``--emulate`` with no
+setup (`RuntimeState.adopt` off: an unknown runtime is not found). One in another account or
+region is the service's ResourceNotFoundException; one whose status is not READY is refused
 (CREATING or UPDATING: RetryableConflictException; failed or deleting: ValidationException).
 
 The reply is what an agent built on the AgentCore SDK sends: ``text/event-stream`` by default,
@@ -80,6 +81,9 @@ class RuntimeState:
         self.lock = threading.RLock()
         self.sessions: dict[str, RuntimeSession] = {}
         self.usage = True  # whether replies report usage (off: an agent that reports none)
+        # take an unknown runtime (in this account and region) as READY at first use; off: the
+        # service's ResourceNotFoundException, as for a runtime that was never created
+        self.adopt = True
         self._backend: Any = None
 
     @property
@@ -127,12 +131,20 @@ class RuntimeState:
         with self.lock:
             runtime = self.backend.agent_runtimes.get(match.group("id"))
             if runtime is None:
-                if (match.group("account"), match.group("region")) != (self.account_id, self.region):
+                elsewhere = (match.group("account"), match.group("region")) != (self.account_id, self.region)
+                if elsewhere or not self.adopt:
                     return None, _error(
                         "ResourceNotFoundException", f"No agent runtime found with the ARN {arn}"
                     )
                 runtime = self.backend.adopt(match.group("id"), match.group("name"))
             return runtime, None
+
+    def adopt_id(self, runtime_id: str) -> None:
+        """Take an unknown runtime id as a READY runtime of this account (GetAgentRuntime at deploy)."""
+        match = re.fullmatch(r"([a-zA-Z][a-zA-Z0-9_]{0,47})-[a-zA-Z0-9]{10}", runtime_id)
+        with self.lock:
+            if self.adopt and match and runtime_id not in self.backend.agent_runtimes:
+                self.backend.adopt(runtime_id, match.group(1))
 
     def record(self, session_id: str, arn: str, user: str | None, turn: dict[str, Any]) -> None:
         with self.lock:
@@ -236,6 +248,8 @@ def routes(emu: BedrockRoutes) -> list[Route]:
         if not _signed(request):
             return _missing_auth()
         detail["call"] = f"{request.method} {request.path}"
+        if request.method == "GET" and (known := re.fullmatch(r"/runtimes/([^/]+)/?", request.path)):
+            emu.agentcore.adopt_id(unquote(known.group(1)))
         served = control_plane(emu.agentcore, request)
         if served is None:
             return wire.error_response(
