@@ -15,6 +15,7 @@ import pytest
 from bedrock_support import HAIKU, provider_for, request, scripted
 
 from podium.core.errors import StepError
+from podium.providers._kit.faults import Fault
 from podium.providers.bedrock.agentcore import RuntimeReply, runtime_session_id, sse_events
 from podium.providers.bedrock.emulator import BedrockEmulator
 
@@ -119,7 +120,22 @@ async def test_every_error_of_the_service_maps_to_podiums_tree(
     assert caught.value.kind == kind and caught.value.provider == "bedrock"
     assert [e.status for e in runtime_calls(emulator)] == [status]
     if code == "RuntimeClientError":
-        assert "runtime's agent failed" in caught.value.message and "CloudWatch" in (caught.value.fix or "")
+        assert "runtime's agent failed (RuntimeClientError, HTTP 424)" in caught.value.message
+        assert "CloudWatch" in (caught.value.fix or "")
+
+
+async def test_a_runtime_client_error_names_the_agents_own_status(
+    emulator: BedrockEmulator, tmp_path: Path
+) -> None:
+    arn = emulator.add_runtime("helper")
+    said = "Received error (502) from runtime. Please check your CloudWatch logs for more information."
+    emulator.faults.inject(Fault("stream_error", code="RuntimeClientError", message=said))
+
+    with pytest.raises(StepError) as caught:
+        await call(emulator, tmp_path, {"runtime_arn": arn})
+
+    assert caught.value.kind == "agent_error" and "the agent's status 502" in caught.value.message
+    assert caught.value.retryable is False
 
 
 async def test_a_throttle_carries_the_services_retry_after(emulator: BedrockEmulator, tmp_path: Path) -> None:
