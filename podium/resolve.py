@@ -28,8 +28,8 @@ from podium.plugins.manager import Plugins
 
 LOCK_FILE = "podium-lock.json"
 # the keys of a binding or a lock-file entry that name a managed agent (Bedrock agent_id, Vertex
-# engine, Foundry agent / agent_name)
-AGENT_KEYS = ("agent_id", "engine", "agent", "agent_name")
+# engine, Foundry agent / agent_name, an AgentCore runtime_arn)
+AGENT_KEYS = ("agent_id", "engine", "agent", "agent_name", "runtime_arn")
 # a word such as "fsat" reads as a mistyped class; ids have dots, dashes, digits or slashes
 _WORD = re.compile(r"^[A-Za-z_]+$")
 

@@ -31,7 +31,7 @@ from podium.core.spec import Agent, Workflow
 ENV_PROFILE = "PODIUM_PROFILE"
 ENV_PROVIDER = "PODIUM_PROVIDER"
 # keys of a binding that name a managed agent, by provider (the rest name a model)
-MANAGED_KEYS = ("agent_id", "agent", "engine")
+MANAGED_KEYS = ("agent_id", "agent", "engine", "runtime_arn")
 # settings whose values are never shown (`podium config show` prints the rest)
 SECRET_WORDS = ("secret", "key", "token", "password", "credential")
 

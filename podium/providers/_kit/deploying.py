@@ -33,7 +33,7 @@ def deployable_agents(
     workflow: Workflow,
     *,
     provider: str,
-    bound_by: str,
+    bound_by: str | tuple[str, ...],
     model_hint: str,
     cloud: str,
     resolve_model: Callable[[str | None], str | None],
@@ -43,16 +43,17 @@ def deployable_agents(
     """The agents a deploy of `workflow` to `provider` manages, and the problems found on the way.
 
     An agent is deployed unless it is a python function or its binding already names a managed
-    agent (the `bound_by` key: `agent_id`, `engine`, `agent`). Each needs a model (its binding's,
-    else its `model:` through `resolve_model`; `model_hint` says what one looks like on this cloud)
-    and instructions that render with the inputs' defaults. The caller adds its own problems, then
-    calls `refuse`.
+    agent (the `bound_by` key, or one of them: `agent_id`, `engine`, `agent`). Each needs a model
+    (its binding's, else its `model:` through `resolve_model`; `model_hint` says what one looks like
+    on this cloud) and instructions that render with the inputs' defaults. The caller adds its own
+    problems, then calls `refuse`.
     """
     plan: list[Deployable] = []
     problems: list[str] = []
+    keys = (bound_by,) if isinstance(bound_by, str) else bound_by
     for name, agent in workflow.agents.items():
         binding = agent.bindings.get(provider) or {}
-        if agent.function is not None or binding.get(bound_by):
+        if agent.function is not None or any(binding.get(key) for key in keys):
             continue
         model = binding.get("model") or resolve_model(agent.model)
         if not model:

@@ -1,10 +1,12 @@
 """What an agent runs on in Bedrock: its ``bedrock:`` binding, else the lock file, else a model.
 
-An agent runs as a **managed agent** when its ``bedrock:`` binding names ``agent_id`` (and
-``alias_id``; without one, the draft's test alias ``TSTALIASID``), or when ``podium deploy`` recorded
-one for it in ``podium-lock.json`` for this region and endpoint. Otherwise it runs as a **model**:
-``bedrock: {model: …}`` or the agent's ``model:`` (through ``providers.bedrock.models`` aliases) is
-sent to Converse with the agent's instructions as the system prompt.
+An agent runs on an **AgentCore runtime** when its ``bedrock:`` binding names ``runtime_arn``
+(`podium.providers.bedrock.agentcore`). It runs as a **managed agent** when its ``bedrock:`` binding
+names ``agent_id`` (and ``alias_id``; without one, the draft's test alias ``TSTALIASID``), or when
+``podium deploy`` recorded one for it in ``podium-lock.json`` for this region and endpoint.
+Otherwise it runs as a **model**: ``bedrock: {model: …}`` or the agent's ``model:`` (through
+``providers.bedrock.models`` aliases) is sent to Converse with the agent's instructions as the
+system prompt.
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from podium.core.calls import AgentRequest, ProviderEnv
 from podium.core.errors import InvalidRequest
 from podium.providers._kit import lock
+from podium.providers._kit import payload as payloads
+from podium.providers.bedrock.agentcore import ARN_EXAMPLE, QUALIFIER, Runtime, arn_problem
 from podium.providers.bedrock.errors import PROVIDER
 
 TEST_ALIAS_ID = "TSTALIASID"
@@ -39,11 +43,80 @@ class BedrockBinding(BaseModel):
         pattern=r"^[0-9a-zA-Z]{10}$",
         description="The agent alias to invoke; TSTALIASID (the working draft) when omitted.",
     )
-    model: str | None = Field(None, description="A Bedrock model id, called with Converse.")
+    model: str | None = Field(
+        None,
+        description="A Bedrock model id, called with Converse; beside runtime_arn, the model the"
+        " runtime's agent runs on (to price the usage it reports).",
+    )
+    runtime_arn: str | None = Field(
+        None,
+        description=f"An AgentCore runtime's ARN, {ARN_EXAMPLE}, called with InvokeAgentRuntime.",
+    )
+    qualifier: str | None = Field(
+        None,
+        pattern=QUALIFIER,
+        description="The runtime's endpoint name (or version) to invoke; the runtime's DEFAULT when omitted.",
+    )
+    payload: str | dict[str, Any] | None = Field(
+        None,
+        description="The JSON the runtime gets: a mapping whose strings are templates, or one template"
+        " that renders to JSON (quote values with | tojson); names: "
+        + ", ".join(payloads.names())
+        + '. Default: {"prompt": <the step\'s prompt>}.',
+    )
+    user_id: str | None = Field(
+        "{{ run_id }}",
+        description="The runtimeUserId sent with each call (a template; the run id by default);"
+        " null sends none. Sending one needs bedrock-agentcore:InvokeAgentRuntimeForUser.",
+    )
+    stream: bool | None = Field(
+        None,
+        description="Ask the runtime for a streamed reply (true: text/event-stream) or one JSON body"
+        " (false); unset: the agent's choice. Either is read whole.",
+    )
+    fallback_model: str | None = Field(
+        None,
+        description="A Bedrock model id (Converse) that answers instead when the runtime fails with a"
+        " throttle, a transient error, a timeout or its agent's own error.",
+    )
+
+    @field_validator("runtime_arn")
+    @classmethod
+    def _runtime_arn(cls, value: str | None) -> str | None:
+        if value is not None and (problem := arn_problem(value)):
+            raise ValueError(problem)
+        return value
+
+    @field_validator("payload")
+    @classmethod
+    def _payload(cls, value: str | dict[str, Any] | None) -> str | dict[str, Any] | None:
+        if value is not None and (problem := payloads.check(value)):
+            raise ValueError(f"the payload template cannot make a JSON body: {problem}")
+        return value
+
+    @model_validator(mode="after")
+    def _runtime_keys(self) -> BedrockBinding:
+        if self.runtime_arn and (self.agent_id or self.alias_id):
+            raise ValueError(
+                "a bedrock binding names either an AgentCore runtime (runtime_arn) or a managed agent"
+                " (agent_id, alias_id), not both"
+            )
+        if not self.runtime_arn:
+            given = [k for k in RUNTIME_ONLY if k in self.model_fields_set]
+            if given:
+                raise ValueError(
+                    f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} for an AgentCore runtime:"
+                    f" add runtime_arn ({ARN_EXAMPLE})"
+                )
+        return self
+
+
+RUNTIME_ONLY = ("qualifier", "payload", "user_id", "stream", "fallback_model")
 
 
 BINDING_FIX = (
-    "write it as bedrock: {agent_id: ABCDEFGHIJ, alias_id: KLMNOPQRST}, or bedrock: {model: <model id>}"
+    "write it as bedrock: {agent_id: ABCDEFGHIJ, alias_id: KLMNOPQRST}, or bedrock: {model: <model id>},"
+    f" or bedrock: {{runtime_arn: {ARN_EXAMPLE}}}"
 )
 
 
@@ -72,7 +145,7 @@ class Model:
     why: str | None = None  # why a model, when the lock file has this workflow's agents but not this one
 
 
-Target = ManagedAgent | Model
+Target = ManagedAgent | Model | Runtime
 
 
 def lock_target(region: str | None, endpoint_url: str | None) -> dict[str, Any]:
@@ -119,7 +192,18 @@ class Targets:
         return self._deployed
 
     def resolve(self, request: AgentRequest, binding: BedrockBinding) -> Target:
-        """What a request runs on: a managed agent (binding, else lock file) or a model."""
+        """What a request runs on: an AgentCore runtime, a managed agent (binding, else lock file), or
+        a model."""
+        if binding.runtime_arn:
+            return Runtime(
+                binding.runtime_arn,
+                binding.qualifier,
+                binding.payload,
+                binding.user_id,
+                binding.stream,
+                binding.model or request.model,
+                binding.fallback_model,
+            )
         if binding.agent_id:
             return ManagedAgent(binding.agent_id, binding.alias_id or TEST_ALIAS_ID, "binding")
         deployed = self.deployed().get(request.agent)
@@ -161,4 +245,11 @@ def fix_for(request: AgentRequest, target: Target | None) -> str | None:
         )
     if isinstance(target, ManagedAgent):
         return f"check agents.{request.agent}.bedrock.agent_id and alias_id against the Bedrock console"
+    if isinstance(target, Runtime):
+        return (
+            f"check agents.{request.agent}.bedrock.runtime_arn ({ARN_EXAMPLE}) and qualifier; the"
+            " runtime must exist in that account and region and be READY: podium deploy FILE --provider"
+            " bedrock checks it (or: aws bedrock-agentcore-control get-agent-runtime"
+            f" --agent-runtime-id {target.runtime_id})"
+        )
     return None

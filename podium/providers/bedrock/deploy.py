@@ -7,8 +7,9 @@ PrepareAgent, then CreateAgentAlias (or UpdateAgentAlias) on ``providers.bedrock
 which snapshots the prepared draft as a new numbered version. The ids go to ``podium-lock.json`` next to the
 workflow, where later runs against the same region and endpoint find them.
 
-An agent's instructions are rendered once, here, with the workflow's default inputs: a managed
-agent's instructions are fixed until the next deploy.
+An agent bound to an AgentCore runtime (``runtime_arn``) is checked READY and recorded, not made
+(`agentcore_deploy`). An agent's instructions are rendered once, here, with the workflow's default
+inputs: a managed agent's instructions are fixed until the next deploy.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from podium.core.errors import BadInput, PodiumError, StepError
 from podium.providers._kit import lock
 from podium.providers._kit.deploying import deployable_agents, refuse, wait_until
 from podium.providers.bedrock import action_groups
+from podium.providers.bedrock.agentcore_deploy import check_runtimes, runtime_bindings
 from podium.providers.bedrock.binding import lock_target
 from podium.providers.bedrock.client import BedrockClients
 from podium.providers.bedrock.errors import PROVIDER, to_podium
@@ -41,15 +43,20 @@ def agent_name(workflow: str, agent: str) -> str:
 
 
 def _plan(
-    workflow: Workflow, resolve_model: Callable[[str | None], str | None]
+    workflow: Workflow, resolve_model: Callable[[str | None], str | None], *, runtimes: bool = False
 ) -> list[tuple[str, str, str]]:
-    """(agent name, model id, instructions) for every agent a deploy manages; all problems at once."""
+    """(agent name, model id, instructions) for every agent a deploy manages; all problems at once.
+
+    An agent bound to an AgentCore runtime is checked, not made (`agentcore_deploy`); with
+    `runtimes`, a workflow with no other agent to deploy is not refused.
+    """
     deployables, problems = deployable_agents(
-        workflow, provider=PROVIDER, bound_by="agent_id", model_hint="a Bedrock model id", cloud="Bedrock",
-        resolve_model=resolve_model, least=INSTRUCTION_MIN, most=INSTRUCTION_MAX,
+        workflow, provider=PROVIDER, bound_by=("agent_id", "runtime_arn"), model_hint="a Bedrock model id",
+        cloud="Bedrock", resolve_model=resolve_model, least=INSTRUCTION_MIN, most=INSTRUCTION_MAX,
     )  # fmt: skip
     plan = [(d.name, d.model, d.instructions) for d in deployables]
-    refuse(workflow, plan, problems, provider=PROVIDER, cloud="Bedrock", bound_by="agent_id")
+    if problems or not runtimes:
+        refuse(workflow, plan, problems, provider=PROVIDER, cloud="Bedrock", bound_by="agent_id")
     return plan
 
 
@@ -86,12 +93,12 @@ def deploy_workflow(
     """Create or update each of the workflow's agents in Bedrock; returns what was done, per agent."""
     say = echo or (lambda _line: None)
     cfg = clients.config
-    plan = _plan(workflow, resolve_model)
+    plan = _plan(workflow, resolve_model, runtimes=bool(runtime_bindings(workflow)))
     # the agents' tools as action groups, read before anything is created (a bad tool is bad input)
     tools = {
         name: action_groups.groups(name, workflow.agents[name], workflow.base_dir) for name, _, _ in plan
     }
-    if not cfg.agent_role_arn:
+    if plan and not cfg.agent_role_arn:
         raise BadInput(
             "podium deploy needs the IAM role the Bedrock agents run as",
             fix="set providers.bedrock.agent_role_arn (a role Bedrock can assume to call its model)",
@@ -100,8 +107,7 @@ def deploy_workflow(
         control = clients.client("bedrock-agent")
         target = lock_target(clients.region, clients.endpoint_url)
         known = lock.deployed(workflow.base_dir, workflow.name, PROVIDER, target)
-        done: dict[str, dict[str, Any]] = {}
-        rows: list[Deployment] = []
+        done, rows = check_runtimes(clients, workflow, say)  # AgentCore runtimes: checked, not made
         tags = {"podium:workflow": _TAG_VALUE.sub("_", workflow.name)[:256]}
         for name, model, instruction in plan:
             entry = known.get(name) or {}
@@ -185,7 +191,8 @@ def deploy_workflow(
         raise
     except Exception as exc:
         raise to_podium(exc, "bedrock deploy") from None
-    account = next((str(r.ids["agent_arn"]).split(":")[4] for r in rows if r.ids.get("agent_arn")), None)
+    arns = (r.ids.get("agent_arn") or r.ids.get("runtime_arn") for r in rows)
+    account = next((str(arn).split(":")[4] for arn in arns if arn), None)
     path = lock.record(
         workflow.base_dir, workflow.name, PROVIDER, target, {**known, **done}, account_id=account
     )

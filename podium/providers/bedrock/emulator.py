@@ -17,7 +17,9 @@ groups), so the agents ``podium deploy`` creates are the ones InvokeAgent answer
 ``bedrock`` foundation models and inference profiles. Any other operation of those four services
 answers 501 naming it (routes.py; docs/emulators.md lists them). The brain is the workflow's
 ``mock:`` replies (`ScriptedBrain`), an echo, or any python callable; faults are injected per call
-through `faults`; the request log is `requests` (also `exchanges`).
+through `faults`; the request log is `requests` (also `exchanges`). ``bedrock-agentcore``
+InvokeAgentRuntime and the runtime calls of its control plane are served too (`runtime_emulator`;
+`add_runtime`, `runtime_sessions`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from typing import Any
 
 from podium.providers._kit.brains import Answer, Brain, Turn
 from podium.providers.bedrock.routes import BedrockRoutes
+from podium.providers.bedrock.runtime_emulator import RuntimeSession, RuntimeState
 from podium.providers.bedrock.state import ACCOUNT_ID, BedrockState, Session
 
 DUMMY_KEY = "testing"  # never real credentials: the emulator checks only that a request is signed
@@ -46,6 +49,7 @@ class BedrockEmulator(BedrockRoutes):
     ) -> None:
         self.region = region
         self.state = BedrockState(region)
+        self.agentcore = RuntimeState(region, self.state.account_id)  # AgentCore runtimes and sessions
         super().__init__(brain, port=port)
 
     def settings(self) -> dict[str, Any]:
@@ -97,6 +101,21 @@ class BedrockEmulator(BedrockRoutes):
     @property
     def sessions(self) -> Mapping[str, Session]:
         return self.state.sessions
+
+    # --- AgentCore runtimes -------------------------------------------------------------------
+
+    def add_runtime(self, name: str, *, status: str = "READY", podium_agent: str | None = None) -> str:
+        """Create an AgentCore runtime (as CreateAgentRuntime would) with `status`; returns its ARN.
+
+        `podium_agent` names the workflow agent whose mock replies answer it when the caller does
+        not say which (podium's own calls say).
+        """
+        return self.agentcore.add_runtime(name, status=status, podium_agent=podium_agent)
+
+    @property
+    def runtime_sessions(self) -> Mapping[str, RuntimeSession]:
+        """AgentCore runtime sessions by id: the turns and user ids each was called with."""
+        return self.agentcore.sessions
 
 
 @contextmanager

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from podium.core.errors import (
+    AgentFailed,
     AuthError,
     CallTimeout,
     InvalidRequest,
@@ -40,6 +42,7 @@ TRANSIENT = {
     "ModelErrorException",
     "ModelStreamErrorException",
     "ConflictException",  # InvokeAgent: the session is busy with another call; try again
+    "RetryableConflictException",  # InvokeAgentRuntime: the same, as AgentCore says it
     "InternalFailure",
     "ServiceUnavailable",
 }
@@ -68,12 +71,31 @@ def _code(exc: Any) -> str:
     return code[:1].upper() + code[1:]
 
 
+_AGENT_STATUS = re.compile(r"\b(?:status(?: code)?|error) \(?([1-5][0-9]{2})\b|\(([1-5][0-9]{2})\)", re.I)
+
+
+def runtime_client_error(message: str, status: int, where: str) -> AgentFailed:
+    """AgentCore's RuntimeClientError: the agent in the runtime failed (its container answered an
+    error, or none); not the request. Its own status code is named when the message gives it."""
+    found = _AGENT_STATUS.search(message)
+    agent_status = next((g for g in found.groups() if g), None) if found else None
+    said = f"the agent's status {agent_status}" if agent_status else f"HTTP {status or 424}"
+    return AgentFailed(
+        f"{where}: the runtime's agent failed (RuntimeClientError, {said}): {message}",
+        fix="see the runtime's logs in CloudWatch (/aws/bedrock-agentcore/runtimes/…); the agent's"
+        " code or container failed, not podium's request",
+        provider=PROVIDER,
+    )
+
+
 def from_client_error(exc: Any, where: str) -> StepError:
     """A botocore ClientError (or an event stream's error event) as a podium error."""
     code = _code(exc)
     message = str(exc.response.get("Error", {}).get("Message") or exc)
     metadata = exc.response.get("ResponseMetadata", {})
     status = int(metadata.get("HTTPStatusCode") or 0)
+    if code == "RuntimeClientError":
+        return runtime_client_error(message, status, where)
     return TABLE.classify(
         f"{where}: {code or status}: {message}",
         status=status,

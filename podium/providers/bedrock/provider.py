@@ -1,11 +1,11 @@
-"""BedrockProvider: a managed Bedrock agent through InvokeAgent, or a Bedrock model through Converse.
+"""BedrockProvider: managed agents (InvokeAgent), AgentCore runtimes, or models (Converse).
 
-The class ties the parts together: `binding` (what an agent runs on), `client` (boto3),
-`agents` (InvokeAgent and return control), `converse`, `errors`, `deploy`, and the emulator. boto3
-is synchronous: with ``transport: loop``, a Converse call of an agent without tools is made on the
-event loop instead (`transport`: botocore's own serializer, signer and parsers, the bytes sent with
-asyncio), unless another setting needs boto3 itself (`AsyncBedrock.unusable`). Every other call,
-InvokeAgent's event stream included, runs in the kit's
+The class ties the parts together: `binding` (what an agent runs on), `client` (boto3), `agents`
+(InvokeAgent and return control), `agentcore` (InvokeAgentRuntime), `converse`, `errors`, `deploy`,
+and the emulator. boto3 is synchronous: with ``transport: loop``, a Converse call of an agent
+without tools is made on the event loop instead (`transport`: botocore's own serializer, signer and
+parsers, the bytes sent with asyncio), unless another setting needs boto3 itself
+(`AsyncBedrock.unusable`). Every other call, InvokeAgent's event stream included, runs in the kit's
 thread pool for this provider (sized like its connection pool), so thousands of concurrent steps do
 not queue behind asyncio's small default pool, and a cancelled call closes its stream.
 """
@@ -13,6 +13,7 @@ not queue behind asyncio's small default pool, and a cancelled call closes its s
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar, cast
 
@@ -29,8 +30,10 @@ from podium.providers._kit.propagation import call_headers
 from podium.providers._kit.provider import SdkProvider
 from podium.providers._kit.threads import SdkCall
 from podium.providers.bedrock import binding as bindings
+from podium.providers.bedrock.agentcore import SERVICE as AGENTCORE
+from podium.providers.bedrock.agentcore import Runtime, invoke_runtime
 from podium.providers.bedrock.agents import invoke_agent
-from podium.providers.bedrock.binding import BINDING_FIX, BedrockBinding, ManagedAgent, Target, Targets
+from podium.providers.bedrock.binding import BINDING_FIX, BedrockBinding, ManagedAgent, Model, Target, Targets
 from podium.providers.bedrock.client import BedrockClients
 from podium.providers.bedrock.config import BedrockConfig, BedrockEmulatorOptions
 from podium.providers.bedrock.converse import aconverse, converse
@@ -40,6 +43,10 @@ from podium.providers.bedrock.transport import AsyncBedrock
 
 if TYPE_CHECKING:
     from podium.core.spec import Workflow
+
+log = logging.getLogger("podium")
+# what an AgentCore runtime's failure must be for its binding's fallback_model to answer instead
+FALLS_BACK = frozenset({"throttled", "transient", "timeout", "agent_error"})
 
 
 class BedrockProvider(SdkProvider):
@@ -87,29 +94,54 @@ class BedrockProvider(SdkProvider):
     # --- calls --------------------------------------------------------------------------------
 
     def describe(self, request: AgentRequest, target: Target) -> str:
+        if isinstance(target, Runtime):
+            return f"bedrock AgentCore runtime {target.runtime_id} (agent '{request.agent}')"
         if isinstance(target, ManagedAgent):
             return f"bedrock InvokeAgent {target.agent_id}/{target.alias_id} (agent '{request.agent}')"
         return f"bedrock Converse {target.model_id} (agent '{request.agent}')"
 
     def call(self, request: AgentRequest, target: Target, call: SdkCall) -> AgentResponse:
+        if isinstance(target, Runtime):
+            return self._runtime(request, target, call)
         if isinstance(target, ManagedAgent):
             return invoke_agent(
                 self.clients.client("bedrock-agent-runtime"), request, target, call, self.tools
             )
         return converse(self.clients.client("bedrock-runtime"), request, target, call, self.tools)
 
+    def _runtime(self, request: AgentRequest, target: Runtime, call: SdkCall) -> AgentResponse:
+        """InvokeAgentRuntime; on a failure the binding's ``fallback_model`` answers, when it has one
+        and retrying could have helped (or the runtime's agent failed): a bad request still fails."""
+        try:
+            return invoke_runtime(self.clients.client(AGENTCORE), request, target, call)
+        except Exception as exc:
+            if target.fallback_model is None:
+                raise
+            error = exc if isinstance(exc, StepError) else self.to_podium(exc, self.describe(request, target))
+            if error.kind not in FALLS_BACK:
+                raise error from None
+        why = f"fallback from AgentCore runtime {target.runtime_id} ({error.kind})"
+        log.warning("warning: %s: %s; %s answers instead", self.describe(request, target), error.message,
+                    target.fallback_model)  # fmt: skip
+        model = Model(target.fallback_model, why)
+        response = converse(self.clients.client("bedrock-runtime"), request, model, call, self.tools)
+        response.native["fell_back"] = {"from": target.arn, "kind": error.kind, "message": error.message}
+        response.bound_to = {"kind": "model", "id": target.fallback_model, "via": why}
+        return response
+
     def on_loop(self, request: AgentRequest) -> bool:
         # a tool runs in a worker thread (it may block): an agent with tools keeps the thread path
         return self.threaded_because is None and not request.tools
 
     async def atarget(self, request: AgentRequest) -> Target:
-        if self.targets.ready or self.binding(request).agent_id:
+        binding = self.binding(request)
+        if self.targets.ready or binding.agent_id or binding.runtime_arn:
             return self.target(request)
         return await asyncio.to_thread(self.target, request)  # the lock file, maybe STS: once, off the loop
 
     async def acall(self, request: AgentRequest, target: Target) -> AgentResponse:
         headers = call_headers(request)
-        if isinstance(target, ManagedAgent):
+        if isinstance(target, ManagedAgent | Runtime):
             # InvokeAgent's reply is an event stream that takes botocore ~1 ms of Python to parse per
             # call: on the loop it would hold every other step, and with an emulator in the same
             # process it ping-pongs the GIL (bench/findings.md, 7c). boto3 reads it in a worker thread.
@@ -121,6 +153,8 @@ class BedrockProvider(SdkProvider):
         await super().aclose()
 
     def bound(self, target: Target) -> dict[str, str]:
+        if isinstance(target, Runtime):
+            return {"kind": "agentcore", "id": target.arn, "via": "binding"}
         if isinstance(target, ManagedAgent):
             return {"kind": "agent", "id": f"{target.agent_id}/{target.alias_id}", "via": target.source}
         if target.why:

@@ -29,7 +29,7 @@ from podium.providers._kit.brains import Answer, Turn
 from podium.providers._kit.emulator import CloudEmulator, Route, new_id
 from podium.providers._kit.faults import Fault
 from podium.providers._kit.http import HttpRequest, HttpResponse
-from podium.providers.bedrock import invoke_model, management, models, operations, wire
+from podium.providers.bedrock import invoke_model, management, models, operations, runtime_emulator, wire
 from podium.providers.bedrock.state import BedrockState, MotoMissing, ResolvedAgent
 
 if TYPE_CHECKING:
@@ -92,6 +92,7 @@ class BedrockRoutes(CloudEmulator):
 
     provider = "bedrock"
     state: BedrockState
+    agentcore: runtime_emulator.RuntimeState
 
     def routes(self) -> Sequence[Route]:
         def op(service: str, name: str, handler: Callable[..., HttpResponse]) -> Route:
@@ -106,6 +107,7 @@ class BedrockRoutes(CloudEmulator):
             op(RUNTIME, "InvokeModel", self._route_invoke_model),
             op(RUNTIME, "InvokeModelWithResponseStream", self._route_invoke_model),
             op(AGENT_RUNTIME, "InvokeInlineAgent", self._route_invoke_inline_agent),
+            *runtime_emulator.routes(self),  # AgentCore Runtime, and its control plane (runtime_emulator.py)
             Route("POST", STS, "GetCallerIdentity", self._route_caller_identity),
             op(MANAGEMENT, "ListFoundationModels", self._route_management),
             op(MANAGEMENT, "GetFoundationModel", self._route_management),

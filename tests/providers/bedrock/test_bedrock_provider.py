@@ -232,7 +232,10 @@ async def test_bad_bindings_name_the_agent_and_the_fix(
 
 
 def test_the_binding_model_names_its_fields() -> None:
-    assert set(BedrockProvider.Binding.model_fields) == {"agent_id", "alias_id", "model"}
+    assert set(BedrockProvider.Binding.model_fields) == {
+        "agent_id", "alias_id", "model",
+        "runtime_arn", "qualifier", "payload", "user_id", "stream", "fallback_model",
+    }  # fmt: skip
     assert BedrockBinding(agent_id="ABCDEFGHIJ").alias_id is None
 
 
