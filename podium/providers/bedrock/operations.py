@@ -19,7 +19,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-SERVICES: tuple[str, ...] = ("bedrock-runtime", "bedrock-agent-runtime", "bedrock-agent", "bedrock")
+SERVICES: tuple[str, ...] = (
+    "bedrock-runtime",
+    "bedrock-agent-runtime",
+    "bedrock-agent",
+    "bedrock",
+    "bedrock-agentcore",
+    "bedrock-agentcore-control",
+)
 
 
 @dataclass(frozen=True, slots=True)

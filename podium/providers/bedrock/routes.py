@@ -121,7 +121,7 @@ class BedrockRoutes(CloudEmulator):
         found = operations.find(request.method, request.path)
         if found is None:
             return "Unknown", lambda detail: _unknown_operation(request)
-        return found.name, lambda detail: not_implemented(found.name)
+        return found.name, lambda detail: wire.not_implemented(found.name)
 
     def error_response(
         self, status: int, code: str, message: str, *, retry_after: float | None = None
@@ -204,7 +204,7 @@ class BedrockRoutes(CloudEmulator):
         except MotoMissing as exc:
             return wire.error_response(501, "NotImplementedException", str(exc))
         if served is None:
-            return not_implemented(name)
+            return wire.not_implemented(name)
         status, headers, body_bytes = served
         return HttpResponse(status, headers, body_bytes)
 
@@ -868,14 +868,6 @@ def _brain_error(exc: StepError) -> HttpResponse:
     if exc.kind == "timeout":
         return wire.error_response(408, "ModelTimeoutException", message)
     return wire.error_response(500, "InternalServerException", message, retry_after=exc.retry_after)
-
-
-def not_implemented(operation: str) -> HttpResponse:
-    """An operation of the service models the emulator does not serve: a 501 naming it (which
-    botocore does not retry), in the service's error shape."""
-    return wire.error_response(
-        501, "NotImplementedException", f"not implemented by podium's emulator: {operation}"
-    )
 
 
 def _unknown_operation(request: HttpRequest) -> HttpResponse:

@@ -27,7 +27,7 @@ import re
 import secrets
 import string
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
@@ -38,14 +38,22 @@ from podium.providers._kit.brains import Turn
 from podium.providers._kit.emulator import Route, clip
 from podium.providers._kit.faults import Fault
 from podium.providers._kit.http import HttpRequest, HttpResponse
-from podium.providers.bedrock import wire
+from podium.providers.bedrock import operations, wire
 from podium.providers.bedrock.agentcore import RUNTIME_ARN, SESSION_HEADER, TAG_HEADER
 
 if TYPE_CHECKING:
     from podium.providers.bedrock.routes import BedrockRoutes
 
 INVOKE = re.compile(r"^/runtimes/([^/]+)/invocations/?$")
-CONTROL = re.compile(r"^/runtimes(/.*)?$")
+CONTROL_SERVICE = "bedrock-agentcore-control"
+# the control plane's runtime operations (moto's bedrockagentcorecontrol serves them); the rest of
+# bedrock-agentcore and its control plane answers 501 naming itself, as every unserved operation does
+CONTROL_PLANE = (
+    "CreateAgentRuntime", "GetAgentRuntime", "UpdateAgentRuntime", "DeleteAgentRuntime",
+    "ListAgentRuntimes", "ListAgentRuntimeVersions", "CreateAgentRuntimeEndpoint",
+    "GetAgentRuntimeEndpoint", "UpdateAgentRuntimeEndpoint", "DeleteAgentRuntimeEndpoint",
+    "ListAgentRuntimeEndpoints",
+)  # fmt: skip
 OPERATION = "InvokeAgentRuntime"
 _ALNUM = string.ascii_letters + string.digits
 
@@ -244,21 +252,23 @@ def routes(emu: BedrockRoutes) -> list[Route]:
     def invoke(request: HttpRequest, match: re.Match[str], detail: dict[str, Any]) -> HttpResponse:
         return _invoke(emu, request, unquote(match.group(1)), detail)
 
-    def control(request: HttpRequest, _match: re.Match[str], detail: dict[str, Any]) -> HttpResponse:
-        if not _signed(request):
-            return _missing_auth()
-        detail["call"] = f"{request.method} {request.path}"
-        if request.method == "GET" and (known := re.fullmatch(r"/runtimes/([^/]+)/?", request.path)):
-            emu.agentcore.adopt_id(unquote(known.group(1)))
-        served = control_plane(emu.agentcore, request)
-        if served is None:
-            return wire.error_response(
-                404, "UnknownOperationException",
-                f"podium's Bedrock emulator does not implement {request.method} {request.path}",
-            )  # fmt: skip
-        return served
+    def control(name: str) -> Callable[[HttpRequest, re.Match[str], dict[str, Any]], HttpResponse]:
+        def serve(request: HttpRequest, _match: re.Match[str], detail: dict[str, Any]) -> HttpResponse:
+            if not _signed(request):
+                return _missing_auth()
+            detail["call"] = f"{request.method} {request.path}"
+            if request.method == "GET" and (known := re.fullmatch(r"/runtimes/([^/]+)/?", request.path)):
+                emu.agentcore.adopt_id(unquote(known.group(1)))
+            served = control_plane(emu.agentcore, request)
+            return served if served is not None else wire.not_implemented(name)
 
-    return [Route("POST", INVOKE, OPERATION, invoke), Route(None, CONTROL, "AgentCoreControl", control)]
+        return serve
+
+    def op(name: str) -> Route:
+        found = operations.operation(CONTROL_SERVICE, name)
+        return Route(found.method, found.path, name, control(name))
+
+    return [Route("POST", INVOKE, OPERATION, invoke), *(op(name) for name in CONTROL_PLANE)]
 
 
 # --- InvokeAgentRuntime -------------------------------------------------------------------------

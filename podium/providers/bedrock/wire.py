@@ -313,3 +313,11 @@ def caller_identity(account_id: str) -> HttpResponse:
         "</GetCallerIdentityResponse>"
     )
     return HttpResponse(200, {"Content-Type": "text/xml", "x-amzn-RequestId": request_id()}, body.encode())
+
+
+def not_implemented(operation: str) -> HttpResponse:
+    """An operation of the service models the emulator does not serve: a 501 naming it (which
+    botocore does not retry), in the service's error shape."""
+    return error_response(
+        501, "NotImplementedException", f"not implemented by podium's emulator: {operation}"
+    )

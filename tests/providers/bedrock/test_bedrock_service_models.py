@@ -21,6 +21,7 @@ from botocore.model import Shape
 from podium.providers.bedrock.emulator import BedrockEmulator
 from podium.providers.bedrock.operations import SERVICES
 from podium.providers.bedrock.routes import CONTROL_PLANE
+from podium.providers.bedrock.runtime_emulator import CONTROL_PLANE as AGENTCORE_CONTROL_PLANE
 
 CONFIG = Config(
     retries={"total_max_attempts": 1, "mode": "standard"}, inject_host_prefix=False, read_timeout=10
@@ -36,6 +37,14 @@ SERVED = {
     },
     "bedrock-agent": set(CONTROL_PLANE),
     "bedrock": {"ListFoundationModels", "GetFoundationModel", "ListInferenceProfiles", "GetInferenceProfile"},
+    "bedrock-agentcore": {"InvokeAgentRuntime"},
+    # the tag operations share their paths with bedrock-agent's, and are served there
+    "bedrock-agentcore-control": {
+        *AGENTCORE_CONTROL_PLANE,
+        "TagResource",
+        "UntagResource",
+        "ListTagsForResource",
+    },
 }
 
 
