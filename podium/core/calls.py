@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import PydanticUndefined
 
 from podium.core.errors import BadInput, InputError, InvalidRequest, validation_problems
 
@@ -133,6 +134,28 @@ class AgentRequest(BaseModel):
         """The first user message: the step's rendered prompt."""
         return self.messages[0].content
 
+    @classmethod
+    def built(cls, **fields: Any) -> AgentRequest:
+        """A request the engine built from a checked workflow: its fields are already of their
+        types, so it is made without validating them again (~6 µs a call on the hot path).
+        Unnamed fields take their defaults; every given one counts as set, as in `AgentRequest(...)`."""
+        values = {}
+        for name, default, factory in _REQUEST_FIELDS:  # in the model's order, as validation makes them
+            if name in fields:
+                values[name] = fields[name]
+            elif factory is not None:
+                values[name] = factory()
+            elif default is not PydanticUndefined:
+                values[name] = default
+            else:
+                raise TypeError(f"AgentRequest.built() needs {name}")
+        request = object.__new__(cls)
+        object.__setattr__(request, "__dict__", values)
+        object.__setattr__(request, "__pydantic_fields_set__", set(fields))
+        object.__setattr__(request, "__pydantic_extra__", None)
+        object.__setattr__(request, "__pydantic_private__", None)
+        return request
+
     def started(self, traceparent: str | None, tool_log: ToolLog | None) -> AgentRequest:
         """This request as made, once its CallStarted event is written: with its span's trace
         context and its tool log. A copy (the request the before-call hooks saw stays as it was),
@@ -149,6 +172,11 @@ class AgentRequest(BaseModel):
 
 
 _STARTED = frozenset({"traceparent", "tool_log"})
+# what `AgentRequest.built` fills in for a field it is not given: a constant, or a fresh container
+_REQUEST_FIELDS: tuple[tuple[str, Any, Callable[[], Any] | None], ...] = tuple(
+    (name, info.default, info.default_factory)  # type: ignore[misc]
+    for name, info in AgentRequest.model_fields.items()
+)
 
 
 class AgentResponse(BaseModel):
