@@ -140,7 +140,7 @@ class Attempts:
         except TemplateError as exc:
             raise StepOutcome(exc, None) from None
         prompt = prompt_value if isinstance(prompt_value, str) else json.dumps(prompt_value)
-        messages = [Message.model_construct(role="user", content=prompt)]
+        messages = [Message(role="user", content=prompt)]
         call_context = {
             "prompt": prompt_value,
             "inputs": state.inputs,
