@@ -193,10 +193,7 @@ class Attempts:
                     reissue = False
                 else:
                     attempt += 1
-                # built from the checked workflow: not validated again (`built`); the containers
-                # are the request's own, as validation would have copied them
-                binding = parts.bindings.get(pname)
-                request = AgentRequest.built(
+                request = AgentRequest(
                     run_id=state.run_id,
                     step=sid,
                     agent=step.agent or "",
@@ -206,17 +203,17 @@ class Attempts:
                     model=provider.resolve_model(agent.model),
                     instructions=instructions,
                     function=agent.function,
-                    tools=dict(parts.tools),
+                    tools=parts.tools,
                     approval_tools=parts.approval_tools,
                     max_tool_rounds=step.max_tool_rounds or wf.defaults.max_tool_rounds,
-                    binding=dict(binding) if binding else {},
-                    options=dict(agent.options),
-                    messages=list(messages),
-                    output_schema=dict(schema) if schema is not None else None,
+                    binding=parts.bindings.get(pname, {}),
+                    options=agent.options,
+                    messages=messages,
+                    output_schema=schema,
                     idempotency_key=f"{state.run_id}:{sid}:{'' if index is None else index}:{attempt}",
                     session_id=f"{state.run_id}-{sid}" + ("" if index is None else f"-{index}"),
                     timeout=timeout,
-                    context=dict(call_context),
+                    context=call_context,
                 )
                 try:
                     response, seq = await self.invoke(provider, request, repair=repaired)

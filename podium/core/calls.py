@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from pydantic_core import PydanticUndefined
 
 from podium.core.errors import BadInput, InputError, InvalidRequest, validation_problems
 
@@ -135,13 +133,6 @@ class AgentRequest(BaseModel):
         """The first user message: the step's rendered prompt."""
         return self.messages[0].content
 
-    @classmethod
-    def built(cls, **fields: Any) -> AgentRequest:
-        """A request the engine built from a checked workflow: its fields are already of their
-        types, so it is made without validating them again (~6 µs a call on the hot path).
-        Unnamed fields take their defaults; every given one counts as set, as in `AgentRequest(...)`."""
-        return _unchecked(cls, fields)
-
     def started(self, traceparent: str | None, tool_log: ToolLog | None) -> AgentRequest:
         """This request as made, once its CallStarted event is written: with its span's trace
         context and its tool log. A copy (the request the before-call hooks saw stays as it was),
@@ -158,39 +149,6 @@ class AgentRequest(BaseModel):
 
 
 _STARTED = frozenset({"traceparent", "tool_log"})
-
-
-_M = TypeVar("_M", bound=BaseModel)
-
-
-def _unchecked(cls: type[_M], fields: dict[str, Any]) -> _M:
-    """A `cls` holding `fields` as given, the others at their defaults, without validation: for
-    values podium made itself of the right types (what `model_construct` does, for less)."""
-    values = {}
-    for name, default, factory in _defaults(cls):  # in the model's order, as validation makes them
-        if name in fields:
-            values[name] = fields[name]
-        elif factory is not None:
-            values[name] = factory()
-        elif default is not PydanticUndefined:
-            values[name] = default
-        else:
-            raise TypeError(f"{cls.__name__} needs {name}")
-    made = object.__new__(cls)
-    object.__setattr__(made, "__dict__", values)
-    object.__setattr__(made, "__pydantic_fields_set__", set(fields))
-    object.__setattr__(made, "__pydantic_extra__", None)
-    object.__setattr__(made, "__pydantic_private__", None)
-    return made
-
-
-@functools.cache
-def _defaults(cls: type[BaseModel]) -> tuple[tuple[str, Any, Callable[[], Any] | None], ...]:
-    """Each field of `cls` with its default, or the factory of a fresh one."""
-    return tuple(
-        (name, info.default, info.default_factory)  # type: ignore[misc]
-        for name, info in cls.model_fields.items()
-    )
 
 
 class AgentResponse(BaseModel):
@@ -218,12 +176,6 @@ class AgentResponse(BaseModel):
     @property
     def value(self) -> Any:
         return self.output if self.output is not None else self.text
-
-    @classmethod
-    def built(cls, **fields: Any) -> AgentResponse:
-        """A reply a provider made itself of values of the right types (its text, a `Usage`, its
-        ids): made without validating them again, as `AgentRequest.built`."""
-        return _unchecked(cls, fields)
 
 
 @dataclass(frozen=True, slots=True)

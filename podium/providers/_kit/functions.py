@@ -161,7 +161,7 @@ class FunctionThreads:
     async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Call `fn` from the event loop: awaited if async, else on a pool thread; never blocks the
         loop for longer than `WAIT`."""
-        if inspect.iscoroutinefunction(fn):
+        if _is_async(fn):
             return await fn(*args, **kwargs)
         value = await self.run(fn, *args, **kwargs)
         if inspect.isawaitable(value):
@@ -274,6 +274,11 @@ class FunctionThreads:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
+
+
+@functools.lru_cache(maxsize=1024)  # asked at every call of an agent's function
+def _is_async(fn: Callable[..., Any]) -> bool:
+    return inspect.iscoroutinefunction(fn)
 
 
 def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:

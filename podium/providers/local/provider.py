@@ -137,9 +137,9 @@ class LocalProvider(Provider):
         bound = {"kind": "function", "id": request.function or "", "via": "function"}
         if isinstance(value, AgentResponse):
             return value if value.bound_to else value.model_copy(update={"bound_to": bound})
-        if isinstance(value, str):  # (built: these values are the provider's own, of their types)
-            return AgentResponse.built(text=value, usage=_ONE_CALL, latency_ms=latency, bound_to=bound)
-        return AgentResponse.built(output=value, usage=_ONE_CALL, latency_ms=latency, bound_to=bound)
+        if isinstance(value, str):
+            return AgentResponse(text=value, usage=_ONE_CALL, latency_ms=latency, bound_to=bound)
+        return AgentResponse(output=value, usage=_ONE_CALL, latency_ms=latency, bound_to=bound)
 
     # --- scripted replies -------------------------------------------------------------------
 
