@@ -70,6 +70,7 @@ class Plugins:
         self.pm = pm
         self.report = report or LoadReport()
         self._providers: ProviderRegistry | None = None
+        self._handlers: tuple[tuple[object, ...], list[Callable[..., None]]] | None = None
 
     @classmethod
     def of(cls, plugins: Plugins | pluggy.PluginManager | None) -> Plugins:
@@ -126,10 +127,15 @@ class Plugins:
         calls them, last registered first. A wrapper implementation keeps pluggy's own call.
         """
         caller = self.pm.hook.podium_event
-        impls = caller.get_hookimpls()
+        impls = tuple(caller.get_hookimpls())
+        if self._handlers is not None and self._handlers[0] == impls:
+            return self._handlers[1]  # the same implementations as at the last batch: the same calls
         if any(impl.hookwrapper or impl.wrapper for impl in impls):
-            return [caller]
-        return [impl.function if impl.argnames else _no_args(impl.function) for impl in reversed(impls)]
+            handlers: list[Callable[..., None]] = [caller]
+        else:
+            handlers = [i.function if i.argnames else _no_args(i.function) for i in reversed(impls)]
+        self._handlers = (impls, handlers)
+        return handlers
 
 
 def load_plugins(*, entry_points_too: bool = True, extra: Iterable[object] = ()) -> Plugins:
