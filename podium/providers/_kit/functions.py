@@ -161,7 +161,7 @@ class FunctionThreads:
     async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Call `fn` from the event loop: awaited if async, else on a pool thread; never blocks the
         loop for longer than `WAIT`."""
-        if _is_async(fn):
+        if _is_async(fn) if _hashable(fn) else inspect.iscoroutinefunction(fn):
             return await fn(*args, **kwargs)
         value = await self.run(fn, *args, **kwargs)
         if inspect.isawaitable(value):
@@ -172,7 +172,8 @@ class FunctionThreads:
         """Run a blocking function on a pool thread, in a copy of the caller's context; await its result."""
         loop = asyncio.get_running_loop()
         job = _Job(fn, args, kwargs, contextvars.copy_context(), loop, loop.create_future())
-        quick = self._took.get(fn, QUICK) < QUICK
+        # (an unhashable callable, a dataclass instance with __call__, is never counted quick)
+        quick = _hashable(fn) and self._took.get(fn, QUICK) < QUICK
         if quick:
             job.waiter = waiter = threading.Lock()
             waiter.acquire()
@@ -247,8 +248,9 @@ class FunctionThreads:
                 job.state = _DONE
                 if len(self._took) > 256:  # functions made per call (lambdas): keep it bounded
                     self._took.clear()
-                before = self._took.get(job.fn)
-                self._took[job.fn] = took if before is None else (before + took) / 2
+                if _hashable(job.fn):
+                    before = self._took.get(job.fn)
+                    self._took[job.fn] = took if before is None else (before + took) / 2
                 handed = job.waiter is not None
                 if handed:  # its caller waits in place: hand it the outcome there
                     job.outcome = outcome
@@ -279,6 +281,14 @@ class FunctionThreads:
 @functools.lru_cache(maxsize=1024)  # asked at every call of an agent's function
 def _is_async(fn: Callable[..., Any]) -> bool:
     return inspect.iscoroutinefunction(fn)
+
+
+def _hashable(fn: Callable[..., Any]) -> bool:
+    try:
+        hash(fn)
+    except TypeError:
+        return False
+    return True
 
 
 def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:

@@ -4,6 +4,7 @@ reused threads, where a cancelled call returns at once and its stuck thread neve
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 from collections.abc import AsyncIterator
 
@@ -150,4 +151,20 @@ async def test_a_quick_function_that_blocks_lets_the_loop_go_on_and_can_be_cance
     with pytest.raises(TimeoutError):
         await asyncio.wait_for(threads.run(released.wait, 30), 0.1)
     assert await asyncio.wait_for(threads.run(lambda: "next"), 2) == "next"
+    threads.close()
+
+
+async def test_an_unhashable_callable_runs_like_any_function(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(functions, "QUICK", 60.0)
+
+    @dataclasses.dataclass
+    class Agent:  # eq=True: instances have no hash
+        reply: str
+
+        def __call__(self, prompt: str) -> str:
+            return f"{self.reply}: {prompt}"
+
+    threads = FunctionThreads(1)
+    agent = Agent("ok")
+    assert [await threads.call(agent, "go") for _ in range(3)] == ["ok: go"] * 3
     threads.close()
