@@ -28,7 +28,7 @@ class UISettings:
     token: str | None = None
     user: str = "unknown"
     secret: str = ""
-    allowed_hosts: tuple[str, ...] = ("127.0.0.1", "localhost", "::1")
+    allowed_hosts: tuple[str, ...] = ("127.0.0.1", "localhost", "[::1]")
 
 
 def is_loopback(host: str) -> bool:
@@ -70,8 +70,18 @@ def settings_for(*, db: str | Path | None, host: str, token: str | None) -> UISe
         token=token,
         user=_os_user(),
         secret=secrets.token_urlsafe(32),
-        allowed_hosts=tuple(dict.fromkeys((*allowed, host.strip("[]")))),
+        allowed_hosts=tuple(dict.fromkeys(_host_header(h) for h in (*allowed, host))),
     )
+
+
+def _host_header(host: str) -> str:
+    """How a browser names `host` in its Host header: an IPv6 address in brackets (`[::1]`), as
+    Starlette's host check compares it."""
+    bare = host.strip("[]")
+    try:
+        return f"[{bare}]" if ipaddress.ip_address(bare).version == 6 else bare
+    except ValueError:
+        return bare
 
 
 def _os_user() -> str:

@@ -54,11 +54,15 @@ def test_the_tools_example_waits_for_the_refund_then_finishes(provider: str, tmp
     ]
 
 
-def test_a_run_that_waits_in_its_process_runs_the_approved_tool(tmp_path: Path) -> None:
+@pytest.mark.parametrize("provider", ["local", "bedrock", "vertex", "azure"])
+def test_a_run_that_waits_in_its_process_runs_the_approved_tool(provider: str, tmp_path: Path) -> None:
+    """The emulator that asked for the refund is asked again once it is approved (in the same
+    process, so the same emulator): it asks for the refund again, and the refund runs."""
     db = tmp_path / "runs.db"
     env = {**os.environ, "PODIUM_DB": str(db), "NO_COLOR": "1"}
+    extra = [] if provider == "local" else ["--provider", provider, "--emulate"]
     driver = subprocess.Popen(
-        [sys.executable, "-m", "podium", "run", EXAMPLE, "--wait", "--json"],
+        [sys.executable, "-m", "podium", "run", EXAMPLE, *extra, "--wait", "--json"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
@@ -80,3 +84,6 @@ def test_a_run_that_waits_in_its_process_runs_the_approved_tool(tmp_path: Path) 
     assert done["status"] == "succeeded"
     # the refund ran in the same process once approved; the lookups were replayed
     assert done["steps"]["resolve"]["tool_calls"] == 3
+    events = json.loads(podium("show", done["run_id"], "--events", "--json", db=db).stdout)
+    called = [e["data"]["name"] for e in events["events"] if e["type"] == "ToolCalled"]
+    assert called == ["lookup_order", "lookup_order", "refund"]

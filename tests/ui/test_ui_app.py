@@ -15,6 +15,7 @@ from starlette.testclient import TestClient
 from ui_support import EVIL, Runs, decisions, event_types, make_runs, settings
 
 from podium.ui.app import create_app
+from podium.ui.settings import settings_for
 
 
 @pytest.fixture(scope="module")
@@ -251,6 +252,16 @@ def test_login_never_sends_anyone_to_another_site(fresh: Runs) -> None:
 def test_another_host_name_is_refused(client: TestClient) -> None:
     """A page that another site's DNS points at 127.0.0.1 (DNS rebinding) is not served."""
     assert client.get("/", headers={"host": "evil.example"}).status_code == 400
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1", "[::1]"])
+def test_the_loopback_names_a_browser_sends_are_served(runs: Runs, host: str) -> None:
+    """`podium ui --host ::1`: a browser at http://[::1]:PORT sends `Host: [::1]:PORT`."""
+    app = create_app(settings_for(db=runs.db, host=host, token=None))
+    with TestClient(app, base_url="http://127.0.0.1:8765") as c:
+        for name in ("127.0.0.1:8765", "localhost:8765", "[::1]:8765"):
+            assert c.get("/", headers={"host": name}).status_code == 200, name
+        assert c.get("/", headers={"host": "evil.example"}).status_code == 400
 
 
 def test_the_trace_downloads_are_jsonl_html_and_otlp_json(client: TestClient, runs: Runs) -> None:

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from podium.core.calls import AgentRequest, Message, Usage
 from podium.core.errors import InvalidRequest
-from podium.core.spec import MockTool
+from podium.core.spec import MockReply, MockTool
 from podium.providers._kit.scripted import (
     Script,
     estimate_tokens,
@@ -42,6 +42,14 @@ class Turn:
     run_id: str | None = None
     model: str | None = None
     session_id: str | None = None
+    # the turn carries the results of tools the brain asked for: it goes on with a conversation.
+    # None (an emulator that does not say): a turn with more than its one question goes on
+    answers_tool: bool | None = None
+
+    @property
+    def goes_on(self) -> bool:
+        """Whether this turn continues a conversation rather than asking its question afresh."""
+        return self.answers_tool if self.answers_tool is not None else len(self.messages) > 1
 
     def as_request(self, provider: str) -> AgentRequest:
         """The same question as an AgentRequest, so that usage estimates match the local provider's."""
@@ -118,6 +126,8 @@ class ScriptedBrain:
         self.provider = provider
         self.fallback = fallback
         self._lock = threading.Lock()
+        # conversations that stopped at a tool request, with their sequence position when they began
+        self._open: dict[tuple[str, str | None, str | None, str], int] = {}
 
     def key_for(self, turn: Turn) -> str | None:
         for key in (turn.step, turn.agent):
@@ -137,7 +147,7 @@ class ScriptedBrain:
                 provider=self.provider,
             )
         with self._lock:  # the sequence position is shared by concurrent calls
-            reply = self.script.next_reply(key, turn.prompt)
+            reply = self._next(key, turn)
         if reply.latency:
             time.sleep(reply.latency)
         raise_scripted_error(reply, self.provider)
@@ -148,3 +158,19 @@ class ScriptedBrain:
             )
         text = reply_text(reply)
         return Answer(text=text, usage=usage_for(reply, turn.as_request(self.provider), text))
+
+    def _next(self, key: str, turn: Turn) -> MockReply:
+        """The next reply; a question asked again after its conversation stopped at a tool request
+        (a person had to approve the tool, or the caller died) is answered from where it began,
+        as the same agent asked the same thing would, and as the local provider does."""
+        asked = (key, turn.run_id, turn.agent, turn.prompt)
+        goes_on = turn.goes_on
+        if not goes_on and asked in self._open:
+            self.script.positions[key] = self._open.pop(asked)
+        start = self.script.positions.get(key, 0)
+        reply = self.script.next_reply(key, turn.prompt)
+        if reply.tool is None:
+            self._open.pop(asked, None)
+        elif not goes_on:
+            self._open[asked] = start
+        return reply

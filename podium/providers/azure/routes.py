@@ -370,6 +370,7 @@ class AzureRoutes(CloudEmulator):
             run_id=metadata.get(TAG_RUN),
             model=model,
             session_id=conversation.id if conversation is not None else None,
+            answers_tool=any(i.get("type") == "function_call_output" for i in new_items),
         )
         detail.update(step=turn.step, agent=turn.agent, model=model, agent_name=agent_name, input=new_items)
         if conversation is not None:

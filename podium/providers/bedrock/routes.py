@@ -221,6 +221,7 @@ class BedrockRoutes(CloudEmulator):
             run_id=attributes.get(TAG_RUN),
             model=agent.foundation_model,
             session_id=session_id,
+            answers_tool=bool(results),
         )
         detail.update(step=turn.step, agent=turn.agent, input=text)
         try:
@@ -316,6 +317,7 @@ class BedrockRoutes(CloudEmulator):
             agent=metadata.get(TAG_AGENT),
             run_id=metadata.get(TAG_RUN),
             model=model,
+            answers_tool=bool(results),
         )
         detail.update(step=turn.step, agent=turn.agent, input=turn.prompt)
         started = time.perf_counter()

@@ -206,6 +206,7 @@ class VertexRoutes(CloudEmulator):
             agent=tags.get(AGENT),
             run_id=tags.get(RUN),
             model=model,
+            answers_tool=bool(results),
         )
         if results:
             detail["tool_results"] = results
