@@ -7,6 +7,7 @@ import json
 import logging
 import random
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from podium.core import templates
@@ -24,7 +25,7 @@ from podium.core.errors import (
 )
 from podium.core.events import EventType, _jsonable
 from podium.core.outputs import UpstreamOutputs, parse_output, repair_message, reply_value
-from podium.core.spec import Step
+from podium.core.spec import Agent, Step
 from podium.core.state import RunState, StepOutcome
 from podium.core.toolcalls import StepTools
 from podium.core.tracecontext import call_key, traceparent
@@ -32,6 +33,19 @@ from podium.core.tracecontext import call_key, traceparent
 log = logging.getLogger("podium")
 
 BeforeCall = Callable[..., None]  # podium_before_call(run=, step=, request=)
+
+
+@dataclass(frozen=True, slots=True)
+class _AgentParts:
+    """What every call of one agent shares, read from the workflow once instead of per call."""
+
+    tools: dict[str, str]
+    approval_tools: frozenset[str]
+    bindings: dict[str, Any]
+
+    @classmethod
+    def of(cls, agent: Agent) -> _AgentParts:
+        return cls(agent.tool_functions, agent.approval_tools, agent.bindings)
 
 
 class Attempts:
@@ -52,6 +66,7 @@ class Attempts:
             workflow=wf.name, base_dir=wf.base_dir, mock=wf.mock, concurrency=wf.defaults.concurrency
         )
         self.instances: dict[str, Provider] = {}
+        self.agent_parts: dict[str, _AgentParts] = {}  # per agent, worked out at its first call
         self.limits: dict[str, asyncio.Semaphore] = {}
         self.global_limit = asyncio.Semaphore(wf.defaults.concurrency)
 
@@ -100,9 +115,14 @@ class Attempts:
         state = self.state
         wf = state.workflow
         agent = wf.agents[step.agent or ""]
+        parts = self.agent_parts.get(step.agent or "")
+        if parts is None:
+            parts = self.agent_parts[step.agent or ""] = _AgentParts.of(agent)
         policy = wf.defaults.retry.merged(step.retry)
         timeout = step.timeout or wf.defaults.timeout
         schema = wf.output_schema(step)
+        # what the schema's `$ref`s resolve against: only a step with a schema needs it
+        registry = wf.schema_registry if schema is not None else None
         where = f"steps.{sid}.prompt" + (f" (item {index})" if index is not None else "")
         local = dict(context)
         if index is not None:
@@ -140,7 +160,7 @@ class Attempts:
                 else AgentResponse(output=stored.reply)
             )
             try:
-                value = parse_output(response, schema, wf.schema_registry)
+                value = parse_output(response, schema, registry)
             except OutputInvalid:
                 pass  # it was not good enough: call again
             else:
@@ -183,10 +203,10 @@ class Attempts:
                     model=provider.resolve_model(agent.model),
                     instructions=instructions,
                     function=agent.function,
-                    tools=agent.tool_functions,
-                    approval_tools=agent.approval_tools,
+                    tools=parts.tools,
+                    approval_tools=parts.approval_tools,
                     max_tool_rounds=step.max_tool_rounds or wf.defaults.max_tool_rounds,
-                    binding=agent.bindings.get(pname, {}),
+                    binding=parts.bindings.get(pname, {}),
                     options=agent.options,
                     messages=messages,
                     output_schema=schema,
@@ -197,7 +217,7 @@ class Attempts:
                 )
                 try:
                     response, seq = await self.invoke(provider, request, repair=repaired)
-                    value = parse_output(response, schema, wf.schema_registry)
+                    value = parse_output(response, schema, registry)
                     same = isinstance(value, str) and response.output is None and value == response.text
                     return value, pname, seq if same else None
                 except OutputInvalid as exc:

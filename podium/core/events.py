@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from json.encoder import c_encode_basestring, c_make_encoder  # type: ignore[attr-defined]
 from typing import Any
 
 
@@ -83,7 +84,7 @@ class Event:
     at: datetime = field(default_factory=utcnow)
 
     def data_json(self) -> str:
-        return _ENCODER.encode(self.data)
+        return encode_data(self.data)
 
     def to_dict(self) -> dict[str, Any]:
         """The event as plain JSON-able values (for `podium show --events --json`, JSONL export)."""
@@ -111,3 +112,20 @@ def _jsonable(value: Any) -> Any:
 
 # one encoder for every event (json.dumps with options builds a new one per call)
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_jsonable)
+# the same C encoder made once, without the reference-cycle bookkeeping (a dict of every container
+# it enters, made again for each call by `_ENCODER.encode`): a third of an event's encoding
+_FAST = (
+    c_make_encoder(None, _jsonable, c_encode_basestring, None, ":", ",", False, False, True)
+    if c_make_encoder is not None and c_encode_basestring is not None
+    else None
+)
+
+
+def encode_data(data: dict[str, Any]) -> str:
+    """An event's data as the compact JSON text the stores keep (one encoding per event)."""
+    if _FAST is not None:
+        try:
+            return "".join(_FAST(data, 0))
+        except RecursionError:
+            pass  # a cycle, or data nested deeper than the C encoder goes: the checked encoder says which
+    return _ENCODER.encode(data)

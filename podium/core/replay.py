@@ -262,8 +262,16 @@ class RunFold:
                     p.views[sid] = {"output": output, "status": _SUCCEEDED}
                 p.failed.pop(sid, None)
                 if unconsumed:
-                    for done in [k for k in unconsumed if k[0] == sid]:
-                        del unconsumed[done]
+                    # its calls' replies are used now: by key, not by a scan of every reply still
+                    # unused (a fan-out's thousand ended calls made that quadratic)
+                    items = step.get("items", unconsumed)  # (StepStarted said: a count, or None)
+                    if items is None or isinstance(items, int):
+                        unconsumed.pop((sid, None), None)
+                        for i in range(items or 0):
+                            unconsumed.pop((sid, i), None)
+                    else:  # its start is not in this fold: every reply of the step
+                        for done in [k for k in unconsumed if k[0] == sid]:
+                            del unconsumed[done]
             elif t is E.CALL_FAILED:
                 step["failed_calls"] += 1
                 key = (sid, d.get("item"))

@@ -90,6 +90,11 @@ JSON_FIELDS: tuple[str, ...] = (*(c for c in COLUMNS if c != "cost"), "cost_usd"
 def _usage(data: Any) -> Usage:
     if not isinstance(data, dict):
         return ZERO_USAGE
+    get = data.get
+    counts = (get("input_tokens"), get("output_tokens"), get("cache_read_tokens"),
+              get("cache_write_tokens"), get("requests"))  # fmt: skip
+    if len(data) == 5 and all(type(n) is int for n in counts):  # a Usage's dump, as the engine writes it
+        return _usage_of(counts)
     return _usage_of(tuple(int(data.get(k) or 0) if k in data else None for k in _USAGE_KEYS))
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
+import sys
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
+from importlib import metadata as _metadata
+from importlib.metadata import EntryPoint, entry_points
 from typing import TYPE_CHECKING
 
 import pluggy
@@ -67,6 +70,7 @@ class Plugins:
         self.pm = pm
         self.report = report or LoadReport()
         self._providers: ProviderRegistry | None = None
+        self._handlers: tuple[tuple[object, ...], list[Callable[..., None]]] | None = None
 
     @classmethod
     def of(cls, plugins: Plugins | pluggy.PluginManager | None) -> Plugins:
@@ -123,10 +127,15 @@ class Plugins:
         calls them, last registered first. A wrapper implementation keeps pluggy's own call.
         """
         caller = self.pm.hook.podium_event
-        impls = caller.get_hookimpls()
+        impls = tuple(caller.get_hookimpls())
+        if self._handlers is not None and self._handlers[0] == impls:
+            return self._handlers[1]  # the same implementations as at the last batch: the same calls
         if any(impl.hookwrapper or impl.wrapper for impl in impls):
-            return [caller]
-        return [impl.function if impl.argnames else _no_args(impl.function) for impl in reversed(impls)]
+            handlers: list[Callable[..., None]] = [caller]
+        else:
+            handlers = [i.function if i.argnames else _no_args(i.function) for i in reversed(impls)]
+        self._handlers = (impls, handlers)
+        return handlers
 
 
 def load_plugins(*, entry_points_too: bool = True, extra: Iterable[object] = ()) -> Plugins:
@@ -150,7 +159,7 @@ def load_plugins(*, entry_points_too: bool = True, extra: Iterable[object] = ())
         pm.register(_instance(getattr(module, attr)) if attr else module, name=name)
         report.loaded.append(name)
     if entry_points_too:
-        for ep in entry_points(group=ENTRY_POINT_GROUP):
+        for ep in installed_plugins():
             if allow is not None and ep.name not in allow:
                 continue
             if pm.get_plugin(ep.name) is not None:
@@ -172,6 +181,33 @@ def load_plugins(*, entry_points_too: bool = True, extra: Iterable[object] = ())
         pm.register(plugin)
     pm.check_pending()
     return Plugins(pm, report)
+
+
+def installed_plugins() -> Sequence[EntryPoint]:
+    """The `podium` entry points of the installed distributions.
+
+    Reading them scans every distribution's metadata (~10 ms, for each `podium.run`); the result
+    is kept while no folder on `sys.path` changes (an install or uninstall changes its folder's
+    mtime), so a script running many workflows scans once.
+    """
+    if entry_points is not _metadata.entry_points:  # replaced (a test's fake): asked every time
+        return list(entry_points(group=ENTRY_POINT_GROUP))
+    return _scanned(_path_state())
+
+
+def _path_state() -> tuple[tuple[str, int | None], ...]:
+    state = []
+    for folder in sys.path:
+        try:
+            state.append((folder, os.stat(folder or ".").st_mtime_ns))
+        except OSError:
+            state.append((folder, None))
+    return tuple(state)
+
+
+@functools.lru_cache(maxsize=4)
+def _scanned(state: tuple[tuple[str, int | None], ...]) -> tuple[EntryPoint, ...]:
+    return tuple(entry_points(group=ENTRY_POINT_GROUP))
 
 
 def _no_args(function: Callable[..., None]) -> Callable[..., None]:

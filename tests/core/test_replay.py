@@ -128,6 +128,23 @@ def test_a_step_settled_later_consumes_its_replies() -> None:
     assert prog.items == {"each": {0: "item 0"}}
 
 
+def test_a_foreach_step_that_succeeds_consumes_every_item_reply_and_no_other_steps() -> None:
+    calls = [
+        ev(T.CALL_FINISHED, sid, 1, provider="p", item=item, reply=f"{sid} {item}", usage={})
+        for sid, item in (("each", 0), ("each", 1), ("each", 2), ("other", None), ("b", 0))
+    ]
+    events = log(
+        STARTED,
+        ev(T.STEP_STARTED, "each", agent="w", items=3),
+        ev(T.STEP_STARTED, "other", agent="w", items=None),
+        ev(T.STEP_STARTED, "b", agent="w", items=1),
+        *calls,
+        ev(T.STEP_SUCCEEDED, "each", items=3),
+    )
+    # the step's three item replies are used; the other steps' are still there for a resume
+    assert sorted(progress(events).replies, key=str) == [("b", 0), ("other", None)]
+
+
 def test_run_resumed_clears_how_a_run_ended() -> None:
     failure = {"step": "a", "kind": "auth", "message": "expired", "fix": None, "provider": "p"}
     ended = log(

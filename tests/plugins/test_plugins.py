@@ -4,6 +4,7 @@ broken plugins are reported rather than fatal, and every hook is tested and docu
 from __future__ import annotations
 
 import inspect
+import os
 import re
 import sys
 import warnings
@@ -664,3 +665,19 @@ def test_every_hookspec_is_named_for_podium_and_has_a_docstring(hook):
     assert hook.startswith("podium_")
     assert fn.__doc__ and fn.__doc__.strip()
     assert hasattr(fn, "podium_spec")  # marked with podium's HookspecMarker
+
+
+def test_a_plugin_installed_while_the_process_runs_is_found_by_the_next_load(tmp_path, monkeypatch):
+    # the installed entry points are read once and kept while no folder on sys.path changes
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "latecomer_plugin.py").write_text("from podium.plugins import hookimpl\nNAME = 'late'\n")
+    os.utime(site, (1_000_000_000, 1_000_000_000))  # older than the install below, whatever the clock
+    monkeypatch.syspath_prepend(str(site))
+    assert "latecomer" not in load_plugins().report.loaded
+    assert "latecomer" not in load_plugins().report.loaded  # (kept: the folders did not change)
+    info = site / "latecomer-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: latecomer\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[podium]\nlatecomer = latecomer_plugin\n")
+    assert "latecomer" in load_plugins().report.loaded

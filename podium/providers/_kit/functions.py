@@ -16,6 +16,7 @@ import inspect
 import os
 import sysconfig
 import threading
+import time
 import traceback
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -111,9 +112,19 @@ class _Job:
     future: asyncio.Future[Any]
     state: int = 0  # _QUEUED, _RUNNING or _DONE, under the pool's lock
     abandoned: bool = field(default=False)
+    # held by a caller waiting for a quick function in place; the thread hands `outcome` there
+    waiter: Any = None
+    outcome: tuple[bool, Any] | None = None
 
 
 _QUEUED, _RUNNING, _DONE = 0, 1, 2
+
+# A function whose last calls took under QUICK seconds is waited for in place, for at most WAIT
+# seconds (the loop blocks that long at worst), instead of the loop going round until the thread
+# wakes it: the wake-up through the loop's self-pipe and two more turns cost more than such a
+# call. One that takes longer is left to finish on its own, its result delivered as any other's.
+QUICK = 50e-6
+WAIT = 250e-6
 
 
 class FunctionThreads:
@@ -129,6 +140,10 @@ class FunctionThreads:
     bound (so a stuck function never holds the pool), and rejoins the pool when the function
     returns, if there is room, else ends. A cancelled call still queued is dropped. Idle threads end
     after `idle_seconds`, and all of them on `close`.
+
+    A function whose recent calls were quick (under `QUICK`) is waited for in place, the loop held
+    for `WAIT` at most: the thread hands the result straight back, without waking the loop through
+    its self-pipe and two more turns (most of what a no-op `def` agent cost over an `async def`).
     """
 
     def __init__(self, size: int, *, name: str = "fn", idle_seconds: float = 30.0) -> None:
@@ -141,10 +156,12 @@ class FunctionThreads:
         self._finishing = 0  # threads handing a result back, about to take the next job
         self._live = 0  # threads counted against `size`: not running an abandoned call
         self._closed = False
+        self._took: dict[Callable[..., Any], float] = {}  # seconds the recent calls of each function took
 
     async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Call `fn` from the event loop: awaited if async, else on a pool thread; never blocks the loop."""
-        if inspect.iscoroutinefunction(fn):
+        """Call `fn` from the event loop: awaited if async, else on a pool thread; never blocks the
+        loop for longer than `WAIT`."""
+        if _is_async(fn) if _hashable(fn) else inspect.iscoroutinefunction(fn):
             return await fn(*args, **kwargs)
         value = await self.run(fn, *args, **kwargs)
         if inspect.isawaitable(value):
@@ -155,6 +172,11 @@ class FunctionThreads:
         """Run a blocking function on a pool thread, in a copy of the caller's context; await its result."""
         loop = asyncio.get_running_loop()
         job = _Job(fn, args, kwargs, contextvars.copy_context(), loop, loop.create_future())
+        # (an unhashable callable, a dataclass instance with __call__, is never counted quick)
+        quick = _hashable(fn) and self._took.get(fn, QUICK) < QUICK
+        if quick:
+            job.waiter = waiter = threading.Lock()
+            waiter.acquire()
         with self._cond:
             # a provider called again after `close` (as its HTTP client, made again) gets threads again
             self._closed = False
@@ -165,6 +187,15 @@ class FunctionThreads:
                 self._live += 1
                 self._start()
             # else every thread is busy: the job waits for the first one free
+        if quick:
+            waiter.acquire(timeout=WAIT)  # (the GIL is let go meanwhile: the thread runs)
+            with self._cond:
+                outcome, job.waiter = job.outcome, None  # too late now: it comes through the loop
+            if outcome is not None:
+                ok, value = outcome
+                if ok:
+                    return value
+                raise value
         try:
             return await job.future
         except asyncio.CancelledError:
@@ -207,12 +238,23 @@ class FunctionThreads:
     def _work(self) -> None:
         job = self._next(finishing=False)
         while job is not None:
+            started = time.perf_counter()
             try:
                 outcome = (True, job.ctx.run(job.fn, *job.args, **job.kwargs))
             except BaseException as exc:
                 outcome = (False, exc)
+            took = time.perf_counter() - started
             with self._cond:
                 job.state = _DONE
+                if len(self._took) > 256:  # functions made per call (lambdas): keep it bounded
+                    self._took.clear()
+                if _hashable(job.fn):
+                    before = self._took.get(job.fn)
+                    self._took[job.fn] = took if before is None else (before + took) / 2
+                handed = job.waiter is not None
+                if handed:  # its caller waits in place: hand it the outcome there
+                    job.outcome = outcome
+                    job.waiter.release()
                 if job.abandoned:
                     # counted out when abandoned: come back only if the pool has room for it
                     if self._closed or self._live >= self.size:
@@ -221,9 +263,10 @@ class FunctionThreads:
                 # available again before its caller hears of the result: the caller's next call
                 # finds this thread instead of starting another
                 self._finishing += 1
-            # RuntimeError: the loop has closed, so nobody waits for this result any more
-            with contextlib.suppress(RuntimeError):
-                job.loop.call_soon_threadsafe(_settle, job.future, *outcome)
+            if not handed:
+                # RuntimeError: the loop has closed, so nobody waits for this result any more
+                with contextlib.suppress(RuntimeError):
+                    job.loop.call_soon_threadsafe(_settle, job.future, *outcome)
             del outcome
             job = self._next(finishing=True)
 
@@ -233,6 +276,19 @@ class FunctionThreads:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
+
+
+@functools.lru_cache(maxsize=1024)  # asked at every call of an agent's function
+def _is_async(fn: Callable[..., Any]) -> bool:
+    return inspect.iscoroutinefunction(fn)
+
+
+def _hashable(fn: Callable[..., Any]) -> bool:
+    try:
+        hash(fn)
+    except TypeError:
+        return False
+    return True
 
 
 def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:

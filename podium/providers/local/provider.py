@@ -50,6 +50,8 @@ from podium.providers._kit.scripted import (
 )
 from podium.providers._kit.tools import Toolbox
 
+_ONE_CALL = Usage()  # what a function call used: one request, no tokens (frozen: shared)
+
 
 class LocalConfig(ProviderConfig):
     """Settings under `providers.local:`."""
@@ -136,8 +138,8 @@ class LocalProvider(Provider):
         if isinstance(value, AgentResponse):
             return value if value.bound_to else value.model_copy(update={"bound_to": bound})
         if isinstance(value, str):
-            return AgentResponse(text=value, usage=Usage(), latency_ms=latency, bound_to=bound)
-        return AgentResponse(output=value, usage=Usage(), latency_ms=latency, bound_to=bound)
+            return AgentResponse(text=value, usage=_ONE_CALL, latency_ms=latency, bound_to=bound)
+        return AgentResponse(output=value, usage=_ONE_CALL, latency_ms=latency, bound_to=bound)
 
     # --- scripted replies -------------------------------------------------------------------
 

@@ -4,11 +4,13 @@ reused threads, where a cancelled call returns at once and its stuck thread neve
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 from collections.abc import AsyncIterator
 
 import pytest
 
+from podium.providers._kit import functions
 from podium.providers._kit.functions import FunctionThreads
 
 
@@ -98,4 +100,71 @@ async def test_after_close_idle_threads_end_and_a_later_call_still_runs() -> Non
     await asyncio.to_thread(first.join, 2)
     assert not first.is_alive()
     assert await asyncio.wait_for(threads.run(lambda: "again"), 2) == "again"
+    threads.close()
+
+
+async def test_a_quick_function_is_answered_in_place_with_its_value_or_its_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # every function the pool has seen counts as quick, and is waited for as long as it takes
+    monkeypatch.setattr(functions, "QUICK", 60.0)
+    monkeypatch.setattr(functions, "WAIT", 30.0)
+    threads = FunctionThreads(2)
+
+    def quick(n: int) -> int:
+        if n < 0:
+            raise ValueError(f"negative: {n}")
+        return n * 2
+
+    assert await threads.run(quick, 1) == 2  # the first call: the pool learns how long it takes
+    turned: list[int] = []
+    asyncio.get_running_loop().call_soon(turned.append, 1)
+    # answered in place: the loop has not gone round (the callback above has not run yet)
+    assert [await threads.run(quick, i) for i in range(5)] == [0, 2, 4, 6, 8]
+    with pytest.raises(ValueError, match="negative: -3"):
+        await threads.run(quick, -3)
+    assert turned == []
+    await asyncio.sleep(0)
+    assert turned == [1]
+    threads.close()
+
+
+async def test_a_quick_function_that_blocks_lets_the_loop_go_on_and_can_be_cancelled(
+    released: threading.Event, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(functions, "QUICK", 60.0)
+    threads = FunctionThreads(1)
+    released.set()
+    assert await threads.run(released.wait, 5) is True  # known, and quick by the patched measure
+    released.clear()
+
+    async def open_the_gate() -> None:
+        await asyncio.sleep(0)
+        released.set()
+
+    # waited for in place only briefly (WAIT): the loop goes on, and the task opening the gate runs
+    opener = asyncio.ensure_future(open_the_gate())
+    assert await asyncio.wait_for(threads.run(released.wait, 5), 5) is True
+    await opener
+    released.clear()
+    # blocked past the brief wait: the call is cancelled like any other, and the pool takes new calls
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(threads.run(released.wait, 30), 0.1)
+    assert await asyncio.wait_for(threads.run(lambda: "next"), 2) == "next"
+    threads.close()
+
+
+async def test_an_unhashable_callable_runs_like_any_function(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(functions, "QUICK", 60.0)
+
+    @dataclasses.dataclass
+    class Agent:  # eq=True: instances have no hash
+        reply: str
+
+        def __call__(self, prompt: str) -> str:
+            return f"{self.reply}: {prompt}"
+
+    threads = FunctionThreads(1)
+    agent = Agent("ok")
+    assert [await threads.call(agent, "go") for _ in range(3)] == ["ok: go"] * 3
     threads.close()
