@@ -9,7 +9,6 @@ from pydantic import ValidationError
 
 from podium.core.calls import Provider, ProviderConfig
 from podium.core.errors import PodiumError, validation_problems
-from podium.core.graph import Graph
 from podium.core.spec import Workflow
 
 
@@ -40,7 +39,7 @@ class Plan:
     def __init__(self, workflow: Workflow, providers: ProviderLookup, override: str | None = None) -> None:
         self.workflow = workflow
         self.override = override
-        self.graph = Graph.of(workflow.graph_steps)
+        self.graph = workflow.graph
         # A chain depends only on the step's agent and its own fallback: steps that share both
         # (most of a long workflow) share one, computed once (a resume of 10,000 steps plans too).
         shared: dict[tuple[str | None, tuple[str, ...] | None], list[str]] = {}

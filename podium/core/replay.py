@@ -164,6 +164,43 @@ def _when(at: datetime | str | None) -> datetime | None:
     return datetime.fromisoformat(at) if isinstance(at, str) else at
 
 
+_STEP_STATUS: dict[str, StepStatus] = {str(s): s for s in StepStatus}
+
+
+class Packed:
+    """A snapshot's steps as they were saved: each a row of values under a shared list of keys
+    (its shape, the row's last value), with its usage counts and `bound_to` as indexes into tables
+    of the distinct ones (`podium.core.snapshot`).
+
+    A resume touches a few of a long run's steps: the others stay rows until its Run is built
+    from them, with no dict of fields made per step in between.
+    """
+
+    __slots__ = ("bound", "shapes", "usages")
+
+    def __init__(
+        self, shapes: list[tuple[str, ...]], usages: list[tuple[int, ...]], bound: list[Any]
+    ) -> None:
+        self.shapes = shapes
+        self.usages = usages
+        self.bound = bound
+
+    def fields(self, row: list[Any]) -> dict[str, Any]:
+        """The row's fields as the fold keeps a step's, except its usage: an index into `usages`."""
+        step = dict(zip(self.shapes[row[-1]], row))  # noqa: B905 (the row's last value is its shape)
+        step["status"] = _STEP_STATUS[step["status"]]
+        bound = step.get("bound_to")
+        if bound is not None:
+            step["bound_to"] = self.bound[bound]
+        return step
+
+    def thaw(self, row: list[Any]) -> dict[str, Any]:
+        """The row as a step's dict, which the fold can go on with."""
+        step = self.fields(row)
+        step["usage"] = dict(zip(_USAGE_KINDS, self.usages[step["usage"]], strict=True))
+        return step
+
+
 class RunFold:
     """One pass over a run's events, kept as plain dicts and tuples: it gives both the Run (what
     `show` prints, what a run returns) and the Progress (what a resume schedules from).
@@ -176,7 +213,8 @@ class RunFold:
     def __init__(self, run_id: str, step_ids: Iterable[str] = ()) -> None:
         self.run_id = run_id
         self.head: dict[str, Any] | None = None  # the Run's own fields, from the first event on
-        self.steps: dict[str, dict[str, Any]] = {sid: _new_step(sid) for sid in step_ids}
+        # each step's fields (a snapshot's steps stay rows until an event touches them: `Packed`)
+        self.steps: dict[str, Any] = {sid: _new_step(sid) for sid in step_ids}
         self.total = dict.fromkeys(_USAGE_KINDS, 0)
         self.outputs = StoredOutputs()
         self.prog = Progress()
@@ -184,6 +222,8 @@ class RunFold:
         # its step's next event, so a Reply is built only for those left when progress() is asked
         self.unconsumed: dict[Key, tuple[int, int, dict[str, Any]]] = {}
         self.cancelled = False  # a RunFinished said cancelled: a step not seen by then was cancelled
+        # from a snapshot: its steps' tables; a step in `steps` that is still a list is its row
+        self.packed: Packed | None = None
 
     @property
     def seq(self) -> int:
@@ -214,12 +254,12 @@ class RunFold:
             step = steps.get(sid)
             if step is None:
                 step = steps[sid] = _new_step(sid)
+            elif step.__class__ is list:  # a snapshot's row, touched for the first time
+                step = steps[sid] = self.packed.thaw(step)  # type: ignore[union-attr, arg-type]
             if t is E.CALL_FINISHED:
                 usage = d.get("usage")
                 if usage:
                     mine = step["usage"]
-                    if mine.__class__ is not dict:  # (counts from a snapshot, as a list)
-                        mine = step["usage"] = dict(zip(_USAGE_KINDS, mine, strict=True))
                     for kind in _USAGE_KINDS:
                         n = usage.get(kind)
                         if n:
@@ -323,6 +363,7 @@ class RunFold:
             head.update(status=status, outputs=d.get("outputs") or {}, error=d.get("error"), finished_at=at)
             if status is RunStatus.CANCELLED:  # nothing of a cancelled run is left to happen
                 self.cancelled = True
+                self.thaw()
                 for unsettled in self.steps.values():
                     if unsettled["status"] in _UNSETTLED:
                         if unsettled["status"] is not StepStatus.PENDING:
@@ -332,6 +373,16 @@ class RunFold:
             head["status"] = RunStatus.WAITING
         elif t is EventType.RUN_STOPPED:
             head.update(status=RunStatus.STOPPED, error=d.get("error"))
+
+    def thaw(self) -> dict[str, dict[str, Any]]:
+        """Every step as a dict (a snapshot's rows made into the fold's step dicts): `steps`."""
+        packed = self.packed
+        if packed is not None:
+            steps = self.steps
+            for sid, step in steps.items():
+                if step.__class__ is list:
+                    steps[sid] = packed.thaw(step)  # type: ignore[arg-type]
+        return self.steps
 
     def progress(self) -> Progress:
         """What a resume schedules from, as of the last event fed: the driver's own copy (it takes
@@ -355,6 +406,45 @@ class RunFold:
             finished=p.finished,
         )
 
+    def _model(
+        self, row: list[Any], usages: dict[tuple[int, ...], Usage], shapes: dict[tuple[str, ...], set[str]]
+    ) -> StepResult:
+        """A StepResult straight from a snapshot's row: one dict, the model's own (what `run` does
+        for a step's dict, with the row's indexes resolved)."""
+        packed = self.packed
+        assert packed is not None
+        keys = packed.shapes[row[-1]]
+        values = _STEP_DEFAULTS.copy()
+        values.update(zip(keys, row))  # noqa: B905 (the row's last value is its shape)
+        values["status"] = _STEP_STATUS[values["status"]]
+        key = packed.usages[values["usage"]]
+        usage = usages.get(key)
+        if usage is None:
+            usage = usages[key] = _assemble(Usage, _USAGE_DEFAULTS, dict(zip(_USAGE_KINDS, key, strict=True)))
+        values["usage"] = usage
+        bound = values["bound_to"]
+        if bound is not None:
+            values["bound_to"] = packed.bound[bound]
+        at = values["started_at"]
+        if at.__class__ is str:
+            values["started_at"] = datetime.fromisoformat(at)
+        at = values["finished_at"]
+        if at.__class__ is str:
+            values["finished_at"] = datetime.fromisoformat(at)
+        error = values["error"]
+        if error is not None:
+            values["error"] = Failure(**error)
+        named = shapes.get(keys)
+        if named is None:
+            named = shapes[keys] = set(keys)
+        model = StepResult.__new__(StepResult)
+        put = object.__setattr__
+        put(model, "__dict__", values)
+        put(model, "__pydantic_fields_set__", named)
+        put(model, "__pydantic_extra__", None)
+        put(model, "__pydantic_private__", None)
+        return model
+
     def run(self, step_ids: Iterable[str] = (), *, last: bool = False) -> Run:
         """The Run as of the last event fed: the workflow's steps (`step_ids`, so that unstarted
         ones show) in its order, then any other step the events name.
@@ -366,7 +456,7 @@ class RunFold:
         if head is None:
             raise ValueError("a run needs at least one event")
         steps = self.steps
-        ordered: dict[str, dict[str, Any]] = {}
+        ordered: dict[str, Any] = {}  # (a step's dict, or a snapshot's row)
         for sid in step_ids:
             found = steps.get(sid)
             if found is None:
@@ -386,9 +476,11 @@ class RunFold:
         shapes: dict[tuple[str, ...], set[str]] = {}
         for sid in list(ordered):
             fields = ordered.pop(sid) if last else ordered[sid]
-            counts = fields["usage"]
-            # always _USAGE_KINDS, in that order (see _new_step); a list of them from a snapshot
-            key = tuple(counts.values()) if counts.__class__ is dict else tuple(counts)
+            if fields.__class__ is list:  # a snapshot's row no event since has touched
+                built[sid] = self._model(fields, usages, shapes)  # type: ignore[arg-type]
+                continue
+            keys = tuple(fields)
+            key = tuple(fields["usage"].values())  # always _USAGE_KINDS, in that order (_new_step)
             usage = usages.get(key)
             if usage is None:
                 counts = dict(zip(_USAGE_KINDS, key, strict=True))
@@ -406,7 +498,6 @@ class RunFold:
             # Steps with the same fields set share one set of their names: 10,000 sets were 7 MiB
             # of a 10,000-step run's result. (Assigning to a step's attribute adds its name to
             # its shape's set: it was set on those steps anyway, or holds its default.)
-            keys = tuple(fields)
             named = shapes.get(keys)
             if named is None:
                 named = shapes[keys] = set(keys)

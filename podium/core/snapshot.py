@@ -16,18 +16,17 @@ import sqlite3
 from datetime import datetime
 from typing import Any
 
-from podium.core.events import RunStatus, StepStatus
-from podium.core.replay import _USAGE_KINDS, RunFold
+from podium.core.events import RunStatus
+from podium.core.replay import _USAGE_KINDS, Packed, RunFold
 
 log = logging.getLogger("podium")
 
-VERSION = 1  # bump whenever RunFold's state or this encoding changes: an older snapshot is ignored
+VERSION = 2  # bump whenever RunFold's state or this encoding changes: an older snapshot is ignored
 
 _TABLE = (
     "CREATE TABLE IF NOT EXISTS run_snapshots"
     " (run_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, version INTEGER NOT NULL, data TEXT NOT NULL)"
 )
-_STEP_STATUS = {str(s): s for s in StepStatus}
 _VIEW_CODES = {"succeeded": 1, "rejected": 2, "skipped": 3}
 
 
@@ -85,22 +84,28 @@ def _text(value: Any) -> Any:
 
 def _encode(fold: RunFold) -> dict[str, Any]:
     """The fold as JSON values. Steps are rows of values under a shared list of keys, the shape
-    (a step's keys say which fields it has set), its index last; repeated `bound_to`s are kept once."""
+    (a step's keys say which fields it has set), its index last; usage counts and `bound_to`s are
+    kept once each, a step's row holding the index of its own. `id` is every shape's first key."""
     assert fold.head is not None
     p = fold.prog
+    steps = fold.thaw()
     shapes: dict[tuple[str, ...], int] = {}
+    usages: dict[tuple[int, ...], int] = {}
     bound: dict[str, int] = {}  # bound_to, by its JSON text (in its own key order), -> its index
     bound_values: list[Any] = []
     rows: list[list[Any]] = []
     index: dict[str, int] = {}
-    for i, (sid, step) in enumerate(fold.steps.items()):
+    for i, (sid, step) in enumerate(steps.items()):
         index[sid] = i
         keys = tuple(step)
+        if keys[0] != "id":
+            raise ValueError(f"step {sid}: its fields do not start with its id")
         shape = shapes.setdefault(keys, len(shapes))
         row: list[Any] = []
         for key, value in step.items():
             if key == "usage":
-                value = [value[k] for k in _USAGE_KINDS] if isinstance(value, dict) else list(value)
+                counts = tuple(value[k] for k in _USAGE_KINDS)
+                value = usages.setdefault(counts, len(usages))
             elif key == "bound_to" and value is not None:
                 text = json.dumps(value, default=_text)
                 if text not in bound:
@@ -110,21 +115,27 @@ def _encode(fold: RunFold) -> dict[str, Any]:
             row.append(value)
         row.append(shape)  # last: zip(keys, row) stops before it
         rows.append(row)
-    views = []
+    # views flat, two values each: the step's index and how its view is made from it; a view the
+    # fold did not make itself (never, so far) is kept whole, in `odd_views`
+    views: list[int] = []
+    odd_views: list[Any] = []
     for sid, view in p.views.items():
         code = _VIEW_CODES[view["status"]]
-        if code != 3 and fold.steps[sid].get("output") is not view["output"]:
-            code = 0  # (never made by the fold itself: kept whole, to be exact)
-        views.append([index[sid], code] if code else [index[sid], 0, view])
+        if code != 3 and steps[sid].get("output") is not view["output"]:
+            code = 0
+            odd_views.append(view)
+        views += (index[sid], code)
     return {
         "seq": fold.seq,
         "head": fold.head,
         "total": [fold.total[k] for k in _USAGE_KINDS],
         "cancelled": fold.cancelled,
         "shapes": [list(keys) for keys in shapes],
+        "usages": [list(counts) for counts in usages],
         "bound": bound_values,
         "steps": rows,
         "views": views,
+        "odd_views": odd_views,
         "started": p.started,
         "attempts": [[k[0], k[1], n] for k, n in p.attempts.items()],
         "inflight": [[k[0], k[1], n] for k, n in p.inflight.items()],
@@ -139,6 +150,7 @@ def _encode(fold: RunFold) -> dict[str, Any]:
 
 
 def _decode(run_id: str, data: dict[str, Any]) -> RunFold:
+    """The fold back, its steps left as rows (`replay.Packed`): only views are made per step."""
     fold = RunFold(run_id)
     head = data["head"]
     head["status"] = RunStatus(head["status"])
@@ -147,33 +159,40 @@ def _decode(run_id: str, data: dict[str, Any]) -> RunFold:
     fold.total = dict(zip(_USAGE_KINDS, data["total"], strict=True))
     fold.cancelled = bool(data["cancelled"])
     shapes = [tuple(keys) for keys in data["shapes"]]
-    bound = data["bound"]
-    statuses = _STEP_STATUS
-    steps: dict[str, dict[str, Any]] = {}
-    order: list[str] = []
-    for row in data["steps"]:
-        step = dict(zip(shapes[row[-1]], row))  # noqa: B905 (the row's last value is its shape)
-        step["status"] = statuses[step["status"]]
-        # (usage stays the list of counts the fold takes it for until a call adds to it; steps
-        # that ran on the same binding share its dict: the fold replaces it, never changes it)
-        if step.get("bound_to") is not None:
-            step["bound_to"] = bound[step["bound_to"]]
-        steps[step["id"]] = step
-        order.append(step["id"])
-    fold.steps = steps
+    if any(keys[0] != "id" or keys.count("usage") != 1 for keys in shapes):
+        raise ValueError("a step's shape must start with its id and have its usage")
+    usages = [tuple(counts) for counts in data["usages"]]
+    if any(len(counts) != len(_USAGE_KINDS) for counts in usages):
+        raise ValueError("usage counts of another length")
+    rows = data["steps"]
+    widths = [len(keys) + 1 for keys in shapes]
+    if any(len(row) != widths[row[-1]] for row in rows):
+        raise ValueError("a step's row does not match its shape")
+    fold.packed = Packed(shapes, usages, data["bound"])
+    fold.steps = {row[0]: row for row in rows}
+    if len(fold.steps) != len(rows):
+        raise ValueError("a step saved twice")
+    # where each shape keeps its output (a view of a settled step shares its step's)
+    out_at = [keys.index("output") if "output" in keys else None for keys in shapes]
     p = fold.prog
     p.seq = data["seq"]
     p.started = data["started"]
-    for entry in data["views"]:
-        sid, code = order[entry[0]], entry[1]
-        if code == 1:
-            p.views[sid] = {"output": steps[sid].get("output"), "status": "succeeded"}
-        elif code == 2:
-            p.views[sid] = {"output": steps[sid].get("output"), "status": "rejected", "rejected": True}
+    views = p.views
+    odd = iter(data["odd_views"])
+    flat = data["views"]
+    for i in range(0, len(flat), 2):
+        row, code = rows[flat[i]], flat[i + 1]
+        if code == 1 or code == 2:
+            at = out_at[row[-1]]
+            output = row[at] if at is not None else None
+            if code == 1:
+                views[row[0]] = {"output": output, "status": "succeeded"}
+            else:
+                views[row[0]] = {"output": output, "status": "rejected", "rejected": True}
         elif code == 3:
-            p.views[sid] = {"output": None, "status": "skipped"}
+            views[row[0]] = {"output": None, "status": "skipped"}
         else:
-            p.views[sid] = entry[2]
+            views[row[0]] = next(odd)
     p.attempts = {(sid, item): n for sid, item, n in data["attempts"]}
     p.inflight = {(sid, item): n for sid, item, n in data["inflight"]}
     fold.outputs.items = {sid: {int(i): v for i, v in got} for sid, got in data["items"]}
