@@ -168,37 +168,71 @@ _STEP_STATUS: dict[str, StepStatus] = {str(s): s for s in StepStatus}
 
 
 class Packed:
-    """A snapshot's steps as they were saved: each a row of values under a shared list of keys
-    (its shape, the row's last value), with its usage counts and `bound_to` as indexes into tables
-    of the distinct ones (`podium.core.snapshot`).
+    """A snapshot's steps as they were saved (`podium.core.snapshot`): a column of values per field
+    (None where a step does not have it), each step's shape (the fields it has, in its dict's
+    order) by index, and its usage counts and `bound_to` as indexes into tables of the distinct
+    ones. In the fold's `steps`, a step still packed is its position in the columns (an int).
 
-    A resume touches a few of a long run's steps: the others stay rows until its Run is built
-    from them, with no dict of fields made per step in between.
+    A resume touches a few of a long run's steps: the others are never made into dicts of fields;
+    their StepResults are made from the columns, converted a column at a time (`rows`).
     """
 
-    __slots__ = ("bound", "shapes", "usages")
+    __slots__ = ("bound", "columns", "shape", "shapes", "usages")
 
     def __init__(
-        self, shapes: list[tuple[str, ...]], usages: list[tuple[int, ...]], bound: list[Any]
+        self,
+        columns: dict[str, list[Any]],
+        shape: list[int],
+        shapes: list[tuple[str, ...]],
+        usages: list[tuple[int, ...]],
+        bound: list[Any],
     ) -> None:
+        self.columns = columns
+        self.shape = shape
         self.shapes = shapes
         self.usages = usages
         self.bound = bound
 
-    def fields(self, row: list[Any]) -> dict[str, Any]:
-        """The row's fields as the fold keeps a step's, except its usage: an index into `usages`."""
-        step = dict(zip(self.shapes[row[-1]], row))  # noqa: B905 (the row's last value is its shape)
+    def thaw(self, i: int) -> dict[str, Any]:
+        """Step `i` as the fold's dict of its fields, which the fold can go on with."""
+        cols = self.columns
+        step = {key: cols[key][i] for key in self.shapes[self.shape[i]]}
         step["status"] = _STEP_STATUS[step["status"]]
+        step["usage"] = dict(zip(_USAGE_KINDS, self.usages[step["usage"]], strict=True))
         bound = step.get("bound_to")
         if bound is not None:
             step["bound_to"] = self.bound[bound]
         return step
 
-    def thaw(self, row: list[Any]) -> dict[str, Any]:
-        """The row as a step's dict, which the fold can go on with."""
-        step = self.fields(row)
-        step["usage"] = dict(zip(_USAGE_KINDS, self.usages[step["usage"]], strict=True))
-        return step
+    def rows(self, usages: dict[tuple[int, ...], Usage]) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
+        """Every step's StepResult fields, as (names, one tuple of values per step): each column
+        converted at once (statuses, shared Usage models, times, failures)."""
+        cols = self.columns
+        names = tuple(cols)
+        made: list[list[Any]] = []
+        parse = datetime.fromisoformat
+        for name in names:
+            col = cols[name]
+            if name == "status":
+                col = list(map(_STEP_STATUS.__getitem__, col))
+            elif name == "usage":
+                table = []
+                for key in self.usages:
+                    usage = usages.get(key)
+                    if usage is None:
+                        counts = dict(zip(_USAGE_KINDS, key, strict=True))
+                        usage = usages[key] = _assemble(Usage, _USAGE_DEFAULTS, counts)
+                    table.append(usage)
+                col = list(map(table.__getitem__, col))
+            elif name == "bound_to":
+                bound = self.bound
+                col = [None if b is None else bound[b] for b in col]
+            elif name == "started_at" or name == "finished_at":
+                col = [parse(at) if at.__class__ is str else at for at in col]
+            elif name == "error":
+                col = [None if e is None else Failure(**e) for e in col]
+            made.append(col)
+        return names, list(zip(*made, strict=True))
 
 
 class RunFold:
@@ -213,7 +247,7 @@ class RunFold:
     def __init__(self, run_id: str, step_ids: Iterable[str] = ()) -> None:
         self.run_id = run_id
         self.head: dict[str, Any] | None = None  # the Run's own fields, from the first event on
-        # each step's fields (a snapshot's steps stay rows until an event touches them: `Packed`)
+        # each step's fields (a snapshot's steps stay in its columns until an event touches them)
         self.steps: dict[str, Any] = {sid: _new_step(sid) for sid in step_ids}
         self.total = dict.fromkeys(_USAGE_KINDS, 0)
         self.outputs = StoredOutputs()
@@ -222,7 +256,7 @@ class RunFold:
         # its step's next event, so a Reply is built only for those left when progress() is asked
         self.unconsumed: dict[Key, tuple[int, int, dict[str, Any]]] = {}
         self.cancelled = False  # a RunFinished said cancelled: a step not seen by then was cancelled
-        # from a snapshot: its steps' tables; a step in `steps` that is still a list is its row
+        # from a snapshot: its steps' columns; a step in `steps` that is an int is still there
         self.packed: Packed | None = None
 
     @property
@@ -254,7 +288,7 @@ class RunFold:
             step = steps.get(sid)
             if step is None:
                 step = steps[sid] = _new_step(sid)
-            elif step.__class__ is list:  # a snapshot's row, touched for the first time
+            elif step.__class__ is int:  # a snapshot's step, touched for the first time
                 step = steps[sid] = self.packed.thaw(step)  # type: ignore[union-attr, arg-type]
             if t is E.CALL_FINISHED:
                 usage = d.get("usage")
@@ -380,7 +414,7 @@ class RunFold:
         if packed is not None:
             steps = self.steps
             for sid, step in steps.items():
-                if step.__class__ is list:
+                if step.__class__ is int:
                     steps[sid] = packed.thaw(step)  # type: ignore[arg-type]
         return self.steps
 
@@ -406,45 +440,6 @@ class RunFold:
             finished=p.finished,
         )
 
-    def _model(
-        self, row: list[Any], usages: dict[tuple[int, ...], Usage], shapes: dict[tuple[str, ...], set[str]]
-    ) -> StepResult:
-        """A StepResult straight from a snapshot's row: one dict, the model's own (what `run` does
-        for a step's dict, with the row's indexes resolved)."""
-        packed = self.packed
-        assert packed is not None
-        keys = packed.shapes[row[-1]]
-        values = _STEP_DEFAULTS.copy()
-        values.update(zip(keys, row))  # noqa: B905 (the row's last value is its shape)
-        values["status"] = _STEP_STATUS[values["status"]]
-        key = packed.usages[values["usage"]]
-        usage = usages.get(key)
-        if usage is None:
-            usage = usages[key] = _assemble(Usage, _USAGE_DEFAULTS, dict(zip(_USAGE_KINDS, key, strict=True)))
-        values["usage"] = usage
-        bound = values["bound_to"]
-        if bound is not None:
-            values["bound_to"] = packed.bound[bound]
-        at = values["started_at"]
-        if at.__class__ is str:
-            values["started_at"] = datetime.fromisoformat(at)
-        at = values["finished_at"]
-        if at.__class__ is str:
-            values["finished_at"] = datetime.fromisoformat(at)
-        error = values["error"]
-        if error is not None:
-            values["error"] = Failure(**error)
-        named = shapes.get(keys)
-        if named is None:
-            named = shapes[keys] = set(keys)
-        model = StepResult.__new__(StepResult)
-        put = object.__setattr__
-        put(model, "__dict__", values)
-        put(model, "__pydantic_fields_set__", named)
-        put(model, "__pydantic_extra__", None)
-        put(model, "__pydantic_private__", None)
-        return model
-
     def run(self, step_ids: Iterable[str] = (), *, last: bool = False) -> Run:
         """The Run as of the last event fed: the workflow's steps (`step_ids`, so that unstarted
         ones show) in its order, then any other step the events name.
@@ -456,7 +451,7 @@ class RunFold:
         if head is None:
             raise ValueError("a run needs at least one event")
         steps = self.steps
-        ordered: dict[str, Any] = {}  # (a step's dict, or a snapshot's row)
+        ordered: dict[str, Any] = {}  # (a step's dict, or its place in a snapshot's columns)
         for sid in step_ids:
             found = steps.get(sid)
             if found is None:
@@ -474,10 +469,24 @@ class RunFold:
         usages: dict[tuple[int, ...], Usage] = {}
         built: dict[str, StepResult] = {}
         shapes: dict[tuple[str, ...], set[str]] = {}
+        packed = self.packed
+        rows: list[tuple[Any, ...]] = []
+        if packed is not None:
+            names, rows = packed.rows(usages)
+            named_by = [set(keys) for keys in packed.shapes]
+            of_shape = packed.shape
+        put = object.__setattr__
         for sid in list(ordered):
             fields = ordered.pop(sid) if last else ordered[sid]
-            if fields.__class__ is list:  # a snapshot's row no event since has touched
-                built[sid] = self._model(fields, usages, shapes)  # type: ignore[arg-type]
+            if fields.__class__ is int:  # a snapshot's step no event since has touched
+                values = _STEP_DEFAULTS.copy()
+                values.update(zip(names, rows[fields], strict=True))
+                model = StepResult.__new__(StepResult)
+                put(model, "__dict__", values)
+                put(model, "__pydantic_fields_set__", named_by[of_shape[fields]])
+                put(model, "__pydantic_extra__", None)
+                put(model, "__pydantic_private__", None)
+                built[sid] = model
                 continue
             keys = tuple(fields)
             key = tuple(fields["usage"].values())  # always _USAGE_KINDS, in that order (_new_step)

@@ -16,17 +16,18 @@ import sqlite3
 from datetime import datetime
 from typing import Any
 
-from podium.core.events import RunStatus
-from podium.core.replay import _USAGE_KINDS, Packed, RunFold
+from podium.core.events import RunStatus, StepStatus
+from podium.core.replay import _STEP_DEFAULTS, _USAGE_KINDS, Packed, RunFold
 
 log = logging.getLogger("podium")
 
-VERSION = 2  # bump whenever RunFold's state or this encoding changes: an older snapshot is ignored
+VERSION = 3  # bump whenever RunFold's state or this encoding changes: an older snapshot is ignored
 
 _TABLE = (
     "CREATE TABLE IF NOT EXISTS run_snapshots"
     " (run_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, version INTEGER NOT NULL, data TEXT NOT NULL)"
 )
+_STATUSES = frozenset(str(s) for s in StepStatus)
 _VIEW_CODES = {"succeeded": 1, "rejected": 2, "skipped": 3}
 
 
@@ -83,25 +84,34 @@ def _text(value: Any) -> Any:
 
 
 def _encode(fold: RunFold) -> dict[str, Any]:
-    """The fold as JSON values. Steps are rows of values under a shared list of keys, the shape
-    (a step's keys say which fields it has set), its index last; usage counts and `bound_to`s are
-    kept once each, a step's row holding the index of its own. `id` is every shape's first key."""
+    """The fold as JSON values. Steps are columns, one per field some step has (None where a step
+    does not: every such field defaults to None), with each step's shape (the fields it has, in
+    order) by index; usage counts and `bound_to`s are kept once each, a step holding the index of
+    its own."""
     assert fold.head is not None
     p = fold.prog
     steps = fold.thaw()
+    n = len(steps)
     shapes: dict[tuple[str, ...], int] = {}
+    shape_of: list[int] = []
+    columns: dict[str, list[Any]] = {}
     usages: dict[tuple[int, ...], int] = {}
     bound: dict[str, int] = {}  # bound_to, by its JSON text (in its own key order), -> its index
     bound_values: list[Any] = []
-    rows: list[list[Any]] = []
     index: dict[str, int] = {}
     for i, (sid, step) in enumerate(steps.items()):
         index[sid] = i
         keys = tuple(step)
-        if keys[0] != "id":
-            raise ValueError(f"step {sid}: its fields do not start with its id")
-        shape = shapes.setdefault(keys, len(shapes))
-        row: list[Any] = []
+        shape = shapes.get(keys)
+        if shape is None:
+            shape = shapes[keys] = len(shapes)
+            for key in keys:
+                if key not in columns:
+                    columns[key] = [None] * n
+            missing = [k for k in _STEP_DEFAULTS if k not in keys and _STEP_DEFAULTS[k] is not None]
+            if missing or "id" not in keys or "usage" not in keys or len(columns) > len(_STEP_DEFAULTS):
+                raise ValueError(f"step {sid}: fields {keys} cannot be packed")
+        shape_of.append(shape)
         for key, value in step.items():
             if key == "usage":
                 counts = tuple(value[k] for k in _USAGE_KINDS)
@@ -112,9 +122,11 @@ def _encode(fold: RunFold) -> dict[str, Any]:
                     bound[text] = len(bound_values)
                     bound_values.append(value)
                 value = bound[text]
-            row.append(value)
-        row.append(shape)  # last: zip(keys, row) stops before it
-        rows.append(row)
+            columns[key][i] = value
+    if any(k not in _STEP_DEFAULTS for k in columns):
+        raise ValueError(
+            f"a step has a field StepResult does not: {sorted(set(columns) - set(_STEP_DEFAULTS))}"
+        )
     # views flat, two values each: the step's index and how its view is made from it; a view the
     # fold did not make itself (never, so far) is kept whole, in `odd_views`
     views: list[int] = []
@@ -131,9 +143,10 @@ def _encode(fold: RunFold) -> dict[str, Any]:
         "total": [fold.total[k] for k in _USAGE_KINDS],
         "cancelled": fold.cancelled,
         "shapes": [list(keys) for keys in shapes],
+        "shape": shape_of,
+        "columns": columns,
         "usages": [list(counts) for counts in usages],
         "bound": bound_values,
-        "steps": rows,
         "views": views,
         "odd_views": odd_views,
         "started": p.started,
@@ -159,40 +172,45 @@ def _decode(run_id: str, data: dict[str, Any]) -> RunFold:
     fold.total = dict(zip(_USAGE_KINDS, data["total"], strict=True))
     fold.cancelled = bool(data["cancelled"])
     shapes = [tuple(keys) for keys in data["shapes"]]
-    if any(keys[0] != "id" or keys.count("usage") != 1 for keys in shapes):
-        raise ValueError("a step's shape must start with its id and have its usage")
+    columns: dict[str, list[Any]] = data["columns"]
+    shape_of: list[int] = data["shape"]
+    ids = columns["id"]
+    n = len(ids)
+    if (
+        any(len(col) != n for col in columns.values())
+        or len(shape_of) != n
+        or any(k not in _STEP_DEFAULTS for k in columns)
+        or any(k not in columns for keys in shapes for k in keys)
+        or (n and not 0 <= min(shape_of) <= max(shape_of) < len(shapes))
+    ):
+        raise ValueError("the snapshot's step columns do not fit together")
     usages = [tuple(counts) for counts in data["usages"]]
     if any(len(counts) != len(_USAGE_KINDS) for counts in usages):
         raise ValueError("usage counts of another length")
-    rows = data["steps"]
-    widths = [len(keys) + 1 for keys in shapes]
-    if any(len(row) != widths[row[-1]] for row in rows):
-        raise ValueError("a step's row does not match its shape")
-    fold.packed = Packed(shapes, usages, data["bound"])
-    fold.steps = {row[0]: row for row in rows}
-    if len(fold.steps) != len(rows):
+    used = columns["usage"]
+    if not set(columns["status"]) <= _STATUSES or (n and not 0 <= min(used) <= max(used) < len(usages)):
+        raise ValueError("a step's status or usage is not one the snapshot has")
+    fold.packed = Packed(columns, shape_of, shapes, usages, data["bound"])
+    fold.steps = dict(zip(ids, range(n), strict=True))
+    if len(fold.steps) != n:
         raise ValueError("a step saved twice")
-    # where each shape keeps its output (a view of a settled step shares its step's)
-    out_at = [keys.index("output") if "output" in keys else None for keys in shapes]
     p = fold.prog
     p.seq = data["seq"]
     p.started = data["started"]
     views = p.views
+    outputs = columns.get("output") or [None] * n  # (a step without an output has None there)
     odd = iter(data["odd_views"])
     flat = data["views"]
-    for i in range(0, len(flat), 2):
-        row, code = rows[flat[i]], flat[i + 1]
-        if code == 1 or code == 2:
-            at = out_at[row[-1]]
-            output = row[at] if at is not None else None
-            if code == 1:
-                views[row[0]] = {"output": output, "status": "succeeded"}
-            else:
-                views[row[0]] = {"output": output, "status": "rejected", "rejected": True}
+    for j in range(0, len(flat), 2):
+        i, code = flat[j], flat[j + 1]
+        if code == 1:
+            views[ids[i]] = {"output": outputs[i], "status": "succeeded"}
+        elif code == 2:
+            views[ids[i]] = {"output": outputs[i], "status": "rejected", "rejected": True}
         elif code == 3:
-            views[row[0]] = {"output": None, "status": "skipped"}
+            views[ids[i]] = {"output": None, "status": "skipped"}
         else:
-            views[row[0]] = next(odd)
+            views[ids[i]] = next(odd)
     p.attempts = {(sid, item): n for sid, item, n in data["attempts"]}
     p.inflight = {(sid, item): n for sid, item, n in data["inflight"]}
     fold.outputs.items = {sid: {int(i): v for i, v in got} for sid, got in data["items"]}
