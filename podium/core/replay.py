@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import chain
 from typing import Any, TypeVar, overload
 
 from pydantic import BaseModel
@@ -451,23 +452,10 @@ class RunFold:
         if head is None:
             raise ValueError("a run needs at least one event")
         steps = self.steps
-        ordered: dict[str, Any] = {}  # (a step's dict, or its place in a snapshot's columns)
-        for sid in step_ids:
-            found = steps.get(sid)
-            if found is None:
-                found = _new_step(sid)
-                if self.cancelled:  # it was pending when its run was cancelled
-                    found["status"] = StepStatus.CANCELLED
-            ordered[sid] = found
-        if len(ordered) < len(steps):
-            for sid, found in steps.items():
-                ordered.setdefault(sid, found)
         if last:
             self.steps = {}
-            del steps
         # Usage is frozen, so steps that used the same (most often: one request, no tokens) share one.
         usages: dict[tuple[int, ...], Usage] = {}
-        built: dict[str, StepResult] = {}
         shapes: dict[tuple[str, ...], set[str]] = {}
         packed = self.packed
         rows: list[tuple[Any, ...]] = []
@@ -476,8 +464,16 @@ class RunFold:
             named_by = [set(keys) for keys in packed.shapes]
             of_shape = packed.shape
         put = object.__setattr__
-        for sid in list(ordered):
-            fields = ordered.pop(sid) if last else ordered[sid]
+        built: dict[str, StepResult] = {}
+        # the workflow's steps in its order (one never seen is pending, or cancelled with its run),
+        # then any other step the events named, in the order they did
+        pending = StepStatus.CANCELLED if self.cancelled else None
+        take = steps.pop if last else steps.get  # (with `last`, each is let go as its model is made)
+        ordered = chain(
+            ((sid, take(sid, None)) for sid in step_ids),
+            _unbuilt(steps, built),  # (read once the workflow's steps are done)
+        )
+        for sid, fields in ordered:
             if fields.__class__ is int:  # a snapshot's step no event since has touched
                 values = _STEP_DEFAULTS.copy()
                 values.update(zip(names, rows[fields], strict=True))
@@ -488,29 +484,13 @@ class RunFold:
                 put(model, "__pydantic_private__", None)
                 built[sid] = model
                 continue
-            keys = tuple(fields)
-            key = tuple(fields["usage"].values())  # always _USAGE_KINDS, in that order (_new_step)
-            usage = usages.get(key)
-            if usage is None:
-                counts = dict(zip(_USAGE_KINDS, key, strict=True))
-                usage = usages[key] = _assemble(Usage, _USAGE_DEFAULTS, counts)
-            extra: dict[str, Any] = {"usage": usage}
-            at = fields.get("started_at")
-            if at.__class__ is str:
-                extra["started_at"] = datetime.fromisoformat(at)  # type: ignore[arg-type]
-            at = fields.get("finished_at")
-            if at.__class__ is str:
-                extra["finished_at"] = datetime.fromisoformat(at)  # type: ignore[arg-type]
-            error = fields.get("error")
-            if error is not None:
-                extra["error"] = Failure(**error)
-            # Steps with the same fields set share one set of their names: 10,000 sets were 7 MiB
-            # of a 10,000-step run's result. (Assigning to a step's attribute adds its name to
-            # its shape's set: it was set on those steps anyway, or holds its default.)
-            named = shapes.get(keys)
-            if named is None:
-                named = shapes[keys] = set(keys)
-            built[sid] = _assemble(StepResult, _STEP_DEFAULTS, fields, extra, named)
+            if fields is None:
+                if sid in built:  # (named twice in step_ids)
+                    continue
+                fields = _new_step(sid)
+                if pending is not None:  # it was pending when its run was cancelled
+                    fields["status"] = pending
+            built[sid] = _step_model(fields, usages, shapes)
         error = head.get("error")
         return Run.model_construct(
             **{
@@ -523,6 +503,42 @@ class RunFold:
                 "last_seq": self.seq,
             }
         )
+
+
+def _unbuilt(steps: dict[str, Any], built: dict[str, StepResult]) -> Iterator[tuple[str, Any]]:
+    for sid, fields in steps.items():
+        if sid not in built:
+            yield sid, fields
+
+
+def _step_model(
+    fields: dict[str, Any], usages: dict[tuple[int, ...], Usage], shapes: dict[tuple[str, ...], set[str]]
+) -> StepResult:
+    """A StepResult from the fold's dict of a step's fields (`usages` and `shapes` are shared
+    between the steps of one Run)."""
+    keys = tuple(fields)
+    key = tuple(fields["usage"].values())  # always _USAGE_KINDS, in that order (_new_step)
+    usage = usages.get(key)
+    if usage is None:
+        counts = dict(zip(_USAGE_KINDS, key, strict=True))
+        usage = usages[key] = _assemble(Usage, _USAGE_DEFAULTS, counts)
+    extra: dict[str, Any] = {"usage": usage}
+    at = fields.get("started_at")
+    if at.__class__ is str:
+        extra["started_at"] = datetime.fromisoformat(at)  # type: ignore[arg-type]
+    at = fields.get("finished_at")
+    if at.__class__ is str:
+        extra["finished_at"] = datetime.fromisoformat(at)  # type: ignore[arg-type]
+    error = fields.get("error")
+    if error is not None:
+        extra["error"] = Failure(**error)
+    # Steps with the same fields set share one set of their names: 10,000 sets were 7 MiB of a
+    # 10,000-step run's result. (Assigning to a step's attribute adds its name to its shape's
+    # set: it was set on those steps anyway, or holds its default.)
+    named = shapes.get(keys)
+    if named is None:
+        named = shapes[keys] = set(keys)
+    return _assemble(StepResult, _STEP_DEFAULTS, fields, extra, named)
 
 
 def _defaults(cls: type[BaseModel]) -> dict[str, Any]:
