@@ -198,7 +198,7 @@ def test_the_stores_decode_a_runs_events_a_page_at_a_time(
         store.close()  # type: ignore[union-attr]
 
 
-def test_a_workflows_graph_is_made_once_and_a_copy_with_other_steps_makes_its_own() -> None:
+def test_a_workflows_graph_and_chains_are_made_once_and_a_copy_with_other_steps_makes_its_own() -> None:
     from podium.core.plan import Plan
     from podium.core.spec import Workflow
     from podium.plugins.manager import load_plugins
@@ -221,3 +221,10 @@ def test_a_workflows_graph_is_made_once_and_a_copy_with_other_steps_makes_its_ow
     assert dict(fewer.graph.needs) == {"a": ()} and dict(wf.graph.needs) == {"a": (), "b": ("a",)}
     handled = wf.model_copy(update={"on_failure": "a"})
     assert dict(handled.graph.needs) == {"b": ("a",)}  # a is a handler now too
+    # provider chains: once per workflow and --provider; a copy with other agents makes its own
+    assert Plan(wf, providers).chains is Plan(wf, providers).chains
+    assert Plan(wf, providers).chain("b") == ["local"] and list(Plan(wf, providers).providers) == ["local"]
+    assert Plan(wf, providers, "other").chain("b") == ["other"] and wf.chains()["b"] == ["local"]
+    other = wf.model_copy(update={"agents": {"w": wf.agents["w"].model_copy(update={"provider": "mock"})}})
+    assert Plan(other, providers).chain("a") == ["mock"] and wf.chains()["a"] == ["local"]
+    assert other.chain_providers() == ["mock"]
