@@ -77,6 +77,16 @@ def _reply_at(store: Any, run_id: str, seq: int) -> Any:
     return found[0].data.get("reply") if found and found[0].seq == seq else None
 
 
+# the fields every step's dict has (`replay._new_step`): its id and each field whose default is
+# not None; a step may lack any other, whose column then holds None, its default
+_ALWAYS = frozenset(["id", *(k for k, v in _STEP_DEFAULTS.items() if v is not None)])
+
+
+def _packable(keys: tuple[str, ...]) -> bool:
+    named = set(keys)
+    return named.issuperset(_ALWAYS) and named.issubset(_STEP_DEFAULTS) and len(named) == len(keys)
+
+
 def _text(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
@@ -108,8 +118,7 @@ def _encode(fold: RunFold) -> dict[str, Any]:
             for key in keys:
                 if key not in columns:
                     columns[key] = [None] * n
-            missing = [k for k in _STEP_DEFAULTS if k not in keys and _STEP_DEFAULTS[k] is not None]
-            if missing or "id" not in keys or "usage" not in keys or len(columns) > len(_STEP_DEFAULTS):
+            if not _packable(keys):
                 raise ValueError(f"step {sid}: fields {keys} cannot be packed")
         shape_of.append(shape)
         for key, value in step.items():
@@ -123,10 +132,6 @@ def _encode(fold: RunFold) -> dict[str, Any]:
                     bound_values.append(value)
                 value = bound[text]
             columns[key][i] = value
-    if any(k not in _STEP_DEFAULTS for k in columns):
-        raise ValueError(
-            f"a step has a field StepResult does not: {sorted(set(columns) - set(_STEP_DEFAULTS))}"
-        )
     # views flat, two values each: the step's index and how its view is made from it; a view the
     # fold did not make itself (never, so far) is kept whole, in `odd_views`
     views: list[int] = []
@@ -181,6 +186,7 @@ def _decode(run_id: str, data: dict[str, Any]) -> RunFold:
         or len(shape_of) != n
         or any(k not in _STEP_DEFAULTS for k in columns)
         or any(k not in columns for keys in shapes for k in keys)
+        or not all(_packable(keys) for keys in shapes)
         or (n and not 0 <= min(shape_of) <= max(shape_of) < len(shapes))
     ):
         raise ValueError("the snapshot's step columns do not fit together")
@@ -190,6 +196,9 @@ def _decode(run_id: str, data: dict[str, Any]) -> RunFold:
     used = columns["usage"]
     if not set(columns["status"]) <= _STATUSES or (n and not 0 <= min(used) <= max(used) < len(usages)):
         raise ValueError("a step's status or usage is not one the snapshot has")
+    bound = [b for b in columns.get("bound_to", ()) if b is not None]
+    if bound and not 0 <= min(bound) <= max(bound) < len(data["bound"]):
+        raise ValueError("a step's bound_to is not one the snapshot has")
     fold.packed = Packed(columns, shape_of, shapes, usages, data["bound"])
     fold.steps = dict(zip(ids, range(n), strict=True))
     if len(fold.steps) != n:

@@ -228,3 +228,38 @@ def test_a_workflows_graph_and_chains_are_made_once_and_a_copy_with_other_steps_
     other = wf.model_copy(update={"agents": {"w": wf.agents["w"].model_copy(update={"provider": "mock"})}})
     assert Plan(other, providers).chain("a") == ["mock"] and wf.chains()["a"] == ["local"]
     assert other.chain_providers() == ["mock"]
+
+
+SPOILS = {
+    "a status no step has": lambda d: d["columns"]["status"].__setitem__(0, "finished"),
+    "a usage not in the table": lambda d: d["columns"]["usage"].__setitem__(1, 99),
+    "a bound_to not in the table": lambda d: d["columns"]["bound_to"].__setitem__(0, 7),
+    "a shape not in the list": lambda d: d["shape"].__setitem__(2, 40),
+    "a column cut short": lambda d: d["columns"]["output"].pop(),
+    "a field StepResult does not have": lambda d: d["columns"].__setitem__("colour", [None] * 8),
+    "a shape without its id": lambda d: d["shapes"][0].remove("id"),
+}
+
+
+@pytest.mark.parametrize("spoil", list(SPOILS))
+def test_a_snapshot_whose_columns_do_not_fit_is_ignored(spoil: str) -> None:
+    store = MemoryStore()
+    for event in LONG[:20]:
+        store.append(event)
+    snapshot.save(store, RunFold("r1").feed(rows_of(LONG[:20])))
+    with store.derived_tables() as db:
+        data = json.loads(db.execute("SELECT data FROM run_snapshots").fetchone()[0])
+        assert snapshot.load(store, "r1") is not None
+        SPOILS[spoil](data)
+        db.execute("UPDATE run_snapshots SET data=?", (json.dumps(data),))
+    assert snapshot.load(store, "r1") is None  # the resume reads every event instead
+
+
+def test_a_fold_with_a_step_the_columns_cannot_hold_saves_no_snapshot() -> None:
+    store = MemoryStore()
+    for event in LONG[:7]:
+        store.append(event)
+    fold = RunFold("r1").feed(rows_of(LONG[:7]))
+    fold.steps["a"]["colour"] = "red"  # not a field of StepResult: no column would give it back
+    snapshot.save(store, fold)
+    assert snapshot.load(store, "r1") is None
