@@ -410,7 +410,7 @@ class RunFold:
             head.update(status=RunStatus.STOPPED, error=d.get("error"))
 
     def thaw(self) -> dict[str, dict[str, Any]]:
-        """Every step as a dict (a snapshot's rows made into the fold's step dicts): `steps`."""
+        """Every step as a dict (a snapshot's steps taken out of its columns): `steps`."""
         packed = self.packed
         if packed is not None:
             steps = self.steps
@@ -463,6 +463,8 @@ class RunFold:
             names, rows = packed.rows(usages)
             named_by = [set(keys) for keys in packed.shapes]
             of_shape = packed.shape
+            if last:
+                self.packed = None
         put = object.__setattr__
         built: dict[str, StepResult] = {}
         # the workflow's steps in its order (one never seen is pending, or cancelled with its run),

@@ -156,7 +156,7 @@ def test_a_resume_keeps_only_the_steps_its_events_touch_as_dicts_and_shares_what
     # the one step an event after the snapshot named is a dict; the others stay in its columns
     assert [sid for sid, step in kept.steps.items() if isinstance(step, dict)] == ["s7"]
     run = kept.run([f"s{i}" for i in range(n)], last=True)
-    assert kept.steps == {}  # used up: the Run holds the steps now, the fold none
+    assert kept.steps == {} and kept.packed is None  # used up: the Run holds the steps, the fold none
     steps = list(run.steps.values())
     assert len(steps) == n and all(s.output == "ok" and s.usage.input_tokens == 7 for s in steps)
     # one Usage, one bound_to and one set of field names for all the steps the snapshot kept
