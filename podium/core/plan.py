@@ -9,7 +9,6 @@ from pydantic import ValidationError
 
 from podium.core.calls import Provider, ProviderConfig
 from podium.core.errors import PodiumError, validation_problems
-from podium.core.graph import Graph
 from podium.core.spec import Workflow
 
 
@@ -40,18 +39,12 @@ class Plan:
     def __init__(self, workflow: Workflow, providers: ProviderLookup, override: str | None = None) -> None:
         self.workflow = workflow
         self.override = override
-        self.graph = Graph.of(workflow.graph_steps)
+        self.graph = workflow.graph
         # A chain depends only on the step's agent and its own fallback: steps that share both
-        # (most of a long workflow) share one, computed once (a resume of 10,000 steps plans too).
-        shared: dict[tuple[str | None, tuple[str, ...] | None], list[str]] = {}
-        self.chains: dict[str, list[str]] = {}
-        for sid, step in workflow.steps.items():
-            key = (step.agent, tuple(step.fallback) if step.fallback is not None else None)
-            chain = shared.get(key)
-            if chain is None:
-                chain = shared[key] = workflow.chain(step, override)
-            self.chains[sid] = chain
-        used = dict.fromkeys(name for chain in shared.values() for name in chain)  # (first-use order)
+        # (most of a long workflow) share one, made once per workflow (a resume of 10,000 steps
+        # plans too)
+        self.chains: dict[str, list[str]] = workflow.chains(override)
+        used = workflow.chain_providers(override)
         self.providers: dict[str, Resolved] = {name: _resolve(name, workflow, providers) for name in used}
 
     def chain(self, sid: str) -> list[str]:

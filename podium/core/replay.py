@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import chain
 from typing import Any, TypeVar, overload
 
 from pydantic import BaseModel
@@ -164,6 +165,77 @@ def _when(at: datetime | str | None) -> datetime | None:
     return datetime.fromisoformat(at) if isinstance(at, str) else at
 
 
+_STEP_STATUS: dict[str, StepStatus] = {str(s): s for s in StepStatus}
+
+
+class Packed:
+    """A snapshot's steps as they were saved (`podium.core.snapshot`): a column of values per field
+    (None where a step does not have it), each step's shape (the fields it has, in its dict's
+    order) by index, and its usage counts and `bound_to` as indexes into tables of the distinct
+    ones. In the fold's `steps`, a step still packed is its position in the columns (an int).
+
+    A resume touches a few of a long run's steps: the others are never made into dicts of fields;
+    their StepResults are made from the columns, converted a column at a time (`rows`).
+    """
+
+    __slots__ = ("bound", "columns", "shape", "shapes", "usages")
+
+    def __init__(
+        self,
+        columns: dict[str, list[Any]],
+        shape: list[int],
+        shapes: list[tuple[str, ...]],
+        usages: list[tuple[int, ...]],
+        bound: list[Any],
+    ) -> None:
+        self.columns = columns
+        self.shape = shape
+        self.shapes = shapes
+        self.usages = usages
+        self.bound = bound
+
+    def thaw(self, i: int) -> dict[str, Any]:
+        """Step `i` as the fold's dict of its fields, which the fold can go on with."""
+        cols = self.columns
+        step = {key: cols[key][i] for key in self.shapes[self.shape[i]]}
+        step["status"] = _STEP_STATUS[step["status"]]
+        step["usage"] = dict(zip(_USAGE_KINDS, self.usages[step["usage"]], strict=True))
+        bound = step.get("bound_to")
+        if bound is not None:
+            step["bound_to"] = self.bound[bound]
+        return step
+
+    def rows(self, usages: dict[tuple[int, ...], Usage]) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
+        """Every step's StepResult fields, as (names, one tuple of values per step): each column
+        converted at once (statuses, shared Usage models, times, failures)."""
+        cols = self.columns
+        names = tuple(cols)
+        made: list[list[Any]] = []
+        parse = datetime.fromisoformat
+        for name in names:
+            col = cols[name]
+            if name == "status":
+                col = list(map(_STEP_STATUS.__getitem__, col))
+            elif name == "usage":
+                table = []
+                for key in self.usages:
+                    usage = usages.get(key)
+                    if usage is None:
+                        counts = dict(zip(_USAGE_KINDS, key, strict=True))
+                        usage = usages[key] = _assemble(Usage, _USAGE_DEFAULTS, counts)
+                    table.append(usage)
+                col = list(map(table.__getitem__, col))
+            elif name == "bound_to":
+                bound = self.bound
+                col = [None if b is None else bound[b] for b in col]
+            elif name == "started_at" or name == "finished_at":
+                col = [parse(at) if at.__class__ is str else at for at in col]
+            elif name == "error":
+                col = [None if e is None else Failure(**e) for e in col]
+            made.append(col)
+        return names, list(zip(*made, strict=True))
+
+
 class RunFold:
     """One pass over a run's events, kept as plain dicts and tuples: it gives both the Run (what
     `show` prints, what a run returns) and the Progress (what a resume schedules from).
@@ -176,7 +248,8 @@ class RunFold:
     def __init__(self, run_id: str, step_ids: Iterable[str] = ()) -> None:
         self.run_id = run_id
         self.head: dict[str, Any] | None = None  # the Run's own fields, from the first event on
-        self.steps: dict[str, dict[str, Any]] = {sid: _new_step(sid) for sid in step_ids}
+        # each step's fields (a snapshot's steps stay in its columns until an event touches them)
+        self.steps: dict[str, Any] = {sid: _new_step(sid) for sid in step_ids}
         self.total = dict.fromkeys(_USAGE_KINDS, 0)
         self.outputs = StoredOutputs()
         self.prog = Progress()
@@ -184,6 +257,8 @@ class RunFold:
         # its step's next event, so a Reply is built only for those left when progress() is asked
         self.unconsumed: dict[Key, tuple[int, int, dict[str, Any]]] = {}
         self.cancelled = False  # a RunFinished said cancelled: a step not seen by then was cancelled
+        # from a snapshot: its steps' columns; a step in `steps` that is an int is still there
+        self.packed: Packed | None = None
 
     @property
     def seq(self) -> int:
@@ -214,12 +289,12 @@ class RunFold:
             step = steps.get(sid)
             if step is None:
                 step = steps[sid] = _new_step(sid)
+            elif step.__class__ is int:  # a snapshot's step, touched for the first time
+                step = steps[sid] = self.packed.thaw(step)  # type: ignore[union-attr, arg-type]
             if t is E.CALL_FINISHED:
                 usage = d.get("usage")
                 if usage:
                     mine = step["usage"]
-                    if mine.__class__ is not dict:  # (counts from a snapshot, as a list)
-                        mine = step["usage"] = dict(zip(_USAGE_KINDS, mine, strict=True))
                     for kind in _USAGE_KINDS:
                         n = usage.get(kind)
                         if n:
@@ -331,6 +406,7 @@ class RunFold:
             head.update(status=status, outputs=d.get("outputs") or {}, error=d.get("error"), finished_at=at)
             if status is RunStatus.CANCELLED:  # nothing of a cancelled run is left to happen
                 self.cancelled = True
+                self.thaw()
                 for unsettled in self.steps.values():
                     if unsettled["status"] in _UNSETTLED:
                         if unsettled["status"] is not StepStatus.PENDING:
@@ -340,6 +416,16 @@ class RunFold:
             head["status"] = RunStatus.WAITING
         elif t is EventType.RUN_STOPPED:
             head.update(status=RunStatus.STOPPED, error=d.get("error"))
+
+    def thaw(self) -> dict[str, dict[str, Any]]:
+        """Every step as a dict (a snapshot's steps taken out of its columns): `steps`."""
+        packed = self.packed
+        if packed is not None:
+            steps = self.steps
+            for sid, step in steps.items():
+                if step.__class__ is int:
+                    steps[sid] = packed.thaw(step)  # type: ignore[arg-type]
+        return self.steps
 
     def progress(self) -> Progress:
         """What a resume schedules from, as of the last event fed: the driver's own copy (it takes
@@ -374,51 +460,47 @@ class RunFold:
         if head is None:
             raise ValueError("a run needs at least one event")
         steps = self.steps
-        ordered: dict[str, dict[str, Any]] = {}
-        for sid in step_ids:
-            found = steps.get(sid)
-            if found is None:
-                found = _new_step(sid)
-                if self.cancelled:  # it was pending when its run was cancelled
-                    found["status"] = StepStatus.CANCELLED
-            ordered[sid] = found
-        if len(ordered) < len(steps):
-            for sid, found in steps.items():
-                ordered.setdefault(sid, found)
         if last:
             self.steps = {}
-            del steps
         # Usage is frozen, so steps that used the same (most often: one request, no tokens) share one.
         usages: dict[tuple[int, ...], Usage] = {}
-        built: dict[str, StepResult] = {}
         shapes: dict[tuple[str, ...], set[str]] = {}
-        for sid in list(ordered):
-            fields = ordered.pop(sid) if last else ordered[sid]
-            counts = fields["usage"]
-            # always _USAGE_KINDS, in that order (see _new_step); a list of them from a snapshot
-            key = tuple(counts.values()) if counts.__class__ is dict else tuple(counts)
-            usage = usages.get(key)
-            if usage is None:
-                counts = dict(zip(_USAGE_KINDS, key, strict=True))
-                usage = usages[key] = _assemble(Usage, _USAGE_DEFAULTS, counts)
-            extra: dict[str, Any] = {"usage": usage}
-            at = fields.get("started_at")
-            if at.__class__ is str:
-                extra["started_at"] = datetime.fromisoformat(at)  # type: ignore[arg-type]
-            at = fields.get("finished_at")
-            if at.__class__ is str:
-                extra["finished_at"] = datetime.fromisoformat(at)  # type: ignore[arg-type]
-            error = fields.get("error")
-            if error is not None:
-                extra["error"] = Failure(**error)
-            # Steps with the same fields set share one set of their names: 10,000 sets were 7 MiB
-            # of a 10,000-step run's result. (Assigning to a step's attribute adds its name to
-            # its shape's set: it was set on those steps anyway, or holds its default.)
-            keys = tuple(fields)
-            named = shapes.get(keys)
-            if named is None:
-                named = shapes[keys] = set(keys)
-            built[sid] = _assemble(StepResult, _STEP_DEFAULTS, fields, extra, named)
+        packed = self.packed
+        rows: list[tuple[Any, ...]] = []
+        if packed is not None:
+            names, rows = packed.rows(usages)
+            named_by = [set(keys) for keys in packed.shapes]
+            of_shape = packed.shape
+            if last:
+                self.packed = None
+        put = object.__setattr__
+        built: dict[str, StepResult] = {}
+        # the workflow's steps in its order (one never seen is pending, or cancelled with its run),
+        # then any other step the events named, in the order they did
+        pending = StepStatus.CANCELLED if self.cancelled else None
+        take = steps.pop if last else steps.get  # (with `last`, each is let go as its model is made)
+        ordered = chain(
+            ((sid, take(sid, None)) for sid in step_ids),
+            _unbuilt(steps, built),  # (read once the workflow's steps are done)
+        )
+        for sid, fields in ordered:
+            if fields.__class__ is int:  # a snapshot's step no event since has touched
+                values = _STEP_DEFAULTS.copy()
+                values.update(zip(names, rows[fields], strict=True))
+                model = StepResult.__new__(StepResult)
+                put(model, "__dict__", values)
+                put(model, "__pydantic_fields_set__", named_by[of_shape[fields]])
+                put(model, "__pydantic_extra__", None)
+                put(model, "__pydantic_private__", None)
+                built[sid] = model
+                continue
+            if fields is None:
+                if sid in built:  # (named twice in step_ids)
+                    continue
+                fields = _new_step(sid)
+                if pending is not None:  # it was pending when its run was cancelled
+                    fields["status"] = pending
+            built[sid] = _step_model(fields, usages, shapes)
         error = head.get("error")
         return Run.model_construct(
             **{
@@ -431,6 +513,42 @@ class RunFold:
                 "last_seq": self.seq,
             }
         )
+
+
+def _unbuilt(steps: dict[str, Any], built: dict[str, StepResult]) -> Iterator[tuple[str, Any]]:
+    for sid, fields in steps.items():
+        if sid not in built:
+            yield sid, fields
+
+
+def _step_model(
+    fields: dict[str, Any], usages: dict[tuple[int, ...], Usage], shapes: dict[tuple[str, ...], set[str]]
+) -> StepResult:
+    """A StepResult from the fold's dict of a step's fields (`usages` and `shapes` are shared
+    between the steps of one Run)."""
+    keys = tuple(fields)
+    key = tuple(fields["usage"].values())  # always _USAGE_KINDS, in that order (_new_step)
+    usage = usages.get(key)
+    if usage is None:
+        counts = dict(zip(_USAGE_KINDS, key, strict=True))
+        usage = usages[key] = _assemble(Usage, _USAGE_DEFAULTS, counts)
+    extra: dict[str, Any] = {"usage": usage}
+    at = fields.get("started_at")
+    if at.__class__ is str:
+        extra["started_at"] = datetime.fromisoformat(at)  # type: ignore[arg-type]
+    at = fields.get("finished_at")
+    if at.__class__ is str:
+        extra["finished_at"] = datetime.fromisoformat(at)  # type: ignore[arg-type]
+    error = fields.get("error")
+    if error is not None:
+        extra["error"] = Failure(**error)
+    # Steps with the same fields set share one set of their names: 10,000 sets were 7 MiB of a
+    # 10,000-step run's result. (Assigning to a step's attribute adds its name to its shape's
+    # set: it was set on those steps anyway, or holds its default.)
+    named = shapes.get(keys)
+    if named is None:
+        named = shapes[keys] = set(keys)
+    return _assemble(StepResult, _STEP_DEFAULTS, fields, extra, named)
 
 
 def _defaults(cls: type[BaseModel]) -> dict[str, Any]:

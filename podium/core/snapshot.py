@@ -17,17 +17,17 @@ from datetime import datetime
 from typing import Any
 
 from podium.core.events import RunStatus, StepStatus
-from podium.core.replay import _USAGE_KINDS, RunFold
+from podium.core.replay import _STEP_DEFAULTS, _USAGE_KINDS, Packed, RunFold
 
 log = logging.getLogger("podium")
 
-VERSION = 1  # bump whenever RunFold's state or this encoding changes: an older snapshot is ignored
+VERSION = 3  # bump whenever RunFold's state or this encoding changes: an older snapshot is ignored
 
 _TABLE = (
     "CREATE TABLE IF NOT EXISTS run_snapshots"
     " (run_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, version INTEGER NOT NULL, data TEXT NOT NULL)"
 )
-_STEP_STATUS = {str(s): s for s in StepStatus}
+_STATUSES = frozenset(str(s) for s in StepStatus)
 _VIEW_CODES = {"succeeded": 1, "rejected": 2, "skipped": 3}
 
 
@@ -77,6 +77,16 @@ def _reply_at(store: Any, run_id: str, seq: int) -> Any:
     return found[0].data.get("reply") if found and found[0].seq == seq else None
 
 
+# the fields every step's dict has (`replay._new_step`): its id and each field whose default is
+# not None; a step may lack any other, whose column then holds None, its default
+_ALWAYS = frozenset(["id", *(k for k, v in _STEP_DEFAULTS.items() if v is not None)])
+
+
+def _packable(keys: tuple[str, ...]) -> bool:
+    named = set(keys)
+    return named.issuperset(_ALWAYS) and named.issubset(_STEP_DEFAULTS) and len(named) == len(keys)
+
+
 def _text(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
@@ -84,47 +94,66 @@ def _text(value: Any) -> Any:
 
 
 def _encode(fold: RunFold) -> dict[str, Any]:
-    """The fold as JSON values. Steps are rows of values under a shared list of keys, the shape
-    (a step's keys say which fields it has set), its index last; repeated `bound_to`s are kept once."""
+    """The fold as JSON values. Steps are columns, one per field some step has (None where a step
+    does not: every such field defaults to None), with each step's shape (the fields it has, in
+    order) by index; usage counts and `bound_to`s are kept once each, a step holding the index of
+    its own."""
     assert fold.head is not None
     p = fold.prog
+    steps = fold.thaw()
+    n = len(steps)
     shapes: dict[tuple[str, ...], int] = {}
+    shape_of: list[int] = []
+    columns: dict[str, list[Any]] = {}
+    usages: dict[tuple[int, ...], int] = {}
     bound: dict[str, int] = {}  # bound_to, by its JSON text (in its own key order), -> its index
     bound_values: list[Any] = []
-    rows: list[list[Any]] = []
     index: dict[str, int] = {}
-    for i, (sid, step) in enumerate(fold.steps.items()):
+    for i, (sid, step) in enumerate(steps.items()):
         index[sid] = i
         keys = tuple(step)
-        shape = shapes.setdefault(keys, len(shapes))
-        row: list[Any] = []
+        shape = shapes.get(keys)
+        if shape is None:
+            shape = shapes[keys] = len(shapes)
+            for key in keys:
+                if key not in columns:
+                    columns[key] = [None] * n
+            if not _packable(keys):
+                raise ValueError(f"step {sid}: fields {keys} cannot be packed")
+        shape_of.append(shape)
         for key, value in step.items():
             if key == "usage":
-                value = [value[k] for k in _USAGE_KINDS] if isinstance(value, dict) else list(value)
+                counts = tuple(value[k] for k in _USAGE_KINDS)
+                value = usages.setdefault(counts, len(usages))
             elif key == "bound_to" and value is not None:
                 text = json.dumps(value, default=_text)
                 if text not in bound:
                     bound[text] = len(bound_values)
                     bound_values.append(value)
                 value = bound[text]
-            row.append(value)
-        row.append(shape)  # last: zip(keys, row) stops before it
-        rows.append(row)
-    views = []
+            columns[key][i] = value
+    # views flat, two values each: the step's index and how its view is made from it; a view the
+    # fold did not make itself (never, so far) is kept whole, in `odd_views`
+    views: list[int] = []
+    odd_views: list[Any] = []
     for sid, view in p.views.items():
         code = _VIEW_CODES[view["status"]]
-        if code != 3 and fold.steps[sid].get("output") is not view["output"]:
-            code = 0  # (never made by the fold itself: kept whole, to be exact)
-        views.append([index[sid], code] if code else [index[sid], 0, view])
+        if code != 3 and steps[sid].get("output") is not view["output"]:
+            code = 0
+            odd_views.append(view)
+        views += (index[sid], code)
     return {
         "seq": fold.seq,
         "head": fold.head,
         "total": [fold.total[k] for k in _USAGE_KINDS],
         "cancelled": fold.cancelled,
         "shapes": [list(keys) for keys in shapes],
+        "shape": shape_of,
+        "columns": columns,
+        "usages": [list(counts) for counts in usages],
         "bound": bound_values,
-        "steps": rows,
         "views": views,
+        "odd_views": odd_views,
         "started": p.started,
         "attempts": [[k[0], k[1], n] for k, n in p.attempts.items()],
         "inflight": [[k[0], k[1], n] for k, n in p.inflight.items()],
@@ -139,6 +168,7 @@ def _encode(fold: RunFold) -> dict[str, Any]:
 
 
 def _decode(run_id: str, data: dict[str, Any]) -> RunFold:
+    """The fold back, its steps left as rows (`replay.Packed`): only views are made per step."""
     fold = RunFold(run_id)
     head = data["head"]
     head["status"] = RunStatus(head["status"])
@@ -147,33 +177,49 @@ def _decode(run_id: str, data: dict[str, Any]) -> RunFold:
     fold.total = dict(zip(_USAGE_KINDS, data["total"], strict=True))
     fold.cancelled = bool(data["cancelled"])
     shapes = [tuple(keys) for keys in data["shapes"]]
-    bound = data["bound"]
-    statuses = _STEP_STATUS
-    steps: dict[str, dict[str, Any]] = {}
-    order: list[str] = []
-    for row in data["steps"]:
-        step = dict(zip(shapes[row[-1]], row))  # noqa: B905 (the row's last value is its shape)
-        step["status"] = statuses[step["status"]]
-        # (usage stays the list of counts the fold takes it for until a call adds to it; steps
-        # that ran on the same binding share its dict: the fold replaces it, never changes it)
-        if step.get("bound_to") is not None:
-            step["bound_to"] = bound[step["bound_to"]]
-        steps[step["id"]] = step
-        order.append(step["id"])
-    fold.steps = steps
+    columns: dict[str, list[Any]] = data["columns"]
+    shape_of: list[int] = data["shape"]
+    ids = columns["id"]
+    n = len(ids)
+    if (
+        any(len(col) != n for col in columns.values())
+        or len(shape_of) != n
+        or any(k not in _STEP_DEFAULTS for k in columns)
+        or any(k not in columns for keys in shapes for k in keys)
+        or not all(_packable(keys) for keys in shapes)
+        or (n and not 0 <= min(shape_of) <= max(shape_of) < len(shapes))
+    ):
+        raise ValueError("the snapshot's step columns do not fit together")
+    usages = [tuple(counts) for counts in data["usages"]]
+    if any(len(counts) != len(_USAGE_KINDS) for counts in usages):
+        raise ValueError("usage counts of another length")
+    used = columns["usage"]
+    if not set(columns["status"]) <= _STATUSES or (n and not 0 <= min(used) <= max(used) < len(usages)):
+        raise ValueError("a step's status or usage is not one the snapshot has")
+    bound = [b for b in columns.get("bound_to", ()) if b is not None]
+    if bound and not 0 <= min(bound) <= max(bound) < len(data["bound"]):
+        raise ValueError("a step's bound_to is not one the snapshot has")
+    fold.packed = Packed(columns, shape_of, shapes, usages, data["bound"])
+    fold.steps = dict(zip(ids, range(n), strict=True))
+    if len(fold.steps) != n:
+        raise ValueError("a step saved twice")
     p = fold.prog
     p.seq = data["seq"]
     p.started = data["started"]
-    for entry in data["views"]:
-        sid, code = order[entry[0]], entry[1]
+    views = p.views
+    outputs = columns.get("output") or [None] * n  # (a step without an output has None there)
+    odd = iter(data["odd_views"])
+    flat = data["views"]
+    for j in range(0, len(flat), 2):
+        i, code = flat[j], flat[j + 1]
         if code == 1:
-            p.views[sid] = {"output": steps[sid].get("output"), "status": "succeeded"}
+            views[ids[i]] = {"output": outputs[i], "status": "succeeded"}
         elif code == 2:
-            p.views[sid] = {"output": steps[sid].get("output"), "status": "rejected", "rejected": True}
+            views[ids[i]] = {"output": outputs[i], "status": "rejected", "rejected": True}
         elif code == 3:
-            p.views[sid] = {"output": None, "status": "skipped"}
+            views[ids[i]] = {"output": None, "status": "skipped"}
         else:
-            p.views[sid] = entry[2]
+            views[ids[i]] = next(odd)
     p.attempts = {(sid, item): n for sid, item, n in data["attempts"]}
     p.inflight = {(sid, item): n for sid, item, n in data["inflight"]}
     fold.outputs.items = {sid: {int(i): v for i, v in got} for sid, got in data["items"]}

@@ -7,7 +7,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from datetime import datetime
@@ -27,6 +27,7 @@ from podium.core.store.base import (
 )
 from podium.core.store.connection import DerivedTables, delete_run_rows
 
+_PAGE = 2000  # events decoded at a time by `event_rows`
 # an event as kept: seq, type, step, attempt, at, and its data as JSON text (decoded when read)
 _Row = tuple[int, EventType, str | None, int | None, datetime, str]
 
@@ -99,6 +100,20 @@ class MemoryStore:
         return [
             Event(run_id, r[0], r[1], r[2], r[3], data, r[4]) for r, data in zip(rows, datas, strict=True)
         ]
+
+    def event_rows(
+        self, run_id: str, *, after: int = 0
+    ) -> Iterator[tuple[int, datetime, EventType, str | None, int | None, Any]]:
+        """The run's events as `(seq, at, type, step, attempt, data)`, what `replay.RunFold` reads:
+        no Event per row, and decoded a page at a time (as `SQLiteStore.event_rows`), so that the
+        fold of a long run's result never holds all its events decoded at once."""
+        rows = self._events.get(run_id, [])
+        start = bisect.bisect_right(rows, after, key=lambda r: r[0])
+        for first in range(start, len(rows), _PAGE):
+            page = rows[first : first + _PAGE]
+            datas = json.loads("[" + ",".join([r[5] for r in page]) + "]")
+            for r, data in zip(page, datas, strict=True):
+                yield r[0], r[4], r[1], r[2], r[3], data
 
     def _measured(self, record: RunRecord) -> RunRecord:
         rows = self._events.get(record.run_id, [])
