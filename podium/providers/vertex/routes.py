@@ -19,7 +19,10 @@ from podium.providers._kit.brains import Answer, ScriptedBrain, Turn
 from podium.providers._kit.emulator import CloudEmulator, Route, new_id
 from podium.providers._kit.faults import Fault
 from podium.providers._kit.http import HttpRequest, HttpResponse
+from podium.providers._kit.scripted import estimate_tokens
+from podium.providers._kit.unserved import Unserved, unserved_message, unserved_routes
 from podium.providers.vertex.state import EngineRecord, Session, VertexState
+from podium.providers.vertex.surface import UNSERVED, VERSION_PREFIX
 from podium.providers.vertex.tags import AGENT, RUN, STEP, from_labels
 from podium.providers.vertex.wire import (
     adk_config,
@@ -45,6 +48,9 @@ GENERATE = re.compile(
 )
 STREAM_GENERATE = re.compile(
     _V + r"projects/([^/]+)/locations/([^/]+)/publishers/([^/]+)/models/([^/:]+):streamGenerateContent$"
+)
+COUNT_TOKENS = re.compile(
+    _V + r"projects/([^/]+)/locations/([^/]+)/publishers/([^/]+)/models/([^/:]+):countTokens$"
 )
 ENGINE = re.compile(_V + r"(projects/[^/]+/locations/[^/]+/reasoningEngines/[^/:]+)$")
 QUERY = re.compile(_V + r"(projects/[^/]+/locations/[^/]+/reasoningEngines/[^/:]+):query$")
@@ -74,7 +80,15 @@ class VertexRoutes(CloudEmulator):
             Route("GET", OPERATION, "GetOperation", self._route_operation),
             Route("POST", QUERY, "Query", self._route_query),
             Route("POST", STREAM_QUERY, "StreamQuery", self._route_stream_query),
+            Route("POST", COUNT_TOKENS, "CountTokens", self._route_count_tokens),
+            Route("DELETE", ENGINE, "DeleteReasoningEngine", self._route_delete_engine),
+            # what the SDKs can call and the emulator does not serve: a 501 naming the operation
+            *unserved_routes(UNSERVED, self.unserved_response, prefix=VERSION_PREFIX),
         ]
+
+    def unserved_response(self, entry: Unserved) -> HttpResponse:
+        """An operation the emulator does not serve, as Google answers an unimplemented method."""
+        return google_error(501, unserved_message(self.provider, entry.operation, entry.note))
 
     def error_response(
         self, status: int, code: str, message: str, *, retry_after: float | None = None
@@ -173,12 +187,7 @@ class VertexRoutes(CloudEmulator):
         detail: dict[str, Any],
     ) -> HttpResponse:
         if publisher != "google" or not GEMINI.match(model):
-            return google_error(
-                404,
-                f"Publisher Model `projects/{project}/locations/{location}/publishers/"
-                f"{publisher}/models/{model}` was not found or your project does not have"
-                " access to it. Please ensure you are using a valid model version.",
-            )
+            return self._model_missing(project, location, publisher, model)
         problem, messages, results = contents_of(body.get("contents"))
         if problem:
             return invalid(problem)
@@ -263,6 +272,44 @@ class VertexRoutes(CloudEmulator):
 
         return self._guarded("StreamGenerateContent", request, detail, stream)
 
+    def _route_count_tokens(
+        self, request: HttpRequest, match: re.Match[str], detail: dict[str, Any]
+    ) -> HttpResponse:
+        _version, project, location, publisher, model = match.groups()
+        detail["model"] = model
+
+        def count(body: dict[str, Any], fault: Fault | None) -> HttpResponse:
+            if publisher != "google" or not GEMINI.match(model):
+                return self._model_missing(project, location, publisher, model)
+            contents = body.get("contents")
+            if not isinstance(contents, list) or not contents:
+                return invalid("Unable to submit request because it has an empty contents field.")
+            texts = [
+                str(part.get("text", ""))
+                for item in [*contents, body.get("systemInstruction") or {}]
+                if isinstance(item, dict)
+                for part in item.get("parts") or []
+                if isinstance(part, dict)
+            ]
+            # the emulator's tokenizer: about four characters a token, as its usage reports
+            total = sum(estimate_tokens(text) for text in texts)
+            reply = {
+                "totalTokens": total,
+                "totalBillableCharacters": sum(len(text.replace(" ", "")) for text in texts),
+                "promptTokensDetails": [{"modality": "TEXT", "tokenCount": total}],
+            }
+            return self.reply_with(json_response(200, reply), fault)
+
+        return self._guarded("CountTokens", request, detail, count)
+
+    def _model_missing(self, project: str, location: str, publisher: str, model: str) -> HttpResponse:
+        return google_error(
+            404,
+            f"Publisher Model `projects/{project}/locations/{location}/publishers/"
+            f"{publisher}/models/{model}` was not found or your project does not have"
+            " access to it. Please ensure you are using a valid model version.",
+        )
+
     def usage_metadata(self, usage: Usage) -> dict[str, Any]:
         """usageMetadata as Vertex reports it: the prompt includes the cached tokens, and thinking is apart.
 
@@ -324,10 +371,12 @@ class VertexRoutes(CloudEmulator):
             body = json.loads(request.body or b"{}")
         except ValueError:
             return invalid("Invalid JSON payload received.")
+        if not isinstance(body, dict):
+            return invalid("Invalid JSON payload received. Expected an object.")
         early, _fault = self.take_fault(operation, detail)
         if early is not None:
             return early
-        return handler(body if isinstance(body, dict) else {})
+        return handler(body)
 
     def _route_create_engine(
         self, request: HttpRequest, match: re.Match[str], detail: dict[str, Any]
@@ -374,6 +423,18 @@ class VertexRoutes(CloudEmulator):
             return json_response(200, self.state.operation(changed, "update"))
 
         return self._control("UpdateReasoningEngine", request, detail, update)
+
+    def _route_delete_engine(
+        self, request: HttpRequest, match: re.Match[str], detail: dict[str, Any]
+    ) -> HttpResponse:
+        name = match.group(2)
+        detail["engine"] = name
+
+        def delete(body: dict[str, Any]) -> HttpResponse:
+            done = self.state.delete_engine(name)
+            return self._engine_missing(name) if done is None else json_response(200, done)
+
+        return self._control("DeleteReasoningEngine", request, detail, delete)
 
     def _route_list_engines(
         self, request: HttpRequest, match: re.Match[str], detail: dict[str, Any]

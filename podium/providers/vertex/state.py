@@ -143,6 +143,26 @@ class VertexState:
             self.operations[name] = done
             return done
 
+    def delete_engine(self, name: str) -> dict[str, Any] | None:
+        """Forget `name` and its sessions; the finished delete operation (None: no such engine)."""
+        with self._lock:
+            if self.engines.pop(name, None) is None:
+                return None
+            for session_id in [k for k, s in self.sessions.items() if s.app_name == name]:
+                del self.sessions[session_id]
+            operation = f"{name}/operations/{next(self.ids)}"
+            done = {
+                "name": operation,
+                "metadata": {
+                    "@type": "type.googleapis.com/google.cloud.aiplatform.v1beta1.DeleteOperationMetadata",
+                    "genericMetadata": {"createTime": _now(), "updateTime": _now()},
+                },
+                "done": True,
+                "response": {"@type": "type.googleapis.com/google.protobuf.Empty"},
+            }
+            self.operations[operation] = done
+            return done
+
     def engine(self, name: str) -> EngineRecord | None:
         with self._lock:
             return self.engines.get(name)
