@@ -80,6 +80,20 @@ def items_of(value: Any) -> list[dict[str, Any]]:
     return items
 
 
+def stored_item(item: dict[str, Any]) -> dict[str, Any]:
+    """An input item as a conversation keeps it: with an id and status, a message's text as a content part."""
+    kept = dict(item)
+    kind = kept.get("type", "message")
+    kept.setdefault("id", new_id("msg" if kind == "message" else "fc" if kind == "function_call" else "item"))
+    if kind == "message":
+        kept.setdefault("status", "completed")
+        if isinstance(kept.get("content"), str):
+            part = "output_text" if kept.get("role") == "assistant" else "input_text"
+            text = {"type": part, "text": kept["content"]}
+            kept["content"] = [{**text, "annotations": []} if part == "output_text" else text]
+    return kept
+
+
 def metadata_of(value: Any, param: str = "metadata") -> dict[str, str]:
     if value is None:
         return {}
