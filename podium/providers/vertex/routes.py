@@ -261,6 +261,19 @@ class VertexRoutes(CloudEmulator):
             if whole.status != 200 or not isinstance(whole.body, bytes):
                 return whole
             chunks = sse_chunks(json.loads(whole.body))
+            if request.query.get("alt", [""])[0] != "sse":
+                # without alt=sse the REST API streams one JSON array of the chunks, as its docs show
+                pieces = [
+                    (b"[" if i == 0 else b",\r\n") + json.dumps(chunk).encode()
+                    for i, chunk in enumerate(chunks)
+                ]
+                array = self.stream_with(
+                    [*pieces, b"]"],
+                    fault,
+                    corrupt=lambda _frame: b",{not json",
+                    error=lambda f: b"," + stream_error_line(f).strip() + b"]",
+                )
+                return HttpResponse(200, {"Content-Type": "application/json; charset=UTF-8"}, array)
             frames = [b"data: " + json.dumps(chunk).encode() + b"\r\n\r\n" for chunk in chunks]
             sent = self.stream_with(
                 frames,
