@@ -428,6 +428,26 @@ class AzureRoutes(CloudEmulator):
         order = request.query.get("order", ["desc"])[0]
         return json_reply(200, page(items if order == "asc" else list(reversed(items))))
 
+    def _chain(self, response_id: str) -> list[dict[str, Any]]:
+        """What a response continued from said and answered, back to the first (``previous_response_id``)."""
+        items: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        current: str | None = response_id
+        with self.state.lock:
+            while current is not None and current not in seen:
+                seen.add(current)
+                reply = self.state.responses.get(current)
+                if reply is None:
+                    raise Problem(
+                        404,
+                        "previous_response_not_found",
+                        f"Previous response with id '{current}' not found.",
+                        "previous_response_id",
+                    )
+                items = [*self.state.inputs.get(current, []), *reply["output"], *items]
+                current = reply.get("previous_response_id")
+        return items
+
     def _create_response(
         self, request: HttpRequest, match: re.Match[str], detail: dict[str, Any]
     ) -> HttpResponse:
@@ -466,6 +486,16 @@ class AzureRoutes(CloudEmulator):
         if not new_items:
             raise Problem(400, "missing_required_parameter", "Missing required parameter: 'input'.", "input")
         history = list(conversation.items) if conversation is not None else []
+        previous = body.get("previous_response_id")
+        if previous is not None:
+            if conversation is not None:
+                raise Problem(
+                    400,
+                    "invalid_request_error",
+                    "previous_response_id and conversation cannot be used together.",
+                    "previous_response_id",
+                )
+            history = self._chain(str(previous))
         everything = history + new_items
         messages = tuple(messages_of(everything))
         # the prompt is the last thing the user said (as InvokeAgent's inputText); a tool's result is not
@@ -519,14 +549,16 @@ class AzureRoutes(CloudEmulator):
                 reference,
                 instructions,
                 self.state.now(),
+                request=body,
             )
             kept = [stored_item(i) for i in new_items]  # one id per item, in the conversation and the inputs
             with self.state.lock:
                 if conversation is not None:
                     conversation.items.extend(kept)
                     conversation.items.extend(reply["output"])
-                self.state.responses[reply["id"]] = reply
-                self.state.inputs[reply["id"]] = kept
+                if body.get("store") is not False:  # an unstored response cannot be fetched or continued
+                    self.state.responses[reply["id"]] = reply
+                    self.state.inputs[reply["id"]] = kept
         finally:
             if conversation is not None:
                 conversation.busy = False

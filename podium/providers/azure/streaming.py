@@ -73,7 +73,7 @@ def _item_events(index: int, item: dict[str, Any]) -> list[dict[str, Any]]:
 
 def response_events(reply: dict[str, Any]) -> list[dict[str, Any]]:
     """The events that stream `reply` (a finished Response object), numbered in order."""
-    started = {**reply, "status": "in_progress", "output": [], "usage": None}
+    started = {**reply, "status": "in_progress", "output": [], "usage": None, "completed_at": None}
     events: list[dict[str, Any]] = [
         {"type": "response.created", "response": started},
         {"type": "response.in_progress", "response": started},

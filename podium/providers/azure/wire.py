@@ -118,8 +118,14 @@ def response_body(
     reference: Any,
     instructions: Any,
     created_at: int,
+    *,
+    request: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A Response object for what the brain answered: a message, or a function call it asks for."""
+    """A Response object for what the brain answered: a message, or a function call it asks for.
+
+    The request's settings come back on it as the service echoes them (`request`: the body sent).
+    """
+    asked = request or {}
     if answer.tool is not None:
         output = [
             {
@@ -164,6 +170,18 @@ def response_body(
         "incomplete_details": None,
         "instructions": instructions if isinstance(instructions, str) else None,
         "metadata": metadata,
+        "background": False,
+        "completed_at": created_at,
+        "max_output_tokens": asked.get("max_output_tokens"),
+        "previous_response_id": asked.get("previous_response_id"),
+        "reasoning": {"effort": None, "summary": None},
+        "service_tier": "default",
+        "store": asked.get("store", True),
+        "temperature": asked.get("temperature", 1.0),
+        "text": asked.get("text") or {"format": {"type": "text"}},
+        "top_p": asked.get("top_p", 1.0),
+        "truncation": asked.get("truncation", "disabled"),
+        "user": asked.get("user"),
     }
     if conversation is not None:
         reply["conversation"] = {"id": conversation}

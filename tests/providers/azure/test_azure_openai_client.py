@@ -12,6 +12,7 @@ import openai
 import pytest
 from azure_support import scripted
 
+from podium.providers._kit.brains import Turn
 from podium.providers.azure.emulator import TOKEN, AzureEmulator
 
 
@@ -111,6 +112,34 @@ def test_conversations_and_their_items(emulator: AzureEmulator, client: openai.O
     client.responses.delete(reply.id)
     with pytest.raises(openai.NotFoundError):
         client.responses.retrieve(reply.id)
+
+
+def test_previous_response_id_continues_the_exchange(emulator: AzureEmulator, client: openai.OpenAI) -> None:
+    seen: list[list[tuple[str, str]]] = []
+
+    def brain(turn: Turn) -> str:
+        seen.append([(m.role, m.content) for m in turn.messages])
+        return f"answer {len(seen)}"
+
+    emulator.brain = brain
+    first = client.responses.create(model="gpt-4o", input="one", temperature=0.5)
+    second = client.responses.create(model="gpt-4o", input="two", previous_response_id=first.id)
+    third = client.responses.create(model="gpt-4o", input="three", previous_response_id=second.id)
+    assert seen[-1] == [
+        ("user", "one"),
+        ("assistant", "answer 1"),
+        ("user", "two"),
+        ("assistant", "answer 2"),
+        ("user", "three"),
+    ]
+    assert third.previous_response_id == second.id and first.temperature == 0.5
+    assert first.text is not None and first.text.format.type == "text"
+
+    with pytest.raises(openai.NotFoundError):
+        client.responses.create(model="gpt-4o", input="x", previous_response_id="resp_gone")
+    unstored = client.responses.create(model="gpt-4o", input="x", store=False)
+    with pytest.raises(openai.NotFoundError):
+        client.responses.retrieve(unstored.id)
 
 
 def test_malformed_bodies_are_400s_and_unserved_operations_501s(
