@@ -21,6 +21,7 @@ from podium.providers._kit.faults import Fault
 from podium.providers._kit.http import HttpRequest, HttpResponse
 from podium.providers._kit.scripted import estimate_tokens
 from podium.providers._kit.unserved import Unserved, unserved_message, unserved_routes
+from podium.providers.vertex import sessions
 from podium.providers.vertex.state import EngineRecord, Session, VertexState
 from podium.providers.vertex.surface import UNSERVED, VERSION_PREFIX
 from podium.providers.vertex.tags import AGENT, RUN, STEP, from_labels
@@ -57,6 +58,14 @@ QUERY = re.compile(_V + r"(projects/[^/]+/locations/[^/]+/reasoningEngines/[^/:]
 STREAM_QUERY = re.compile(_V + r"(projects/[^/]+/locations/[^/]+/reasoningEngines/[^/:]+):streamQuery$")
 ENGINES = re.compile(_V + r"(projects/([^/]+)/locations/([^/]+))/reasoningEngines$")
 OPERATION = re.compile(_V + r"(projects/[^/]+/locations/[^/]+/reasoningEngines/[^/:]+/operations/[^/:]+)$")
+_SESSION = r"(projects/[^/]+/locations/[^/]+/reasoningEngines/[^/:]+)/sessions/([^/:]+)"
+SESSIONS = re.compile(_V + r"(projects/[^/]+/locations/[^/]+/reasoningEngines/[^/:]+)/sessions$")
+SESSION = re.compile(_V + _SESSION + "$")
+APPEND_EVENT = re.compile(_V + _SESSION + ":appendEvent$")
+EVENTS = re.compile(_V + _SESSION + "/events$")
+SESSION_OPERATION = re.compile(
+    _V + r"(projects/[^/]+/locations/[^/]+/reasoningEngines/[^/:]+/sessions/[^/:]+/operations/[^/:]+)$"
+)
 ENGINE_NAME = re.compile(r"^projects/[^/]+/locations/[^/]+/reasoningEngines/[0-9]+$")
 GEMINI = re.compile(r"^gemini-[0-9a-z.-]+$")
 
@@ -82,6 +91,15 @@ class VertexRoutes(CloudEmulator):
             Route("POST", STREAM_QUERY, "StreamQuery", self._route_stream_query),
             Route("POST", COUNT_TOKENS, "CountTokens", self._route_count_tokens),
             Route("DELETE", ENGINE, "DeleteReasoningEngine", self._route_delete_engine),
+            # the Sessions API, on the same sessions as the engines' class methods
+            Route("POST", SESSIONS, "CreateSession", self._route_create_session),
+            Route("GET", SESSIONS, "ListSessions", self._route_list_sessions),
+            Route("GET", SESSION, "GetSession", self._route_get_session),
+            Route("PATCH", SESSION, "UpdateSession", self._route_update_session),
+            Route("DELETE", SESSION, "DeleteSession", self._route_delete_session),
+            Route("POST", APPEND_EVENT, "AppendEvent", self._route_append_event),
+            Route("GET", EVENTS, "ListEvents", self._route_list_events),
+            Route("GET", SESSION_OPERATION, "GetOperation", self._route_operation),
             # what the SDKs can call and the emulator does not serve: a 501 naming the operation
             *unserved_routes(UNSERVED, self.unserved_response, prefix=VERSION_PREFIX),
         ]
@@ -448,6 +466,139 @@ class VertexRoutes(CloudEmulator):
             return self._engine_missing(name) if done is None else json_response(200, done)
 
         return self._control("DeleteReasoningEngine", request, detail, delete)
+
+    # --- the Sessions API ---------------------------------------------------------------------------
+
+    def _engine_session(
+        self, engine_name: str, session_id: str
+    ) -> tuple[Session | None, HttpResponse | None]:
+        engine = self.engine(engine_name)
+        if engine is None:
+            return None, self._engine_missing(engine_name)
+        session = self.state.sessions.get(session_id)
+        if session is None or session.app_name != engine.name:
+            return None, google_error(404, f"Session {engine_name}/sessions/{session_id} not found.")
+        return session, None
+
+    def _route_create_session(
+        self, request: HttpRequest, match: re.Match[str], detail: dict[str, Any]
+    ) -> HttpResponse:
+        name = match.group(2)
+
+        def create(body: dict[str, Any]) -> HttpResponse:
+            engine = self.engine(name)
+            if engine is None:
+                return self._engine_missing(name)
+            body = camel(body)
+            user_id = body.get("userId")
+            if not isinstance(user_id, str) or not user_id:
+                return invalid("Session.user_id is required.")
+            state = body.get("sessionState") if isinstance(body.get("sessionState"), dict) else {}
+            wanted = (request.query.get("sessionId") or request.query.get("session_id") or [None])[0]
+            if wanted and wanted in self.state.sessions:
+                return google_error(409, f"Session {name}/sessions/{wanted} already exists.")
+            session = self.state.create_session(engine, user_id, state, session_id=wanted)
+            detail["session_id"] = session.id
+            made = sessions.session_resource(session)
+            return json_response(
+                200,
+                self.state.remember_operation(
+                    made["name"], lambda op: sessions.operation(op, "Create", made)
+                ),
+            )
+
+        return self._control("CreateSession", request, detail, create)
+
+    def _route_list_sessions(
+        self, request: HttpRequest, match: re.Match[str], detail: dict[str, Any]
+    ) -> HttpResponse:
+        name = match.group(2)
+
+        def listing(body: dict[str, Any]) -> HttpResponse:
+            engine = self.engine(name)
+            if engine is None:
+                return self._engine_missing(name)
+            wanted = sessions.USER_FILTER.search(" ".join(request.query.get("filter") or []))
+            found = [
+                sessions.session_resource(s)
+                for s in list(self.state.sessions.values())
+                if s.app_name == engine.name and (wanted is None or s.user_id == wanted.group(1))
+            ]
+            return json_response(200, {"sessions": found} if found else {})
+
+        return self._control("ListSessions", request, detail, listing)
+
+    def _route_get_session(
+        self, request: HttpRequest, match: re.Match[str], detail: dict[str, Any]
+    ) -> HttpResponse:
+        def get(body: dict[str, Any]) -> HttpResponse:
+            session, missing = self._engine_session(match.group(2), match.group(3))
+            return missing or json_response(200, sessions.session_resource(session))  # type: ignore[arg-type]
+
+        return self._control("GetSession", request, detail, get)
+
+    def _route_update_session(
+        self, request: HttpRequest, match: re.Match[str], detail: dict[str, Any]
+    ) -> HttpResponse:
+        def update(body: dict[str, Any]) -> HttpResponse:
+            session, missing = self._engine_session(match.group(2), match.group(3))
+            if missing is not None or session is None:
+                return missing or invalid("no session")
+            body = camel(body)
+            mask = ",".join(request.query.get("updateMask") or request.query.get("update_mask") or [])
+            fields = [f.strip() for f in mask.split(",") if f.strip()] or ["sessionState"]
+            if any(f in ("session_state", "sessionState") for f in fields) and isinstance(
+                body.get("sessionState"), dict
+            ):
+                self.state.update_session(session, state=dict(body["sessionState"]))
+            return json_response(200, sessions.session_resource(session))
+
+        return self._control("UpdateSession", request, detail, update)
+
+    def _route_delete_session(
+        self, request: HttpRequest, match: re.Match[str], detail: dict[str, Any]
+    ) -> HttpResponse:
+        def delete(body: dict[str, Any]) -> HttpResponse:
+            session, missing = self._engine_session(match.group(2), match.group(3))
+            if missing is not None or session is None:
+                return missing or invalid("no session")
+            self.state.delete_session(session.id)
+            name = f"{session.app_name}/sessions/{session.id}"
+            return json_response(
+                200, self.state.remember_operation(name, lambda op: sessions.operation(op, "Delete", None))
+            )
+
+        return self._control("DeleteSession", request, detail, delete)
+
+    def _route_append_event(
+        self, request: HttpRequest, match: re.Match[str], detail: dict[str, Any]
+    ) -> HttpResponse:
+        def append(body: dict[str, Any]) -> HttpResponse:
+            session, missing = self._engine_session(match.group(2), match.group(3))
+            if missing is not None or session is None:
+                return missing or invalid("no session")
+            event, problem = sessions.appended_event(body)
+            if problem is not None or event is None:
+                return invalid(problem or "no event")
+            delta = event["actions"]["state_delta"]
+            if delta:
+                self.state.update_session(session, state={**session.state, **delta})
+            self.state.record(session, event)
+            return json_response(200, {})
+
+        return self._control("AppendEvent", request, detail, append)
+
+    def _route_list_events(
+        self, request: HttpRequest, match: re.Match[str], detail: dict[str, Any]
+    ) -> HttpResponse:
+        def listing(body: dict[str, Any]) -> HttpResponse:
+            session, missing = self._engine_session(match.group(2), match.group(3))
+            if missing is not None or session is None:
+                return missing or invalid("no session")
+            found = [sessions.event_resource(session, e) for e in list(session.events)]
+            return json_response(200, {"sessionEvents": found} if found else {})
+
+        return self._control("ListEvents", request, detail, listing)
 
     def _route_list_engines(
         self, request: HttpRequest, match: re.Match[str], detail: dict[str, Any]

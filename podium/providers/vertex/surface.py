@@ -33,13 +33,17 @@ SERVED = (
     ("POST", f"{{name={ENGINE}}}:query", "Query"),
     ("POST", f"{{name={ENGINE}}}:streamQuery", "StreamQuery"),
     ("GET", f"{{name={ENGINE}/operations/*}}", "GetOperation"),
+    ("POST", f"{{parent={ENGINE}}}/sessions", "CreateSession"),
+    ("GET", f"{{parent={ENGINE}}}/sessions", "ListSessions"),
+    ("GET", f"{{name={ENGINE}/sessions/*}}", "GetSession"),
+    ("PATCH", f"{{session.name={ENGINE}/sessions/*}}", "UpdateSession"),
+    ("DELETE", f"{{name={ENGINE}/sessions/*}}", "DeleteSession"),
+    ("POST", f"{{name={ENGINE}/sessions/*}}:appendEvent", "AppendEvent"),
+    ("GET", f"{{parent={ENGINE}/sessions/*}}/events", "ListEvents"),
+    ("GET", f"{{name={ENGINE}/sessions/*/operations/*}}", "GetOperation"),
 )
 
 _ASYNC = "the emulator's engines answer :query and :streamQuery"
-_SESSIONS = (
-    "Agent Engine sessions are emulated through the engine's class methods (create_session, get_session,"
-    " list_sessions, delete_session on :query), not the Sessions API"
-)
 _MEMORIES = "Memory Bank is not emulated"
 _REVISIONS = "runtime revisions are not emulated: call the engine itself"
 _OPERATIONS = "the emulator's operations are done when they are made: get them with GetOperation"
@@ -74,14 +78,6 @@ PROJECT_UNSERVED: tuple[Unserved, ...] = (
     Unserved(
         "GET", f"{{parent={ENGINE}}}/runtimeRevisions", "ListReasoningEngineRuntimeRevisions", _REVISIONS
     ),
-    # sessions (the Sessions API)
-    Unserved("POST", f"{{parent={ENGINE}}}/sessions", "CreateSession", _SESSIONS),
-    Unserved("GET", f"{{parent={ENGINE}}}/sessions", "ListSessions", _SESSIONS),
-    Unserved("GET", f"{{name={ENGINE}/sessions/*}}", "GetSession", _SESSIONS),
-    Unserved("PATCH", f"{{session.name={ENGINE}/sessions/*}}", "UpdateSession", _SESSIONS),
-    Unserved("DELETE", f"{{name={ENGINE}/sessions/*}}", "DeleteSession", _SESSIONS),
-    Unserved("POST", f"{{name={ENGINE}/sessions/*}}:appendEvent", "AppendEvent", _SESSIONS),
-    Unserved("GET", f"{{parent={ENGINE}/sessions/*}}/events", "ListEvents", _SESSIONS),
     # Memory Bank
     Unserved("POST", f"{{parent={ENGINE}}}/memories", "CreateMemory", _MEMORIES),
     Unserved("GET", f"{{parent={ENGINE}}}/memories", "ListMemories", _MEMORIES),
@@ -92,9 +88,10 @@ PROJECT_UNSERVED: tuple[Unserved, ...] = (
     Unserved("POST", f"{{parent={ENGINE}}}/memories:retrieve", "RetrieveMemories", _MEMORIES),
     # long-running operations of engines and what they hold
     *_operations(ENGINE, get=False),
+    *_operations(f"{ENGINE}/sessions/*", get=False),
     *(
         op
-        for child in ("sessions/*", "memories/*", "runtimeRevisions/*")
+        for child in ("memories/*", "runtimeRevisions/*")
         for op in _operations(f"{ENGINE}/{child}", get=True)
     ),
     # Gemini on publisher models: the rest of the prediction and LLM utility services

@@ -126,7 +126,47 @@ def test_not_found_and_unimplemented_in_googles_shape(rest: httpx.Client) -> Non
         " does not exist.",
         "status": "NOT_FOUND",
     }
-    unserved = rest.post(f"{LOCATION}/reasoningEngines/404/sessions", json={})
+    unserved = rest.post(f"{LOCATION}/reasoningEngines/404/memories", json={})
     assert unserved.status_code == 501
     error = unserved.json()["error"]
-    assert error["status"] == "UNIMPLEMENTED" and "emulator: CreateSession" in error["message"]
+    assert error["status"] == "UNIMPLEMENTED" and "emulator: CreateMemory" in error["message"]
+
+
+def test_the_sessions_api_shares_the_engines_sessions(emulator: VertexEmulator, rest: httpx.Client) -> None:
+    seen: list[list[str]] = []
+    emulator.brain = lambda turn: seen.append([m.content for m in turn.messages]) or "noted"
+    engine = f"v1beta1/{emulator.add_engine('helper')}"
+    made = rest.post(f"{engine}/sessions", json={"userId": "u1", "sessionState": {"lang": "en"}}).json()
+    assert made["done"] is True
+    session = made["response"]["name"]
+    assert rest.get(f"v1beta1/{made['name']}").json()["done"] is True  # its operation, polled
+
+    event = {
+        "author": "user",
+        "invocationId": "i-1",
+        "timestamp": "2026-01-01T00:00:00.123456789Z",
+        "content": {"role": "user", "parts": [{"text": "My name is Ada."}]},
+        "actions": {"stateDelta": {"name": "Ada"}},
+    }
+    assert rest.post(f"v1beta1/{session}:appendEvent", json=event).json() == {}
+    assert rest.post(f"v1beta1/{session}:appendEvent", json={"author": "user"}).status_code == 400
+    got = rest.get(f"v1beta1/{session}").json()
+    assert got["userId"] == "u1" and got["sessionState"] == {"lang": "en", "name": "Ada"}
+    listed = rest.get(f"{engine}/sessions", params={"filter": 'user_id="u1"'}).json()["sessions"]
+    assert [s["name"] for s in listed] == [session]
+    assert rest.get(f"{engine}/sessions", params={"filter": 'user_id="u2"'}).json() == {}
+
+    # the engine's stream_query continues the same session, with the appended event as history
+    session_id = session.rsplit("/", 1)[1]
+    query = {
+        "classMethod": "stream_query",
+        "input": {"message": "Who am I?", "user_id": "u1", "session_id": session_id},
+    }
+    assert rest.post(f"{engine}:streamQuery", json=query).status_code == 200
+    assert seen == [["My name is Ada.", "Who am I?"]]
+    events = rest.get(f"v1beta1/{session}/events").json()["sessionEvents"]
+    assert [e["author"] for e in events] == ["user", "user", "helper"]
+    assert events[0]["timestamp"] == "2026-01-01T00:00:00.123456Z" and events[0]["invocationId"] == "i-1"
+
+    assert rest.delete(f"v1beta1/{session}").json()["done"] is True
+    assert rest.get(f"v1beta1/{session}").json()["error"]["status"] == "NOT_FOUND"
