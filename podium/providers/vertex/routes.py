@@ -533,7 +533,9 @@ class VertexRoutes(CloudEmulator):
     ) -> HttpResponse:
         def get(body: dict[str, Any]) -> HttpResponse:
             session, missing = self._engine_session(match.group(2), match.group(3))
-            return missing or json_response(200, sessions.session_resource(session))  # type: ignore[arg-type]
+            if missing is not None or session is None:
+                return missing or invalid("no session")
+            return json_response(200, sessions.session_resource(session))
 
         return self._control("GetSession", request, detail, get)
 
