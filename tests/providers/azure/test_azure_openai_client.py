@@ -80,8 +80,19 @@ def test_the_stream_helper_and_a_streamed_function_call(
         arguments = [e.delta for e in stream if e.type == "response.function_call_arguments.delta"]
         final = stream.get_final_response()
     [call] = final.output
+    assert [t.name for t in final.tools] == ["weather"]  # the request's tools, echoed
     assert call.type == "function_call" and call.name == "weather"
     assert "".join(arguments) == call.arguments == '{"city": "Oslo"}'
+
+
+def test_stream_faults_reach_the_client(emulator: AzureEmulator, client: openai.OpenAI) -> None:
+    emulator.faults.cut(operation="CreateResponse")
+    with pytest.raises(openai.APIConnectionError):
+        list(client.responses.create(model="gpt-4o", input="hi", stream=True))
+    emulator.faults.stream_error("server_error", operation="CreateResponse")
+    events = list(client.responses.create(model="gpt-4o", input="hi", stream=True))
+    assert [e.type for e in events] == ["response.created", "error"]  # the service's error event
+    assert events[-1].code == "server_error"
 
 
 def test_conversations_and_their_items(emulator: AzureEmulator, client: openai.OpenAI) -> None:
