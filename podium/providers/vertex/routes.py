@@ -1,8 +1,9 @@
-"""The Vertex emulator's routes: Gemini generateContent and Agent Engine get / query / streamQuery.
+"""The Vertex emulator's routes: Gemini (generate, stream, count), Agent Engine (engines, queries, sessions).
 
 Paths are those google-genai 2.x and vertexai (google-cloud-aiplatform 2.x) call; the wire format
 (errors, request checks, reply pieces) is `wire`'s, the engines and sessions `state`'s. Serving,
 faults and the request log are the `CloudEmulator` base's; this module is Vertex's own operations.
+What the SDKs can call and it does not serve is routed from `surface`, each a 501 naming itself.
 """
 
 from __future__ import annotations
