@@ -108,6 +108,8 @@ def test_an_engine_made_over_rest_answers_queries_and_streams(
         ("PATCH", f"{LOCATION}/reasoningEngines/1?updateMask=displayName"),
         ("POST", f"{LOCATION}/reasoningEngines/1:query"),
         ("POST", f"{LOCATION}/reasoningEngines/1:streamQuery"),
+        ("POST", f"{LOCATION}/reasoningEngines/1/sessions"),
+        ("POST", f"{LOCATION}/reasoningEngines/1/sessions/2:appendEvent"),
     ],
 )
 def test_a_malformed_body_is_invalid_argument_never_a_500(rest: httpx.Client, method: str, path: str) -> None:
