@@ -10,8 +10,10 @@
         ...
 
 It serves the project's REST API for Foundry agents (``agents.create_version``, ``get``,
-``get_version``, ``list_versions``, ``delete``) and its OpenAI API (``conversations`` and
-``responses``, with an ``agent_reference`` or a model deployment), over HTTPS with a throwaway CA
+``get_version``, ``list_versions``, ``delete``, ``delete_version``) and its OpenAI API
+(``conversations`` and their items, ``responses`` with an ``agent_reference`` or a model
+deployment, streamed or not); every other operation of those SDK surfaces answers 501 naming
+itself (`surface`; docs/emulators.md). It speaks HTTPS with a throwaway CA
 (azure-core sends a bearer token only over TLS): clients trust `ca_file`. The brain is the
 workflow's ``mock:`` replies (`ScriptedBrain`), an echo, or any python callable; faults are
 injected per call through `faults`; the request log is `requests`.

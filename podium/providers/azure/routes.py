@@ -18,9 +18,12 @@ from podium.providers._kit.brains import Turn
 from podium.providers._kit.emulator import CloudEmulator, Route
 from podium.providers._kit.faults import Fault
 from podium.providers._kit.http import HttpRequest, HttpResponse
+from podium.providers._kit.unserved import Unserved, unserved_message, unserved_routes
 from podium.providers.azure.binding import AGENT_NAME
 from podium.providers.azure.responses import TAG_AGENT, TAG_RUN, TAG_STEP
 from podium.providers.azure.state import AzureState, Conversation, new_id
+from podium.providers.azure.streaming import error_event, response_events, sse
+from podium.providers.azure.surface import AGENT_OPERATIONS, PROJECT_PREFIX, UNSERVED
 from podium.providers.azure.wire import (
     Problem,
     items_of,
@@ -30,19 +33,23 @@ from podium.providers.azure.wire import (
     page,
     request_body,
     response_body,
+    stored_item,
     text_of,
 )
 
 PROJECT = r"^/api/projects/([^/]+)"
 AGENTS = re.compile(PROJECT + r"/agents$")
-AGENT = re.compile(PROJECT + r"/agents/([^/]+)$")
-VERSIONS = re.compile(PROJECT + r"/agents/([^/]+)/versions$")
-VERSION = re.compile(PROJECT + r"/agents/([^/]+)/versions/([^/]+)$")
+AGENT = re.compile(PROJECT + r"/agents/([^/:]+)$")
+VERSIONS = re.compile(PROJECT + r"/agents/([^/:]+)/versions$")
+VERSION = re.compile(PROJECT + r"/agents/([^/:]+)/versions/([^/:]+)$")
 RESPONSES = re.compile(PROJECT + r"/openai/v1/responses$")
-RESPONSE = re.compile(PROJECT + r"/openai/v1/responses/([^/]+)$")
+RESPONSE = re.compile(PROJECT + r"/openai/v1/responses/([^/:]+)$")
+INPUT_ITEMS = re.compile(PROJECT + r"/openai/v1/responses/([^/:]+)/input_items$")
 CONVERSATIONS = re.compile(PROJECT + r"/openai/v1/conversations$")
-CONVERSATION = re.compile(PROJECT + r"/openai/v1/conversations/([^/]+)$")
-ITEMS = re.compile(PROJECT + r"/openai/v1/conversations/([^/]+)/items$")
+CONVERSATION = re.compile(PROJECT + r"/openai/v1/conversations/([^/:]+)$")
+ITEMS = re.compile(PROJECT + r"/openai/v1/conversations/([^/:]+)/items$")
+ITEM = re.compile(PROJECT + r"/openai/v1/conversations/([^/:]+)/items/([^/:]+)$")
+CODE_HEADER = "x-ms-code-zip-sha256"  # agents.create_version_from_code: create_version's path, a zip body
 
 API_VERSIONS = {"v1", "2025-05-15-preview", "2025-11-15-preview"}
 NAME = re.compile(AGENT_NAME)
@@ -69,10 +76,16 @@ class AzureRoutes(CloudEmulator):
         openai_api = [
             ("POST", RESPONSES, "CreateResponse", self._create_response),
             ("GET", RESPONSE, "GetResponse", self._get_response),
+            ("DELETE", RESPONSE, "DeleteResponse", self._delete_response),
+            ("GET", INPUT_ITEMS, "ListInputItems", self._list_input_items),
             ("POST", CONVERSATIONS, "CreateConversation", self._create_conversation),
             ("GET", CONVERSATION, "GetConversation", self._get_conversation),
+            ("POST", CONVERSATION, "UpdateConversation", self._update_conversation),
             ("DELETE", CONVERSATION, "DeleteConversation", self._delete_conversation),
             ("GET", ITEMS, "ListConversationItems", self._list_items),
+            ("POST", ITEMS, "CreateConversationItems", self._create_items),
+            ("GET", ITEM, "GetConversationItem", self._get_item),
+            ("DELETE", ITEM, "DeleteConversationItem", self._delete_item),
         ]
         rest_api = [
             ("GET", AGENTS, "ListAgents", self._list_agents),
@@ -81,10 +94,29 @@ class AzureRoutes(CloudEmulator):
             ("POST", VERSIONS, "CreateAgentVersion", self._create_version),
             ("GET", VERSIONS, "ListAgentVersions", self._list_versions),
             ("GET", VERSION, "GetAgentVersion", self._get_version),
+            ("DELETE", VERSION, "DeleteAgentVersion", self._delete_version),
         ]
-        return [Route(m, p, op, self._guard(h, rest=False)) for m, p, op, h in openai_api] + [
-            Route(m, p, op, self._guard(h)) for m, p, op, h in rest_api
+        return [
+            *(Route(m, p, op, self._guard(h, rest=False)) for m, p, op, h in openai_api),
+            *(Route(m, p, op, self._guard(h)) for m, p, op, h in rest_api),
+            # what the SDKs can call and the emulator does not serve: a 501 naming the operation
+            *unserved_routes(UNSERVED, self.unserved_response, prefix=PROJECT_PREFIX),
         ]
+
+    def _route(self, request: HttpRequest) -> Any:
+        if CODE_HEADER in request.headers and request.method == "POST" and VERSIONS.match(request.path):
+            method, template, operation = AGENT_OPERATIONS["create_version_from_code"]
+            entry = Unserved(method, template, operation, "agents.create_version_from_code; hosted agents")
+            return operation, lambda detail: self.unserved_response(entry)
+        return super()._route(request)
+
+    def unserved_response(self, entry: Unserved) -> HttpResponse:
+        """An operation the emulator does not serve: a 501 the clients do not retry."""
+        response = self.error_response(
+            501, "NotImplemented", unserved_message(self.provider, entry.operation, entry.note)
+        )
+        response.headers["x-should-retry"] = "false"  # the openai client retries a 5xx unless told
+        return response
 
     # --- errors in Azure's format -------------------------------------------------------------
 
@@ -251,6 +283,22 @@ class AzureRoutes(CloudEmulator):
             raise self._not_found(name, version)
         return json_reply(200, found.wire())
 
+    def _delete_version(
+        self, request: HttpRequest, match: re.Match[str], detail: dict[str, Any]
+    ) -> HttpResponse:
+        name, version = match.group(2), match.group(3)
+        with self.state.lock:
+            versions = self.state.agents.get(name) or []
+            found = next((v for v in versions if v.version == version), None)
+            if found is None:
+                raise self._not_found(name, version)
+            versions.remove(found)
+            if not versions:
+                self.state.agents.pop(name, None)
+        return json_reply(
+            200, {"object": "agent.version.deleted", "name": name, "version": version, "deleted": True}
+        )
+
     def _check_deployment(self, model: str) -> None:
         if self.deployments is not None and model not in self.deployments:
             raise Problem(
@@ -278,7 +326,8 @@ class AzureRoutes(CloudEmulator):
         if early is not None:
             return early
         body = request_body(request)
-        made = self.state.new_conversation(metadata_of(body.get("metadata")), items_of(body.get("items")))
+        items = [stored_item(i) for i in items_of(body.get("items"))]
+        made = self.state.new_conversation(metadata_of(body.get("metadata")), items)
         detail["conversation"] = made.id
         return self.reply_with(json_reply(200, made.wire()), fault)
 
@@ -295,6 +344,50 @@ class AzureRoutes(CloudEmulator):
             self._conversation(conversation_id)
             del self.state.conversations[conversation_id]
         return json_reply(200, {"id": conversation_id, "object": "conversation.deleted", "deleted": True})
+
+    def _update_conversation(
+        self, request: HttpRequest, match: re.Match[str], detail: dict[str, Any]
+    ) -> HttpResponse:
+        conversation = self._conversation(match.group(2))
+        body = request_body(request)
+        if "metadata" not in body:
+            raise Problem(
+                400, "missing_required_parameter", "Missing required parameter: 'metadata'.", "metadata"
+            )
+        metadata = metadata_of(body.get("metadata"))
+        with self.state.lock:
+            conversation.metadata = metadata
+        return json_reply(200, conversation.wire())
+
+    def _create_items(
+        self, request: HttpRequest, match: re.Match[str], detail: dict[str, Any]
+    ) -> HttpResponse:
+        conversation = self._conversation(match.group(2))
+        items = [stored_item(i) for i in items_of(request_body(request).get("items"))]
+        if not items:
+            raise Problem(400, "missing_required_parameter", "Missing required parameter: 'items'.", "items")
+        with self.state.lock:
+            conversation.items.extend(items)
+        return json_reply(200, page(items))
+
+    def _item(self, conversation: Conversation, item_id: str) -> dict[str, Any]:
+        found = next((i for i in conversation.items if i.get("id") == item_id), None)
+        if found is None:
+            raise Problem(404, "not_found", f"Item with id '{item_id}' not found.", "item_id")
+        return found
+
+    def _get_item(self, request: HttpRequest, match: re.Match[str], detail: dict[str, Any]) -> HttpResponse:
+        conversation = self._conversation(match.group(2))
+        with self.state.lock:
+            return json_reply(200, dict(self._item(conversation, match.group(3))))
+
+    def _delete_item(
+        self, request: HttpRequest, match: re.Match[str], detail: dict[str, Any]
+    ) -> HttpResponse:
+        conversation = self._conversation(match.group(2))
+        with self.state.lock:
+            conversation.items.remove(self._item(conversation, match.group(3)))
+        return json_reply(200, conversation.wire())
 
     def _list_items(self, request: HttpRequest, match: re.Match[str], detail: dict[str, Any]) -> HttpResponse:
         conversation = self._conversation(match.group(2))
@@ -313,14 +406,55 @@ class AzureRoutes(CloudEmulator):
             raise Problem(404, "not_found", f"Response with id '{match.group(2)}' not found.")
         return json_reply(200, found)
 
+    def _delete_response(
+        self, request: HttpRequest, match: re.Match[str], detail: dict[str, Any]
+    ) -> HttpResponse:
+        response_id = match.group(2)
+        with self.state.lock:
+            if self.state.responses.pop(response_id, None) is None:
+                raise Problem(404, "not_found", f"Response with id '{response_id}' not found.")
+            self.state.inputs.pop(response_id, None)
+        return json_reply(200, {"id": response_id, "object": "response.deleted", "deleted": True})
+
+    def _list_input_items(
+        self, request: HttpRequest, match: re.Match[str], detail: dict[str, Any]
+    ) -> HttpResponse:
+        response_id = match.group(2)
+        with self.state.lock:
+            items = self.state.inputs.get(response_id)
+            if items is None:
+                raise Problem(404, "not_found", f"Response with id '{response_id}' not found.")
+            items = [dict(i) for i in items]
+        order = request.query.get("order", ["desc"])[0]
+        return json_reply(200, page(items if order == "asc" else list(reversed(items))))
+
+    def _chain(self, response_id: str) -> list[dict[str, Any]]:
+        """What a response continued from said and answered, back to the first (``previous_response_id``)."""
+        items: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        current: str | None = response_id
+        with self.state.lock:
+            while current is not None and current not in seen:
+                seen.add(current)
+                reply = self.state.responses.get(current)
+                if reply is None:
+                    raise Problem(
+                        404,
+                        "previous_response_not_found",
+                        f"Previous response with id '{current}' not found.",
+                        "previous_response_id",
+                    )
+                items = [*self.state.inputs.get(current, []), *reply["output"], *items]
+                current = reply.get("previous_response_id")
+        return items
+
     def _create_response(
         self, request: HttpRequest, match: re.Match[str], detail: dict[str, Any]
     ) -> HttpResponse:
         body = request_body(request)
-        if body.get("stream"):
-            raise Problem(
-                400, "unsupported_parameter", "podium's Azure emulator does not stream responses.", "stream"
-            )
+        streaming = body.get("stream") is True
+        if body.get("stream") not in (None, True, False):
+            raise Problem(400, "invalid_type", "stream must be a boolean.", "stream")
         metadata = metadata_of(body.get("metadata"))
         new_items = items_of(body.get("input"))
         reference = body.get("agent_reference") or body.get("agent")
@@ -352,6 +486,16 @@ class AzureRoutes(CloudEmulator):
         if not new_items:
             raise Problem(400, "missing_required_parameter", "Missing required parameter: 'input'.", "input")
         history = list(conversation.items) if conversation is not None else []
+        previous = body.get("previous_response_id")
+        if previous is not None:
+            if conversation is not None:
+                raise Problem(
+                    400,
+                    "invalid_request_error",
+                    "previous_response_id and conversation cannot be used together.",
+                    "previous_response_id",
+                )
+            history = self._chain(str(previous))
         everything = history + new_items
         messages = tuple(messages_of(everything))
         # the prompt is the last thing the user said (as InvokeAgent's inputText); a tool's result is not
@@ -375,7 +519,9 @@ class AzureRoutes(CloudEmulator):
         detail.update(step=turn.step, agent=turn.agent, model=model, agent_name=agent_name, input=new_items)
         if conversation is not None:
             detail["conversation"] = conversation.id
-        early, fault = self.take_fault("CreateResponse", detail)
+        # a stream takes a stream_error fault as the service's error event; a reply, as a 500
+        taking = super().take_fault if streaming else self.take_fault
+        early, fault = taking("CreateResponse", detail)
         if early is not None:
             return early
         if any(i.get("type") == "function_call_output" for i in new_items):
@@ -404,14 +550,32 @@ class AzureRoutes(CloudEmulator):
                 reference,
                 instructions,
                 self.state.now(),
+                request=body,
             )
+            kept = [stored_item(i) for i in new_items]  # one id per item, in the conversation and the inputs
             with self.state.lock:
                 if conversation is not None:
-                    conversation.items.extend(new_items)
+                    conversation.items.extend(kept)
                     conversation.items.extend(reply["output"])
-                self.state.responses[reply["id"]] = reply
+                if body.get("store") is not False:  # an unstored response cannot be fetched or continued
+                    self.state.responses[reply["id"]] = reply
+                    self.state.inputs[reply["id"]] = kept
         finally:
             if conversation is not None:
                 conversation.busy = False
         detail["usage"] = reply["usage"]
+        if streaming:
+            events = response_events(reply)
+            frames = self.stream_with(
+                (sse(e) for e in events),
+                fault,
+                corrupt=lambda _frame: b"event: response.in_progress\ndata: {not json\n\n",
+                error=lambda f: error_event(
+                    f.code or "server_error",
+                    f.message or "The server had an error processing your request.",
+                    1,
+                ),
+            )
+            headers = {"Content-Type": "text/event-stream; charset=utf-8", "x-ms-request-id": new_id("req")}
+            return HttpResponse(200, headers, frames)
         return self.reply_with(json_reply(200, reply), fault)

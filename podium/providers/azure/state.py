@@ -64,6 +64,7 @@ class AzureState:
         self.agents: dict[str, list[AgentVersion]] = {}
         self.conversations: dict[str, Conversation] = {}
         self.responses: dict[str, dict[str, Any]] = {}
+        self.inputs: dict[str, list[dict[str, Any]]] = {}  # a response's input items, by response id
 
     def now(self) -> int:
         return int(time.time())
@@ -78,9 +79,8 @@ class AzureState:
     ) -> AgentVersion:
         with self.lock:
             versions = self.agents.setdefault(name, [])
-            made = AgentVersion(
-                name, str(len(versions) + 1), definition, description, dict(metadata or {}), self.now()
-            )
+            number = max((int(v.version) for v in versions), default=0) + 1  # a deleted one is not reused
+            made = AgentVersion(name, str(number), definition, description, dict(metadata or {}), self.now())
             versions.append(made)
             return made
 

@@ -80,6 +80,20 @@ def items_of(value: Any) -> list[dict[str, Any]]:
     return items
 
 
+def stored_item(item: dict[str, Any]) -> dict[str, Any]:
+    """An input item as a conversation keeps it: with an id and status, a message's text as a content part."""
+    kept = dict(item)
+    kind = kept.get("type", "message")
+    kept.setdefault("id", new_id("msg" if kind == "message" else "fc" if kind == "function_call" else "item"))
+    if kind == "message":
+        kept.setdefault("status", "completed")
+        if isinstance(kept.get("content"), str):
+            part = "output_text" if kept.get("role") == "assistant" else "input_text"
+            text = {"type": part, "text": kept["content"]}
+            kept["content"] = [{**text, "annotations": []} if part == "output_text" else text]
+    return kept
+
+
 def metadata_of(value: Any, param: str = "metadata") -> dict[str, str]:
     if value is None:
         return {}
@@ -104,8 +118,14 @@ def response_body(
     reference: Any,
     instructions: Any,
     created_at: int,
+    *,
+    request: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A Response object for what the brain answered: a message, or a function call it asks for."""
+    """A Response object for what the brain answered: a message, or a function call it asks for.
+
+    The request's settings come back on it as the service echoes them (`request`: the body sent).
+    """
+    asked = request or {}
     if answer.tool is not None:
         output = [
             {
@@ -143,13 +163,25 @@ def response_body(
             "output_tokens_details": {"reasoning_tokens": 0},
             "total_tokens": total_in + usage.output_tokens,
         },
-        "parallel_tool_calls": True,
-        "tool_choice": "auto",
-        "tools": [],
+        "parallel_tool_calls": asked.get("parallel_tool_calls", True),
+        "tool_choice": asked.get("tool_choice", "auto"),
+        "tools": asked.get("tools") if isinstance(asked.get("tools"), list) else [],
         "error": None,
         "incomplete_details": None,
         "instructions": instructions if isinstance(instructions, str) else None,
         "metadata": metadata,
+        "background": False,
+        "completed_at": created_at,
+        "max_output_tokens": asked.get("max_output_tokens"),
+        "previous_response_id": asked.get("previous_response_id"),
+        "reasoning": {"effort": None, "summary": None},
+        "service_tier": "default",
+        "store": asked.get("store", True),
+        "temperature": asked.get("temperature", 1.0),
+        "text": asked.get("text") or {"format": {"type": "text"}},
+        "top_p": asked.get("top_p", 1.0),
+        "truncation": asked.get("truncation", "disabled"),
+        "user": asked.get("user"),
     }
     if conversation is not None:
         reply["conversation"] = {"id": conversation}

@@ -10,10 +10,12 @@
         assert emu.count("GenerateContent") == 3
 
 It serves Gemini ``generateContent`` (usageMetadata with cached and thinking tokens, function
-calls) and Agent Engine ``reasoningEngines.get`` / ``:query`` / ``:streamQuery`` (an ADK agent's
-sessions and events, or a query agent's output). The brain is the workflow's ``mock:`` replies
-(`ScriptedBrain`), an echo, or any python callable; faults are injected per call through
-`faults`; the request log is `requests`.
+calls), ``streamGenerateContent`` and ``countTokens``, and Agent Engine: engines (create, get, list,
+update, delete), ``:query`` / ``:streamQuery`` (an ADK agent's sessions and events, or a query
+agent's output) and the Sessions API on the same sessions. Every other operation the SDKs can call
+on these services answers 501 UNIMPLEMENTED naming itself (`surface`; docs/emulators.md). The
+brain is the workflow's ``mock:`` replies (`ScriptedBrain`), an echo, or any python callable;
+faults are injected per call through `faults`; the request log is `requests`.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
-"""The Vertex emulator's routes: Gemini generateContent and Agent Engine get / query / streamQuery.
+"""The Vertex emulator's routes: Gemini (generate, stream, count), Agent Engine (engines, queries, sessions).
 
 Paths are those google-genai 2.x and vertexai (google-cloud-aiplatform 2.x) call; the wire format
 (errors, request checks, reply pieces) is `wire`'s, the engines and sessions `state`'s. Serving,
 faults and the request log are the `CloudEmulator` base's; this module is Vertex's own operations.
+What the SDKs can call and it does not serve is routed from `surface`, each a 501 naming itself.
 """
 
 from __future__ import annotations
@@ -19,7 +20,11 @@ from podium.providers._kit.brains import Answer, ScriptedBrain, Turn
 from podium.providers._kit.emulator import CloudEmulator, Route, new_id
 from podium.providers._kit.faults import Fault
 from podium.providers._kit.http import HttpRequest, HttpResponse
+from podium.providers._kit.scripted import estimate_tokens
+from podium.providers._kit.unserved import Unserved, unserved_message, unserved_routes
+from podium.providers.vertex import sessions
 from podium.providers.vertex.state import EngineRecord, Session, VertexState
+from podium.providers.vertex.surface import UNSERVED, VERSION_PREFIX
 from podium.providers.vertex.tags import AGENT, RUN, STEP, from_labels
 from podium.providers.vertex.wire import (
     adk_config,
@@ -46,11 +51,22 @@ GENERATE = re.compile(
 STREAM_GENERATE = re.compile(
     _V + r"projects/([^/]+)/locations/([^/]+)/publishers/([^/]+)/models/([^/:]+):streamGenerateContent$"
 )
+COUNT_TOKENS = re.compile(
+    _V + r"projects/([^/]+)/locations/([^/]+)/publishers/([^/]+)/models/([^/:]+):countTokens$"
+)
 ENGINE = re.compile(_V + r"(projects/[^/]+/locations/[^/]+/reasoningEngines/[^/:]+)$")
 QUERY = re.compile(_V + r"(projects/[^/]+/locations/[^/]+/reasoningEngines/[^/:]+):query$")
 STREAM_QUERY = re.compile(_V + r"(projects/[^/]+/locations/[^/]+/reasoningEngines/[^/:]+):streamQuery$")
 ENGINES = re.compile(_V + r"(projects/([^/]+)/locations/([^/]+))/reasoningEngines$")
 OPERATION = re.compile(_V + r"(projects/[^/]+/locations/[^/]+/reasoningEngines/[^/:]+/operations/[^/:]+)$")
+_SESSION = r"(projects/[^/]+/locations/[^/]+/reasoningEngines/[^/:]+)/sessions/([^/:]+)"
+SESSIONS = re.compile(_V + r"(projects/[^/]+/locations/[^/]+/reasoningEngines/[^/:]+)/sessions$")
+SESSION = re.compile(_V + _SESSION + "$")
+APPEND_EVENT = re.compile(_V + _SESSION + ":appendEvent$")
+EVENTS = re.compile(_V + _SESSION + "/events$")
+SESSION_OPERATION = re.compile(
+    _V + r"(projects/[^/]+/locations/[^/]+/reasoningEngines/[^/:]+/sessions/[^/:]+/operations/[^/:]+)$"
+)
 ENGINE_NAME = re.compile(r"^projects/[^/]+/locations/[^/]+/reasoningEngines/[0-9]+$")
 GEMINI = re.compile(r"^gemini-[0-9a-z.-]+$")
 
@@ -74,7 +90,24 @@ class VertexRoutes(CloudEmulator):
             Route("GET", OPERATION, "GetOperation", self._route_operation),
             Route("POST", QUERY, "Query", self._route_query),
             Route("POST", STREAM_QUERY, "StreamQuery", self._route_stream_query),
+            Route("POST", COUNT_TOKENS, "CountTokens", self._route_count_tokens),
+            Route("DELETE", ENGINE, "DeleteReasoningEngine", self._route_delete_engine),
+            # the Sessions API, on the same sessions as the engines' class methods
+            Route("POST", SESSIONS, "CreateSession", self._route_create_session),
+            Route("GET", SESSIONS, "ListSessions", self._route_list_sessions),
+            Route("GET", SESSION, "GetSession", self._route_get_session),
+            Route("PATCH", SESSION, "UpdateSession", self._route_update_session),
+            Route("DELETE", SESSION, "DeleteSession", self._route_delete_session),
+            Route("POST", APPEND_EVENT, "AppendEvent", self._route_append_event),
+            Route("GET", EVENTS, "ListEvents", self._route_list_events),
+            Route("GET", SESSION_OPERATION, "GetOperation", self._route_operation),
+            # what the SDKs can call and the emulator does not serve: a 501 naming the operation
+            *unserved_routes(UNSERVED, self.unserved_response, prefix=VERSION_PREFIX),
         ]
+
+    def unserved_response(self, entry: Unserved) -> HttpResponse:
+        """An operation the emulator does not serve, as Google answers an unimplemented method."""
+        return google_error(501, unserved_message(self.provider, entry.operation, entry.note))
 
     def error_response(
         self, status: int, code: str, message: str, *, retry_after: float | None = None
@@ -173,12 +206,7 @@ class VertexRoutes(CloudEmulator):
         detail: dict[str, Any],
     ) -> HttpResponse:
         if publisher != "google" or not GEMINI.match(model):
-            return google_error(
-                404,
-                f"Publisher Model `projects/{project}/locations/{location}/publishers/"
-                f"{publisher}/models/{model}` was not found or your project does not have"
-                " access to it. Please ensure you are using a valid model version.",
-            )
+            return self._model_missing(project, location, publisher, model)
         problem, messages, results = contents_of(body.get("contents"))
         if problem:
             return invalid(problem)
@@ -253,6 +281,19 @@ class VertexRoutes(CloudEmulator):
             if whole.status != 200 or not isinstance(whole.body, bytes):
                 return whole
             chunks = sse_chunks(json.loads(whole.body))
+            if request.query.get("alt", [""])[0] != "sse":
+                # without alt=sse the REST API streams one JSON array of the chunks, as its docs show
+                pieces = [
+                    (b"[" if i == 0 else b",\r\n") + json.dumps(chunk).encode()
+                    for i, chunk in enumerate(chunks)
+                ]
+                array = self.stream_with(
+                    [*pieces, b"]"],
+                    fault,
+                    corrupt=lambda _frame: b",{not json",
+                    error=lambda f: b"," + stream_error_line(f).strip() + b"]",
+                )
+                return HttpResponse(200, {"Content-Type": "application/json; charset=UTF-8"}, array)
             frames = [b"data: " + json.dumps(chunk).encode() + b"\r\n\r\n" for chunk in chunks]
             sent = self.stream_with(
                 frames,
@@ -263,6 +304,44 @@ class VertexRoutes(CloudEmulator):
             return HttpResponse(200, {"Content-Type": "text/event-stream"}, sent)
 
         return self._guarded("StreamGenerateContent", request, detail, stream)
+
+    def _route_count_tokens(
+        self, request: HttpRequest, match: re.Match[str], detail: dict[str, Any]
+    ) -> HttpResponse:
+        _version, project, location, publisher, model = match.groups()
+        detail["model"] = model
+
+        def count(body: dict[str, Any], fault: Fault | None) -> HttpResponse:
+            if publisher != "google" or not GEMINI.match(model):
+                return self._model_missing(project, location, publisher, model)
+            contents = body.get("contents")
+            if not isinstance(contents, list) or not contents:
+                return invalid("Unable to submit request because it has an empty contents field.")
+            texts = [
+                str(part.get("text", ""))
+                for item in [*contents, body.get("systemInstruction") or {}]
+                if isinstance(item, dict)
+                for part in item.get("parts") or []
+                if isinstance(part, dict)
+            ]
+            # the emulator's tokenizer: about four characters a token, as its usage reports
+            total = sum(estimate_tokens(text) for text in texts)
+            reply = {
+                "totalTokens": total,
+                "totalBillableCharacters": sum(len(text.replace(" ", "")) for text in texts),
+                "promptTokensDetails": [{"modality": "TEXT", "tokenCount": total}],
+            }
+            return self.reply_with(json_response(200, reply), fault)
+
+        return self._guarded("CountTokens", request, detail, count)
+
+    def _model_missing(self, project: str, location: str, publisher: str, model: str) -> HttpResponse:
+        return google_error(
+            404,
+            f"Publisher Model `projects/{project}/locations/{location}/publishers/"
+            f"{publisher}/models/{model}` was not found or your project does not have"
+            " access to it. Please ensure you are using a valid model version.",
+        )
 
     def usage_metadata(self, usage: Usage) -> dict[str, Any]:
         """usageMetadata as Vertex reports it: the prompt includes the cached tokens, and thinking is apart.
@@ -325,10 +404,12 @@ class VertexRoutes(CloudEmulator):
             body = json.loads(request.body or b"{}")
         except ValueError:
             return invalid("Invalid JSON payload received.")
+        if not isinstance(body, dict):
+            return invalid("Invalid JSON payload received. Expected an object.")
         early, _fault = self.take_fault(operation, detail)
         if early is not None:
             return early
-        return handler(body if isinstance(body, dict) else {})
+        return handler(body)
 
     def _route_create_engine(
         self, request: HttpRequest, match: re.Match[str], detail: dict[str, Any]
@@ -375,6 +456,153 @@ class VertexRoutes(CloudEmulator):
             return json_response(200, self.state.operation(changed, "update"))
 
         return self._control("UpdateReasoningEngine", request, detail, update)
+
+    def _route_delete_engine(
+        self, request: HttpRequest, match: re.Match[str], detail: dict[str, Any]
+    ) -> HttpResponse:
+        name = match.group(2)
+        detail["engine"] = name
+
+        def delete(body: dict[str, Any]) -> HttpResponse:
+            done = self.state.delete_engine(name)
+            return self._engine_missing(name) if done is None else json_response(200, done)
+
+        return self._control("DeleteReasoningEngine", request, detail, delete)
+
+    # --- the Sessions API ---------------------------------------------------------------------------
+
+    def _engine_session(
+        self, engine_name: str, session_id: str
+    ) -> tuple[Session | None, HttpResponse | None]:
+        engine = self.engine(engine_name)
+        if engine is None:
+            return None, self._engine_missing(engine_name)
+        session = self.state.sessions.get(session_id)
+        if session is None or session.app_name != engine.name:
+            return None, google_error(404, f"Session {engine_name}/sessions/{session_id} not found.")
+        return session, None
+
+    def _route_create_session(
+        self, request: HttpRequest, match: re.Match[str], detail: dict[str, Any]
+    ) -> HttpResponse:
+        name = match.group(2)
+
+        def create(body: dict[str, Any]) -> HttpResponse:
+            engine = self.engine(name)
+            if engine is None:
+                return self._engine_missing(name)
+            body = camel(body)
+            user_id = body.get("userId")
+            if not isinstance(user_id, str) or not user_id:
+                return invalid("Session.user_id is required.")
+            state = body.get("sessionState") if isinstance(body.get("sessionState"), dict) else {}
+            wanted = (request.query.get("sessionId") or request.query.get("session_id") or [None])[0]
+            if wanted and wanted in self.state.sessions:
+                return google_error(409, f"Session {name}/sessions/{wanted} already exists.")
+            session = self.state.create_session(engine, user_id, state, session_id=wanted)
+            detail["session_id"] = session.id
+            made = sessions.session_resource(session)
+            return json_response(
+                200,
+                self.state.remember_operation(
+                    made["name"], lambda op: sessions.operation(op, "Create", made)
+                ),
+            )
+
+        return self._control("CreateSession", request, detail, create)
+
+    def _route_list_sessions(
+        self, request: HttpRequest, match: re.Match[str], detail: dict[str, Any]
+    ) -> HttpResponse:
+        name = match.group(2)
+
+        def listing(body: dict[str, Any]) -> HttpResponse:
+            engine = self.engine(name)
+            if engine is None:
+                return self._engine_missing(name)
+            wanted = sessions.USER_FILTER.search(" ".join(request.query.get("filter") or []))
+            found = [
+                sessions.session_resource(s)
+                for s in list(self.state.sessions.values())
+                if s.app_name == engine.name and (wanted is None or s.user_id == wanted.group(1))
+            ]
+            return json_response(200, {"sessions": found} if found else {})
+
+        return self._control("ListSessions", request, detail, listing)
+
+    def _route_get_session(
+        self, request: HttpRequest, match: re.Match[str], detail: dict[str, Any]
+    ) -> HttpResponse:
+        def get(body: dict[str, Any]) -> HttpResponse:
+            session, missing = self._engine_session(match.group(2), match.group(3))
+            if missing is not None or session is None:
+                return missing or invalid("no session")
+            return json_response(200, sessions.session_resource(session))
+
+        return self._control("GetSession", request, detail, get)
+
+    def _route_update_session(
+        self, request: HttpRequest, match: re.Match[str], detail: dict[str, Any]
+    ) -> HttpResponse:
+        def update(body: dict[str, Any]) -> HttpResponse:
+            session, missing = self._engine_session(match.group(2), match.group(3))
+            if missing is not None or session is None:
+                return missing or invalid("no session")
+            body = camel(body)
+            mask = ",".join(request.query.get("updateMask") or request.query.get("update_mask") or [])
+            fields = [f.strip() for f in mask.split(",") if f.strip()] or ["sessionState"]
+            if any(f in ("session_state", "sessionState") for f in fields) and isinstance(
+                body.get("sessionState"), dict
+            ):
+                self.state.update_session(session, state=dict(body["sessionState"]))
+            return json_response(200, sessions.session_resource(session))
+
+        return self._control("UpdateSession", request, detail, update)
+
+    def _route_delete_session(
+        self, request: HttpRequest, match: re.Match[str], detail: dict[str, Any]
+    ) -> HttpResponse:
+        def delete(body: dict[str, Any]) -> HttpResponse:
+            session, missing = self._engine_session(match.group(2), match.group(3))
+            if missing is not None or session is None:
+                return missing or invalid("no session")
+            self.state.delete_session(session.id)
+            name = f"{session.app_name}/sessions/{session.id}"
+            return json_response(
+                200, self.state.remember_operation(name, lambda op: sessions.operation(op, "Delete", None))
+            )
+
+        return self._control("DeleteSession", request, detail, delete)
+
+    def _route_append_event(
+        self, request: HttpRequest, match: re.Match[str], detail: dict[str, Any]
+    ) -> HttpResponse:
+        def append(body: dict[str, Any]) -> HttpResponse:
+            session, missing = self._engine_session(match.group(2), match.group(3))
+            if missing is not None or session is None:
+                return missing or invalid("no session")
+            event, problem = sessions.appended_event(body)
+            if problem is not None or event is None:
+                return invalid(problem or "no event")
+            delta = event["actions"]["state_delta"]
+            if delta:
+                self.state.update_session(session, state={**session.state, **delta})
+            self.state.record(session, event)
+            return json_response(200, {})
+
+        return self._control("AppendEvent", request, detail, append)
+
+    def _route_list_events(
+        self, request: HttpRequest, match: re.Match[str], detail: dict[str, Any]
+    ) -> HttpResponse:
+        def listing(body: dict[str, Any]) -> HttpResponse:
+            session, missing = self._engine_session(match.group(2), match.group(3))
+            if missing is not None or session is None:
+                return missing or invalid("no session")
+            found = [sessions.event_resource(session, e) for e in list(session.events)]
+            return json_response(200, {"sessionEvents": found} if found else {})
+
+        return self._control("ListEvents", request, detail, listing)
 
     def _route_list_engines(
         self, request: HttpRequest, match: re.Match[str], detail: dict[str, Any]

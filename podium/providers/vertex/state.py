@@ -73,6 +73,7 @@ class Session:
     state: dict[str, Any]
     events: list[dict[str, Any]] = field(default_factory=list)
     updated: float = field(default_factory=time.time)
+    created: float = field(default_factory=time.time)
 
     def as_json(self, *, events: bool = True) -> dict[str, Any]:
         return {
@@ -143,15 +144,50 @@ class VertexState:
             self.operations[name] = done
             return done
 
+    def delete_engine(self, name: str) -> dict[str, Any] | None:
+        """Forget `name` and its sessions; the finished delete operation (None: no such engine)."""
+        with self._lock:
+            if self.engines.pop(name, None) is None:
+                return None
+            for session_id in [k for k, s in self.sessions.items() if s.app_name == name]:
+                del self.sessions[session_id]
+            operation = f"{name}/operations/{next(self.ids)}"
+            done = {
+                "name": operation,
+                "metadata": {
+                    "@type": "type.googleapis.com/google.cloud.aiplatform.v1beta1.DeleteOperationMetadata",
+                    "genericMetadata": {"createTime": _now(), "updateTime": _now()},
+                },
+                "done": True,
+                "response": {"@type": "type.googleapis.com/google.protobuf.Empty"},
+            }
+            self.operations[operation] = done
+            return done
+
     def engine(self, name: str) -> EngineRecord | None:
         with self._lock:
             return self.engines.get(name)
 
-    def create_session(self, engine: EngineRecord, user_id: str, state: dict[str, Any]) -> Session:
+    def create_session(
+        self, engine: EngineRecord, user_id: str, state: dict[str, Any], *, session_id: str | None = None
+    ) -> Session:
         with self._lock:
-            session = Session(str(new_id().int)[:19], engine.name, user_id, dict(state))
+            session = Session(session_id or str(new_id().int)[:19], engine.name, user_id, dict(state))
             self.sessions[session.id] = session
             return session
+
+    def remember_operation(self, parent: str, make: Any) -> dict[str, Any]:
+        """Keep the finished operation `make(name)` builds under `parent` (for GetOperation); it."""
+        with self._lock:
+            done: dict[str, Any] = make(f"{parent}/operations/{next(self.ids)}")
+            self.operations[done["name"]] = done
+            return done
+
+    def update_session(self, session: Session, **changes: Any) -> None:
+        with self._lock:
+            for key, value in changes.items():
+                setattr(session, key, value)
+            session.updated = time.time()
 
     def user_sessions(self, engine: EngineRecord, user_id: str) -> list[Session]:
         with self._lock:
