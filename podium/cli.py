@@ -200,7 +200,7 @@ def run(
         def start_temporal(store: Any, progress: Any) -> Any:
             return on_temporal.arun_temporal(
                 wf, inputs, provider=provider, store=store, run_id=run_id, settings=settings,
-                observer=progress, emulate=emulate, plugins=pm, **where,
+                observer=progress, emulate=emulate, plugins=pm, wait=wait, **where,
             )  # fmt: skip
 
         _drive(

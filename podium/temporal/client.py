@@ -4,6 +4,7 @@ start one), submit a run, follow its events in the store, signal a decision, can
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -28,13 +29,24 @@ def workflow_id(run_id: str) -> str:
     return f"podium-{run_id}"
 
 
-async def connect(settings: TemporalSettings) -> Any:
+def _quiet_runtime() -> Any:
+    """An SDK core of its own with no log forwarding, for a short-lived command (submit, signal,
+    cancel): it is dropped with its client, before the interpreter finalizes (a core thread that
+    outlives the interpreter's start of finalization aborts it)."""
+    from temporalio.runtime import Runtime, TelemetryConfig
+
+    return Runtime(telemetry=TelemetryConfig(logging=None))
+
+
+async def connect(settings: TemporalSettings, *, worker: bool = False) -> Any:
     """A Temporal client; a server that does not answer is an error naming the address and the fix."""
     from temporalio.client import Client
 
+    runtime = None if worker else _quiet_runtime()
     try:
         return await asyncio.wait_for(
-            Client.connect(settings.address, namespace=settings.namespace), CONNECT_SECONDS
+            Client.connect(settings.address, namespace=settings.namespace, runtime=runtime),
+            CONNECT_SECONDS,
         )
     except (TimeoutError, RuntimeError, OSError, ValueError) as exc:
         why = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
@@ -80,10 +92,12 @@ async def follow(
     *,
     task_queue: str,
     every: float = 0.05,
+    wait: bool = False,
     hint: Callable[[str], Awaitable[None] | None] | None = None,
 ) -> None:
     """Feed the run's events from the store to `on_event` as workers write them, until the run
-    ends, stops or waits for a person. A workflow that closed without ending the run is an error."""
+    ends, stops or (unless `wait`) waits for a person. A workflow that closed without ending the
+    run is an error."""
     after, began = 0, time.monotonic()
     hinted, checked = False, time.monotonic()
     while True:
@@ -91,7 +105,7 @@ async def follow(
         for event in events:
             on_event(event)
             after = event.seq
-            if event.type in _STOPS_FOLLOWING:
+            if event.type in _STOPS_FOLLOWING and not (wait and event.type is EventType.RUN_WAITING):
                 return
         now = time.monotonic()
         if not hinted and after == 0 and now - began > NO_WORKER_HINT_SECONDS and hint is not None:
@@ -140,6 +154,7 @@ def signal_decision(engine: Mapping[str, Any], data: Mapping[str, Any]) -> None:
         await client.get_workflow_handle(engine["workflow_id"]).signal(codec.SIGNAL_DECIDE, dict(data))
 
     asyncio.run(send())
+    gc.collect()  # the client and its core go now, not while the interpreter finalizes
 
 
 def cancel_run(engine: Mapping[str, Any], by: str | None) -> None:
@@ -152,3 +167,4 @@ def cancel_run(engine: Mapping[str, Any], by: str | None) -> None:
         await handle.cancel()
 
     asyncio.run(send())
+    gc.collect()

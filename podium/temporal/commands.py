@@ -80,6 +80,7 @@ async def arun_temporal(
     address: str | None,
     task_queue: str | None,
     plugins: Any,
+    wait: bool = False,
 ) -> Any:
     """Submit the run to Temporal and follow it live from the store; its Run when it ends, stops
     or waits for a person (the workflow goes on waiting: `podium approve` signals it)."""
@@ -110,7 +111,7 @@ async def arun_temporal(
         def hint(text: str) -> None:
             click.echo(f"warning: {text}", err=True)
 
-        await follow(store, run_id, handle, on_event, task_queue=where.task_queue, hint=hint)
+        await follow(store, run_id, handle, on_event, task_queue=where.task_queue, hint=hint, wait=wait)
     return api.get_run(run_id, store=store)
 
 
@@ -146,4 +147,7 @@ def submit_detached(
         )  # fmt: skip
 
     asyncio.run(go())
+    import gc
+
+    gc.collect()  # the client and its SDK core go now, not while the interpreter finalizes
     return run_id

@@ -43,7 +43,7 @@ async def serve(
     try:
         plugins = Plugins.of(None)
         codec.provider_registry()  # looked up once, before any workflow code asks for it
-        client = await connect(settings)
+        client = await connect(settings, worker=True)
         activities = Activities(store, plugins, name)
         # podium's modules (and what they import) pass through the sandbox: they are imported once
         # per worker, not per workflow. Its determinism comes from the seams in `workflow`: no I/O,

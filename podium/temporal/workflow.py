@@ -21,13 +21,15 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
+from temporalio.exceptions import CancelledError as TemporalCancelled
 
 with workflow.unsafe.imports_passed_through():
     from podium.core.approvals import Approvals
     from podium.core.attempts import Attempts
     from podium.core.calls import AgentRequest, AgentResponse, Provider, RunContext, RunSettings
     from podium.core.dispatch import Dispatcher
-    from podium.core.errors import InvalidRequest, PolicyError
+    from podium.core.errors import InvalidRequest, PolicyError, TransientError
     from podium.core.events import Event, EventType, RunStatus
     from podium.core.plan import Plan
     from podium.core.replay import Progress
@@ -121,14 +123,24 @@ class _Attempts(Attempts):
         # the step's own timeout is a workflow timer around this (Attempts.invoke); this bound is
         # only for a worker that took the activity and went silent without a heartbeat timeout
         limit = timedelta(seconds=(request.timeout or 24 * 3600) + 60)
-        result = await workflow.execute_activity(
-            codec.CALL_AGENT,
-            {"run": self.ref, "request": codec.encode_request(request)},
-            start_to_close_timeout=limit,
-            heartbeat_timeout=self.heartbeat,
-            retry_policy=RetryPolicy(maximum_attempts=LOST_ACTIVITY_ATTEMPTS),
-            summary=f"{request.step} attempt {request.attempt}",
-        )
+        try:
+            result = await workflow.execute_activity(
+                codec.CALL_AGENT,
+                {"run": self.ref, "request": codec.encode_request(request)},
+                start_to_close_timeout=limit,
+                heartbeat_timeout=self.heartbeat,
+                retry_policy=RetryPolicy(maximum_attempts=LOST_ACTIVITY_ATTEMPTS),
+                summary=f"{request.step} attempt {request.attempt}",
+            )
+        except ActivityError as exc:
+            if isinstance(exc.cause, TemporalCancelled):
+                raise asyncio.CancelledError from None  # the run's cancel reached the call first
+            # lost with its worker LOST_ACTIVITY_ATTEMPTS times (or timed out): a failed attempt
+            raise TransientError(
+                f"the call's activity failed: {exc.cause or exc}",
+                fix="check that `podium worker` processes are up and can reach the provider",
+                provider=request.provider,
+            ) from None
         for warning in result.get("warnings", ()):
             self.state.events.warn(warning.pop("message", ""), **warning)
         if "error" in result:
