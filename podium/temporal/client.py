@@ -77,11 +77,22 @@ async def submit(
         "override": provider,
         "settings": dict(run_settings),
         "address": settings.address,
-        "heartbeat_seconds": heartbeat_seconds,
+        # how soon a call on a dead worker is re-issued (PODIUM_TEMPORAL_HEARTBEAT_SECONDS, else 10)
+        "heartbeat_seconds": heartbeat_seconds or _env_seconds("PODIUM_TEMPORAL_HEARTBEAT_SECONDS"),
     }
     return await client.start_workflow(
         codec.WORKFLOW_NAME, start, id=workflow_id(run_id), task_queue=settings.task_queue
     )
+
+
+def _env_seconds(name: str) -> float | None:
+    import os
+
+    value = os.environ.get(name, "").strip()
+    try:
+        return float(value) if value and float(value) > 0 else None
+    except ValueError:
+        raise BadInput(f"{name}={value!r} is not a number of seconds", fix=f"{name}=10") from None
 
 
 async def follow(
