@@ -57,6 +57,7 @@ def temporal_server(folder: Path, binary: str) -> Iterator[TemporalServer]:
                 "--port", str(port), "--ui-port", str(ui), "--http-port", str(http),
                 "--metrics-port", str(metrics), "--db-filename", str(folder / "temporal.db"),
                 "--log-level", "error",
+                "--dynamic-config-value", "system.enableActivityEagerExecution=true",
             ],
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from temporal_support import start_worker
 
 from podium import api
 from podium.core.clock import new_run_id
@@ -279,3 +280,41 @@ def test_a_function_the_worker_cannot_import_fails_the_step(cluster: Any, tmp_pa
     error = run.steps["s"].error
     assert error is not None and "only_here_mod" in error.message, error
     assert "w-parity" in error.message  # the worker it failed on
+
+
+LIMITED = """
+defaults: {provider: local, concurrency: 2}
+agents:
+  f: {function: 'limit_helpers:work'}
+steps:
+""" + "".join(f"  c{i}: {{agent: f, prompt: p}}\n" for i in range(8))
+
+LIMIT_HELPER = """
+import os, time
+
+def work(prompt, step):
+    with open({log!r}, "a") as f:
+        f.write(f"start {{step}} {{os.getpid()}}\\n")
+    time.sleep(0.2)
+    with open({log!r}, "a") as f:
+        f.write(f"end {{step}} {{os.getpid()}}\\n")
+    return "ok"
+"""
+
+
+def test_a_runs_concurrency_limit_holds_across_workers(cluster: Any, tmp_path: Path) -> None:
+    """`defaults.concurrency: 2` bounds the run's calls in flight whichever workers make them: the
+    limit lives in the workflow, not in a worker (read from the calls' own start/end log)."""
+    log = tmp_path / "calls.log"
+    (tmp_path / "limit_helpers.py").write_text(LIMIT_HELPER.format(log=str(log)), encoding="utf-8")
+    extra = start_worker(cluster.address, cluster.db, tmp_path, task_queue=cluster.task_queue, name="w-extra")
+    try:
+        run = on_temporal(cluster, flow(LIMITED, tmp_path))
+    finally:
+        extra.stop()
+    assert run.status == "succeeded"
+    in_flight, most = 0, 0
+    for line in log.read_text().splitlines():
+        in_flight += 1 if line.startswith("start") else -1
+        most = max(most, in_flight)
+    assert most == 2
