@@ -23,14 +23,14 @@ from podium.core.store import open_store
 
 STEPS = 20
 HELPER = """
-import time
+import os, time
 
 def work(prompt, step):
     with open({log!r}, "a") as f:
-        f.write(step + " start\\n")
+        f.write(step + " start " + str(os.getpid()) + "\\n")
     time.sleep(0.25)
     with open({log!r}, "a") as f:
-        f.write(step + " done\\n")
+        f.write(step + " done " + str(os.getpid()) + "\\n")
     return step + " ok"
 """
 
@@ -48,6 +48,10 @@ def chain(folder: Path, log: Path) -> Path:
         encoding="utf-8",
     )  # fmt: skip
     return path
+
+
+def _lines(log: Path) -> list[str]:
+    return log.read_text().splitlines() if log.exists() else []
 
 
 @pytest.mark.slow
@@ -80,9 +84,15 @@ def test_a_killed_worker_loses_no_step_and_repeats_none(temporal: Any, tmp_path:
                 assert time.monotonic() < deadline, "the run did not reach s5"
                 time.sleep(0.02)
             run_id = runs[0].run_id
-        victim = workers[0]
-        workers[0].proc.send_signal(signal.SIGKILL)
-        workers[0].proc.wait()
+        # the worker that makes that call (the function's own log names its process)
+        until_started = time.monotonic() + 30
+        while not (mine := [ln for ln in _lines(log) if ln.startswith("s5 start")]):
+            assert time.monotonic() < until_started, "s5 never started"
+            time.sleep(0.01)
+        pid = int(mine[0].split()[-1])
+        victim = next(w for w in workers if w.proc.pid == pid)
+        victim.proc.send_signal(signal.SIGKILL)
+        victim.proc.wait()
         _, err = follower.communicate(timeout=120)
         assert follower.returncode == 0, err
     finally:
@@ -92,9 +102,13 @@ def test_a_killed_worker_loses_no_step_and_repeats_none(temporal: Any, tmp_path:
     assert victim.proc.returncode == -signal.SIGKILL
     run = api.get_run(run_id, store=db)
     assert run.status == "succeeded" and run.outputs == {"last": f"s{STEPS - 1} ok"}
-    lines = log.read_text().splitlines()
-    done = Counter(line.split()[0] for line in lines if line.endswith(" done"))
+    lines = _lines(log)
+    done = Counter(line.split()[0] for line in lines if " done " in line)
     assert done == {f"s{i}": 1 for i in range(STEPS)}  # each finished step ran once
+    # s5 was in flight on the killed worker (it never finished there) and was made again elsewhere
+    s5 = [line for line in lines if line.startswith("s5 ")]
+    assert s5[0] == f"s5 start {pid}" and f"s5 done {pid}" not in s5
+    assert len([line for line in s5 if " start " in line]) == 2
     with closing(open_store(db)) as store:
         events = store.events(run_id)
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
