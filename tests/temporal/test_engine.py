@@ -143,19 +143,29 @@ def test_both_engines_give_the_same_outputs_and_events(name: str, cluster: Any, 
 
 
 def test_retries_are_podiums_alone(cluster: Any, tmp_path: Path) -> None:
-    """`attempts: 3` (two retries) on an error that is always retryable: exactly 3 calls, each with
-    its own idempotency key, then the step fails (Temporal retries none on top)."""
+    """`attempts: 3` (two retries) on an error that is always retryable: exactly 3 calls made (the
+    agent's own count), each with its own idempotency key, then the step fails: Temporal retries
+    none of them on top."""
+    log = tmp_path / "calls.log"
+    (tmp_path / "flaky_helpers.py").write_text(
+        "from podium.core.errors import TransientError\n\n"
+        "def work(prompt):\n"
+        f"    with open({str(log)!r}, 'a') as f:\n"
+        "        f.write('call\\n')\n"
+        "    raise TransientError('try again later')\n",
+        encoding="utf-8",
+    )
     wf = flow(
-        HEAD.replace("attempts: 1", "attempts: 3, backoff: 0.01")
-        + "steps:\n  s: {agent: a, prompt: p}\nmock: {s: {error: transient}}\n",
+        "defaults: {retry: {attempts: 3, backoff: 0.01}}\nagents:\n  f: {function: 'flaky_helpers:work'}\n"
+        "steps:\n  s: {agent: f, prompt: p}\n",
         tmp_path,
     )
     run = on_temporal(cluster, wf)
     assert run.status == "failed"
+    assert log.read_text().splitlines() == ["call"] * 3
     with closing(open_store(cluster.db)) as store:
         started = [e for e in store.events(run.run_id) if e.type is EventType.CALL_STARTED]
-    assert len(started) == 3
-    assert len({e.data["idempotency_key"] for e in started}) == 3
+    assert len({e.data["idempotency_key"] for e in started}) == len(started) == 3
     assert run.steps["s"].error is not None and run.steps["s"].error.kind == "transient"
 
 
