@@ -73,6 +73,17 @@ class Events(Dispatcher):
         self.owner = owner
         self.written = 0  # the last seq the store holds
         self.closing = False
+        self.status = str(RunStatus.RUNNING)  # as the run's last RunFinished/RunStopped says
+
+    def emit(
+        self, type_: EventType, step: str | None = None, attempt: int | None = None, **data: Any
+    ) -> Event:
+        event = super().emit(type_, step, attempt, **data)
+        if type_ is EventType.RUN_FINISHED:
+            self.status = str(data.get("status"))
+        elif type_ is EventType.RUN_STOPPED:
+            self.status = str(RunStatus.STOPPED)
+        return event
 
     async def durable(self, event: Event, *, alone: bool = False) -> None:
         self.flush()
@@ -237,7 +248,7 @@ class PodiumRun:
             deadlines.cancel()
             await events.drain()
             await writer
-        return {"run_id": run_id, "status": _status(state)}
+        return {"run_id": run_id, "status": events.status}
 
     async def watch_deadlines(self) -> None:
         """Apply approval timeouts when their deadline passes (a durable timer each)."""
@@ -259,9 +270,3 @@ class PodiumRun:
 
 def _changed(state: RunState) -> bool:
     return any(state.requested.get(sid, {}).get("deadline") for sid in state.awaiting)
-
-
-def _status(state: RunState) -> str:
-    if state.cancel_requested:
-        return str(RunStatus.CANCELLED)
-    return "ended"
