@@ -328,3 +328,21 @@ def test_a_runs_concurrency_limit_holds_across_workers(cluster: Any, tmp_path: P
         in_flight += 1 if line.startswith("start") else -1
         most = max(most, in_flight)
     assert most == 2
+
+
+def test_a_budget_is_checked_before_each_call(cluster: Any, tmp_path: Path) -> None:
+    """The budget check runs before the call (in its activity, next to the store): a call whose worst
+    case would pass the budget is not made, and the run stops, as a local one does."""
+    wf = flow(
+        "defaults: {provider: local}\nproviders:\n  local: {models: {m: claude-sonnet-4-5}}\n"
+        "agents:\n  a: {model: m}\nsteps:\n  one: {agent: a, prompt: p}\n"
+        "  two: {agent: a, needs: [one], prompt: p}\nmock: {one: ok, two: ok}\n",
+        tmp_path,
+    )
+    run = on_temporal(cluster, wf, settings={"budget": "0.0000001"})
+    assert run.status == "stopped"
+    with closing(open_store(cluster.db)) as store:
+        events = store.events(run.run_id)
+    finished = [e for e in events if e.type is EventType.CALL_FINISHED]
+    assert finished == []  # the provider was never called
+    assert events[-1].type is EventType.RUN_STOPPED and events[-1].data["error"]["kind"] == "budget"
