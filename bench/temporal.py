@@ -79,6 +79,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--latency", type=float, default=0.0)
+    parser.add_argument(
+        "--in-memory", action="store_true", help="the dev server keeps its state in memory (no fsync)"
+    )
     parser.add_argument("--provider", default="bedrock", help="bedrock (its emulator), or local (mock)")
     args = parser.parse_args()
     binary = temporal_binary()
@@ -96,7 +99,7 @@ def main() -> None:
         rows = []
         local = asyncio.run(local_runs(wf, args.runs, str(folder / "local.db"), provider))
         rows.append(("local engine (1 process)", local))
-        with temporal_server(folder, binary) as server:
+        with temporal_server(folder, binary, persist=not args.in_memory) as server:
             for count in (1, 2):
                 db = str(folder / f"t{count}.db")
                 queue = f"bench{count}"

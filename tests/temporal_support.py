@@ -46,8 +46,9 @@ class TemporalServer:
 
 
 @contextmanager
-def temporal_server(folder: Path, binary: str) -> Iterator[TemporalServer]:
-    """`temporal server start-dev --headless` on free ports with its own SQLite file; stopped by pid."""
+def temporal_server(folder: Path, binary: str, *, persist: bool = True) -> Iterator[TemporalServer]:
+    """`temporal server start-dev --headless` on free ports with its own SQLite file (in memory
+    unless `persist`); stopped by its pid."""
     port, ui, http, metrics = free_port(), free_port(), free_port(), free_port()
     log = folder / "temporal.log"
     with log.open("wb") as out:
@@ -55,9 +56,9 @@ def temporal_server(folder: Path, binary: str) -> Iterator[TemporalServer]:
             [
                 binary, "server", "start-dev", "--headless", "--ip", "127.0.0.1",
                 "--port", str(port), "--ui-port", str(ui), "--http-port", str(http),
-                "--metrics-port", str(metrics), "--db-filename", str(folder / "temporal.db"),
-                "--log-level", "error",
+                "--metrics-port", str(metrics), "--log-level", "error",
                 "--dynamic-config-value", "system.enableActivityEagerExecution=true",
+                *(["--db-filename", str(folder / "temporal.db")] if persist else []),
             ],
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
