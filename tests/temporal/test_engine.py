@@ -111,6 +111,7 @@ def on_temporal(cluster: Any, wf: Workflow, inputs: dict[str, Any] | None = None
                 wf, api.checked_inputs(wf, inputs), provider=None, store=store, run_id=new_run_id(),
                 settings=kw.get("settings") or {}, observer=None, emulate=False,
                 address=cluster.address, task_queue=cluster.task_queue, plugins=Plugins.of(None),
+                wait=kw.get("wait", False),
             )
         )  # fmt: skip
     finally:
@@ -346,3 +347,15 @@ def test_a_budget_is_checked_before_each_call(cluster: Any, tmp_path: Path) -> N
     finished = [e for e in events if e.type is EventType.CALL_FINISHED]
     assert finished == []  # the provider was never called
     assert events[-1].type is EventType.RUN_STOPPED and events[-1].data["error"]["kind"] == "budget"
+
+
+def test_an_approval_timeout_is_a_durable_timer(cluster: Any, tmp_path: Path) -> None:
+    """No decision within `timeout`: the workflow's timer decides as `on_timeout` says."""
+    wf = flow(
+        APPROVAL.replace('approval: {message: "ship {{ steps.draft.output }}?"}',
+                         "approval: {message: ship?, timeout: 1s, on_timeout: approve}"),
+        tmp_path,
+    )  # fmt: skip
+    run = on_temporal(cluster, wf, wait=True)
+    assert run.status == "succeeded", run.steps
+    assert run.steps["ok"].approval is not None and run.steps["ok"].approval["decision"]["by"] == "timeout"
