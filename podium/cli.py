@@ -206,6 +206,8 @@ def run(
         _drive(
             start_temporal, list(wf.steps), run_id, db=db, as_json=as_json, quiet=quiet, trace=traced,
             content=include_content, live=live,
+            interrupted=f"stopped following run {run_id}; it goes on on Temporal's workers"
+            f" (podium show {run_id}; podium cancel {run_id})",
         )  # fmt: skip
         return
 
@@ -303,6 +305,7 @@ def _drive(
     content: bool = False,
     live: dict[str, Any] | None = None,
     resumed: bool = False,
+    interrupted: str | None = None,
 ) -> None:
     """Run a coroutine that drives a run, with the progress view, its spans sent live by a follower
     process if asked; write its trace if asked; print the result; exit."""
@@ -325,7 +328,9 @@ def _drive(
                 result = asyncio.run(start(store, view))
         except KeyboardInterrupt:  # Ctrl-C: the engine recorded the run as cancelled; show it
             result = api.get_run(run_id, store=store)
-            click.echo(f"cancelled: run {run_id} (resume with: podium resume {run_id})", err=True)
+            click.echo(
+                interrupted or f"cancelled: run {run_id} (resume with: podium resume {run_id})", err=True
+            )
         finally:
             if follower is not None:
                 follower.close()  # the last spans, sent within a bounded time (a dead collector: at once)
