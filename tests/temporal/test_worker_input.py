@@ -57,3 +57,49 @@ def test_a_temporal_table_in_podium_toml_is_read_and_checked(tmp_path: Path, mon
         temporal_settings(start=tmp_path, environ={})
     with pytest.raises(BadInput, match="HOST:PORT"):
         temporal_settings(address="nowhere", start=tmp_path / "none", environ={})
+
+
+def test_a_run_on_temporal_lands_in_a_shared_postgres_store(
+    temporal: Any, postgres_url: str, tmp_path: Path
+) -> None:
+    """A worker writing to PostgreSQL: `podium show`, `cost` and `trace` from another process read
+    the run from there, as they read a local one."""
+    import json
+
+    from temporal_support import start_worker
+
+    flow = tmp_path / "pg.yaml"
+    flow.write_text(
+        "name: pg\ndefaults: {provider: local}\nproviders:\n  local: {models: {m: claude-haiku-4-5}}\n"
+        "agents:\n  a: {model: m}\nsteps:\n  one: {agent: a, prompt: p}\n"
+        "  two: {agent: a, needs: [one], prompt: q}\nmock: {one: uno, two: dos}\n",
+        encoding="utf-8",
+    )
+    shared = start_worker(temporal.address, postgres_url, tmp_path, task_queue="pg", name="w-pg")
+    try:
+        run = subprocess.run(
+            [
+                sys.executable, "-m", "podium", "run", str(flow), "--engine", "temporal", "--json",
+                "--temporal-address", temporal.address, "--task-queue", "pg", "--db", postgres_url,
+            ],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    finally:
+        shared.stop()
+    assert run.returncode == 0, run.stderr
+    ran = json.loads(run.stdout)
+    assert ran["status"] == "succeeded" and ran["cost"]["calls"] == 2
+    cost = subprocess.run(
+        [sys.executable, "-m", "podium", "cost", ran["run_id"], "--format", "json", "--db", postgres_url],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert cost.returncode == 0, cost.stderr
+    assert sum(group["calls"] for group in json.loads(cost.stdout)["groups"]) == 2
+    spans = tmp_path / "trace.jsonl"
+    trace = subprocess.run(
+        [sys.executable, "-m", "podium", "trace", ran["run_id"], "-o", str(spans), "--db", postgres_url],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert trace.returncode == 0, trace.stderr
+    names = [json.loads(line)["name"] for line in spans.read_text().splitlines()]
+    assert len(names) >= 5  # the run, two steps, two calls
