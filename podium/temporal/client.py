@@ -135,13 +135,6 @@ async def follow(
         await asyncio.sleep(every)
 
 
-def engine_of(store: RunStore, run_id: str) -> dict[str, Any] | None:
-    """Where a run runs, as its RunStarted recorded it: None for a local run."""
-    first = store.events(run_id, limit=1)
-    engine = first[0].data.get("engine") if first else None
-    return engine if isinstance(engine, dict) and engine.get("name") == "temporal" else None
-
-
 def _settings_of(engine: Mapping[str, Any]) -> TemporalSettings:
     from podium.temporal.settings import temporal_settings
 
