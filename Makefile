@@ -8,7 +8,7 @@ STAMP := $(VENV)/.podium-installed
 # SKIP_INSTALL=1 runs a target with whatever is already installed (the e2e test uses it).
 INSTALL := $(if $(SKIP_INSTALL),,$(STAMP))
 
-.PHONY: demo test test-fast lint format bench install clean mutate
+.PHONY: demo scale-demo test test-fast lint format bench install clean mutate
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ install: $(STAMP)
 # the triage example on the emulators of Bedrock, Vertex and Azure, then with no cloud: examples/demo.py
 demo: $(INSTALL)
 	$(BIN)/python examples/demo.py
+
+# the research example on Temporal: two workers, a PostgreSQL store, the Bedrock emulator (offline)
+scale-demo: $(INSTALL)
+	$(BIN)/python examples/scale_demo.py
 
 test: $(INSTALL)
 	$(BIN)/python -m pytest -q

@@ -417,6 +417,11 @@ def decide(
         record = the_store.get_run(run_id)
         given = check_decision(fold(the_store.events(record.run_id)), step, decision, fields or {})
         payload = {"decision": decision, "by": by, "comment": comment, "fields": given}
+        if (engine := _temporal_engine(the_store, record.run_id)) is not None:
+            from podium.temporal.client import signal_decision
+
+            signal_decision(engine, {"step": step, **payload})  # its workflow records it
+            return "sent"
         appended = append_or_post(
             the_store,
             Plugins.of(plugins),
@@ -442,6 +447,11 @@ def cancel(
         record = the_store.get_run(run_id)
         if record.status in ("succeeded", "failed", "cancelled"):
             return record.status
+        if (engine := _temporal_engine(the_store, record.run_id)) is not None:
+            from podium.temporal.client import cancel_run
+
+            cancel_run(engine, by)  # Temporal's cancellation; its workflow records RunFinished
+            return "requested"
         data = {"status": "cancelled", "outputs": {}, "cancelled_by": by}
         appended = append_or_post(
             the_store,
@@ -451,6 +461,13 @@ def cancel(
             ("cancel", {"by": by}),
         )
         return "cancelled" if appended else "requested"
+
+
+def _temporal_engine(store: RunStore, run_id: str) -> dict[str, Any] | None:
+    """Where a Temporal run runs (its RunStarted says so); None for a local run."""
+    first = store.events(run_id, limit=1)
+    engine = first[0].data.get("engine") if first else None
+    return engine if isinstance(engine, dict) and engine.get("name") == "temporal" else None
 
 
 def waiting(run_id: str, *, store: RunStore | str | Path | None = None) -> list[dict[str, Any]]:

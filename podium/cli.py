@@ -139,6 +139,13 @@ def _parse_inputs(pairs: tuple[str, ...], inputs_file: str | None) -> dict[str, 
 @db_option
 @json_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress view.")
+@click.option(
+    "--engine", type=click.Choice(["local", "temporal"]), default="local", show_default=True,
+    help="Where the run is driven: this process, or Temporal workers (`podium worker`).",
+)  # fmt: skip
+@click.option("--temporal-address", default=None, metavar="HOST:PORT", help="--engine temporal: the server.")
+@click.option("--task-queue", default=None, help="--engine temporal: the workers' task queue.")
+@click.option("--detach", is_flag=True, help="--engine temporal: submit, print the run id, and return.")
 @_guard
 def run(
     file: str,
@@ -159,6 +166,10 @@ def run(
     db: str | None,
     as_json: bool,
     quiet: bool,
+    engine: str,
+    temporal_address: str | None,
+    task_queue: str | None,
+    detach: bool,
 ) -> None:
     """Run a workflow file and print its outputs (exit 1 if it fails, stops or waits)."""
     from podium import api
@@ -174,6 +185,31 @@ def run(
     wf = api.with_model_classes(wf, provider=provider, plugins=pm, model_classes=class_files)
     run_id = new_run_id()
     live = _live_export(otlp, otlp_endpoint, include_content)
+
+    if engine == "temporal":  # submitted to Temporal; followed from the store, as a local run's view
+        from podium.temporal import commands as on_temporal
+
+        where = {"address": temporal_address, "task_queue": task_queue}
+        if detach:
+            on_temporal.submit_detached(
+                wf, inputs, provider=provider, run_id=run_id, settings=settings, emulate=emulate, **where
+            )
+            click.echo(run_id)
+            return
+
+        def start_temporal(store: Any, progress: Any) -> Any:
+            return on_temporal.arun_temporal(
+                wf, inputs, provider=provider, store=store, run_id=run_id, settings=settings,
+                observer=progress, emulate=emulate, plugins=pm, wait=wait, **where,
+            )  # fmt: skip
+
+        _drive(
+            start_temporal, list(wf.steps), run_id, db=db, as_json=as_json, quiet=quiet, trace=traced,
+            content=include_content, live=live,
+            interrupted=f"stopped following run {run_id}; it goes on on Temporal's workers"
+            f" (podium show {run_id}; podium cancel {run_id})",
+        )  # fmt: skip
+        return
 
     def start(store: Any, progress: Any) -> Any:
         return api.arun(
@@ -269,6 +305,7 @@ def _drive(
     content: bool = False,
     live: dict[str, Any] | None = None,
     resumed: bool = False,
+    interrupted: str | None = None,
 ) -> None:
     """Run a coroutine that drives a run, with the progress view, its spans sent live by a follower
     process if asked; write its trace if asked; print the result; exit."""
@@ -291,7 +328,9 @@ def _drive(
                 result = asyncio.run(start(store, view))
         except KeyboardInterrupt:  # Ctrl-C: the engine recorded the run as cancelled; show it
             result = api.get_run(run_id, store=store)
-            click.echo(f"cancelled: run {run_id} (resume with: podium resume {run_id})", err=True)
+            click.echo(
+                interrupted or f"cancelled: run {run_id} (resume with: podium resume {run_id})", err=True
+            )
         finally:
             if follower is not None:
                 follower.close()  # the last spans, sent within a bounded time (a dead collector: at once)

@@ -27,6 +27,7 @@ FLOORS: tuple[tuple[str, int], ...] = (
     ("podium.picture", 1),
     ("podium.ui", 3),
     ("podium.serve", 3),
+    ("podium.temporal", 3),
     ("podium.authoring", 3),
     ("podium.api", 3),
     ("podium.config", 3),

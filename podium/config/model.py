@@ -58,6 +58,8 @@ class ConfigFile(BaseModel):
     profiles: dict[str, Profile] = Field(default_factory=dict)
     # the cost plugin's own section (price entries and files); it reads and checks it itself
     prices: dict[str, Any] | None = Field(None, description="Prices for the catalog; see `podium prices`.")
+    # the Temporal engine's own section (address, task_queue, namespace); podium.temporal checks it
+    temporal: dict[str, Any] | None = Field(None, description="Where `--engine temporal` runs go.")
 
     _path: Path | None = PrivateAttr(None)
     _lines: dict[tuple[str, ...], tuple[int, int]] = PrivateAttr(default_factory=dict)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from podium.core import templates
@@ -67,7 +67,7 @@ class Approvals:
             except TemplateError as exc:
                 return state.fail(sid, StepOutcome(exc, None))
             deadline = (
-                (datetime.now(UTC) + timedelta(seconds=spec.timeout)).isoformat() if spec.timeout else None
+                (self.state.now() + timedelta(seconds=spec.timeout)).isoformat() if spec.timeout else None
             )
             request = {
                 "message": message if isinstance(message, str) else json.dumps(message),
@@ -123,7 +123,7 @@ class Approvals:
     def apply_timeouts(self) -> None:
         """Decide, as `on_timeout` says, every awaited approval whose deadline has passed."""
         state = self.state
-        now = datetime.now(UTC)
+        now = self.state.now()
         for sid in list(state.awaiting):
             request = state.requested.get(sid, {})
             deadline = request.get("deadline")

@@ -304,9 +304,9 @@ class Attempts:
                 try:
                     if request.timeout is not None:
                         async with asyncio.timeout(request.timeout):
-                            response = await provider.invoke(request)
+                            response = await self.dispatch(provider, request)
                     else:
-                        response = await provider.invoke(request)
+                        response = await self.dispatch(provider, request)
                 except TimeoutError as exc:
                     # the step's timeout, or a provider's own (a socket's) that it did not map
                     within = f" within {request.timeout:g}s" if request.timeout is not None else f": {exc}"
@@ -350,6 +350,11 @@ class Attempts:
         # the reply is on record before the step acts on it
         await events.durable(finished, alone=self.alone(request))
         return response, finished.seq
+
+    async def dispatch(self, provider: Provider, request: AgentRequest) -> AgentResponse:
+        """The call itself: the provider's `invoke`, here. The seam another engine replaces (the
+        Temporal engine runs it as an activity on a worker); the policy around it stays here."""
+        return await provider.invoke(request)
 
     def alone(self, request: AgentRequest) -> bool:
         """True when no other call is likely to start or end in this turn of the loop (a chain):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import Any, Protocol
 
 from podium.core.events import Event, EventType
@@ -58,6 +59,7 @@ class Dispatcher:
         seq: int = 0,
         observers: Iterable[Callable[..., Any]] = (),
         batched: bool = False,
+        now: Callable[[], datetime] | None = None,
     ) -> None:
         self.store = store
         self.hook = hook
@@ -66,6 +68,8 @@ class Dispatcher:
         self.committed = seq  # the last seq written to the store
         self.observers = list(observers)
         self.batched = batched
+        # when an event happened; None: the system clock (Temporal's workflow code passes its own)
+        self.now = now
         self.lost = False
         self._pending: list[tuple[Event, str]] = []
         self._ends_call = False  # a CallFinished/CallFailed waits in `_pending`
@@ -89,6 +93,8 @@ class Dispatcher:
         self.seq += 1
         # an error's words may carry a URL's password or an echoed key: never into the store
         event = Event(self.run_id, self.seq, type_, step, attempt, redact_error_fields(data))
+        if self.now is not None:
+            event = Event(event.run_id, event.seq, type_, step, attempt, event.data, self.now())
         self._pending.append((event, event.data_json()))  # encoded once: the store takes the text
         if type_ is EventType.CALL_FINISHED or type_ is EventType.CALL_FAILED:
             self._ends_call = True

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from podium.core.calls import RunContext
 from podium.core.dispatch import Dispatcher
 from podium.core.errors import PodiumError, PolicyError
-from podium.core.events import EventType, StepStatus
+from podium.core.events import EventType, StepStatus, utcnow
 from podium.core.plan import Plan
 from podium.core.replay import Progress
 from podium.core.spec import Workflow
@@ -67,6 +69,8 @@ class RunState:
     cancel_requested: str | None = None
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: dict[asyncio.Task[StepStatus], str] = field(default_factory=dict)
+    # the wall clock approval deadlines are read against (Temporal's workflow code passes its own)
+    now: Callable[[], datetime] = utcnow
 
     @property
     def workflow(self) -> Workflow:

@@ -36,6 +36,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "podium.trace.plugin:TracePlugin",
     "podium.serve.plugin:ServePlugin",
     "podium.ui.plugin:UIPlugin",
+    "podium.temporal.plugin:TemporalPlugin",
 )
 ENTRY_POINT_GROUP = "podium"
 # the built-ins PODIUM_LOAD_PLUGINS cannot leave out: the in-process executor (every run's last

@@ -15,7 +15,7 @@ import pytest
 from podium.testing import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
-CLOUD_SDKS = ("boto3", "botocore", "google.genai", "google.cloud", "azure", "vertexai", "moto")
+CLOUD_SDKS = ("boto3", "botocore", "google.genai", "google.cloud", "azure", "vertexai", "moto", "temporalio")
 
 
 def podium(*args: str, db: Path, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
