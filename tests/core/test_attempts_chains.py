@@ -1,0 +1,291 @@
+"""The call policy across providers and across a stop: a three-provider fallback chain whose first
+two fail in different ways, a provider that cannot be made, and a foreach step cancelled mid-way.
+
+Each asserts what a user reads afterwards (the events `show --events` prints, the step's error and
+fix, the cost rows, what a resume calls again), never how the engine gets there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import pytest
+
+from podium.core.calls import AgentRequest, Provider
+from podium.core.errors import AuthError, ExtraMissing, Throttled
+from podium.core.events import EventType, RunStatus, StepStatus
+from podium.cost.summary import rows_for_run
+from podium.testing import ProviderPlugin, function_provider
+
+if TYPE_CHECKING:
+    from conftest import Harness
+
+
+# --- a chain of three ---------------------------------------------------------------------------
+
+CHAIN = """
+name: chain
+agents:
+  w: {provider: busy, fallback: [locked, local]}
+steps:
+  s:
+    agent: w
+    prompt: hi
+    retry: {attempts: 2, backoff: 1, max_backoff: 1, jitter: false}
+mock:
+  s: from local
+"""
+
+
+async def test_a_three_provider_chain_tries_each_in_turn_and_every_attempt_is_on_record(
+    harness: Harness,
+) -> None:
+    """busy is throttled (retried, after the wait it asked for, then left), locked refuses the
+    credentials (not retried: no wait, straight on), local answers. Attempts are numbered across
+    the chain, so each has its own idempotency key; the session is the step's."""
+    busy = harness.provider(Throttled("slow down", retry_after=3, provider="busy"), name="busy")
+    locked = harness.provider(AuthError("bad key", fix="rotate it", provider="locked"), name="locked")
+    run = await harness.run(CHAIN, run_id="run-chain")
+
+    assert run.status is RunStatus.SUCCEEDED, run.error
+    step = run.steps["s"]
+    assert (step.output, step.provider) == ("from local", "local")
+    assert (len(busy.requests), len(locked.requests)) == (2, 1)
+    started = harness.events(EventType.CALL_STARTED, "s")
+    assert [(e.data["provider"], e.attempt) for e in started] == [
+        ("busy", 1), ("busy", 2), ("locked", 3), ("local", 4),
+    ]  # fmt: skip
+    keys = [e.data["idempotency_key"] for e in started]
+    assert keys == [f"run-chain:s::{n}" for n in (1, 2, 3, 4)]
+    assert [r.idempotency_key for r in (*busy.requests, *locked.requests)] == keys[:3]
+    assert {e.data["session_id"] for e in started} == {"run-chain-s"}
+
+    failed = harness.events(EventType.CALL_FAILED, "s")
+    assert [
+        (e.attempt, e.data["provider"], e.data["kind"], e.data["retryable"], e.data["delay"], e.data["then"])
+        for e in failed
+    ] == [
+        (1, "busy", "throttled", True, 3, "retry"),  # retry-after 3 beats the 1 s backoff cap
+        (2, "busy", "throttled", True, None, "fallback:locked"),  # no wait before switching
+        (3, "locked", "auth", False, None, "fallback:local"),
+    ]  # fmt: skip
+    assert [e.data["retry_after"] for e in failed] == [3, 3, None]
+    assert [e.data["message"] for e in failed] == ["slow down", "slow down", "bad key"]
+    assert harness.clock.sleeps == [3]
+    assert (step.attempts, step.failed_calls) == (4, 3)
+    assert harness.one(EventType.STEP_SUCCEEDED, "s").data["provider"] == "local"
+
+    # the cost: the one call that answered is the one billed, as the fourth attempt (a retry);
+    # the three that failed reported no usage and have no row
+    rows = rows_for_run("run-chain", harness.store)
+    assert rows is not None
+    assert [(r.provider, r.attempt, r.retry, r.step) for r in rows] == [("local", 4, True, "s")]
+
+
+async def test_the_last_provider_of_a_chain_failing_fails_the_step_with_its_own_error(
+    harness: Harness,
+) -> None:
+    harness.provider(Throttled("slow down", provider="busy"), name="busy")
+    harness.provider(AuthError("bad key", fix="rotate it", provider="locked"), name="locked")
+    run = await harness.run(CHAIN.replace("[locked, local]", "[locked]"))
+
+    assert run.status is RunStatus.FAILED
+    failed = harness.events(EventType.CALL_FAILED, "s")
+    assert [(e.data["provider"], e.data["then"]) for e in failed] == [
+        ("busy", "retry"), ("busy", "fallback:locked"), ("locked", "fail"),
+    ]  # fmt: skip
+    error = run.steps["s"].error
+    assert error is not None
+    assert (error.kind, error.provider, error.message, error.fix) == (
+        "auth",
+        "locked",
+        "bad key",
+        "rotate it",
+    )
+    assert run.error is not None
+    assert (run.error.step, run.error.kind, run.error.provider) == ("s", "auth", "locked")
+
+
+# --- a provider that cannot be made -------------------------------------------------------------
+
+
+class _NoSDK(Provider):
+    """Refuses at construction the way a provider does when its SDK is not installed."""
+
+    name: ClassVar[str] = "vault"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        raise ExtraMissing("vault needs its SDK", fix="pip install podium[vault]")
+
+    async def invoke(self, request: AgentRequest) -> Any:  # pragma: no cover - never made
+        raise AssertionError("a provider that was never made was called")
+
+
+class _Crashes(Provider):
+    """A plugin's bug: its constructor raises something podium did not map."""
+
+    name: ClassVar[str] = "vault"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        raise KeyError("region")
+
+    async def invoke(self, request: AgentRequest) -> Any:  # pragma: no cover - never made
+        raise AssertionError("a provider that was never made was called")
+
+
+@pytest.mark.parametrize(
+    ("cls", "message", "fix"),
+    [
+        pytest.param(_NoSDK, "vault needs its SDK", "pip install podium[vault]", id="refuses"),
+        pytest.param(
+            _Crashes,
+            "provider 'vault' could not be made: KeyError: 'region'",
+            "providers.vault",
+            id="crashes",
+        ),
+    ],
+)
+async def test_a_provider_that_cannot_be_made_is_said_and_the_chain_goes_on(
+    harness: Harness, cls: type[Provider], message: str, fix: str
+) -> None:
+    harness.register(ProviderPlugin(cls))
+    run = await harness.run(
+        """
+        name: unmade
+        agents: {w: {provider: vault, fallback: [local]}}
+        steps:
+          s: {agent: w, prompt: hi}
+          t: {agent: w, prompt: again, needs: [s]}
+        mock:
+          w: from local
+        """
+    )
+    assert run.status is RunStatus.SUCCEEDED, run.error
+    assert (run.steps["s"].output, run.steps["t"].output) == ("from local", "from local")
+    assert run.steps["s"].provider == "local"
+    for sid in ("s", "t"):
+        failed = harness.one(EventType.CALL_FAILED, sid)
+        assert failed.attempt is None  # no call was made, so no attempt is used up
+        assert {k: failed.data[k] for k in ("provider", "item", "kind", "retryable", "delay", "then")} == {
+            "provider": "vault", "item": None, "kind": "provider", "retryable": False, "delay": None,
+            "then": "fallback:local",
+        }  # fmt: skip
+        assert message in failed.data["message"]
+        assert fix in failed.data["fix"]
+        assert [(e.data["provider"], e.attempt) for e in harness.events(EventType.CALL_STARTED, sid)] == [
+            ("local", 1)
+        ]
+
+
+async def test_a_provider_that_cannot_be_made_fails_the_step_naming_it_and_the_run_resumes(
+    harness: Harness,
+) -> None:
+    broken = ProviderPlugin(_Crashes)
+    harness.register(broken)
+    wf = """
+        name: unmade
+        agents: {w: {provider: vault}}
+        steps:
+          first: {agent: w, prompt: hi}
+        """
+    run = await harness.run(wf)
+    assert run.status is RunStatus.FAILED
+    failed = harness.one(EventType.CALL_FAILED, "first")
+    assert (failed.data["provider"], failed.data["then"], failed.data["retryable"]) == (
+        "vault",
+        "fail",
+        False,
+    )
+    error = run.steps["first"].error
+    assert error is not None
+    assert (error.kind, error.provider) == ("provider", "vault")
+    assert error.message == "provider 'vault' could not be made: KeyError: 'region'"
+    assert error.fix is not None and "providers.vault" in error.fix
+    assert run.error is not None
+    assert (run.error.step, run.error.provider) == ("first", "vault")
+    assert "internal error" not in error.message  # a provider's fault, not podium's
+    assert harness.events(EventType.CALL_STARTED) == []
+
+    # the plugin is fixed: the run resumes and the failed step runs, on the same run
+    harness.plugins.pm.unregister(broken)
+    fixed = harness.provider("made now", name="vault")
+    resumed = await harness.engine.resume(run.run_id, harness.load(wf))
+    assert resumed.status is RunStatus.SUCCEEDED, resumed.error
+    assert resumed.steps["first"].output == "made now"
+    assert resumed.steps["first"].error is None
+    assert [r.idempotency_key for r in fixed.requests] == [f"{run.run_id}:first::1"]
+
+
+# --- a foreach step cancelled mid-way -----------------------------------------------------------
+
+
+async def test_a_cancelled_foreach_leaves_no_item_running_and_a_resume_runs_only_the_unfinished(
+    harness: Harness,
+) -> None:
+    """Items 0 and 1 answer at once; 2 and 3 hang until the run is cancelled. Nothing is left
+    open, the finished items are kept, and a resume calls 2 and 3 only."""
+    hanging: set[int] = set()
+    all_hang = asyncio.Event()
+    release = asyncio.Event()
+    asked: list[AgentRequest] = []
+
+    async def answer(request: AgentRequest) -> str:
+        asked.append(request)
+        if request.item is not None and request.item >= 2 and not release.is_set():
+            hanging.add(request.item)
+            if hanging == {2, 3}:
+                all_hang.set()
+            await asyncio.sleep(30)  # cancelled long before
+        return f"done {request.prompt}"
+
+    harness.register(ProviderPlugin(function_provider("fake", answer)))
+    text = """
+        name: fan
+        agents: {w: {provider: fake}}
+        steps:
+          fan: {agent: w, foreach: [a, b, c, d], prompt: "{{ item }}"}
+          after: {agent: w, prompt: "{{ steps.fan.output | join(',') }}", needs: [fan]}
+        """
+    wf = harness.load(text)
+    task = asyncio.create_task(harness.engine.run(wf, {}, run_id="run-fan"))
+    await asyncio.wait_for(all_hang.wait(), timeout=10)
+
+    def items_done() -> list[int]:
+        return sorted(
+            e.data["item"] for e in harness.store.events("run-fan") if e.type is EventType.ITEM_SUCCEEDED
+        )
+
+    async def two_done() -> None:
+        while items_done() != [0, 1]:
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(two_done(), timeout=10)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    harness.run_id = "run-fan"
+
+    assert harness.events()[-1].data["status"] == "cancelled"
+    # no call is left open: each item's CallStarted is closed, the hanging ones as cancelled
+    closed = {
+        e.data["item"]: e.data.get("kind", "finished")
+        for e in harness.events()
+        if e.type in (EventType.CALL_FINISHED, EventType.CALL_FAILED)
+    }
+    assert sorted(e.data["item"] for e in harness.events(EventType.CALL_STARTED)) == [0, 1, 2, 3]
+    assert closed == {0: "finished", 1: "finished", 2: "cancelled", 3: "cancelled"}
+    for e in harness.events(EventType.CALL_FAILED, "fan"):
+        assert (e.data["then"], e.data["provider"]) == ("cancel", "fake")
+    assert harness.events(step="after") == []
+    assert harness.store.get_run("run-fan").status == "cancelled"
+
+    release.set()
+    asked.clear()
+    resumed = await harness.engine.resume("run-fan", wf)
+    assert resumed.status is RunStatus.SUCCEEDED, resumed.error
+    assert resumed.steps["fan"].output == ["done a", "done b", "done c", "done d"]
+    assert resumed.steps["fan"].status is StepStatus.SUCCEEDED
+    assert sorted((r.step, r.item) for r in asked) == [("after", None), ("fan", 2), ("fan", 3)]
+    assert resumed.steps["after"].output == "done done a,done b,done c,done d"
+    assert items_done() == [0, 1, 2, 3]
