@@ -14,7 +14,7 @@ import pytest
 
 from podium.core.calls import AgentRequest, Provider
 from podium.core.errors import AuthError, ExtraMissing, Throttled
-from podium.core.events import EventType, RunStatus, StepStatus
+from podium.core.events import Event, EventType, RunStatus, StepStatus
 from podium.cost.summary import rows_for_run
 from podium.testing import ProviderPlugin, function_provider
 
@@ -289,3 +289,149 @@ async def test_a_cancelled_foreach_leaves_no_item_running_and_a_resume_runs_only
     assert sorted((r.step, r.item) for r in asked) == [("after", None), ("fan", 2), ("fan", 3)]
     assert resumed.steps["after"].output == "done done a,done b,done c,done d"
     assert items_done() == [0, 1, 2, 3]
+
+
+# --- across a crash: a reply on record, a call in flight ----------------------------------------
+
+
+def _append(harness: Harness, run_id: str, type_: EventType, step: str | None = None, **data: Any) -> int:
+    store = harness.store
+    seq = store.last_seq(run_id) + 1
+    store.append(Event(run_id, seq, type_, step, data.pop("attempt", None), data))
+    return seq
+
+
+def _crashed(harness: Harness, run_id: str, steps: list[str]) -> None:
+    _append(harness, run_id, EventType.RUN_STARTED, workflow="crash", inputs={}, steps=steps, settings={})
+
+
+@pytest.mark.parametrize(
+    ("schema", "reply", "output", "by_ref"),
+    [
+        pytest.param("", "the answer", "the answer", True, id="text"),
+        pytest.param(", output: {schema: {type: object}}", '{"n": 1}', {"n": 1}, False, id="json-text"),
+        pytest.param(", output: {schema: {type: object}}", {"n": 2}, {"n": 2}, True, id="structured"),
+    ],
+)
+async def test_a_reply_recorded_before_a_crash_is_used_and_not_paid_for_again(
+    harness: Harness, schema: str, reply: Any, output: Any, by_ref: bool
+) -> None:
+    script = harness.provider("called again", name="other")
+    wf = harness.load(
+        f"name: crash\nagents: {{w: {{provider: other}}}}\nsteps:\n  s: {{agent: w, prompt: hi{schema}}}\n"
+    )
+    run_id = "crashed-after-a-reply"
+    _crashed(harness, run_id, ["s"])
+    _append(harness, run_id, EventType.STEP_STARTED, "s", agent="w", items=None)
+    _append(harness, run_id, EventType.CALL_STARTED, "s", attempt=1, provider="fake", item=None)
+    finished = _append(
+        harness,
+        run_id,
+        EventType.CALL_FINISHED,
+        "s",
+        attempt=1,
+        provider="fake",
+        item=None,
+        reply=reply,
+        usage={"input_tokens": 5, "requests": 1},
+    )  # fmt: skip ... and the process died before StepSucceeded
+
+    run = await harness.engine.resume(run_id, wf)
+
+    assert run.status is RunStatus.SUCCEEDED, run.error
+    assert script.requests == []  # not called again
+    step = run.steps["s"]
+    assert (step.output, step.provider) == (output, "fake")  # the provider that gave the reply
+    assert step.usage.input_tokens == 5  # billed once, as recorded
+    harness.run_id = run_id
+    succeeded = harness.one(EventType.STEP_SUCCEEDED, "s").data
+    assert succeeded["provider"] == "fake"  # what `show --events` and the trace name
+    if by_ref:  # the reply is the output: it is stored once, in its CallFinished
+        assert succeeded.get("output_ref") == finished and "output" not in succeeded
+    else:
+        assert succeeded.get("output") == output and "output_ref" not in succeeded
+    assert harness.events(EventType.CALL_STARTED, "s")[-1].seq < finished
+
+
+async def test_a_recorded_reply_of_a_foreach_item_is_used_for_that_item_only(harness: Harness) -> None:
+    script = harness.provider("fresh")
+    wf = harness.load(
+        "name: crash\nagents: {w: {provider: fake}}\n"
+        "steps:\n  fan: {agent: w, foreach: [a, b], prompt: '{{ item }}'}\n"
+    )
+    run_id = "crashed-mid-foreach"
+    _crashed(harness, run_id, ["fan"])
+    _append(harness, run_id, EventType.STEP_STARTED, "fan", agent="w", items=2)
+    _append(harness, run_id, EventType.CALL_STARTED, "fan", attempt=1, provider="fake", item=1)
+    _append(harness, run_id, EventType.CALL_FINISHED, "fan", attempt=1, provider="fake", item=1, reply="kept")
+
+    run = await harness.engine.resume(run_id, wf)
+
+    assert run.status is RunStatus.SUCCEEDED, run.error
+    assert run.steps["fan"].output == ["fresh", "kept"]
+    assert [(r.item, r.prompt, r.attempt) for r in script.requests] == [(0, "a", 1)]
+
+
+async def test_a_call_in_flight_at_a_crash_is_reissued_under_its_key_and_later_ones_follow(
+    harness: Harness,
+) -> None:
+    """Attempt 2 had started when the process died: the resume sends attempt 2 again (the same
+    idempotency key, so the provider can recognise it), and a retry after it is attempt 3."""
+    script = harness.provider(Throttled("again"), "done")
+    wf = harness.load(
+        "name: crash\nagents: {w: {provider: fake}}\n"
+        "steps:\n  s: {agent: w, prompt: hi, retry: {attempts: 3, backoff: 0, jitter: false}}\n"
+    )
+    run_id = "crashed-mid-call"
+    _crashed(harness, run_id, ["s"])
+    _append(harness, run_id, EventType.STEP_STARTED, "s", agent="w", items=None)
+    _append(harness, run_id, EventType.CALL_STARTED, "s", attempt=1, provider="fake", item=None)
+    _append(
+        harness, run_id, EventType.CALL_FAILED, "s", attempt=1, provider="fake", item=None, kind="transient"
+    )
+    _append(harness, run_id, EventType.CALL_STARTED, "s", attempt=2, provider="fake", item=None)
+
+    run = await harness.engine.resume(run_id, wf)
+
+    assert run.status is RunStatus.SUCCEEDED, run.error
+    assert [r.attempt for r in script.requests] == [2, 3]
+    assert [r.idempotency_key for r in script.requests] == [f"{run_id}:s::2", f"{run_id}:s::3"]
+    assert run.steps["s"].output == "done"
+
+
+# --- a prompt or instructions that cannot be rendered --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("agent", "prompt", "where"),
+    [
+        pytest.param("{}", "'{{ item.missing.deeper }}'", "steps.fan.prompt (item 1)", id="prompt"),
+        pytest.param(
+            "{instructions: '{{ inputs.topic.deeper.still }}'}",
+            "'{{ item }}'",
+            "agents.w.instructions",
+            id="instructions",
+        ),
+    ],
+)
+async def test_a_template_that_fails_for_one_item_fails_the_step_naming_where(
+    harness: Harness, agent: str, prompt: str, where: str
+) -> None:
+    script = harness.provider("ok")
+    run = await harness.run(
+        f"""
+        name: render
+        inputs: {{topic: {{type: string, default: plain}}}}
+        agents: {{w: {agent}}}
+        defaults: {{provider: fake}}
+        steps:
+          fan: {{agent: w, foreach: [{{missing: {{deeper: 1}}}}, 2], prompt: {prompt}}}
+        """
+    )
+    assert run.status is RunStatus.FAILED
+    error = run.steps["fan"].error
+    assert error is not None
+    assert where in error.message
+    assert error.provider is None  # no provider was called for it
+    assert harness.events(EventType.CALL_FAILED) == []
+    assert all(r.item == 0 for r in script.requests)  # the item that rendered may have been called
