@@ -316,6 +316,15 @@ class Attempts:
                     )  # fmt: skip
                     raise
                 except asyncio.CancelledError:
+                    task = asyncio.current_task()
+                    if task is not None and not task.cancelling():
+                        # the provider's own code raised it (an SDK, a python agent), nobody cancelled
+                        # this call: a failure of the call, or the step would end neither way
+                        raise ProviderError(
+                            f"{pname} raised CancelledError, but the run was not cancelled",
+                            fix="check the agent's or the provider's code: it let a cancellation escape",
+                            provider=pname,
+                        ) from None
                     self.cancelled(request)
                     raise
                 except StepError:

@@ -16,6 +16,7 @@ from podium.core.calls import AgentRequest, Provider
 from podium.core.errors import AuthError, ExtraMissing, Throttled
 from podium.core.events import Event, EventType, RunStatus, StepStatus
 from podium.cost.summary import rows_for_run
+from podium.plugins import hookimpl
 from podium.testing import ProviderPlugin, function_provider
 
 if TYPE_CHECKING:
@@ -435,3 +436,87 @@ async def test_a_template_that_fails_for_one_item_fails_the_step_naming_where(
     assert error.provider is None  # no provider was called for it
     assert harness.events(EventType.CALL_FAILED) == []
     assert all(r.item == 0 for r in script.requests)  # the item that rendered may have been called
+
+
+# --- a cancellation, and a CancelledError that is not one -----------------------------------------
+
+
+class _CancelTheRunAsACallStarts:
+    """Cancels the run (as Ctrl-C does) from inside a call's start, before its CallStarted is on
+    record: the cancel lands while the call is being written, not while the provider works."""
+
+    def __init__(self) -> None:
+        self.run: asyncio.Task[Any] | None = None
+
+    @hookimpl
+    def podium_before_call(self, run: Any, step: str, request: AgentRequest) -> None:
+        if step == "a" and self.run is not None:
+            self.run.cancel()
+
+
+async def test_a_cancel_as_calls_start_closes_each_of_them_as_cancelled(harness: Harness) -> None:
+    canceller = _CancelTheRunAsACallStarts()
+    harness.register(canceller)
+    wf = harness.load(
+        """
+        name: cancel-at-start
+        agents: {w: {}}
+        steps:
+          a: {agent: w, prompt: A}
+          b: {agent: w, prompt: B}
+          c: {agent: w, prompt: C, needs: [a, b]}
+        mock:
+          w: {reply: never, latency: 30}
+        """
+    )
+    canceller.run = asyncio.create_task(harness.engine.run(wf, {}, run_id="run-cancel-start"))
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(canceller.run, timeout=20)
+    harness.run_id = "run-cancel-start"
+    assert harness.events()[-1].data["status"] == "cancelled"
+    started = {e.step for e in harness.events(EventType.CALL_STARTED)}
+    assert started == {"a", "b"}
+    failed = harness.events(EventType.CALL_FAILED)
+    assert sorted((e.step, e.attempt, e.data["kind"], e.data["then"]) for e in failed) == [
+        ("a", 1, "cancelled", "cancel"), ("b", 1, "cancelled", "cancel"),
+    ]  # fmt: skip
+    assert harness.events(EventType.CALL_FINISHED) == []
+    assert harness.events(step="c") == []
+
+
+async def test_a_cancelled_error_from_an_agent_fails_its_step_and_the_run_does_not_succeed(
+    harness: Harness,
+) -> None:
+    """A python agent (or an SDK inside a provider) that lets a CancelledError out, while nobody
+    cancelled the run: the call fails, naming the provider; it used to leave its step running
+    for ever and the run `succeeded` without the steps after it."""
+    harness.module(
+        """
+        import asyncio
+
+        async def flaky(prompt):
+            if prompt == "b":
+                raise asyncio.CancelledError()
+            return prompt.upper()
+        """
+    )
+    run = await harness.run(
+        """
+        name: escaped
+        agents: {w: {function: "MOD:flaky"}}
+        steps:
+          fan: {agent: w, foreach: [a, b, c], prompt: "{{ item }}"}
+          one: {agent: w, prompt: b}
+          after: {agent: w, prompt: x, needs: [fan]}
+        """
+    )
+    assert run.status is RunStatus.FAILED
+    for sid in ("fan", "one"):
+        step = run.steps[sid]
+        assert step.status is StepStatus.FAILED
+        assert step.error is not None
+        assert (step.error.kind, step.error.provider) == ("provider", "local")
+        assert "CancelledError" in step.error.message and step.error.fix
+    assert run.steps["after"].status is StepStatus.PENDING
+    assert harness.events(step="after") == []
+    assert {e.data["kind"] for e in harness.events(EventType.CALL_FAILED)} == {"provider"}  # not "cancelled"
