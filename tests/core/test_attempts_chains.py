@@ -520,3 +520,49 @@ async def test_a_cancelled_error_from_an_agent_fails_its_step_and_the_run_does_n
     assert run.steps["after"].status is StepStatus.PENDING
     assert harness.events(step="after") == []
     assert {e.data["kind"] for e in harness.events(EventType.CALL_FAILED)} == {"provider"}  # not "cancelled"
+
+
+# --- a foreach item's tool calls ------------------------------------------------------------------
+
+
+async def test_a_foreach_items_tool_call_is_recorded_under_its_item_attempt_and_key(harness: Harness) -> None:
+    """What a resume finds a finished tool call again by (and `show --events` prints): the item,
+    the attempt and the idempotency key of the call that asked for it. The tool runs on a worker
+    thread; its record is written on the run's loop."""
+    harness.module(
+        """
+        RAN = []
+
+        def lookup(order_id: str) -> dict:
+            RAN.append(order_id)
+            return {"order_id": order_id, "status": "delivered"}
+        """
+    )
+    run = await harness.run(
+        """
+        name: fan-tools
+        agents:
+          w: {tools: {lookup: "MOD:lookup"}}
+        steps:
+          fan:
+            agent: w
+            foreach: [A-1]
+            prompt: "{{ item }}"
+            retry: {attempts: 2, backoff: 0}
+        mock:
+          fan:
+            - {error: transient}
+            - tool: {name: lookup, input: {order_id: A-1}}
+            - reply: looked up
+        """,
+        run_id="run-tools",
+    )
+    assert run.status is RunStatus.SUCCEEDED, run.error
+    assert run.steps["fan"].output == ["looked up"]
+    called = harness.one(EventType.TOOL_CALLED, "fan")
+    second = harness.events(EventType.CALL_STARTED, "fan")[-1]
+    assert (called.attempt, called.data["item"], called.data["index"]) == (2, 0, 0)
+    assert called.data["idempotency_key"] == second.data["idempotency_key"] == "run-tools:fan:0:2"
+    assert called.data["name"] == "lookup"
+    assert called.data["result"] == {"order_id": "A-1", "status": "delivered"}
+    assert run.steps["fan"].tool_calls == 1
