@@ -566,3 +566,43 @@ async def test_a_foreach_items_tool_call_is_recorded_under_its_item_attempt_and_
     assert called.data["name"] == "lookup"
     assert called.data["result"] == {"order_id": "A-1", "status": "delivered"}
     assert run.steps["fan"].tool_calls == 1
+
+
+# --- what a timeout says ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("timeout", "reply", "message"),
+    [
+        pytest.param("timeout: 0.05,", "late", "fake did not answer within 0.05s", id="the-steps"),
+        pytest.param(
+            "", TimeoutError("read timed out"), "fake did not answer: read timed out", id="the-providers"
+        ),
+    ],
+)
+async def test_a_timeout_says_whose_it_was_and_what_to_do(
+    harness: Harness, timeout: str, reply: Any, message: str
+) -> None:
+    """The step's own timeout, or a provider's (a socket's) it did not map: either is a retryable
+    `timeout` naming the provider, with a fix."""
+    harness.provider(reply, latency=30 if timeout else 0)
+    run = await harness.run(
+        f"""
+        name: timed
+        defaults: {{provider: fake}}
+        agents: {{w: {{}}}}
+        steps:
+          s: {{agent: w, prompt: hi, {timeout} retry: {{attempts: 1}}}}
+        """
+    )
+    assert run.status is RunStatus.FAILED
+    failed = harness.one(EventType.CALL_FAILED, "s")
+    assert (failed.data["kind"], failed.data["retryable"], failed.data["message"]) == (
+        "timeout",
+        True,
+        message,
+    )
+    error = run.steps["s"].error
+    assert error is not None
+    assert (error.kind, error.provider, error.message) == ("timeout", "fake", message)
+    assert error.fix == "raise the step's timeout:, or check the provider"
