@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import pytest
 
-from podium.core.calls import AgentRequest, Provider
-from podium.core.errors import AuthError, ExtraMissing, Throttled
+from podium.core.calls import AgentRequest, Provider, Usage
+from podium.core.errors import AuthError, ExtraMissing, Throttled, ToolApprovalNeeded
 from podium.core.events import Event, EventType, RunStatus, StepStatus
 from podium.cost.summary import rows_for_run
 from podium.plugins import hookimpl
@@ -606,3 +606,42 @@ async def test_a_timeout_says_whose_it_was_and_what_to_do(
     assert error is not None
     assert (error.kind, error.provider, error.message) == ("timeout", "fake", message)
     assert error.fix == "raise the step's timeout:, or check the provider"
+
+
+# --- a call that stops to wait for a person ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("usage", "metered"),
+    [
+        pytest.param(None, {"input_tokens": 0, "requests": 0}, id="said-nothing-of-usage"),
+        pytest.param(Usage(input_tokens=7, requests=2), {"input_tokens": 7, "requests": 2}, id="with-usage"),
+    ],
+)
+async def test_a_call_that_stops_for_a_tools_approval_is_metered_and_the_step_waits(
+    harness: Harness, usage: Usage | None, metered: dict[str, int]
+) -> None:
+    """A provider (a third party's too) stops a call to ask a person about a tool: the call ends,
+    marked waiting, with what it used (nothing, if it says nothing), and the step waits."""
+    tool = {"name": "refund", "arguments": {"order": "A1"}, "item": None, "index": 0}
+
+    def ask(request: AgentRequest) -> str:
+        raise ToolApprovalNeeded("refund needs a person's approval", request=tool, usage=usage)
+
+    harness.register(ProviderPlugin(function_provider("fake", ask)))
+    run = await harness.run(
+        "name: gated\nagents: {w: {provider: fake}}\nsteps: {s: {agent: w, prompt: hi}}\n"
+    )
+
+    assert run.status is RunStatus.WAITING
+    step = run.steps["s"]
+    assert step.status is StepStatus.WAITING
+    assert (step.calls, step.failed_calls) == (1, 0)
+    finished = harness.one(EventType.CALL_FINISHED, "s")
+    assert (finished.attempt, finished.data["waiting"], finished.data["reply"]) == (1, tool, None)
+    assert finished.data["provider"] == "fake" and finished.data["session_id"] == f"{run.run_id}-s"
+    assert {k: finished.data["usage"][k] for k in metered} == metered
+    assert (step.usage.input_tokens, step.usage.requests) == (metered["input_tokens"], metered["requests"])
+    asked = harness.one(EventType.APPROVAL_REQUESTED, "s").data
+    assert (asked["tool"], asked["message"]) == (tool, "refund needs a person's approval")
+    assert harness.events(EventType.CALL_FAILED) == []
