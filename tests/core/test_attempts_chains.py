@@ -612,25 +612,33 @@ async def test_a_timeout_says_whose_it_was_and_what_to_do(
 
 
 @pytest.mark.parametrize(
-    ("usage", "metered"),
+    ("usage", "metered", "foreach"),
     [
-        pytest.param(None, {"input_tokens": 0, "requests": 0}, id="said-nothing-of-usage"),
-        pytest.param(Usage(input_tokens=7, requests=2), {"input_tokens": 7, "requests": 2}, id="with-usage"),
+        pytest.param(None, {"input_tokens": 0, "requests": 0}, False, id="said-nothing-of-usage"),
+        pytest.param(
+            Usage(input_tokens=7, requests=2),
+            {"input_tokens": 7, "requests": 2},
+            True,
+            id="an-item-with-usage",
+        ),
     ],
 )
 async def test_a_call_that_stops_for_a_tools_approval_is_metered_and_the_step_waits(
-    harness: Harness, usage: Usage | None, metered: dict[str, int]
+    harness: Harness, usage: Usage | None, metered: dict[str, int], foreach: bool
 ) -> None:
     """A provider (a third party's too) stops a call to ask a person about a tool: the call ends,
     marked waiting, with what it used (nothing, if it says nothing), and the step waits."""
-    tool = {"name": "refund", "arguments": {"order": "A1"}, "item": None, "index": 0}
+    item = 0 if foreach else None
+    tool = {"name": "refund", "arguments": {"order": "A1"}, "item": item, "index": 0}
 
     def ask(request: AgentRequest) -> str:
         raise ToolApprovalNeeded("refund needs a person's approval", request=tool, usage=usage)
 
     harness.register(ProviderPlugin(function_provider("fake", ask)))
+    each = "foreach: [A1], " if foreach else ""
     run = await harness.run(
-        "name: gated\nagents: {w: {provider: fake}}\nsteps: {s: {agent: w, prompt: hi}}\n"
+        f"name: gated\nagents: {{w: {{provider: fake, model: m1}}}}\n"
+        f"steps: {{s: {{agent: w, {each}prompt: hi}}}}\n"
     )
 
     assert run.status is RunStatus.WAITING
@@ -639,7 +647,14 @@ async def test_a_call_that_stops_for_a_tools_approval_is_metered_and_the_step_wa
     assert (step.calls, step.failed_calls) == (1, 0)
     finished = harness.one(EventType.CALL_FINISHED, "s")
     assert (finished.attempt, finished.data["waiting"], finished.data["reply"]) == (1, tool, None)
-    assert finished.data["provider"] == "fake" and finished.data["session_id"] == f"{run.run_id}-s"
+    session = f"{run.run_id}-s" + ("-0" if foreach else "")
+    assert {k: finished.data[k] for k in ("provider", "model", "item", "session_id", "latency_ms")} == {
+        "provider": "fake",
+        "model": "m1",
+        "item": item,
+        "session_id": session,
+        "latency_ms": 0,
+    }  # fmt: skip (the fake clock did not move)
     assert {k: finished.data["usage"][k] for k in metered} == metered
     assert (step.usage.input_tokens, step.usage.requests) == (metered["input_tokens"], metered["requests"])
     asked = harness.one(EventType.APPROVAL_REQUESTED, "s").data
