@@ -516,7 +516,8 @@ async def test_a_cancelled_error_from_an_agent_fails_its_step_and_the_run_does_n
         assert step.status is StepStatus.FAILED
         assert step.error is not None
         assert (step.error.kind, step.error.provider) == ("provider", "local")
-        assert "CancelledError" in step.error.message and step.error.fix
+        assert step.error.message == "local raised CancelledError, but the run was not cancelled"
+        assert step.error.fix == "check the agent's or the provider's code: it let a cancellation escape"
     assert run.steps["after"].status is StepStatus.PENDING
     assert harness.events(step="after") == []
     assert {e.data["kind"] for e in harness.events(EventType.CALL_FAILED)} == {"provider"}  # not "cancelled"
@@ -632,7 +633,10 @@ async def test_a_call_that_stops_for_a_tools_approval_is_metered_and_the_step_wa
     tool = {"name": "refund", "arguments": {"order": "A1"}, "item": item, "index": 0}
 
     def ask(request: AgentRequest) -> str:
+        harness.clock.now += 0.25  # the call takes 250 ms on the run's clock
         raise ToolApprovalNeeded("refund needs a person's approval", request=tool, usage=usage)
+
+    harness.clock.now = 10.0
 
     harness.register(ProviderPlugin(function_provider("fake", ask)))
     each = "foreach: [A1], " if foreach else ""
@@ -648,15 +652,33 @@ async def test_a_call_that_stops_for_a_tools_approval_is_metered_and_the_step_wa
     finished = harness.one(EventType.CALL_FINISHED, "s")
     assert (finished.attempt, finished.data["waiting"], finished.data["reply"]) == (1, tool, None)
     session = f"{run.run_id}-s" + ("-0" if foreach else "")
-    assert {k: finished.data[k] for k in ("provider", "model", "item", "session_id", "latency_ms")} == {
+    fields = ("provider", "model", "item", "session_id", "latency_ms", "native")
+    assert {k: finished.data[k] for k in fields} == {
         "provider": "fake",
         "model": "m1",
         "item": item,
         "session_id": session,
-        "latency_ms": 0,
-    }  # fmt: skip (the fake clock did not move)
+        "latency_ms": 250,
+        "native": None,
+    }
     assert {k: finished.data["usage"][k] for k in metered} == metered
     assert (step.usage.input_tokens, step.usage.requests) == (metered["input_tokens"], metered["requests"])
     asked = harness.one(EventType.APPROVAL_REQUESTED, "s").data
     assert (asked["tool"], asked["message"]) == (tool, "refund needs a person's approval")
     assert harness.events(EventType.CALL_FAILED) == []
+
+
+async def test_a_calls_latency_is_measured_on_the_runs_clock_when_the_provider_does_not_say(
+    harness: Harness,
+) -> None:
+    def slow(request: AgentRequest) -> str:
+        harness.clock.now += 1.5
+        return "done"
+
+    harness.register(ProviderPlugin(function_provider("fake", slow)))
+    harness.clock.now = 100.0
+    run = await harness.run(
+        "name: timed\nagents: {w: {provider: fake}}\nsteps: {s: {agent: w, prompt: hi}}\n"
+    )
+    assert run.status is RunStatus.SUCCEEDED
+    assert harness.one(EventType.CALL_FINISHED, "s").data["latency_ms"] == 1500
