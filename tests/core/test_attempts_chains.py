@@ -685,3 +685,61 @@ async def test_a_calls_latency_is_measured_on_the_runs_clock_when_the_provider_d
     )
     assert run.status is RunStatus.SUCCEEDED
     assert harness.one(EventType.CALL_FINISHED, "s").data["latency_ms"] == 1500
+
+
+# --- what the agent is sent: its instructions, rendered; a render bounded by the step's timeout ---------
+
+SLOW = "{% for i in range(3000) %}{% for j in range(3000) %}{% endfor %}{% endfor %}done"
+
+
+async def test_an_agents_instructions_are_rendered_with_the_inputs_and_none_is_sent_as_none(
+    harness: Harness,
+) -> None:
+    fake = harness.provider("ok")
+    run = await harness.run(
+        """
+        name: told
+        inputs: {topic: {type: string, default: tea}}
+        defaults: {provider: fake}
+        agents:
+          expert: {instructions: "You answer about {{ inputs.topic }}."}
+          plain: {}
+        steps:
+          a: {agent: expert, prompt: "{{ inputs.topic }}?"}
+          b: {agent: plain, prompt: again, needs: [a]}
+        """
+    )
+    assert run.status is RunStatus.SUCCEEDED, run.error
+    assert [(r.step, r.instructions, r.prompt) for r in fake.requests] == [
+        ("a", "You answer about tea.", "tea?"),
+        ("b", None, "again"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("agent", "prompt", "where"),
+    [
+        pytest.param("{}", SLOW, "steps.s.prompt", id="prompt"),
+        pytest.param("{instructions: '" + SLOW + "'}", "hi", "agents.w.instructions", id="instructions"),
+    ],
+)
+async def test_a_render_is_bounded_by_the_steps_timeout_and_says_so(
+    harness: Harness, agent: str, prompt: str, where: str
+) -> None:
+    """The step's timeout (shorter than the 1 s render budget) bounds its prompt's and its agent's
+    instructions' render: the message names the field and the timeout, and nothing is called."""
+    fake = harness.provider("never")
+    run = await harness.run(
+        f"""
+        name: slow-render
+        defaults: {{provider: fake}}
+        agents: {{w: {agent}}}
+        steps:
+          s: {{agent: w, prompt: "{prompt}", timeout: 0.05}}
+        """
+    )
+    assert run.status is RunStatus.FAILED
+    error = run.steps["s"].error
+    assert error is not None
+    assert (error.kind, error.message) == ("error", f"{where}: rendering took longer than 0.05s")
+    assert fake.requests == []
