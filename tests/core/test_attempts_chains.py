@@ -743,3 +743,30 @@ async def test_a_render_is_bounded_by_the_steps_timeout_and_says_so(
     assert error is not None
     assert (error.kind, error.message) == ("error", f"{where}: rendering took longer than 0.05s")
     assert fake.requests == []
+
+
+async def test_a_prompt_that_renders_to_a_value_reaches_a_python_agent_as_the_value_and_a_provider_as_json(
+    harness: Harness,
+) -> None:
+    harness.module(
+        """
+        def echo(prompt):
+            return {"got": prompt}
+        """
+    )
+    fake = harness.provider("ok")
+    run = await harness.run(
+        """
+        name: valued
+        inputs: {order: {type: object, default: {id: A1, qty: 2}}}
+        agents:
+          fn: {function: "MOD:echo"}
+          remote: {provider: fake}
+        steps:
+          py: {agent: fn, prompt: "{{ inputs.order }}"}
+          cloud: {agent: remote, prompt: "{{ inputs.order }}"}
+        """
+    )
+    assert run.status is RunStatus.SUCCEEDED, run.error
+    assert run.steps["py"].output == {"got": {"id": "A1", "qty": 2}}
+    assert [r.prompt for r in fake.requests] == ['{"id": "A1", "qty": 2}']
