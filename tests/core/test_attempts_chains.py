@@ -315,12 +315,16 @@ def _crashed(harness: Harness, run_id: str, steps: list[str]) -> None:
         pytest.param("", "the answer", "the answer", True, id="text"),
         pytest.param(", output: {schema: {type: object}}", '{"n": 1}', {"n": 1}, False, id="json-text"),
         pytest.param(", output: {schema: {type: object}}", {"n": 2}, {"n": 2}, True, id="structured"),
+        pytest.param(
+            ", output: {schema: {$ref: order.json}}", '{"n": 3}', {"n": 3}, False, id="a-file-schema"
+        ),
     ],
 )
 async def test_a_reply_recorded_before_a_crash_is_used_and_not_paid_for_again(
     harness: Harness, schema: str, reply: Any, output: Any, by_ref: bool
 ) -> None:
     script = harness.provider("called again", name="other")
+    (harness.tmp_path / "order.json").write_text('{"type": "object", "required": ["n"]}', encoding="utf-8")
     wf = harness.load(
         f"name: crash\nagents: {{w: {{provider: other}}}}\nsteps:\n  s: {{agent: w, prompt: hi{schema}}}\n"
     )
