@@ -774,3 +774,66 @@ async def test_a_prompt_that_renders_to_a_value_reaches_a_python_agent_as_the_va
     assert run.status is RunStatus.SUCCEEDED, run.error
     assert run.steps["py"].output == {"got": {"id": "A1", "qty": 2}}
     assert [r.prompt for r in fake.requests] == ['{"id": "A1", "qty": 2}']
+
+
+# --- what a provider is sent, and how a step's output is stored -----------------------------------
+
+
+async def test_a_provider_is_sent_the_agents_binding_options_tools_and_limits(harness: Harness) -> None:
+    harness.module(
+        """
+        def refund(order: str) -> str:
+            return order
+
+        def lookup(order: str) -> str:
+            return order
+        """
+    )
+    fake = harness.provider("ok")
+    run = await harness.run(
+        """
+        name: sent
+        defaults: {max_tool_rounds: 3}
+        agents:
+          w:
+            provider: fake
+            options: {temperature: 0.2}
+            fake: {agent_id: A1}
+            tools:
+              lookup: "MOD:lookup"
+              refund: {function: "MOD:refund", approval: true}
+        steps:
+          a: {agent: w, prompt: one}
+          b: {agent: w, prompt: two, max_tool_rounds: 7, needs: [a]}
+        """
+    )
+    assert run.status is RunStatus.SUCCEEDED, run.error
+    first, second = fake.requests
+    assert (first.agent, first.binding, first.options) == ("w", {"agent_id": "A1"}, {"temperature": 0.2})
+    assert sorted(first.tools) == ["lookup", "refund"] and set(first.approval_tools) == {"refund"}
+    assert (first.max_tool_rounds, second.max_tool_rounds) == (3, 7)
+
+
+@pytest.mark.parametrize(
+    ("schema", "reply", "output", "by_ref"),
+    [
+        pytest.param("", "plain words", "plain words", True, id="text"),
+        pytest.param(", output: {schema: {type: object}}", '{"n": 1}', {"n": 1}, False, id="parsed-json"),
+        pytest.param(", output: string", "  spaced  ", "  spaced  ", True, id="a-string-schema"),
+    ],
+)
+async def test_a_steps_output_is_stored_once_by_reference_when_it_is_the_reply_text(
+    harness: Harness, schema: str, reply: str, output: Any, by_ref: bool
+) -> None:
+    harness.provider(reply)
+    run = await harness.run(
+        f"name: stored\nagents: {{w: {{provider: fake}}}}\nsteps:\n  s: {{agent: w, prompt: hi{schema}}}\n"
+    )
+    assert run.status is RunStatus.SUCCEEDED, run.error
+    assert run.steps["s"].output == output
+    succeeded = harness.one(EventType.STEP_SUCCEEDED, "s").data
+    finished = harness.one(EventType.CALL_FINISHED, "s")
+    if by_ref:
+        assert succeeded.get("output_ref") == finished.seq and "output" not in succeeded
+    else:
+        assert succeeded.get("output") == output and "output_ref" not in succeeded
