@@ -12,8 +12,15 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import pytest
 
-from podium.core.calls import AgentRequest, Provider, Usage
-from podium.core.errors import AuthError, ExtraMissing, Throttled, ToolApprovalNeeded
+from podium.core.calls import AgentRequest, AgentResponse, Provider, Usage
+from podium.core.errors import (
+    AuthError,
+    ExtraMissing,
+    PolicyError,
+    Throttled,
+    ToolApprovalNeeded,
+    TransientError,
+)
 from podium.core.events import Event, EventType, RunStatus, StepStatus
 from podium.cost.summary import rows_for_run
 from podium.plugins import hookimpl
@@ -837,3 +844,134 @@ async def test_a_steps_output_is_stored_once_by_reference_when_it_is_the_reply_t
         assert succeeded.get("output_ref") == finished.seq and "output" not in succeeded
     else:
         assert succeeded.get("output") == output and "output_ref" not in succeeded
+
+
+# --- the rest of a call's record ------------------------------------------------------------------
+
+
+async def test_a_foreach_items_failed_calls_name_the_item(harness: Harness) -> None:
+    """The item is on every CallFailed of an item: a provider that cannot be made, a reply refused
+    by the schema (then repaired)."""
+    harness.register(ProviderPlugin(_Crashes))
+    harness.provider("not json", '{"ok": true}')
+    run = await harness.run(
+        """
+        name: items
+        agents: {w: {provider: vault, fallback: [fake]}}
+        steps:
+          fan: {agent: w, foreach: [x], prompt: "{{ item }}", output: {schema: {type: object}}}
+        """
+    )
+    assert run.status is RunStatus.SUCCEEDED, run.error
+    failed = harness.events(EventType.CALL_FAILED, "fan")
+    assert [(e.data["provider"], e.data["kind"], e.data["item"]) for e in failed] == [
+        ("vault", "provider", 0), ("fake", "output_invalid", 0),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("bad", "sent_back"),
+    [
+        pytest.param(AgentResponse(output={"name": "x"}), '{"name": "x"}', id="structured"),
+        pytest.param(AgentResponse(text=""), "", id="empty"),
+    ],
+)
+async def test_the_repair_sends_back_what_the_agent_replied(
+    harness: Harness, bad: AgentResponse, sent_back: str
+) -> None:
+    fake = harness.provider(bad, '{"title": "t"}')
+    run = await harness.run(
+        "name: repaired\nagents: {w: {provider: fake}}\n"
+        "steps:\n  s: {agent: w, prompt: hi, output: {schema: {type: object, required: [title]}}}\n"
+    )
+    assert run.status is RunStatus.SUCCEEDED, run.error
+    assert [(m.role, m.content) for m in fake.requests[1].messages][:2] == [
+        ("user", "hi"),
+        ("assistant", sent_back),
+    ]
+
+
+async def test_the_repair_is_not_a_retry_but_it_is_only_one(harness: Harness) -> None:
+    """attempts: 2 with a repair in between: invalid (repaired), transient (retried), transient
+    (the second and last attempt): three calls, then the step fails."""
+    fake = harness.provider("nope", TransientError("blip"), TransientError("blip"), '{"title": "t"}')
+    run = await harness.run(
+        "name: counted\nagents: {w: {provider: fake}}\n"
+        "steps:\n  s: {agent: w, prompt: hi, retry: {attempts: 2, backoff: 0, jitter: false},"
+        " output: {schema: {type: object}}}\n"
+    )
+    assert run.status is RunStatus.FAILED
+    assert len(fake.requests) == 3
+    assert [e.data["then"] for e in harness.events(EventType.CALL_FAILED, "s")] == ["repair", "retry", "fail"]
+
+
+class _Refuse:
+    @hookimpl
+    def podium_before_call(self, run: Any, step: str, request: AgentRequest) -> None:
+        raise PolicyError("over the budget", fix="raise the budget")
+
+
+async def test_a_policy_refusal_before_a_call_stops_the_step_naming_the_provider(harness: Harness) -> None:
+    fake = harness.provider("never")
+    harness.register(_Refuse())
+    run = await harness.run(
+        "name: refused\nagents: {w: {provider: fake}}\nsteps: {s: {agent: w, prompt: hi}}\n"
+    )
+    assert fake.requests == []
+    error = run.steps["s"].error
+    assert error is not None
+    assert (run.steps["s"].status, error.kind, error.provider) == (StepStatus.STOPPED, "policy", "fake")
+
+
+async def test_a_python_agents_traceback_is_on_its_failed_call(harness: Harness) -> None:
+    harness.module(
+        """
+        def boom(prompt):
+            raise ValueError("the model fell over")
+        """
+    )
+    run = await harness.run('name: tb\nagents: {b: {function: "MOD:boom"}}\nsteps: {s: {agent: b}}\n')
+    assert run.status is RunStatus.FAILED
+    failed = harness.one(EventType.CALL_FAILED, "s")
+    assert 'raise ValueError("the model fell over")' in failed.data["traceback"]
+
+
+async def test_a_plain_steps_prompt_error_names_the_field(harness: Harness) -> None:
+    run = await harness.run(
+        "name: bad\ninputs: {x: {type: string, default: a}}\nagents: {w: {}}\n"
+        'steps: {s: {agent: w, prompt: "{{ inputs.x.y.z }}"}}\n'
+    )
+    error = run.steps["s"].error
+    assert error is not None and error.message.startswith("steps.s.prompt: ")
+
+
+class _Closes(Provider):
+    name: ClassVar[str] = "closing"
+    seen: ClassVar[list[Any]] = []
+
+    def __init__(self, config: Any, env: Any) -> None:
+        super().__init__(config, env)
+        _Closes.seen.append(env)
+
+    async def invoke(self, request: AgentRequest) -> AgentResponse:
+        return AgentResponse(text="ok")
+
+    async def aclose(self) -> None:
+        raise OSError("socket already gone")
+
+
+async def test_a_provider_is_made_with_the_runs_settings_and_a_failed_close_is_logged(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    _Closes.seen.clear()
+    harness.register(ProviderPlugin(_Closes))
+    run = await harness.run(
+        "name: closed\ndefaults: {concurrency: 3}\nagents: {w: {provider: closing}}\n"
+        "steps: {s: {agent: w, prompt: hi}}\n"
+    )
+    assert run.status is RunStatus.SUCCEEDED  # a provider that fails to close does not fail the run
+    (env,) = _Closes.seen
+    assert (env.workflow, env.concurrency) == ("closed", 3)
+    (record,) = [r for r in caplog.records if "closing provider" in r.getMessage()]
+    assert record.getMessage() == "closing provider closing failed" and record.levelname == "WARNING"
+    assert record.exc_info is not None and "socket already gone" in str(record.exc_info[1])
