@@ -8,6 +8,7 @@ fix, the cost rows, what a resume calls again), never how the engine gets there.
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import pytest
@@ -827,12 +828,17 @@ async def test_a_provider_is_sent_the_agents_binding_options_tools_and_limits(ha
         pytest.param("", "plain words", "plain words", True, id="text"),
         pytest.param(", output: {schema: {type: object}}", '{"n": 1}', {"n": 1}, False, id="parsed-json"),
         pytest.param(", output: string", "  spaced  ", "  spaced  ", True, id="a-string-schema"),
+        pytest.param(", output: string", '"quoted"', "quoted", False, id="a-json-string"),
+        pytest.param(
+            ", output: {schema: {$ref: order.json}}", '{"n": 4}', {"n": 4}, False, id="a-file-schema"
+        ),
     ],
 )
 async def test_a_steps_output_is_stored_once_by_reference_when_it_is_the_reply_text(
     harness: Harness, schema: str, reply: str, output: Any, by_ref: bool
 ) -> None:
     harness.provider(reply)
+    (harness.tmp_path / "order.json").write_text('{"type": "object", "required": ["n"]}', encoding="utf-8")
     run = await harness.run(
         f"name: stored\nagents: {{w: {{provider: fake}}}}\nsteps:\n  s: {{agent: w, prompt: hi{schema}}}\n"
     )
@@ -874,6 +880,11 @@ async def test_a_foreach_items_failed_calls_name_the_item(harness: Harness) -> N
     [
         pytest.param(AgentResponse(output={"name": "x"}), '{"name": "x"}', id="structured"),
         pytest.param(AgentResponse(text=""), "", id="empty"),
+        pytest.param(
+            AgentResponse(output={"at": datetime(2026, 12, 1, tzinfo=UTC)}),
+            '{"at": "2026-12-01T00:00:00+00:00"}',
+            id="not-plain-json",
+        ),
     ],
 )
 async def test_the_repair_sends_back_what_the_agent_replied(
