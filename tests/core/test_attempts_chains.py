@@ -81,6 +81,7 @@ async def test_a_three_provider_chain_tries_each_in_turn_and_every_attempt_is_on
     ]  # fmt: skip
     assert [e.data["retry_after"] for e in failed] == [3, 3, None]
     assert [e.data["message"] for e in failed] == ["slow down", "slow down", "bad key"]
+    assert not any("traceback" in e.data for e in failed)  # only a python agent's or tool's failure has one
     assert harness.clock.sleeps == [3]
     assert (step.attempts, step.failed_calls) == (4, 3)
     assert harness.one(EventType.STEP_SUCCEEDED, "s").data["provider"] == "local"
