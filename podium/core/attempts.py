@@ -77,7 +77,16 @@ class Attempts:
             if resolved.error is not None:
                 raise resolved.error
             assert resolved.cls is not None and resolved.config is not None
-            self.instances[name] = resolved.cls(resolved.config, self.env)
+            try:
+                self.instances[name] = resolved.cls(resolved.config, self.env)
+            except PodiumError:
+                raise
+            except Exception as exc:  # a plugin's bug or a missing SDK piece: the step says which provider
+                raise PodiumError(
+                    f"provider '{name}' could not be made: {type(exc).__name__}: {exc}",
+                    fix=f"check providers.{name} in the workflow and the plugin that registers '{name}'"
+                    " (`podium providers` lists them), or give the step a fallback",
+                ) from exc
             if resolved.config.concurrency:
                 self.limits[name] = asyncio.Semaphore(resolved.config.concurrency)
         return self.instances[name]
@@ -327,6 +336,15 @@ class Attempts:
                     )  # fmt: skip
                     raise
                 except asyncio.CancelledError:
+                    task = asyncio.current_task()
+                    if task is not None and not task.cancelling():
+                        # the provider's own code raised it (an SDK, a python agent), nobody cancelled
+                        # this call: a failure of the call, or the step would end neither way
+                        raise ProviderError(
+                            f"{pname} raised CancelledError, but the run was not cancelled",
+                            fix="check the agent's or the provider's code: it let a cancellation escape",
+                            provider=pname,
+                        ) from None
                     self.cancelled(request)
                     raise
                 except StepError:
