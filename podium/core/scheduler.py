@@ -4,10 +4,11 @@ pause for approvals, and end the run with the one event that says how it ended."
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from podium.core.approvals import Approvals
 from podium.core.dispatch import LeaseLost
-from podium.core.errors import PodiumError, PolicyError, TemplateError
+from podium.core.errors import PodiumError, PolicyError, StepError, TemplateError
 from podium.core.events import EventType, RunStatus, StepStatus
 from podium.core.state import RunState, StepOutcome
 from podium.core.steps import Steps
@@ -160,23 +161,19 @@ class Scheduler:
         """A step's task ended: route its outcome."""
         state = self.state
         wf = state.workflow
-        if task.cancelled():
-            return
         try:
+            if task.cancelled():
+                raise asyncio.CancelledError
             status = task.result()
-        except StepOutcome as outcome:
-            if sid in state.failures:  # the on_failure step itself failed
-                self.failure = self.failure or state.failures.pop(sid)
-                return
-            handler = wf.steps[sid].on_failure or wf.on_failure
-            if handler and handler not in self.started and self.failure is None:
-                self.failure = (sid, outcome)
-                state.failures[handler] = self.failure
-                self.start(handler, handler_for=self.failure)
-            elif self.failure is None:
-                self.failure = (sid, outcome)
-            return
         except asyncio.CancelledError:
+            if state.cancel_requested or state.lost:
+                return  # podium's own cancel: the run ends cancelled (or another process drives it)
+            # cancelled by none of podium's own (a hook, or code the step ran, cancelled its task):
+            # a failure, never a step left running in a run that goes on to succeed
+            self.fail(sid, self.cancelled_outside(sid))
+            return
+        except StepOutcome as outcome:
+            self.fail(sid, outcome)
             return
         if status is StepStatus.WAITING:
             state.awaiting.add(sid)
@@ -193,6 +190,34 @@ class Scheduler:
                 self.release(failed)
             return
         self.release(sid)
+
+    def fail(self, sid: str, outcome: StepOutcome) -> None:
+        """Route a step's definitive failure: to its on_failure handler, else it fails the run."""
+        state = self.state
+        wf = state.workflow
+        if sid in state.failures:  # the on_failure step itself failed
+            self.failure = self.failure or state.failures.pop(sid)
+            return
+        handler = wf.steps[sid].on_failure or wf.on_failure
+        if handler and handler not in self.started and self.failure is None:
+            self.failure = (sid, outcome)
+            state.failures[handler] = self.failure
+            self.start(handler, handler_for=self.failure)
+        elif self.failure is None:
+            self.failure = (sid, outcome)
+
+    def cancelled_outside(self, sid: str) -> StepOutcome:
+        """Write the StepFailed of a step whose task something other than podium cancelled."""
+        error = StepError(
+            f"step '{sid}' was cancelled, but the run was not: a hook, or code the step ran,"
+            " cancelled its task",
+            fix="let asyncio.CancelledError through only when podium cancels the run (podium cancel"
+            " RUN); raise an exception to fail a step",
+        )
+        outcome = StepOutcome(error, None)
+        with contextlib.suppress(StepOutcome):  # raised for the scheduler: this is the scheduler
+            self.state.fail(sid, outcome)
+        return outcome
 
     async def wait_for_decision(self) -> None:
         """--wait: this process stays, listed as waiting, until the heartbeat brings a decision."""

@@ -539,6 +539,43 @@ async def test_a_cancelled_error_from_an_agent_fails_its_step_and_the_run_does_n
     assert {e.data["kind"] for e in harness.events(EventType.CALL_FAILED)} == {"provider"}  # not "cancelled"
 
 
+class _CancelsItsOwnStep:
+    """A hook that cancels the task it runs in (the step's), as a buggy plugin might."""
+
+    @hookimpl
+    def podium_before_call(self, run: Any, step: str, request: AgentRequest) -> None:
+        if step == "a":
+            task = asyncio.current_task()
+            assert task is not None
+            task.cancel()
+
+
+async def test_a_step_task_cancelled_by_a_hook_fails_the_step_and_the_run(harness: Harness) -> None:
+    """A step's task cancelled by none of podium's own cancels is a failure: the run does not
+    succeed with the step left running and its dependants never started."""
+    harness.register(_CancelsItsOwnStep())
+    run = await harness.run(
+        """
+        name: cancelled-inside
+        agents: {w: {}}
+        steps:
+          a: {agent: w, prompt: A}
+          b: {agent: w, prompt: B}
+          c: {agent: w, prompt: C, needs: [a]}
+        mock:
+          w: {reply: ok}
+        """
+    )
+    assert run.status is RunStatus.FAILED
+    assert run.steps["a"].status is StepStatus.FAILED
+    error = run.steps["a"].error
+    assert error is not None and "was cancelled, but the run was not" in error.message
+    assert run.steps["b"].status is StepStatus.SUCCEEDED
+    assert run.steps["c"].status is StepStatus.PENDING
+    assert [e.type for e in harness.events(step="a")][-1] == EventType.STEP_FAILED
+    assert harness.events()[-1].data["status"] == "failed"
+
+
 # --- a foreach item's tool calls ------------------------------------------------------------------
 
 
