@@ -116,7 +116,9 @@ def followed_run(
     try:
         run = podium.run(write(tmp_path, text), store=db, run_id=run_id, plugins=load_plugins())
     finally:
-        assert follower.close() == 0
+        # a bound for a loaded machine (its own python, the OpenTelemetry SDK to import): a
+        # follower that is up sends at once, so a quiet machine never waits for it
+        assert follower.close(timeout=30) == 0
     return db, run_id, run, follower
 
 
