@@ -234,7 +234,7 @@ class _Driver:
         if state.resumed:
             state.events.emit(
                 EventType.RUN_RESUMED, owner=self.owner, file_hash=wf.file_hash, changed=changed,
-                settings=settings, settled=sorted(state.views),
+                settings=settings, settled=len(state.views),  # a count: a list would grow each resume
             )  # fmt: skip
         else:
             state.events.emit(
