@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -76,8 +76,6 @@ class Dispatcher:
         self._scheduled = False
         self._flushing = False
         self._failed: BaseException | None = None  # a batch the store refused: the run cannot go on
-        # the store's batch append if it has one; a store with only `append` gets one call an event
-        self._append_many = getattr(store, "append_many", None)
 
     def emit(
         self, type_: EventType, step: str | None = None, attempt: int | None = None, **data: Any
@@ -137,11 +135,7 @@ class Dispatcher:
                 if self.lost:
                     return
                 try:
-                    if self._append_many is not None:
-                        self._append_many(batch)
-                    else:
-                        for event, _ in batch:
-                            self.store.append(event)
+                    write_batch(self.store, batch)
                 except BaseException as exc:
                     if self.batched:
                         self._failed = exc
@@ -184,18 +178,7 @@ class Dispatcher:
         calls: list[Callable[..., Any]] = (
             handlers() if handlers is not None else [hook.event] if hook is not None else []
         )
-        observers = self.observers
-        for event, _ in batch:
-            for call in calls:
-                try:
-                    call(event=event)
-                except Exception:  # an observer's bug must not break the run, nor pass unseen
-                    log.warning("a podium_event observer failed on %s", event.type, exc_info=True)
-            for observe in observers:
-                try:
-                    observe(event=event)
-                except Exception:
-                    log.warning("a run observer failed on %s", event.type, exc_info=True)
+        deliver(batch, calls, self.observers)
 
     def warn(self, message: str, *, step: str | None = None, **data: Any) -> None:
         """Record a BudgetWarning; from inside a hook, once the current batch is dispatched."""
@@ -227,3 +210,33 @@ def append_or_post(
     finally:
         store.release_lease(run_id, me)
     return True
+
+
+def write_batch(store: Any, batch: list[tuple[Event, str]]) -> None:
+    """Append a batch of encoded events: in one transaction where the store can (`append_many`)."""
+    append_many = getattr(store, "append_many", None)
+    if append_many is not None:
+        append_many(batch)
+    else:
+        for event, _ in batch:
+            store.append(event)
+
+
+def deliver(
+    batch: list[tuple[Event, str]],
+    hooks: list[Callable[..., Any]],
+    observers: Sequence[Callable[..., Any]] = (),
+) -> None:
+    """Each event of a durable batch, in order, to every `podium_event` implementation, then to
+    the run's observers; one that raises is logged, and the others still see the event."""
+    for event, _ in batch:
+        for call in hooks:
+            try:
+                call(event=event)
+            except Exception:  # an observer's bug must not break the run, nor pass unseen
+                log.warning("a podium_event observer failed on %s", event.type, exc_info=True)
+        for observe in observers:
+            try:
+                observe(event=event)
+            except Exception:
+                log.warning("a run observer failed on %s", event.type, exc_info=True)

@@ -237,17 +237,7 @@ class _Driver:
                 settings=settings, settled=len(state.views),  # a count: a list would grow each resume
             )  # fmt: skip
         else:
-            state.events.emit(
-                EventType.RUN_STARTED,
-                workflow=wf.name,
-                file=str(wf.path) if wf.path else None,
-                file_hash=wf.file_hash,
-                inputs=state.inputs,
-                steps=list(wf.steps),
-                bindings=state.plan.bindings(),
-                provider_override=state.plan.override,
-                settings=settings,
-            )
+            state.emit_started(settings)
             state.events.flush()  # the run's index line, whose lease is taken next
             lease = store.acquire_lease(state.run_id, self.owner, self.engine.lease_ttl)
             if lease.owner != self.owner:  # only if someone guessed a fresh run id

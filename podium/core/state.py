@@ -76,6 +76,22 @@ class RunState:
     def workflow(self) -> Workflow:
         return self.plan.workflow
 
+    def emit_started(self, settings: dict[str, Any], **more: Any) -> None:
+        """The run's first event, RunStarted: what a resume and a report read of its start."""
+        wf, plan = self.workflow, self.plan
+        self.events.emit(
+            EventType.RUN_STARTED,
+            workflow=wf.name,
+            file=str(wf.path) if wf.path else None,
+            file_hash=wf.file_hash,
+            inputs=self.inputs,
+            steps=list(wf.steps),
+            bindings=plan.bindings(),
+            provider_override=plan.override,
+            settings=settings,
+            **more,
+        )
+
     @property
     def lost(self) -> bool:
         return self.events.lost

@@ -12,6 +12,7 @@ from typing import Any
 from temporalio import activity
 
 from podium.core.calls import Provider, ProviderEnv, RunContext, RunSettings
+from podium.core.dispatch import deliver, write_batch
 from podium.core.errors import PodiumError, ProviderError, StepError
 from podium.core.events import EventType
 from podium.core.plan import Plan
@@ -48,21 +49,10 @@ class Activities:
             rows = [row for row in rows if row[0].seq > last]
         if not rows:
             return 0
-        append_many = getattr(self.store, "append_many", None)
-        if append_many is not None:
-            append_many(rows)
-        else:
-            for event, _ in rows:
-                self.store.append(event)
+        write_batch(self.store, rows)
         if rows[0][0].type is EventType.RUN_STARTED:
             self.store.acquire_lease(run_id, owner, RUN_LEASE_SECONDS)
-        handlers = self.plugins.event_handlers()
-        for event, _ in rows:
-            for call in handlers:
-                try:
-                    call(event=event)
-                except Exception:  # an observer's bug must not break the run, nor pass unseen
-                    log.warning("a podium_event observer failed on %s", event.type, exc_info=True)
+        deliver(rows, self.plugins.event_handlers())
         if any(event.type in _ENDS for event, _ in rows):
             self.store.release_lease(run_id, owner)
         return len(rows)

@@ -211,16 +211,8 @@ class PodiumRun:
         approvals = Approvals(state)
         steps = Steps(state, _Attempts(state, start), approvals)
         self.state, self.approvals = state, approvals
-        events.emit(
-            EventType.RUN_STARTED,
-            workflow=wf.name,
-            file=str(wf.path) if wf.path else None,
-            file_hash=wf.file_hash,
-            inputs=state.inputs,
-            steps=list(wf.steps),
-            bindings=plan.bindings(),
-            provider_override=plan.override,
-            settings=settings.to_json(),
+        state.emit_started(
+            settings.to_json(),
             engine={
                 "name": "temporal",
                 "address": start.get("address"),
