@@ -288,13 +288,17 @@ def status_of(record: RunRecord, store: RunStore) -> str:
 
 
 def observed(run: Run, store: RunStore) -> Run:
-    """`run` with the status a person should see (see `status_of`)."""
-    from podium.core.events import RunStatus
+    """`run` with the status a person should see (see `status_of`): an interrupted run's steps that
+    were in flight when its process died are `interrupted` too, not `running`."""
+    from podium.core.events import RunStatus, StepStatus
 
     if run.status is RunStatus.RUNNING:
         lease = store.lease(run.run_id)
         if not lease.owner or lease.stale():
             run.status = RunStatus.INTERRUPTED
+            for step in run.steps.values():
+                if step.status is StepStatus.RUNNING:
+                    step.status = StepStatus.INTERRUPTED
     return run
 
 

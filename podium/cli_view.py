@@ -43,6 +43,7 @@ _MARK = {
     "stopped": "■",
     "rejected": "✗",
     "cancelled": "■",
+    "interrupted": "■",
 }
 
 

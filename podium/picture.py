@@ -154,6 +154,7 @@ _MERMAID_CLASSES = {
     "pending": "fill:#ffffff,stroke:#9e9e9e",
     "cancelled": "fill:#eeeeee,stroke:#616161",
     "rejected": "fill:#fde0dc,stroke:#c62828",
+    "interrupted": "fill:#fff4cc,stroke:#b38600,stroke-dasharray:3 3",
 }
 
 
@@ -219,6 +220,7 @@ _DOT_COLOURS = {
     "skipped": "#eeeeee",
     "cancelled": "#eeeeee",
     "rejected": "#fde0dc",
+    "interrupted": "#fff4cc",
 }
 
 

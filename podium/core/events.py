@@ -65,6 +65,9 @@ class StepStatus(StrEnum):
     STOPPED = "stopped"  # a policy (a budget) refused its call; a resume runs it
     REJECTED = "rejected"  # an approval a person (or its timeout) rejected
     CANCELLED = "cancelled"  # unsettled when its run was cancelled; a resume runs it
+    # never recorded: in flight when its run's process died (the run is interrupted); a resume
+    # finishes it, reusing a reply the log already holds
+    INTERRUPTED = "interrupted"
 
 
 def utcnow() -> datetime:

@@ -135,6 +135,11 @@ def test_kill_mid_call_reissues_it_under_the_same_idempotency_key(
     started = [e for e in before if e["type"] == "CallStarted" and (e["step"], e["data"].get("item")) == key]
     assert len(started) == 1
     first_key = started[0]["data"]["idempotency_key"]
+    # the step in flight when the process died is shown interrupted, like its run: nothing runs it
+    shown = ws.cli_json("show", run_id)[1]
+    assert shown["status"] == "interrupted"
+    assert shown["steps"][step]["status"] == "interrupted"
+    assert not [sid for sid, s in shown["steps"].items() if s["status"] == "running"]
 
     resume(ws, run_id)
     assert_recovered(ws, run_id, clean_run, [open_calls])

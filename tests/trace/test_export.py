@@ -199,7 +199,12 @@ def test_a_killed_run_is_traced_as_interrupted_not_running(tmp_path: Path) -> No
     assert run.attributes["podium.status"] == "interrupted" and run.status == "error"
     assert "podium resume r-killed" in (run.status_message or "")
     assert run.end_time is None  # still open: a resume continues it
+    # so is the step it was running: interrupted, not running, in every view the spans feed
+    [step] = [s for s in run_spans(store, "r-killed") if s.kind == "step"]
+    assert step.attributes["podium.status"] == "interrupted" and step.end_time is None
     # while a live process holds the run, it is running
     store.acquire_lease("r-killed", owner_id(), ttl=60)
     [run] = [s for s in run_spans(store, "r-killed") if s.kind == "run"]
     assert run.attributes["podium.status"] == "running" and run.status == "unset"
+    [step] = [s for s in run_spans(store, "r-killed") if s.kind == "step"]
+    assert step.attributes.get("podium.status") != "interrupted"
