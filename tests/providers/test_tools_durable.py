@@ -5,16 +5,13 @@ and a tool marked ``approval: true`` waits, durably, for a person before it runs
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from crash_support import killed_mid_call, resumed
 from tools_support import (
     BINDINGS,
     TOOLS,
@@ -35,7 +32,6 @@ from podium.providers._kit.brains import Answer, ScriptedBrain, Turn
 from podium.providers.bedrock.emulator import BedrockEmulator
 from podium.testing import PluginsFixture
 
-ROOT = Path(__file__).resolve().parents[2]
 HAIKU = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
 
 
@@ -46,14 +42,6 @@ def no_real_clouds(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-
-
-def podium_cli(*args: str, tmp_path: Path) -> subprocess.Popen[str]:
-    env = {**os.environ, "PODIUM_DB": str(tmp_path / "runs.db"), "NO_COLOR": "1"}
-    return subprocess.Popen(
-        [sys.executable, "-m", "podium", *args],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
 
 
 def test_a_run_killed_after_a_tool_call_finished_resumes_without_running_it_again(tmp_path: Path) -> None:
@@ -81,24 +69,14 @@ def test_a_run_killed_after_a_tool_call_finished_resumes_without_running_it_agai
             tools={"weather": f"{TOOLS}:weather"},
             mock={},
         )
-        first = podium_cli("run", str(bound.path), "--json", tmp_path=tmp_path)
-        try:
-            assert entered.wait(60), "the tool's result never reached the emulator"
-            os.kill(first.pid, signal.SIGKILL)
-            first.wait(10)
-        finally:
-            release.set()
-            if first.poll() is None:
-                first.kill()
-        assert first.returncode == -signal.SIGKILL
+        killed_mid_call(bound.path, tmp_path, entered, release)
         assert tool_runs(log) == [{"tool": "weather", "city": "Oslo", "days": 2}]
         run_id = seen[0].run_id
         assert run_id
 
-        resumed = podium_cli("resume", run_id, "--json", tmp_path=tmp_path)
-        out, err = resumed.communicate(timeout=60)
+        code, out, err = resumed(run_id, tmp_path)
 
-        assert resumed.returncode == 0, err
+        assert code == 0, err
         assert json.loads(out)["outputs"] == {"answer": "Rain in Oslo."}
         # the model asked again for the same call; podium sent the recorded result, and the tool did not run
         assert tool_runs(log) == [{"tool": "weather", "city": "Oslo", "days": 2}]

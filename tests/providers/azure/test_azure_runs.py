@@ -7,16 +7,13 @@ retries are off, so each attempt the policy makes is one request the emulator co
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 from azure_support import scripted, write_workflow
+from crash_support import killed_mid_call, resumed
 
 import podium
 from podium.core.errors import PodiumError
@@ -26,7 +23,6 @@ from podium.providers._kit.brains import Answer, Turn
 from podium.providers.azure.emulator import AzureEmulator
 from podium.testing import PluginsFixture
 
-ROOT = Path(__file__).resolve().parents[3]
 MOCK = {
     "ask": {"reply": "Tides are predictable.", "usage": {"input_tokens": 120, "output_tokens": 30}},
     "write": {"reply": "A brief on tides.", "usage": {"input_tokens": 200, "output_tokens": 80}},
@@ -195,14 +191,6 @@ async def test_a_resumed_step_continues_the_same_conversation(
     assert len({e.detail["conversation"] for e in asked}) == 1 and emulator.count("CreateConversation") == 1
 
 
-def podium_cli(*args: str, tmp_path: Path, **kw: Any) -> subprocess.Popen[str]:
-    env = {**os.environ, "PODIUM_DB": str(tmp_path / "runs.db"), "NO_COLOR": "1"}
-    return subprocess.Popen(
-        [sys.executable, "-m", "podium", *args],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw,
-    )  # fmt: skip
-
-
 def test_a_run_killed_mid_call_resumes_in_the_same_conversation(
     emulator: AzureEmulator, tmp_path: Path
 ) -> None:
@@ -219,22 +207,12 @@ def test_a_run_killed_mid_call_resumes_in_the_same_conversation(
 
     emulator.brain = brain
     path = write_workflow(tmp_path, flow(emulator, {"agent": "helper"}))
-    first = podium_cli("run", str(path), "--json", tmp_path=tmp_path)
-    try:
-        assert entered.wait(60), "the first call never reached the emulator"
-        os.kill(first.pid, signal.SIGKILL)
-        first.wait(10)
-    finally:
-        release.set()
-        if first.poll() is None:
-            first.kill()
-    assert first.returncode == -signal.SIGKILL
+    killed_mid_call(path, tmp_path, entered, release)
     run_id = seen[0].run_id
     assert run_id
 
-    resumed = podium_cli("resume", run_id, "--json", tmp_path=tmp_path)
-    out, err = resumed.communicate(timeout=60)
-    assert resumed.returncode == 0, err
+    code, out, err = resumed(run_id, tmp_path)
+    assert code == 0, err
     assert json.loads(out)["outputs"] == {"brief": "A brief on tides."}
     asked = calls(emulator, "ask")
     assert len(asked) == 2 and asked[0].detail["conversation"] == asked[1].detail["conversation"]

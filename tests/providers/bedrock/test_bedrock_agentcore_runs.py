@@ -4,16 +4,13 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
 import pytest
 from bedrock_support import HAIKU, write_workflow
+from crash_support import killed_mid_call, resumed
 
 import podium
 from podium import api
@@ -62,33 +59,14 @@ def test_a_run_killed_mid_call_resumes_in_the_same_runtime_session(
 
     emulator.brain = brain
     path = write_workflow(tmp_path, flow(emulator, {"runtime_arn": emulator.add_runtime("helper")}))
-    env = {**os.environ, "PODIUM_DB": str(tmp_path / "runs.db"), "NO_COLOR": "1"}
-    command = [sys.executable, "-m", "podium"]
-    running = subprocess.Popen(
-        [*command, "run", str(path), "--json"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        assert entered.wait(60), running.stderr.read().decode() if running.poll() is not None else "no call"
-        os.kill(running.pid, signal.SIGKILL)
-        running.wait(10)
-    finally:
-        release.set()
-        if running.poll() is None:
-            running.kill()
-        running.communicate()
+    killed_mid_call(path, tmp_path, entered, release)
     run_id = seen[0].run_id
-    assert run_id and running.returncode == -signal.SIGKILL
+    assert run_id
 
-    resumed = subprocess.run(
-        [*command, "resume", run_id, "--json"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=90
-    )
+    code, out, err = resumed(run_id, tmp_path)
 
-    assert resumed.returncode == 0, resumed.stderr
-    assert json.loads(resumed.stdout)["outputs"] == {"answer": "answer 2"}
+    assert code == 0, err
+    assert json.loads(out)["outputs"] == {"answer": "answer 2"}
     calls = [e for e in emulator.requests if e.operation == "InvokeAgentRuntime"]
     assert len(calls) == 2 and calls[0].detail["session_id"] == calls[1].detail["session_id"]
     session = emulator.runtime_sessions[calls[0].detail["session_id"]]

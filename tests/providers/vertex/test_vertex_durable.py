@@ -8,19 +8,14 @@ not open a second conversation.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
+from crash_support import killed_mid_call, resumed
 from vertex_support import write_workflow
 
 from podium.providers._kit.brains import Turn
 from podium.providers.vertex.emulator import VertexEmulator
-
-ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_a_run_killed_mid_call_resumes_in_the_same_engine_session(
@@ -52,33 +47,14 @@ def test_a_run_killed_mid_call_resumes_in_the_same_engine_session(
         outputs: {{answer: "{{{{ steps.ask.output }}}}"}}
         """,
     )
-    env = {**os.environ, "PODIUM_DB": str(tmp_path / "runs.db"), "NO_COLOR": "1"}
-    command = [sys.executable, "-m", "podium"]
-    running = subprocess.Popen(
-        [*command, "run", str(path), "--json"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        assert entered.wait(60), running.stderr.read().decode() if running.poll() is not None else "no call"
-        os.kill(running.pid, signal.SIGKILL)
-        running.wait(10)
-    finally:
-        release.set()
-        if running.poll() is None:
-            running.kill()
-        running.communicate()
+    killed_mid_call(path, tmp_path, entered, release)
     run_id = seen[0].run_id
-    assert run_id and running.returncode == -signal.SIGKILL
+    assert run_id
 
-    resumed = subprocess.run(
-        [*command, "resume", run_id, "--json"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=90
-    )
+    code, out, err = resumed(run_id, tmp_path)
 
-    assert resumed.returncode == 0, resumed.stderr
-    assert json.loads(resumed.stdout)["outputs"] == {"answer": "answer 2"}
+    assert code == 0, err
+    assert json.loads(out)["outputs"] == {"answer": "answer 2"}
     streams = [e for e in emulator.requests if e.operation == "StreamQuery"]
     created = [e for e in emulator.requests if e.detail.get("method") == "create_session"]
     assert len(streams) == 2 and len(created) == 1
