@@ -10,13 +10,12 @@ travel another way: over the kit's `AsyncHttpPool` on the run's loop, whose fail
 botocore's connection, timeout and streaming exceptions. So `errors.to_podium` maps every outcome
 as before.
 
-`BedrockProvider` sends Converse this way when its setting ``transport: loop`` asks (the default,
-``threads``, keeps boto3: on a busy machine, with an emulator in the same process, the loop path's
-GIL hand-offs cost more wall time than the thread hop; bench/findings.md, 7c). InvokeAgent's event
-stream, which this reads as well, is read by boto3 in a worker thread (its parse is ~1 ms of Python:
-off the loop). `AsyncBedrock.unusable` says why a provider keeps boto3's own path (in the thread
-pool): the default, botocore's own retries (``max_attempts`` above 1), a proxy for the endpoint, a
-Bedrock API key (bearer token) instead of SigV4, or a client not signed with SigV4.
+`BedrockProvider` sends Converse and InvokeAgent this way by default (``transport: loop``): no
+thread hop, none of botocore's per-call event hooks; against an endpoint in another process (a real
+cloud, `podium emulate`) a step costs ~1.05x the bare boto3 call instead of ~1.5x
+(bench/findings.md, 7d). `AsyncBedrock.unusable` says why a provider keeps boto3's own path (in the
+thread pool): ``transport: threads``, botocore's own retries (``max_attempts`` above 1), a proxy for
+the endpoint, a Bedrock API key (bearer token) instead of SigV4, or a client not signed with SigV4.
 """
 
 from __future__ import annotations
@@ -92,7 +91,7 @@ class AsyncBedrock:
         """Why calls must go through boto3 itself (in the thread pool); None when this path serves them."""
         cfg = self.clients.config
         if cfg.transport != "loop":
-            return "transport: threads (the default)"
+            return "transport: threads (as set)"
         if cfg.max_attempts != 1:
             return "botocore retries (max_attempts > 1)"
         if os.environ.get(BEARER_TOKEN):
