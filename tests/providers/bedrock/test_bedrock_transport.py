@@ -14,6 +14,7 @@ from bedrock_support import provider_for, request, scripted
 from podium.core.errors import CallTimeout, InvalidRequest, StepError, Throttled, TransientError
 from podium.providers.bedrock.emulator import BedrockEmulator
 from podium.providers.bedrock.provider import BedrockProvider
+from podium.providers.bedrock.transport import parse_timestamp
 
 TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
@@ -215,3 +216,26 @@ def test_the_loop_is_the_default_and_transport_threads_keeps_boto3(
     )  # a tool may block
     provider = provider_for(emulator, tmp_path, transport="threads")
     assert provider.threaded_because == "transport: threads (as set)" and not provider.on_loop(request())
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    [
+        "2026-12-01T14:10:00Z",
+        "2026-12-01T14:10:00.123Z",
+        "2026-12-01T14:10:00.123456789Z",
+        "2026-12-01T14:10:00+00:00",
+        "2026-12-01T14:10:00+02:00",
+        "2026-12-01T14:10:00",
+        "2026-12-01 14:10:00Z",
+        "1700000000.5",
+        1700000000,
+        "Tue, 01 Dec 2026 14:10:00 GMT",
+    ],
+)
+def test_the_loops_timestamps_are_botocores_without_dateutil(stamp: object) -> None:
+    from botocore.utils import parse_timestamp as botocores
+
+    ours, theirs = parse_timestamp(stamp), botocores(stamp)
+    assert ours == theirs and ours.isoformat() == theirs.isoformat()
+    assert (ours.utcoffset() is None) is (theirs.utcoffset() is None)
