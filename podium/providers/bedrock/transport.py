@@ -141,9 +141,11 @@ class AsyncBedrock:
         from botocore import exceptions as bx
         from botocore.auth import SigV4Auth
         from botocore.awsrequest import HeadersDict, create_request_object, prepare_request_dict
+        from botocore.handlers import add_recursion_detection_header
 
         op = await self._operation(service, operation)
         request_dict = op.serializer.serialize_to_request(dict(params), op.model)
+        add_recursion_detection_header(request_dict)  # in AWS Lambda: X-Amzn-Trace-Id, as boto3's hook adds
         prepare_request_dict(request_dict, endpoint_url=op.endpoint_url, user_agent=self._agent())
         request = create_request_object(request_dict)
         SigV4Auth(await self._frozen_credentials(), op.signing_name, op.region).add_auth(request)

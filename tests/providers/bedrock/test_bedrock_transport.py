@@ -48,6 +48,25 @@ async def test_converse_and_invoke_agent_run_on_the_loop_signed_and_traced_witho
     assert [e.traceparent for e in seen] == [TRACEPARENT, None, TRACEPARENT]
 
 
+async def test_in_aws_lambda_the_loop_sends_the_trace_id_header_as_boto3_does(
+    emulator: BedrockEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "fn")
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1")
+    provider = provider_for(emulator, tmp_path)
+    sent: list[dict[str, str]] = []
+    send = provider.http.pool.request
+
+    async def recorded(method: str, url: str, headers: dict[str, str], body: bytes) -> object:
+        sent.append(dict(headers))
+        return await send(method, url, headers, body)
+
+    monkeypatch.setattr(provider.http.pool, "request", recorded)
+    assert "hello" in (await provider.invoke(request())).text
+    await provider.aclose()
+    assert sent[0]["X-Amzn-Trace-Id"] == "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1"
+
+
 async def test_the_transport_reads_an_event_stream_as_boto3_does(
     emulator: BedrockEmulator, tmp_path: Path, agent: dict[str, str]
 ) -> None:
