@@ -1,8 +1,9 @@
 """Emulator round-trip: a podium step bound to Bedrock, against the same boto3 call made directly.
 
 Both go over HTTP to podium's Bedrock emulator on 127.0.0.1 (in this process, answering with an
-echo). podium runs a chain of `calls` steps bound to Bedrock (`engine.run`, in-memory store: the
-step's events, the provider's thread hop, boto3, the reply's parsing); the baseline makes the same
+echo; `paths(remote=True)` and ``cloud_roundtrip.py 200 --remote``: in a child process). podium runs a
+chain of `calls` steps bound to Bedrock with its default settings (`engine.run`, in-memory store:
+the step's events, the provider's transport, botocore's signing and parsing); the baseline makes the same
 boto3 call (`converse`, or `invoke_agent` with its event stream read to the end) `calls` times in a
 loop, with the arguments podium's provider sends. Per-call time is the total over `calls`.
 """
@@ -209,12 +210,63 @@ def profile(profiler: cProfile.Profile, calls: int) -> None:
         profiler.disable()
 
 
-def paths(calls: int = 200, repeat: int = 5) -> dict[str, dict[str, tuple[float, float]]]:
-    """Before and after, interleaved in one process: per-call (wall, CPU) seconds of boto3 directly, a
-    podium step through boto3 in the provider's threads (``transport: threads``, the default) and one
-    with ``transport: loop`` (Converse on the event loop, `bedrock/transport.py`; InvokeAgent stays in
-    a thread either way). CPU is the process's, all threads (the emulator's included): on a loaded
-    machine it moves less than wall time."""
+class RemoteEmulator:
+    """podium's Bedrock emulator in a child process (as a real cloud is never in podium's process): the
+    settings and client arguments `BedrockEmulator` gives, for the endpoint the child serves."""
+
+    def __init__(self) -> None:
+        import subprocess
+        import sys
+
+        self.child = subprocess.Popen(
+            [sys.executable, str(Path(__file__).resolve()), "serve"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.child.stdout is not None
+        said = json.loads(self.child.stdout.readline())
+        self.agent: tuple[str, str] = tuple(said["agent"])  # type: ignore[assignment]
+        self._settings: dict[str, Any] = said["settings"]
+        self._client: dict[str, Any] = said["client"]
+
+    def settings(self) -> dict[str, Any]:
+        return dict(self._settings)
+
+    def client_kwargs(self) -> dict[str, Any]:
+        return dict(self._client)
+
+    def __enter__(self) -> RemoteEmulator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self.child.stdin is not None
+        self.child.stdin.close()  # the child serves until its stdin closes
+        self.child.wait(timeout=10)
+
+
+def _serve() -> None:
+    """The child of `RemoteEmulator`: an emulator with agent 'a', served until stdin closes."""
+    import sys
+
+    from podium.providers.bedrock.emulator import BedrockEmulator
+
+    with BedrockEmulator() as emu:
+        agent = emu.add_agent("a")
+        said = {"agent": agent, "settings": emu.settings(), "client": emu.client_kwargs()}
+        print(json.dumps(said), flush=True)
+        sys.stdin.read()
+
+
+def paths(
+    calls: int = 200, repeat: int = 5, *, remote: bool = False
+) -> dict[str, dict[str, tuple[float, float]]]:
+    """Both transports, interleaved in one process: per-call (wall, CPU) seconds of boto3 directly, a
+    podium step through boto3 in the provider's threads (``transport: threads``) and one with the
+    default, ``transport: loop`` (Converse and InvokeAgent on the event loop, `bedrock/transport.py`).
+    CPU is the process's, all threads: the emulator's included when it runs in this process; with
+    `remote` it runs in a child process (`RemoteEmulator`), as a real cloud is never in podium's
+    process, and its CPU is not counted. On a loaded machine CPU moves less than wall time."""
     from podium.providers.bedrock.emulator import BedrockEmulator
 
     def timed(fn: Callable[[], Any]) -> tuple[float, float]:
@@ -223,14 +275,14 @@ def paths(calls: int = 200, repeat: int = 5) -> dict[str, dict[str, tuple[float,
         return time.perf_counter() - wall, time.process_time() - cpu
 
     out: dict[str, dict[str, tuple[float, float]]] = {}
-    with BedrockEmulator() as emu:
-        agent = emu.add_agent("a")
+    with RemoteEmulator() if remote else BedrockEmulator() as emu:
+        agent = emu.agent if isinstance(emu, RemoteEmulator) else emu.add_agent("a")
         for kind in ("converse", "invoke_agent"):
             direct = _direct(emu, kind, agent)
             sides: dict[str, Callable[[], Any]] = {
                 "boto3 directly": lambda direct=direct: direct(calls),
                 "podium step, transport: threads": _podium(emu, kind, agent, calls, "threads"),
-                "podium step, transport: loop": _podium(emu, kind, agent, calls, "loop"),
+                "podium step, the default (loop)": _podium(emu, kind, agent, calls),
             }
             best = {name: (float("inf"), float("inf")) for name in sides}
             for round_ in range(repeat + 1):  # the first round warms up
@@ -275,9 +327,14 @@ if __name__ == "__main__":
     if sys.argv[1:2] == ["memory"]:
         low, high, grew = memory(int(sys.argv[2]) if sys.argv[2:] else 1000)
         print(f"RSS {low:.0f} MiB -> {high:.0f} MiB: grew {grew:.0f} MiB")
+    elif sys.argv[1:2] == ["serve"]:
+        _serve()
     else:
-        n = int(sys.argv[1]) if sys.argv[1:] else 200
-        for kind, sides in paths(n).items():
+        remote = "--remote" in sys.argv
+        args = [a for a in sys.argv[1:] if a != "--remote"]
+        n = int(args[0]) if args else 200
+        print(f"emulator in {'a child process' if remote else 'this process'}")
+        for kind, sides in paths(n, remote=remote).items():
             base_wall, base_cpu = sides["boto3 directly"]
             print(kind)
             for name, (wall, cpu) in sides.items():

@@ -761,8 +761,10 @@ WHAT = """\
   collector). Starting the follower (before the run) and closing the export (sending what is still
   queued; for the follower, its reading the last events and exiting) are timed apart.
 - **Emulator round-trip** (7): see `cloud_roundtrip.py`: podium's Bedrock emulator on 127.0.0.1 in
-  this process; podium runs a chain of steps bound to Bedrock (in-memory store), the baseline makes
-  the provider's boto3 call directly in a loop.
+  this process; podium runs a chain of steps bound to Bedrock (in-memory store) with its default
+  settings (`transport: loop`: Converse and InvokeAgent on the event loop), the baseline makes the
+  provider's boto3 call directly in a loop. `cloud_roundtrip.py 200 [--remote]` compares both
+  transports, with the emulator in this process or in a child process (as a real cloud is).
 """
 
 

@@ -16,7 +16,7 @@ import json
 import re
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from podium.core.calls import AgentRequest, AgentResponse, Usage
 from podium.core.errors import InvalidRequest
@@ -25,6 +25,9 @@ from podium.providers._kit.tools import Toolbox, ToolLoop
 from podium.providers.bedrock.binding import ManagedAgent
 from podium.providers.bedrock.errors import PROVIDER
 from podium.providers.bedrock.native import jsonable, podium_tags
+
+if TYPE_CHECKING:
+    from podium.providers.bedrock.transport import AsyncBedrock
 
 _SESSION_ID = re.compile(r"^[0-9a-zA-Z._:-]{2,100}$")
 
@@ -198,6 +201,24 @@ def invoke_agent(
     while True:
         reply = client.invoke_agent(**gathered.params(kwargs))
         returned = gathered.read(reply, call.register(reply["completion"]))
+        if gathered.parts or not returned:
+            break
+        kwargs = gathered.results(returned[-1], tools)
+    return gathered.response()
+
+
+async def ainvoke_agent(
+    http: AsyncBedrock, request: AgentRequest, target: ManagedAgent, toolbox: Toolbox, headers: dict[str, str]
+) -> AgentResponse:
+    """`invoke_agent` on the event loop (`transport.AsyncBedrock`), for an agent without tools: the same
+    rounds, its event stream parsed by botocore as boto3 parses it. A control the agent returns can
+    only ask for a tool the agent does not declare: the same InvalidRequest as on boto3's path."""
+    gathered = _Reply(request, target)
+    tools = toolbox.loop(request, loop=None, where=gathered.where)
+    kwargs = gathered.first()
+    while True:
+        reply = await http.call("bedrock-agent-runtime", "InvokeAgent", gathered.params(kwargs), headers)
+        returned = gathered.read(reply, reply["completion"])
         if gathered.parts or not returned:
             break
         kwargs = gathered.results(returned[-1], tools)

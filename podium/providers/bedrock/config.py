@@ -37,10 +37,12 @@ class BedrockConfig(ProviderConfig):
     read_timeout: float = Field(300.0, gt=0, description="Seconds of silence before a call times out.")
     max_connections: int = Field(64, ge=1, description="Connections (and threads) per Bedrock service.")
     transport: Literal["threads", "loop"] = Field(
-        "threads",
-        description="How a Converse call of an agent without tools is made: 'threads' (boto3, in a worker"
-        " thread) or 'loop' (botocore's own request, sent on the event loop: no thread; see"
-        " bench/findings.md, 7c).",
+        "loop",
+        description="How a Converse or InvokeAgent call of an agent without tools is made: 'loop' (botocore's"
+        " own request, signed and parsed as boto3 does, sent on the event loop: no thread hop) or"
+        " 'threads' (boto3 itself, in a worker thread). Calls 'loop' cannot serve (tools, max_attempts"
+        " above 1, a proxy, a Bedrock API key, AgentCore runtimes) use boto3 in threads either way"
+        " (bench/findings.md, 7c and 7d).",
     )
     agent_role_arn: str | None = Field(
         None, description="podium deploy: the IAM role the managed agents run as."

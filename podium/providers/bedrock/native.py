@@ -13,8 +13,20 @@ if TYPE_CHECKING:
 _METADATA_VALUE = re.compile(r"[^a-zA-Z0-9\s:_@$#=/+,.-]")
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def jsonable(value: Any) -> Any:
     """A parsed botocore structure as plain JSON values (timestamps as ISO text, bytes dropped)."""
+    kind = type(value)
+    # the usual types first, by identity: InvokeAgent's traces are a few hundred values per call, and
+    # an isinstance against the Mapping ABC costs several times a type lookup
+    if kind in _PLAIN:
+        return value
+    if kind is dict:
+        return {k: jsonable(v) for k, v in value.items() if not isinstance(v, bytes | bytearray)}
+    if kind is list:
+        return [jsonable(v) for v in value]
     if isinstance(value, Mapping):
         return {k: jsonable(v) for k, v in value.items() if not isinstance(v, bytes | bytearray)}
     if isinstance(value, list | tuple):

@@ -2,12 +2,13 @@
 
 The class ties the parts together: `binding` (what an agent runs on), `client` (boto3), `agents`
 (InvokeAgent and return control), `agentcore` (InvokeAgentRuntime), `converse`, `errors`, `deploy`,
-and the emulator. boto3 is synchronous: with ``transport: loop``, a Converse call of an agent
-without tools is made on the event loop instead (`transport`: botocore's own serializer, signer and
-parsers, the bytes sent with asyncio), unless another setting needs boto3 itself
-(`AsyncBedrock.unusable`). Every other call, InvokeAgent's event stream included, runs in the kit's
-thread pool for this provider (sized like its connection pool), so thousands of concurrent steps do
-not queue behind asyncio's small default pool, and a cancelled call closes its stream.
+and the emulator. boto3 is synchronous: by default (``transport: loop``) a Converse or InvokeAgent
+call of an agent without tools is made on the event loop instead (`transport`: botocore's own
+serializer, signer and parsers, the bytes sent with asyncio; bench/findings.md, 7d), unless a
+setting needs boto3 itself (`AsyncBedrock.unusable`). Every other call (an agent with tools, an
+AgentCore runtime, ``transport: threads``) runs boto3 in the kit's thread pool for this provider
+(sized like its connection pool), so thousands of concurrent steps do not queue behind asyncio's
+small default pool, and a cancelled call closes its stream.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from podium.providers._kit.threads import SdkCall
 from podium.providers.bedrock import binding as bindings
 from podium.providers.bedrock.agentcore import SERVICE as AGENTCORE
 from podium.providers.bedrock.agentcore import Runtime, invoke_runtime
-from podium.providers.bedrock.agents import invoke_agent
+from podium.providers.bedrock.agents import ainvoke_agent, invoke_agent
 from podium.providers.bedrock.binding import BINDING_FIX, BedrockBinding, ManagedAgent, Model, Target, Targets
 from podium.providers.bedrock.client import BedrockClients
 from podium.providers.bedrock.config import BedrockConfig, BedrockEmulatorOptions
@@ -141,10 +142,9 @@ class BedrockProvider(SdkProvider):
 
     async def acall(self, request: AgentRequest, target: Target) -> AgentResponse:
         headers = call_headers(request)
-        if isinstance(target, ManagedAgent | Runtime):
-            # InvokeAgent's reply is an event stream that takes botocore ~1 ms of Python to parse per
-            # call: on the loop it would hold every other step, and with an emulator in the same
-            # process it ping-pongs the GIL (bench/findings.md, 7c). boto3 reads it in a worker thread.
+        if isinstance(target, ManagedAgent):
+            return await ainvoke_agent(self.http, request, target, self.tools, headers)
+        if isinstance(target, Runtime):
             return await self.threads.run(lambda call: self.call(request, target, call), headers=headers)
         return await aconverse(self.http, request, target, headers)
 

@@ -10,13 +10,12 @@ travel another way: over the kit's `AsyncHttpPool` on the run's loop, whose fail
 botocore's connection, timeout and streaming exceptions. So `errors.to_podium` maps every outcome
 as before.
 
-`BedrockProvider` sends Converse this way when its setting ``transport: loop`` asks (the default,
-``threads``, keeps boto3: on a busy machine, with an emulator in the same process, the loop path's
-GIL hand-offs cost more wall time than the thread hop; bench/findings.md, 7c). InvokeAgent's event
-stream, which this reads as well, is read by boto3 in a worker thread (its parse is ~1 ms of Python:
-off the loop). `AsyncBedrock.unusable` says why a provider keeps boto3's own path (in the thread
-pool): the default, botocore's own retries (``max_attempts`` above 1), a proxy for the endpoint, a
-Bedrock API key (bearer token) instead of SigV4, or a client not signed with SigV4.
+`BedrockProvider` sends Converse and InvokeAgent this way by default (``transport: loop``): no
+thread hop, none of botocore's per-call event hooks; against an endpoint in another process (a real
+cloud, `podium emulate`) a step costs ~1.05x the bare boto3 call instead of ~1.5x
+(bench/findings.md, 7d). `AsyncBedrock.unusable` says why a provider keeps boto3's own path (in the
+thread pool): ``transport: threads``, botocore's own retries (``max_attempts`` above 1), a proxy for
+the endpoint, a Bedrock API key (bearer token) instead of SigV4, or a client not signed with SigV4.
 """
 
 from __future__ import annotations
@@ -26,6 +25,7 @@ import os
 import ssl
 import urllib.request
 from collections.abc import Iterator, Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 from podium.providers._kit.async_http import (
@@ -37,7 +37,30 @@ from podium.providers._kit.async_http import (
 )
 from podium.providers.bedrock.client import BedrockClients
 
+ZERO = timedelta(0)
 BEARER_TOKEN = "AWS_BEARER_TOKEN_BEDROCK"  # Bedrock API keys: boto3 then sends a bearer token, not SigV4
+
+
+def parse_timestamp(value: Any) -> Any:
+    """botocore's `parse_timestamp`, the same datetime, without dateutil for the usual ISO 8601 UTC text.
+
+    InvokeAgent's trace events carry a dozen timestamps per call; dateutil's parser takes ~60 µs each
+    (bench/findings.md, 7d). ``2026-12-01T14:10:00.123Z`` (or ``+00:00``) is read by the standard
+    library and given dateutil's ``tzutc()``, as botocore gives it; anything else (epoch numbers,
+    RFC 822, another offset, no zone) goes to botocore's own parser.
+    """
+    from botocore.utils import parse_timestamp as botocore_parse
+
+    if isinstance(value, str) and len(value) >= 20 and value[4:5] == "-" and value[10:11] in "Tt":
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return botocore_parse(value)
+        if parsed.utcoffset() == ZERO:
+            from dateutil.tz import tzutc
+
+            return parsed.replace(tzinfo=tzutc())
+    return botocore_parse(value)
 
 
 class _Body:
@@ -66,7 +89,9 @@ class _Operation:
         protocol = getattr(meta.service_model, "resolved_protocol", None) or meta.service_model.protocol
         validate = bool(getattr(meta.config, "parameter_validation", True))
         self.serializer = serialize.create_serializer(protocol, include_validation=validate)
-        self.parser = parsers.create_parser(protocol)
+        factory = parsers.ResponseParserFactory()
+        factory.set_parser_defaults(timestamp_parser=parse_timestamp)
+        self.parser = factory.create_parser(protocol)
         self.endpoint_url = meta.endpoint_url
         self.region = meta.region_name
         self.signing_name = meta.service_model.signing_name or meta.service_model.endpoint_prefix
@@ -92,7 +117,7 @@ class AsyncBedrock:
         """Why calls must go through boto3 itself (in the thread pool); None when this path serves them."""
         cfg = self.clients.config
         if cfg.transport != "loop":
-            return "transport: threads (the default)"
+            return "transport: threads (as set)"
         if cfg.max_attempts != 1:
             return "botocore retries (max_attempts > 1)"
         if os.environ.get(BEARER_TOKEN):
@@ -116,9 +141,11 @@ class AsyncBedrock:
         from botocore import exceptions as bx
         from botocore.auth import SigV4Auth
         from botocore.awsrequest import HeadersDict, create_request_object, prepare_request_dict
+        from botocore.handlers import add_recursion_detection_header
 
         op = await self._operation(service, operation)
         request_dict = op.serializer.serialize_to_request(dict(params), op.model)
+        add_recursion_detection_header(request_dict)  # in AWS Lambda: X-Amzn-Trace-Id, as boto3's hook adds
         prepare_request_dict(request_dict, endpoint_url=op.endpoint_url, user_agent=self._agent())
         request = create_request_object(request_dict)
         SigV4Auth(await self._frozen_credentials(), op.signing_name, op.region).add_auth(request)
