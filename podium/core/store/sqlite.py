@@ -115,6 +115,9 @@ class SQLiteStore(SQLRunIndex):
                     fix=f"make it and its folder writable (chmod u+w {self.path} {self.path.parent}) once",
                 )
             return
+        # Set before the switch to WAL too: switching a new file is a rollback-journal
+        # transaction, then synced as asked rather than at SQLite's default (FULL: one fsync more).
+        db.execute(f"PRAGMA synchronous={synchronous}")
         # Switching to WAL needs a moment alone with the file; SQLite reports "locked" at once
         # rather than waiting when another process is opening it too, so retry for a while.
         deadline = time.monotonic() + 30
