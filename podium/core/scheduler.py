@@ -73,9 +73,10 @@ class Scheduler:
         tasks = self.state.tasks
         for task in done:
             self.settled(tasks.pop(task), task)
-        # held: written with the first events of the steps just released (their tasks run
-        # first), before any of them makes a call: see `Dispatcher`
-        events.flush_soon()
+        if events.hold_settled:
+            # written with the first events of the steps just released (their tasks run first),
+            # before any of them makes a call: see `Dispatcher`
+            events.flush_soon()
 
     def release(self, sid: str) -> None:
         """`sid` has settled: start every step that was waiting only for it."""
