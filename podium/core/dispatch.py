@@ -21,6 +21,10 @@ from podium.core.store import RunStore
 log = logging.getLogger("podium")
 
 
+# a step's settling events that `hold_settled` writes with the first events of the steps it releases
+_SETTLING = frozenset({EventType.STEP_SUCCEEDED, EventType.STEP_SKIPPED})
+
+
 class EventHook(Protocol):
     """Where events go once they are durable: the `podium_event` hook of every plugin.
 
@@ -48,6 +52,14 @@ class Dispatcher:
 
     A hook may ask for an event while others are being dispatched (`warn`); it is written once
     the current batch has been dispatched, so every observer sees events in `seq` order.
+
+    With `hold_settled` (the local engine's driver), a step's settling event (StepSucceeded,
+    StepSkipped) does not ask for a turn's flush of its own: the scheduler settles the step,
+    starts the steps it releases, and then asks for one (`flush_soon`), so the released steps'
+    first events (StepStarted, CallStarted) are written in the same transaction. Nothing acts on
+    the settling event before then: no hook sees it, and a released step makes no call before
+    its CallStarted, and so the settling event before it, is durable. A chain step then commits
+    twice (its CallStarted with its predecessor's end; its CallFinished), not three times.
     """
 
     def __init__(
@@ -60,6 +72,7 @@ class Dispatcher:
         observers: Iterable[Callable[..., Any]] = (),
         batched: bool = False,
         now: Callable[[], datetime] | None = None,
+        hold_settled: bool = False,
     ) -> None:
         self.store = store
         self.hook = hook
@@ -71,9 +84,10 @@ class Dispatcher:
         # when an event happened; None: the system clock (Temporal's workflow code passes its own)
         self.now = now
         self.lost = False
+        self.hold_settled = hold_settled
         self._pending: list[tuple[Event, str]] = []
         self._ends_call = False  # a CallFinished/CallFailed waits in `_pending`
-        self._scheduled = False
+        self._scheduled: asyncio.Handle | None = None  # the loop's turn that will flush the queue
         self._flushing = False
         self._failed: BaseException | None = None  # a batch the store refused: the run cannot go on
 
@@ -98,18 +112,29 @@ class Dispatcher:
             self._ends_call = True
         if not self.batched:
             self.flush()
-        elif not self._scheduled:
+        elif self._scheduled is None and not (self.hold_settled and type_ in _SETTLING):
             try:
                 loop = asyncio.get_running_loop()
             except RuntimeError:  # no loop to wait for: write it now
                 self.flush()
             else:
-                self._scheduled = True
-                loop.call_soon(self._flush_soon)
+                self._scheduled = loop.call_soon(self._flush_soon)
         return event
 
+    def flush_soon(self) -> None:
+        """Write what is queued at the loop's next turn: after the tasks created before this call
+        have run their first step (and queued their first events, to be written with these)."""
+        if not self._pending or self._scheduled is not None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.flush()
+        else:
+            self._scheduled = loop.call_soon(self._flush_soon)
+
     def _flush_soon(self) -> None:
-        self._scheduled = False
+        self._scheduled = None
         try:
             self.flush()
         except BaseException as exc:  # kept: raised to whoever emits or waits next
@@ -129,6 +154,9 @@ class Dispatcher:
             raise self._failed
         self._flushing = True
         try:
+            if self._scheduled is not None:  # this flush writes what that turn was to write
+                self._scheduled.cancel()
+                self._scheduled = None
             while self._pending:
                 batch, self._pending = self._pending, []
                 self._ends_call = False
@@ -159,7 +187,7 @@ class Dispatcher:
                 raise LeaseLost
             if self._failed is not None:
                 raise self._failed
-            if not self._scheduled:  # nothing will flush on its own (or a hook's event queued)
+            if self._scheduled is None:  # nothing will flush on its own (or a hook's event queued)
                 self.flush()
                 continue
             await asyncio.sleep(0)

@@ -214,6 +214,7 @@ class _Driver:
             seq=prog.seq,
             observers=[o.podium_event for o in observers if hasattr(o, "podium_event")],
             batched=True,
+            hold_settled=True,  # a step's end is written with its dependants' start (`drain`)
         )
         history = claim.events if claim is not None else ()
         context = RunContext(run_id, plan.workflow, engine.store, settings, events.warn, history)

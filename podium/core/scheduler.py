@@ -66,11 +66,17 @@ class Scheduler:
     def drain(self) -> None:
         """Settle the step tasks that ended, in the order they ended."""
         done, self.ended = self.ended, []
-        # what the ended steps wrote is durable before any step that needs them starts
-        self.state.events.flush()
+        events = self.state.events
+        if not events.hold_settled:
+            # what the ended steps wrote is durable before any step that needs them starts
+            events.flush()
         tasks = self.state.tasks
         for task in done:
             self.settled(tasks.pop(task), task)
+        if events.hold_settled:
+            # written with the first events of the steps just released (their tasks run first),
+            # before any of them makes a call: see `Dispatcher`
+            events.flush_soon()
 
     def release(self, sid: str) -> None:
         """`sid` has settled: start every step that was waiting only for it."""

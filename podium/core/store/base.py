@@ -121,6 +121,10 @@ class IndexChange:
         return replace(old, status=self.status, updated_at=self.updated_at, finished_at=self.finished_at)
 
 
+# the event types that change a run's index line (`index_change`); every other type changes nothing
+INDEXED_TYPES: frozenset[EventType] = frozenset({EventType.RUN_STARTED, EventType.RUN_RESUMED, *_STATUS_OF})
+
+
 def index_change(event: Event) -> IndexChange | None:
     """The runs-index change an event implies (the index is derivable from the events).
 

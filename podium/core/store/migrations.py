@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from pathlib import Path
 
@@ -99,6 +100,12 @@ def statements(script: str) -> list[str]:
     return out
 
 
+@functools.lru_cache(maxsize=len(MIGRATIONS))
+def _statements_of(number: int) -> tuple[str, ...]:
+    """Migration `number`'s statements, split once per process (every new file runs them all)."""
+    return tuple(statements(MIGRATIONS[number]))
+
+
 def check_podium_file(db: sqlite3.Connection, path: Path) -> bool:
     """Refuse a SQLite file that is not podium's; True when it is podium's but not yet marked.
 
@@ -139,6 +146,6 @@ def migrate(db: sqlite3.Connection, version: int) -> None:
         with transaction(db):
             if db.execute("PRAGMA user_version").fetchone()[0] != number:
                 continue  # another process migrated meanwhile
-            for statement in statements(MIGRATIONS[number]):
+            for statement in _statements_of(number):
                 db.execute(statement)
             db.execute(f"PRAGMA user_version={number + 1}")
