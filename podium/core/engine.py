@@ -213,10 +213,8 @@ class _Driver:
             engine.plugins,
             run_id,
             seq=prog.seq,
-            observers=[
-                self.fold.podium_event,
-                *(o.podium_event for o in observers if hasattr(o, "podium_event")),
-            ],
+            observers=[o.podium_event for o in observers if hasattr(o, "podium_event")],
+            written=self.fold.written,
             batched=True,
         )
         history = claim.events if claim is not None else ()
@@ -345,8 +343,9 @@ _OUTPUT_OF = {EventType.CALL_FINISHED: "reply", EventType.STEP_SUCCEEDED: "outpu
 
 
 class _LiveFold:
-    """The run's fold, fed its events as they are written (a run observer), so that the result
-    is made from it at the end instead of reading every event back and folding them again.
+    """The run's fold, fed its events as they are written (the dispatcher's `written`), so that
+    the result is made from it at the end instead of reading every event back and folding them
+    again.
 
     The fold must be the one the stored events give (`show`, a resume and the snapshot read
     those): an event whose values could come back from JSON otherwise (a tuple as a list, a
@@ -365,22 +364,33 @@ class _LiveFold:
         self.rows: list[Row] = []
         self.broken = False
 
-    def podium_event(self, event: Event) -> None:
-        if self.broken or event.seq != self.next:
-            self.broken = True
+    def written(self, batch: list[tuple[Event, str]]) -> None:
+        """Take a batch of events the store has just made durable (with their JSON text)."""
+        if self.broken:
             return
-        self.next += 1
-        t, data = event.type, event.data
-        if t not in _ENGINE_MADE:
-            field = _OUTPUT_OF.get(t)
-            if (
-                field is None
-                or data.get(field).__class__ not in _SCALARS
-                or (t is EventType.CALL_FINISHED and data.get("native") is not None)
-            ):
-                data = json.loads(event.data_json())
-        rows = self.rows
-        rows.append((event.seq, event.at, t, event.step, event.attempt, data))
+        try:
+            self.take(batch)
+        except Exception:  # (the result is then folded from the log: never the run's failure)
+            self.broken = True
+            log.warning("run %s: folding its events failed", self.fold.run_id, exc_info=True)
+
+    def take(self, batch: list[tuple[Event, str]]) -> None:
+        rows, engine_made, output_of, scalars = self.rows, _ENGINE_MADE, _OUTPUT_OF, _SCALARS
+        for event, text in batch:
+            if event.seq != self.next:
+                self.broken = True
+                return
+            self.next += 1
+            t, data = event.type, event.data
+            if t not in engine_made:
+                field = output_of.get(t)
+                if (
+                    field is None
+                    or data.get(field).__class__ not in scalars
+                    or (t is EventType.CALL_FINISHED and data.get("native") is not None)
+                ):
+                    data = json.loads(text)
+            rows.append((event.seq, event.at, t, event.step, event.attempt, data))
         if len(rows) >= _PAGE:
             self.feed()
 

@@ -66,8 +66,8 @@ steps:
   skipped: {agent: plain, needs: [a], when: "{{ false }}", prompt: s}
   after_skip: {agent: plain, needs: [skipped], prompt: t}
   bad: {agent: gated, prompt: g, on_failure: handle, needs: [b, c, each, pairs, retried]}
-  handle: {agent: plain, prompt: "{{ failure.kind }}"}
-  last: {agent: gated, prompt: l, needs: [b, c, each, pairs, retried]}
+  handle: {agent: plain, prompt: "{{ failure.kind }}", recover: true}
+  last: {agent: gated, prompt: l, needs: [bad]}
 outputs:
   c: "{{ steps.c.output }}"
   each: "{{ steps.each.output }}"
@@ -125,6 +125,7 @@ async def test_a_varied_run_and_its_resume_return_what_their_events_fold_to(
     assert (first.steps["retried"].status, first.steps["retried"].attempts) == ("succeeded", 2)
     assert first.steps["after_skip"].status == "skipped"
     assert first.steps["handle"].status == "succeeded" and first.steps["last"].status == "failed"
+    assert first.steps["bad"].output == first.steps["handle"].output  # the handler stood in
     same_as_the_log(first, store, wf)
     snapshot_as_the_log(store, first.run_id, wf)
 
