@@ -60,7 +60,7 @@ class Dispatcher:
         observers: Iterable[Callable[..., Any]] = (),
         batched: bool = False,
         now: Callable[[], datetime] | None = None,
-        written: Callable[[list[tuple[Event, str]]], None] | None = None,
+        on_durable: Callable[[list[tuple[Event, str]]], None] | None = None,
     ) -> None:
         self.store = store
         self.hook = hook
@@ -72,7 +72,7 @@ class Dispatcher:
         # when an event happened; None: the system clock (Temporal's workflow code passes its own)
         self.now = now
         self.lost = False
-        self.written = written  # told each batch once it is durable, before the hooks (the driver's fold)
+        self.on_durable = on_durable  # given each batch once durable, before the hooks (a driver's fold)
         self._pending: list[tuple[Event, str]] = []
         self._ends_call = False  # a CallFinished/CallFailed waits in `_pending`
         self._scheduled = False
@@ -143,8 +143,8 @@ class Dispatcher:
                         self._failed = exc
                     raise
                 self.committed = batch[-1][0].seq
-                if self.written is not None:
-                    self.written(batch)
+                if self.on_durable is not None:
+                    self.on_durable(batch)
                 self._dispatch(batch)
         finally:
             self._flushing = False

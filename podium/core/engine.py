@@ -214,7 +214,7 @@ class _Driver:
             run_id,
             seq=prog.seq,
             observers=[o.podium_event for o in observers if hasattr(o, "podium_event")],
-            written=self.fold.written,
+            on_durable=self.fold.written,
             batched=True,
         )
         history = claim.events if claim is not None else ()
@@ -343,7 +343,7 @@ _OUTPUT_OF = {EventType.CALL_FINISHED: "reply", EventType.STEP_SUCCEEDED: "outpu
 
 
 class _LiveFold:
-    """The run's fold, fed its events as they are written (the dispatcher's `written`), so that
+    """The run's fold, fed its events as they are written (the dispatcher's `on_durable`), so that
     the result is made from it at the end instead of reading every event back and folding them
     again.
 
