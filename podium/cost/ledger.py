@@ -122,6 +122,7 @@ class CostFold:
         self.functions: set[str] = set()
         self._rows: list[LedgerRow | _Free] = []
         self._lazy = 0  # how many of `_rows` are free calls whose row is not made yet
+        self._made = 0  # every row before this index is made
         self.last_seq = 0
         self.spent = ZERO
         self.unpriced = 0
@@ -133,10 +134,15 @@ class CostFold:
     @property
     def rows(self) -> list[LedgerRow]:
         """The run's rows so far, one per finished call, in order."""
-        if self._lazy:
-            self._rows = [r.row() if r.__class__ is _Free else r for r in self._rows]  # type: ignore[union-attr]
+        rows = self._rows
+        if self._lazy:  # made in place, from the first not made (a budget reads the rows per call)
+            for i in range(self._made, len(rows)):
+                row = rows[i]
+                if row.__class__ is _Free:
+                    rows[i] = row.row()  # type: ignore[union-attr]
             self._lazy = 0
-        return self._rows  # type: ignore[return-value]
+        self._made = len(rows)
+        return rows  # type: ignore[return-value]
 
     @property
     def count(self) -> int:

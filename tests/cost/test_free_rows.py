@@ -13,11 +13,11 @@ import pytest
 import podium
 from podium.core.calls import Usage
 from podium.core.store import SQLiteStore
-from podium.cost.catalog import load_catalog
-from podium.cost.ledger import derive_rows, ledger_rows
+from podium.cost.catalog import PriceCatalog, load_catalog
+from podium.cost.ledger import CostFold, LedgerRow, derive_rows, ledger_rows
 from podium.testing import function_provider
 
-from .helpers import cost_plugin, plugins_with, replying
+from .helpers import Events, cost_plugin, plugins_with, replying
 
 
 @pytest.fixture
@@ -63,3 +63,22 @@ async def test_free_and_priced_calls_keep_the_rows_their_events_derive(
         assert [tuple(r) for r in stored] == [(r.step, r.price, r.at.isoformat()) for r in expected]
     assert ledger_rows(store, load_catalog(), run_id=run.run_id) == expected
     store.close()
+
+
+def test_rows_read_between_calls_are_each_made_once_in_order(catalog: PriceCatalog) -> None:
+    """Catches a free row made twice or out of place when a budget reads the rows after each
+    call: the rows, read as the calls come, are the ones `derive_rows` makes of the same events."""
+    ev = Events(functions=("counter",))
+    fold = CostFold("r1", catalog)
+    for event in ev.items:
+        fold.add(event)
+    seen: list[list[LedgerRow]] = []
+    for i, (agent, model) in enumerate([("counter", None), ("writer", "gpt-4o-mini"), ("counter", None)] * 2):
+        ev.call(f"s{i}", agent=agent, model=model)
+        for event in ev.items[-2:]:
+            fold.add(event)
+        seen.append(list(fold.rows))
+    expected = derive_rows(ev.items, catalog)
+    assert [r.status for r in expected] == ["free", "priced", "free"] * 2
+    assert seen == [expected[: n + 1] for n in range(6)]
+    assert all(type(r) is LedgerRow for r in fold.rows)
