@@ -73,6 +73,7 @@ class Dispatcher:
         batched: bool = False,
         now: Callable[[], datetime] | None = None,
         hold_settled: bool = False,
+        on_durable: Callable[[list[tuple[Event, str]]], None] | None = None,
     ) -> None:
         self.store = store
         self.hook = hook
@@ -85,6 +86,7 @@ class Dispatcher:
         self.now = now
         self.lost = False
         self.hold_settled = hold_settled
+        self.on_durable = on_durable  # given each batch once durable, before the hooks (a driver's fold)
         self._pending: list[tuple[Event, str]] = []
         self._ends_call = False  # a CallFinished/CallFailed waits in `_pending`
         self._scheduled: asyncio.Handle | None = None  # the loop's turn that will flush the queue
@@ -169,6 +171,8 @@ class Dispatcher:
                         self._failed = exc
                     raise
                 self.committed = batch[-1][0].seq
+                if self.on_durable is not None:
+                    self.on_durable(batch)
                 self._dispatch(batch)
         finally:
             self._flushing = False

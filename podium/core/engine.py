@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -20,7 +21,7 @@ from podium.core.errors import RunBusy
 from podium.core.events import Event, EventType, RunStatus
 from podium.core.lease import Heartbeat, lease_timing, owner_id
 from podium.core.plan import Plan, ProviderLookup
-from podium.core.replay import History, Progress, RunFold, collector_held, read_rows
+from podium.core.replay import History, Progress, Row, RunFold, collector_held, read_rows
 from podium.core.run import Run
 from podium.core.scheduler import Scheduler
 from podium.core.spec import Workflow
@@ -205,7 +206,7 @@ class _Driver:
         self.settings = settings
         self.owner = claim.owner if claim is not None else owner_id()
         # what the run's events told before this process: its result goes on from there
-        self.fold = claim.fold if claim is not None else RunFold(run_id)
+        self.fold = _LiveFold(claim.fold if claim is not None else RunFold(run_id))
         prog = claim.progress if claim is not None else Progress()
         events = Dispatcher(
             engine.store,
@@ -213,6 +214,7 @@ class _Driver:
             run_id,
             seq=prog.seq,
             observers=[o.podium_event for o in observers if hasattr(o, "podium_event")],
+            on_durable=self.fold.written,
             batched=True,
             hold_settled=True,  # a step's end is written with its dependants' start (`drain`)
         )
@@ -310,12 +312,95 @@ class _Driver:
             log.warning("run %s: its last events were not written", self.state.run_id, exc_info=True)
 
     def result(self) -> Run:
-        """The run as its events tell it: those a resume read before are already folded; only
-        the ones written since are read."""
+        """The run as its events tell it: the fold of those a resume read before went on with
+        each event as it was written (`_LiveFold`); any it did not see are read back."""
         self.state.events.flush()
-        store = self.engine.store
+        store, run_id = self.engine.store, self.state.run_id
         with collector_held():
-            folded = self.fold.feed(read_rows(store, self.state.run_id, after=self.fold.seq))
+            live = self.fold
+            if not live.broken:
+                try:
+                    folded = live.feed()
+                except Exception:
+                    log.warning("run %s: its result is folded again from its events", run_id, exc_info=True)
+            if live.broken:  # (a fold that raised, or an event it missed) fold the log again
+                folded = snapshot.load(store, run_id) or RunFold(run_id)
+            folded.feed(read_rows(store, run_id, after=folded.seq))
             if folded.head is not None and folded.head["status"] in _RESUMABLE and not self.state.lost:
                 snapshot.save(store, folded)  # where a resume will start from
             return folded.run(self.state.workflow.steps, last=True)
+
+
+_SCALARS = frozenset((str, int, float, bool, type(None)))
+# the events whose every field the fold keeps is made by the engine, of plain JSON values (a
+# step's output excepted: see `_LiveFold`); any other event is folded as the store holds it. A
+# CallFinished's `usage` is a Usage's dump (counts), its `bound_to` a validated dict of strings;
+# its `native` (a provider's own values, kept by a snapshot while the reply is unconsumed) must
+# be absent: a cloud call's event is decoded, for a few µs
+_PAGE = 512
+_ENGINE_MADE = frozenset((EventType.CALL_STARTED, EventType.STEP_STARTED, EventType.STEP_SKIPPED))
+_OUTPUT_OF = {EventType.CALL_FINISHED: "reply", EventType.STEP_SUCCEEDED: "output",
+              EventType.ITEM_SUCCEEDED: "output"}  # fmt: skip
+
+
+class _LiveFold:
+    """The run's fold, fed its events as they are written (the dispatcher's `on_durable`), so that
+    the result is made from it at the end instead of reading every event back and folding them
+    again.
+
+    The fold must be the one the stored events give (`show`, a resume and the snapshot read
+    those): an event whose values could come back from JSON otherwise (a tuple as a list, a
+    non-string key as a string: a user's value, such as a reply, an output or the inputs) is
+    folded as its JSON text decodes. Only events of plain values, the many of every step, are
+    folded as they are. They are fed a page at a time (a call of `RunFold.feed` per event cost
+    as much as reading them back). An event not seen in order leaves the fold `broken`: the
+    result is then folded from the log, as before this class.
+    """
+
+    __slots__ = ("broken", "fold", "next", "rows")
+
+    def __init__(self, fold: RunFold) -> None:
+        self.fold = fold
+        self.next = fold.seq + 1
+        self.rows: list[Row] = []
+        self.broken = False
+
+    def written(self, batch: list[tuple[Event, str]]) -> None:
+        """Take a batch of events the store has just made durable (with their JSON text)."""
+        if self.broken:
+            return
+        try:
+            self.take(batch)
+        except Exception:  # (the result is then folded from the log: never the run's failure)
+            self.broken = True
+            log.warning("run %s: folding its events failed", self.fold.run_id, exc_info=True)
+
+    def take(self, batch: list[tuple[Event, str]]) -> None:
+        rows, engine_made, output_of, scalars = self.rows, _ENGINE_MADE, _OUTPUT_OF, _SCALARS
+        for event, text in batch:
+            if event.seq != self.next:
+                self.broken = True
+                return
+            self.next += 1
+            t, data = event.type, event.data
+            if t not in engine_made:
+                field = output_of.get(t)
+                if (
+                    field is None
+                    or data.get(field).__class__ not in scalars
+                    or (t is EventType.CALL_FINISHED and data.get("native") is not None)
+                ):
+                    data = json.loads(text)
+            rows.append((event.seq, event.at, t, event.step, event.attempt, data))
+        if len(rows) >= _PAGE:
+            self.feed()
+
+    def feed(self) -> RunFold:
+        """The fold, with every event seen so far fed to it."""
+        rows, self.rows = self.rows, []
+        try:
+            self.fold.feed(rows)
+        except BaseException:
+            self.broken = True
+            raise
+        return self.fold

@@ -163,6 +163,12 @@ def references(source: str) -> Iterator[Reference]:
             yield Reference(name.name, None)
 
 
+def _constant(source: str) -> bool:
+    """Text with no jinja markup renders to itself, so a prompt with a JSON example in it is not
+    compiled and rendered per call (jinja turns CR LF into LF: such text still goes through it)."""
+    return "{{" not in source and "{%" not in source and "{#" not in source and "\r" not in source
+
+
 def render(source: Any, context: Mapping[str, Any], *, where: str, timeout: float | None = None) -> Any:
     """Render a template against `context`; a lone `{{ expr }}` yields its value, not its text.
 
@@ -173,7 +179,7 @@ def render(source: Any, context: Mapping[str, Any], *, where: str, timeout: floa
     """
     if not isinstance(source, str):
         return source
-    if "{" not in source:
+    if "{" not in source or _constant(source):
         return source
     try:
         compiled = _compiled(source)

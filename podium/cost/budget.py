@@ -208,7 +208,9 @@ class Meter:
     def __init__(self, catalog: Callable[[list[str]], PriceCatalog]) -> None:
         self._catalog = catalog
         self.tallies: dict[str, RunTally] = {}
-        self.recent: OrderedDict[str, tuple[list[LedgerRow], PriceCatalog]] = OrderedDict()
+        # a run that just ended: its fold and how many rows it had then (a free call's row is
+        # made only if someone asks: `rows_for`)
+        self.recent: OrderedDict[str, tuple[CostFold, int, PriceCatalog]] = OrderedDict()
         self._broken: set[str] = set()
 
     def _tally(self, run_id: str, prices: list[str]) -> RunTally:
@@ -331,9 +333,9 @@ class Meter:
                 self._broken.add(run_id)
                 log.warning("cost: run %s is not metered: %s", run_id, exc)
                 return
-        row = None
+        row: object = None
         if event.seq == tally.fold.last_seq + 1:
-            row = tally.fold.feed(event)
+            row = tally.fold.add(event)  # (a free call's row is made when the rows are read)
         elif event.seq > tally.fold.last_seq:
             tally.pending.append(event)  # a resumed run's: folded after its history
         if event.type in (EventType.CALL_FINISHED, EventType.CALL_FAILED):
@@ -403,7 +405,7 @@ class Meter:
         except Exception:  # the ledger is derived: `podium cost` rebuilds it from the events
             log.debug("cost: could not write the ledger of run %s", tally.run_id, exc_info=True)
         if tally.complete:
-            self.recent[tally.run_id] = (list(tally.fold.rows), tally.catalog)
+            self.recent[tally.run_id] = (tally.fold, tally.fold.count, tally.catalog)
             self.recent.move_to_end(tally.run_id)
             while len(self.recent) > 32:
                 self.recent.popitem(last=False)
@@ -411,4 +413,4 @@ class Meter:
     def rows_for(self, run_id: str) -> list[LedgerRow] | None:
         """The rows of a run this process just ran, if it saw all of it."""
         found = self.recent.get(run_id)
-        return list(found[0]) if found is not None else None
+        return found[0].rows[: found[1]] if found is not None else None

@@ -109,6 +109,10 @@ class CostFold:
 
     `feed` is incremental so the plugin's running tally and a batch re-derivation are the same
     code: `derive_rows(events, catalog) == CostFold(...).feed(each event).rows`.
+
+    A free call's row (a python function: no model, no tokens) is made only when `rows` is read:
+    it costs nothing, so no budget reads it, and most runs' rows are read once, at their end
+    (`add` is `feed` without making it: the plugin's per-call path).
     """
 
     def __init__(self, run_id: str, catalog: PriceCatalog) -> None:
@@ -116,7 +120,9 @@ class CostFold:
         self.catalog = catalog
         self.workflow = "?"
         self.functions: set[str] = set()
-        self.rows: list[LedgerRow] = []
+        self._rows: list[LedgerRow | _Free] = []
+        self._lazy = 0  # how many of `_rows` are free calls whose row is not made yet
+        self._made = 0  # every row before this index is made
         self.last_seq = 0
         self.spent = ZERO
         self.unpriced = 0
@@ -125,53 +131,84 @@ class CostFold:
         ] = {}
         self._sessions: set[tuple[str, str]] = set()
 
+    @property
+    def rows(self) -> list[LedgerRow]:
+        """The run's rows so far, one per finished call, in order."""
+        rows = self._rows
+        if self._lazy:  # made in place, from the first not made (a budget reads the rows per call)
+            for i in range(self._made, len(rows)):
+                row = rows[i]
+                if row.__class__ is _Free:
+                    rows[i] = row.row()  # type: ignore[union-attr]
+            self._lazy = 0
+        self._made = len(rows)
+        return rows  # type: ignore[return-value]
+
+    @property
+    def count(self) -> int:
+        """How many rows there are so far (without making the free calls' ones)."""
+        return len(self._rows)
+
     def seen_session(self, provider: str, session_id: str | None) -> bool:
         return session_id is not None and (provider, session_id) in self._sessions
 
     def feed(self, event: Event) -> LedgerRow | None:
         """Take one event; return the row it adds, if it is a finished call."""
-        self.last_seq = max(self.last_seq, event.seq)
+        added = self.add(event)
+        if added.__class__ is _Free:
+            row = self._rows[-1] = added.row()  # type: ignore[union-attr]
+            self._lazy -= 1
+            return row
+        return added  # type: ignore[return-value]
+
+    def add(self, event: Event) -> LedgerRow | _Free | None:
+        """`feed`, except that a free call's row is not made yet (a `_Free` stands for it)."""
+        if event.seq > self.last_seq:
+            self.last_seq = event.seq
         d = event.data
         t = event.type
-        if t is EventType.RUN_STARTED:
-            self.workflow = str(d.get("workflow", "?"))
-            bindings = d.get("bindings") or {}
-            self.functions = {a for a, b in bindings.items() if isinstance(b, dict) and b.get("function")}
-        elif t is EventType.CALL_STARTED:
+        if t is EventType.CALL_STARTED:
             key = (event.step, d.get("item"), event.attempt)
             self._started[key] = (event.at, d.get("agent"), d.get("model"))
         elif t is EventType.CALL_FINISHED:
             row = self._row(event)
-            self.rows.append(row)
-            if row.cost is not None:
-                self.spent += row.cost
-            if row.status == "unpriced":
+            self._rows.append(row)
+            if row.__class__ is _Free:
+                self._lazy += 1
+                return row
+            if row.cost is not None:  # type: ignore[union-attr]
+                self.spent += row.cost  # type: ignore[union-attr]
+            if row.status == "unpriced":  # type: ignore[union-attr]
                 self.unpriced += 1
             return row
+        elif t is EventType.RUN_STARTED:
+            self.workflow = str(d.get("workflow", "?"))
+            bindings = d.get("bindings") or {}
+            self.functions = {a for a, b in bindings.items() if isinstance(b, dict) and b.get("function")}
         return None
 
-    def _row(self, event: Event) -> LedgerRow:
+    def _row(self, event: Event) -> LedgerRow | _Free:
         d = event.data
         started = self._started.pop((event.step, d.get("item"), event.attempt), None)
-        at = (started[0] if started else event.at).astimezone(UTC)
         agent = started[1] if started else None
         model = d.get("model") or (started[2] if started else None)
         provider = str(d.get("provider") or "?")
-        usage = _usage(d.get("usage"))
         session = d.get("session_id")
         new_session = session is not None and (provider, session) not in self._sessions
         if session is not None:
             self._sessions.add((provider, session))
+        if agent in self.functions and (model is None or _usage(d.get("usage")).total_tokens == 0):
+            return _Free(self.workflow, event, started, model, provider, new_session)
+        usage = _usage(d.get("usage"))
         native = d.get("native") if isinstance(d.get("native"), dict) else {}
         # providers say `native.service = "agent"` for a call through their managed agent service;
         # Bedrock's InvokeAgent is known by the agent id it records
         service = native.get("service") or ("agent" if native.get("agent_id") else None)
         cost: Decimal | None
-        if agent in self.functions and (model is None or usage.total_tokens == 0):
-            status, cost, price, source = "free", ZERO, "a python function: nothing to bill", "podium"
-        elif native.get("usage_unknown"):
+        if native.get("usage_unknown"):
             status, cost, price, source = "unknown", None, f"{provider} reported no token usage", ""
         else:
+            at = (started[0] if started else event.at).astimezone(UTC)
             quote = self.catalog.rate(provider, model, at, service=service)
             if isinstance(quote, Rate):
                 status, cost = "priced", quote.cost(usage, new_session=new_session)
@@ -182,30 +219,66 @@ class CostFold:
                 status, cost, price, source = "mock", ZERO, f"a mock reply: {quote.reason}", "podium"
             else:
                 status, cost, price, source = "unpriced", None, quote.reason, ""
+        return _ledger_row(self.workflow, event, started, model, provider, new_session, usage, service,
+                           (status, cost, price, source))  # fmt: skip
+
+
+def _ledger_row(
+    workflow: str,
+    event: Event,
+    started: tuple[datetime, str | None, str | None] | None,
+    model: str | None,
+    provider: str,
+    new_session: bool,
+    usage: Usage,
+    service: str | None,
+    priced: tuple[str, Decimal | None, str, str],
+) -> LedgerRow:
+    d = event.data
+    attempt = int(event.attempt or 1)
+    status, cost, price, source = priced
+    return LedgerRow(
+        run_id=event.run_id, seq=event.seq, workflow=workflow, step=str(event.step),
+        item=d.get("item"), agent=started[1] if started else None, provider=provider, model=model,
+        attempt=attempt, retry=attempt > 1, at=(started[0] if started else event.at).astimezone(UTC),
+        session_id=d.get("session_id"), new_session=new_session, service=service,
+        input_tokens=usage.input_tokens, output_tokens=usage.output_tokens,
+        cache_read_tokens=usage.cache_read_tokens, cache_write_tokens=usage.cache_write_tokens,
+        status=status, cost=cost, price=price, source=source,
+    )  # fmt: skip
+
+
+class _Free:
+    """A free call's row, not made yet: its fields as the fold saw them (not the event: a run
+    that just ended keeps its fold a while, and an event holds its reply)."""
+
+    __slots__ = ("values",)
+
+    def __init__(self, workflow: str, event: Event, started: Any, model: str | None, provider: str,
+                 new_session: bool) -> None:  # fmt: skip
+        d = event.data
+        native = d.get("native") if isinstance(d.get("native"), dict) else {}
+        service = native.get("service") or ("agent" if native.get("agent_id") else None)
+        attempt = int(event.attempt or 1)
+        self.values = (
+            event.run_id, event.seq, workflow, str(event.step), d.get("item"),
+            started[1] if started else None, provider, model, attempt, attempt > 1,
+            started[0] if started else event.at, d.get("session_id"), new_session, service,
+            d.get("usage"),
+        )  # fmt: skip
+
+    def row(self) -> LedgerRow:
+        (run_id, seq, workflow, step, item, agent, provider, model, attempt, retry, at, session,
+         new_session, service, usage) = self.values  # fmt: skip
+        used = _usage(usage)
         return LedgerRow(
-            run_id=event.run_id,
-            seq=event.seq,
-            workflow=self.workflow,
-            step=str(event.step),
-            item=d.get("item"),
-            agent=agent,
-            provider=provider,
-            model=model,
-            attempt=int(event.attempt or 1),
-            retry=int(event.attempt or 1) > 1,
-            at=at,
-            session_id=session,
-            new_session=new_session,
-            service=service,
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-            cache_read_tokens=usage.cache_read_tokens,
-            cache_write_tokens=usage.cache_write_tokens,
-            status=status,
-            cost=cost,
-            price=price,
-            source=source,
-        )
+            run_id=run_id, seq=seq, workflow=workflow, step=step, item=item, agent=agent,
+            provider=provider, model=model, attempt=attempt, retry=retry, at=at.astimezone(UTC),
+            session_id=session, new_session=new_session, service=service,
+            input_tokens=used.input_tokens, output_tokens=used.output_tokens,
+            cache_read_tokens=used.cache_read_tokens, cache_write_tokens=used.cache_write_tokens,
+            status="free", cost=ZERO, price="a python function: nothing to bill", source="podium",
+        )  # fmt: skip
 
 
 @functools.lru_cache(maxsize=256)

@@ -239,3 +239,16 @@ def test_rendered_when_decides_with_truthy() -> None:
     assert truthy(r("{{ inputs.topic != '' }}", inputs={"topic": ""})) is False
     assert truthy(r("{{ inputs.flag }}", inputs={"flag": "false"})) is False
     assert truthy(r("{{ steps.a.output.ok }}", steps={"a": {"output": {"ok": True}}})) is True
+
+
+@pytest.mark.parametrize(
+    ("text", "rendered"),
+    [
+        ('reply as {"ok": true}', 'reply as {"ok": true}'),  # braces, no markup: the text itself
+        ("a { b } }{\n", "a { b } }{\n"),
+        ('{"a": 1}\r\nnext', '{"a": 1}\nnext'),  # as jinja renders it: CR LF made LF
+        ("{# note #}{ x }", "{ x }"),
+    ],
+)
+def test_text_without_markup_renders_as_jinja_would(text: str, rendered: str) -> None:
+    assert render(text, {}, where="steps.s.prompt") == rendered
