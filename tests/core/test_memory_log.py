@@ -1,0 +1,86 @@
+"""MemoryStore keeps a run's events as columns and joined texts: read back, they are what was written."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from podium.core.events import Event, EventType
+from podium.core.store import memory as memory_module
+from podium.core.store.base import RunRecord
+from podium.core.store.memory import MemoryStore
+
+START = datetime(2026, 12, 1, 9, 30, 0, 123456, tzinfo=UTC)
+
+
+def _events(n: int) -> list[Event]:
+    kinds = [
+        EventType.STEP_STARTED,
+        EventType.CALL_STARTED,
+        EventType.CALL_FINISHED,
+        EventType.STEP_SUCCEEDED,
+    ]
+    return [
+        Event(
+            "r1",
+            seq,
+            kinds[seq % 4],
+            f"s{seq // 4}",
+            1 if seq % 2 else None,
+            {"output": "é" * (seq % 5) + "x" * seq, "n": seq, "nested": {"list": [seq, None, True]}},
+            START + timedelta(microseconds=seq * 7919),
+        )
+        for seq in range(1, n + 1)
+    ]
+
+
+def _same(got: list[Event], want: list[Event]) -> None:
+    assert [(e.seq, e.type, e.step, e.attempt, e.data, e.at) for e in got] == [
+        (e.seq, e.type, e.step, e.attempt, e.data, e.at) for e in want
+    ]
+    assert all(
+        e.at.tzinfo == w.at.tzinfo and type(e.type) is EventType for e, w in zip(got, want, strict=True)
+    )
+
+
+def test_a_long_log_reads_back_exactly_from_any_point(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(memory_module, "_CHUNK", 4)
+    monkeypatch.setattr(memory_module, "_PAGE", 5)
+    events = _events(23)  # five chunks and a tail of three
+    store = MemoryStore()
+    for event in events:
+        store.append(event)
+    for after in range(25):
+        want = [e for e in events if e.seq > after]
+        _same(store.events("r1", after=after), want)
+        rows = list(store.event_rows("r1", after=after))
+        assert rows == [(e.seq, e.at, e.type, e.step, e.attempt, e.data) for e in want]
+        for limit in (0, 1, 4, 9):
+            _same(store.events("r1", after=after, limit=limit), want[:limit])
+    assert store.last_seq("r1") == 23
+    # the size podium runs/ls shows: each text's UTF-8 bytes, its type's name and 48 bytes
+    texts = sum(len(e.data_json().encode()) + len(str(e.type)) + 48 for e in events)
+    record = store._measured(RunRecord("r1", "w", None, None, "running", START, START, None))
+    assert (record.events, record.size_bytes) == (23, texts)
+
+
+def test_late_events_and_times_in_other_zones_keep_their_place_and_value(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(memory_module, "_CHUNK", 3)
+    events = _events(14)
+    events[2] = replace(events[2], at=datetime(2026, 12, 1, 10, 0, tzinfo=timezone(timedelta(hours=2))))
+    events[5] = replace(events[5], at=datetime(2026, 12, 1, 10, 0))  # no zone
+    events[7] = replace(events[7], at=datetime(2300, 1, 1, tzinfo=UTC))  # past the exact timestamps
+    order = events[:]
+    random.Random(7).shuffle(order)
+    store = MemoryStore()
+    for event in order:
+        store.append(event)
+    _same(store.events("r1"), events)
+    assert list(store.event_rows("r1", after=6)) == [
+        (e.seq, e.at, e.type, e.step, e.attempt, e.data) for e in events[6:]
+    ]
