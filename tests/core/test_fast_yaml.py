@@ -243,3 +243,14 @@ def test_a_repeated_text_is_kept_once() -> None:
     assert s1 == {"agent": "w", "prompt": "go"} and s2["needs"] == ["s1"]
     assert s1["prompt"] is s2["prompt"] and s1["agent"] is s2["agent"]
     assert next(iter(s2)) is next(iter(s1))  # the keys too
+
+
+def test_steps_setting_the_same_fields_share_one_set_and_a_copy_gets_its_own() -> None:
+    text = "name: t\nagents: {w: {instructions: x}}\nsteps:\n  a: {agent: w, prompt: go}\n"
+    text += "  b: {agent: w, prompt: go}\n  c: {agent: w, prompt: go, needs: [a]}\n"
+    steps = parse(text).steps
+    assert steps["a"].model_fields_set is steps["b"].model_fields_set
+    assert steps["c"].model_fields_set == {"agent", "prompt", "needs"}
+    changed = steps["a"].model_copy(update={"timeout": 3.0})
+    assert changed.model_fields_set == {"agent", "prompt", "timeout"}
+    assert steps["b"].model_fields_set == {"agent", "prompt"}
