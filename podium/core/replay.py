@@ -259,6 +259,9 @@ class RunFold:
         self.cancelled = False  # a RunFinished said cancelled: a step not seen by then was cancelled
         # from a snapshot: its steps' columns; a step in `steps` that is an int is still there
         self.packed: Packed | None = None
+        # each call's `bound_to` is decoded from its own event: the steps bound alike share one
+        # (10,000 steps: ~3.5 MiB less in the Run), as a resumed run's steps do (see Packed)
+        self.bound: dict[tuple[Any, ...], dict[str, Any]] = {}
 
     @property
     def seq(self) -> int:
@@ -301,8 +304,9 @@ class RunFold:
                             mine[kind] += n
                             total[kind] += n
                 replies[seq] = d.get("reply")
-                if d.get("bound_to"):
-                    step["bound_to"] = d["bound_to"]
+                bound = d.get("bound_to")
+                if bound:
+                    step["bound_to"] = _shared(self.bound, bound)
                 key: Key = (sid, d.get("item"))
                 inflight.pop(key, None)
                 if "waiting" not in d:  # (it stopped for a person's approval of a tool: no reply to use)
@@ -565,6 +569,14 @@ def _defaults(cls: type[BaseModel]) -> dict[str, Any]:
 
 _STEP_DEFAULTS = _defaults(StepResult)
 _USAGE_DEFAULTS = _defaults(Usage)
+
+
+def _shared(seen: dict[tuple[Any, ...], dict[str, Any]], bound: dict[str, Any]) -> dict[str, Any]:
+    """The one dict equal to `bound` (same keys in the same order) of those `seen`; `bound` if new."""
+    try:
+        return seen.setdefault(tuple(bound.items()), bound)
+    except TypeError:  # a value that is a dict or a list: not shared
+        return bound
 
 
 def _assemble(

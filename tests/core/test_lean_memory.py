@@ -1,4 +1,5 @@
-"""MemoryStore keeps a run's events as columns and joined texts: read back, they are what was written."""
+"""What keeps a long run lean: MemoryStore keeps a run's events as columns and compressed texts (read back,
+they are what was written), and a fold's steps bound alike share one `bound_to`."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from podium.core.events import Event, EventType
+from podium.core.replay import fold
 from podium.core.store import memory as memory_module
 from podium.core.store.base import RunRecord
 from podium.core.store.memory import MemoryStore
@@ -84,3 +86,24 @@ def test_late_events_and_times_in_other_zones_keep_their_place_and_value(
     assert list(store.event_rows("r1", after=6)) == [
         (e.seq, e.at, e.type, e.step, e.attempt, e.data) for e in events[6:]
     ]
+
+
+def test_the_steps_of_a_fold_bound_alike_share_one_bound_to() -> None:
+    bound = {"kind": "function", "id": "agents:noop", "via": "function"}
+    other = {"kind": "function", "id": "agents:other", "via": "function"}
+    events = [Event("r1", 1, EventType.RUN_STARTED, None, None, {"workflow": "w", "steps": ["a", "b", "c"]})]
+    for n, (sid, bound_to) in enumerate([("a", bound), ("b", bound), ("c", other)]):
+        seq = 2 + 4 * n
+        events += [
+            Event("r1", seq, EventType.STEP_STARTED, sid, None, {"agent": "w"}),
+            Event("r1", seq + 1, EventType.CALL_STARTED, sid, 1, {"provider": "local"}),
+            Event(
+                "r1", seq + 2, EventType.CALL_FINISHED, sid, 1, {"reply": "ok", "bound_to": dict(bound_to)}
+            ),
+            Event("r1", seq + 3, EventType.STEP_SUCCEEDED, sid, None, {"output": "ok"}),
+        ]
+    run = fold(events, ["a", "b", "c"])
+    steps = run.steps
+    assert [steps[s].bound_to for s in "abc"] == [bound, bound, other]
+    assert steps["a"].bound_to is steps["b"].bound_to
+    assert steps["c"].bound_to is not steps["a"].bound_to
