@@ -3,6 +3,7 @@ they are what was written), and a fold's steps bound alike share one `bound_to`.
 
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
@@ -88,22 +89,32 @@ def test_late_events_and_times_in_other_zones_keep_their_place_and_value(
     ]
 
 
-def test_the_steps_of_a_fold_bound_alike_share_one_bound_to() -> None:
+def test_the_steps_of_a_fold_bound_alike_share_one_bound_to_and_names() -> None:
     bound = {"kind": "function", "id": "agents:noop", "via": "function"}
     other = {"kind": "function", "id": "agents:other", "via": "function"}
-    events = [Event("r1", 1, EventType.RUN_STARTED, None, None, {"workflow": "w", "steps": ["a", "b", "c"]})]
-    for n, (sid, bound_to) in enumerate([("a", bound), ("b", bound), ("c", other)]):
+    odd = {"kind": "function", "id": 1}  # not all text: 1 == True, so never shared
+    steps_ = ["a", "b", "c", "d", "e"]
+    events = [Event("r1", 1, EventType.RUN_STARTED, None, None, {"workflow": "w", "steps": steps_})]
+    pairs = [("a", bound), ("b", bound), ("c", other), ("d", odd), ("e", {"kind": "function", "id": True})]
+    for n, (sid, bound_to) in enumerate(pairs):
         seq = 2 + 4 * n
         events += [
-            Event("r1", seq, EventType.STEP_STARTED, sid, None, {"agent": "w"}),
+            Event("r1", seq, EventType.STEP_STARTED, sid, None, {"agent": "writer"}),
             Event("r1", seq + 1, EventType.CALL_STARTED, sid, 1, {"provider": "local"}),
             Event(
                 "r1", seq + 2, EventType.CALL_FINISHED, sid, 1, {"reply": "ok", "bound_to": dict(bound_to)}
             ),
             Event("r1", seq + 3, EventType.STEP_SUCCEEDED, sid, None, {"output": "ok"}),
         ]
-    run = fold(events, ["a", "b", "c"])
-    steps = run.steps
-    assert [steps[s].bound_to for s in "abc"] == [bound, bound, other]
+    # each event decoded on its own, as the stores do: its words are new strings each time
+    events = [
+        Event(e.run_id, e.seq, e.type, e.step, e.attempt, json.loads(json.dumps(e.data))) for e in events
+    ]
+    steps = fold(events, steps_).steps
+    assert [steps[s].bound_to for s in "abcd"] == [bound, bound, other, odd]
+    assert steps["e"].bound_to == {"kind": "function", "id": True}
     assert steps["a"].bound_to is steps["b"].bound_to
     assert steps["c"].bound_to is not steps["a"].bound_to
+    assert steps["d"].bound_to is not steps["e"].bound_to
+    assert steps["a"].agent == "writer" and steps["a"].agent is steps["e"].agent
+    assert steps["a"].provider == "local" and steps["a"].provider is steps["e"].provider
