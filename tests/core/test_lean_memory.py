@@ -4,9 +4,13 @@ they are what was written), and a fold's steps bound alike share one `bound_to`.
 from __future__ import annotations
 
 import json
+import os
 import random
+import subprocess
+import sys
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +20,7 @@ from podium.core.store import memory as memory_module
 from podium.core.store.base import RunRecord
 from podium.core.store.memory import MemoryStore
 
+ROOT = Path(__file__).resolve().parents[2]
 START = datetime(2026, 12, 1, 9, 30, 0, 123456, tzinfo=UTC)
 
 
@@ -118,3 +123,31 @@ def test_the_steps_of_a_fold_bound_alike_share_one_bound_to_and_names() -> None:
     assert steps["d"].bound_to is not steps["e"].bound_to
     assert steps["a"].agent == "writer" and steps["a"].agent is steps["e"].agent
     assert steps["a"].provider == "local" and steps["a"].provider is steps["e"].provider
+
+
+SCRIPT = """
+import asyncio, sys
+from podium.core.engine import Engine
+from podium.core.loader import parse
+from podium.core.store import MemoryStore
+from podium.plugins.manager import load_plugins
+at_import = sorted(m for m in ("ruamel", "httpx") if m in sys.modules)
+wf = parse(open("wf.yaml").read(), file="wf.yaml", base_dir=__import__("pathlib").Path("."))
+run = asyncio.run(Engine(plugins=load_plugins(entry_points_too=False), store=MemoryStore()).run(wf, {}))
+print(run.ok, at_import, "httpx" in sys.modules)
+"""
+
+
+def test_a_run_of_python_functions_imports_no_http_client_nor_ruamel_up_front(tmp_path: Path) -> None:
+    # httpx (with its CLI's click, rich and pygments) is ~6 MiB of a run that calls no endpoint;
+    # ruamel reads only a file with a problem to report, or one libyaml may read differently
+    (tmp_path / "fns.py").write_text("async def noop(prompt: str) -> str:\n    return 'ok'\n")
+    (tmp_path / "wf.yaml").write_text(
+        "name: t\nagents: {w: {function: 'fns:noop'}}\nsteps:\n  a: {agent: w, prompt: go}\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(tmp_path)])}
+    out = subprocess.run(
+        [sys.executable, "-c", SCRIPT], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("\n")[0] == "True [] False"
