@@ -41,7 +41,11 @@ class StepOutcome(Exception):
 
 def view(output: Any, status: StepStatus, **extra: Any) -> dict[str, Any]:
     """A settled step as templates read it: `steps.<id>.output` and `.status`."""
-    return {"output": output, "status": str(status), **extra}
+    # one text per status, not a copy per step (str() of a StrEnum member makes one)
+    return {"output": output, "status": _STATUS_TEXT.get(status) or str(status), **extra}
+
+
+_STATUS_TEXT = {status: str(status) for status in StepStatus}
 
 
 @dataclass(eq=False)

@@ -86,6 +86,13 @@ TRICKY = [
     "just text",
     "",
     "# only a comment\n",
+    "---\na: 1\n...\n",
+    "---\n",
+    "a: 1\n---\n",
+    "{a: 1, b: [x, [y, {c: d}]], e: {f: {g: []}}, h: {}}",
+    "? {a: b}\n: c",
+    "a: [&x 1, *x]",
+    "- [a, b]\n- {c: [d]}\n-\n",
 ]
 
 
@@ -144,7 +151,7 @@ def test_the_examples_are_read_fast_and_the_same(example: Path) -> None:
 
 
 def test_without_libyaml_ruamel_reads_everything(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(fast_yaml, "_CLoader", None)
+    monkeypatch.setattr(fast_yaml, "_CParser", None)
     assert not fast_yaml.available()
     with pytest.raises(NotFast):
         read_fast("a: 1")
@@ -226,3 +233,24 @@ def test_the_collector_paused_for_a_read_runs_again(text: str) -> None:
         assert not gc.isenabled()  # paused by the caller, it stays paused
     finally:
         gc.enable()
+
+
+@needs_libyaml
+def test_a_repeated_text_is_kept_once() -> None:
+    # a 10,000-step file says `prompt: go` 10,000 times: one string, not one per step
+    data = read_fast("s1: {agent: w, prompt: go}\ns2: {agent: w, prompt: go, needs: [s1]}\n")
+    s1, s2 = data["s1"], data["s2"]
+    assert s1 == {"agent": "w", "prompt": "go"} and s2["needs"] == ["s1"]
+    assert s1["prompt"] is s2["prompt"] and s1["agent"] is s2["agent"]
+    assert next(iter(s2)) is next(iter(s1))  # the keys too
+
+
+def test_steps_setting_the_same_fields_share_one_set_and_a_copy_gets_its_own() -> None:
+    text = "name: t\nagents: {w: {instructions: x}}\nsteps:\n  a: {agent: w, prompt: go}\n"
+    text += "  b: {agent: w, prompt: go}\n  c: {agent: w, prompt: go, needs: [a]}\n"
+    steps = parse(text).steps
+    assert steps["a"].model_fields_set is steps["b"].model_fields_set
+    assert steps["c"].model_fields_set == {"agent", "prompt", "needs"}
+    changed = steps["a"].model_copy(update={"timeout": 3.0})
+    assert changed.model_fields_set == {"agent", "prompt", "timeout"}
+    assert steps["b"].model_fields_set == {"agent", "prompt"}

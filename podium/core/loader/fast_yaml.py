@@ -19,10 +19,18 @@ from typing import Any
 
 try:
     import yaml
-    from yaml import CSafeLoader as _CLoader
-    from yaml.nodes import Node, ScalarNode, SequenceNode
+    from yaml._yaml import CParser as _CParser
+    from yaml.events import (
+        DocumentEndEvent,
+        MappingEndEvent,
+        MappingStartEvent,
+        ScalarEvent,
+        SequenceEndEvent,
+        SequenceStartEvent,
+        StreamEndEvent,
+    )
 except ImportError:  # no PyYAML, or PyYAML built without libyaml: ruamel reads every file
-    _CLoader = None  # type: ignore[assignment,misc]
+    _CParser = None  # type: ignore[assignment,misc]
 
 __all__ = ["NotFast", "available", "read_fast"]
 
@@ -72,7 +80,7 @@ class NotFast(Exception):
 
 def available() -> bool:
     """Whether libyaml is there to read with."""
-    return _CLoader is not None
+    return _CParser is not None
 
 
 def _resolvers() -> dict[str, list[tuple[str, re.Pattern[str]]]]:
@@ -92,8 +100,7 @@ def _resolvers() -> dict[str, list[tuple[str, re.Pattern[str]]]]:
 
 
 _RESOLVERS = _resolvers()
-_SEQ = "tag:yaml.org,2002:seq"
-_MAP = "tag:yaml.org,2002:map"
+_NO_KEY = object()  # a mapping waiting for its next key
 _SCALARS: dict[str, Any] = {
     _TAGS["null"]: lambda value: None,
     _TAGS["bool"]: lambda value: value[0] in "tT",
@@ -102,59 +109,90 @@ _SCALARS: dict[str, Any] = {
 }
 
 
-if _CLoader is not None:
-
-    class _Composer(_CLoader):  # type: ignore[misc,valid-type]
-        """libyaml's parser and composer; the nodes are built into data by `_build`, not by PyYAML's
-        constructor, which keeps state for anchors and recursion a file read here cannot have."""
-
-        def __init__(self, text: str) -> None:
-            super().__init__(text)
-            # the same words come back on every step (agent, needs, prompt, a shared prompt): match once
-            self._plain_tags: dict[str, str] = {}
-
-        def resolve(self, kind: type[Node], value: str, implicit: tuple[bool, bool]) -> str:
-            if kind is ScalarNode:
-                if not implicit[0]:
-                    return _STR
-                tag = self._plain_tags.get(value)
-                if tag is None:
-                    tag = next((t for t, p in _RESOLVERS.get(value[:1], ()) if p.match(value)), _STR)
-                    self._plain_tags[value] = tag
-                return tag
-            return _SEQ if kind is SequenceNode else _MAP
+def _plain(value: str, tags: dict[str, str]) -> str:
+    """The tag of a plain scalar: the first of the patterns above that matches it, else text."""
+    tag = tags.get(value)
+    if tag is None:
+        tag = next((t for t, p in _RESOLVERS.get(value[:1], ()) if p.match(value)), _STR)
+        tags[value] = tag
+    return tag
 
 
-def _build(node: Any, seen: set[int]) -> Any:
-    tag = node.tag
-    if tag == _STR:
-        return node.value
-    # libyaml shares an aliased node, and building it once per alias is how an alias bomb explodes;
-    # a file with aliases is ruamel's to read, under its budget (the text check above should have
-    # sent it there already). Nesting is bounded by libyaml (1000 levels) and by RecursionError.
-    if id(node) in seen:
-        raise NotFast
-    seen.add(id(node))
-    if tag == _MAP:
-        data: dict[str, Any] = {}
-        for key_node, value_node in node.value:
-            key = _build(key_node, seen)
-            # ruamel reports a duplicate key, and reads a key that is not text its own way
-            if type(key) is not str or key in data:
+def _build(parser: Any) -> Any:
+    """The document of libyaml's events as data, built as the events come: no node tree.
+
+    libyaml's composer would first make a node (and two marks) for every scalar, mapping and
+    sequence: ~90,000 nodes for a 10,000-step file, ~38 MiB at once, whose freed memory the
+    allocator keeps, interleaved with the workflow that outlives them. Here each event is let go of
+    as soon as it is read. The same words come back on every step (agent, needs, prompt, a shared
+    prompt): each text is kept once, and each plain scalar matched against the patterns once.
+    """
+    get = parser.get_event
+    get()  # the stream's start
+    event = get()
+    if type(event) is StreamEndEvent:
+        return None
+    tags: dict[str, str] = {}
+    texts: dict[str, str] = {}
+    # the open mappings and sequences, innermost last, with the key each mapping waits to fill
+    open_: list[Any] = []
+    keys: list[Any] = []
+    root: Any = None
+    while True:
+        event = get()
+        kind = type(event)
+        if kind is ScalarEvent:
+            # an anchor, an alias or an explicit tag is ruamel's to read (the text check should
+            # have sent the file there already): libyaml shares an aliased value, which is how an
+            # alias bomb explodes, and ruamel reads a tagged or anchored scalar into its own types
+            if event.anchor is not None or event.tag is not None:
                 raise NotFast
-            data[key] = _build(value_node, seen)
-        return data
-    if tag == _SEQ:
-        return [_build(child, seen) for child in node.value]
-    convert = _SCALARS.get(tag)
-    if convert is None:  # the tag that leaves the value to ruamel
+            text = event.value
+            tag = _plain(text, tags) if event.implicit[0] else _STR
+            if tag == _STR:
+                value: Any = texts.setdefault(text, text) if len(text) <= 64 else text
+            else:
+                convert = _SCALARS.get(tag)
+                if convert is None:  # the tag that leaves the value to ruamel
+                    raise NotFast
+                value = convert(text)
+        elif kind is MappingStartEvent or kind is SequenceStartEvent:
+            if event.anchor is not None or event.tag is not None:
+                raise NotFast
+            open_.append({} if kind is MappingStartEvent else [])
+            keys.append(_NO_KEY)
+            continue
+        elif kind is MappingEndEvent or kind is SequenceEndEvent:
+            keys.pop()
+            value = open_.pop()
+        elif kind is DocumentEndEvent:
+            break
+        else:  # an alias
+            raise NotFast
+        if not open_:
+            root = value
+            continue
+        into = open_[-1]
+        if type(into) is list:
+            into.append(value)
+            continue
+        key = keys[-1]
+        if key is _NO_KEY:
+            # ruamel reports a duplicate key, and reads a key that is not text its own way
+            if type(value) is not str or value in into:
+                raise NotFast
+            keys[-1] = value
+        else:
+            into[key] = value
+            keys[-1] = _NO_KEY
+    if type(get()) is not StreamEndEvent:  # a second document: libyaml's composer refuses it too
         raise NotFast
-    return convert(node.value)
+    return root
 
 
 def read_fast(text: str) -> Any:
     """The YAML text as plain dicts, lists and scalars, exactly as ruamel reads it; or `NotFast`."""
-    if _CLoader is None:
+    if _CParser is None:
         raise NotFast
     # a %YAML 1.1 directive changes how ruamel resolves scalars; %TAG changes what tags mean; libyaml
     # takes a tab where ruamel refuses some (`a:\tb`), and a refusal must stay one
@@ -164,13 +202,12 @@ def read_fast(text: str) -> Any:
     # collector, run again and again as they pile up, took half the read. It is paused meanwhile.
     collecting = gc.isenabled()
     gc.disable()
-    composer = _Composer(text)
+    parser = _CParser(text)
     try:
-        node = composer.get_single_node()
-        return None if node is None else _build(node, set())
-    except (yaml.YAMLError, RecursionError):  # ruamel says what is malformed, and where
+        return _build(parser)
+    except yaml.YAMLError:  # ruamel says what is malformed, and where
         raise NotFast from None
     finally:
-        composer.dispose()
+        parser.dispose()
         if collecting:
             gc.enable()

@@ -11,9 +11,8 @@ import asyncio
 import json
 import os
 import time
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import httpx
 from pydantic import Field
 
 from podium.core.calls import (
@@ -49,6 +48,9 @@ from podium.providers._kit.scripted import (
     usage_for,
 )
 from podium.providers._kit.tools import Toolbox
+
+if TYPE_CHECKING:  # httpx (and the CLI it imports) only for an endpoint agent: ~6 MiB a run
+    import httpx
 
 _ONE_CALL = Usage()  # what a function call used: one request, no tokens (frozen: shared)
 
@@ -188,6 +190,8 @@ class LocalProvider(Provider):
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
+            import httpx
+
             headers = {}
             key = os.environ.get(self.config.api_key_env)
             if key:
@@ -212,6 +216,8 @@ class LocalProvider(Provider):
         messages.extend({"role": m.role, "content": m.content} for m in request.messages)
         body: dict[str, Any] = {"model": request.model, "messages": messages, **request.options}
         started = time.perf_counter()
+        import httpx
+
         try:
             response = await self._http().post(
                 "/chat/completions",
