@@ -169,6 +169,45 @@ def _constant(source: str) -> bool:
     return "{{" not in source and "{%" not in source and "{#" not in source and "\r" not in source
 
 
+# the dunder attributes of the values a template can reach (every object, types, functions and
+# their code): what a sandbox escape reads, and what the sandbox refuses on any value
+_PYTHONS_OWN = frozenset(
+    name
+    for kind in (
+        object,
+        type,
+        dict,
+        list,
+        str,
+        int,
+        float,
+        type(len),
+        type(lambda: 0),
+        type((lambda: 0).__code__),
+    )
+    for name in dir(kind)
+    if name.startswith("__")
+)
+
+
+def private_reads(source: str) -> list[str]:
+    """The attributes the template reads that the sandbox refuses at render, said at load instead:
+    Python's own (`x.__class__`, `x['__globals__']`). (`output._id` or `output['__meta__']` is
+    fine: a mapping's key of a name no value has as an attribute is read as an item.)"""
+    env = environment()
+    expr = single_expression(source)
+    tree = env.parse(f"{{{{ {expr} }}}}" if expr is not None else source)
+    found: list[str] = []
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        if isinstance(node, nodes.Getattr):
+            name: Any = node.attr
+        else:
+            name = node.arg.value if isinstance(node.arg, nodes.Const) else None
+        if isinstance(name, str) and name in _PYTHONS_OWN and name not in found:
+            found.append(name)
+    return found
+
+
 def render(source: Any, context: Mapping[str, Any], *, where: str, timeout: float | None = None) -> Any:
     """Render a template against `context`; a lone `{{ expr }}` yields its value, not its text.
 

@@ -941,3 +941,44 @@ def test_a_bad_import_of_a_long_form_tool_is_located_at_the_tool(load_error: Any
     err, path = load_error(text)
     problem = assert_located(err, path, "agents.w.tools.gated", line_of(text, "gated"))
     assert "nothere" in problem.message
+
+
+def test_a_template_reading_pythons_own_attributes_is_refused_at_load_naming_each(
+    load_error: Any, flow_file: Any
+) -> None:
+    # what the sandbox would refuse at render, said before anything runs, with the line and a fix
+    text = (
+        "name: t\nagents: {w: {provider: local}}\nmock: {w: hi}\nsteps:\n"
+        "  a: {agent: w, prompt: \"{{ ''.__class__.__mro__[1].__subclasses__() }}\"}\n"
+        "  b: {agent: w, prompt: \"{% for k in inputs %}{{ k['__init__'] }}{% endfor %}\"}\n"
+    )
+    err, _ = load_error(text)
+    said = {(p.field, p.message) for p in err.problems}
+    for name in ("__class__", "__mro__", "__subclasses__"):
+        assert ("steps.a.prompt", f"reads '{name}': a template may not read Python's own attributes") in said
+    assert ("steps.b.prompt", "reads '__init__': a template may not read Python's own attributes") in said
+    assert all(p.line == 5 for p in err.problems if p.field == "steps.a.prompt")
+    assert all("steps.ID.output" in (p.fix or "") for p in err.problems)
+
+
+def test_a_mappings_own_keys_with_underscores_are_read_as_items(flow_file: Any) -> None:
+    # `_id` and `__meta__` are no value's attributes: a mapping's keys of those names are data
+    path = flow_file(
+        "name: t\ninputs: {doc: {type: object, default: {_id: 7, __meta__: m}}}\n"
+        "agents: {w: {provider: local}}\nmock: {w: hi}\nsteps:\n"
+        "  a: {agent: w, prompt: \"{{ inputs.doc._id }} {{ inputs.doc['__meta__'] }}\"}\n"
+    )
+    store = MemoryStore()
+    run = podium.run(path, store=store)
+    assert run.status == "succeeded"
+    assert prompts(store, run, "a") == ["7 m"]
+
+
+def test_a_file_that_is_not_utf8_is_refused_saying_where_and_how_to_fix_it(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("name: t\nsteps:\n  a: {prompt: caf\u00e9}\n".encode("latin-1"))
+    with pytest.raises(WorkflowError) as info:
+        podium.load(path)
+    [problem] = info.value.problems
+    assert problem.file == str(path) and problem.line == 3
+    assert problem.message.startswith("not UTF-8 text") and "UTF-8" in (problem.fix or "")

@@ -176,8 +176,16 @@ def load(
         ) from None
     try:
         text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise WorkflowError([Problem(str(path), "", "not UTF-8 text")]) from None
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        problem = Problem(
+            str(path),
+            "",
+            f"not UTF-8 text (byte {exc.start}, line {line})",
+            line=line,
+            fix="save the file as UTF-8 (a workflow file is YAML text)",
+        )
+        raise WorkflowError([problem]) from None
     wf = parse(
         text,
         file=str(path),

@@ -148,6 +148,12 @@ def _check_template(
             fix=templates.syntax_fix(error),
         )
         return
+    for name in templates.private_reads(source):
+        p.add(
+            path,
+            f"reads '{name}': a template may not read Python's own attributes",
+            fix="read the values a template is given (inputs, steps.ID.output, item) and their fields",
+        )
     allowed = {"inputs", "steps", *extra_names}
     builtin = {"loop", "self", "varargs", "kwargs", *templates.environment().globals}
     for ref in templates.references(source):
