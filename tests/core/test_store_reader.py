@@ -1,0 +1,156 @@
+"""What a reader of the run store gets, on every backend: the messages and fixes it is given, runs
+found by id, the default database, and events kept whatever a plugin's derived tables do.
+
+Written against the survivors of `make mutate MODULE=store.` (docs/testing.md): each test names the
+behaviour, not the line, so it holds when a store's internals change for speed.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from podium.core.errors import RunNotFound, StoreError
+from podium.core.events import Event, EventType
+from podium.core.store import MemoryStore, SQLiteStore, open_store
+
+T0 = datetime(2026, 12, 1, 9, 0, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=["sqlite", "memory", "postgres"])
+def store(request, tmp_path):
+    """Each test runs against every backend: what holds for one must hold for all."""
+    if request.param == "postgres":
+        s = open_store(request.getfixturevalue("postgres_url"))
+    else:
+        s = SQLiteStore(tmp_path / "p.db") if request.param == "sqlite" else MemoryStore()
+    yield s
+    s.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def sql_store(request, tmp_path):
+    """The stores that write a batch in one SQL transaction."""
+    s = open_store(
+        request.getfixturevalue("postgres_url") if request.param == "postgres" else tmp_path / "p.db"
+    )
+    yield s
+    s.close()
+
+
+def started(run_id: str, at: datetime = T0, workflow: str = "wf") -> Event:
+    return Event(run_id, 1, EventType.RUN_STARTED, data={"workflow": workflow}, at=at)
+
+
+def step(run_id: str, seq: int, name: str = "s") -> Event:
+    return Event(run_id, seq, EventType.STEP_STARTED, step=name, at=T0 + timedelta(seconds=seq))
+
+
+# --- finding a run ------------------------------------------------------------------------------
+
+
+def test_a_run_id_with_a_percent_sign_is_found_by_its_prefix(store) -> None:
+    store.append(started("50%-off-run"))
+    store.append(started("50x-other", at=T0 + timedelta(seconds=1)))
+    assert store.get_run("50%").run_id == "50%-off-run"
+    assert store.get_run("50%-o").run_id == "50%-off-run"
+
+
+def test_an_ambiguous_prefix_says_to_give_more_of_the_id(store) -> None:
+    store.append(started("run-a"))
+    store.append(started("run-b", at=T0 + timedelta(seconds=1)))
+    with pytest.raises(RunNotFound, match="'run-' matches more than one run") as info:
+        store.get_run("run-")
+    assert info.value.fix == "give more of the run id"
+
+
+def test_an_unknown_run_lists_the_five_most_recent_and_says_where_it_looked(store) -> None:
+    for n in range(7):
+        store.append(started(f"run-{n}", at=T0 + timedelta(minutes=n), workflow=f"w{n}"))
+    with pytest.raises(RunNotFound, match="no run 'nope'") as info:
+        store.get_run("nope")
+    fix = info.value.fix or ""
+    listed = fix.split("; ")[0]
+    assert listed == "recent runs: " + ", ".join(f"run-{n} (w{n}, running)" for n in (6, 5, 4, 3, 2))
+    where = "check --db" if isinstance(store, MemoryStore) else "check --db / PODIUM_DB"
+    assert fix.split("; ")[1] == f"`podium runs` lists more ({where})"
+
+
+# --- errors of a refused batch ------------------------------------------------------------------
+
+
+def test_a_batch_clashing_with_the_log_names_its_first_and_last_seq(sql_store) -> None:
+    sql_store.append(started("b"))
+    sql_store.append(step("b", 3))
+    batch = [step("b", 2, "x"), step("b", 3, "y"), step("b", 4, "z")]
+    with pytest.raises(StoreError) as info:
+        sql_store.append_many([(e, e.data_json()) for e in batch])
+    assert info.value.message == "run b already has an event among 2 to 4; events are append-only"
+    assert info.value.fix == "is another process driving this run?"
+    assert [e.seq for e in sql_store.events("b")] == [1, 3]
+
+
+# --- the default database -----------------------------------------------------------------------
+
+
+def test_podium_db_naming_a_postgres_url_is_opened_as_postgres(tmp_path, monkeypatch) -> None:
+    # a port nobody listens on: the error is PostgreSQL's, so the URL was taken as one (not a file)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PODIUM_DB", "postgresql://ann:s3cret@127.0.0.1:9/podium")
+    with pytest.raises(
+        StoreError, match=re.escape("cannot connect to the database postgresql://ann@127.0.0.1:9/podium")
+    ) as info:
+        open_store()
+    assert "s3cret" not in str(info.value)
+    assert list(tmp_path.iterdir()) == []  # no SQLite file made of the URL
+
+
+def test_podium_db_with_a_tilde_is_a_file_in_the_home_folder(tmp_path, monkeypatch) -> None:
+    home, elsewhere = tmp_path / "home", tmp_path / "cwd"
+    home.mkdir()
+    elsewhere.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.setenv("PODIUM_DB", "~/runs.db")
+    s = open_store()
+    try:
+        s.append(started("r"))
+    finally:
+        s.close()
+    assert (home / "runs.db").is_file()
+    assert list(elsewhere.iterdir()) == []
+
+
+# --- derived tables never cost events -----------------------------------------------------------
+
+
+def test_an_event_appended_during_a_failing_derived_transaction_is_kept() -> None:
+    # An in-memory SQLite store lends its one connection to derived tables (the cost ledger): an
+    # append from another thread must wait for the plugin's transaction, not join it and be rolled
+    # back with it.
+    store = SQLiteStore(":memory:")
+    store.append(started("r"))
+    appended = threading.Event()
+
+    def append() -> None:
+        store.append(step("r", 2))
+        appended.set()
+
+    with store.derived_tables() as tables:
+        tables.execute("CREATE TABLE ledger (run_id TEXT, cost REAL)")
+        writer = threading.Thread(target=append)
+        with pytest.raises(RuntimeError, match="plugin failed"), tables.transaction():
+            tables.execute("INSERT INTO ledger VALUES ('r', 1.5)")
+            writer.start()
+            # the append cannot finish while the transaction holds the connection; waiting a little
+            # gives a wrong implementation the chance to slip it in
+            appended.wait(0.3)
+            raise RuntimeError("plugin failed")
+        writer.join(timeout=30)
+        assert not writer.is_alive()
+        assert tables.execute("SELECT COUNT(*) FROM ledger").fetchone() == (0,)
+    assert [e.seq for e in store.events("r")] == [1, 2]
+    store.close()
