@@ -8,14 +8,16 @@ behaviour, not the line, so it holds when a store's internals change for speed.
 from __future__ import annotations
 
 import re
+import sqlite3
 import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from podium.core.errors import RunNotFound, StoreError
+from podium.core.errors import DatabaseFault, RunNotFound, StoreError
 from podium.core.events import Event, EventType
 from podium.core.store import MemoryStore, SQLiteStore, open_store
+from podium.core.store.faults import store_error
 
 T0 = datetime(2026, 12, 1, 9, 0, 0, tzinfo=UTC)
 
@@ -154,3 +156,97 @@ def test_an_event_appended_during_a_failing_derived_transaction_is_kept() -> Non
         assert tables.execute("SELECT COUNT(*) FROM ledger").fetchone() == (0,)
     assert [e.seq for e in store.events("r")] == [1, 2]
     store.close()
+
+
+# --- reading events and the index ---------------------------------------------------------------
+
+
+def test_a_run_with_no_events_has_last_seq_0_so_its_first_event_is_1(store) -> None:
+    assert store.last_seq("nobody") == 0
+    store.append(started("r"))
+    store.append(step("r", 2))
+    assert store.last_seq("r") == 2
+
+
+def test_events_are_read_a_page_at_a_time_after_a_seq(store) -> None:
+    store.append(started("r"))
+    for seq in range(2, 8):
+        store.append(step("r", seq, f"s{seq}"))
+    assert [e.seq for e in store.events("r", limit=3)] == [1, 2, 3]
+    assert [(e.seq, e.step) for e in store.events("r", after=3, limit=2)] == [(4, "s4"), (5, "s5")]
+    assert [e.seq for e in store.events("r", after=5, limit=10)] == [6, 7]
+
+
+def test_every_store_measures_a_run_alike_and_limit_0_lists_every_run(store) -> None:
+    events = [
+        started("r"),
+        step("r", 2, "é"),
+        Event("r", 3, EventType.STEP_SUCCEEDED, step="é", data={"output": "ü"}),
+    ]
+    for e in events:
+        store.append(e)
+    store.append(started("q", at=T0 + timedelta(seconds=1)))
+    # the size a user sees in `podium runs`: the bytes of each event's data and type, and 48 a row
+    size = sum(len(e.data_json().encode()) + len(str(e.type)) + 48 for e in events)
+    (record,) = [r for r in store.runs() if r.run_id == "r"]
+    assert (record.events, record.size_bytes) == (3, size)
+    assert [r.run_id for r in store.runs(limit=0)] == ["q", "r"]
+
+
+def test_a_second_finish_in_a_batch_names_the_refused_run_finished(store) -> None:
+    store.append(started("r"))
+    store.append(Event("r", 2, EventType.RUN_FINISHED, data={"status": "succeeded"}, at=T0))
+    batch = [step("r", 3), Event("r", 4, EventType.RUN_FINISHED, data={"status": "failed"}, at=T0)]
+    with pytest.raises(StoreError, match=r"a second RunFinished \(seq 4\) was refused"):
+        store.append_many([(e, e.data_json()) for e in batch])
+    assert [e.seq for e in store.events("r")] == [1, 2]
+
+
+def test_an_unreadable_index_line_is_reported_as_damage(tmp_path) -> None:
+    db = tmp_path / "runs.db"
+    store = SQLiteStore(db)
+    store.append(started("r"))
+    raw = sqlite3.connect(str(db), isolation_level=None)
+    raw.execute("UPDATE runs SET started_at='not a time' WHERE run_id='r'")
+    raw.close()
+    with pytest.raises(sqlite3.DatabaseError) as info:
+        store.runs()
+    assert str(info.value) == "database disk image is malformed: a line of the runs index is unreadable"
+    err = store_error(info.value, db)
+    assert isinstance(err, DatabaseFault) and err.message.startswith(f"the run database {db} is damaged")
+    store.close()
+
+
+# --- derived tables from other threads ----------------------------------------------------------
+
+
+@pytest.fixture(params=["sqlite-in-memory", "memory"])
+def lending_store(request):
+    """The stores whose derived tables share one connection between every handle."""
+    s = SQLiteStore(":memory:") if request.param == "sqlite-in-memory" else MemoryStore()
+    yield s
+    s.close()
+
+
+def test_a_derived_write_from_another_thread_waits_for_an_open_transaction(lending_store) -> None:
+    # The cost ledger is written from the engine's thread while `podium cost` may read it from
+    # another: a handle's write must not join another handle's transaction and vanish with it.
+    with lending_store.derived_tables() as tables:
+        tables.execute("CREATE TABLE ledger (run_id TEXT, cost REAL)")
+    done = threading.Event()
+
+    def write() -> None:
+        with lending_store.derived_tables() as other:
+            other.execute("INSERT INTO ledger VALUES ('kept', 2.0)")
+        done.set()
+
+    writer = threading.Thread(target=write)
+    with lending_store.derived_tables() as tables:
+        with pytest.raises(RuntimeError, match="plugin failed"), tables.transaction():
+            tables.execute("INSERT INTO ledger VALUES ('dropped', 1.0)")
+            writer.start()
+            done.wait(0.3)  # a chance for a wrong implementation to slip the write in
+            raise RuntimeError("plugin failed")
+        writer.join(timeout=30)
+        assert not writer.is_alive()
+        assert tables.execute("SELECT run_id FROM ledger").fetchall() == [("kept",)]
