@@ -250,3 +250,50 @@ def test_a_derived_write_from_another_thread_waits_for_an_open_transaction(lendi
         writer.join(timeout=30)
         assert not writer.is_alive()
         assert tables.execute("SELECT run_id FROM ledger").fetchall() == [("kept",)]
+
+
+# --- deleting a run, and plugins' tables, on every backend ----------------------------------------
+
+
+def test_deleting_a_run_erases_it_everywhere_and_leaves_the_others(store) -> None:
+    for run_id in ("gone", "kept"):
+        store.append(started(run_id))
+        store.append(step(run_id, 2))
+        store.post(run_id, "cancel", {"by": "ann"})
+    with store.derived_tables() as tables:
+        tables.execute("CREATE TABLE ledger (run_id TEXT, cost REAL)")
+        tables.executemany("INSERT INTO ledger VALUES (?, ?)", [("gone", 1.0), ("kept", 2.0), ("gone", 3.0)])
+    store.delete_run("gone")
+    assert store.events("gone") == [] and store.take("gone") == []
+    with pytest.raises(RunNotFound):
+        store.get_run("gone")
+    assert [e.seq for e in store.events("kept")] == [1, 2]
+    assert [m.kind for m in store.take("kept")] == ["cancel"]
+    with store.derived_tables() as tables:
+        assert tables.execute("SELECT run_id, cost FROM ledger").fetchall() == [("kept", 2.0)]
+    if hasattr(store, "vacuum"):  # `podium gc` gives the space back; what is left stays
+        store.vacuum()
+        assert [e.seq for e in store.events("kept")] == [1, 2]
+
+
+def test_a_plugins_sql_reads_alike_on_every_store_and_a_failed_transaction_writes_nothing(store) -> None:
+    with store.derived_tables() as tables:
+        tables.execute("CREATE TABLE ledger (run_id TEXT, note TEXT)")
+        tables.executemany("INSERT INTO ledger VALUES (?, ?)", [("r1", "50% off"), ("r2", "full price")])
+        # a literal % in the plugin's SQL is SQL's, not a placeholder
+        assert tables.execute("SELECT run_id FROM ledger WHERE note LIKE '%\\%%' ESCAPE '\\'").fetchall() == [
+            ("r1",)
+        ]
+        assert tables.execute("SELECT run_id FROM ledger WHERE note LIKE ?", ("full%",)).fetchall() == [
+            ("r2",)
+        ]
+        with pytest.raises(RuntimeError, match="half way"), tables.transaction():
+            tables.execute("INSERT INTO ledger VALUES (?, ?)", ("r3", "lost"))
+            raise RuntimeError("half way")
+        with tables.transaction():
+            tables.execute("INSERT INTO ledger VALUES (?, ?)", ("r4", "kept"))
+        assert [r[0] for r in tables.execute("SELECT run_id FROM ledger ORDER BY run_id").fetchall()] == [
+            "r1",
+            "r2",
+            "r4",
+        ]
