@@ -98,7 +98,7 @@ def test_a_batch_clashing_with_the_log_names_its_first_and_last_seq(sql_store) -
 # --- the default database -----------------------------------------------------------------------
 
 
-def test_podium_db_naming_a_postgres_url_is_opened_as_postgres(tmp_path, monkeypatch) -> None:
+def test_podium_db_naming_a_database_url_connects_to_that_server(tmp_path, monkeypatch) -> None:
     # a port nobody listens on: the error is PostgreSQL's, so the URL was taken as one (not a file)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("PODIUM_DB", "postgresql://ann:s3cret@127.0.0.1:9/podium")
