@@ -11,6 +11,7 @@ import re
 import sqlite3
 import threading
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -197,8 +198,9 @@ def test_a_second_finish_in_a_batch_names_the_refused_run_finished(store) -> Non
     store.append(started("r"))
     store.append(Event("r", 2, EventType.RUN_FINISHED, data={"status": "succeeded"}, at=T0))
     batch = [step("r", 3), Event("r", 4, EventType.RUN_FINISHED, data={"status": "failed"}, at=T0)]
-    with pytest.raises(StoreError, match=r"a second RunFinished \(seq 4\) was refused"):
+    with pytest.raises(StoreError, match=r"a second RunFinished \(seq 4\) was refused") as info:
         store.append_many([(e, e.data_json()) for e in batch])
+    assert info.value.fix == "is another process driving this run? `podium show RUN` says how it ended"
     assert [e.seq for e in store.events("r")] == [1, 2]
 
 
@@ -297,3 +299,40 @@ def test_a_plugins_sql_reads_alike_on_every_store_and_a_failed_transaction_write
             "r2",
             "r4",
         ]
+
+
+def test_a_fold_reads_every_event_of_a_long_run_page_by_page(store) -> None:
+    # what `replay.RunFold` reads (`event_rows`, where a store has it, else `events`): every event,
+    # from the first, once, in order, past a page (2,000 rows)
+    count = 2100
+    batch = [started("long")] + [step("long", seq, f"s{seq}") for seq in range(2, count + 1)]
+    store.append_many([(e, e.data_json()) for e in batch])
+    if hasattr(store, "event_rows"):
+        rows = list(store.event_rows("long"))
+        assert [r[0] for r in rows] == list(range(1, count + 1))
+        assert rows[-1][3] == f"s{count}" and rows[1][5] == {}
+        assert [r[0] for r in store.event_rows("long", after=1999)] == list(range(2000, count + 1))
+        assert list(store.event_rows("nobody")) == []
+    assert [e.seq for e in store.events("long", after=2050)] == list(range(2051, count + 1))
+
+
+def test_a_password_is_never_shown_even_when_the_server_repeats_it(postgres_url: str) -> None:
+    # the server names the database it cannot find: here the password is also the database's name
+    parts = urlsplit(postgres_url)
+    netloc = f"{parts.username or 'podium'}:hunter2@{parts.hostname or ''}" + (
+        f":{parts.port}" if parts.port else ""
+    )
+    url = urlunsplit((parts.scheme, netloc, "/hunter2", parts.query, ""))
+    with pytest.raises(StoreError, match="cannot connect to the database") as info:
+        open_store(url)
+    # the URL is shown without its password (its database's name stays), the server's words masked
+    assert str(info.value).count("hunter2") == 1 and ":hunter2@" not in str(info.value)
+    assert 'database "***" does not exist' in info.value.message
+
+
+def test_a_server_that_is_not_there_is_named_with_the_drivers_first_line(tmp_path, monkeypatch) -> None:
+    with pytest.raises(StoreError) as info:
+        open_store("postgresql://ann@127.0.0.1:9/podium")  # no password: nothing to hide
+    message = info.value.message
+    assert message.startswith("cannot connect to the database postgresql://ann@127.0.0.1:9/podium: ")
+    assert "Connection refused" in message and "\n" not in message
