@@ -336,3 +336,16 @@ def test_a_server_that_is_not_there_is_named_with_the_drivers_first_line(tmp_pat
     message = info.value.message
     assert message.startswith("cannot connect to the database postgresql://ann@127.0.0.1:9/podium: ")
     assert "Connection refused" in message and "\n" not in message
+
+
+def test_a_late_run_finished_after_the_run_already_finished_is_refused(store) -> None:
+    # a batch written out of order (rare): seq 3 arrives after 4; the run finished at seq 2
+    store.append(started("r"))
+    store.append(Event("r", 2, EventType.RUN_FINISHED, data={"status": "succeeded"}, at=T0))
+    store.append(step("r", 4))
+    late = Event("r", 3, EventType.RUN_FINISHED, data={"status": "failed"}, at=T0)
+    with pytest.raises(StoreError, match=r"a second RunFinished \(seq 3\) was refused"):
+        store.append(late)
+    assert [e.seq for e in store.events("r")] == [1, 2, 4]
+    store.append(step("r", 3))  # an ordinary late event is kept, in its place
+    assert [e.seq for e in store.events("r")] == [1, 2, 3, 4]
