@@ -349,3 +349,8 @@ def test_a_late_run_finished_after_the_run_already_finished_is_refused(store) ->
     assert [e.seq for e in store.events("r")] == [1, 2, 4]
     store.append(step("r", 3))  # an ordinary late event is kept, in its place
     assert [e.seq for e in store.events("r")] == [1, 2, 3, 4]
+    # a late RunFinished of a run that had not finished is kept
+    store.append(started("q"))
+    store.append(step("q", 3))
+    store.append(Event("q", 2, EventType.RUN_FINISHED, data={"status": "succeeded"}, at=T0))
+    assert [e.seq for e in store.events("q")] == [1, 2, 3]
