@@ -130,6 +130,7 @@ def test_a_database_from_a_newer_podium_is_refused_and_left_unchanged(postgres_u
     with pytest.raises(StoreError, match="newer podium") as caught:
         PostgresStore(postgres_url)
     assert "nothing was changed" in str(caught.value)
+    assert caught.value.fix == "upgrade podium (pip install -U 'podium[postgres]'), or use another --db"
     with psycopg.connect(postgres_url) as db:
         row: Any = db.execute("SELECT value FROM podium_meta WHERE key='schema_version'").fetchone()
     assert row[0] == str(SCHEMA_VERSION + 1)
