@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import sys
 import threading
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from podium.core.errors import DatabaseFault, RunNotFound, StoreError
+from podium.core.errors import DatabaseFault, ExtraMissing, RunNotFound, StoreError
 from podium.core.events import Event, EventType
 from podium.core.store import MemoryStore, SQLiteStore, open_store
 from podium.core.store.faults import store_error
@@ -354,3 +355,13 @@ def test_a_late_run_finished_after_the_run_already_finished_is_refused(store) ->
     store.append(step("q", 3))
     store.append(Event("q", 2, EventType.RUN_FINISHED, data={"status": "succeeded"}, at=T0))
     assert [e.seq for e in store.events("q")] == [1, 2, 3]
+
+
+def test_a_postgresql_url_without_the_extra_installed_says_which_extra(monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as if `podium[postgres]` were not installed
+    with pytest.raises(ExtraMissing) as info:
+        open_store("postgresql://ann@127.0.0.1:9/podium")
+    assert (info.value.message, info.value.fix) == (
+        "a postgresql:// database needs psycopg, which is not installed",
+        "pip install 'podium[postgres]'",
+    )
