@@ -337,6 +337,10 @@ def test_a_server_that_is_not_there_is_named_with_the_drivers_first_line(tmp_pat
     message = info.value.message
     assert message.startswith("cannot connect to the database postgresql://ann@127.0.0.1:9/podium: ")
     assert "Connection refused" in message and "\n" not in message
+    assert info.value.fix == (
+        "check the URL's host, port, user and database, that the server runs, and the"
+        " password (put it in PGPASSWORD or ~/.pgpass rather than the URL)"
+    )
 
 
 def test_a_late_run_finished_after_the_run_already_finished_is_refused(store) -> None:
