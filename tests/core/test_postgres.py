@@ -141,6 +141,8 @@ def test_a_url_is_shown_without_its_password() -> None:
         "postgresql://ann@db.internal:5433/podium?sslmode=require"
     )
     assert shown_url("postgresql:///podium?host=/run/pg") == "postgresql:///podium?host=/run/pg"
+    # a password with no user, host or port (a unix socket): only the password goes
+    assert shown_url("postgresql://:s3cret@/podium?host=/run/pg") == "postgresql:///podium?host=/run/pg"
 
 
 def test_durability_matches_sqlites_normal_by_default_and_full_on_request(postgres_url: str) -> None:

@@ -174,6 +174,7 @@ def test_events_are_read_a_page_at_a_time_after_a_seq(store) -> None:
     store.append(started("r"))
     for seq in range(2, 8):
         store.append(step("r", seq, f"s{seq}"))
+    assert [e.seq for e in store.events("r", limit=1)] == [1]
     assert [e.seq for e in store.events("r", limit=3)] == [1, 2, 3]
     assert [(e.seq, e.step) for e in store.events("r", after=3, limit=2)] == [(4, "s4"), (5, "s5")]
     assert [e.seq for e in store.events("r", after=5, limit=10)] == [6, 7]
