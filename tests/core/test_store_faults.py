@@ -147,3 +147,24 @@ def test_each_wording_of_a_failure_gets_its_own_message_and_fix(tmp_path: Path, 
         "failed": (DatabaseFault, f"the run database {db} failed: {text}", f"check the disk, {ELSEWHERE}"),
     }[kind]
     assert (type(err), err.message, err.fix) == expected
+
+
+def test_a_folder_or_a_missing_database_read_only_is_refused_naming_the_path(tmp_path: Path) -> None:
+    with pytest.raises(StoreError) as info:
+        SQLiteStore(tmp_path)
+    assert told(info.value) == (
+        StoreError,
+        2,
+        f"{tmp_path} is a folder, not a database file",
+        "give --db a file path",
+    )
+    missing = tmp_path / "none.db"
+    with pytest.raises(StoreError) as info:
+        SQLiteStore(missing, readonly=True)
+    assert told(info.value) == (
+        StoreError,
+        2,
+        f"there is no run database at {missing}",
+        "check --db (or PODIUM_DB)",
+    )
+    assert not missing.exists()
