@@ -175,4 +175,3 @@ def finished_twice(event: Event) -> StoreError:
         " refused; a run finishes once, and again only after it is resumed",
         fix="is another process driving this run? `podium show RUN` says how it ended",
     )
-
