@@ -168,3 +168,20 @@ def test_a_folder_or_a_missing_database_read_only_is_refused_naming_the_path(tmp
         "check --db (or PODIUM_DB)",
     )
     assert not missing.exists()
+
+
+def test_a_new_database_is_user_only_and_one_whose_folder_cannot_be_made_says_so(tmp_path: Path) -> None:
+    db = tmp_path / "new.db"
+    SQLiteStore(db).close()
+    assert db.stat().st_mode & 0o777 == 0o600  # run data (prompts, outputs) readable by its user only
+    (tmp_path / "afile").write_text("not a folder")
+    inside = tmp_path / "afile" / "sub" / "runs.db"
+    with pytest.raises(StoreError) as info:
+        SQLiteStore(inside)
+    assert told(info.value) == (
+        StoreError,
+        2,
+        f"cannot create the run database {inside}: its folder cannot be made"
+        f" (Not a directory: {inside.parent})",
+        "point --db (or PODIUM_DB) at a writable place, or create the folder and make it writable",
+    )
