@@ -130,6 +130,7 @@ def test_a_database_from_a_newer_podium_is_refused_and_left_unchanged(postgres_u
     with pytest.raises(StoreError, match="newer podium") as caught:
         PostgresStore(postgres_url)
     assert "nothing was changed" in str(caught.value)
+    assert caught.value.fix == "upgrade podium (pip install -U 'podium[postgres]'), or use another --db"
     with psycopg.connect(postgres_url) as db:
         row: Any = db.execute("SELECT value FROM podium_meta WHERE key='schema_version'").fetchone()
     assert row[0] == str(SCHEMA_VERSION + 1)
@@ -140,6 +141,8 @@ def test_a_url_is_shown_without_its_password() -> None:
         "postgresql://ann@db.internal:5433/podium?sslmode=require"
     )
     assert shown_url("postgresql:///podium?host=/run/pg") == "postgresql:///podium?host=/run/pg"
+    # a password with no user, host or port (a unix socket): only the password goes
+    assert shown_url("postgresql://:s3cret@/podium?host=/run/pg") == "postgresql:///podium?host=/run/pg"
 
 
 def test_durability_matches_sqlites_normal_by_default_and_full_on_request(postgres_url: str) -> None:

@@ -179,15 +179,3 @@ def finished_twice(event: Event) -> StoreError:
         " refused; a run finishes once, and again only after it is resumed",
         fix="is another process driving this run? `podium show RUN` says how it ended",
     )
-
-
-def finishes_again(events: list[Event], event: Event) -> bool:
-    """Whether appending `event` to a run's `events` would finish the same attempt twice."""
-    if event.type is not EventType.RUN_FINISHED:
-        return False
-    for earlier in reversed(events):
-        if earlier.type is EventType.RUN_RESUMED:
-            return False
-        if earlier.type is EventType.RUN_FINISHED:
-            return True
-    return False

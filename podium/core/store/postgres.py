@@ -111,7 +111,9 @@ def shown_url(url: str) -> str:
     host = parts.hostname or ""
     user = f"{parts.username}@" if parts.username else ""
     port = f":{parts.port}" if parts.port else ""
-    return urlunsplit((parts.scheme, f"{user}{host}{port}", parts.path, parts.query, parts.fragment))
+    # built by hand: urlunsplit drops the `//` of an empty host (a unix socket's URL)
+    rest = urlunsplit(("", "", parts.path, parts.query, parts.fragment))
+    return f"{parts.scheme}://{user}{host}{port}{rest}"
 
 
 def _psycopg() -> Any:
