@@ -197,9 +197,9 @@ class CostFold:
         new_session = session is not None and (provider, session) not in self._sessions
         if session is not None:
             self._sessions.add((provider, session))
-        if agent in self.functions and (model is None or _usage(d.get("usage")).total_tokens == 0):
-            return _Free(self.workflow, event, started, model, provider, new_session)
-        usage = _usage(d.get("usage"))
+        usage = _usage(d.get("usage"))  # (a frozen Usage shared by the calls that used as much)
+        if agent in self.functions and (model is None or usage.total_tokens == 0):
+            return _Free(self.workflow, event, started, model, provider, new_session, usage)
         native = d.get("native") if isinstance(d.get("native"), dict) else {}
         # providers say `native.service = "agent"` for a call through their managed agent service;
         # Bedrock's InvokeAgent is known by the agent id it records
@@ -255,7 +255,7 @@ class _Free:
     __slots__ = ("values",)
 
     def __init__(self, workflow: str, event: Event, started: Any, model: str | None, provider: str,
-                 new_session: bool) -> None:  # fmt: skip
+                 new_session: bool, usage: Usage) -> None:  # fmt: skip
         d = event.data
         native = d.get("native") if isinstance(d.get("native"), dict) else {}
         service = native.get("service") or ("agent" if native.get("agent_id") else None)
@@ -264,13 +264,12 @@ class _Free:
             event.run_id, event.seq, workflow, str(event.step), d.get("item"),
             started[1] if started else None, provider, model, attempt, attempt > 1,
             started[0] if started else event.at, d.get("session_id"), new_session, service,
-            d.get("usage"),
+            usage,  # not the event's dict of counts: one per call, kept until the row is made
         )  # fmt: skip
 
     def row(self) -> LedgerRow:
         (run_id, seq, workflow, step, item, agent, provider, model, attempt, retry, at, session,
-         new_session, service, usage) = self.values  # fmt: skip
-        used = _usage(usage)
+         new_session, service, used) = self.values  # fmt: skip
         return LedgerRow(
             run_id=run_id, seq=seq, workflow=workflow, step=step, item=item, agent=agent,
             provider=provider, model=model, attempt=attempt, retry=retry, at=at.astimezone(UTC),
