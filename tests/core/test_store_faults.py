@@ -12,11 +12,14 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from podium.core.errors import DatabaseFault, StoreError
+from podium.core.events import Event, EventType
 from podium.core.store import SQLiteStore
 from podium.core.store.faults import store_error
 
@@ -240,3 +243,27 @@ def test_a_store_syncs_at_normal_unless_full_is_asked(tmp_path: Path) -> None:
             assert store._db.execute("PRAGMA synchronous").fetchone() == (level,)
         finally:
             store.close()
+
+
+def test_a_store_opened_read_only_reads_from_any_thread_and_refuses_a_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # in process (tests/reliability/store does it through `podium`, which mutmut's map does not see)
+    monkeypatch.chdir(tmp_path)
+    db = tmp_path / "runs.db"
+    at = datetime(2026, 12, 1, 9, tzinfo=UTC)
+    writer = SQLiteStore(db)
+    writer.append(Event("r1", 1, EventType.RUN_STARTED, data={"workflow": "wf"}, at=at))
+    writer.close()
+    store = SQLiteStore(db, readonly=True)
+    try:
+        # `podium ui` serves reads from worker threads
+        with ThreadPoolExecutor(1) as pool:
+            assert [r.run_id for r in pool.submit(store.runs).result()] == ["r1"]
+        with pytest.raises(sqlite3.Error) as info:  # told as `podium` tells it (plugins/commands.py)
+            store.append(Event("r1", 2, EventType.STEP_STARTED, step="s", at=at))
+        assert store_error(info.value, db).message.startswith(f"{db} is read-only")
+    finally:
+        store.close()
+    assert [e.seq for e in SQLiteStore(db, readonly=True).events("r1")] == [1]
+    assert {p.name for p in tmp_path.iterdir()} <= {"runs.db", "runs.db-wal", "runs.db-shm"}
