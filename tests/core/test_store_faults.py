@@ -252,18 +252,18 @@ def test_a_store_opened_read_only_reads_from_any_thread_and_refuses_a_write(
     monkeypatch.chdir(tmp_path)
     db = tmp_path / "runs.db"
     at = datetime(2026, 12, 1, 9, tzinfo=UTC)
-    writer = SQLiteStore(db)
+    writer = SQLiteStore(db)  # a run still being recorded: its events are in the -wal file
     writer.append(Event("r1", 1, EventType.RUN_STARTED, data={"workflow": "wf"}, at=at))
-    writer.close()
     store = SQLiteStore(db, readonly=True)
     try:
-        # `podium ui` serves reads from worker threads
+        writer.append(Event("r1", 2, EventType.STEP_STARTED, step="s", at=at))
+        # `podium ui` serves reads from worker threads, and sees the live run's new events
         with ThreadPoolExecutor(1) as pool:
-            assert [r.run_id for r in pool.submit(store.runs).result()] == ["r1"]
+            assert [e.seq for e in pool.submit(store.events, "r1").result()] == [1, 2]
         with pytest.raises(sqlite3.Error) as info:  # told as `podium` tells it (plugins/commands.py)
-            store.append(Event("r1", 2, EventType.STEP_STARTED, step="s", at=at))
+            store.append(Event("r1", 3, EventType.STEP_STARTED, step="s", at=at))
         assert store_error(info.value, db).message.startswith(f"{db} is read-only")
     finally:
         store.close()
-    assert [e.seq for e in SQLiteStore(db, readonly=True).events("r1")] == [1]
+        writer.close()
     assert {p.name for p in tmp_path.iterdir()} <= {"runs.db", "runs.db-wal", "runs.db-shm"}
