@@ -5,6 +5,7 @@ date, one numbered migration at a time."""
 from __future__ import annotations
 
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -170,3 +171,25 @@ def test_an_earlier_podiums_file_opened_read_only_is_read_if_it_can_be_and_left_
         f"make it and its folder writable (chmod u+w {old} {old.parent}) once",
     )
     assert old.read_bytes() == before
+
+
+def test_a_new_file_opened_by_many_at_once_is_podiums_for_every_one(tmp_path: Path) -> None:
+    # several `podium run`s started together on a fresh ~/.podium/podium.db: each one finds the file
+    # mid-creation by another (marked, tables made, versioned), and none may call it a stranger's
+    failures: list[BaseException] = []
+
+    def open_it(path: Path, start: threading.Barrier) -> None:
+        start.wait()
+        try:
+            SQLiteStore(path).close()
+        except BaseException as exc:  # collected, and shown by the assert
+            failures.append(exc)
+
+    for n in range(20):
+        start = threading.Barrier(6)
+        openers = [threading.Thread(target=open_it, args=(tmp_path / f"{n}.db", start)) for _ in range(6)]
+        for t in openers:
+            t.start()
+        for t in openers:
+            t.join()
+    assert failures == []
