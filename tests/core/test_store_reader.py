@@ -370,3 +370,9 @@ def test_a_postgresql_url_without_the_extra_installed_says_which_extra(monkeypat
         "a postgresql:// database needs psycopg, which is not installed",
         "pip install 'podium[postgres]'",
     )
+
+
+def test_a_run_whose_start_names_no_workflow_is_listed_as_a_question_mark(store) -> None:
+    # events appended through the API (or by an older podium) may lack it: the run is still listed
+    store.append(Event("r-anon", 1, EventType.RUN_STARTED, data={}, at=T0))
+    assert (store.get_run("r-anon").workflow, [r.workflow for r in store.runs()]) == ("?", ["?"])
