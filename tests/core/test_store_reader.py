@@ -140,6 +140,9 @@ def test_a_home_that_is_not_there_matters_only_when_no_database_is_named(tmp_pat
     with pytest.raises(StoreError) as info:
         open_store()
     assert info.value.message.startswith(f"the home folder {tmp_path / 'gone'} does not exist")
+    assert info.value.fix == (
+        "set HOME to an existing folder, or give the database's path: --db FILE or PODIUM_DB=FILE"
+    )
     assert not (tmp_path / "gone").exists()
 
 
