@@ -9,12 +9,17 @@ disk (a `DatabaseFault`).
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from podium.core.errors import DatabaseFault, StoreError
+from podium.core.events import Event, EventType
 from podium.core.store import SQLiteStore
 from podium.core.store.faults import store_error
 
@@ -185,3 +190,80 @@ def test_a_new_database_is_user_only_and_one_whose_folder_cannot_be_made_says_so
         f" (Not a directory: {inside.parent})",
         "point --db (or PODIUM_DB) at a writable place, or create the folder and make it writable",
     )
+
+
+def open_files() -> set[str]:
+    """What this process has open (Linux): the paths behind /proc/self/fd."""
+    paths = set()
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):  # the listing's own descriptor, closed by now
+            paths.add(os.readlink(f"/proc/self/fd/{fd}"))
+    return paths
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="reads /proc/self/fd")
+def test_a_damaged_database_is_a_fault_and_is_not_left_open(tmp_path: Path) -> None:
+    damaged = tmp_path / "runs.db"
+    damaged.write_bytes(b"SQLite format 3\x00" + b"\xff" * 4000)
+    with pytest.raises(DatabaseFault) as info:
+        SQLiteStore(damaged)
+    # the error (and its traceback, still held here) keeps no connection: a long-lived process that
+    # meets a damaged file leaks no handle, and the file can be moved aside and restored at once
+    assert str(damaged) not in open_files()
+    assert info.value.message.startswith(f"the run database {damaged} is damaged")
+
+
+def test_a_link_into_a_folder_that_is_not_there_is_refused_with_a_fix(tmp_path: Path) -> None:
+    # e.g. ~/.podium/podium.db linked to a drive that is not mounted: SQLite cannot open the file
+    db = tmp_path / "runs.db"
+    db.symlink_to(tmp_path / "unmounted" / "runs.db")
+    with pytest.raises(StoreError) as info:
+        SQLiteStore(db)
+    assert told(info.value)[1:] == (
+        2,
+        f"cannot open the run database {db} (unable to open database file)",
+        f"check that its folder exists and is readable and writable, {ELSEWHERE}",
+    )
+
+
+def test_an_in_memory_store_makes_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    store = SQLiteStore(":memory:")
+    store.close()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_store_syncs_at_normal_unless_full_is_asked(tmp_path: Path) -> None:
+    # NORMAL in WAL keeps every commit through a killed process; FULL survives power loss too
+    for synchronous, level in ((None, 1), ("FULL", 2)):
+        store = SQLiteStore(
+            tmp_path / f"{synchronous}.db", **({"synchronous": synchronous} if synchronous else {})
+        )
+        try:
+            assert store._db.execute("PRAGMA synchronous").fetchone() == (level,)
+        finally:
+            store.close()
+
+
+def test_a_store_opened_read_only_reads_from_any_thread_and_refuses_a_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # in process (tests/reliability/store does it through `podium`, which mutmut's map does not see)
+    monkeypatch.chdir(tmp_path)
+    db = tmp_path / "runs.db"
+    at = datetime(2026, 12, 1, 9, tzinfo=UTC)
+    writer = SQLiteStore(db)  # a run still being recorded: its events are in the -wal file
+    writer.append(Event("r1", 1, EventType.RUN_STARTED, data={"workflow": "wf"}, at=at))
+    store = SQLiteStore(db, readonly=True)
+    try:
+        writer.append(Event("r1", 2, EventType.STEP_STARTED, step="s", at=at))
+        # `podium ui` serves reads from worker threads, and sees the live run's new events
+        with ThreadPoolExecutor(1) as pool:
+            assert [e.seq for e in pool.submit(store.events, "r1").result()] == [1, 2]
+        with pytest.raises(sqlite3.Error) as info:  # told as `podium` tells it (plugins/commands.py)
+            store.append(Event("r1", 3, EventType.STEP_STARTED, step="s", at=at))
+        assert store_error(info.value, db).message.startswith(f"{db} is read-only")
+    finally:
+        store.close()
+        writer.close()
+    assert {p.name for p in tmp_path.iterdir()} <= {"runs.db", "runs.db-wal", "runs.db-shm"}

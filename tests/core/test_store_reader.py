@@ -128,6 +128,24 @@ def test_podium_db_with_a_tilde_is_a_file_in_the_home_folder(tmp_path, monkeypat
     assert list(elsewhere.iterdir()) == []
 
 
+def test_a_home_that_is_not_there_matters_only_when_no_database_is_named(tmp_path, monkeypatch) -> None:
+    # a service account or container with HOME unset or gone still runs with --db or PODIUM_DB
+    monkeypatch.setenv("HOME", str(tmp_path / "gone"))
+    monkeypatch.delenv("PODIUM_DB", raising=False)
+    open_store(tmp_path / "named.db").close()
+    monkeypatch.setenv("PODIUM_DB", str(tmp_path / "env.db"))
+    open_store().close()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".db") == ["env.db", "named.db"]
+    monkeypatch.delenv("PODIUM_DB")
+    with pytest.raises(StoreError) as info:
+        open_store()
+    assert info.value.message.startswith(f"the home folder {tmp_path / 'gone'} does not exist")
+    assert info.value.fix == (
+        "set HOME to an existing folder, or give the database's path: --db FILE or PODIUM_DB=FILE"
+    )
+    assert not (tmp_path / "gone").exists()
+
+
 # --- derived tables never cost events -----------------------------------------------------------
 
 
@@ -370,3 +388,9 @@ def test_a_postgresql_url_without_the_extra_installed_says_which_extra(monkeypat
         "a postgresql:// database needs psycopg, which is not installed",
         "pip install 'podium[postgres]'",
     )
+
+
+def test_a_run_whose_start_names_no_workflow_is_listed_as_a_question_mark(store) -> None:
+    # events appended through the API (or by an older podium) may lack it: the run is still listed
+    store.append(Event("r-anon", 1, EventType.RUN_STARTED, data={}, at=T0))
+    assert (store.get_run("r-anon").workflow, [r.workflow for r in store.runs()]) == ("?", ["?"])

@@ -5,6 +5,7 @@ date, one numbered migration at a time."""
 from __future__ import annotations
 
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -139,3 +140,56 @@ def test_a_file_from_a_newer_podium_is_refused_with_the_upgrade_to_make(tmp_path
         f" this podium knows up to {SCHEMA_VERSION}); nothing was changed"
     )
     assert info.value.fix == "upgrade podium (pip install -U podium), or use another --db"
+
+
+def test_an_earlier_podiums_file_opened_read_only_is_read_if_it_can_be_and_left_unchanged(
+    tmp_path: Path,
+) -> None:
+    # from version 2 (the lease columns) a read needs nothing newer: read as it is, not upgraded
+    path = sqlite_file(tmp_path / "v2.db", *MIGRATIONS[:2], version=2)
+    con = sqlite3.connect(path)
+    con.execute(
+        "INSERT INTO runs (run_id, workflow, status, started_at, updated_at)"
+        " VALUES ('r-old', 'wf', 'succeeded', '2026-01-01T00:00:00+00:00', '2026-01-01T00:00:00+00:00')"
+    )
+    con.commit()
+    con.close()
+    store = SQLiteStore(path, readonly=True)
+    try:
+        assert store.get_run("r-old").status == "succeeded"
+    finally:
+        store.close()
+    assert pragma(path, "user_version") == 2
+    # version 1 must be upgraded first, which a read-only open may not do: say so, and how
+    old = sqlite_file(tmp_path / "v1.db", PODIUM_1, version=1)
+    before = old.read_bytes()
+    with pytest.raises(StoreError) as info:
+        SQLiteStore(old, readonly=True)
+    assert (info.value.exit_code, info.value.message, info.value.fix) == (
+        2,
+        f"{old} was made by an older podium and must be upgraded, but it is read-only",
+        f"make it and its folder writable (chmod u+w {old} {old.parent}) once",
+    )
+    assert old.read_bytes() == before
+
+
+def test_a_new_file_opened_by_many_at_once_is_podiums_for_every_one(tmp_path: Path) -> None:
+    # several `podium run`s started together on a fresh ~/.podium/podium.db: each one finds the file
+    # mid-creation by another (marked, tables made, versioned), and none may call it a stranger's
+    failures: list[BaseException] = []
+
+    def open_it(path: Path, start: threading.Barrier) -> None:
+        start.wait()
+        try:
+            SQLiteStore(path).close()
+        except BaseException as exc:  # collected, and shown by the assert
+            failures.append(exc)
+
+    for n in range(20):
+        start = threading.Barrier(6)
+        openers = [threading.Thread(target=open_it, args=(tmp_path / f"{n}.db", start)) for _ in range(6)]
+        for t in openers:
+            t.start()
+        for t in openers:
+            t.join()
+    assert failures == []

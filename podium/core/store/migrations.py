@@ -113,11 +113,18 @@ def check_podium_file(db: sqlite3.Connection, path: Path) -> bool:
     is empty (podium is about to create it) or when it holds the tables of an earlier podium,
     which marked nothing: those are adopted. Anything else belongs to another application.
     """
-    app = int(db.execute("PRAGMA application_id").fetchone()[0])
+    # One read transaction: another process creating the same new file marks it, makes its tables
+    # and sets its version meanwhile; read apart, an empty id with tables but no version (or a
+    # version but no tables) looked like another application's file.
+    db.execute("BEGIN")
+    try:
+        app = int(db.execute("PRAGMA application_id").fetchone()[0])
+        tables = sorted(name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'"))
+        version = int(db.execute("PRAGMA user_version").fetchone()[0])
+    finally:
+        db.execute("COMMIT")
     if app == APPLICATION_ID:
         return False
-    tables = sorted(name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'"))
-    version = int(db.execute("PRAGMA user_version").fetchone()[0])
     if app == 0 and not tables and version == 0:
         return True
     earlier = {"events", "runs"} <= set(tables) and version >= 1
