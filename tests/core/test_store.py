@@ -31,15 +31,10 @@ REPO = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 11, 26, 10, 15, 0, 123456, tzinfo=UTC)
 
 
-@pytest.fixture(params=["sqlite", "memory", "postgres"])
-def store(request, tmp_path):
-    """Each store test runs against every backend: what holds for one must hold for all."""
-    if request.param == "postgres":
-        s = open_store(request.getfixturevalue("postgres_url"))
-    else:
-        s = SQLiteStore(tmp_path / "p.db") if request.param == "sqlite" else MemoryStore()
-    yield s
-    s.close()
+@pytest.fixture
+def store(every_store: RunStore) -> RunStore:
+    """Each test runs against every backend (`every_store`)."""
+    return every_store
 
 
 def started(run_id: str, at: datetime = T0, workflow: str = "wf", **data) -> Event:

@@ -18,21 +18,16 @@ import pytest
 
 from podium.core.errors import DatabaseFault, ExtraMissing, RunNotFound, StoreError
 from podium.core.events import Event, EventType
-from podium.core.store import MemoryStore, SQLiteStore, open_store
+from podium.core.store import MemoryStore, RunStore, SQLiteStore, open_store
 from podium.core.store.faults import store_error
 
 T0 = datetime(2026, 12, 1, 9, 0, 0, tzinfo=UTC)
 
 
-@pytest.fixture(params=["sqlite", "memory", "postgres"])
-def store(request, tmp_path):
-    """Each test runs against every backend: what holds for one must hold for all."""
-    if request.param == "postgres":
-        s = open_store(request.getfixturevalue("postgres_url"))
-    else:
-        s = SQLiteStore(tmp_path / "p.db") if request.param == "sqlite" else MemoryStore()
-    yield s
-    s.close()
+@pytest.fixture
+def store(every_store: RunStore) -> RunStore:
+    """Each test runs against every backend (`every_store`)."""
+    return every_store
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -18,7 +18,7 @@ import podium
 from podium.core.errors import BadInput, StoreError
 from podium.core.events import Event, EventType
 from podium.core.lease import Lease, lease_timing, owner_id
-from podium.core.store import MemoryStore, SQLiteStore, open_store
+from podium.core.store import RunStore
 
 HOST = socket.gethostname()
 PAST, FUTURE = -60.0, 3600.0  # expiries, in seconds from when the test runs (not when it is collected)
@@ -56,14 +56,10 @@ def _event(seq: int, type_: EventType, **data: object) -> Event:
     return Event("r1", seq, type_, None, None, dict(data), datetime.now(UTC))
 
 
-@pytest.fixture(params=["sqlite", "memory", "postgres"])
-def store(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
-    if request.param == "postgres":
-        s = open_store(request.getfixturevalue("postgres_url"))
-    else:
-        s = SQLiteStore(tmp_path / "p.db") if request.param == "sqlite" else MemoryStore()
-    yield s
-    s.close()
+@pytest.fixture
+def store(every_store: RunStore) -> RunStore:
+    """Each test runs against every backend (`every_store`)."""
+    return every_store
 
 
 def test_a_second_run_finished_is_refused_but_a_resumed_run_finishes_again(store) -> None:  # type: ignore[no-untyped-def]
