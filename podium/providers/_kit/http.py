@@ -66,7 +66,9 @@ def _refuse_json(status: int, code: str, message: str) -> HttpResponse:
     return HttpResponse(status, {"Content-Type": "application/json"}, json.dumps(body).encode())
 
 
-STOP_GRACE = 2.0  # seconds a stopping emulator gives requests in flight to answer
+# seconds a stopping emulator gives requests in flight to answer (a woken delay answers in ms; the
+# margin is for a loaded machine, where a handler thread can wait seconds to be scheduled)
+STOP_GRACE = 5.0
 
 
 class _Server(ThreadingHTTPServer):

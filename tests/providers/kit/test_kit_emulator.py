@@ -156,10 +156,10 @@ def test_stopping_wakes_a_delayed_request() -> None:
     worker.start()
     while not emulator.requests:
         time.sleep(0.01)
-    started = time.perf_counter()
     emulator.stop()
-    worker.join(5)
-    assert replies == [503] and time.perf_counter() - started < 5
+    worker.join(20)
+    # a 503 is only sent to a delay woken by the stop (not woken, it would answer after 30 s)
+    assert replies == [503]
 
 
 class Busy(Tiny):
