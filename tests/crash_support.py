@@ -15,7 +15,26 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from podium.providers._kit.brains import Turn
+
 ROOT = Path(__file__).resolve().parents[1]
+
+
+class HeldFirstCall:
+    """An emulator brain whose first call hangs until `release` (its process is killed meanwhile);
+    every later call answers "answer N", N counting every call the brain was asked."""
+
+    def __init__(self) -> None:
+        self.entered, self.release = threading.Event(), threading.Event()
+        self.seen: list[Turn] = []
+
+    def __call__(self, turn: Turn) -> str:
+        self.seen.append(turn)
+        if len(self.seen) == 1:
+            self.entered.set()
+            self.release.wait(30)
+            return "too late"
+        return f"answer {len(self.seen)}"
 
 
 def podium_cli(*args: str, tmp_path: Path, **kw: Any) -> subprocess.Popen[str]:

@@ -5,18 +5,16 @@ from __future__ import annotations
 
 import json
 import shutil
-import threading
 from pathlib import Path
 
 import pytest
 from bedrock_support import HAIKU, write_workflow
-from crash_support import killed_mid_call, resumed
+from crash_support import HeldFirstCall, killed_mid_call, resumed
 
 import podium
 from podium import api
 from podium.core.errors import BadInput
 from podium.core.store import SQLiteStore
-from podium.providers._kit.brains import Turn
 from podium.providers._kit.lock import LOCK_FILE
 from podium.providers.bedrock.emulator import BedrockEmulator
 from podium.testing import PluginsFixture, run_cli
@@ -46,20 +44,10 @@ def flow(emu: BedrockEmulator, binding: dict[str, object], *, extra: str = "") -
 def test_a_run_killed_mid_call_resumes_in_the_same_runtime_session(
     emulator: BedrockEmulator, tmp_path: Path
 ) -> None:
-    entered, release = threading.Event(), threading.Event()
-    seen: list[Turn] = []
-
-    def brain(turn: Turn) -> str:
-        seen.append(turn)
-        if len(seen) == 1:  # the first call hangs until the process that made it is dead
-            entered.set()
-            release.wait(30)
-            return "too late"
-        return f"answer {len(seen)}"
-
-    emulator.brain = brain
+    emulator.brain = brain = HeldFirstCall()  # the first call hangs until its process is dead
+    seen = brain.seen
     path = write_workflow(tmp_path, flow(emulator, {"runtime_arn": emulator.add_runtime("helper")}))
-    killed_mid_call(path, tmp_path, entered, release)
+    killed_mid_call(path, tmp_path, brain.entered, brain.release)
     run_id = seen[0].run_id
     assert run_id
 

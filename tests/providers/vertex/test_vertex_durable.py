@@ -8,31 +8,19 @@ not open a second conversation.
 from __future__ import annotations
 
 import json
-import threading
 from pathlib import Path
 
-from crash_support import killed_mid_call, resumed
+from crash_support import HeldFirstCall, killed_mid_call, resumed
 from vertex_support import write_workflow
 
-from podium.providers._kit.brains import Turn
 from podium.providers.vertex.emulator import VertexEmulator
 
 
 def test_a_run_killed_mid_call_resumes_in_the_same_engine_session(
     emulator: VertexEmulator, tmp_path: Path
 ) -> None:
-    entered, release = threading.Event(), threading.Event()
-    seen: list[Turn] = []
-
-    def brain(turn: Turn) -> str:
-        seen.append(turn)
-        if len(seen) == 1:  # the first call hangs until the process that made it is dead
-            entered.set()
-            release.wait(30)
-            return "too late"
-        return f"answer {len(seen)}"
-
-    emulator.brain = brain
+    emulator.brain = brain = HeldFirstCall()  # the first call hangs until its process is dead
+    seen = brain.seen
     engine = emulator.add_engine("helper")
     path = write_workflow(
         tmp_path,
@@ -47,7 +35,7 @@ def test_a_run_killed_mid_call_resumes_in_the_same_engine_session(
         outputs: {{answer: "{{{{ steps.ask.output }}}}"}}
         """,
     )
-    killed_mid_call(path, tmp_path, entered, release)
+    killed_mid_call(path, tmp_path, brain.entered, brain.release)
     run_id = seen[0].run_id
     assert run_id
 
