@@ -4,30 +4,18 @@
 from __future__ import annotations
 
 import gc
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from fold_support import T0, ev, log
 
 from podium.core.calls import Usage
-from podium.core.events import Event, EventType, RunStatus, StepStatus
+from podium.core.events import EventType, RunStatus, StepStatus
 from podium.core.replay import Reply, collector_held, fold, progress
 from podium.core.run import StepResult
 
 T = EventType
-T0 = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
-
-
-def log(*entries: tuple[Any, ...]) -> list[Event]:
-    """Events numbered from 1, one second apart: each entry is (type, step, attempt, data)."""
-    events = []
-    for seq, (type_, step, attempt, data) in enumerate(entries, start=1):
-        events.append(Event("r1", seq, type_, step, attempt, data, at=T0 + timedelta(seconds=seq)))
-    return events
-
-
-def ev(type_: EventType, step: str | None = None, attempt: int | None = None, **data: Any) -> tuple[Any, ...]:
-    return (type_, step, attempt, data)
 
 
 STARTED = ev(T.RUN_STARTED, workflow="wf", inputs={"n": 1}, steps=["a", "each", "b"], file_hash="h")

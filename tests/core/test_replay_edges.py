@@ -7,29 +7,17 @@ Each pins a change that once passed the suite (the mutants named in docs/testing
 from __future__ import annotations
 
 import pickle
-from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from podium.core.events import Event, EventType, RunStatus, StepStatus
+from fold_support import ev, log
+
+from podium.core.events import EventType, RunStatus, StepStatus
 from podium.core.replay import RunFold, fold, progress, rows_of
 
 if TYPE_CHECKING:
     from conftest import Harness
 
 T = EventType
-T0 = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
-
-
-def log(*entries: tuple[Any, ...]) -> list[Event]:
-    """Events numbered from 1, one second apart: each entry is (type, step, attempt, data)."""
-    return [
-        Event("r1", seq, type_, step, attempt, data, at=T0 + timedelta(seconds=seq))
-        for seq, (type_, step, attempt, data) in enumerate(entries, start=1)
-    ]
-
-
-def ev(type_: EventType, step: str | None = None, attempt: int | None = None, **data: Any) -> tuple[Any, ...]:
-    return (type_, step, attempt, data)
 
 
 async def test_a_runs_result_survives_pickling_to_another_process(harness: Harness) -> None:

@@ -4,10 +4,10 @@ started from a snapshot, and a resumed run's history read back from the store.""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from fold_support import at, ev, log
 
 from podium.core.events import Event, EventType, RunStatus, StepStatus
 from podium.core.replay import History, RunFold, fold, progress, rows_of
@@ -15,23 +15,6 @@ from podium.core.run import Run
 from podium.core.store import MemoryStore
 
 T = EventType
-T0 = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
-
-
-def at(seq: int) -> datetime:
-    return T0 + timedelta(seconds=seq)
-
-
-def log(*entries: tuple[Any, ...], run_id: str = "r1") -> list[Event]:
-    """Events numbered from 1, one second apart: each entry is (type, step, attempt, data)."""
-    return [
-        Event(run_id, seq, type_, step, attempt, data, at=at(seq))
-        for seq, (type_, step, attempt, data) in enumerate(entries, start=1)
-    ]
-
-
-def ev(type_: EventType, step: str | None = None, attempt: int | None = None, **data: Any) -> tuple[Any, ...]:
-    return (type_, step, attempt, data)
 
 
 BOUND = {"kind": "model", "id": "m-2", "via": "local"}

@@ -4,14 +4,14 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fold_support import ev, log
 
 from podium.core import snapshot
-from podium.core.events import Event, EventType
+from podium.core.events import EventType
 from podium.core.replay import RunFold, read_rows, rows_of
 from podium.core.run import Run
 from podium.core.store import MemoryStore, SQLiteStore
@@ -19,21 +19,9 @@ from podium.core.store import memory as memory_module
 from podium.core.store import sqlite as sqlite_module
 
 T = EventType
-T0 = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
 BOUND = {"kind": "model", "id": "m-2", "via": "local"}
 USED = {"input_tokens": 7, "output_tokens": 3, "requests": 1}
 STEPS = ["a", "each", "rej", "stop", "skip", "tools", "gate", "never"]
-
-
-def log(*entries: tuple[Any, ...]) -> list[Event]:
-    return [
-        Event("r1", seq, type_, step, attempt, data, at=T0 + timedelta(seconds=seq))
-        for seq, (type_, step, attempt, data) in enumerate(entries, start=1)
-    ]
-
-
-def ev(type_: EventType, step: str | None = None, attempt: int | None = None, **data: Any) -> tuple[Any, ...]:
-    return (type_, step, attempt, data)
 
 
 # every kind of event a fold reads, on steps of every outcome, across a stop, a wait, two resumes
