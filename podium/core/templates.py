@@ -133,14 +133,19 @@ def syntax_fix(error: str) -> str:
     return "close each {{ }} and {% %}; write a literal brace as {{ '{{' }}"
 
 
+@lru_cache(maxsize=1024)
+def _tree(source: str) -> nodes.Template:
+    """The template's parse tree, made once for the load's checks that walk it (read, never changed)."""
+    expr = single_expression(source)
+    return environment().parse(f"{{{{ {expr} }}}}" if expr is not None else source)
+
+
 def references(source: str) -> Iterator[Reference]:
     """Every variable the template reads, with the static attribute after it when there is one.
 
     `{{ steps.facts.output }}` and `{{ steps['facts'].output }}` both give Reference('steps', 'facts').
     """
-    env = environment()
-    expr = single_expression(source)
-    tree = env.parse(f"{{{{ {expr} }}}}" if expr is not None else source)
+    tree = _tree(source)
     assigned = {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")}
     # a macro's own name, and `caller` inside a {% call %}'s macro, are defined by the template
     assigned |= {m.name for m in tree.find_all(nodes.Macro)}
@@ -194,9 +199,7 @@ def private_reads(source: str) -> list[str]:
     """The attributes the template reads that the sandbox refuses at render, said at load instead:
     Python's own (`x.__class__`, `x['__globals__']`). (`output._id` or `output['__meta__']` is
     fine: a mapping's key of a name no value has as an attribute is read as an item.)"""
-    env = environment()
-    expr = single_expression(source)
-    tree = env.parse(f"{{{{ {expr} }}}}" if expr is not None else source)
+    tree = _tree(source)
     found: list[str] = []
     for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
         if isinstance(node, nodes.Getattr):
