@@ -99,13 +99,21 @@ def single_expression(source: str) -> str | None:
     return expr
 
 
+# jinja parses and compiles by recursion, several frames per level: brackets, `not`s, unary signs,
+# operators or filters nested a hundred deep exhaust Python's stack, said as a syntax error
+_TOO_DEEP = "the template nests too deeply (brackets, operators, filters or attributes inside each other)"
+
+
 @lru_cache(maxsize=4096)
 def _compiled(source: str) -> Any:
     env = environment()
     expr = single_expression(source)
-    if expr is not None:
-        return env.compile_expression(expr, undefined_to_none=False)
-    return env.from_string(source)
+    try:
+        if expr is not None:
+            return env.compile_expression(expr, undefined_to_none=False)
+        return env.from_string(source)
+    except RecursionError:
+        raise TemplateSyntaxError(_TOO_DEEP, 1) from None
 
 
 def check_syntax(source: str) -> str | None:
@@ -123,6 +131,8 @@ _UNKNOWN = re.compile(r"No (filter|test) named '([^']+)'")
 def syntax_fix(error: str) -> str:
     """The fix for a template syntax error: the names that exist for an unknown filter or test,
     else how to close a tag or write a literal brace."""
+    if _TOO_DEEP in error:
+        return "nest less: split the expression over steps, or compute the value in a python function agent"
     if (unknown := _UNKNOWN.search(error)) is not None:
         kind, name = unknown.groups()
         names = sorted(environment().filters if kind == "filter" else environment().tests)
@@ -137,7 +147,10 @@ def syntax_fix(error: str) -> str:
 def _tree(source: str) -> nodes.Template:
     """The template's parse tree, made once for the load's checks that walk it (read, never changed)."""
     expr = single_expression(source)
-    return environment().parse(f"{{{{ {expr} }}}}" if expr is not None else source)
+    try:
+        return environment().parse(f"{{{{ {expr} }}}}" if expr is not None else source)
+    except RecursionError:
+        raise TemplateSyntaxError(_TOO_DEEP, 1) from None
 
 
 def references(source: str) -> Iterator[Reference]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import json
 import re
 import shutil
 import sys
@@ -959,6 +960,30 @@ def test_a_template_reading_pythons_own_attributes_is_refused_at_load_naming_eac
     assert ("steps.b.prompt", "reads '__init__': a template may not read Python's own attributes") in said
     assert all(p.line == 5 for p in err.problems if p.field == "steps.a.prompt")
     assert all("steps.ID.output" in (p.fix or "") for p in err.problems)
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{{ " + "(" * 300 + "inputs.x" + ")" * 300 + " }}",
+        "{{ " + "not " * 1000 + "inputs.x }}",
+        "{{ " + " + ".join(["inputs.x"] * 3000) + " }}",
+        "{% if true %}" * 300 + "x" + "{% endif %}" * 300,
+    ],
+    ids=["brackets", "nots", "operators", "blocks"],
+)
+def test_a_template_nested_past_the_parsers_stack_is_refused_with_its_line(
+    load_error: Any, template: str
+) -> None:
+    # jinja parses by recursion: nesting a few hundred deep once crashed `validate` with a RecursionError
+    text = (
+        "name: t\ninputs: {x: {type: string, default: a}}\nagents: {w: {provider: local}}\n"
+        f"mock: {{w: hi}}\nsteps:\n  a: {{agent: w, prompt: {json.dumps(template)}}}\n"
+    )
+    err, _ = load_error(text)
+    [problem] = err.problems
+    assert problem.field == "steps.a.prompt" and problem.line == 6
+    assert "nests too deeply" in problem.message and "nest less" in (problem.fix or "")
 
 
 def test_a_mappings_own_keys_with_underscores_are_read_as_items(flow_file: Any) -> None:
