@@ -61,11 +61,20 @@ def parse_output(
     from jsonschema.validators import validator_for
     from referencing.exceptions import Unresolvable
 
+    from podium.core import schema_patterns
     from podium.core.schemas import refusing_registry
 
-    validator = validator_for(schema)(schema, registry=refusing_registry() if registry is None else registry)
+    validator_class = schema_patterns.bounded(validator_for(schema))
+    validator = validator_class(schema, registry=refusing_registry() if registry is None else registry)
     try:
-        validator.validate(value)
+        schema_patterns.validate(validator, value)
+    except schema_patterns.PatternTooSlow as exc:
+        at = "/".join(str(p) for p in exc.absolute_path) or "the top level"
+        raise OutputInvalid(
+            f"the reply could not be checked against the output schema at {at}: {exc.message}",
+            fix="write the schema's pattern without a repetition inside a repetition"
+            " (e.g. ^([a-z]+ ?)+$ as ^[a-z ]+$)",
+        ) from None
     except Unresolvable as exc:  # a workflow made in code, whose schema was not checked at load
         raise OutputInvalid(
             f"the output schema's $ref {exc.ref!r} was not resolved when the workflow was loaded",

@@ -184,6 +184,99 @@ def test_a_workflow_made_in_code_resolves_no_remote_ref_at_run_time(
     assert seen == []
 
 
+# --- output schemas' patterns that backtrack ---------------------------------------------------
+
+# `re` takes about a second on this (2**24 ways to split the a's), minutes with a few more; the
+# bound below is far shorter, so only a bounded match says "took longer"
+SLOW_PATTERN, SLOW_TEXT = "^(a|a)*$", "a" * 24 + "b"
+
+
+@pytest.fixture
+def short_pattern_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    from podium.core import schema_patterns
+
+    monkeypatch.setattr(schema_patterns, "PATTERN_SECONDS", 0.05)
+
+
+@pytest.mark.parametrize(
+    ("schema", "reply"),
+    [
+        ({"type": "string", "pattern": SLOW_PATTERN}, f'"{SLOW_TEXT}"'),
+        ({"type": "object", "patternProperties": {SLOW_PATTERN: {}}}, f'{{"{SLOW_TEXT}": 1}}'),
+        (
+            # additionalProperties first: it is the keyword that meets the key first
+            {"type": "object", "additionalProperties": False, "patternProperties": {SLOW_PATTERN: {}}},
+            f'{{"{SLOW_TEXT}": 1}}',
+        ),
+        ({"type": "object", "propertyNames": {"pattern": SLOW_PATTERN}}, f'{{"{SLOW_TEXT}": 1}}'),
+    ],
+    ids=["pattern", "patternProperties", "additionalProperties", "propertyNames"],
+)
+def test_a_pattern_that_backtracks_refuses_the_reply_in_bounded_time(
+    short_pattern_bound: None, schema: dict[str, object], reply: str
+) -> None:
+    # with `re`, a reply could hold the loop for minutes: no step timeout or cancel could end it
+    with pytest.raises(OutputInvalid) as caught:
+        parse_output(AgentResponse(text=reply), schema)
+    assert f"took longer than 0.05s to match '{SLOW_PATTERN}'" in caught.value.message
+    assert "repetition inside a repetition" in (caught.value.fix or "")
+
+
+@pytest.mark.parametrize(
+    ("schema", "reply", "refusal"),
+    [
+        ({"type": "string", "pattern": "^[a-z]+$"}, '"abc"', None),
+        ({"type": "string", "pattern": "^[a-z]+$"}, '"ab1"', "'ab1' does not match '^[a-z]+$'"),
+        ({"type": "string", "pattern": "b"}, '"abc"', None),  # searched, not anchored: as JSON Schema says
+        ({"patternProperties": {"^x": {"type": "integer"}}}, '{"x1": "no"}', "'no' is not of type 'integer'"),
+        (
+            {"patternProperties": {"^x": {}}, "additionalProperties": False},
+            '{"x1": 1, "y": 2}',
+            "'y' does not",
+        ),
+        (
+            {"patternProperties": {"^x": {}}, "additionalProperties": {"type": "string"}},
+            '{"y": 2}',
+            "2 is not",
+        ),
+        (
+            {"properties": {"y": {}}, "patternProperties": {"^x": {}}, "additionalProperties": False},
+            '{"y": 2}',
+            None,
+        ),
+    ],
+)
+def test_bounded_patterns_accept_and_refuse_as_jsonschema_does(
+    schema: dict[str, object], reply: str, refusal: str | None
+) -> None:
+    from jsonschema import Draft202012Validator
+
+    expected = list(Draft202012Validator(schema).iter_errors(__import__("json").loads(reply)))
+    assert bool(expected) == (refusal is not None)
+    if refusal is None:
+        parse_output(AgentResponse(text=reply), schema)
+        return
+    with pytest.raises(OutputInvalid) as caught:
+        parse_output(AgentResponse(text=reply), schema)
+    assert refusal in caught.value.message and expected[0].message in caught.value.message
+
+
+def test_a_run_whose_reply_backtracks_a_pattern_fails_its_step_and_ends(
+    short_pattern_bound: None, tmp_path: Path
+) -> None:
+    path = tmp_path / "flow.yaml"
+    path.write_text(
+        "name: t\nagents: {w: {provider: local}}\n"
+        f"types: {{Word: {{type: string, pattern: '{SLOW_PATTERN}'}}}}\n"
+        "steps:\n  a: {agent: w, prompt: hi, output: Word}\n"
+        f"mock: {{a: {SLOW_TEXT}}}\n"
+    )
+    run = podium.run(path, store=tmp_path / "runs.db")
+    assert run.status == "failed"
+    error = run.steps["a"].error
+    assert error is not None and error.kind == "output_invalid" and "took longer" in error.message
+
+
 # --- finding 4: templates that spend -----------------------------------------------------------
 
 
