@@ -1024,3 +1024,31 @@ async def test_a_provider_is_made_with_the_runs_settings_and_a_failed_close_is_l
     (record,) = [r for r in caplog.records if "closing provider" in r.getMessage()]
     assert record.getMessage() == "closing provider closing failed" and record.levelname == "WARNING"
     assert record.exc_info is not None and "socket already gone" in str(record.exc_info[1])
+
+
+async def test_a_long_foreach_keeps_a_bounded_number_of_items_under_way(harness: Harness) -> None:
+    """2,000 items hold a few dozen tasks at once, not one each (which took ~9 KB an item and a
+    loop turn of seconds to start); the run's call slots are still all used, and the output keeps
+    the items' order."""
+    from podium.core.steps import ITEM_WORKERS
+
+    under_way: list[int] = []
+
+    async def answer(request: AgentRequest) -> str:
+        under_way.append(sum(1 for t in asyncio.all_tasks() if t.get_name().startswith("podium-step-fan[")))
+        await asyncio.sleep(0.001)
+        return f"done {request.item}"
+
+    harness.register(ProviderPlugin(function_provider("fake", answer)))
+    run = await harness.run(
+        """
+        name: wide
+        agents: {w: {provider: fake}}
+        steps:
+          fan: {agent: w, foreach: "{{ range(2000) | list }}", prompt: "{{ item }}"}
+        """
+    )
+    assert run.status is RunStatus.SUCCEEDED, run.error
+    assert run.steps["fan"].output == [f"done {i}" for i in range(2000)]
+    assert max(under_way) <= ITEM_WORKERS
+    assert harness.max_overlap() == 16  # defaults.concurrency: the bound costs no call slot
