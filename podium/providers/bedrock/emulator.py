@@ -77,6 +77,7 @@ class BedrockEmulator(BedrockRoutes):
         return {
             "AWS_ENDPOINT_URL": self.endpoint_url,
             "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,  # the one boto3 (botocore) reads; the CLI v2 reads both
             "AWS_ACCESS_KEY_ID": DUMMY_KEY,
             "AWS_SECRET_ACCESS_KEY": DUMMY_KEY,
         }

@@ -131,3 +131,20 @@ def test_raw_http_converse_stream_decodes_with_botocores_event_stream_buffer(
         if m.headers[":event-type"] == "contentBlockDelta"
     )
     assert text == "raw and framed"
+
+
+def test_a_bare_boto3_client_finds_the_emulator_from_the_environment_it_prints(
+    emulator: BedrockEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # what `podium emulate bedrock` tells a user to export: boto3 reads AWS_DEFAULT_REGION, not AWS_REGION
+    import boto3
+
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_CONFIG_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")  # no region from the user's own profile
+    for name, setting in emulator.environment().items():
+        monkeypatch.setenv(name, setting)
+    reply = boto3.client("bedrock-runtime").converse(
+        modelId=HAIKU, messages=[{"role": "user", "content": [{"text": "hello from boto3"}]}]
+    )
+    assert reply["output"]["message"]["content"][0]["text"] == "hello from boto3"  # the emulator echoes
