@@ -224,6 +224,7 @@ def _serve(
                 "endpoint_url": emulator.endpoint_url,
                 "settings": emulator.settings(),
                 "environment": emulator.environment(),
+                "client_hint": emulator.client_hint(),
             }
             click.echo(json.dumps(info), color=False)
         else:
@@ -238,6 +239,8 @@ def _serve(
                 click.echo("point an SDK at it with:")
                 for name, value in environment.items():
                     click.echo(f"  export {name}={value}")
+                if (hint := emulator.client_hint()) is not None:
+                    click.echo(f"then make the client with: {hint}")
             pointing = {k: v for k, v in emulator.settings().items() if v is not None}
             click.echo(f"or in a workflow: providers: {{{cls.name}: {json.dumps(pointing)}}}")
         sys.stdout.flush()

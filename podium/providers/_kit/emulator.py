@@ -212,6 +212,11 @@ class CloudEmulator:
         """Environment variables that point the cloud's own SDK (and CLI) at this emulator."""
         return {}
 
+    def client_hint(self) -> str | None:
+        """How to make the SDK's client once `environment()` is set, where the environment alone
+        is not enough (printed by `podium emulate`); None when it is."""
+        return None
+
     # --- serving ----------------------------------------------------------------------------------
 
     def handle(self, request: HttpRequest) -> HttpResponse:

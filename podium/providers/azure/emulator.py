@@ -71,6 +71,13 @@ class AzureEmulator(AzureRoutes):
             "SSL_CERT_FILE": self.ca_file,
         }
 
+    def client_hint(self) -> str | None:
+        return (
+            "AIProjectClient(endpoint=os.environ['AZURE_AI_PROJECT_ENDPOINT'], credential=...)  with any"
+            f" TokenCredential (the emulator checks only that a token is sent), e.g."
+            f" podium.providers.azure.client.StaticToken({TOKEN!r})"
+        )
+
     def credential(self) -> Any:
         """A TokenCredential with the emulator's dummy token, for AIProjectClient."""
         from podium.providers.azure.client import StaticToken

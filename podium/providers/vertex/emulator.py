@@ -20,8 +20,12 @@ faults are injected per call through `faults`; the request log is `requests`.
 
 from __future__ import annotations
 
+import json
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from podium.providers._kit.brains import Answer, Brain, Turn
@@ -49,6 +53,7 @@ class VertexEmulator(VertexRoutes):
         self.state = VertexState(project, location)
         self.any_engine = any_engine
         self.thoughts_tokens = thoughts_tokens
+        self._adc: Path | None = None
         super().__init__(brain, port=port)
 
     @classmethod
@@ -79,13 +84,51 @@ class VertexEmulator(VertexRoutes):
         }
 
     def environment(self) -> dict[str, str]:
-        """Environment variables pointing google-genai at this emulator (credentials are passed in code)."""
+        """Environment variables pointing google-genai at this emulator, credentials included: a bare
+        ``genai.Client()`` works with these alone."""
         return {
             "GOOGLE_VERTEX_BASE_URL": self.endpoint_url,
             "GOOGLE_GENAI_USE_VERTEXAI": "true",
             "GOOGLE_CLOUD_PROJECT": self.project,
             "GOOGLE_CLOUD_LOCATION": self.location,
+            "GOOGLE_APPLICATION_CREDENTIALS": str(self._credentials_file()),
         }
+
+    def client_hint(self) -> str | None:
+        # google-genai reads GOOGLE_VERTEX_BASE_URL only when told vertexai=True in code, and with a
+        # base URL but no project and location given in code it drops them from the request's path
+        return (
+            f"genai.Client(vertexai=True, project={self.project!r}, location={self.location!r})"
+            "  (the credentials come from GOOGLE_APPLICATION_CREDENTIALS)"
+        )
+
+    def _credentials_file(self) -> Path:
+        """Application Default Credentials holding the dummy token, valid until 2999: google-auth
+        reads the token and its expiry from the file and never refreshes it (a refresh would go to
+        Google, whatever the file says). Removed when the emulator stops."""
+        if self._adc is None:
+            folder = Path(tempfile.mkdtemp(prefix="podium-vertex-"))  # mode 0700
+            self._adc = folder / "credentials.json"
+            self._adc.write_text(
+                json.dumps(
+                    {
+                        "type": "authorized_user",
+                        "client_id": "podium-emulator",
+                        "client_secret": "podium-emulator",
+                        "refresh_token": "podium-emulator",
+                        "token": DUMMY_TOKEN,
+                        "expiry": "2999-12-31T00:00:00Z",
+                    }
+                ),
+                encoding="utf-8",
+            )
+        return self._adc
+
+    def stop(self) -> None:
+        super().stop()
+        if self._adc is not None:
+            shutil.rmtree(self._adc.parent, ignore_errors=True)
+            self._adc = None
 
     # --- engines and sessions -----------------------------------------------------------------
 

@@ -10,6 +10,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import pytest
 from vertex_support import write_workflow
 
 from podium.testing import run_cli
@@ -162,3 +163,32 @@ def test_help_loads_no_google_sdk(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_the_environment_emulate_vertex_prints_is_all_google_genai_needs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # no credentials and no base URL in code: the printed exports and client call alone
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "podium", "emulate", "vertex", "--port", "0", "--project", "p9", "--json"],
+        cwd=ROOT, env={**os.environ, "NO_COLOR": "1"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        info: dict[str, Any] = json.loads(proc.stdout.readline())
+        for name, value in info["environment"].items():
+            monkeypatch.setenv(name, value)
+        assert info["client_hint"].startswith(
+            "genai.Client(vertexai=True, project='p9', location='us-central1')"
+        )
+        from google import genai
+
+        client = genai.Client(vertexai=True, project="p9", location="us-central1")
+        assert client.models.generate_content(model="gemini-2.5-flash", contents="ping").text == "ping"
+        credentials = Path(info["environment"]["GOOGLE_APPLICATION_CREDENTIALS"])
+        assert credentials.is_file()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    assert not credentials.exists()  # the emulator's dummy credentials leave with it
