@@ -203,6 +203,12 @@ def _listening(cls: type[Provider], env: Any, port: int, options: EmulatorOption
         emulator.stop()
 
 
+def _client_hint(emulator: Any) -> str | None:
+    # a kit emulator's (`CloudEmulator.client_hint`); a third party's Emulator need not have one
+    hint = getattr(emulator, "client_hint", None)
+    return hint() if callable(hint) else None
+
+
 def _serve(
     cls: type[Provider], options: EmulatorOptions, *, port: int, workflow_file: str | None, as_json: bool
 ) -> None:
@@ -224,7 +230,7 @@ def _serve(
                 "endpoint_url": emulator.endpoint_url,
                 "settings": emulator.settings(),
                 "environment": emulator.environment(),
-                "client_hint": emulator.client_hint(),
+                "client_hint": _client_hint(emulator),
             }
             click.echo(json.dumps(info), color=False)
         else:
@@ -239,7 +245,7 @@ def _serve(
                 click.echo("point an SDK at it with:")
                 for name, value in environment.items():
                     click.echo(f"  export {name}={value}")
-                if (hint := emulator.client_hint()) is not None:
+                if (hint := _client_hint(emulator)) is not None:
                     click.echo(f"then make the client with: {hint}")
             pointing = {k: v for k, v in emulator.settings().items() if v is not None}
             click.echo(f"or in a workflow: providers: {{{cls.name}: {json.dumps(pointing)}}}")
