@@ -96,6 +96,8 @@ async def test_an_error_reaches_the_caller_and_async_functions_run_on_the_loop()
 async def test_after_close_idle_threads_end_and_a_later_call_still_runs() -> None:
     threads = FunctionThreads(2)
     first = await threads.run(threading.current_thread)
+    while not threads._sleeping:  # asleep, waiting for a call (not about to look for one)
+        await asyncio.sleep(0.001)
     threads.close()
     await asyncio.to_thread(first.join, 2)
     assert not first.is_alive()
