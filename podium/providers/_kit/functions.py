@@ -150,9 +150,12 @@ class FunctionThreads:
         self.size = max(1, size)
         self.name = name
         self.idle_seconds = idle_seconds
-        self._cond = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()
         self._jobs: deque[_Job] = deque()
-        self._idle = 0  # threads waiting for a job
+        # an idle thread waits on a lock of its own (its bell), held until a caller releases it: a
+        # call wakes one thread directly, without a condition variable's second lock to fight over
+        # on waking. The last to go idle is woken first (its memory is the warmest).
+        self._sleeping: list[threading.Lock] = []
         self._finishing = 0  # threads handing a result back, about to take the next job
         self._live = 0  # threads counted against `size`: not running an abandoned call
         self._closed = False
@@ -177,25 +180,36 @@ class FunctionThreads:
         if quick:
             job.waiter = waiter = threading.Lock()
             waiter.acquire()
-        with self._cond:
+        bell = None
+        with self._lock:
             # a provider called again after `close` (as its HTTP client, made again) gets threads again
             self._closed = False
             self._jobs.append(job)
-            if self._idle + self._finishing >= len(self._jobs):
-                self._cond.notify()
+            if self._finishing >= len(self._jobs):
+                pass  # a thread handing back a result takes it next, without being woken
+            elif self._sleeping:
+                bell = self._sleeping.pop()
             elif self._live < self.size:
                 self._live += 1
                 self._start()
             # else every thread is busy: the job waits for the first one free
         if quick:
-            waiter.acquire(timeout=WAIT)  # (the GIL is let go meanwhile: the thread runs)
-            with self._cond:
-                outcome, job.waiter = job.outcome, None  # too late now: it comes through the loop
+            # the thread is woken as the loop lets go of the GIL to wait (the two lines together:
+            # woken earlier, it would only wake to wait for the GIL)
+            if bell is not None:
+                bell.release()
+            if waiter.acquire(timeout=WAIT):  # (the GIL is let go meanwhile: the thread runs)
+                outcome = job.outcome  # set before the release
+            else:
+                with self._lock:
+                    outcome, job.waiter = job.outcome, None  # too late now: it comes through the loop
             if outcome is not None:
                 ok, value = outcome
                 if ok:
                     return value
                 raise value
+        elif bell is not None:
+            bell.release()
         try:
             return await job.future
         except asyncio.CancelledError:
@@ -206,7 +220,7 @@ class FunctionThreads:
         threading.Thread(target=self._work, name=f"podium-{self.name}", daemon=True).start()
 
     def _abandon(self, job: _Job) -> None:
-        with self._cond:
+        with self._lock:
             if job.abandoned:
                 return
             job.abandoned = True
@@ -216,27 +230,45 @@ class FunctionThreads:
             elif job.state == _QUEUED:
                 self._jobs.remove(job)
 
-    def _next(self, *, finishing: bool) -> _Job | None:
-        """The next job for this thread, or None when it should end (closed, or idle too long)."""
-        with self._cond:
+    def _next(self, bell: threading.Lock, *, finishing: bool) -> _Job | None:
+        """The next job for this thread, or None when it should end (closed, or idle too long).
+
+        `bell` is the thread's own lock, held: a caller (or `close`) that takes it off the sleeping
+        list releases it once.
+        """
+        with self._lock:
             if finishing:
                 self._finishing -= 1
             while not self._jobs:
                 if self._closed:
                     self._live -= 1
                     return None
-                self._idle += 1
-                woken = self._cond.wait(self.idle_seconds)
-                self._idle -= 1
-                if not woken and not self._jobs:
-                    self._live -= 1
-                    return None
+                self._sleeping.append(bell)
+                self._lock.release()
+                try:
+                    rung = bell.acquire(timeout=self.idle_seconds)
+                finally:
+                    self._lock.acquire()
+                if not rung:
+                    if bell in self._sleeping:  # idle too long, and nobody has picked this thread
+                        self._sleeping.remove(bell)
+                        self._live -= 1
+                        return None
+                    # picked just as the wait ended: its release is on the way, take it
+                    self._lock.release()
+                    try:
+                        bell.acquire()
+                    finally:
+                        self._lock.acquire()
+                # (woken for a job a finishing thread may have taken meanwhile: look again)
             job = self._jobs.popleft()
             job.state = _RUNNING
             return job
 
     def _work(self) -> None:
-        job = self._next(finishing=False)
+        bell = threading.Lock()
+        bell.acquire()
+        job = self._next(bell, finishing=False)
         while job is not None:
             started = time.perf_counter()
             try:
@@ -244,17 +276,16 @@ class FunctionThreads:
             except BaseException as exc:
                 outcome = (False, exc)
             took = time.perf_counter() - started
-            with self._cond:
+            with self._lock:
                 job.state = _DONE
                 if len(self._took) > 256:  # functions made per call (lambdas): keep it bounded
                     self._took.clear()
                 if _hashable(job.fn):
                     before = self._took.get(job.fn)
                     self._took[job.fn] = took if before is None else (before + took) / 2
-                handed = job.waiter is not None
-                if handed:  # its caller waits in place: hand it the outcome there
+                waiter = job.waiter
+                if waiter is not None:  # its caller waits in place: hand it the outcome there
                     job.outcome = outcome
-                    job.waiter.release()
                 if job.abandoned:
                     # counted out when abandoned: come back only if the pool has room for it
                     if self._closed or self._live >= self.size:
@@ -263,19 +294,23 @@ class FunctionThreads:
                 # available again before its caller hears of the result: the caller's next call
                 # finds this thread instead of starting another
                 self._finishing += 1
-            if not handed:
+            if waiter is not None:
+                waiter.release()
+            else:
                 # RuntimeError: the loop has closed, so nobody waits for this result any more
                 with contextlib.suppress(RuntimeError):
                     job.loop.call_soon_threadsafe(_settle, job.future, *outcome)
             del outcome
-            job = self._next(finishing=True)
+            job = self._next(bell, finishing=True)
 
     def close(self) -> None:
         """Let the threads go: idle ones end now, busy ones when their call returns (a later call
         starts threads again)."""
-        with self._cond:
+        with self._lock:
             self._closed = True
-            self._cond.notify_all()
+            sleeping, self._sleeping = self._sleeping, []
+        for bell in sleeping:
+            bell.release()
 
 
 @functools.lru_cache(maxsize=1024)  # asked at every call of an agent's function

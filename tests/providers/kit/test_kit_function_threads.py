@@ -96,6 +96,8 @@ async def test_an_error_reaches_the_caller_and_async_functions_run_on_the_loop()
 async def test_after_close_idle_threads_end_and_a_later_call_still_runs() -> None:
     threads = FunctionThreads(2)
     first = await threads.run(threading.current_thread)
+    while not threads._sleeping:  # asleep, waiting for a call (not about to look for one)
+        await asyncio.sleep(0.001)
     threads.close()
     await asyncio.to_thread(first.join, 2)
     assert not first.is_alive()
@@ -168,3 +170,54 @@ async def test_an_unhashable_callable_runs_like_any_function(monkeypatch: pytest
     agent = Agent("ok")
     assert [await threads.call(agent, "go") for _ in range(3)] == ["ok: go"] * 3
     threads.close()
+
+
+@pytest.mark.parametrize("quick", [False, True], ids=["through-the-loop", "in-place"])
+async def test_each_call_gets_its_own_result_when_many_callers_share_a_few_threads(
+    quick: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # in place: every call is waited for where it was made, for as long as it takes
+    monkeypatch.setattr(functions, "QUICK", 60.0 if quick else 0.0)
+    monkeypatch.setattr(functions, "WAIT", 30.0)
+    threads = FunctionThreads(3)
+
+    def echo(caller: int, n: int) -> tuple[int, int, str]:
+        if n % 7 == 3:
+            threading.Event().wait(0.001)  # now and then a thread is still busy when the next call comes
+        return caller, n, threading.current_thread().name
+
+    async def caller(c: int) -> list[tuple[int, int, str]]:
+        out = []
+        for n in range(40):
+            out.append(await threads.run(echo, c, n))
+            if n % 5 == 0:
+                await asyncio.sleep(0)  # let the other callers in between
+        return out
+
+    results = await asyncio.wait_for(asyncio.gather(*(caller(c) for c in range(6))), 20)
+    threads.close()
+    for c, got in enumerate(results):
+        assert [(a, b) for a, b, _ in got] == [(c, n) for n in range(40)]
+    assert {name for got in results for _, _, name in got} <= {"podium-fn"}
+    assert threads._live <= 3
+
+
+async def test_threads_that_end_idle_while_calls_arrive_never_strand_a_call() -> None:
+    # idle for a millisecond is too long: threads keep ending just as the next call picks them
+    threads = FunctionThreads(2, name="fn-brief", idle_seconds=0.001)
+
+    async def caller(c: int) -> list[int]:
+        out = []
+        for n in range(30):
+            out.append(await threads.run(lambda n=n: n))
+            await asyncio.sleep(0.0005 * (c % 3))
+        return out
+
+    results = await asyncio.wait_for(asyncio.gather(*(caller(c) for c in range(4))), 20)
+    assert results == [list(range(30))] * 4
+    threads.close()
+    ours = [t for t in threading.enumerate() if t.name == "podium-fn-brief"]
+    for t in ours:
+        await asyncio.to_thread(t.join, 5)
+    assert not any(t.is_alive() for t in ours)
+    assert threads._live == 0 and not threads._sleeping
