@@ -407,12 +407,16 @@ def long_runs(details: dict[str, Any]) -> list[Row]:
             growth(pm),
             growth(ln) + ", no checkpointer",
             peaks(pm, ln),
+            "≤ 0.6x peak",
+            verdict(pm["peak"] <= 0.6 * ln["peak"]),
         ),
         Row(
             "5b. same, durable: the runs of 4 (first run + resume)",
             growth(p),
             growth(dag) + ", durability=exit",
             peaks(p, dag),
+            "≤ 0.6x peak",
+            verdict(p["peak"] <= 0.6 * dag["peak"]),
         ),
     ]
     return rows

@@ -14,7 +14,7 @@ its bindings under each agent, key by key: whatever the workflow says wins.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -119,12 +119,41 @@ def shown_value(key: str, value: Any) -> Any:
     return value
 
 
-def provider_models(registry: ProviderLookup) -> dict[str, dict[str, type[BaseModel]]]:
+def provider_models(registry: ProviderLookup) -> dict[str, Mapping[str, type[BaseModel]]]:
     """The installed providers' settings and binding models, for checking a podium.toml."""
-    names = registry.names()
-    configs = {n: registry.get(n).Config for n in names}
-    bindings = {n: b for n in names if (b := getattr(registry.get(n), "Binding", None))}
-    return {"provider_configs": configs, "provider_bindings": bindings}  # type: ignore[dict-item]
+    configs, bindings = _Models(registry, "Config"), _Models(registry, "Binding")
+    return {"provider_configs": configs, "provider_bindings": bindings}
+
+
+class _Models(Mapping[str, type[BaseModel]]):
+    """One model of each installed provider (its `Config` or `Binding`), by provider name.
+
+    A provider's class is imported when its entry is read (a registry imports a provider registered
+    by reference on first use): the checks read the providers a file names, so loading a workflow
+    of python functions imports no cloud's provider. Iterating, as a schema does, imports them all.
+    """
+
+    def __init__(self, registry: ProviderLookup, attribute: str) -> None:
+        self._registry = registry
+        self._attribute = attribute
+
+    def __getitem__(self, name: str) -> type[BaseModel]:
+        model = getattr(self._registry.get(name), self._attribute, None) if name in self._names() else None
+        if model is None:
+            raise KeyError(name)
+        return model  # type: ignore[no-any-return]
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name in self._names() if name in self)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __bool__(self) -> bool:  # without importing every provider (checks ask this first)
+        return bool(self._names())
+
+    def _names(self) -> list[str]:
+        return self._registry.names()
 
 
 def load_config(path: str | Path, registry: ProviderLookup) -> ConfigFile:

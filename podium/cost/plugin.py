@@ -35,9 +35,11 @@ READ_EVENTS = frozenset(
 
 
 def _catalog(prices: list[str]) -> PriceCatalog:
-    from podium.cost.catalog import default_config, load_catalog
+    # podium's own catalog is loaded at the run's first priced call (a run of python functions
+    # never loads it); a user's price files are read and checked at once
+    from podium.cost.catalog.loading import default_config, run_catalog
 
-    return load_catalog(prices, config=default_config())
+    return run_catalog(prices, config=default_config())
 
 
 class CostPlugin:

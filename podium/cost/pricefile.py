@@ -310,10 +310,15 @@ class PriceSource:
     digest: str = ""
 
 
+def text_digest(text: str) -> str:
+    """A price file's digest, as its layer of the catalog records it (in the catalog's fingerprint)."""
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def load_source(path: Path, origin: str) -> PriceSource:
     """Read and check one price file (YAML, or TOML with a [prices] table) as a catalog layer."""
     text = path.read_text(encoding="utf-8")
-    digest = hashlib.sha256(text.encode()).hexdigest()
+    digest = text_digest(text)
     if path.suffix == ".toml":
         return PriceSource(str(path), origin, read_price_file(path), {}, digest)
     content, positions = _read_yaml(text, str(path))

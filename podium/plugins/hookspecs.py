@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from podium.core.events import Event
     from podium.core.run import Run
     from podium.core.store import RunStore
+    from podium.plugins.manager import ProviderRef
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,8 +30,12 @@ class RunSummary:
 
 
 @hookspec
-def podium_register_providers(register: Callable[[type[Provider]], None]) -> None:
-    """Register Provider classes by calling `register(ProviderClass)`; the class's `name` is its key."""
+def podium_register_providers(register: Callable[[type[Provider] | ProviderRef], None]) -> None:
+    """Register Provider classes by calling `register(ProviderClass)`; the class's `name` is its key.
+
+    `register(ProviderRef(name, "module:Class"))` registers one without importing its module
+    until a run or a check first uses it (`podium.plugins.manager.ProviderRef`).
+    """
 
 
 @hookspec

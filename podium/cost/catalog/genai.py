@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 
@@ -13,10 +14,19 @@ def snapshot() -> Any:
 
 
 def genai_version() -> str:
-    """genai-prices' version, named in every price it supplies (`genai-prices 0.2.3`)."""
-    import genai_prices
+    """genai-prices' version, named in every price it supplies (`genai-prices 0.2.3`).
 
-    return str(genai_prices.__version__)
+    Read from its distribution's metadata, as genai-prices sets its own `__version__`: importing
+    the package (httpx and its price-update machinery) is left to a lookup that needs its data.
+    """
+    return _version("genai-prices")
+
+
+@functools.cache
+def _version(distribution: str) -> str:
+    from importlib.metadata import version
+
+    return version(distribution)
 
 
 def genai_provider_ids() -> tuple[str, ...]:

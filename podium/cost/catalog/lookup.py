@@ -60,6 +60,16 @@ def _in_effect(entry: Dated, day: date) -> bool:
     return entry.effective_from <= day and (entry.effective_to is None or day < entry.effective_to)
 
 
+def fingerprint(layers: Sequence[tuple[str, str]]) -> str:
+    """What the ledger stamps on a run's rows: genai-prices' version and each layer's file and digest.
+
+    A function of its own so that a catalog not loaded yet (`loading.DeferredCatalog`) has the
+    same fingerprint as the one it becomes.
+    """
+    text = "|".join([genai_version(), *(file + ":" + digest for file, digest in layers)])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 @dataclass(frozen=True, slots=True)
 class _Home:
     """A place a provider's models are priced: price-file names, and a genai-prices provider id."""
@@ -99,9 +109,7 @@ class PriceCatalog:
         self._cache: dict[tuple[str, str | None, datetime, str | None], Quote] = {}
         self._equivalents: Equivalents | None = None  # the what-if table, indexed on first use
         self.genai_ids = genai_provider_ids()
-        self.fingerprint = hashlib.sha256(
-            "|".join([genai_version(), *(s.file + ":" + s.digest for s in self.sources)]).encode()
-        ).hexdigest()[:16]
+        self.fingerprint = fingerprint([(s.file, s.digest) for s in self.sources])
         if problems := catalog_problems(self):
             raise PriceFileError(problems)
 

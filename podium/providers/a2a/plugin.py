@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from podium.plugins import hookimpl
+from podium.plugins.manager import ProviderRef
 
 
 @hookimpl
-def podium_register_providers(register: Callable[[type], None]) -> None:
+def podium_register_providers(register: Callable[[ProviderRef], None]) -> None:
     """Register `a2a`. Loading this module imports no a2a-sdk: the provider imports it per call."""
-    from podium.providers.a2a.provider import A2AProvider
-
-    register(A2AProvider)
+    # by reference: its module is imported when a step, a check or a listing first uses it
+    register(ProviderRef("a2a", "podium.providers.a2a.provider:A2AProvider"))

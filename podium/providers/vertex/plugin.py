@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from podium.plugins import hookimpl
+from podium.plugins.manager import ProviderRef
 
 
 @hookimpl
-def podium_register_providers(register: Callable[[type], None]) -> None:
-    from podium.providers.vertex.provider import VertexProvider
-
-    register(VertexProvider)
+def podium_register_providers(register: Callable[[ProviderRef], None]) -> None:
+    # by reference: its module is imported when a step, a check or a listing first uses it
+    register(ProviderRef("vertex", "podium.providers.vertex.provider:VertexProvider"))
