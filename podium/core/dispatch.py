@@ -100,6 +100,21 @@ class Dispatcher:
 
         Batched, the event is queued for the loop's next turn; `durable(event)` waits for it.
         """
+        return self.add(type_, step, attempt, data)
+
+    def add(
+        self,
+        type_: EventType,
+        step: str | None,
+        attempt: int | None,
+        data: dict[str, Any],
+        *,
+        now: bool = False,
+    ) -> Event:
+        """`emit`, with the event's data as a dict. With `now` (batched), what is queued is written
+        at once instead of at the loop's next turn: for an event its emitter waits for next and no
+        other task is likely to join it (a chain's call), so no turn is scheduled only to be
+        cancelled. Inside a flush (a hook's event) it is queued as `emit` queues it."""
         if self.lost:
             raise LeaseLost
         if self._failed is not None:
@@ -112,7 +127,7 @@ class Dispatcher:
         self._pending.append((event, event.data_json()))  # encoded once: the store takes the text
         if type_ is EventType.CALL_FINISHED or type_ is EventType.CALL_FAILED:
             self._ends_call = True
-        if not self.batched:
+        if not self.batched or (now and not self._flushing):
             self.flush()
         elif self._scheduled is None and not (self.hold_settled and type_ in _SETTLING):
             try:

@@ -109,6 +109,10 @@ class LocalProvider(Provider):
             provider=self.name,
         )
 
+    def sends_traceparent(self, request: AgentRequest) -> bool:
+        """A python function's call sends nothing anywhere (an endpoint's or a mock's is traced)."""
+        return not request.function
+
     # --- python callables -------------------------------------------------------------------
 
     def _function(self, reference: str) -> Any:
@@ -119,9 +123,10 @@ class LocalProvider(Provider):
 
     async def _call_function(self, request: AgentRequest) -> AgentResponse:
         fn = self._function(request.function or "")
-        context = dict(request.context)
-        prompt = context.pop("prompt", request.prompt)
-        kwargs = accepted_kwargs(fn, context)
+        context = request.context
+        prompt = context.get("prompt", request.prompt)
+        kwargs = accepted_kwargs(fn, context)  # (a new dict)
+        kwargs.pop("prompt", None)  # given as the first argument
         started = time.perf_counter()
         try:
             value = await self.threads.call(fn, prompt, **kwargs)
