@@ -98,8 +98,9 @@ class Scheduler:
         started.add(follower)
         state.tasks[task] = follower
         task.set_name(f"podium-step-{follower}")
-        # (as `drain`: `sid`'s settling event is written with the follower's first events)
-        state.events.flush_soon()
+        # `sid`'s settling event is written with the follower's first events (its call's, at once),
+        # or, if it makes no call, with the next event that asks for a flush (at the latest, this
+        # task's end: `drain`); nothing acts on it before
         return follower
 
     def task_ended(self, task: asyncio.Task[StepStatus]) -> None:
