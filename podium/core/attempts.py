@@ -337,7 +337,8 @@ class Attempts:
                 # other calls that start in this turn of the loop are written with it (a call
                 # alone, in a chain, wrote it at once)
                 try:
-                    await events.durable(opened)
+                    if events.committed < opened.seq:  # (a call alone wrote it already)
+                        await events.durable(opened)
                 except asyncio.CancelledError:
                     self.cancelled(request)
                     raise
@@ -358,7 +359,8 @@ class Attempts:
                     if provider.sends_traceparent(request)
                     else None
                 )
-                request = request.started(parent, tools)
+                if parent is not None or tools is not None:  # (else it is the request as it was)
+                    request = request.started(parent, tools)
                 started = self.clock.monotonic()
                 try:
                     if request.timeout is not None:
@@ -420,7 +422,8 @@ class Attempts:
             data["bound_to"] = response.bound_to
         finished = events.add(EventType.CALL_FINISHED, sid, attempt, data, now=self.alone(request))
         # the reply is on record before the step acts on it
-        await events.durable(finished)
+        if events.committed < finished.seq:
+            await events.durable(finished)
         return response, finished.seq
 
     def usage_dump(self, usage: Usage) -> dict[str, int]:
