@@ -8,7 +8,7 @@ import logging
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from podium.core import templates
 from podium.core.calls import AgentRequest, AgentResponse, Message, Provider, ProviderEnv, Usage
@@ -25,7 +25,7 @@ from podium.core.errors import (
 )
 from podium.core.events import EventType, _jsonable
 from podium.core.outputs import UpstreamOutputs, parse_output, repair_message, reply_value
-from podium.core.spec import Agent, Step
+from podium.core.spec import Agent, Retry, Step
 from podium.core.state import RunState, StepOutcome
 from podium.core.toolcalls import StepTools
 from podium.core.tracecontext import call_key, traceparent
@@ -48,6 +48,23 @@ class _AgentParts:
         return cls(agent.tool_functions, agent.approval_tools, agent.bindings)
 
 
+class _StepCall(NamedTuple):
+    """What every call of one step shares (its agent, policy, timeout, schema, providers), read from
+    the workflow at the step's first call instead of at each: a call's hot path. (A named tuple:
+    made once per step of a chain, where a frozen dataclass's ten `object.__setattr__` cost more.)"""
+
+    agent_name: str
+    agent: Agent
+    parts: _AgentParts
+    policy: Retry
+    timeout: float | None
+    schema: dict[str, Any] | None
+    registry: Any  # what the schema's `$ref`s resolve against: only a step with a schema needs it
+    where: str
+    chain: tuple[str, ...]
+    max_tool_rounds: int
+
+
 class Attempts:
     """Makes a step's (or a foreach item's) calls, under the run's limits, until one is good.
 
@@ -67,6 +84,8 @@ class Attempts:
         )
         self.instances: dict[str, Provider] = {}
         self.agent_parts: dict[str, _AgentParts] = {}  # per agent, worked out at its first call
+        self.step_calls: dict[str, _StepCall] = {}  # per step, worked out at its first call
+        self._usage: tuple[Usage, dict[str, int]] | None = None  # the last Usage dumped, and its dump
         self.limits: dict[str, asyncio.Semaphore] = {}
         self.global_limit = asyncio.Semaphore(wf.defaults.concurrency)
 
@@ -122,20 +141,18 @@ class Attempts:
         """One unit of work: its output, the provider that gave it, and the seq of the CallFinished
         whose reply *is* the output (so the step can store a reference instead of a copy)."""
         state = self.state
-        wf = state.workflow
-        agent = wf.agents[step.agent or ""]
-        parts = self.agent_parts.get(step.agent or "")
-        if parts is None:
-            parts = self.agent_parts[step.agent or ""] = _AgentParts.of(agent)
-        policy = wf.defaults.retry.merged(step.retry)
-        timeout = step.timeout or wf.defaults.timeout
-        schema = wf.output_schema(step)
-        # what the schema's `$ref`s resolve against: only a step with a schema needs it
-        registry = wf.schema_registry if schema is not None else None
-        where = f"steps.{sid}.prompt" + (f" (item {index})" if index is not None else "")
-        local = dict(context)
-        if index is not None:
+        fixed = self.step_calls.get(sid)
+        if fixed is None or fixed.agent_name != (step.agent or ""):
+            fixed = self.step_calls[sid] = self.step_call(sid, step)
+        agent, parts, policy, timeout = fixed.agent, fixed.parts, fixed.policy, fixed.timeout
+        schema, registry = fixed.schema, fixed.registry
+        if index is None:
+            local = context
+            where = fixed.where
+        else:
+            local = dict(context)
             local["item"], local["index"] = item, index
+            where = f"{fixed.where} (item {index})"
         try:
             # rendering counts against the step's timeout, and the render budget bounds it anyway
             prompt_value = templates.render(step.prompt, local, where=where, timeout=timeout)
@@ -181,7 +198,7 @@ class Attempts:
         repaired = False
         last: StepError | None = None
         last_provider: str | None = None
-        chain = state.plan.chain(sid)
+        chain = fixed.chain
         for position, pname in enumerate(chain):
             last_provider = pname
             # what a failure that is not retried leads to, as CallFailed says (the live view shows it)
@@ -214,7 +231,7 @@ class Attempts:
                     function=agent.function,
                     tools=parts.tools,
                     approval_tools=parts.approval_tools,
-                    max_tool_rounds=step.max_tool_rounds or wf.defaults.max_tool_rounds,
+                    max_tool_rounds=fixed.max_tool_rounds,
                     binding=parts.bindings.get(pname, {}),
                     options=agent.options,
                     messages=messages,
@@ -270,6 +287,28 @@ class Attempts:
         assert last is not None
         raise StepOutcome(last, last_provider)
 
+    def step_call(self, sid: str, step: Step) -> _StepCall:
+        """What every call of step `sid` shares, from the workflow."""
+        wf = self.state.workflow
+        name = step.agent or ""
+        agent = wf.agents[name]
+        parts = self.agent_parts.get(name)
+        if parts is None:
+            parts = self.agent_parts[name] = _AgentParts.of(agent)
+        schema = wf.output_schema(step)
+        return _StepCall(
+            agent_name=name,
+            agent=agent,
+            parts=parts,
+            policy=wf.defaults.retry.merged(step.retry),
+            timeout=step.timeout or wf.defaults.timeout,
+            schema=schema,
+            registry=wf.schema_registry if schema is not None else None,
+            where=f"steps.{sid}.prompt",
+            chain=tuple(self.state.plan.chain(sid)),
+            max_tool_rounds=step.max_tool_rounds or wf.defaults.max_tool_rounds,
+        )
+
     async def invoke(
         self, provider: Provider, request: AgentRequest, *, repair: bool
     ) -> tuple[AgentResponse, int]:
@@ -282,18 +321,24 @@ class Attempts:
         # the provider's own limit first: a call queued for a busy provider holds no global slot
         if limit is not None:
             await limit.acquire()
+        alone = self.alone(request)
         try:
-            async with self.global_limit:
-                opened = events.emit(
-                    EventType.CALL_STARTED, sid, attempt, provider=pname, model=request.model,
-                    agent=request.agent, item=request.item, idempotency_key=request.idempotency_key,
-                    session_id=request.session_id, repair=repair,
-                    prompt=request.messages[-1].content,
+            await self.global_limit.acquire()  # (not `async with`: a coroutine less per call)
+            try:
+                opened = events.add(
+                    EventType.CALL_STARTED, sid, attempt,
+                    {"provider": pname, "model": request.model, "agent": request.agent,
+                     "item": request.item, "idempotency_key": request.idempotency_key,
+                     "session_id": request.session_id, "repair": repair,
+                     "prompt": request.messages[-1].content},
+                    now=alone,
                 )  # fmt: skip
                 # the call is on record (with its step's start) before the agent is called; the
-                # other calls that start in this turn of the loop are written with it
+                # other calls that start in this turn of the loop are written with it (a call
+                # alone, in a chain, wrote it at once)
                 try:
-                    await events.durable(opened, alone=self.alone(request))
+                    if events.committed < opened.seq:  # (a call alone wrote it already)
+                        await events.durable(opened)
                 except asyncio.CancelledError:
                     self.cancelled(request)
                     raise
@@ -308,7 +353,14 @@ class Attempts:
                     if request.tools or provider.asks_people
                     else None
                 )  # fmt: skip
-                request = request.started(traceparent(request.run_id, call_key(opened.seq)), tools)
+                # (its span's id is a sha256: made only for a provider that sends it on)
+                parent = (
+                    traceparent(request.run_id, call_key(opened.seq))
+                    if provider.sends_traceparent(request)
+                    else None
+                )
+                if parent is not None or tools is not None:  # (else it is the request as it was)
+                    request = request.started(parent, tools)
                 started = self.clock.monotonic()
                 try:
                     if request.timeout is not None:
@@ -354,20 +406,33 @@ class Attempts:
                         f"{pname} raised {type(exc).__name__}: {exc}", provider=pname
                     ) from exc
                 elapsed = (self.clock.monotonic() - started) * 1000
+            finally:
+                self.global_limit.release()
         finally:
             if limit is not None:
                 limit.release()
-        finished = events.emit(
-            EventType.CALL_FINISHED, sid, attempt, provider=pname,
-            model=response.model or request.model, item=request.item,
-            usage=response.usage.model_dump(), latency_ms=response.latency_ms or elapsed,
-            response_id=response.response_id, session_id=response.session_id or request.session_id,
-            reply=reply_value(response), native=response.native or None,
-            **({"bound_to": response.bound_to} if response.bound_to else {}),
-        )  # fmt: skip
+        data = {
+            "provider": pname, "model": response.model or request.model, "item": request.item,
+            "usage": self.usage_dump(response.usage), "latency_ms": response.latency_ms or elapsed,
+            "response_id": response.response_id,
+            "session_id": response.session_id or request.session_id,
+            "reply": reply_value(response), "native": response.native or None,
+        }  # fmt: skip
+        if response.bound_to:
+            data["bound_to"] = response.bound_to
+        finished = events.add(EventType.CALL_FINISHED, sid, attempt, data, now=self.alone(request))
         # the reply is on record before the step acts on it
-        await events.durable(finished, alone=self.alone(request))
+        if events.committed < finished.seq:
+            await events.durable(finished)
         return response, finished.seq
+
+    def usage_dump(self, usage: Usage) -> dict[str, int]:
+        """`usage.model_dump()`, a copy of the last one when it is the same (frozen) Usage: a python
+        function's calls all share one."""
+        last = self._usage
+        if last is None or last[0] is not usage:
+            last = self._usage = (usage, usage.model_dump())
+        return dict(last[1])
 
     async def dispatch(self, provider: Provider, request: AgentRequest) -> AgentResponse:
         """The call itself: the provider's `invoke`, here. The seam another engine replaces (the

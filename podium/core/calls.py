@@ -340,6 +340,11 @@ class Provider:
     async def invoke(self, request: AgentRequest) -> AgentResponse:
         raise NotImplementedError
 
+    def sends_traceparent(self, request: AgentRequest) -> bool:
+        """Whether this call sends its span's trace context on (`request.traceparent`): the engine
+        makes it only then. True unless a provider knows the call goes nowhere it is read."""
+        return True
+
     async def aclose(self) -> None:
         """Release clients and connections; called once when the run ends."""
 

@@ -88,6 +88,7 @@ class Dispatcher:
         self.hold_settled = hold_settled
         self.on_durable = on_durable  # given each batch once durable, before the hooks (a driver's fold)
         self._pending: list[tuple[Event, str]] = []
+        self._append_many = getattr(store, "append_many", None)  # (`write_batch`, asked once)
         self._ends_call = False  # a CallFinished/CallFailed waits in `_pending`
         self._scheduled: asyncio.Handle | None = None  # the loop's turn that will flush the queue
         self._flushing = False
@@ -100,6 +101,25 @@ class Dispatcher:
 
         Batched, the event is queued for the loop's next turn; `durable(event)` waits for it.
         """
+        return self.add(type_, step, attempt, data)
+
+    def add(
+        self,
+        type_: EventType,
+        step: str | None,
+        attempt: int | None,
+        data: dict[str, Any],
+        *,
+        now: bool = False,
+        hold: bool = False,
+    ) -> Event:
+        """`emit`, with the event's data as a dict. With `now` (batched), what is queued is written
+        at once instead of at the loop's next turn: for an event its emitter waits for next and no
+        other task is likely to join it (a chain's call), so no turn is scheduled only to be
+        cancelled. Inside a flush (a hook's event) it is queued as `emit` queues it. With `hold`,
+        the event asks for no turn's flush of its own, as a settling one with `hold_settled`: its
+        emitter writes it with what it emits next in this turn (a chain step's StepStarted, with
+        its CallStarted), or another event's flush does; nothing acts on it before."""
         if self.lost:
             raise LeaseLost
         if self._failed is not None:
@@ -112,9 +132,9 @@ class Dispatcher:
         self._pending.append((event, event.data_json()))  # encoded once: the store takes the text
         if type_ is EventType.CALL_FINISHED or type_ is EventType.CALL_FAILED:
             self._ends_call = True
-        if not self.batched:
+        if not self.batched or (now and not self._flushing):
             self.flush()
-        elif self._scheduled is None and not (self.hold_settled and type_ in _SETTLING):
+        elif self._scheduled is None and not hold and not (self.hold_settled and type_ in _SETTLING):
             try:
                 loop = asyncio.get_running_loop()
             except RuntimeError:  # no loop to wait for: write it now
@@ -165,7 +185,10 @@ class Dispatcher:
                 if self.lost:
                     return
                 try:
-                    write_batch(self.store, batch)
+                    if self._append_many is not None:
+                        self._append_many(batch)
+                    else:
+                        write_batch(self.store, batch)
                 except BaseException as exc:
                     if self.batched:
                         self._failed = exc

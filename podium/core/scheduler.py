@@ -45,10 +45,63 @@ class Scheduler:
             self.deferred.append(sid)
             return
         self.started.add(sid)
-        coro = self.steps.run(sid) if handler_for is None else self.steps.handle(sid, *handler_for)
+        coro = self.run_step(sid) if handler_for is None else self.steps.handle(sid, *handler_for)
         task = asyncio.create_task(coro, name=f"podium-step-{sid}")
         task.add_done_callback(self.task_ended)
         state.tasks[task] = sid
+
+    async def run_step(self, sid: str) -> StepStatus:
+        """Run step `sid` in its task; then, while the run has no other task and the step releases
+        exactly one step, settle it here and run that one in the same task (`in_place`)."""
+        status = await self.steps.run(sid)
+        while (follower := self.in_place(sid, status)) is not None:
+            sid = follower
+            status = await self.steps.run(sid)
+        return status
+
+    def in_place(self, sid: str, status: StepStatus) -> str | None:
+        """Settle `sid`, which ended with `status`, and take up the one step it releases, in this
+        task: a chain's next step starts in the turn its predecessor ended, without a task of its
+        own, a done callback and a turn of the loop. None (and nothing done) unless `sid` ran alone
+        (as `task_ended` would settle it inline), ended as a step that releases others does
+        (succeeded or skipped, handling no failure), and releases exactly one step; the task then
+        ends, and the scheduler settles it as any other."""
+        state = self.state
+        if (
+            not self.inline
+            or self.error is not None
+            or self.failure is not None
+            or state.cancel_requested
+            or len(state.tasks) != 1
+            or (status is not StepStatus.SUCCEEDED and status is not StepStatus.SKIPPED)
+            or sid in state.failures
+        ):
+            return None
+        dependants = state.plan.graph.dependants.get(sid, ())
+        waiting, started = self.waiting, self.started
+        follower = None
+        for dep in dependants:  # the steps `release(sid)` would start: one, or none is taken here
+            pending = waiting.get(dep)
+            if pending is not None and dep not in started and pending <= {sid}:
+                if follower is not None:
+                    return None
+                follower = dep
+        if follower is None:
+            return None
+        task = asyncio.current_task()
+        if task is None or state.tasks.get(task) != sid:
+            return None
+        for dep in dependants:  # as `release` does, but the one step released is started here
+            pending = waiting.get(dep)
+            if pending is not None:
+                pending.discard(sid)
+        started.add(follower)
+        state.tasks[task] = follower
+        task.set_name(f"podium-step-{follower}")
+        # `sid`'s settling event is written with the follower's first events (its call's, at once),
+        # or, if it makes no call, with the next event that asks for a flush (at the latest, this
+        # task's end: `drain`); nothing acts on it before
+        return follower
 
     def task_ended(self, task: asyncio.Task[StepStatus]) -> None:
         self.ended.append(task)

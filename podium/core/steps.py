@@ -65,9 +65,12 @@ class Steps:
         except TemplateError as exc:
             state.events.emit(EventType.STEP_STARTED, sid, agent=step.agent, items=None)
             return state.fail(sid, StepOutcome(exc, None))
-        state.events.emit(
-            EventType.STEP_STARTED, sid, agent=step.agent, items=len(items) if items is not None else None
-        )
+        # a step alone (a chain's) writes its start with its call's, at once: no turn is asked for
+        state.events.add(
+            EventType.STEP_STARTED, sid, None,
+            {"agent": step.agent, "items": len(items) if items is not None else None},
+            hold=items is None and len(state.tasks) <= 1,
+        )  # fmt: skip
         try:
             if items is None:
                 output, provider, reply_seq = await self.attempts.call(sid, step, context, None, None)

@@ -20,6 +20,7 @@ from podium.core.errors import RunNotFound
 from podium.core.events import Event, EventType, utcnow
 from podium.core.lease import LEASE_SECONDS, Lease
 from podium.core.store.base import (
+    INDEXED_TYPES,
     Message,
     RunRecord,
     finished_twice,
@@ -197,7 +198,7 @@ class MemoryStore:
         All or none, as in SQLite's transaction: a seq the run has, or a second RunFinished of one
         run attempt (no RunResumed since the first), refuses the whole batch.
         """
-        finished = dict(self._finished)
+        finished = self._finished  # (copied before its first change: most batches make none)
         for event, _ in batch:
             log = self._events.get(event.run_id)
             late = bool(log) and event.seq <= log.seqs[-1]  # type: ignore[union-attr]
@@ -214,16 +215,16 @@ class MemoryStore:
             if event.type is EventType.RUN_FINISHED:
                 if ended:
                     raise finished_twice(event)
-                finished[event.run_id] = True
+                finished = {**finished, event.run_id: True}
             elif event.type is EventType.RUN_RESUMED:
-                finished[event.run_id] = False
+                finished = {**finished, event.run_id: False}
         self._finished = finished
         for event, text in batch:
             log = self._events.get(event.run_id)
             if log is None:
                 log = self._events[event.run_id] = _Log()
             log.add(event, text)
-            change = index_change(event)
+            change = index_change(event) if event.type in INDEXED_TYPES else None
             if change is not None:
                 line = change.apply(self._runs.get(event.run_id))
                 if line is not None:

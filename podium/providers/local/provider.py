@@ -8,10 +8,12 @@ the sequence answers, so a tool-using workflow runs the same locally.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import os
 import time
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 from pydantic import Field
 
@@ -55,6 +57,23 @@ if TYPE_CHECKING:  # httpx (and the CLI it imports) only for an endpoint agent: 
 _ONE_CALL = Usage()  # what a function call used: one request, no tokens (frozen: shared)
 
 
+class _Function(NamedTuple):
+    """A python agent's function, as its calls need it: whether it is a coroutine function (awaited
+    in place), and its `bound_to`."""
+
+    fn: Callable[..., Any]
+    is_async: bool
+    bound: dict[str, str]
+
+
+def _hashable(fn: Callable[..., Any]) -> bool:
+    try:
+        hash(fn)
+    except TypeError:
+        return False
+    return True
+
+
 class LocalConfig(ProviderConfig):
     """Settings under `providers.local:`."""
 
@@ -86,6 +105,7 @@ class LocalProvider(Provider):
         self.config: LocalConfig = config
         self.script = Script(env.mock)
         self._functions = FunctionCache(env.base_dir)
+        self._known_functions: dict[str, _Function] = {}
         # plain functions and tools run on reused threads: as many as calls this provider may have
         # in flight (the run's limit, or the provider's own if lower), so none waits for a thread
         limit = min(config.concurrency or env.concurrency, env.concurrency)
@@ -109,6 +129,10 @@ class LocalProvider(Provider):
             provider=self.name,
         )
 
+    def sends_traceparent(self, request: AgentRequest) -> bool:
+        """A python function's call sends nothing anywhere (an endpoint's or a mock's is traced)."""
+        return not request.function
+
     # --- python callables -------------------------------------------------------------------
 
     def _function(self, reference: str) -> Any:
@@ -117,14 +141,28 @@ class LocalProvider(Provider):
         except Exception as exc:
             raise InvalidRequest(f"cannot load function '{reference}': {exc}", provider=self.name) from None
 
+    def _known(self, reference: str) -> _Function:
+        """The function `reference` names, with what each of its calls asks of it, worked out once."""
+        known = self._known_functions.get(reference)
+        if known is None:
+            fn = self._function(reference)
+            known = self._known_functions[reference] = _Function(
+                fn,
+                _hashable(fn) and inspect.iscoroutinefunction(fn),
+                {"kind": "function", "id": reference, "via": "function"},
+            )
+        return known
+
     async def _call_function(self, request: AgentRequest) -> AgentResponse:
-        fn = self._function(request.function or "")
-        context = dict(request.context)
-        prompt = context.pop("prompt", request.prompt)
-        kwargs = accepted_kwargs(fn, context)
+        fn, is_async, bound = self._known(request.function or "")
+        context = request.context
+        prompt = context.get("prompt", request.prompt)
+        kwargs = accepted_kwargs(fn, context)  # (a new dict)
+        kwargs.pop("prompt", None)  # given as the first argument
         started = time.perf_counter()
         try:
-            value = await self.threads.call(fn, prompt, **kwargs)
+            # an `async def` awaited here; anything else on the provider's threads
+            value = await fn(prompt, **kwargs) if is_async else await self.threads.call(fn, prompt, **kwargs)
         except StepError:
             raise
         except Exception as exc:
@@ -136,9 +174,8 @@ class LocalProvider(Provider):
             error.traceback = user_traceback(exc)
             raise error from exc
         latency = (time.perf_counter() - started) * 1000
-        bound = {"kind": "function", "id": request.function or "", "via": "function"}
         if isinstance(value, AgentResponse):
-            return value if value.bound_to else value.model_copy(update={"bound_to": bound})
+            return value if value.bound_to else value.model_copy(update={"bound_to": dict(bound)})
         if isinstance(value, str):
             return AgentResponse(text=value, usage=_ONE_CALL, latency_ms=latency, bound_to=bound)
         return AgentResponse(output=value, usage=_ONE_CALL, latency_ms=latency, bound_to=bound)
