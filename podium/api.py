@@ -284,7 +284,7 @@ def status_of(record: RunRecord, store: RunStore) -> str:
     if record.status != "running":
         return record.status
     lease = store.lease(record.run_id)
-    return "interrupted" if not lease.owner or lease.stale() else "running"
+    return "running" if lease.driven else "interrupted"
 
 
 def observed(run: Run, store: RunStore) -> Run:
@@ -294,7 +294,7 @@ def observed(run: Run, store: RunStore) -> Run:
 
     if run.status is RunStatus.RUNNING:
         lease = store.lease(run.run_id)
-        if not lease.owner or lease.stale():
+        if not lease.driven:
             run.status = RunStatus.INTERRUPTED
             for step in run.steps.values():
                 if step.status is StepStatus.RUNNING:
@@ -497,7 +497,7 @@ def _driven(store: RunStore, record: RunRecord) -> bool:
     """Whether a live process drives the run now (its lease is held and fresh): a running run, or
     a waiting one that a `--wait` process keeps."""
     lease = store.lease(record.run_id)
-    return bool(lease.owner) and not lease.stale()
+    return lease.driven
 
 
 def delete_runs(run_ids: Iterable[str], *, store: RunStore | str | Path | None = None) -> list[RunRecord]:

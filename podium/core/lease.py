@@ -111,6 +111,12 @@ class Lease:
             return False
         return not self.stale(now)
 
+    @property
+    def driven(self) -> bool:
+        """Whether a live process drives the run now: the lease is held (by a non-empty owner) and
+        not stale. What readers ask to tell a running run from an interrupted one."""
+        return bool(self.owner) and not self.stale()
+
     def stale(self, now: float | None = None) -> bool:
         """Whether nobody drives the run any more.
 

@@ -88,7 +88,7 @@ def run_spans(
     )
     if record.status == "running":
         lease = store.lease(record.run_id)
-        if not lease.owner or lease.stale():  # killed: its events say running, but nothing drives it
+        if not lease.driven:  # killed: its events say running, but nothing drives it
             # the run, and every step or call left open by the dead process: none of them runs
             spans = [
                 _interrupted(s, record.run_id) if s.kind == "run" or s.end_time is None else s for s in spans

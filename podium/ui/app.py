@@ -408,7 +408,7 @@ def create_app(settings: UISettings) -> Starlette:
         lease = await blocking(ctx.store.lease, record.run_id)
         if status == "succeeded":
             said = f"run {record.run_id} already succeeded; nothing to resume"
-        elif lease.owner and not lease.stale():
+        elif lease.driven:
             said = f"run {record.run_id} is driven by a live process ({lease.owner}); it needs no resume"
         else:
             worker = await blocking(ctx.workers.resume, record.run_id)

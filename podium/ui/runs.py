@@ -331,7 +331,7 @@ def run_page(store: RunStore, catalog: PriceCatalog, run_id: str) -> RunPage:
     ]
     status = str(run.status)
     lease = store.lease(record.run_id)
-    driven = bool(lease.owner) and not lease.stale()
+    driven = lease.driven
     approvals = approvals_of(run, events, order)
     resumable = status in RESUMABLE and not driven
     if status == "waiting" and any(a.waiting for a in approvals):

@@ -50,6 +50,13 @@ def test_a_lease_is_stale_only_when_its_owner_is_gone(owner: str, expires: float
     lease = Lease(owner, time.time() + expires)
     assert lease.stale() is stale
     assert lease.held_by_other("me") is not stale
+    assert lease.driven is not stale  # what `runs`, `show`, the ui and the trace ask
+
+
+@pytest.mark.parametrize("owner", [None, ""])
+def test_a_lease_nobody_holds_drives_nothing(owner: str | None) -> None:
+    # an empty owner is not stale by the expiry alone, but no process drives the run
+    assert not Lease(owner, time.time() + FUTURE).driven
 
 
 def _event(seq: int, type_: EventType, **data: object) -> Event:
