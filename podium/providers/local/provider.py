@@ -40,6 +40,7 @@ from podium.providers._kit.functions import (
     FunctionCache,
     FunctionThreads,
     accepted_kwargs,
+    hashable,
     user_traceback,
 )
 from podium.providers._kit.propagation import call_headers
@@ -64,14 +65,6 @@ class _Function(NamedTuple):
     fn: Callable[..., Any]
     is_async: bool
     bound: dict[str, str]
-
-
-def _hashable(fn: Callable[..., Any]) -> bool:
-    try:
-        hash(fn)
-    except TypeError:
-        return False
-    return True
 
 
 class LocalConfig(ProviderConfig):
@@ -148,7 +141,7 @@ class LocalProvider(Provider):
             fn = self._function(reference)
             known = self._known_functions[reference] = _Function(
                 fn,
-                _hashable(fn) and inspect.iscoroutinefunction(fn),
+                hashable(fn) and inspect.iscoroutinefunction(fn),
                 {"kind": "function", "id": reference, "via": "function"},
             )
         return known
