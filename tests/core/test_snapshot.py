@@ -3,6 +3,7 @@ a resume that read every event would (podium.core.snapshot)."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -120,3 +121,28 @@ async def test_events_after_the_snapshot_are_folded_on_top_of_it(harness: Harnes
 
     assert resumed.ok
     assert resumed.steps["gate"].output["by"] == "ann" and resumed.steps["publish"].output == "published"
+
+
+async def test_the_saved_text_is_json_dumps_of_the_whole_and_repeats_are_shared(
+    harness: Harness, tmp_path: Path
+) -> None:
+    """Catches a text encoded in pieces that differs from the one-shot encoding (a separator, a key
+    out of order, a column left out), and read-back columns holding a copy of each repeated text."""
+    harness.store = SQLiteStore(tmp_path / "runs.db")  # type: ignore[assignment]
+    harness.engine = Engine(plugins=harness.plugins, store=harness.store, clock=harness.clock)
+    harness.provider(USED, "x1", "x2", RuntimeError("down"), "done")
+    failed = await harness.run(harness.load(FLOW))
+    store, run_id = harness.store, failed.run_id
+    with sqlite3.connect(tmp_path / "runs.db") as db:
+        (saved,) = db.execute("SELECT data FROM run_snapshots WHERE run_id=?", (run_id,)).fetchone()
+    whole = snapshot._encode(RunFold(run_id).feed(read_rows(store, run_id)))
+    assert saved == json.dumps(whole, ensure_ascii=False, separators=(",", ":"), default=snapshot._text)
+
+    kept = snapshot.load(store, run_id)
+    assert kept is not None and kept.packed is not None
+    columns = kept.packed.columns
+    for name in ("agent", "provider", "status"):
+        assert len({id(v) for v in columns[name]}) == len(set(columns[name])), name
+    ids = {id(sid) for sid in columns["id"]}
+    assert {id(sid) for sid, _ in kept.prog.attempts} <= ids
+    assert {id(sid) for sid in kept.prog.started["steps"]} <= ids
