@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pluggy
 
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from podium.config import Configured
 
 log = logging.getLogger("podium")
+T = TypeVar("T")
 
 PluginsLike = Plugins | pluggy.PluginManager | None
 
@@ -262,9 +263,65 @@ def validate(
     return resolver.resolved(provider)
 
 
+def _to_the_end(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run the coroutine `make()` gives to its end, from synchronous code.
+
+    Outside an event loop (a script), with `asyncio.run`. Inside one (a notebook's cell, an async
+    app calling the sync API), `asyncio.run` refuses, so the coroutine runs on an event loop of its
+    own in a worker thread while this thread waits, in a copy of this thread's context. Ctrl-C (a
+    notebook's interrupt, or the cancel `asyncio.run` makes of it) while it waits cancels the run,
+    as it would outside a loop: the run is recorded cancelled, then the interrupt goes on.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(make())
+    import contextvars
+    import threading
+
+    started = threading.Event()
+    running: dict[str, Any] = {}
+    ended: dict[str, Any] = {}
+
+    async def main() -> T:
+        running["loop"], running["task"] = asyncio.get_running_loop(), asyncio.current_task()
+        started.set()
+        return await make()
+
+    def work() -> None:
+        try:
+            ended["value"] = asyncio.run(main())
+        except BaseException as exc:  # handed to the waiting thread, which raises it
+            ended["error"] = exc
+        finally:
+            started.set()
+
+    context = contextvars.copy_context()
+    worker = threading.Thread(target=context.run, args=(work,), name="podium-run", daemon=True)
+    worker.start()
+    # an app run by `asyncio.run` hears Ctrl-C as its main task being cancelled (its loop's SIGINT
+    # handler), not as a KeyboardInterrupt here: the wait looks for that too
+    caller = asyncio.current_task()
+    try:
+        while worker.is_alive():
+            worker.join(0.1)
+            if caller is not None and caller.cancelling():
+                raise asyncio.CancelledError
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        started.wait()
+        if "task" in running:
+            running["loop"].call_soon_threadsafe(running["task"].cancel)
+        worker.join()
+        raise
+    if "error" in ended:
+        raise ended["error"]
+    return ended["value"]  # type: ignore[no-any-return]
+
+
 def run(workflow: Workflow | str | Path, inputs: Mapping[str, Any] | None = None, **kwargs: Any) -> Run:
-    """The synchronous form of `arun`, for scripts and notebooks (not inside a running loop)."""
-    return asyncio.run(arun(workflow, inputs, **kwargs))
+    """The synchronous form of `arun`, for scripts and notebooks (inside a running event loop it
+    runs on a loop of its own in a worker thread; `await arun(...)` there avoids the thread)."""
+    return _to_the_end(lambda: arun(workflow, inputs, **kwargs))
 
 
 def get_run(run_id: str, *, store: RunStore | str | Path | None = None) -> Run:
@@ -392,8 +449,8 @@ async def aresume(
 
 
 def resume(run_id: str, **kwargs: Any) -> Run:
-    """The synchronous form of `aresume`."""
-    return asyncio.run(aresume(run_id, **kwargs))
+    """The synchronous form of `aresume` (inside a running event loop, as `run`)."""
+    return _to_the_end(lambda: aresume(run_id, **kwargs))
 
 
 def decide(

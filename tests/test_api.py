@@ -416,3 +416,72 @@ def test_dir_shows_the_public_names_before_they_load() -> None:
     probe = "import podium, sys; print(set(podium.__all__) <= set(dir(podium)), 'podium.api' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert done.stdout.split() == ["True", "False"]  # listed, and still not loaded
+
+
+SLOW = """
+name: slow
+agents: {w: {function: "slow_agent:wait"}}
+steps:
+  first: {agent: w, prompt: go}
+"""
+SLOW_AGENT = """
+import asyncio, pathlib
+
+async def wait(prompt: str) -> str:
+    pathlib.Path(__file__).with_name("started").touch()  # the test interrupts once it sees this
+    await asyncio.sleep(60)
+    return "too late"
+"""
+
+
+async def test_the_sync_api_works_inside_a_running_event_loop(write: Callable[[str], Path]) -> None:
+    # a notebook's cell, or an async app calling the sync API: asyncio.run refuses there
+    path = write("name: t\nagents: {w: {provider: local}}\nmock: {w: hi}\nsteps: {a: {agent: w}}\n")
+    store = path.parent / "runs.db"
+    first = podium.run(path, store=store)
+    assert first.status is RunStatus.SUCCEEDED and first.steps["a"].output == "hi"
+    again = podium.resume(first.run_id, store=store)
+    assert again.status is RunStatus.SUCCEEDED
+
+
+@pytest.mark.parametrize("how", ["notebook", "asyncio.run"])
+def test_ctrl_c_while_the_sync_api_waits_in_a_loop_cancels_the_run(
+    write: Callable[[str], Path], how: str
+) -> None:
+    # a notebook's interrupt is a KeyboardInterrupt in its thread; asyncio.run makes it a cancel of
+    # its main task: either way the run is cancelled and recorded so, not left running
+    import asyncio
+    import signal
+    import threading
+    import time
+
+    path = write(SLOW)
+    write(SLOW_AGENT, "slow_agent.py")
+    store = path.parent / "runs.db"
+
+    def interrupt_once_started() -> None:
+        while not (path.parent / "started").exists():
+            time.sleep(0.01)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    async def cell() -> Run:
+        return podium.run(path, store=store)
+
+    threading.Thread(target=interrupt_once_started, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt):
+        if how == "notebook":  # a loop that installs no SIGINT handler, as a kernel's
+            loop = asyncio.new_event_loop()
+            try:
+                loop.run_until_complete(cell())
+            finally:
+                loop.close()
+        else:
+            asyncio.run(cell())
+    opened = SQLiteStore(store)
+    try:
+        [record] = opened.runs()
+    finally:
+        opened.close()
+    assert record.status == "cancelled"
+    run = podium.get_run(record.run_id, store=store)
+    assert run.status is RunStatus.CANCELLED and run.steps["first"].status == "cancelled"
