@@ -1007,3 +1007,35 @@ def test_a_file_that_is_not_utf8_is_refused_saying_where_and_how_to_fix_it(tmp_p
     [problem] = info.value.problems
     assert problem.file == str(path) and problem.line == 3
     assert problem.message.startswith("not UTF-8 text") and "UTF-8" in (problem.fix or "")
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "fix"),
+    [
+        ("budget: 0.5\n", "budget", "write budget: {run: 0.5}"),
+        ("budget: [1]\n", "budget", "write it as a mapping of: run, daily, monthly, warn_at"),
+        ("defaults: 3\n", "defaults", "write it as a mapping of: provider, retry, timeout"),
+    ],
+)
+def test_a_scalar_where_a_mapping_goes_says_which_keys_go_there(
+    load_error: Any, text: str, field: str, fix: str
+) -> None:
+    # was pydantic's "Input should be a valid dictionary or instance of Budget", with no fix
+    err, _ = load_error(
+        "name: t\n" + text + "agents: {w: {provider: local}}\nmock: {w: hi}\nsteps: {a: {agent: w}}\n"
+    )
+    [problem] = err.problems
+    assert problem.field == field and problem.line == 2
+    assert problem.message.startswith("must be a mapping, not ")
+    assert (problem.fix or "").startswith(fix)
+
+
+def test_a_step_or_agent_that_is_not_a_mapping_lists_the_keys_it_takes(load_error: Any) -> None:
+    err, _ = load_error("name: t\nagents: {w: 3}\nsteps:\n  a: 5\n")
+    said = {p.field: p for p in err.problems}
+    assert said["steps.a"].message == "must be a mapping, not 5" and "agent, approval" in (
+        said["steps.a"].fix or ""
+    )
+    assert said["agents.w"].message == "must be a mapping, not 3" and "provider, model" in (
+        said["agents.w"].fix or ""
+    )

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 from podium.core.errors import Problem, WorkflowError
 from podium.core.loader.positions import Path_, Positions, dotted
-from podium.core.spec import Agent, Defaults, Input, MockReply, Output, Retry, Step, Workflow
+from podium.core.spec import Agent, Budget, Defaults, Input, MockReply, Output, Retry, Step, Workflow
 
 
 def suggest(name: str, options: Collection[str]) -> str:
@@ -63,6 +63,8 @@ def _model_at(loc: Path_) -> type[BaseModel] | None:
         return Input
     if head == "agents" and len(rest) == 1:
         return Agent
+    if head == "budget" and not rest:
+        return Budget
     return None
 
 
@@ -135,5 +137,14 @@ def _pydantic_problems(exc: ValidationError, problems: _Problems) -> None:
             )
         elif kind == "missing":
             problems.add(loc, f"'{loc[-1]}' is required", fix=f"add '{loc[-1]}:'")
+        elif kind == "model_type" and (model := _model_at(loc)) is not None:
+            given = err.get("input")
+            names = _field_names(model)
+            if model is Budget and isinstance(given, int | float) and not isinstance(given, bool):
+                # a bare amount: what most write first
+                fix = f"write budget: {{run: {given}}} (US dollars a run may spend; daily: and monthly: too)"
+            else:
+                fix = f"write it as a mapping of: {', '.join(names)}"
+            problems.add(loc, f"must be a mapping, not {shown(given)}", fix=fix)
         else:
             problems.add(loc, f"{err['msg']} (got {shown(err.get('input'))})")
