@@ -280,6 +280,9 @@ def _to_the_end(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
     import threading
 
     started = threading.Event()
+    # waited on, not `worker.join()`: a join that a KeyboardInterrupt cuts short marks the thread
+    # ended though it runs on (CPython < 3.13), and a second join then returns at once
+    done = threading.Event()
     running: dict[str, Any] = {}
     ended: dict[str, Any] = {}
 
@@ -295,6 +298,7 @@ def _to_the_end(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
             ended["error"] = exc
         finally:
             started.set()
+            done.set()
 
     context = contextvars.copy_context()
     worker = threading.Thread(target=context.run, args=(work,), name="podium-run", daemon=True)
@@ -303,15 +307,14 @@ def _to_the_end(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
     # handler), not as a KeyboardInterrupt here: the wait looks for that too
     caller = asyncio.current_task()
     try:
-        while worker.is_alive():
-            worker.join(0.1)
+        while not done.wait(0.1):
             if caller is not None and caller.cancelling():
                 raise asyncio.CancelledError
     except (KeyboardInterrupt, asyncio.CancelledError):
         started.wait()
         if "task" in running:
             running["loop"].call_soon_threadsafe(running["task"].cancel)
-        worker.join()
+        done.wait()
         raise
     if "error" in ended:
         raise ended["error"]
