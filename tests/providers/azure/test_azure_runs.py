@@ -94,7 +94,7 @@ async def test_an_agent_step_and_a_model_step(
     [
         (lambda f: f.server_error(503, operation="CreateResponse"), "transient"),
         (lambda f: f.server_error(500, operation="CreateResponse"), "transient"),
-        (lambda f: f.delay(1.0, operation="CreateResponse"), "timeout"),
+        (lambda f: f.delay(3.0, operation="CreateResponse"), "timeout"),
         (lambda f: f.cut(operation="CreateResponse"), "transient"),
         (lambda f: f.malformed(operation="CreateResponse"), "transient"),
         (lambda f: f.throttle(retry_after=0.01, operation="CreateResponse"), "throttled"),
@@ -113,7 +113,10 @@ async def test_retryable_faults_are_retried_in_the_same_conversation_and_the_run
     scripted(emulator, MOCK)
     emulator.add_agent("helper")
     inject(emulator.faults)
-    path = write_workflow(tmp_path, flow(emulator, {"agent": "helper"}, read_timeout=0.3))
+    # a read timeout only where the fault is a delay past it: elsewhere a tight one can make the
+    # retry itself time out on a loaded machine
+    read_timeout = 1.0 if kind == "timeout" else 10.0
+    path = write_workflow(tmp_path, flow(emulator, {"agent": "helper"}, read_timeout=read_timeout))
 
     result = await run(path, podium_plugins)
 

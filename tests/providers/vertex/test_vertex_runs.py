@@ -119,7 +119,7 @@ async def test_scripted_throttling_is_retried_in_one_session(
     [
         (lambda f, op: f.server_error(503, operation=op), "transient"),
         (lambda f, op: f.server_error(500, operation=op), "transient"),
-        (lambda f, op: f.delay(1.0, operation=op), "timeout"),
+        (lambda f, op: f.delay(3.0, operation=op), "timeout"),
         (lambda f, op: f.cut(operation=op), "transient"),
         (lambda f, op: f.malformed(operation=op), "transient"),
         (lambda f, op: f.throttle(retry_after=0, operation=op), "throttled"),
@@ -138,7 +138,10 @@ async def test_retryable_faults_are_retried_and_the_run_succeeds(
     scripted(emulator, MOCK)
     binding = {"engine": emulator.add_engine("helper")} if operation == "StreamQuery" else {"model": FLASH}
     inject(emulator.faults, operation)
-    path = write_workflow(tmp_path, flow(emulator, binding, read_timeout=0.3))
+    # a read timeout only where the fault is a delay past it: elsewhere a tight one made the retry
+    # itself time out on a loaded machine
+    read_timeout = 1.0 if kind == "timeout" else 10.0
+    path = write_workflow(tmp_path, flow(emulator, binding, read_timeout=read_timeout))
 
     result = await run(path, podium_plugins)
 
