@@ -337,7 +337,7 @@ class Attempts:
                 # other calls that start in this turn of the loop are written with it (a call
                 # alone, in a chain, wrote it at once)
                 try:
-                    if events.committed < opened.seq:  # (a call alone wrote it already)
+                    if not events.is_durable(opened):  # (a call alone wrote it already)
                         await events.durable(opened)
                 except asyncio.CancelledError:
                     self.cancelled(request)
@@ -422,7 +422,7 @@ class Attempts:
             data["bound_to"] = response.bound_to
         finished = events.add(EventType.CALL_FINISHED, sid, attempt, data, now=self.alone(request))
         # the reply is on record before the step acts on it
-        if events.committed < finished.seq:
+        if not events.is_durable(finished):
             await events.durable(finished)
         return response, finished.seq
 

@@ -200,15 +200,17 @@ class Dispatcher:
         finally:
             self._flushing = False
 
-    async def durable(self, event: Event, *, alone: bool = False) -> None:
+    def is_durable(self, event: Event) -> bool:
+        """Whether `event` is in the store already (and dispatched): then `durable` need not be
+        awaited (an event written at once, `add(now=True)`, usually is)."""
+        return self.committed >= event.seq
+
+    async def durable(self, event: Event) -> None:
         """Wait until `event` is in the store (and dispatched): before anything acts on it.
 
         Yielding once lets the other tasks of this turn queue their events: the loop's next turn
-        writes them all, and this task resumes after that. `alone` says no other task is likely
-        to: then the queue is written at once, without the turn's wait.
+        writes them all, and this task resumes after that.
         """
-        if alone and self.committed < event.seq and not self._flushing:
-            self.flush()
         while self.committed < event.seq:
             if self.lost:
                 raise LeaseLost

@@ -85,7 +85,11 @@ class Events(Dispatcher):
             self.status = str(RunStatus.STOPPED)
         return event
 
-    async def durable(self, event: Event, *, alone: bool = False) -> None:
+    def is_durable(self, event: Event) -> bool:
+        # written to the outbox is not yet in the store: the local activity that appends it says
+        return self.written >= event.seq
+
+    async def durable(self, event: Event) -> None:
         self.flush()
         await workflow.wait_condition(lambda: self.written >= event.seq)
 
