@@ -30,6 +30,7 @@ class PatternTooSlow(ValidationError):
 
 
 def _search(pattern: str, text: str) -> bool:
+    """Whether `pattern` matches in `text`; PatternTooSlow past the validation's time."""
     import regex
 
     deadline = _deadline.get()
@@ -39,11 +40,11 @@ def _search(pattern: str, text: str) -> bool:
     except regex.error:  # a pattern only `re` reads (none known): matched as jsonschema would
         return re.search(pattern, text) is not None
     if left <= 0:
-        raise _TooSlow(pattern)
+        raise _too_slow(text, pattern)
     try:
         return compiled.search(text, timeout=left) is not None
     except TimeoutError:
-        raise _TooSlow(pattern) from None
+        raise _too_slow(text, pattern) from None
 
 
 @lru_cache(maxsize=256)
@@ -51,11 +52,6 @@ def _compile(pattern: str) -> Any:
     import regex
 
     return regex.compile(pattern)
-
-
-class _TooSlow(Exception):
-    def __init__(self, pattern: str) -> None:
-        self.pattern = pattern
 
 
 def _too_slow(instance: str, pattern: str) -> PatternTooSlow:
@@ -73,8 +69,8 @@ def _pattern(
         return
     try:
         found = _search(pattern, instance)
-    except _TooSlow:
-        yield _too_slow(instance, pattern)
+    except PatternTooSlow as slow:
+        yield slow
         return
     if not found:
         yield ValidationError(f"{instance!r} does not match {pattern!r}")
@@ -89,8 +85,8 @@ def _pattern_properties(
         for key, value in instance.items():
             try:
                 found = _search(pattern, key)
-            except _TooSlow:
-                yield _too_slow(key, pattern)
+            except PatternTooSlow as slow:
+                yield slow
                 return
             if found:
                 yield from validator.descend(value, subschema, path=key, schema_path=pattern)
@@ -113,8 +109,8 @@ def _additional_properties(
         try:
             if _search(joined, key):
                 continue
-        except _TooSlow:
-            yield _too_slow(key, joined)
+        except PatternTooSlow as slow:
+            yield slow
             return
         extras.append(key)
     if validator.is_type(additional, "object"):
