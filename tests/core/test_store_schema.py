@@ -28,6 +28,19 @@ def sqlite_file(path: Path, *sql: str, app: int = 0, version: int = 0) -> Path:
     return path
 
 
+def old_file(path: Path, version: int) -> Path:
+    """A file an earlier podium made (schema `version`), holding one finished run, 'r-old'."""
+    sqlite_file(path, *MIGRATIONS[:version], version=version)
+    con = sqlite3.connect(path)
+    con.execute(
+        "INSERT INTO runs (run_id, workflow, status, started_at, updated_at)"
+        " VALUES ('r-old', 'wf', 'succeeded', '2026-01-01T00:00:00+00:00', '2026-01-01T00:00:00+00:00')"
+    )
+    con.commit()
+    con.close()
+    return path
+
+
 def pragma(path: Path, name: str) -> int:
     con = sqlite3.connect(path)
     try:
@@ -75,14 +88,7 @@ def test_a_sqlite_file_that_is_not_podiums_is_refused_named_and_left_unchanged(
 
 @pytest.mark.parametrize("version", [1, 2])
 def test_an_earlier_podiums_file_is_adopted_marked_and_migrated(tmp_path: Path, version: int) -> None:
-    path = sqlite_file(tmp_path / "old.db", *MIGRATIONS[:version], version=version)
-    con = sqlite3.connect(path)
-    con.execute(
-        "INSERT INTO runs (run_id, workflow, status, started_at, updated_at)"
-        " VALUES ('r-old', 'wf', 'succeeded', '2026-01-01T00:00:00+00:00', '2026-01-01T00:00:00+00:00')"
-    )
-    con.commit()
-    con.close()
+    path = old_file(tmp_path / "old.db", version)
     store = SQLiteStore(path)
     try:
         assert store.get_run("r-old").status == "succeeded"
@@ -146,14 +152,7 @@ def test_an_earlier_podiums_file_opened_read_only_is_read_if_it_can_be_and_left_
     tmp_path: Path,
 ) -> None:
     # from version 2 (the lease columns) a read needs nothing newer: read as it is, not upgraded
-    path = sqlite_file(tmp_path / "v2.db", *MIGRATIONS[:2], version=2)
-    con = sqlite3.connect(path)
-    con.execute(
-        "INSERT INTO runs (run_id, workflow, status, started_at, updated_at)"
-        " VALUES ('r-old', 'wf', 'succeeded', '2026-01-01T00:00:00+00:00', '2026-01-01T00:00:00+00:00')"
-    )
-    con.commit()
-    con.close()
+    path = old_file(tmp_path / "v2.db", 2)
     store = SQLiteStore(path, readonly=True)
     try:
         assert store.get_run("r-old").status == "succeeded"
