@@ -164,7 +164,7 @@ class FunctionThreads:
     async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Call `fn` from the event loop: awaited if async, else on a pool thread; never blocks the
         loop for longer than `WAIT`."""
-        if _is_async(fn) if hashable(fn) else inspect.iscoroutinefunction(fn):
+        if _is_async(fn) if _hashable(fn) else inspect.iscoroutinefunction(fn):
             return await fn(*args, **kwargs)
         value = await self.run(fn, *args, **kwargs)
         if inspect.isawaitable(value):
@@ -176,7 +176,7 @@ class FunctionThreads:
         loop = asyncio.get_running_loop()
         job = _Job(fn, args, kwargs, contextvars.copy_context(), loop, loop.create_future())
         # (an unhashable callable, a dataclass instance with __call__, is never counted quick)
-        quick = hashable(fn) and self._took.get(fn, QUICK) < QUICK
+        quick = _hashable(fn) and self._took.get(fn, QUICK) < QUICK
         if quick:
             job.waiter = waiter = threading.Lock()
             waiter.acquire()
@@ -280,7 +280,7 @@ class FunctionThreads:
                 job.state = _DONE
                 if len(self._took) > 256:  # functions made per call (lambdas): keep it bounded
                     self._took.clear()
-                if hashable(job.fn):
+                if _hashable(job.fn):
                     before = self._took.get(job.fn)
                     self._took[job.fn] = took if before is None else (before + took) / 2
                 waiter = job.waiter
@@ -318,8 +318,7 @@ def _is_async(fn: Callable[..., Any]) -> bool:
     return inspect.iscoroutinefunction(fn)
 
 
-def hashable(fn: Callable[..., Any]) -> bool:
-    """Whether `fn` can key a cache (a dataclass instance with __call__ may not be hashable)."""
+def _hashable(fn: Callable[..., Any]) -> bool:
     try:
         hash(fn)
     except TypeError:

@@ -40,7 +40,6 @@ from podium.providers._kit.functions import (
     FunctionCache,
     FunctionThreads,
     accepted_kwargs,
-    hashable,
     user_traceback,
 )
 from podium.providers._kit.propagation import call_headers
@@ -141,7 +140,7 @@ class LocalProvider(Provider):
             fn = self._function(reference)
             known = self._known_functions[reference] = _Function(
                 fn,
-                hashable(fn) and inspect.iscoroutinefunction(fn),
+                inspect.iscoroutinefunction(fn),
                 {"kind": "function", "id": reference, "via": "function"},
             )
         return known
