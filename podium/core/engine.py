@@ -331,13 +331,13 @@ class _Driver:
             return folded.run(self.state.workflow.steps, last=True)
 
 
+_PAGE = 512  # events fed to the fold at once
 _SCALARS = frozenset((str, int, float, bool, type(None)))
 # the events whose every field the fold keeps is made by the engine, of plain JSON values (a
 # step's output excepted: see `_LiveFold`); any other event is folded as the store holds it. A
 # CallFinished's `usage` is a Usage's dump (counts), its `bound_to` a validated dict of strings;
 # its `native` (a provider's own values, kept by a snapshot while the reply is unconsumed) must
 # be absent: a cloud call's event is decoded, for a few µs
-_PAGE = 512
 _ENGINE_MADE = frozenset((EventType.CALL_STARTED, EventType.STEP_STARTED, EventType.STEP_SKIPPED))
 _OUTPUT_OF = {EventType.CALL_FINISHED: "reply", EventType.STEP_SUCCEEDED: "output",
               EventType.ITEM_SUCCEEDED: "output"}  # fmt: skip
