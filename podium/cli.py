@@ -698,11 +698,13 @@ def gc(older_than: str, keep_failed: bool, dry_run: bool, db: str | None) -> Non
     """Delete runs not updated for AGE (never one a live process drives), then compact the store."""
     from podium import api
     from podium.core.errors import InputError
-    from podium.core.spec import parse_duration
+    from podium.core.spec import MAX_SECONDS, parse_duration
 
     seconds = parse_duration(older_than)
     if not isinstance(seconds, float):
         raise InputError(f"--older-than {older_than}: not an age", fix="write e.g. 30d, 12h or 2w")
+    if seconds > MAX_SECONDS:
+        raise InputError(f"--older-than {older_than}: longer than 100 years", fix="write e.g. 3650d")
     doomed = api.gc(seconds, keep_failed=keep_failed, dry_run=dry_run, store=db)
     freed = sum(r.size_bytes for r in doomed)
     if dry_run:

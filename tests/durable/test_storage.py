@@ -114,6 +114,8 @@ def test_gc_keep_failed_deletes_finished_runs_but_keeps_failed_ones_and_compacts
     assert ws.run_ids() == [bad["run_id"]]
     bad_age = ws.cli("gc", "--older-than", "soon")
     assert bad_age.code == 2 and "Traceback" not in bad_age.out
+    too_old = ws.cli("gc", "--older-than", "99999999999d")  # overflowed the cut-off's datetime
+    assert too_old.code == 2 and "longer than 100 years" in too_old.out and "Traceback" not in too_old.out
     everything = ws.cli("gc", "--older-than", "0s")
     assert everything.code == 0 and "deleted 1 run " in everything.stdout
     assert ws.run_ids() == []
