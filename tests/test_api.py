@@ -291,6 +291,17 @@ async def test_decide_refuses_what_the_step_does_not_ask_and_records_nothing(
     assert events(podium_store, waiting.run_id) == before
 
 
+@pytest.mark.parametrize("decision", ["approve", "Approved", "maybe"])
+async def test_decide_refuses_a_decision_that_is_neither_approved_nor_rejected(
+    waiting: Run, podium_store: MemoryStore, decision: str
+) -> None:
+    before = events(podium_store, waiting.run_id)
+    with pytest.raises(InputError, match="neither 'approved' nor 'rejected'") as info:
+        api.decide(waiting.run_id, "gate", decision, fields={"reason": "r"}, store=podium_store)
+    assert info.value.fix == "pass decision='approved' or decision='rejected'"
+    assert events(podium_store, waiting.run_id) == before
+
+
 async def test_cancel_records_the_end_where_plugins_see_it(
     waiting: Run, podium_plugins: PluginsFixture, podium_store: MemoryStore, podium_events: EventRecorder
 ) -> None:
