@@ -88,6 +88,8 @@ def test_checked_inputs_types_defaults_and_errors(write: Callable[[str], Path]) 
         api.checked_inputs(wf, {"topic": "t", "n": "many"})
     with pytest.raises(InputError, match="did you mean 'topic'"):
         api.checked_inputs(wf, {"topik": "t"})
+    with pytest.raises(InputError, match="inputs must be a mapping of input name to value, not list"):
+        api.checked_inputs(wf, ["topic"])  # type: ignore[arg-type]  # once: "'topic' is not an input"
 
 
 async def test_arun_front_door_with_a_memory_store(
