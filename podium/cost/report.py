@@ -548,7 +548,10 @@ def parse_since(text: str | None, now: datetime | None = None) -> datetime | Non
         return None
     now = now or datetime.now(UTC)
     if match := _SINCE.match(text):
-        return now - timedelta(seconds=float(match.group(1)) * _SECONDS[match.group(2)])
+        try:
+            return now - timedelta(seconds=float(match.group(1)) * _SECONDS[match.group(2)])
+        except OverflowError:  # further back than year 1: all of it
+            return datetime.min.replace(tzinfo=UTC)
     try:
         parsed = datetime.fromisoformat(text.strip())
     except ValueError:
