@@ -645,7 +645,13 @@ def runs(
 
     from podium import api
     from podium.cli_view import print_runs, print_waiting
+    from podium.core.errors import InputError
+    from podium.core.events import RunStatus
 
+    if status is not None and status not in set(RunStatus):
+        raise InputError(
+            f"--status {status}: not a run status", fix=f"use one of: {', '.join(RunStatus)}"
+        )  # once: "no runs yet"
     store = _open_store(db)
     try:
         wanted = "waiting" if waiting else status
@@ -673,7 +679,7 @@ def runs(
     if waiting:
         print_waiting(records, asks)
     else:
-        print_runs(records)
+        print_runs(records, status=wanted)
 
 
 @runs.command("delete")

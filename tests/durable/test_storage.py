@@ -59,6 +59,10 @@ def test_runs_json_shows_each_runs_size(ws: Workspace) -> None:
     assert by_id[large["run_id"]]["size_bytes"] > 5 * by_id[small["run_id"]]["size_bytes"]
     human = ws.cli("runs")
     assert human.code == 0 and small["run_id"] in human.stdout
+    none_failed = ws.cli("runs", "--status", "failed")  # once "no runs yet", with two in the store
+    assert none_failed.code == 0 and "no failed runs" in none_failed.stdout
+    typo = ws.cli("runs", "--status", "sucess")  # once "no runs yet" too
+    assert typo.code == 2 and "--status sucess: not a run status" in typo.out and "succeeded" in typo.out
 
 
 def test_runs_delete_erases_a_run_and_everything_derived_from_it(ws: Workspace) -> None:
