@@ -35,13 +35,25 @@ def as_json_value(value: Any) -> Any:
     if value is None or isinstance(value, str | int | float | bool):
         return value
     try:
-        return json.loads(json.dumps(value, default=_output_jsonable))
-    except (TypeError, ValueError, RecursionError) as exc:
-        reason = "it nests too deep" if isinstance(exc, RecursionError) else str(exc)
-        raise AgentFailed(
-            f"the reply is not a JSON value: {reason}",
-            fix="return JSON data: dicts with text keys, lists, text, numbers, booleans or None",
-        ) from None
+        return json.loads(json_text(value))
+    except NotJson as exc:
+        raise AgentFailed(f"the reply is not a JSON value: {exc}", fix=NotJson.fix) from None
+
+
+class NotJson(ValueError):
+    """A value with no JSON form; its text says why."""
+
+    fix = "return JSON data: dicts with text keys, lists, text, numbers, booleans or None"
+
+
+def json_text(value: Any) -> str:
+    """`value` as JSON text, converted as `as_json_value` says; NotJson if it has no JSON form."""
+    try:
+        return json.dumps(value, default=_output_jsonable, ensure_ascii=False)
+    except RecursionError:
+        raise NotJson("it nests too deep") from None
+    except (TypeError, ValueError) as exc:
+        raise NotJson(str(exc)) from None
 
 
 def _output_jsonable(value: Any) -> Any:

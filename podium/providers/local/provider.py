@@ -40,6 +40,7 @@ from podium.providers._kit.functions import (
     FunctionCache,
     FunctionThreads,
     accepted_kwargs,
+    told,
     user_traceback,
 )
 from podium.providers._kit.propagation import call_headers
@@ -161,7 +162,7 @@ class LocalProvider(Provider):
             if isinstance(exc, KeyboardInterrupt) and is_async:
                 raise  # awaited on the loop: it may be the person's Ctrl-C, not the function's
             # sys.exit() in a function ends the step, not podium (and leaves no run "cancelled")
-            said = f"called sys.exit({exc.code!r})" if isinstance(exc, SystemExit) else f"raised {_told(exc)}"
+            said = f"called sys.exit({exc.code!r})" if isinstance(exc, SystemExit) else f"raised {told(exc)}"
             error = AgentFailed(
                 f"{request.function} {said}",
                 fix="fix the function (raise an exception rather than exit), or raise"
@@ -317,12 +318,3 @@ def _raise_for_status(response: httpx.Response, url: str, provider: str) -> None
         text = f"{url} {_WORDS[kind]} ({status} {response.reason_phrase or ''})".replace(" )", ")")
         fix = "set the API key in the environment variable named by providers.local.api_key_env"
     raise table.classify(text, status=status, retry_after=retry_after_from(response.headers), fix=fix)
-
-
-def _told(exc: BaseException) -> str:
-    """`ValueError: why`, or just `ValueError` when it says nothing (or its str() fails too)."""
-    try:
-        text = str(exc)
-    except Exception:
-        text = ""
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
