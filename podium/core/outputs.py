@@ -28,9 +28,9 @@ def as_json_value(value: Any) -> Any:
     """What the store will hold for `value`, so a later step sees the same thing after a resume.
 
     Dates become ISO text, sets and tuples lists, pydantic models and dataclasses their fields,
-    enums their values, decimals numbers. Anything else that is not JSON (a generator, bytes, an object of the
-    user's, a dict with tuple keys, a cycle) is AgentFailed: stored as its repr, it would pass
-    on as a silently wrong output.
+    enums their values, decimals numbers. Anything else that is not JSON (a generator, bytes, an
+    object of the user's, a dict with tuple keys, a cycle) is AgentFailed: stored as its repr, it
+    would pass on as a silently wrong output.
     """
     if value is None or isinstance(value, str | int | float | bool):
         return value
