@@ -262,7 +262,7 @@ class AzureRoutes(CloudEmulator):
     ) -> HttpResponse:
         with self.state.lock:
             data = [self._agent_wire(name) for name in self.state.agents if self.state.agents[name]]
-        return json_reply(200, page(data))
+        return json_reply(200, page(data, request.query))
 
     def _list_versions(
         self, request: HttpRequest, match: re.Match[str], detail: dict[str, Any]
@@ -272,7 +272,7 @@ class AzureRoutes(CloudEmulator):
             versions = list(self.state.agents.get(name) or [])
         if not versions:
             raise self._not_found(name)
-        return json_reply(200, page([v.wire() for v in reversed(versions)]))
+        return json_reply(200, page([v.wire() for v in reversed(versions)], request.query))
 
     def _get_version(
         self, request: HttpRequest, match: re.Match[str], detail: dict[str, Any]
@@ -394,7 +394,7 @@ class AzureRoutes(CloudEmulator):
         with self.state.lock:
             items = [dict(item) for item in conversation.items]
         order = request.query.get("order", ["desc"])[0]
-        return json_reply(200, page(items if order == "asc" else list(reversed(items))))
+        return json_reply(200, page(items if order == "asc" else list(reversed(items)), request.query))
 
     # --- responses ------------------------------------------------------------------------------
 
@@ -426,7 +426,7 @@ class AzureRoutes(CloudEmulator):
                 raise Problem(404, "not_found", f"Response with id '{response_id}' not found.")
             items = [dict(i) for i in items]
         order = request.query.get("order", ["desc"])[0]
-        return json_reply(200, page(items if order == "asc" else list(reversed(items))))
+        return json_reply(200, page(items if order == "asc" else list(reversed(items)), request.query))
 
     def _chain(self, response_id: str) -> list[dict[str, Any]]:
         """What a response continued from said and answered, back to the first (``previous_response_id``)."""

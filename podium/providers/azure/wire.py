@@ -8,6 +8,7 @@ What the routes (`routes`) need to speak the project's OpenAI API and REST API: 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from podium.core.calls import Message
@@ -202,11 +203,35 @@ def messages_of(items: list[dict[str, Any]]) -> list[Message]:
     return said
 
 
-def page(data: list[dict[str, Any]]) -> dict[str, Any]:
+def page(data: list[dict[str, Any]], query: Mapping[str, list[str]] | None = None) -> dict[str, Any]:
+    """`data` as a list object; with a list call's `query`, one page of it: `data` is in the order
+    asked for, and the page is cut by ``after``, ``before`` and ``limit`` (1 to 100, default 20).
+
+    azure-ai-projects' pagers ask for the next page with ``after=<last_id>`` until a page has no
+    ``last_id`` (they do not read ``has_more``), so a page past the end must be empty, or they loop.
+    """
+    if query is None:  # the items a call made, all of them
+        return {"object": "list", "data": data, "first_id": data[0].get("id") if data else None,
+                "last_id": data[-1].get("id") if data else None, "has_more": False}  # fmt: skip
+    ids = [item.get("id") for item in data]
+    after, before = query.get("after", [""])[0], query.get("before", [""])[0]
+    if after:
+        data = data[ids.index(after) + 1 :] if after in ids else []
+    if before:
+        ids = [item.get("id") for item in data]
+        data = data[: ids.index(before)] if before in ids else []
+    raw = query.get("limit", ["20"])[0]
+    limit = int(raw) if raw.isdigit() else -1
+    if not 1 <= limit <= 100:
+        raise Problem(
+            400, "invalid_value", f"Invalid 'limit': {raw!r}. Expected an integer from 1 to 100.", "limit"
+        )
+    # a page before a cursor is the items just before it
+    shown = data[-limit:] if before and not after else data[:limit]
     return {
         "object": "list",
-        "data": data,
-        "first_id": data[0].get("id") if data else None,
-        "last_id": data[-1].get("id") if data else None,
-        "has_more": False,
+        "data": shown,
+        "first_id": shown[0].get("id") if shown else None,
+        "last_id": shown[-1].get("id") if shown else None,
+        "has_more": len(data) > limit,
     }
