@@ -501,8 +501,9 @@ class BedrockRoutes(CloudEmulator):
             detail["tool_status"] = [r.get("status") or "success" for r in answered]
         metadata = _podium_tags(body)
         turn = Turn(
-            # after a tool's result, the question is still the step's (a scripted match: keeps matching)
-            prompt=messages[0].content if results else messages[-1].content,
+            # the question is the user's last words: after a tool's result, still the question that
+            # asked for the tool (a scripted match keeps matching); in a chat, the newest question
+            prompt=_asked(body["messages"]) or messages[-1].content,
             messages=tuple(messages),
             instructions=instructions,
             step=metadata.get(TAG_STEP),
@@ -876,3 +877,12 @@ def _unknown_operation(request: HttpRequest) -> HttpResponse:
         "UnknownOperationException",
         f"podium's Bedrock emulator does not implement {request.method} {request.path}",
     )
+
+
+def _asked(raw: list[dict[str, Any]]) -> str:
+    """The text of the last user turn that says something (a turn of tool results only does not)."""
+    for turn in reversed(raw):
+        said = [str(b["text"]) for b in turn.get("content") or [] if isinstance(b, dict) and "text" in b]
+        if turn.get("role") == "user" and any(t.strip() for t in said):
+            return "\n".join(said)
+    return ""

@@ -28,6 +28,7 @@ from podium.providers.vertex.surface import UNSERVED, VERSION_PREFIX
 from podium.providers.vertex.tags import AGENT, RUN, STEP, from_labels
 from podium.providers.vertex.wire import (
     adk_config,
+    asked,
     author_name,
     brain_error,
     camel,
@@ -227,7 +228,8 @@ class VertexRoutes(CloudEmulator):
         }
         tags = from_labels(body.get("labels") or {}, self._mock_keys())
         turn = Turn(
-            prompt=next((m.content for m in messages if m.role == "user"), ""),
+            # the user's last words (a chat's newest question); a function's result is not one
+            prompt=asked(body["contents"]),
             messages=tuple(messages),
             instructions=instructions,
             step=tags.get(STEP),
@@ -369,7 +371,7 @@ class VertexRoutes(CloudEmulator):
     def engine(self, name: str) -> EngineRecord | None:
         """The engine named, or (serving a workflow's --emulate) one made for it on first use."""
         found = self.state.engine(name)
-        if found is None and self.any_engine and ENGINE_NAME.match(name):
+        if found is None and self.any_engine and ENGINE_NAME.match(name) and name not in self.state.deleted:
             found = self.state.add_engine("podium-emulated", name=name, kind="any")
         return found
 

@@ -171,6 +171,15 @@ def contents_of(raw: Any) -> tuple[str | None, list[Message], list[str]]:
     return None, messages, results
 
 
+def asked(contents: list[dict[str, Any]]) -> str:
+    """The text of the last user turn that says something (function responses only do not)."""
+    for item in reversed(contents):
+        said = [str(p["text"]) for p in item.get("parts") or [] if isinstance(p, dict) and "text" in p]
+        if item.get("role", "user") == "user" and any(t.strip() for t in said):
+            return "\n".join(said)
+    return ""
+
+
 def generation_problem(config: Any) -> str | None:
     if not isinstance(config, dict):
         return "generationConfig must be an object."
