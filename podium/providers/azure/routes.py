@@ -33,8 +33,10 @@ from podium.providers.azure.wire import (
     page,
     request_body,
     response_body,
+    sampling_problem,
     stored_item,
     text_of,
+    unanswered,
 )
 
 PROJECT = r"^/api/projects/([^/]+)"
@@ -456,6 +458,7 @@ class AzureRoutes(CloudEmulator):
         if body.get("stream") not in (None, True, False):
             raise Problem(400, "invalid_type", "stream must be a boolean.", "stream")
         metadata = metadata_of(body.get("metadata"))
+        sampling_problem(body)
         new_items = items_of(body.get("input"))
         reference = body.get("agent_reference") or body.get("agent")
         model = body.get("model")
@@ -497,6 +500,7 @@ class AzureRoutes(CloudEmulator):
                 )
             history = self._chain(str(previous))
         everything = history + new_items
+        unanswered(everything, len(history))
         messages = tuple(messages_of(everything))
         # the prompt is the last thing the user said (as InvokeAgent's inputText); a tool's result is not
         said = [

@@ -81,6 +81,43 @@ def items_of(value: Any) -> list[dict[str, Any]]:
     return items
 
 
+def unanswered(items: list[dict[str, Any]], start: int) -> None:
+    """Refuse, as the service does, a function_call_output (from ``items[start:]``, the new ones)
+    that answers no function_call before it."""
+    calls: set[str] = set()
+    for index, item in enumerate(items):
+        if item.get("type") == "function_call":
+            calls.add(str(item.get("call_id")))
+        elif item.get("type") == "function_call_output" and index >= start and item["call_id"] not in calls:
+            raise Problem(
+                400,
+                "invalid_request_error",
+                f"No tool call found for function call output with call_id {item['call_id']}.",
+                "input",
+            )
+
+
+_SAMPLING = {"temperature": (0, 2), "top_p": (0, 1)}
+
+
+def sampling_problem(body: dict[str, Any]) -> None:
+    """Refuse sampling settings out of the service's range (a number, within its bounds)."""
+    for name, (low, high) in _SAMPLING.items():
+        value = body.get(name)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise Problem(400, "invalid_type", f"Invalid type for '{name}': expected a decimal.", name)
+        if not low <= value <= high:
+            side, bound = ("above maximum", f"<= {high}") if value > high else ("below minimum", f">= {low}")
+            raise Problem(
+                400,
+                "decimal_above_max_value" if value > high else "decimal_below_min_value",
+                f"Invalid '{name}': decimal {side} value. Expected a value {bound}, but got {value} instead.",
+                name,
+            )
+
+
 def stored_item(item: dict[str, Any]) -> dict[str, Any]:
     """An input item as a conversation keeps it: with an id and status, a message's text as a content part."""
     kept = dict(item)

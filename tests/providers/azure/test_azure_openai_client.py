@@ -167,3 +167,18 @@ def test_malformed_bodies_are_400s_and_unserved_operations_501s(
     with pytest.raises(openai.InternalServerError) as unserved:
         client.responses.input_tokens.count(model="gpt-4o", input="hi")
     assert unserved.value.status_code == 501 and "emulator: CountInputTokens" in unserved.value.message
+
+
+def test_out_of_range_sampling_and_an_unasked_tool_output_are_refused(client: openai.OpenAI) -> None:
+    # as the service: a 400 the SDK raises, never an answer to a request it would refuse
+    with pytest.raises(openai.BadRequestError) as hot:
+        client.responses.create(model="gpt-4o", input="hi", temperature=5)
+    assert hot.value.code == "decimal_above_max_value" and "'temperature'" in hot.value.message
+    with pytest.raises(openai.BadRequestError) as orphan:
+        client.responses.create(
+            model="gpt-4o", input=[{"type": "function_call_output", "call_id": "call_9", "output": "4"}]
+        )
+    assert "No tool call found for function call output with call_id call_9" in orphan.value.message
+    asked = {"type": "function_call", "call_id": "call_9", "name": "add", "arguments": "{}"}
+    answered = {"type": "function_call_output", "call_id": "call_9", "output": "4"}
+    assert client.responses.create(model="gpt-4o", input=[asked, answered]).status == "completed"
