@@ -46,14 +46,16 @@ from podium.providers.vertex.wire import (
 )
 
 _V = r"^/(v1|v1beta1)/"
+# a model id may hold a colon (another cloud's id, by mistake): still the model, so the answer is
+# the service's "Publisher Model … was not found", not an unknown path
 GENERATE = re.compile(
-    _V + r"projects/([^/]+)/locations/([^/]+)/publishers/([^/]+)/models/([^/:]+):generateContent$"
+    _V + r"projects/([^/]+)/locations/([^/]+)/publishers/([^/]+)/models/([^/]+):generateContent$"
 )
 STREAM_GENERATE = re.compile(
-    _V + r"projects/([^/]+)/locations/([^/]+)/publishers/([^/]+)/models/([^/:]+):streamGenerateContent$"
+    _V + r"projects/([^/]+)/locations/([^/]+)/publishers/([^/]+)/models/([^/]+):streamGenerateContent$"
 )
 COUNT_TOKENS = re.compile(
-    _V + r"projects/([^/]+)/locations/([^/]+)/publishers/([^/]+)/models/([^/:]+):countTokens$"
+    _V + r"projects/([^/]+)/locations/([^/]+)/publishers/([^/]+)/models/([^/]+):countTokens$"
 )
 ENGINE = re.compile(_V + r"(projects/[^/]+/locations/[^/]+/reasoningEngines/[^/:]+)$")
 QUERY = re.compile(_V + r"(projects/[^/]+/locations/[^/]+/reasoningEngines/[^/:]+):query$")

@@ -183,3 +183,10 @@ def test_a_chat_is_answered_to_its_newest_question(emulator: VertexEmulator) -> 
     client = genai_client(emulator)  # kept: a Client closes its connections when collected
     chat = client.chats.create(model=FLASH)
     assert [chat.send_message(said).text for said in ("one", "two")] == ["one", "two"]
+
+
+def test_a_model_id_with_a_colon_is_a_missing_publisher_model(emulator: VertexEmulator) -> None:
+    client = genai_client(emulator)
+    with pytest.raises(errors.ClientError) as missing:
+        client.models.generate_content(model="us.anthropic.claude-haiku-4-5-20251001-v1:0", contents="hi")
+    assert missing.value.code == 404 and "Publisher Model" in str(missing.value.message)
