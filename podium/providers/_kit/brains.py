@@ -11,7 +11,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from podium.core.calls import AgentRequest, Message, Usage
@@ -75,6 +75,29 @@ class Answer:
     text: str
     usage: Usage
     tool: MockTool | None = None
+
+
+def forced_input(text: str, schema: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A reply as the JSON object a client forces (a tool call's input, a structured answer): a reply
+    that is a JSON object is itself; other text fills the schema's required fields (the text in
+    strings, zero values elsewhere). Types may be JSON Schema's or Gemini's upper-case ones."""
+    try:
+        given = json.loads(text)
+    except ValueError:
+        given = None
+    if isinstance(given, dict):
+        return given
+    zero = {"string": text, "number": 0, "integer": 0, "boolean": False, "array": [], "object": {}}
+    properties = (schema or {}).get("properties") or {}
+    return {
+        key: zero.get(str((properties.get(key) or {}).get("type", "string")).lower(), text)
+        for key in (schema or {}).get("required") or []
+    }
+
+
+def as_call(answer: Answer, name: str, schema: Mapping[str, Any] | None) -> Answer:
+    """The answer turned into a call of the tool `name` a client forces (its input: `forced_input`)."""
+    return replace(answer, text="", tool=MockTool(name=name, input=forced_input(answer.text, schema)))
 
 
 class Brain(Protocol):

@@ -26,6 +26,7 @@ from podium.providers.azure.streaming import error_event, response_events, sse
 from podium.providers.azure.surface import AGENT_OPERATIONS, PROJECT_PREFIX, UNSERVED
 from podium.providers.azure.wire import (
     Problem,
+    forced,
     items_of,
     json_reply,
     messages_of,
@@ -541,7 +542,7 @@ class AzureRoutes(CloudEmulator):
                 conversation.busy = True
         try:
             try:
-                answer = self.brain.answer(turn)
+                answer = forced(self.brain.answer(turn), body)
             except StepError as exc:
                 status = _STATUS.get(exc.kind, 500)
                 code = _CODES.get(exc.kind, "server_error")

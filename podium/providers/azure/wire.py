@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from podium.core.calls import Message
-from podium.providers._kit.brains import Answer
+from podium.providers._kit.brains import Answer, as_call, forced_input
 from podium.providers._kit.http import HttpRequest, HttpResponse
 from podium.providers.azure.state import new_id
 
@@ -116,6 +117,48 @@ def sampling_problem(body: dict[str, Any]) -> None:
                 f"Invalid '{name}': decimal {side} value. Expected a value {bound}, but got {value} instead.",
                 name,
             )
+
+
+def forced(answer: Answer, body: Mapping[str, Any]) -> Answer:
+    """The answer as the service shapes it for what the request forces: ``tool_choice`` ``required``
+    (the first declared function) or ``{type: function, name}`` makes it a function call, and a
+    ``text.format`` of ``json_schema`` or ``json_object`` makes its text JSON."""
+    functions = {
+        str(t.get("name")): t.get("parameters") or {}
+        for t in body.get("tools") or []
+        if isinstance(t, dict) and t.get("type") == "function"
+    }
+    choice = body.get("tool_choice")
+    name = None
+    if choice == "required" and functions:
+        name = next(iter(functions))
+    elif isinstance(choice, dict) and choice.get("type") == "function":
+        name = str(choice.get("name"))
+        if name not in functions:
+            raise Problem(
+                400,
+                "invalid_value",
+                f"Tool choice '{name}' not found in 'tools' parameter.",
+                "tool_choice",
+            )
+    if name is not None and (answer.tool is None or answer.tool.name != name):
+        if choice == "required" and answer.tool is not None and answer.tool.name in functions:
+            return answer
+        return as_call(answer, name, functions[name])
+    shape = (body.get("text") or {}).get("format") if isinstance(body.get("text"), dict) else None
+    if (
+        answer.tool is None
+        and isinstance(shape, dict)
+        and shape.get("type") in ("json_schema", "json_object")
+    ):
+        try:
+            json.loads(answer.text)
+        except ValueError:
+            schema = shape.get("schema") or {}
+            # json_object has no schema: the text goes in an object of its own
+            made = forced_input(answer.text, schema) if schema else {"text": answer.text}
+            return replace(answer, text=json.dumps(made))
+    return answer
 
 
 def stored_item(item: dict[str, Any]) -> dict[str, Any]:

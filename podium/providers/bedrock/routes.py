@@ -25,7 +25,7 @@ from urllib.parse import unquote
 
 from podium.core.calls import Message, Usage
 from podium.core.errors import StepError
-from podium.providers._kit.brains import Answer, Turn
+from podium.providers._kit.brains import Answer, Turn, forced_input
 from podium.providers._kit.emulator import CloudEmulator, Route, new_id
 from podium.providers._kit.faults import Fault
 from podium.providers._kit.http import HttpRequest, HttpResponse
@@ -641,18 +641,7 @@ def _forced_call(answer: Answer, name: str, schema: dict[str, Any]) -> tuple[str
     other text fills the schema's required fields (the text in strings, zero values elsewhere)."""
     if answer.tool is not None and answer.tool.name == name:
         return name, dict(answer.tool.input)
-    try:
-        given = json.loads(answer.text)
-    except ValueError:
-        given = None
-    if not isinstance(given, dict):
-        zero = {"string": answer.text, "number": 0, "integer": 0, "boolean": False, "array": [], "object": {}}
-        properties = schema.get("properties") or {}
-        given = {
-            key: zero.get((properties.get(key) or {}).get("type", "string"), answer.text)
-            for key in schema.get("required") or []
-        }
-    return name, given
+    return name, forced_input(answer.text, schema)
 
 
 def _action_group_for(agent: ResolvedAgent, tool: MockTool) -> tuple[str | None, HttpResponse | None]:

@@ -16,7 +16,7 @@ from typing import Any
 
 from podium.core.calls import Message, Usage
 from podium.core.errors import StepError
-from podium.providers._kit.brains import Answer, ScriptedBrain, Turn
+from podium.providers._kit.brains import Answer, ScriptedBrain, Turn, forced_input
 from podium.providers._kit.emulator import CloudEmulator, Route, new_id
 from podium.providers._kit.faults import Fault
 from podium.providers._kit.http import HttpRequest, HttpResponse
@@ -33,12 +33,14 @@ from podium.providers.vertex.wire import (
     brain_error,
     camel,
     contents_of,
+    forced_function,
     from_adk_config,
     generation_problem,
     google_error,
     history_of,
     invalid,
     json_response,
+    json_text,
     labels_problem,
     snake_usage,
     sse_chunks,
@@ -222,12 +224,15 @@ class VertexRoutes(CloudEmulator):
         if problem:
             return invalid(problem)
         declared = {
-            str(f.get("name"))
+            str(f.get("name")): f.get("parametersJsonSchema") or f.get("parameters") or {}
             for tool in body.get("tools") or []
             if isinstance(tool, dict)
             for f in tool.get("functionDeclarations") or []
             if isinstance(f, dict)
         }
+        forced, problem = forced_function(body.get("toolConfig"), declared)
+        if problem:
+            return invalid(problem)
         tags = from_labels(body.get("labels") or {}, self._mock_keys())
         turn = Turn(
             # the user's last words (a chat's newest question); a function's result is not one
@@ -246,18 +251,22 @@ class VertexRoutes(CloudEmulator):
         if isinstance(answered, HttpResponse):
             return answered
         usage, finish = answered.usage, "STOP"
+        call = None
         if answered.tool is not None:
             if answered.tool.name not in declared:
                 return invalid(
                     f"the scripted reply calls the function '{answered.tool.name}', which the request's"
                     f" tools do not declare (declared: {', '.join(sorted(declared)) or 'none'})"
                 )
-            detail["tool"] = answered.tool.name
-            parts: list[dict[str, Any]] = [
-                {"functionCall": {"name": answered.tool.name, "args": answered.tool.input}}
-            ]
+            call = (answered.tool.name, dict(answered.tool.input))
+        if forced and (call is None or call[0] not in forced):
+            # mode ANY: the model must call a function (one of allowedFunctionNames)
+            call = (forced[0], forced_input(answered.text, declared[forced[0]]))
+        if call is not None:
+            detail["tool"] = call[0]
+            parts: list[dict[str, Any]] = [{"functionCall": {"name": call[0], "args": call[1]}}]
         else:
-            text = answered.text
+            text = json_text(answered.text, config)
             limit = config.get("maxOutputTokens")
             if isinstance(limit, int) and usage.output_tokens > limit:
                 text, finish = text[: limit * 4], "MAX_TOKENS"

@@ -190,3 +190,30 @@ def test_a_model_id_with_a_colon_is_a_missing_publisher_model(emulator: VertexEm
     with pytest.raises(errors.ClientError) as missing:
         client.models.generate_content(model="us.anthropic.claude-haiku-4-5-20251001-v1:0", contents="hi")
     assert missing.value.code == 404 and "Publisher Model" in str(missing.value.message)
+
+
+def test_mode_any_forces_a_function_call_and_json_mode_answers_json(emulator: VertexEmulator) -> None:
+    # what langchain's with_structured_output and tool-forcing clients rely on, as Gemini does it
+    client = genai_client(emulator)
+    weather = types.FunctionDeclaration(
+        name="get_weather",
+        parameters={"type": "OBJECT", "properties": {"city": {"type": "STRING"}}, "required": ["city"]},
+    )
+    forced = types.FunctionCallingConfig(mode="ANY", allowed_function_names=["get_weather"])
+    reply = client.models.generate_content(
+        model=FLASH,
+        contents="Paris",
+        config=types.GenerateContentConfig(
+            tools=[types.Tool(function_declarations=[weather])],
+            tool_config=types.ToolConfig(function_calling_config=forced),
+        ),
+    )
+    [call] = reply.function_calls or []
+    assert (call.name, call.args) == ("get_weather", {"city": "Paris"})
+    schema = {"type": "OBJECT", "properties": {"city": {"type": "STRING"}}, "required": ["city"]}
+    structured = client.models.generate_content(
+        model=FLASH,
+        contents="Oslo",
+        config=types.GenerateContentConfig(response_mime_type="application/json", response_schema=schema),
+    )
+    assert structured.parsed == {"city": "Oslo"}
