@@ -176,6 +176,19 @@ def test_an_alias_without_its_agent_is_refused_before_the_run_with_file_and_line
     assert emulator.count() == 0
 
 
+def test_a_region_that_is_no_aws_region_is_refused_before_the_run(tmp_path: Path) -> None:
+    # a run would only retry "cannot reach Bedrock" against a host that does not exist
+    path = tmp_path / "flow.yaml"
+    path.write_text(
+        "name: f\nproviders:\n  bedrock: {region: mars-north-7}\n"
+        f"agents:\n  a: {{model: '{HAIKU}', provider: bedrock}}\nsteps:\n  s: {{agent: a, prompt: hi}}\n"
+    )
+    with pytest.raises(WorkflowError) as refused:
+        podium.load(path)
+    assert f"{path}:3:13: providers.bedrock.region: " in str(refused.value)
+    assert "'mars-north-7' is not an AWS region name: use one like us-east-1" in str(refused.value)
+
+
 async def test_exhausted_throttling_falls_back_to_local(
     emulator: BedrockEmulator, tmp_path: Path, podium_plugins: PluginsFixture, podium_events: Any
 ) -> None:
