@@ -88,10 +88,16 @@ def forced_input(text: str, schema: Mapping[str, Any] | None) -> dict[str, Any]:
     if isinstance(given, dict):
         return given
     zero = {"string": text, "number": 0, "integer": 0, "boolean": False, "array": [], "object": {}}
-    properties = (schema or {}).get("properties") or {}
+    # a schema of the wrong shape (the client's mistake) forces an empty object, never a crash
+    schema = schema if isinstance(schema, Mapping) else {}
+    properties = schema.get("properties") if isinstance(schema.get("properties"), Mapping) else {}
+    required = schema.get("required") if isinstance(schema.get("required"), list) else []
     return {
-        key: zero.get(str((properties.get(key) or {}).get("type", "string")).lower(), text)
-        for key in (schema or {}).get("required") or []
+        str(key): zero.get(str(field.get("type", "string")).lower(), text)
+        if isinstance(field := properties.get(key) or {}, Mapping)
+        else text
+        for key in required
+        if isinstance(key, str)
     }
 
 

@@ -123,6 +123,8 @@ class AzureRoutes(CloudEmulator):
 
     # --- errors in Azure's format -------------------------------------------------------------
 
+    malformed_code = "invalid_json"
+
     def error_response(
         self,
         status: int,

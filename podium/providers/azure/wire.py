@@ -74,6 +74,10 @@ def items_of(value: Any) -> list[dict[str, Any]]:
         elif kind == "function_call_output":
             if not item.get("call_id"):
                 raise Problem(400, "missing_required_parameter", f"input[{index}].call_id is required.")
+            if not isinstance(item["call_id"], str):
+                raise Problem(
+                    400, "invalid_type", f"Invalid type for 'input[{index}].call_id': expected a string."
+                )
             items.append(item)
         elif kind in ("function_call", "reasoning"):
             items.append(item)
@@ -89,7 +93,11 @@ def unanswered(items: list[dict[str, Any]], start: int) -> None:
     for index, item in enumerate(items):
         if item.get("type") == "function_call":
             calls.add(str(item.get("call_id")))
-        elif item.get("type") == "function_call_output" and index >= start and item["call_id"] not in calls:
+        elif (
+            item.get("type") == "function_call_output"
+            and index >= start
+            and str(item["call_id"]) not in calls
+        ):
             raise Problem(
                 400,
                 "invalid_request_error",
@@ -123,9 +131,12 @@ def forced(answer: Answer, body: Mapping[str, Any]) -> Answer:
     """The answer as the service shapes it for what the request forces: ``tool_choice`` ``required``
     (the first declared function) or ``{type: function, name}`` makes it a function call, and a
     ``text.format`` of ``json_schema`` or ``json_object`` makes its text JSON."""
+    tools = body.get("tools")
+    if tools is not None and not isinstance(tools, list):
+        raise Problem(400, "invalid_type", "Invalid type for 'tools': expected an array.", "tools")
     functions = {
         str(t.get("name")): t.get("parameters") or {}
-        for t in body.get("tools") or []
+        for t in tools or []
         if isinstance(t, dict) and t.get("type") == "function"
     }
     choice = body.get("tool_choice")
@@ -154,7 +165,7 @@ def forced(answer: Answer, body: Mapping[str, Any]) -> Answer:
         try:
             json.loads(answer.text)
         except ValueError:
-            schema = shape.get("schema") or {}
+            schema = shape.get("schema") if isinstance(shape.get("schema"), dict) else {}
             # json_object has no schema: the text goes in an object of its own
             made = forced_input(answer.text, schema) if schema else {"text": answer.text}
             return replace(answer, text=json.dumps(made))

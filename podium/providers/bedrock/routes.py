@@ -131,6 +131,8 @@ class BedrockRoutes(CloudEmulator):
     def fault_response(self, fault: Fault, operation: str) -> HttpResponse:
         return _fault_response(fault, operation)
 
+    malformed_code = "SerializationException"
+
     def internal_error(self, exc: Exception) -> HttpResponse:
         return HttpResponse(
             500,
@@ -626,6 +628,8 @@ def _forced_tool(config: Any, declared: dict[str, Any]) -> tuple[str | None, str
     if "auto" in choice:
         return None, None
     if "any" in choice:
+        if not declared:
+            return None, "toolConfig.toolChoice any needs at least one tool in toolConfig.tools."
         return next(iter(declared)), None
     name = (choice.get("tool") or {}).get("name") if isinstance(choice.get("tool"), dict) else None
     if name not in declared:

@@ -131,6 +131,8 @@ class VertexRoutes(CloudEmulator):
         )
         return google_error(status, message, retry_after=fault.retry_after)
 
+    malformed_code = "INVALID_ARGUMENT"
+
     def internal_error(self, exc: Exception) -> HttpResponse:
         return google_error(500, f"emulator error: {type(exc).__name__}")
 
@@ -223,6 +225,9 @@ class VertexRoutes(CloudEmulator):
         problem = generation_problem(config) or labels_problem(body.get("labels"))
         if problem:
             return invalid(problem)
+        tools = body.get("tools")
+        if tools is not None and not isinstance(tools, list):
+            return invalid("tools must be a list of Tool objects.")
         declared = {
             str(f.get("name")): f.get("parametersJsonSchema") or f.get("parameters") or {}
             for tool in body.get("tools") or []

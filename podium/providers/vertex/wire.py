@@ -190,6 +190,8 @@ def forced_function(config: Any, declared: Mapping[str, Any]) -> tuple[list[str]
     if not isinstance(calling, dict):
         return [], None
     allowed = calling.get("allowedFunctionNames") or []
+    if not isinstance(allowed, list) or not all(isinstance(n, str) for n in allowed):
+        return [], "toolConfig.functionCallingConfig.allowedFunctionNames must be a list of names."
     unknown = [str(n) for n in allowed if n not in declared]
     if unknown:
         return [], (
@@ -212,7 +214,7 @@ def json_text(text: str, config: Mapping[str, Any]) -> str:
     except ValueError:
         pass
     schema = config.get("responseJsonSchema") or config.get("responseSchema") or {}
-    if str(schema.get("type", "")).lower() == "object":
+    if isinstance(schema, dict) and str(schema.get("type", "")).lower() == "object":
         return json.dumps(forced_input(text, schema))
     return json.dumps(text)
 
