@@ -18,7 +18,7 @@ from rich.text import Text
 from podium.core.events import Event, EventType
 from podium.core.run import Run, StepResult
 from podium.core.store import RunRecord
-from podium.plugins import hookimpl
+from podium.plugins import hookimpl, terminal
 from podium.plugins.commands import FittedTable
 
 _STYLE = {
@@ -48,7 +48,7 @@ _MARK = {
 
 
 def _console(stderr: bool = False) -> Console:
-    console = Console(stderr=stderr, highlight=False)
+    console = terminal.console(stderr=stderr)
     if not console.is_terminal and "COLUMNS" not in os.environ:
         console.width = 140  # pipes and CI logs: wide enough for a step table
     return console
