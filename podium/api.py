@@ -553,6 +553,7 @@ def waiting(run_id: str, *, store: RunStore | str | Path | None = None) -> list[
                     "step": sid,
                     "message": request.get("message"),
                     "deadline": request.get("deadline"),
+                    "on_timeout": request.get("on_timeout"),
                     "fields": request.get("fields", {}),
                     "decision": step.approval.get("decision"),
                 }

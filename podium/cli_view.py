@@ -506,6 +506,15 @@ def print_providers(rows: list[dict[str, Any]], failed: dict[str, str]) -> None:
         console.print(f"plugin '{name}' failed to load: {error}", style="red")
 
 
+def _passed(deadline: str) -> bool:
+    from datetime import UTC, datetime
+
+    try:
+        return datetime.fromisoformat(deadline) <= datetime.now(UTC)
+    except (TypeError, ValueError):
+        return False
+
+
 def print_waiting(records: list[RunRecord], asks: dict[str, list[dict[str, Any]]]) -> None:
     """Runs that wait for a person: what each asks, by when, and the command that answers."""
     console = _stdout()
@@ -520,6 +529,12 @@ def print_waiting(records: list[RunRecord], asks: dict[str, list[dict[str, Any]]
             console.print(f"  {ask['message']}")
             if ask.get("deadline"):
                 console.print(f"  deadline: {ask['deadline']}", style="dim")
+                if not ask.get("decision") and _passed(ask["deadline"]):
+                    console.print(
+                        f"  nobody decided in time: its on_timeout ({ask.get('on_timeout') or 'reject'})"
+                        f" decides — continue with: podium resume {r.run_id}"
+                    )
+                    continue
             if ask.get("decision"):
                 console.print(
                     f"  decided: {ask['decision'].get('decision')} — continue with: podium resume {r.run_id}"

@@ -216,6 +216,7 @@ async def test_waiting_lists_what_a_waiting_run_asks(waiting: Run, podium_store:
             "step": "gate",
             "message": "ship the draft?",
             "deadline": None,
+            "on_timeout": "reject",
             "fields": {
                 "reason": {"type": "string", "required": True, "description": None},
                 "score": {"type": "integer", "required": False, "description": None},
