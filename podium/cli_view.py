@@ -306,13 +306,23 @@ def print_run(
     if str(run.status) == "waiting":
         for sid in waiting:
             decision = (run.steps[sid].approval or {}).get("decision")
-            text = (
-                f"step '{sid}' was {decision.get('decision')} by {decision.get('by')}:"
-                f" continue with podium resume {run.run_id}"
-                if decision
-                else f"waiting for a person at step '{sid}': podium approve {run.run_id} {sid}"
-                f"  (or reject), then podium resume {run.run_id}"
-            )
+            request = (run.steps[sid].approval or {}).get("request") or {}
+            if decision:
+                text = (
+                    f"step '{sid}' was {decision.get('decision')} by {decision.get('by')}:"
+                    f" continue with podium resume {run.run_id}"
+                )
+            elif request.get("deadline") and _passed(request["deadline"]):
+                text = (
+                    f"step '{sid}' waited until {request['deadline']}; nobody decided in time, so its"
+                    f" on_timeout ({request.get('on_timeout') or 'reject'}) decides:"
+                    f" continue with podium resume {run.run_id}"
+                )
+            else:
+                text = (
+                    f"waiting for a person at step '{sid}': podium approve {run.run_id} {sid}"
+                    f" (or reject), then podium resume {run.run_id}"
+                )
             parts.append(Text(text, style="magenta"))
     elif str(run.status) == "interrupted":
         parts.append(

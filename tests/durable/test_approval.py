@@ -348,8 +348,8 @@ def test_a_decision_after_the_deadline_is_refused_and_on_timeout_decides(ws: Wor
         and f"podium resume {run_id}" in late.out
     )
     assert not ws.has_event("ApprovalDecided")  # a late approval is not the decision
-    listed = ws.cli("runs", "--waiting")
-    assert "nobody decided in time" in listed.out and "podium approve" not in listed.out
+    for shown in (ws.cli("runs", "--waiting"), ws.cli("show", run_id)):
+        assert "nobody decided in time" in shown.out and "podium approve" not in shown.out
     result, done = ws.cli_json("resume", run_id)
     assert result.code == 1 and done["steps"]["gate"]["status"] == "rejected"
     assert done["steps"]["gate"]["approval"]["decision"]["by"] == "timeout"
