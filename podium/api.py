@@ -200,6 +200,8 @@ async def arun(
         parsed = parsed.merged(RunSettings(emulate=True))
     the_store, own_store = _own(store)
     try:
+        if run_id is not None:
+            _check_new_run_id(the_store, run_id)
         with ExitStack() as stack:
             if parsed.emulate:
                 wf = stack.enter_context(_emulated(wf, the_plugins, provider))
@@ -211,6 +213,22 @@ async def arun(
     finally:
         if own_store:
             the_store.close()
+
+
+def _check_new_run_id(store: RunStore, run_id: str) -> None:
+    """A run id given to `run` names a new run: not `latest` (every command reads it as the newest
+    run), and not one the store holds (its log would be written twice)."""
+    from podium.core.errors import BadInput
+
+    if run_id == "latest" or not run_id.strip():
+        raise BadInput(
+            f"run_id {run_id!r} cannot name a run", fix="give another run_id, or none for a new one"
+        )
+    if store.last_seq(run_id) > 0:
+        raise BadInput(
+            f"run_id '{run_id}' is taken: the store already holds that run",
+            fix=f"give a new run_id (or none), or continue that run with podium.resume('{run_id}')",
+        )
 
 
 @contextmanager
