@@ -314,7 +314,11 @@ async def test_decide_sends_the_decision_to_a_live_process_driving_the_run(
             "gate", {"reason": "r", "scor": 1}, InputError, "did you mean 'score'", id="unknown-field"
         ),
         pytest.param(
-            "gate", {"reason": "r", "score": "high"}, InputError, "must be integer", id="wrong-type"
+            "gate",
+            {"reason": "r", "score": "high"},
+            InputError,
+            "the field 'score' must be integer",
+            id="wrong-type",
         ),
     ],
 )

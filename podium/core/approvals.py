@@ -210,5 +210,12 @@ def check_decision(
                     fix=f"add --field {name}=VALUE",
                 )
             continue
-        given[name] = coerce_input(name, Input(type=field_spec.get("type", "string")), given[name])
+        kind = field_spec.get("type", "string")
+        try:
+            given[name] = coerce_input(name, Input(type=kind), given[name])
+        except InputError:  # its words are an input's (-i); this is a field of the decision
+            raise InputError(
+                f"step '{step}': the field '{name}' must be {kind}, got {given[name]!r}",
+                fix=f"give --field {name}=<{kind}>",
+            ) from None
     return given
