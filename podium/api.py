@@ -216,13 +216,17 @@ async def arun(
 
 
 def _check_new_run_id(store: RunStore, run_id: str) -> None:
-    """A run id given to `run` names a new run: not `latest` (every command reads it as the newest
-    run), and not one the store holds (its log would be written twice)."""
+    """A run id given to `run` names a new run: letters, digits, `.`, `_` and `-` (it goes into
+    URLs, terminals and idempotency keys as it is), not `latest` (every command reads it as the
+    newest run), and not one the store holds (its log would be written twice)."""
+    import re
+
     from podium.core.errors import BadInput
 
-    if run_id == "latest" or not run_id.strip():
+    if run_id == "latest" or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", run_id):
         raise BadInput(
-            f"run_id {run_id!r} cannot name a run", fix="give another run_id, or none for a new one"
+            f"run_id {run_id!r} cannot name a run",
+            fix="give up to 100 letters, digits, '.', '_' or '-' (not 'latest'), or none for a new id",
         )
     if store.last_seq(run_id) > 0:
         raise BadInput(

@@ -156,8 +156,8 @@ async def test_a_run_id_given_to_run_names_a_new_run(
     path = write("name: t\nagents: {w: {}}\nsteps: {a: {agent: w}}\nmock: {a: hi}\n")
     first = await podium.arun(path, store=podium_store, plugins=podium_plugins.pm, run_id="mine")
     assert first.ok
-    for taken in ("mine", "latest"):
-        with pytest.raises(BadInput, match=taken) as caught:
+    for taken in ("mine", "latest", "../x", "<script>", "a b", "\x1b[31m", "x" * 101, ""):
+        with pytest.raises(BadInput, match="run_id") as caught:
             await podium.arun(path, store=podium_store, plugins=podium_plugins.pm, run_id=taken)
         assert caught.value.exit_code == 2
     assert podium_store.last_seq("mine") == len(podium_store.events("mine"))  # its log untouched
