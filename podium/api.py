@@ -200,6 +200,8 @@ async def arun(
         parsed = parsed.merged(RunSettings(emulate=True))
     the_store, own_store = _own(store)
     try:
+        if run_id is not None:
+            _check_new_run_id(the_store, run_id)
         with ExitStack() as stack:
             if parsed.emulate:
                 wf = stack.enter_context(_emulated(wf, the_plugins, provider))
@@ -211,6 +213,26 @@ async def arun(
     finally:
         if own_store:
             the_store.close()
+
+
+def _check_new_run_id(store: RunStore, run_id: str) -> None:
+    """A run id given to `run` names a new run: letters, digits, `.`, `_` and `-` (it goes into
+    URLs, terminals and idempotency keys as it is), not `latest` (every command reads it as the
+    newest run), and not one the store holds (its log would be written twice)."""
+    import re
+
+    from podium.core.errors import BadInput
+
+    if run_id == "latest" or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", run_id):
+        raise BadInput(
+            f"run_id {run_id!r} cannot name a run",
+            fix="give up to 100 letters, digits, '.', '_' or '-' (not 'latest'), or none for a new id",
+        )
+    if store.last_seq(run_id) > 0:
+        raise BadInput(
+            f"run_id '{run_id}' is taken: the store already holds that run",
+            fix=f"give a new run_id (or none), or continue that run with podium.resume('{run_id}')",
+        )
 
 
 @contextmanager
@@ -553,6 +575,7 @@ def waiting(run_id: str, *, store: RunStore | str | Path | None = None) -> list[
                     "step": sid,
                     "message": request.get("message"),
                     "deadline": request.get("deadline"),
+                    "on_timeout": request.get("on_timeout"),
                     "fields": request.get("fields", {}),
                     "decision": step.approval.get("decision"),
                 }

@@ -18,7 +18,7 @@ from rich.text import Text
 from podium.core.events import Event, EventType
 from podium.core.run import Run, StepResult
 from podium.core.store import RunRecord
-from podium.plugins import hookimpl
+from podium.plugins import hookimpl, terminal
 from podium.plugins.commands import FittedTable
 
 _STYLE = {
@@ -48,7 +48,7 @@ _MARK = {
 
 
 def _console(stderr: bool = False) -> Console:
-    console = Console(stderr=stderr, highlight=False)
+    console = terminal.console(stderr=stderr)
     if not console.is_terminal and "COLUMNS" not in os.environ:
         console.width = 140  # pipes and CI logs: wide enough for a step table
     return console
@@ -306,13 +306,23 @@ def print_run(
     if str(run.status) == "waiting":
         for sid in waiting:
             decision = (run.steps[sid].approval or {}).get("decision")
-            text = (
-                f"step '{sid}' was {decision.get('decision')} by {decision.get('by')}:"
-                f" continue with podium resume {run.run_id}"
-                if decision
-                else f"waiting for a person at step '{sid}': podium approve {run.run_id} {sid}"
-                f"  (or reject), then podium resume {run.run_id}"
-            )
+            request = (run.steps[sid].approval or {}).get("request") or {}
+            if decision:
+                text = (
+                    f"step '{sid}' was {decision.get('decision')} by {decision.get('by')}:"
+                    f" continue with podium resume {run.run_id}"
+                )
+            elif request.get("deadline") and _passed(request["deadline"]):
+                text = (
+                    f"step '{sid}' waited until {request['deadline']}; nobody decided in time, so its"
+                    f" on_timeout ({request.get('on_timeout') or 'reject'}) decides:"
+                    f" continue with podium resume {run.run_id}"
+                )
+            else:
+                text = (
+                    f"waiting for a person at step '{sid}': podium approve {run.run_id} {sid}"
+                    f" (or reject), then podium resume {run.run_id}"
+                )
             parts.append(Text(text, style="magenta"))
     elif str(run.status) == "interrupted":
         parts.append(
@@ -506,6 +516,15 @@ def print_providers(rows: list[dict[str, Any]], failed: dict[str, str]) -> None:
         console.print(f"plugin '{name}' failed to load: {error}", style="red")
 
 
+def _passed(deadline: str) -> bool:
+    from datetime import UTC, datetime
+
+    try:
+        return datetime.fromisoformat(deadline) <= datetime.now(UTC)
+    except (TypeError, ValueError):
+        return False
+
+
 def print_waiting(records: list[RunRecord], asks: dict[str, list[dict[str, Any]]]) -> None:
     """Runs that wait for a person: what each asks, by when, and the command that answers."""
     console = _stdout()
@@ -520,6 +539,12 @@ def print_waiting(records: list[RunRecord], asks: dict[str, list[dict[str, Any]]
             console.print(f"  {ask['message']}")
             if ask.get("deadline"):
                 console.print(f"  deadline: {ask['deadline']}", style="dim")
+                if not ask.get("decision") and _passed(ask["deadline"]):
+                    console.print(
+                        f"  nobody decided in time: its on_timeout ({ask.get('on_timeout') or 'reject'})"
+                        f" decides — continue with: podium resume {r.run_id}"
+                    )
+                    continue
             if ask.get("decision"):
                 console.print(
                     f"  decided: {ask['decision'].get('decision')} — continue with: podium resume {r.run_id}"

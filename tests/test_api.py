@@ -150,6 +150,20 @@ async def test_arun_front_door_with_a_memory_store(
     assert api.get_run(run.run_id, store=podium_store).model_dump() == run.model_dump()
 
 
+async def test_a_run_id_given_to_run_names_a_new_run(
+    write: Callable[[str], Path], podium_plugins: PluginsFixture, podium_store: MemoryStore
+) -> None:
+    path = write("name: t\nagents: {w: {}}\nsteps: {a: {agent: w}}\nmock: {a: hi}\n")
+    first = await podium.arun(path, store=podium_store, plugins=podium_plugins.pm, run_id="mine")
+    assert first.ok
+    for taken in ("mine", "latest", "../x", "<script>", "a b", "\x1b[31m", "x" * 101, ""):
+        with pytest.raises(BadInput, match="run_id") as caught:
+            await podium.arun(path, store=podium_store, plugins=podium_plugins.pm, run_id=taken)
+        assert caught.value.exit_code == 2
+    assert podium_store.last_seq("mine") == len(podium_store.events("mine"))  # its log untouched
+    assert api.get_run("mine", store=podium_store).model_dump() == first.model_dump()
+
+
 async def test_get_run_latest_and_by_prefix(
     write: Callable[[str], Path], podium_plugins: PluginsFixture, podium_store: MemoryStore
 ) -> None:
@@ -216,6 +230,7 @@ async def test_waiting_lists_what_a_waiting_run_asks(waiting: Run, podium_store:
             "step": "gate",
             "message": "ship the draft?",
             "deadline": None,
+            "on_timeout": "reject",
             "fields": {
                 "reason": {"type": "string", "required": True, "description": None},
                 "score": {"type": "integer", "required": False, "description": None},
@@ -299,7 +314,11 @@ async def test_decide_sends_the_decision_to_a_live_process_driving_the_run(
             "gate", {"reason": "r", "scor": 1}, InputError, "did you mean 'score'", id="unknown-field"
         ),
         pytest.param(
-            "gate", {"reason": "r", "score": "high"}, InputError, "must be integer", id="wrong-type"
+            "gate",
+            {"reason": "r", "score": "high"},
+            InputError,
+            "the field 'score' must be integer",
+            id="wrong-type",
         ),
     ],
 )

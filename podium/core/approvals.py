@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from podium.core import templates
@@ -147,11 +147,14 @@ class Approvals:
         self.state.wake.set()
 
 
-def check_decision(run: Run, step: str, decision: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+def check_decision(
+    run: Run, step: str, decision: str, fields: Mapping[str, Any], *, now: datetime | None = None
+) -> dict[str, Any]:
     """A decision on `run`'s step, checked against what the step asks; returns the typed fields.
 
-    Raises BadInput when the step is not waiting for a person, InputError when a field is unknown,
-    missing or of the wrong type.
+    Raises BadInput when the step is not waiting for a person, or when its deadline has passed (its
+    `on_timeout` decides, as it would have in a process that waited); InputError when the decision
+    is neither 'approved' nor 'rejected', or a field is unknown, missing or mistyped.
     """
     from podium.core.loader import coerce_input, suggest
     from podium.core.spec import Input
@@ -179,7 +182,18 @@ def check_decision(run: Run, step: str, decision: str, fields: Mapping[str, Any]
             f"step '{step}' of run {run.run_id} is not waiting for approval ({state})",
             fix="`podium runs --waiting` lists the runs that wait for a person",
         )
-    spec = (found.approval or {}).get("request", {}).get("fields", {})
+    request = (found.approval or {}).get("request") or {}
+    if (deadline := request.get("deadline")) and datetime.fromisoformat(deadline) <= (
+        now or datetime.now(UTC)
+    ):
+        # nobody decided in time: the step's on_timeout is the decision, whenever the run goes on
+        timed_out = "approved" if request.get("on_timeout") == "approve" else "rejected"
+        raise BadInput(
+            f"step '{step}' of run {run.run_id} waited for a decision until {deadline}; nobody decided"
+            f" in time, so its on_timeout decides: {timed_out}",
+            fix=f"podium resume {run.run_id} applies it; to decide later, give the approval a longer timeout",
+        )
+    spec = request.get("fields", {})
     given = dict(fields)
     approving = decision == "approved"  # the fields are what an approval must give; a rejection may
     for name in given:
@@ -196,5 +210,12 @@ def check_decision(run: Run, step: str, decision: str, fields: Mapping[str, Any]
                     fix=f"add --field {name}=VALUE",
                 )
             continue
-        given[name] = coerce_input(name, Input(type=field_spec.get("type", "string")), given[name])
+        kind = field_spec.get("type", "string")
+        try:
+            given[name] = coerce_input(name, Input(type=kind), given[name])
+        except InputError:  # its words are an input's (-i); this is a field of the decision
+            raise InputError(
+                f"step '{step}': the field '{name}' must be {kind}, got {given[name]!r}",
+                fix=f"give --field {name}=<{kind}>",
+            ) from None
     return given

@@ -62,6 +62,14 @@ class _BoundedSandbox(ImmutableSandboxedEnvironment):
         render_budget.check_binop(operator, left, right)
         return super().call_binop(context, operator, left, right)
 
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        # A workflow's values are mappings whose keys are the user's words: `inputs.items` or
+        # `steps.plan.output.values` means that key, not the dict's method (Jinja tries the method
+        # first, and a foreach over it failed with "gave builtin_function_or_method").
+        if isinstance(obj, Mapping) and isinstance(attribute, str) and attribute in obj:
+            return obj[attribute]
+        return super().getattr(obj, attribute)
+
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
         args = render_budget.check_call(__obj, args, kwargs)
         return super().call(__context, __obj, *args, **kwargs)

@@ -266,7 +266,7 @@ class Meter:
             more = suggest_budget(spent + reserved + worst, limits.run)
             fix = f"podium resume {run.run_id} --budget {more}"
             if limits.run_from != "--budget":
-                fix += f" (or raise {limits.run_from})"
+                fix += f" (or raise {limits.run_from}, then podium resume {run.run_id} --allow-changed)"
             raise BudgetExceeded(
                 f"step {step} would take the run past its {money(limits.run)} budget"
                 f" (worst case {money(worst)}, spent {money(spent)}{flight})",
@@ -286,8 +286,9 @@ class Meter:
                 raise BudgetExceeded(
                     f"step {step} would take workflow {workflow} past its {kind} budget of"
                     f" {money(limit)} (worst case {money(worst)}, spent {period} {money(used)}{flight})",
-                    fix=f"raise budget.{kind} in {limits.file}, then podium resume {run.run_id};"
-                    f" or resume it {when}",
+                    # the file changes, so its run resumes only with --allow-changed
+                    fix=f"raise budget.{kind} in {limits.file}, then podium resume {run.run_id}"
+                    f" --allow-changed; or resume it {when}",
                 )
         tally.inflight[(step, request.item, request.attempt)] = worst
 

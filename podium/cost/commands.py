@@ -10,9 +10,9 @@ if TYPE_CHECKING:
 
 
 def _console() -> Console:
-    from rich.console import Console
+    from podium.plugins.terminal import console as safe_console
 
-    console = Console(highlight=False)
+    console = safe_console()
     if not console.is_terminal and "COLUMNS" not in os.environ:
         console.width = 160
     return console

@@ -20,8 +20,9 @@ def fail(exc: BaseException) -> NoReturn:
     if debug or not isinstance(exc, PodiumError):
         raise exc
     from podium.core.redact import redact_message
+    from podium.plugins.terminal import printable
 
-    click.echo(f"error: {redact_message(str(exc))}", err=True)
+    click.echo(f"error: {printable(redact_message(str(exc)))}", err=True)
     sys.exit(exc.exit_code)
 
 

@@ -76,6 +76,9 @@ def _graph(workflow: Workflow, spans: Sequence[Span]) -> str:
         if span.kind == "step" and (sid := span.attributes.get("podium.step")):
             label = span.attributes.get("podium.status")
             status[str(sid)] = str(label) if label else ("running" if span.end_time is None else "")
+    if any(s.kind == "run" and s.attributes.get("podium.status") == "cancelled" for s in spans):
+        # a cancelled run's steps that never started are cancelled too, as `podium show` says
+        status = {sid: status.get(sid) or "cancelled" for sid in workflow.steps}
     return as_svg(picture_of(workflow, status={k: v for k, v in status.items() if v}))
 
 

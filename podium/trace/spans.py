@@ -559,7 +559,12 @@ def _step_ended(status: Status, label: str) -> Callable[[TraceFold, Event, dict[
         d = e.data
         step = f._step(e)
         step.status = status
-        step.attributes["podium.status"] = label
+        # a failure that is a person's rejection, or a budget's stop, is called what `show` calls it
+        step.attributes["podium.status"] = (
+            ("stopped" if d.get("stopped") else "rejected" if d.get("kind") == "rejected" else label)
+            if label == "failed"
+            else label
+        )
         if d.get("provider"):
             step.attributes["podium.provider"] = d["provider"]
         if label == "failed":
@@ -596,6 +601,7 @@ def _approval_requested(f: TraceFold, e: Event, extra: dict[str, Any], ended: li
     if d.get("on_timeout"):
         span.attributes["podium.approval.on_timeout"] = d["on_timeout"]
     span.attributes = {k: v for k, v in span.attributes.items() if v is not None}
+    step.attributes["podium.status"] = "waiting"  # for a person, not running (its end says what came of it)
 
 
 def _approval_decided(f: TraceFold, e: Event, extra: dict[str, Any], ended: list[Span]) -> None:
@@ -682,6 +688,11 @@ def _run_finished(f: TraceFold, e: Event, extra: dict[str, Any], ended: list[Spa
             run.attributes["podium.failed_step"] = error["step"]
     else:
         run.message = status
+    if status == "cancelled":  # what was under way was cancelled, as `show` says; nothing is left running
+        for span in f.open.values():
+            if span.kind == "step":
+                span.attributes["podium.status"] = "cancelled"
+                span.message = "cancelled"
     f._end("run", e.at, ended)
 
 

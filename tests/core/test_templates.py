@@ -252,3 +252,11 @@ def test_rendered_when_decides_with_truthy() -> None:
 )
 def test_text_without_markup_renders_as_jinja_would(text: str, rendered: str) -> None:
     assert render(text, {}, where="steps.s.prompt") == rendered
+
+
+@pytest.mark.parametrize("key", ["items", "keys", "values", "get", "copy"])
+def test_a_key_named_like_a_dict_method_is_the_key(key: str) -> None:
+    # `inputs.items` in a foreach, or `steps.plan.output.items` of an agent's JSON reply
+    context = {"inputs": {key: ["a", "b"]}}
+    assert render(f"{{{{ inputs.{key} }}}}", context, where="steps.s.foreach") == ["a", "b"]
+    assert render(f"{{{{ inputs.{key} | length }}}}", context, where="steps.s.prompt") == 2

@@ -141,8 +141,13 @@ async def test_a_workflow_budget_per_day_or_month_spans_runs_in_one_database(
     )
     assert f"spent {period} $0.0082" in second.error.message
     assert f"budget.{kind} in flow.yaml" in (second.error.fix or "")
+    # the fix as written works: the file changes, so its resume needs --allow-changed (and says so)
+    assert f"podium resume {second.run_id} --allow-changed" in (second.error.fix or "")
     other = write("other.yaml", path.read_text().replace("name: nightly", "name: other"))
     assert (await podium.arun(other, plugins=pm, store=store)).ok  # another workflow's budget is its own
+    path.write_text(path.read_text().replace("0.015", "0.05"))
+    resumed = await podium.aresume(second.run_id, plugins=pm, store=store, allow_changed=True)
+    assert resumed.ok and calls == ["a", "a", "a"]
     store.close()
 
 

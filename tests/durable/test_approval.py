@@ -337,6 +337,24 @@ def test_an_approval_timeout_is_applied_on_resume_after_the_deadline(
         assert ("after", None) not in ws.done()
 
 
+def test_a_decision_after_the_deadline_is_refused_and_on_timeout_decides(ws: Workspace) -> None:
+    run_id = start_waiting(ws, TIMEOUT_FLOW % ("0.1", "reject"), in_process=True)["run_id"]
+    time.sleep(0.2)
+    late = ws.cli("approve", run_id, "gate", "--by", "late")
+    assert late.code == 2, late.out
+    assert (
+        "nobody decided in time" in late.out
+        and "rejected" in late.out
+        and f"podium resume {run_id}" in late.out
+    )
+    assert not ws.has_event("ApprovalDecided")  # a late approval is not the decision
+    for shown in (ws.cli("runs", "--waiting"), ws.cli("show", run_id)):
+        assert "nobody decided in time" in shown.out and "podium approve" not in shown.out
+    result, done = ws.cli_json("resume", run_id)
+    assert result.code == 1 and done["steps"]["gate"]["status"] == "rejected"
+    assert done["steps"]["gate"]["approval"]["decision"]["by"] == "timeout"
+
+
 def test_a_resume_before_the_deadline_keeps_waiting(ws: Workspace) -> None:
     started = start_waiting(ws, TIMEOUT_FLOW % ("1h", "approve"), in_process=True)
     result, data = ws.cli_json("resume", started["run_id"])

@@ -258,7 +258,7 @@ async def test_retries_foreach_items_skips_and_a_rejected_approval_are_spans_wit
     assert approval.attributes["podium.approval.comment"] == "not today"
     assert approval.end_time > approval.start_time
     gate = tree.one("step gate")
-    assert gate.status == "error" and gate.attributes["podium.status"] == "failed"
+    assert gate.status == "error" and gate.attributes["podium.status"] == "rejected"
 
     never = tree.one("step never")
     assert never.status == "unset" and never.attributes["podium.status"] == "skipped"
@@ -417,3 +417,53 @@ def test_a_failed_run_that_is_resumed_is_one_run_span_and_one_span_per_step(tmp_
     assert [s.name for s in tree.children(step)] == ["attempt 1", "attempt 2"]
     assert tree.parent(step) is root and root.end_time == max(s.end_time for s in tree.spans)
     assert [e.name for e in root.events] == ["resumed"]
+
+
+def _step_labels(*tail: tuple[EventType, str | None, dict[str, Any]]) -> dict[str, Any]:
+    at = datetime(2026, 12, 1, tzinfo=UTC)
+    events = [
+        Event("r", 1, EventType.RUN_STARTED, data={"workflow": "w"}, at=at),
+        Event("r", 2, EventType.STEP_STARTED, "s", data={"agent": "a"}, at=at),
+        *(
+            Event("r", 3 + i, t, step, data=d, at=at + timedelta(seconds=i + 1))
+            for i, (t, step, d) in enumerate(tail)
+        ),
+    ]
+    return {
+        s.attributes["podium.step"]: s.attributes.get("podium.status")
+        for s in spans_of(events)
+        if s.kind == "step"
+    }
+
+
+@pytest.mark.parametrize(
+    ("tail", "label"),
+    [
+        # what `podium show` says of the step, the trace (and the HTML report's graph) says too
+        ([(EventType.RUN_FINISHED, None, {"status": "cancelled"})], "cancelled"),
+        ([(EventType.APPROVAL_REQUESTED, "s", {"message": "go?"})], "waiting"),
+        ([(EventType.STEP_FAILED, "s", {"kind": "rejected", "message": "rejected by ana"})], "rejected"),
+        ([(EventType.STEP_FAILED, "s", {"kind": "budget", "message": "over", "stopped": True})], "stopped"),
+    ],
+)
+def test_a_step_that_was_cancelled_waits_was_rejected_or_stopped_is_labelled_so(
+    tail: list[tuple[EventType, str | None, dict[str, Any]]], label: str
+) -> None:
+    assert _step_labels(*tail)["s"] == label
+
+
+def test_the_reports_graph_shows_a_cancelled_runs_unstarted_steps_as_cancelled(tmp_path: Path) -> None:
+    from podium.trace.html import _graph
+
+    flow = write_flow(
+        tmp_path,
+        "name: w\nagents: {w: {instructions: x}}\nsteps:\n  s: {agent: w}\n  t: {agent: w, needs: [s]}\n",
+    )
+    at = datetime(2026, 12, 1, tzinfo=UTC)
+    events = [
+        Event("r", 1, EventType.RUN_STARTED, data={"workflow": "w"}, at=at),
+        Event("r", 2, EventType.STEP_STARTED, "s", data={"agent": "w"}, at=at),
+        Event("r", 3, EventType.RUN_FINISHED, data={"status": "cancelled"}, at=at + timedelta(seconds=1)),
+    ]
+    svg = _graph(podium.load(flow), spans_of(events))
+    assert "<title>s: agent w, cancelled</title>" in svg and "<title>t: agent w, cancelled</title>" in svg
