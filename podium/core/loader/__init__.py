@@ -174,6 +174,18 @@ def load(
                 )
             ]
         ) from None
+    except OSError as exc:
+        # a symlink loop (ELOOP), a name too long, a dangling network mount: still the user's path
+        raise WorkflowError(
+            [
+                Problem(
+                    str(path),
+                    "",
+                    f"cannot read: {exc.strerror or exc}",
+                    fix="check the path: give a readable workflow .yaml file (or a symlink to one)",
+                )
+            ]
+        ) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
