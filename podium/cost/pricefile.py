@@ -341,6 +341,14 @@ def config_sources(config: Path) -> list[PriceSource]:
     section = dict(section)
     named = section.pop("files", None) or section.pop("file", None) or []
     named = [named] if isinstance(named, str) else named
+    if not isinstance(named, list) or not all(isinstance(name, str) for name in named):
+        problem = Problem(
+            str(config),
+            "prices.files",
+            f"must be a price file's path or a list of them (got {named!r})",
+            fix='write files = ["team-prices.yaml"] (paths are relative to podium.toml)',
+        )
+        raise PriceFileError([problem])
     sources = []
     for name in named:
         target = (config.parent / str(name)).resolve()
