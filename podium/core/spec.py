@@ -86,7 +86,7 @@ class Defaults(_Spec):
         "local", description="Where agents run unless they say: local, bedrock, vertex, azure, …"
     )
     retry: Retry = Field(default_factory=Retry, description="The retry policy of every step.")
-    timeout: float | None = Field(None, gt=0, description="Seconds per call attempt.")
+    timeout: float | None = Field(None, gt=0, description="Seconds (or 30s, 5m) per call attempt.")
     concurrency: int = Field(16, ge=1, description="Most agent calls in flight at once.")
     fallback: list[str] = Field(
         default_factory=list, description="Providers tried, in order, when a step's own provider fails."
@@ -96,6 +96,12 @@ class Defaults(_Spec):
     )
 
     _as_list = field_validator("fallback", mode="before")(_as_list)
+
+    @field_validator("timeout", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        # as a step's own timeout reads: `defaults: {timeout: 5m}` means what `timeout: 5m` does
+        return parse_duration(value)
 
 
 class AgentTool(_Spec):
