@@ -8,6 +8,7 @@ import pytest
 
 import podium
 from podium.core.errors import WorkflowError
+from podium.core.loader import parse
 
 
 def _problems(path: Path) -> list:
@@ -25,3 +26,59 @@ def test_a_symlink_loop_is_a_problem_not_a_traceback(tmp_path: Path) -> None:
     assert "cannot read" in problem.message
     assert "symbolic links" in problem.message
     assert problem.fix
+
+
+HEAD = "name: t\nagents: {w: {}}\n"
+
+
+def _parsed_problems(text: str) -> list:
+    with pytest.raises(WorkflowError) as info:
+        parse(text, file="flow.yaml")
+    return info.value.problems
+
+
+def test_a_value_of_two_shapes_is_one_problem_at_its_own_field() -> None:
+    problems = _parsed_problems(HEAD + "steps:\n  a: {agent: w, when: 3, foreach: 4}\n")
+    assert [(p.field, p.line) for p in problems] == [("steps.a.when", 4), ("steps.a.foreach", 4)]
+    when, foreach = problems
+    assert "must be text or a boolean" in when.message and "true or false" in (when.fix or "")
+    assert "must be text or a list" in foreach.message and "[a, b]" in (foreach.fix or "")
+
+
+def test_a_misspelt_choice_suggests_the_right_one() -> None:
+    [problem] = _parsed_problems(HEAD + "inputs:\n  n: {type: integr}\nsteps:\n  a: {agent: w}\n")
+    assert problem.field == "inputs.n.type"
+    assert "did you mean 'integer'?" in problem.message
+    assert problem.fix and "string, integer, number" in problem.fix
+
+
+def test_a_wrong_value_inside_a_mock_reply_is_named_not_the_whole_entry() -> None:
+    text = (
+        HEAD + "steps:\n  a: {agent: w}\n  b: {agent: w}\nmock:\n"
+        "  a: {reply: x, error: crashed}\n  b: [ok, {reply: y, latency: slow}]\n"
+    )
+    error, latency = _parsed_problems(text)
+    assert (error.field, error.line) == ("mock.a.error", 7)
+    assert error.fix == "use one of: throttled, transient, invalid_request, auth"
+    assert (latency.field, latency.line) == ("mock.b[1].latency", 8)
+    assert latency.fix and "number" in latency.fix
+
+
+def test_every_wrong_type_carries_a_fix() -> None:
+    text = (
+        "name: [1]\nagents:\n  w: {instructions: [a], options: hot}\n"
+        "defaults: {retry: {attempts: three}, concurrency: 0, timeout: soon}\n"
+        "steps:\n  a: {agent: w, prompt: 5, recover: maybe, approval: {on_timeout: explode}}\n"
+        "outputs: [1]\n"
+    )
+    problems = _parsed_problems(text)
+    assert len(problems) == 10, problems
+    assert all(p.fix for p in problems), [str(p) for p in problems if not p.fix]
+    timeout = next(p for p in problems if p.field == "defaults.timeout")
+    assert "5m" in (timeout.fix or "")
+
+
+def test_defaults_timeout_takes_a_duration_as_a_steps_does() -> None:
+    wf = parse(HEAD + "defaults: {timeout: 5m}\nsteps:\n  a: {agent: w, timeout: 90s}\n")
+    assert wf.defaults.timeout == 300
+    assert wf.steps["a"].timeout == 90

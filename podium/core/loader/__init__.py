@@ -103,7 +103,7 @@ def _checked(
     try:
         wf = Workflow.model_validate(data)
     except ValidationError as exc:
-        _pydantic_problems(exc, problems)
+        _pydantic_problems(exc, problems, data)
         # Unknown keys alone: drop them and go on, so one pass reports the other problems too.
         if any(e["type"] != "extra_forbidden" for e in exc.errors()):
             problems.raise_if_any()
