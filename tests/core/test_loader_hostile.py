@@ -82,3 +82,25 @@ def test_defaults_timeout_takes_a_duration_as_a_steps_does() -> None:
     wf = parse(HEAD + "defaults: {timeout: 5m}\nsteps:\n  a: {agent: w, timeout: 90s}\n")
     assert wf.defaults.timeout == 300
     assert wf.steps["a"].timeout == 90
+
+
+def test_reading_a_later_step_does_not_advise_a_cycle() -> None:
+    text = HEAD + (
+        "steps:\n"
+        "  u: {agent: w, prompt: '{{ steps.later.output }}'}\n"
+        "  later: {agent: w, needs: [u], prompt: '{{ steps.later.output }}'}\n"
+        "  side: {agent: w, prompt: '{{ steps.u.output }} {{ steps.u.output }}'}\n"
+    )
+    found = _parsed_problems(text)
+    assert len(found) == 3, "the same wrong read twice in one template is one problem"
+    problems = {p.field: p for p in found}
+    assert "runs after this step" in (problems["steps.u.prompt"].fix or "")
+    assert "its own output" in (problems["steps.later.prompt"].fix or "")
+    assert problems["steps.side.prompt"].fix == "add 'u' to this step's needs"
+
+
+def test_a_wrong_default_is_fixed_in_the_file_not_with_a_flag() -> None:
+    text = HEAD + "inputs:\n  n: {type: integer, default: x}\nsteps:\n  a: {agent: w}\n"
+    [problem] = _parsed_problems(text)
+    assert problem.field == "inputs.n.default"
+    assert problem.fix == "write an integer default, or change type:"

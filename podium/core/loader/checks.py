@@ -189,8 +189,21 @@ def _check_template(
                     p.add(
                         path,
                         f"reads steps.{ref.attr}, which is not upstream of this step",
-                        fix=f"add '{ref.attr}' to this step's needs",
+                        fix=_not_upstream_fix(ref.attr, upstream),
                     )
+
+
+def _not_upstream_fix(name: str, upstream: Collection[str] | _Upstream) -> str:
+    # adding a step that runs later (or the step itself) to needs would make a cycle: say so instead
+    if isinstance(upstream, _Upstream):
+        if name == upstream.step:
+            return "a step cannot read its own output: read it in a later step that needs this one"
+        if upstream.step in upstream.graph.upstream(name):
+            return (
+                f"'{name}' runs after this step (it needs it): read steps.{name} in a step"
+                f" that needs '{name}', or remove the read"
+            )
+    return f"add '{name}' to this step's needs"
 
 
 def _check_handlers(wf: Workflow, p: _Problems) -> None:
@@ -305,7 +318,10 @@ def _check_inputs(wf: Workflow, p: _Problems) -> None:
             try:
                 coerce_input(name, spec, spec.default)
             except InputError as exc:
-                p.add(("inputs", name, "default"), exc.message, fix=exc.fix)
+                # the file's own default, not a -i value: the fix is in the file
+                kind = f"{'an' if spec.type[0] in 'aeiou' else 'a'} {spec.type}"
+                fix = exc.fix if spec.enum is not None else f"write {kind} default, or change type:"
+                p.add(("inputs", name, "default"), exc.message, fix=fix)
 
 
 def _check_mock(wf: Workflow, p: _Problems) -> None:

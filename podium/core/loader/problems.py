@@ -37,6 +37,7 @@ class _Problems:
         self.file = file
         self.positions = positions
         self.items: list[Problem] = []
+        self._seen: set[Problem] = set()
 
     def add(self, path: Path_, message: str, fix: str | None = None) -> None:
         line = col = None
@@ -46,7 +47,10 @@ class _Problems:
                 line, col = self.positions[probe]
                 break
             probe = probe[:-1]
-        self.items.append(Problem(self.file, dotted(path), message, line, col, fix))
+        problem = Problem(self.file, dotted(path), message, line, col, fix)
+        if problem not in self._seen:  # a template reading the same wrong name twice: said once
+            self._seen.add(problem)
+            self.items.append(problem)
 
     def raise_if_any(self) -> None:
         if self.items:
