@@ -1,0 +1,40 @@
+"""A podium.toml with values of the wrong type: each problem at its key, with a fix in TOML's words."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from config_support import write
+
+from podium.config import load_config
+from podium.core.errors import ConfigError
+from podium.plugins.manager import Plugins
+
+
+def test_every_wrong_value_in_podium_toml_has_a_fix(tmp_path: Path) -> None:
+    text = (
+        "[profiles.a]\nprovider = 5\nfallback = 3\n"
+        '[profiles.b]\nproviders.local = { concurrency = "x" }\n'
+        '[profiles]\nc = "x"\n'
+    )
+    path = write(tmp_path, "podium.toml", text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, Plugins.of(None).providers)
+    problems = {p.field: p for p in caught.value.problems}
+    assert problems["profiles.a.provider"].fix == 'write text in quotes: key = "value"'
+    assert problems["profiles.a.fallback"].fix == 'write a list: key = ["a", "b"]'
+    assert "must be a table" in problems["profiles.c"].message
+    assert all(p.fix for p in caught.value.problems), [str(p) for p in caught.value.problems]
+
+
+def test_a_provider_setting_of_the_wrong_type_has_a_fix(tmp_path: Path) -> None:
+    text = '[profiles.b]\nproviders.local = { concurrency = "x", base_url = 5 }\n'
+    path = write(tmp_path, "podium.toml", text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, Plugins.of(None).providers)
+    fixes = {p.field: p.fix for p in caught.value.problems}
+    assert fixes == {
+        "profiles.b.providers.local.concurrency": "write a whole number, e.g. 3",
+        "profiles.b.providers.local.base_url": 'write text in quotes: key = "value"',
+    }
