@@ -104,3 +104,16 @@ def test_a_wrong_default_is_fixed_in_the_file_not_with_a_flag() -> None:
     [problem] = _parsed_problems(text)
     assert problem.field == "inputs.n.default"
     assert problem.fix == "write an integer default, or change type:"
+
+
+def test_a_key_written_twice_says_which_and_to_keep_one() -> None:
+    [problem] = _parsed_problems(HEAD + "steps:\n  a: {agent: w}\n  b: {agent: w}\n  a: {agent: w}\n")
+    assert (problem.line, problem.column) == (6, 3)
+    assert problem.message == "duplicate key 'a': written twice in the mapping that starts at line 4"
+    assert problem.fix and "keep one" in problem.fix
+
+
+def test_a_tab_in_the_indentation_says_spaces() -> None:
+    [problem] = _parsed_problems("name: t\nagents:\n\tw: {}\nsteps:\n  a: {agent: w}\n")
+    assert problem.line == 3
+    assert problem.fix and "spaces, never tabs" in problem.fix
