@@ -626,10 +626,17 @@ def validate(
 
 # --- runs / show ----------------------------------------------------------------------------
 
+# a run's statuses (podium.core.events.RunStatus), spelt here so that `--help` imports no engine
+RUN_STATUSES = ("running", "succeeded", "failed", "cancelled", "waiting", "stopped", "interrupted")
+
 
 @cli.group(invoke_without_command=True)
 @click.option("--limit", default=20, show_default=True, help="Most runs to list.")
-@click.option("--status", help="Only runs with this status (running, failed, waiting, …).")
+@click.option(
+    "--status",
+    type=click.Choice(RUN_STATUSES),
+    help="Only runs with this status.",
+)
 @click.option("--waiting", is_flag=True, help="Only runs waiting for a person, with what they ask.")
 @db_option
 @json_option
@@ -672,6 +679,8 @@ def runs(
         return
     if waiting:
         print_waiting(records, asks)
+    elif not records and status is not None:
+        click.echo(f"no {status} runs")
     else:
         print_runs(records)
 

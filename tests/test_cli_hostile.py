@@ -1,0 +1,29 @@
+"""The command line a new user meets first, given what nobody tried: exit codes and messages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+import podium
+from podium.cli import cli
+
+FLOW = "name: tiny\nagents: {w: {}}\nsteps:\n  a: {agent: w, prompt: hi}\nmock: {w: ok}\n"
+
+
+def _invoke(*args: str) -> tuple[int, str]:
+    done = CliRunner().invoke(cli, list(args), env={"NO_COLOR": "1", "PODIUM_DB": None})
+    return done.exit_code, done.output
+
+
+def test_runs_with_a_status_that_does_not_exist_is_bad_input(tmp_path: Path) -> None:
+    db = tmp_path / "runs.db"
+    (tmp_path / "flow.yaml").write_text(FLOW)
+    assert podium.run(tmp_path / "flow.yaml", store=db).status == "succeeded"
+    code, out = _invoke("runs", "--status", "bogus", "--db", str(db))
+    assert code == 2 and "'bogus' is not one of" in out and "succeeded" in out
+    code, out = _invoke("runs", "--status", "failed", "--db", str(db))
+    assert code == 0 and "no failed runs" in out and "no runs yet" not in out
+    code, out = _invoke("runs", "--status", "succeeded", "--db", str(db))
+    assert code == 0 and "tiny" in out
