@@ -27,3 +27,12 @@ def test_runs_with_a_status_that_does_not_exist_is_bad_input(tmp_path: Path) -> 
     assert code == 0 and "no failed runs" in out and "no runs yet" not in out
     code, out = _invoke("runs", "--status", "succeeded", "--db", str(db))
     assert code == 0 and "tiny" in out
+
+
+def test_a_set_value_of_the_wrong_type_says_what_to_write(tmp_path: Path) -> None:
+    (tmp_path / "flow.yaml").write_text(FLOW)
+    db = str(tmp_path / "runs.db")
+    code, out = _invoke("run", str(tmp_path / "flow.yaml"), "--set", "local.concurrency=abc", "--db", db)
+    assert code == 2
+    assert "--set: local.concurrency: Input should be a valid integer" in out
+    assert "fix: write a whole number" in out

@@ -26,6 +26,7 @@ from podium.config.model import ConfigFile, Profile, ProfileAgent
 from podium.core.calls import Provider
 from podium.core.errors import BadInput, InputError
 from podium.core.loader import suggest
+from podium.core.loader.fixes import value_fix
 from podium.core.spec import Agent, Workflow
 
 ENV_PROFILE = "PODIUM_PROFILE"
@@ -383,9 +384,10 @@ def _check_settings(pname: str, values: Mapping[str, Sourced], registry: Provide
             message = (
                 f"{pname}.{key}: {err['msg']} (got {values[key].value!r})" if key in values else err["msg"]
             )
-        raise InputError(
-            f"{source}: {message}", fix=f"settings of provider {pname}: {', '.join(names)}"
-        ) from None
+        listed = f"settings of provider {pname}: {', '.join(names)}"
+        # a known setting with a wrong value: say what to write, not which settings there are
+        fix = listed if err["type"] == "extra_forbidden" else (value_fix(err) or listed)
+        raise InputError(f"{source}: {message}", fix=fix) from None
 
 
 def _override(
