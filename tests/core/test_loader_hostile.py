@@ -117,3 +117,12 @@ def test_a_tab_in_the_indentation_says_spaces() -> None:
     [problem] = _parsed_problems("name: t\nagents:\n\tw: {}\nsteps:\n  a: {agent: w}\n")
     assert problem.line == 3
     assert problem.fix and "spaces, never tabs" in problem.fix
+
+
+def test_nesting_past_the_bound_is_refused_however_the_file_is_read() -> None:
+    # libyaml's fast read took 990 levels that ruamel's read refuses past 100
+    deep = "{a: " * 150 + "1" + "}" * 150
+    text = f"name: t\nagents: {{w: {{options: {{o: {deep}}}}}}}\nsteps:\n  a: {{agent: w}}\nmock: {{w: ok}}\n"
+    [problem] = _parsed_problems(text)
+    assert problem.message == "the YAML nests deeper than 100 levels"
+    assert problem.line == 2 and problem.fix
