@@ -126,3 +126,17 @@ def test_nesting_past_the_bound_is_refused_however_the_file_is_read() -> None:
     [problem] = _parsed_problems(text)
     assert problem.message == "the YAML nests deeper than 100 levels"
     assert problem.line == 2 and problem.fix
+
+
+def test_a_function_reference_to_a_plain_value_is_refused_before_the_run(tmp_path: Path) -> None:
+    module = "LIMIT = 5\nmaybe = 1\nmaybe = len\ndef real(prompt):\n    return prompt\n"
+    (tmp_path / "things.py").write_text(module)
+    agents = (
+        "  a: {function: 'things:LIMIT'}\n  b: {function: 'things:maybe'}\n  c: {function: 'things:real'}\n"
+    )
+    steps = "steps:\n  x: {agent: a}\n  y: {agent: b}\n  z: {agent: c}\n"
+    (tmp_path / "flow.yaml").write_text(f"name: t\nagents:\n{agents}{steps}")
+    [problem] = _problems(tmp_path / "flow.yaml")
+    assert (problem.field, problem.line) == ("agents.a.function", 3)
+    assert "things.LIMIT is a plain value (line 1), not a function" in problem.message
+    assert problem.fix == "name a function (def …) of the module"

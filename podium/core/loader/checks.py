@@ -8,7 +8,7 @@ from typing import Any
 
 from podium.core import templates
 from podium.core.errors import InputError
-from podium.core.functions import find_function
+from podium.core.functions import NotAFunction, find_function
 from podium.core.graph import Graph
 from podium.core.loader.inputs import coerce_input
 from podium.core.loader.positions import Path_, dotted
@@ -31,6 +31,8 @@ def _check_import(reference: str, path: Path_, base_dir: Path, p: _Problems) -> 
         )
     except SyntaxError as exc:
         p.add(path, f"cannot load '{reference}': SyntaxError: {exc}", fix="fix the module's syntax there")
+    except NotAFunction as exc:
+        p.add(path, f"cannot load '{reference}': {exc}", fix="name a function (def …) of the module")
     except (ImportError, TypeError) as exc:
         p.add(
             path,
