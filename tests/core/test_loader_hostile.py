@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 import podium
-from podium.core.errors import WorkflowError
-from podium.core.loader import parse
+from podium.core.errors import InputError, WorkflowError
+from podium.core.loader import parse, resolve_inputs
 
 
 def _problems(path: Path) -> list:
@@ -140,3 +140,10 @@ def test_a_function_reference_to_a_plain_value_is_refused_before_the_run(tmp_pat
     assert (problem.field, problem.line) == ("agents.a.function", 3)
     assert "things.LIMIT is a plain value (line 1), not a function" in problem.message
     assert problem.fix == "name a function (def …) of the module"
+
+
+def test_an_input_of_the_wrong_json_type_says_what_to_give() -> None:
+    wf = parse(HEAD + "inputs:\n  n: {type: integer}\n  o: {type: object}\nsteps:\n  a: {agent: w}\n")
+    with pytest.raises(InputError) as info:
+        resolve_inputs(wf, {"n": True, "o": {}})
+    assert info.value.fix == "give 'n' an integer value"
