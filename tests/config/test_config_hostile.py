@@ -38,3 +38,22 @@ def test_a_provider_setting_of_the_wrong_type_has_a_fix(tmp_path: Path) -> None:
         "profiles.b.providers.local.concurrency": "write a whole number, e.g. 3",
         "profiles.b.providers.local.base_url": 'write text in quotes: key = "value"',
     }
+
+
+def test_a_bad_model_from_a_profile_says_where_the_profile_set_it(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from podium.cli import cli
+
+    (tmp_path / "flow.yaml").write_text(
+        "name: f\nagents:\n  w: {instructions: hi}\nsteps:\n  a: {agent: w, prompt: hi}\n"
+    )
+    write(tmp_path, "podium.toml", '[profiles.a]\nprovider = "bedrock"\nagents.w.model = "fastt"\n')
+    for command in ("validate", "run"):
+        done = CliRunner().invoke(
+            cli,
+            [command, str(tmp_path / "flow.yaml"), "--profile", "a"],
+            env={"NO_COLOR": "1", "PODIUM_DB": str(tmp_path / "r.db"), "PODIUM_PROFILE": None},
+        )
+        assert done.exit_code == 2, done.output
+        assert "did you mean 'fast'? (the model is set at podium.toml:3 profile a)" in done.output
