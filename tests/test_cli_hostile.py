@@ -36,3 +36,16 @@ def test_a_set_value_of_the_wrong_type_says_what_to_write(tmp_path: Path) -> Non
     assert code == 2
     assert "--set: local.concurrency: Input should be a valid integer" in out
     assert "fix: write a whole number" in out
+
+
+def test_a_decision_field_of_the_wrong_type_speaks_of_the_field_not_a_run_input(tmp_path: Path) -> None:
+    (tmp_path / "flow.yaml").write_text(
+        "name: ap\nagents: {w: {}}\nsteps:\n  a: {agent: w, prompt: x}\n"
+        "  r: {needs: [a], approval: {fields: {n: {type: integer}}}}\nmock: {w: ok}\n"
+    )
+    db = str(tmp_path / "runs.db")
+    assert podium.run(tmp_path / "flow.yaml", store=db).status == "waiting"
+    code, out = _invoke("approve", "latest", "r", "--field", "n=abc", "--db", db)
+    assert code == 2
+    assert "step 'r': the field 'n' must be integer, got 'abc'" in out
+    assert "--field n=<integer>" in out and "-i n=" not in out

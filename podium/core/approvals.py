@@ -193,5 +193,13 @@ def check_decision(run: Run, step: str, decision: str, fields: Mapping[str, Any]
                     fix=f"add --field {name}=VALUE",
                 )
             continue
-        given[name] = coerce_input(name, Input(type=field_spec.get("type", "string")), given[name])
+        kind = field_spec.get("type", "string")
+        try:
+            given[name] = coerce_input(name, Input(type=kind), given[name])
+        except InputError:
+            # coerce_input speaks of run inputs (-i): a decision's field is given another way
+            raise InputError(
+                f"step '{step}': the field '{name}' must be {kind}, got {given[name]!r}",
+                fix=f"give it as {kind}: --field {name}=<{kind}> (or in fields= from python)",
+            ) from None
     return given
