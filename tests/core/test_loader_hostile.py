@@ -147,3 +147,13 @@ def test_an_input_of_the_wrong_json_type_says_what_to_give() -> None:
     with pytest.raises(InputError) as info:
         resolve_inputs(wf, {"n": True, "o": {}})
     assert info.value.fix == "give 'n' an integer value"
+
+
+def test_the_readmes_example_of_a_mistake_is_what_podium_prints() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    text = (
+        "name: brief\nagents:\n  writer: {instructions: hi}\nsteps:\n  research: {agent: writer}\n"
+        "  draft:\n    agent: writer\n    prompt: y\n    neds: [research]\n"
+    )
+    [problem] = _parsed_problems(text)
+    assert f"\n  {problem}\n" in readme, str(problem)
