@@ -255,7 +255,7 @@ def read_price_file(path: str | Path) -> PriceFile:
     """Read and check a YAML (or TOML) price file; raise PriceFileError naming each bad entry."""
     file = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = Path(path).read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise BadInput(
             f"cannot read price file {file}: {exc.strerror or exc}", fix="check the path given to --prices"
@@ -328,7 +328,7 @@ def load_source(path: Path, origin: str) -> PriceSource:
 def config_sources(config: Path) -> list[PriceSource]:
     """The price files `podium.toml`'s `[prices]` names (`files = [...]`) and its inline entries."""
     try:
-        data = tomllib.loads(config.read_text(encoding="utf-8"))
+        data = tomllib.loads(config.read_text(encoding="utf-8-sig"))
     except OSError as exc:
         raise BadInput(f"cannot read {config}: {exc.strerror or exc}") from None
     except tomllib.TOMLDecodeError as exc:

@@ -57,3 +57,14 @@ def test_a_bad_model_from_a_profile_says_where_the_profile_set_it(tmp_path: Path
         )
         assert done.exit_code == 2, done.output
         assert "did you mean 'fast'? (the model is set at podium.toml:3 profile a)" in done.output
+
+
+def test_a_podium_toml_saved_with_a_bom_and_crlf_reads_as_without(tmp_path: Path) -> None:
+    # Windows editors (Notepad) save UTF-8 with a byte-order mark; tomllib refuses one at 1:1
+    from podium.cost.catalog import load_catalog
+
+    path = tmp_path / "podium.toml"
+    path.write_bytes(b'\xef\xbb\xbf[profiles.a]\r\nprovider = "local"\r\n[prices]\r\nfiles = []\r\n')
+    config = load_config(path, Plugins.of(None).providers)
+    assert config.profiles["a"].provider == "local"
+    load_catalog(config=path)  # the cost plugin reads its [prices] from the same file
