@@ -109,7 +109,7 @@ def _parse_inputs(pairs: tuple[str, ...], inputs_file: str | None) -> dict[str, 
     values: dict[str, Any] = {}
     if inputs_file:
         try:
-            loaded = json.loads(Path(inputs_file).read_text(encoding="utf-8"))
+            loaded = json.loads(Path(inputs_file).read_text(encoding="utf-8-sig"))
         except (OSError, ValueError) as exc:
             raise InputError(
                 f"--inputs {inputs_file}: cannot read a JSON object ({exc})",

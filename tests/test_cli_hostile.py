@@ -49,3 +49,16 @@ def test_a_decision_field_of_the_wrong_type_speaks_of_the_field_not_a_run_input(
     assert code == 2
     assert "step 'r': the field 'n' must be integer, got 'abc'" in out
     assert "--field n=<integer>" in out and "-i n=" not in out
+
+
+def test_an_inputs_file_saved_with_a_bom_is_read(tmp_path: Path) -> None:
+    # Windows PowerShell's `Set-Content -Encoding utf8` writes one
+    flow = "name: t\ninputs: {topic: {type: string}}\nagents: {w: {}}\nsteps:\n  a: {agent: w, prompt: hi}\n"
+    (tmp_path / "flow.yaml").write_text(flow + "mock: {w: ok}\n")
+    (tmp_path / "in.json").write_bytes(b'\xef\xbb\xbf{"topic": "tides"}')
+    code, out = _invoke(
+        "run", str(tmp_path / "flow.yaml"), "--inputs", str(tmp_path / "in.json"), "--json",
+        "--db", str(tmp_path / "runs.db"),
+    )  # fmt: skip
+    assert code == 0, out
+    assert '"topic": "tides"' in out
