@@ -157,3 +157,15 @@ def test_the_readmes_example_of_a_mistake_is_what_podium_prints() -> None:
     )
     [problem] = _parsed_problems(text)
     assert f"\n  {problem}\n" in readme, str(problem)
+
+
+def test_a_types_bad_ref_is_reported_at_that_type_only(tmp_path: Path) -> None:
+    # every type rides along as $defs of the others and of each step's schema
+    (tmp_path / "flow.yaml").write_text(
+        "name: t\ntypes:\n  Verdict: {type: object}\n  Bad: {$ref: missing.json}\n"
+        "agents: {w: {}}\nsteps:\n  a: {agent: w, output: Verdict}\n"
+        "  b: {agent: w, output: {schema: {type: object}}}\nmock: {w: '{}'}\n"
+    )
+    [problem] = _problems(tmp_path / "flow.yaml")
+    assert (problem.field, problem.line) == ("types.Bad", 4)
+    assert "missing.json" in problem.message

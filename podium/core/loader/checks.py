@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from podium.core.graph import Graph
 from podium.core.loader.inputs import coerce_input
 from podium.core.loader.positions import Path_, dotted
 from podium.core.loader.problems import _Problems, suggest
-from podium.core.spec import BUILTIN_OUTPUT_TYPES, Workflow
+from podium.core.spec import BUILTIN_OUTPUT_TYPES, Output, Workflow
 
 
 def _check_import(reference: str, path: Path_, base_dir: Path, p: _Problems) -> None:
@@ -76,6 +77,17 @@ def _check_schema(schema: Any, path: Path_, p: _Problems) -> None:
         )
 
 
+def _own_ref(problem: str, written: Any) -> bool:
+    """Whether the $ref a problem is about is written in this schema (not only in a type it carries)."""
+    import json
+
+    quoted = re.match(r"\$ref ('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")", problem)
+    if quoted is None:
+        return True
+    ref = quoted.group(1)[1:-1]
+    return json.dumps(ref)[1:-1] in json.dumps(written)
+
+
 def _check_outputs(wf: Workflow, base_dir: Path, p: _Problems) -> None:
     from podium.core.schemas import LocalSchemas, resolve_refs
 
@@ -108,6 +120,9 @@ def _check_outputs(wf: Workflow, base_dir: Path, p: _Problems) -> None:
     found = resolve_refs({dotted(k): v for k, v in resolvable.items()}, local)
     for path_ in resolvable:
         if (problem := found.get(dotted(path_))) is not None:
+            written = wf.types[str(path_[1])] if path_[0] == "types" else wf.steps[str(path_[1])].output
+            if not _own_ref(problem, written.schema_ if isinstance(written, Output) else written):
+                continue  # a ref a type makes (every type rides along as $defs): that type says it
             p.add(
                 path_,
                 problem,
