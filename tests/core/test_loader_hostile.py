@@ -169,3 +169,15 @@ def test_a_types_bad_ref_is_reported_at_that_type_only(tmp_path: Path) -> None:
     [problem] = _problems(tmp_path / "flow.yaml")
     assert (problem.field, problem.line) == ("types.Bad", 4)
     assert "missing.json" in problem.message
+
+
+def test_a_tool_of_the_wrong_shape_is_named_with_its_keys() -> None:
+    text = (
+        "name: t\nagents:\n  w: {tools: {lookup: 5, refund: {fn: 'x:y'}}}\n"
+        "steps:\n  a: {agent: w}\nmock: {w: ok}\n"
+    )
+    problems = {p.field: p for p in _parsed_problems(text)}
+    lookup = problems["agents.w.tools.lookup.function"]
+    assert "valid string" in lookup.message and lookup.fix and "text" in lookup.fix
+    refund = problems["agents.w.tools.refund.fn"]
+    assert refund.fix == "keys allowed in agents.w.tools.refund: function, approval"

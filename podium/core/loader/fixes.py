@@ -27,6 +27,15 @@ _SHAPES = (
 )
 
 
+# What pydantic names a union's member by: a type ('str', 'list[any]', 'function-after[f(), M]') or a
+# model's class name. A word in a location that matches neither, and is not in the data, is a key a
+# validator put there (`tools: {x: 5}` is checked as `{x: {function: 5}}`), not a member's tag.
+_TAG = re.compile(
+    r"^(?:str|int|float|bool|decimal|bytes|none|date|datetime"
+    r"|(?:list|dict|tuple|set|frozenset|literal|union|nullable|function-\w+|[\w-]+)\[.*\]|[A-Z]\w*)$"
+)
+
+
 def shape_of(tag: str) -> str:
     """'str' → 'text', 'list[any]' → 'a list', a model's name (or a validator around one) → 'a mapping'."""
     head = tag.split("[", 1)[0]
@@ -91,7 +100,7 @@ def _tag_indexes(data: Any, loc: tuple[Any, ...], kind: str) -> list[int]:
             here = here[part]
         elif i == len(loc) - 1 and kind in ("missing", "extra_forbidden"):
             break  # a key that should be there, or one that should not: the user's word, not a tag
-        elif isinstance(part, str):
+        elif isinstance(part, str) and _TAG.match(part):
             tags.append(i)
     return tags
 

@@ -14,6 +14,7 @@ from podium.core.loader.fixes import did_you_mean, untangle, value_fix
 from podium.core.loader.positions import Path_, Positions, dotted
 from podium.core.spec import (
     Agent,
+    AgentTool,
     Approval,
     Budget,
     Defaults,
@@ -81,6 +82,8 @@ def _model_at(loc: Path_) -> type[BaseModel] | None:
         return Input
     if head == "agents" and len(rest) == 1:
         return Agent
+    if head == "agents" and len(rest) == 3 and rest[1] == "tools":
+        return AgentTool
     if head == "budget" and not rest:
         return Budget
     if head == "mock" and len(rest) in (1, 2):
