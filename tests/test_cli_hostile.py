@@ -62,3 +62,11 @@ def test_an_inputs_file_saved_with_a_bom_is_read(tmp_path: Path) -> None:
     )  # fmt: skip
     assert code == 0, out
     assert '"topic": "tides"' in out
+
+
+def test_validate_refuses_an_agent_a_provider_cannot_run_without_a_binding(tmp_path: Path) -> None:
+    (tmp_path / "flow.yaml").write_text(FLOW)
+    code, out = _invoke("validate", str(tmp_path / "flow.yaml"), "--provider", "a2a")
+    assert code == 2, out
+    assert "agents.w: agent 'w' has no a2a binding (step a runs it on a2a)" in out
+    assert "a2a: {url:" in out
