@@ -9,6 +9,7 @@ import pytest
 import podium
 from podium.core.errors import InputError, WorkflowError
 from podium.core.loader import parse, resolve_inputs
+from podium.core.store import MemoryStore
 
 
 def _problems(path: Path) -> list:
@@ -181,3 +182,20 @@ def test_a_tool_of_the_wrong_shape_is_named_with_its_keys() -> None:
     assert "valid string" in lookup.message and lookup.fix and "text" in lookup.fix
     refund = problems["agents.w.tools.refund.fn"]
     assert refund.fix == "keys allowed in agents.w.tools.refund: function, approval"
+
+
+def test_a_foreach_or_when_over_jinjas_lazy_sequences_reads_them_as_lists(tmp_path: Path) -> None:
+    # range(), select, map, reject give lazy values: a foreach refused them ('gave generator'),
+    # and a when: found an empty one true
+    (tmp_path / "flow.yaml").write_text(
+        "name: t\ninputs: {xs: {type: array, default: ['a', '', 'b']}}\nagents: {w: {}}\nsteps:\n"
+        "  r: {agent: w, foreach: '{{ range(2) }}', prompt: '{{ item }}'}\n"
+        "  m: {agent: w, foreach: \"{{ inputs.xs | select | map('upper') }}\", prompt: '{{ item }}'}\n"
+        '  e: {agent: w, when: "{{ inputs.xs | select }}", prompt: x}\n'
+        "mock: {w: ok}\n"
+    )
+    run = podium.run(tmp_path / "flow.yaml", {"xs": ["", ""]}, store=MemoryStore())
+    assert run.status == "succeeded", run.error
+    assert run.steps["r"].output == ["ok", "ok"]
+    assert run.steps["m"].output == []
+    assert run.steps["e"].status == "skipped"
