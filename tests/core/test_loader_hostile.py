@@ -199,3 +199,18 @@ def test_a_foreach_or_when_over_jinjas_lazy_sequences_reads_them_as_lists(tmp_pa
     assert run.steps["r"].output == ["ok", "ok"]
     assert run.steps["m"].output == []
     assert run.steps["e"].status == "skipped"
+
+
+def test_a_section_with_every_entry_commented_out_is_empty() -> None:
+    text = (
+        "name: t\nagents:\n  w: {}\ninputs:\n#  topic: string\noutputs:\nmock:\n  w: ok\n"
+        "types:\nsteps:\n  a: {agent: w}\n"
+    )
+    wf = parse(text)
+    assert wf.inputs == {} and wf.outputs == {} and wf.types == {}
+
+
+def test_a_second_yaml_document_says_so() -> None:
+    [problem] = _parsed_problems("name: a\nagents: {w: {}}\nsteps: {a: {agent: w}}\n---\nname: b\n")
+    assert problem.line == 4 and "second document" in problem.message
+    assert problem.fix and "one YAML document" in problem.fix

@@ -98,8 +98,10 @@ def _checked(
             fix="a workflow file is a mapping: start with name:, agents: and steps:",
         )
         problems.raise_if_any()
-    if "steps" in data and data["steps"] is None:
-        data["steps"] = {}
+    # a section whose entries are all commented out reads as null: it is an empty section
+    for key in ("steps", "agents", "inputs", "outputs", "mock", "providers", "types", "defaults"):
+        if key in data and data[key] is None:
+            data[key] = {}
     try:
         wf = Workflow.model_validate(data)
     except ValidationError as exc:

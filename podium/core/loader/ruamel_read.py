@@ -204,6 +204,11 @@ def _syntax_fix(exc: Exception, problem: str) -> tuple[str, str]:
             f"duplicate key '{duplicate.group(1)}': written twice in the mapping{where}",
             "keep one: a mapping's keys are unique (rename one, or merge the two)",
         )
+    if "another document" in problem:
+        return (
+            "malformed YAML: a second document (---) in the file",
+            "a workflow file is one YAML document: remove the --- line and what follows, or merge the two",
+        )
     if "'\\t'" in problem:
         return (
             f"malformed YAML: {problem}",
