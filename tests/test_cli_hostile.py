@@ -8,6 +8,7 @@ from click.testing import CliRunner
 
 import podium
 from podium.cli import cli
+from podium.testing import run_cli
 
 FLOW = "name: tiny\nagents: {w: {}}\nsteps:\n  a: {agent: w, prompt: hi}\nmock: {w: ok}\n"
 
@@ -70,3 +71,14 @@ def test_validate_refuses_an_agent_a_provider_cannot_run_without_a_binding(tmp_p
     assert code == 2, out
     assert "agents.w: agent 'w' has no a2a binding (step a runs it on a2a)" in out
     assert "a2a: {url:" in out
+
+
+def test_a_provider_left_out_by_podium_load_plugins_says_so_not_to_install_it(tmp_path: Path) -> None:
+    (tmp_path / "flow.yaml").write_text(FLOW)
+    # a process of its own: plugins load once a process, with the allow-list it starts with
+    done = run_cli(
+        "validate", str(tmp_path / "flow.yaml"), "--provider", "vertex",
+        db=tmp_path / "runs.db", env={"PODIUM_LOAD_PLUGINS": "bedrock"},
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "PODIUM_LOAD_PLUGINS='bedrock' leaves it out: add vertex to it, or unset it" in done.stderr
