@@ -214,3 +214,14 @@ def test_a_second_yaml_document_says_so() -> None:
     [problem] = _parsed_problems("name: a\nagents: {w: {}}\nsteps: {a: {agent: w}}\n---\nname: b\n")
     assert problem.line == 4 and "second document" in problem.message
     assert problem.fix and "one YAML document" in problem.fix
+
+
+def test_a_mock_asking_for_a_tool_the_agent_lacks_is_refused_by_validate() -> None:
+    text = (
+        "name: t\nagents:\n  a: {tools: {lookup: 'os.path:basename'}}\nsteps:\n  s: {agent: a}\n"
+        "mock:\n  s: [{tool: {name: lokup}}, done]\n"
+    )
+    [problem] = _parsed_problems(text)
+    assert (problem.field, problem.line) == ("mock.s[0].tool.name", 7)
+    assert "did you mean 'lookup'?" in problem.message
+    assert problem.fix and "agents.a.tools" in problem.fix

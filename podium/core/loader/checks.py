@@ -350,3 +350,28 @@ def _check_mock(wf: Workflow, p: _Problems) -> None:
                 f"'{key}' is neither a step nor an agent{suggest(key, names)}",
                 fix="key mock replies by step id or by agent name",
             )
+            continue
+        _check_mock_tools(wf, key, p)
+
+
+def _check_mock_tools(wf: Workflow, key: str, p: _Problems) -> None:
+    # a scripted tool request for a tool the agent does not declare fails its step at the call
+    step = wf.steps.get(key)
+    aname = step.agent if step is not None else key
+    agent = wf.agents.get(aname) if aname is not None else None
+    if agent is None:
+        return
+    entry = wf.mock[key]
+    replies = entry if isinstance(entry, list) else [entry]
+    for i, reply in enumerate(replies):
+        tool = getattr(reply, "tool", None)
+        if tool is None or tool.name in agent.tools:
+            continue
+        at = ("mock", key, *([i] if isinstance(entry, list) else []), "tool", "name")
+        p.add(
+            at,
+            f"asks for the tool '{tool.name}', which agents.{aname}.tools does not declare"
+            f"{suggest(tool.name, agent.tools)}",
+            fix=f"declare it under agents.{aname}.tools ({tool.name}: module:function), or name one"
+            f" it declares ({', '.join(agent.tools) or 'none'})",
+        )
