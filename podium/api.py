@@ -38,6 +38,13 @@ def checked_inputs(workflow: Workflow, given: Mapping[str, Any] | None = None) -
     """Check `given` against the workflow's inputs, apply defaults and types; InputError if wrong."""
     if isinstance(given, Inputs):
         return given
+    if given is not None and not isinstance(given, Mapping):
+        from podium.core.errors import InputError
+
+        raise InputError(
+            f"inputs must be a mapping of input name to value, not {type(given).__name__}",
+            fix=f"pass e.g. {{{next(iter(workflow.inputs), 'topic')!r}: ...}}",
+        )
     return Inputs(resolve_inputs(workflow, given or {}))
 
 

@@ -348,10 +348,13 @@ def print_run(
     console.print(Group(*parts))
 
 
-def print_runs(records: list[RunRecord]) -> None:
+def print_runs(records: list[RunRecord], *, status: str | None = None) -> None:
     console = _stdout()
     if not records:
-        console.print("no runs yet: try `podium run examples/brief/brief.yaml`")
+        if status is not None:
+            console.print(f"no {status} runs (`podium runs` lists runs of every status)")
+        else:
+            console.print("no runs yet: try `podium run examples/brief/brief.yaml`")
         return
     table = Table()
     for col in ("run", "workflow", "status", "started", "events", "size"):

@@ -187,7 +187,7 @@ class Resolver:
             return []
         runs = _runs(steps, provider)
         if name in self.classes:
-            if self.classes.model(name, provider) is not None:
+            if self.classes.model(name, provider) is not None or self.registry.get(provider).any_model:
                 return []
             has = self.classes.providers(name)
             where = self.classes.where(name)

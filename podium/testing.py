@@ -48,6 +48,7 @@ def function_provider(name: str, handler: Handler) -> type[Provider]:
 
     class FunctionProvider(Provider):
         description = f"test double answering with {getattr(handler, '__name__', 'a function')}"
+        any_model = True  # `model: fast` needs no mapping for a test double
 
         async def invoke(self, request: AgentRequest) -> AgentResponse:
             result = handler(request)

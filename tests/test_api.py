@@ -88,6 +88,37 @@ def test_checked_inputs_types_defaults_and_errors(write: Callable[[str], Path]) 
         api.checked_inputs(wf, {"topic": "t", "n": "many"})
     with pytest.raises(InputError, match="did you mean 'topic'"):
         api.checked_inputs(wf, {"topik": "t"})
+    with pytest.raises(InputError, match="inputs must be a mapping of input name to value, not list"):
+        api.checked_inputs(wf, ["topic"])  # type: ignore[arg-type]  # once: "'topic' is not an input"
+
+
+def test_the_testing_docstring_a_test_double_runs_a_workflow_whose_agents_name_model_classes(
+    write: Callable[[str], Path], podium_plugins: PluginsFixture, podium_store: MemoryStore
+) -> None:
+    from podium.testing import function_provider
+
+    models: list[str | None] = []
+
+    def reply(request: Any) -> str:
+        models.append(request.model)
+        return f"echo: {request.prompt}"
+
+    flow = write(
+        """
+        name: classes
+        agents: {a: {model: fast}, b: {model: smart}}
+        steps:
+          one: {agent: a, prompt: hi}
+          two: {agent: b, needs: [one], prompt: "{{ steps.one.output }}"}
+        outputs: {said: "{{ steps.two.output }}"}
+        """
+    )
+    podium_plugins.register_provider(function_provider("fake", reply))
+    # once refused: "model class 'fast' has no model for fake"
+    run = podium.run(str(flow), provider="fake", plugins=podium_plugins.pm, store=podium_store)
+    assert run.status is RunStatus.SUCCEEDED, run.error
+    assert run.outputs == {"said": "echo: echo: hi"}
+    assert models == ["fast", "smart"]  # the class name, as the double was asked
 
 
 async def test_arun_front_door_with_a_memory_store(
@@ -288,6 +319,17 @@ async def test_decide_refuses_what_the_step_does_not_ask_and_records_nothing(
         )
     assert message in str(info.value)
     assert getattr(info.value, "fix", None)
+    assert events(podium_store, waiting.run_id) == before
+
+
+@pytest.mark.parametrize("decision", ["approve", "Approved", "maybe"])
+async def test_decide_refuses_a_decision_that_is_neither_approved_nor_rejected(
+    waiting: Run, podium_store: MemoryStore, decision: str
+) -> None:
+    before = events(podium_store, waiting.run_id)
+    with pytest.raises(InputError, match="neither 'approved' nor 'rejected'") as info:
+        api.decide(waiting.run_id, "gate", decision, fields={"reason": "r"}, store=podium_store)
+    assert info.value.fix == "pass decision='approved' or decision='rejected'"
     assert events(podium_store, waiting.run_id) == before
 
 

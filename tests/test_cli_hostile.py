@@ -18,18 +18,6 @@ def _invoke(*args: str) -> tuple[int, str]:
     return done.exit_code, done.output
 
 
-def test_runs_with_a_status_that_does_not_exist_is_bad_input(tmp_path: Path) -> None:
-    db = tmp_path / "runs.db"
-    (tmp_path / "flow.yaml").write_text(FLOW)
-    assert podium.run(tmp_path / "flow.yaml", store=db).status == "succeeded"
-    code, out = _invoke("runs", "--status", "bogus", "--db", str(db))
-    assert code == 2 and "'bogus' is not one of" in out and "succeeded" in out
-    code, out = _invoke("runs", "--status", "failed", "--db", str(db))
-    assert code == 0 and "no failed runs" in out and "no runs yet" not in out
-    code, out = _invoke("runs", "--status", "succeeded", "--db", str(db))
-    assert code == 0 and "tiny" in out
-
-
 def test_a_set_value_of_the_wrong_type_says_what_to_write(tmp_path: Path) -> None:
     (tmp_path / "flow.yaml").write_text(FLOW)
     db = str(tmp_path / "runs.db")

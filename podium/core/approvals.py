@@ -157,7 +157,10 @@ def check_decision(run: Run, step: str, decision: str, fields: Mapping[str, Any]
     from podium.core.spec import Input
 
     if decision not in DECISIONS:
-        raise ValueError(decision)
+        raise InputError(
+            f"decision {decision!r} is neither 'approved' nor 'rejected'",
+            fix="pass decision='approved' or decision='rejected'",
+        )
     if run.status in ("succeeded", "cancelled"):
         raise BadInput(
             f"run {run.run_id} has {run.status}; step '{step}' is not waiting for approval",

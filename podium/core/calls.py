@@ -299,6 +299,9 @@ class Provider:
     # whether an agent of this provider may ask a person something mid-call (an A2A agent's
     # input-required): its calls then get a `tool_log` even with no tools, to wait and be answered
     asks_people: ClassVar[bool] = False
+    # whether it answers whatever model an agent names (a test double: podium.testing's
+    # function_provider): a model class then needs no mapping for it, and the class name is sent
+    any_model: ClassVar[bool] = False
 
     def __init__(self, config: ProviderConfig, env: ProviderEnv) -> None:
         self.config = config

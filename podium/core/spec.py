@@ -47,14 +47,34 @@ class Input(_Spec):
         return self.default is None and "default" not in self.model_fields_set
 
 
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)?\s*$")
+_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
+# The longest wait or age podium takes, 100 years: a longer one would overflow the datetime sums
+# (an approval's deadline) and thread waits (threading.TIMEOUT_MAX) that a run makes with it
+MAX_SECONDS = 100 * 365 * 86400
+
+
+def parse_duration(value: Any) -> Any:
+    """Seconds from 90, '90s', '30m', '2h', '3d' or '1w'; anything else is left for pydantic to refuse."""
+    if isinstance(value, str) and (m := _DURATION.match(value)):
+        return float(m.group(1)) * _UNIT[m.group(2)]
+    return value
+
+
 class Retry(_Spec):
     """Retry policy of a step: exponential backoff with jitter, honouring retry-after."""
 
     attempts: int = Field(3, ge=1, le=100, description="Tries per provider, the first included.")
-    backoff: float = Field(1.0, ge=0, description="Seconds before the first retry.")
+    backoff: float = Field(
+        1.0, ge=0, le=MAX_SECONDS, description="Seconds (or 2s, 1m) before the first retry."
+    )
     multiplier: float = Field(2.0, ge=1, description="Each wait is the one before times this.")
-    max_backoff: float = Field(30.0, ge=0, description="The longest wait between tries, in seconds.")
+    max_backoff: float = Field(
+        30.0, ge=0, le=MAX_SECONDS, description="The longest wait between tries, in seconds (or 30s, 5m)."
+    )
     jitter: bool = Field(True, description="Randomise each wait (full jitter) so retries do not bunch up.")
+
+    _duration = field_validator("backoff", "max_backoff", mode="before")(parse_duration)
 
     def merged(self, override: Retry | None) -> Retry:
         """This policy with the fields `override` set explicitly taken from it."""
@@ -86,7 +106,9 @@ class Defaults(_Spec):
         "local", description="Where agents run unless they say: local, bedrock, vertex, azure, …"
     )
     retry: Retry = Field(default_factory=Retry, description="The retry policy of every step.")
-    timeout: float | None = Field(None, gt=0, description="Seconds (or 30s, 5m) per call attempt.")
+    timeout: float | None = Field(
+        None, gt=0, le=MAX_SECONDS, description="Seconds (or 30s, 5m) per call attempt."
+    )
     concurrency: int = Field(16, ge=1, description="Most agent calls in flight at once.")
     fallback: list[str] = Field(
         default_factory=list, description="Providers tried, in order, when a step's own provider fails."
@@ -96,12 +118,7 @@ class Defaults(_Spec):
     )
 
     _as_list = field_validator("fallback", mode="before")(_as_list)
-
-    @field_validator("timeout", mode="before")
-    @classmethod
-    def _duration(cls, value: Any) -> Any:
-        # as a step's own timeout reads: `defaults: {timeout: 5m}` means what `timeout: 5m` does
-        return parse_duration(value)
+    _duration = field_validator("timeout", mode="before")(parse_duration)
 
 
 class AgentTool(_Spec):
@@ -164,17 +181,6 @@ class Agent(BaseModel):
         return frozenset(name for name, t in self.tools.items() if t.approval)
 
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)?\s*$")
-_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
-
-
-def parse_duration(value: Any) -> Any:
-    """Seconds from 90, '90s', '30m', '2h', '3d' or '1w'; anything else is left for pydantic to refuse."""
-    if isinstance(value, str) and (m := _DURATION.match(value)):
-        return float(m.group(1)) * _UNIT[m.group(2)]
-    return value
-
-
 class ApprovalField(_Spec):
     """A value the person deciding must give (`podium approve … --field reason=…`)."""
 
@@ -189,7 +195,7 @@ class Approval(_Spec):
     """A pause for a person: the run waits, durably, until someone approves or rejects."""
 
     message: str = Field("Approve this step?", description="What the person is asked (a template).")
-    timeout: float | None = Field(None, gt=0, description="Seconds (or 30m, 2h, 3d) to wait.")
+    timeout: float | None = Field(None, gt=0, le=MAX_SECONDS, description="Seconds (or 30m, 2h, 3d) to wait.")
     on_timeout: Literal["reject", "approve"] = Field(
         "reject", description="The decision taken when nobody decides in time."
     )
@@ -223,7 +229,9 @@ class Step(_Spec):
     )
     output: Output | None = Field(None, description="What the step must return: a type name or {schema: …}.")
     retry: Retry | None = Field(None, description="Overrides defaults.retry, field by field.")
-    timeout: float | None = Field(None, gt=0, description="Seconds (or 30s, 5m) per call attempt.")
+    timeout: float | None = Field(
+        None, gt=0, le=MAX_SECONDS, description="Seconds (or 30s, 5m) per call attempt."
+    )
     fallback: list[str] | None = Field(
         None, description="Providers tried, in order, when this step's provider fails."
     )
@@ -271,11 +279,13 @@ class MockReply(_Spec):
     usage: dict[str, int] | None = Field(
         None, description="Tokens billed, by kind: {input_tokens: 120, output_tokens: 40}."
     )
-    latency: float = Field(0.0, ge=0, description="Seconds to wait before answering.")
+    latency: float = Field(0.0, ge=0, le=MAX_SECONDS, description="Seconds to wait before answering.")
     error: Literal["throttled", "transient", "invalid_request", "auth"] | None = Field(
         None, description="Fail the call with this kind of error instead of answering."
     )
-    retry_after: float | None = Field(None, ge=0, description="With error: throttled, the seconds to wait.")
+    retry_after: float | None = Field(
+        None, ge=0, le=MAX_SECONDS, description="With error: throttled, the seconds to wait."
+    )
     tool: MockTool | None = Field(None, description="Ask for this tool call instead of replying.")
 
     @model_validator(mode="after")

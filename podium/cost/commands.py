@@ -150,7 +150,7 @@ def add_commands(cli: Any) -> None:
         from podium.cost.report import parse_since
 
         catalog = load_catalog(price_files, config=default_config())
-        at = parse_since(at_text)
+        at = parse_since(at_text, option="--at")
         listing = catalog.listing(provider, model, at)
         if provider is None and model is None:
             listing = [entry for entry in listing if not entry.origin.startswith("genai-prices")]

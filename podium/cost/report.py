@@ -542,13 +542,17 @@ _SINCE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m|h|d|w)\s*$")
 _SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
-def parse_since(text: str | None, now: datetime | None = None) -> datetime | None:
-    """`7d`, `24h`, `2w`, `30m` ago, or an ISO date (`2026-11-01`, UTC midnight) or time."""
+def parse_since(text: str | None, now: datetime | None = None, *, option: str = "--since") -> datetime | None:
+    """`7d`, `24h`, `2w`, `30m` ago, or an ISO date (`2026-11-01`, UTC midnight) or time; a bad
+    one is refused naming `option`."""
     if text is None:
         return None
     now = now or datetime.now(UTC)
     if match := _SINCE.match(text):
-        return now - timedelta(seconds=float(match.group(1)) * _SECONDS[match.group(2)])
+        try:
+            return now - timedelta(seconds=float(match.group(1)) * _SECONDS[match.group(2)])
+        except OverflowError:  # further back than year 1: all of it
+            return datetime.min.replace(tzinfo=UTC)
     try:
         parsed = datetime.fromisoformat(text.strip())
     except ValueError:
@@ -556,7 +560,8 @@ def parse_since(text: str | None, now: datetime | None = None) -> datetime | Non
             day = date.fromisoformat(text.strip())
         except ValueError:
             raise BadInput(
-                f"--since {text}: not a duration or a date", fix="write e.g. --since 7d, 24h, or 2026-11-01"
+                f"{option} {text}: not a duration or a date",
+                fix=f"write e.g. {option} 7d, 24h, or 2026-11-01",
             ) from None
         return datetime(day.year, day.month, day.day, tzinfo=UTC)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

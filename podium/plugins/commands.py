@@ -41,8 +41,23 @@ def guard(fn: Callable[..., Any]) -> Callable[..., Any]:
             from podium.core.store.faults import store_error
 
             fail(store_error(exc, _db_path()))
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise  # click's own: usage errors, --help, an abort
+        except Exception as exc:  # a bug in podium or a plugin: say so in a line, keep the trace for --debug
+            _internal(exc)
 
     return wrapper
+
+
+def _internal(exc: Exception) -> NoReturn:
+    context = click.get_current_context(silent=True)
+    if context is None or context.find_root().params.get("debug"):
+        raise exc
+    from podium.core.redact import redact_message
+
+    click.echo(f"error: internal: {type(exc).__name__}: {redact_message(str(exc))}", err=True)
+    click.echo("  this is a bug: the same command after `podium --debug` shows where; report it", err=True)
+    sys.exit(1)
 
 
 def _db_path() -> str:

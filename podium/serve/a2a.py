@@ -66,8 +66,8 @@ def card_of(served: Served, base_url: str) -> Any:
     skill = AgentSkill(
         id=wf.name,
         name=wf.name,
-        description=(wf.description or f"runs the podium workflow {wf.name}")
-        + (f". Inputs: {inputs}." if inputs else ""),
+        description=(wf.description or f"runs the podium workflow {wf.name}").rstrip(". ")
+        + (f". Inputs: {inputs}." if inputs else "."),
         tags=["podium", "workflow"],
         examples=[f'{{"{n}": …}}' for n in wf.inputs][:3],
     )

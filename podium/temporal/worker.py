@@ -43,6 +43,15 @@ async def serve(
     try:
         plugins = Plugins.of(None)
         codec.provider_registry()  # looked up once, before any workflow code asks for it
+        # what workflow code imports lazily is imported here, outside the sandbox, so that it
+        # passes through as the host's module: an output schema's patterns are matched within a
+        # time bound read from the real clock, which the sandbox refuses to a module imported
+        # inside it (the bound is a guard, not a branch of the run's logic: only a pattern that
+        # backtracks past it could be judged differently on a replay)
+        import regex  # noqa: F401
+
+        import podium.core.schema_patterns  # noqa: F401
+
         client = await connect(settings, worker=True)
         activities = Activities(store, plugins, name)
         # podium's modules (and what they import) pass through the sandbox: they are imported once

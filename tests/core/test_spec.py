@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from podium.core.spec import Approval, Step, Workflow, parse_duration
+from podium.core.spec import MAX_SECONDS, Approval, Defaults, Retry, Step, Workflow, parse_duration
 
 
 def workflow(**fields: Any) -> Workflow:
@@ -117,6 +117,22 @@ def test_parse_duration_reads_seconds_and_units(text: Any, seconds: float) -> No
     assert parse_duration(text) == seconds
     assert Approval(timeout=text).timeout == seconds
     assert Step(timeout=text).timeout == seconds
+    assert Defaults(timeout=text).timeout == seconds  # as a step's, not refused as "not a number"
+    assert Retry(backoff=text, max_backoff=text).max_backoff == seconds
+
+
+@pytest.mark.parametrize("text", ["99999999999d", "5300w", 1e300, float("inf")])
+def test_a_wait_longer_than_a_century_is_refused_when_read_not_midway_through_a_run(text: Any) -> None:
+    # 99999999999d once passed validation, then overflowed the approval's deadline mid-run
+    for make in (
+        lambda: Approval(timeout=text),
+        lambda: Step(timeout=text),
+        lambda: Defaults(timeout=text),
+        lambda: Retry(max_backoff=text),
+    ):
+        with pytest.raises(ValidationError, match="less than or equal to"):
+            make()
+    assert Approval(timeout=MAX_SECONDS).timeout == MAX_SECONDS
 
 
 @pytest.mark.parametrize("text", ["soon", "2 hours", "5y", "-3m", ""])

@@ -267,3 +267,27 @@ def test_a_store_opened_read_only_reads_from_any_thread_and_refuses_a_write(
         store.close()
         writer.close()
     assert {p.name for p in tmp_path.iterdir()} <= {"runs.db", "runs.db-wal", "runs.db-shm"}
+
+
+@pytest.mark.parametrize(
+    ("url", "fix"),
+    [
+        ("mysql://db.example/runs", "give a SQLite file path (--db runs.db) or a postgresql:// URL"),
+        ("sqlite:///var/runs.db", "give the file's path itself: --db /var/runs.db"),
+    ],
+)
+def test_a_database_url_podium_cannot_use_is_refused_not_made_into_folders(
+    url: str, fix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from podium.core.store import open_store
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(StoreError) as info:
+        open_store(url)
+    said = f"{url}: podium cannot keep runs in a {url.split('://')[0]}:// database"
+    assert told(info.value) == (StoreError, 2, said, fix)
+    monkeypatch.setenv("PODIUM_DB", url)  # the same, named by the environment
+    with pytest.raises(StoreError) as info:
+        open_store()
+    assert told(info.value) == (StoreError, 2, said, fix)
+    assert list(tmp_path.iterdir()) == []  # once: the folders mysql:/db.example/

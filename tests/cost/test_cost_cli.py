@@ -110,6 +110,8 @@ def test_podium_prices_shows_what_applies_and_where_it_came_from(tmp_path: Path)
     assert table.returncode == 0 and "gemini-2.0-flash" in table.stdout and "Agent Engine" in table.stdout
     unknown = podium("prices", "--provider", "bedrok", db=db)
     assert unknown.returncode == 2 and "did you mean 'bedrock'" in unknown.stderr
+    bad_date = podium("prices", "--at", "2026-02-30", db=db)  # named as --at, not --since
+    assert bad_date.returncode == 2 and "error: --at 2026-02-30: not a duration or a date" in bad_date.stderr
 
 
 def test_a_bad_price_file_exits_2_naming_the_file_and_entry(tmp_path: Path) -> None:

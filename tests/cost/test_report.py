@@ -187,5 +187,7 @@ def test_by_and_since_are_checked() -> None:
     now = datetime(2026, 3, 10, tzinfo=UTC)
     assert parse_since("7d", now) == datetime(2026, 3, 3, tzinfo=UTC)
     assert parse_since("2026-03-01", now) == datetime(2026, 3, 1, tzinfo=UTC)
+    for far in ("99999999999d", "800000w"):  # past year 1 (once an OverflowError): all of it
+        assert parse_since(far, now) == datetime.min.replace(tzinfo=UTC)
     with pytest.raises(BadInput, match="--since soon"):
         parse_since("soon", now)

@@ -59,6 +59,10 @@ def test_runs_json_shows_each_runs_size(ws: Workspace) -> None:
     assert by_id[large["run_id"]]["size_bytes"] > 5 * by_id[small["run_id"]]["size_bytes"]
     human = ws.cli("runs")
     assert human.code == 0 and small["run_id"] in human.stdout
+    none_failed = ws.cli("runs", "--status", "failed")  # once "no runs yet", with two in the store
+    assert none_failed.code == 0 and "no failed runs" in none_failed.stdout
+    typo = ws.cli("runs", "--status", "sucess")  # once "no runs yet" too
+    assert typo.code == 2 and "--status sucess: not a run status" in typo.out and "succeeded" in typo.out
 
 
 def test_runs_delete_erases_a_run_and_everything_derived_from_it(ws: Workspace) -> None:
@@ -114,6 +118,8 @@ def test_gc_keep_failed_deletes_finished_runs_but_keeps_failed_ones_and_compacts
     assert ws.run_ids() == [bad["run_id"]]
     bad_age = ws.cli("gc", "--older-than", "soon")
     assert bad_age.code == 2 and "Traceback" not in bad_age.out
+    too_old = ws.cli("gc", "--older-than", "99999999999d")  # overflowed the cut-off's datetime
+    assert too_old.code == 2 and "longer than 100 years" in too_old.out and "Traceback" not in too_old.out
     everything = ws.cli("gc", "--older-than", "0s")
     assert everything.code == 0 and "deleted 1 run " in everything.stdout
     assert ws.run_ids() == []

@@ -681,3 +681,26 @@ def test_a_plugin_installed_while_the_process_runs_is_found_by_the_next_load(tmp
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: latecomer\nVersion: 1.0\n")
     (info / "entry_points.txt").write_text("[podium]\nlatecomer = latecomer_plugin\n")
     assert "latecomer" in load_plugins().report.loaded
+
+
+def test_a_bug_in_a_command_is_told_in_a_line_and_debug_shows_its_traceback(monkeypatch):
+    import click
+    from click.testing import CliRunner
+
+    from podium.cli import cli
+    from podium.plugins.commands import guard
+
+    @click.command(name="boom")
+    @guard
+    def boom():
+        raise KeyError("the missing piece")
+
+    monkeypatch.setitem(cli.commands, "boom", boom)
+    result = CliRunner().invoke(cli, ["boom"])
+    assert result.exit_code == 1
+    assert "error: internal: KeyError: 'the missing piece'" in result.output
+    assert "podium --debug" in result.output and "Traceback" not in result.output
+    debug = CliRunner().invoke(cli, ["--debug", "boom"])
+    assert isinstance(debug.exception, KeyError)  # the traceback, for the bug report
+    usage = CliRunner().invoke(cli, ["boom", "--nope"])
+    assert usage.exit_code == 2 and "No such option" in usage.output  # click's own errors pass

@@ -76,6 +76,18 @@ steps:
 outputs: {said: "{{ steps.only.output }}"}
 mock: {only: "from the fallback"}
 """,
+    # an output checked against a schema with a pattern (matched with a time bound: no clock of
+    # the workflow sandbox's may be read for it)
+    "checked": HEAD
+    + """
+steps:
+  review:
+    agent: a
+    prompt: "review"
+    output: {schema: {type: object, required: [verdict], properties: {verdict: {type: string, pattern: "^(ok|no)$"}}}}
+outputs: {verdict: "{{ steps.review.output.verdict }}"}
+mock: {review: {reply: {verdict: ok}}}
+""",
     "failing": HEAD
     + """
 steps:

@@ -90,8 +90,8 @@ def default_db() -> str | Path:
     """The store to use when none is named: `$PODIUM_DB` (a file or a postgresql:// URL), else
     `~/.podium/podium.db`."""
     env = os.environ.get("PODIUM_DB")
-    if env and is_postgres_url(env):
-        return env
+    if env and "://" in env:
+        return env  # a URL: PostgreSQL's, or one open_store refuses (a Path would make it folders)
     return default_db_path()
 
 
