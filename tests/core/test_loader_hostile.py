@@ -225,3 +225,14 @@ def test_a_mock_asking_for_a_tool_the_agent_lacks_is_refused_by_validate() -> No
     assert (problem.field, problem.line) == ("mock.s[0].tool.name", 7)
     assert "did you mean 'lookup'?" in problem.message
     assert problem.fix and "agents.a.tools" in problem.fix
+
+
+def test_a_broken_type_hides_no_steps_own_bad_ref(tmp_path: Path) -> None:
+    (tmp_path / "flow.yaml").write_text(
+        "name: t\ntypes:\n  Bad: {$ref: missing.json}\n  Ok: {type: object}\nagents: {w: {}}\nsteps:\n"
+        "  a: {agent: w, output: {schema: {properties: {x: {$ref: 'https://example.com/x.json'}}}}}\n"
+        "  b: {agent: w, output: {schema: {$ref: '#/$defs/Ok'}}}\nmock: {w: '{}'}\n"
+    )
+    problems = {p.field: p.message for p in _problems(tmp_path / "flow.yaml")}
+    assert set(problems) == {"types.Bad", "steps.a.output.schema"}, problems
+    assert "podium fetches no schema" in problems["steps.a.output.schema"]

@@ -14,7 +14,7 @@ from podium.core.graph import Graph
 from podium.core.loader.inputs import coerce_input
 from podium.core.loader.positions import Path_, dotted
 from podium.core.loader.problems import _Problems, suggest
-from podium.core.spec import BUILTIN_OUTPUT_TYPES, Output, Workflow
+from podium.core.spec import BUILTIN_OUTPUT_TYPES, Workflow
 
 
 def _check_import(reference: str, path: Path_, base_dir: Path, p: _Problems) -> None:
@@ -77,6 +77,52 @@ def _check_schema(schema: Any, path: Path_, p: _Problems) -> None:
         )
 
 
+def _own_ref_problems(wf: Workflow, resolvable: dict[Path_, Any], local: Any) -> dict[Path_, str | None]:
+    """Each schema's first unresolvable $ref of its own, by path.
+
+    Every type rides along as `$defs` of the other types and of each step's schema, and a schema's
+    resolution stops at its first problem: a broken type would both be reported at every schema
+    and hide their own problems. So a problem found in a carried type is not reported there; the
+    broken types are stubbed out ({}) and those schemas resolved again, until each is settled.
+    """
+    from podium.core.schemas import resolve_refs
+
+    settled: dict[Path_, str | None] = {}
+    broken: set[str] = set()
+    todo = dict(resolvable)
+    while todo:
+        found = resolve_refs({dotted(k): v for k, v in todo.items()}, local)
+        before = set(broken)
+        again: dict[Path_, str] = {}
+        for path_ in todo:
+            problem = found.get(dotted(path_))
+            if problem is None or _own_ref(problem, _written(wf, path_)):
+                settled[path_] = problem
+                if problem is not None and path_[0] == "types":
+                    broken.add(str(path_[1]))
+            else:
+                again[path_] = problem
+        if broken == before:
+            # no type newly known broken: what is left is not a carried type's (a ref in a file
+            # the schema reads, say), and stands as found
+            settled.update(again)
+            break
+        stubbed = {name: ({} if name in broken else schema) for name, schema in wf.types.items()}
+        todo = {}
+        for path_ in again:
+            written = _written(wf, path_)
+            todo[path_] = written if "$defs" in written else {"$defs": stubbed, **written}
+    return settled
+
+
+def _written(wf: Workflow, path_: Path_) -> Any:
+    """The schema as the user wrote it at `path_` (a type, or a step's output schema)."""
+    if path_[0] == "types":
+        return dict(wf.types[str(path_[1])])
+    out = wf.steps[str(path_[1])].output
+    return dict(out.schema_) if out is not None and out.schema_ is not None else {}
+
+
 def _own_ref(problem: str, written: Any) -> bool:
     """Whether the $ref a problem is about is written in this schema (not only in a type it carries)."""
     import json
@@ -89,7 +135,7 @@ def _own_ref(problem: str, written: Any) -> bool:
 
 
 def _check_outputs(wf: Workflow, base_dir: Path, p: _Problems) -> None:
-    from podium.core.schemas import LocalSchemas, resolve_refs
+    from podium.core.schemas import LocalSchemas
 
     checked = len(p.items)
     resolvable: dict[Path_, Any] = {}
@@ -117,12 +163,8 @@ def _check_outputs(wf: Workflow, base_dir: Path, p: _Problems) -> None:
     if len(p.items) > checked:
         return  # an invalid schema is reported as such; its refs are not worth resolving
     local = LocalSchemas(base_dir)
-    found = resolve_refs({dotted(k): v for k, v in resolvable.items()}, local)
-    for path_ in resolvable:
-        if (problem := found.get(dotted(path_))) is not None:
-            written = wf.types[str(path_[1])] if path_[0] == "types" else wf.steps[str(path_[1])].output
-            if not _own_ref(problem, written.schema_ if isinstance(written, Output) else written):
-                continue  # a ref a type makes (every type rides along as $defs): that type says it
+    for path_, problem in _own_ref_problems(wf, resolvable, local).items():
+        if problem is not None:
             p.add(
                 path_,
                 problem,
