@@ -55,7 +55,7 @@ def register(cli: click.Group, plugins: Callable[[], Plugins]) -> None:
     @click.argument("directory", default=".", type=click.Path(file_okay=False), metavar="[DIR]")
     @click.option(
         "-t", "--template", default="minimal", show_default=True, metavar="|".join(TEMPLATES),
-        help="The starter: minimal (two steps), research (fan-out, foreach), triage (an approval).",
+        help="The starter: minimal (two steps), research (fan-out, foreach), triage (a when: branch).",
     )  # fmt: skip
     @guard
     def init(directory: str, template: str) -> None:

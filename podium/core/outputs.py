@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import numbers
 import re
 from collections.abc import Iterator, Mapping
+from datetime import date, time
+from decimal import Decimal
+from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from podium.core import templates
 from podium.core.calls import AgentResponse
-from podium.core.errors import OutputInvalid
+from podium.core.errors import AgentFailed, OutputInvalid
 from podium.core.events import _jsonable
 from podium.core.graph import Graph
 
@@ -20,10 +25,59 @@ _FENCE = re.compile(r"^\s*```[a-zA-Z0-9_-]*\s*\n(?P<body>.*?)\n?```\s*$", re.DOT
 
 
 def as_json_value(value: Any) -> Any:
-    """What the store will hold for `value`, so a later step sees the same thing after a resume."""
+    """What the store will hold for `value`, so a later step sees the same thing after a resume.
+
+    Dates become ISO text, sets and tuples lists, pydantic models and dataclasses their fields,
+    enums their values, decimals numbers. Anything else that is not JSON (a generator, bytes, an
+    object of the user's, a dict with tuple keys, a cycle) is AgentFailed: stored as its repr, it
+    would pass on as a silently wrong output.
+    """
     if value is None or isinstance(value, str | int | float | bool):
         return value
-    return json.loads(json.dumps(value, default=_jsonable))
+    try:
+        return json.loads(json_text(value))
+    except NotJson as exc:
+        raise AgentFailed(f"the reply is not a JSON value: {exc}", fix=NotJson.fix) from None
+
+
+class NotJson(ValueError):
+    """A value with no JSON form; its text says why."""
+
+    fix = "return JSON data: dicts with text keys, lists, text, numbers, booleans or None"
+
+
+def json_text(value: Any) -> str:
+    """`value` as JSON text, converted as `as_json_value` says; NotJson if it has no JSON form."""
+    try:
+        return json.dumps(value, default=_output_jsonable, ensure_ascii=False)
+    except RecursionError:
+        raise NotJson("it nests too deep") from None
+    except (TypeError, ValueError) as exc:
+        raise NotJson(str(exc)) from None
+
+
+def _output_jsonable(value: Any) -> Any:
+    if isinstance(value, bytes | bytearray | memoryview):
+        raise TypeError(f"{type(value).__name__} is not JSON (decode it to text)")
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real | Decimal):
+        return float(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    if isinstance(value, date | time):
+        return value.isoformat()
+    converted = _jsonable(value)
+    if isinstance(converted, str) and converted == repr(value):  # no JSON form: only its repr
+        raise TypeError(f"{type(value).__name__} is not JSON ({_shown_repr(value)})")
+    return converted
+
+
+def _shown_repr(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _schema_accepts_text(schema: Mapping[str, Any]) -> bool:

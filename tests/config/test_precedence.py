@@ -81,7 +81,9 @@ def test_each_level_beats_the_one_below_it_for_a_provider_setting(flow: Path) ->
     assert region(env, text=in_file) == ("ap-south-1", "PODIUM_BEDROCK_REGION")
     assert region(env, {"bedrock": {"region": "sa-east-1"}}, text=in_file) == ("sa-east-1", "--set")
     # the levels below still give what the ones above leave unsaid
-    done = api.configure(flow, profile="aws", environ=env, provider_settings={"bedrock": {"region": "x-1"}})
+    done = api.configure(
+        flow, profile="aws", environ=env, provider_settings={"bedrock": {"region": "eu-north-1"}}
+    )
     assert done.settings["bedrock"]["read_timeout"].value == 30.0
 
 

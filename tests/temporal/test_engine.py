@@ -84,7 +84,11 @@ steps:
   review:
     agent: a
     prompt: "review"
-    output: {schema: {type: object, required: [verdict], properties: {verdict: {type: string, pattern: "^(ok|no)$"}}}}
+    output:
+      schema:
+        type: object
+        required: [verdict]
+        properties: {verdict: {type: string, pattern: "^(ok|no)$"}}
 outputs: {verdict: "{{ steps.review.output.verdict }}"}
 mock: {review: {reply: {verdict: ok}}}
 """,

@@ -11,7 +11,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from podium.core.calls import AgentRequest, Message, Usage
@@ -75,6 +75,35 @@ class Answer:
     text: str
     usage: Usage
     tool: MockTool | None = None
+
+
+def forced_input(text: str, schema: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A reply as the JSON object a client forces (a tool call's input, a structured answer): a reply
+    that is a JSON object is itself; other text fills the schema's required fields (the text in
+    strings, zero values elsewhere). Types may be JSON Schema's or Gemini's upper-case ones."""
+    try:
+        given = json.loads(text)
+    except ValueError:
+        given = None
+    if isinstance(given, dict):
+        return given
+    zero = {"string": text, "number": 0, "integer": 0, "boolean": False, "array": [], "object": {}}
+    # a schema of the wrong shape (the client's mistake) forces an empty object, never a crash
+    schema = schema if isinstance(schema, Mapping) else {}
+    properties = schema.get("properties") if isinstance(schema.get("properties"), Mapping) else {}
+    required = schema.get("required") if isinstance(schema.get("required"), list) else []
+    return {
+        str(key): zero.get(str(field.get("type", "string")).lower(), text)
+        if isinstance(field := properties.get(key) or {}, Mapping)
+        else text
+        for key in required
+        if isinstance(key, str)
+    }
+
+
+def as_call(answer: Answer, name: str, schema: Mapping[str, Any] | None) -> Answer:
+    """The answer turned into a call of the tool `name` a client forces (its input: `forced_input`)."""
+    return replace(answer, text="", tool=MockTool(name=name, input=forced_input(answer.text, schema)))
 
 
 class Brain(Protocol):

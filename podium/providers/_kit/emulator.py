@@ -200,6 +200,9 @@ class CloudEmulator:
             retry_after=fault.retry_after,
         )
 
+    # the error code a body the service cannot parse gets (each cloud names its own)
+    malformed_code = "InvalidRequest"
+
     def internal_error(self, exc: Exception) -> HttpResponse:
         """A handler's bug, as the service's 500 (the client sees an error, never a hang)."""
         return self.error_response(500, "InternalError", f"emulator error: {type(exc).__name__}")
@@ -236,6 +239,11 @@ class CloudEmulator:
         detail: dict[str, Any] = {}
         try:
             response = serve(detail)
+        except RecursionError:
+            # JSON nested past the parser's depth: the client's malformed body, not the emulator's bug
+            response = self.error_response(
+                400, self.malformed_code, "The request body is nested too deeply to be parsed as JSON."
+            )
         except Exception as exc:
             response = self.internal_error(exc)
         fault = detail.pop("fault", None)

@@ -372,3 +372,12 @@ def user_traceback(exc: BaseException) -> str:
     listed = "".join(traceback.format_list(frames)) if frames else ""
     shown = "".join(traceback.format_exception_only(type(exc), exc))
     return f"Traceback (the workflow's own code):\n{listed}{shown}" if listed else shown
+
+
+def told(exc: BaseException) -> str:
+    """`ValueError: why`, or just `ValueError` when it says nothing (or its str() fails too)."""
+    try:
+        text = str(exc)
+    except Exception:
+        text = ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

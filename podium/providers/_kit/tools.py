@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from podium.core.errors import AgentFailed, InvalidRequest, StepError, ToolApprovalNeeded
-from podium.providers._kit.functions import FunctionCache, call_in_thread, user_traceback
+from podium.core.outputs import NotJson, json_text
+from podium.providers._kit.functions import FunctionCache, call_in_thread, told, user_traceback
 from podium.providers._kit.signatures import parameters_schema
 
 if TYPE_CHECKING:
@@ -148,22 +149,29 @@ class Toolbox:
         """
         name = label or tool.name
         started_at, started = datetime.now(UTC), time.perf_counter()
+        which = f"tool '{name}' ({tool.reference}) of agent '{request.agent}'"
         try:
             result = call_in_thread(tool.fn, loop, **arguments)
         except StepError:
             raise
-        except Exception as exc:
+        except (Exception, SystemExit, KeyboardInterrupt) as exc:  # (the tool's own: it ran in a thread)
+            # sys.exit() in a tool ends the step, not podium
+            said = f"called sys.exit({exc.code!r})" if isinstance(exc, SystemExit) else f"raised {told(exc)}"
             error = AgentFailed(
-                f"tool '{name}' ({tool.reference}) of agent '{request.agent}' raised"
-                f" {type(exc).__name__}: {exc}",
+                f"{which} {said}",
                 fix="fix the tool, or raise podium.core.errors.TransientError from it to have the step"
                 " retried",
                 provider=self.provider,
             )
             error.traceback = user_traceback(exc)
-            raise error from exc
+            raise error from None
         took = round((time.perf_counter() - started) * 1000, 3)
-        text = result if isinstance(result, str) else json.dumps(result, default=str, ensure_ascii=False)
+        try:  # what the agent is sent: JSON, never a generator's or an object's repr
+            text = result if isinstance(result, str) else json_text(result)
+        except NotJson as exc:
+            raise AgentFailed(
+                f"{which} returned what is not JSON: {exc}", fix=NotJson.fix, provider=self.provider
+            ) from None
         value = result if isinstance(result, str) else json.loads(text)
         return ToolCall(name, dict(arguments), value, text, started_at, took)
 

@@ -26,6 +26,7 @@ from podium.providers.azure.streaming import error_event, response_events, sse
 from podium.providers.azure.surface import AGENT_OPERATIONS, PROJECT_PREFIX, UNSERVED
 from podium.providers.azure.wire import (
     Problem,
+    forced,
     items_of,
     json_reply,
     messages_of,
@@ -33,8 +34,10 @@ from podium.providers.azure.wire import (
     page,
     request_body,
     response_body,
+    sampling_problem,
     stored_item,
     text_of,
+    unanswered,
 )
 
 PROJECT = r"^/api/projects/([^/]+)"
@@ -119,6 +122,8 @@ class AzureRoutes(CloudEmulator):
         return response
 
     # --- errors in Azure's format -------------------------------------------------------------
+
+    malformed_code = "invalid_json"
 
     def error_response(
         self,
@@ -262,7 +267,7 @@ class AzureRoutes(CloudEmulator):
     ) -> HttpResponse:
         with self.state.lock:
             data = [self._agent_wire(name) for name in self.state.agents if self.state.agents[name]]
-        return json_reply(200, page(data))
+        return json_reply(200, page(data, request.query))
 
     def _list_versions(
         self, request: HttpRequest, match: re.Match[str], detail: dict[str, Any]
@@ -272,7 +277,7 @@ class AzureRoutes(CloudEmulator):
             versions = list(self.state.agents.get(name) or [])
         if not versions:
             raise self._not_found(name)
-        return json_reply(200, page([v.wire() for v in reversed(versions)]))
+        return json_reply(200, page([v.wire() for v in reversed(versions)], request.query))
 
     def _get_version(
         self, request: HttpRequest, match: re.Match[str], detail: dict[str, Any]
@@ -394,7 +399,7 @@ class AzureRoutes(CloudEmulator):
         with self.state.lock:
             items = [dict(item) for item in conversation.items]
         order = request.query.get("order", ["desc"])[0]
-        return json_reply(200, page(items if order == "asc" else list(reversed(items))))
+        return json_reply(200, page(items if order == "asc" else list(reversed(items)), request.query))
 
     # --- responses ------------------------------------------------------------------------------
 
@@ -426,7 +431,7 @@ class AzureRoutes(CloudEmulator):
                 raise Problem(404, "not_found", f"Response with id '{response_id}' not found.")
             items = [dict(i) for i in items]
         order = request.query.get("order", ["desc"])[0]
-        return json_reply(200, page(items if order == "asc" else list(reversed(items))))
+        return json_reply(200, page(items if order == "asc" else list(reversed(items)), request.query))
 
     def _chain(self, response_id: str) -> list[dict[str, Any]]:
         """What a response continued from said and answered, back to the first (``previous_response_id``)."""
@@ -456,6 +461,7 @@ class AzureRoutes(CloudEmulator):
         if body.get("stream") not in (None, True, False):
             raise Problem(400, "invalid_type", "stream must be a boolean.", "stream")
         metadata = metadata_of(body.get("metadata"))
+        sampling_problem(body)
         new_items = items_of(body.get("input"))
         reference = body.get("agent_reference") or body.get("agent")
         model = body.get("model")
@@ -497,6 +503,7 @@ class AzureRoutes(CloudEmulator):
                 )
             history = self._chain(str(previous))
         everything = history + new_items
+        unanswered(everything, len(history))
         messages = tuple(messages_of(everything))
         # the prompt is the last thing the user said (as InvokeAgent's inputText); a tool's result is not
         said = [
@@ -537,7 +544,7 @@ class AzureRoutes(CloudEmulator):
                 conversation.busy = True
         try:
             try:
-                answer = self.brain.answer(turn)
+                answer = forced(self.brain.answer(turn), body)
             except StepError as exc:
                 status = _STATUS.get(exc.kind, 500)
                 code = _CODES.get(exc.kind, "server_error")

@@ -8,10 +8,12 @@ What the routes (`routes`) need to speak the project's OpenAI API and REST API: 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from podium.core.calls import Message
-from podium.providers._kit.brains import Answer
+from podium.providers._kit.brains import Answer, as_call, forced_input
 from podium.providers._kit.http import HttpRequest, HttpResponse
 from podium.providers.azure.state import new_id
 
@@ -72,12 +74,102 @@ def items_of(value: Any) -> list[dict[str, Any]]:
         elif kind == "function_call_output":
             if not item.get("call_id"):
                 raise Problem(400, "missing_required_parameter", f"input[{index}].call_id is required.")
+            if not isinstance(item["call_id"], str):
+                raise Problem(
+                    400, "invalid_type", f"Invalid type for 'input[{index}].call_id': expected a string."
+                )
             items.append(item)
         elif kind in ("function_call", "reasoning"):
             items.append(item)
         else:
             raise Problem(400, "invalid_value", f"input[{index}].type '{kind}' is not supported.")
     return items
+
+
+def unanswered(items: list[dict[str, Any]], start: int) -> None:
+    """Refuse, as the service does, a function_call_output (from ``items[start:]``, the new ones)
+    that answers no function_call before it."""
+    calls: set[str] = set()
+    for index, item in enumerate(items):
+        if item.get("type") == "function_call":
+            calls.add(str(item.get("call_id")))
+        elif (
+            item.get("type") == "function_call_output"
+            and index >= start
+            and str(item["call_id"]) not in calls
+        ):
+            raise Problem(
+                400,
+                "invalid_request_error",
+                f"No tool call found for function call output with call_id {item['call_id']}.",
+                "input",
+            )
+
+
+_SAMPLING = {"temperature": (0, 2), "top_p": (0, 1)}
+
+
+def sampling_problem(body: dict[str, Any]) -> None:
+    """Refuse sampling settings out of the service's range (a number, within its bounds)."""
+    for name, (low, high) in _SAMPLING.items():
+        value = body.get(name)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise Problem(400, "invalid_type", f"Invalid type for '{name}': expected a decimal.", name)
+        if not low <= value <= high:
+            side, bound = ("above maximum", f"<= {high}") if value > high else ("below minimum", f">= {low}")
+            raise Problem(
+                400,
+                "decimal_above_max_value" if value > high else "decimal_below_min_value",
+                f"Invalid '{name}': decimal {side} value. Expected a value {bound}, but got {value} instead.",
+                name,
+            )
+
+
+def forced(answer: Answer, body: Mapping[str, Any]) -> Answer:
+    """The answer as the service shapes it for what the request forces: ``tool_choice`` ``required``
+    (the first declared function) or ``{type: function, name}`` makes it a function call, and a
+    ``text.format`` of ``json_schema`` or ``json_object`` makes its text JSON."""
+    tools = body.get("tools")
+    if tools is not None and not isinstance(tools, list):
+        raise Problem(400, "invalid_type", "Invalid type for 'tools': expected an array.", "tools")
+    functions = {
+        str(t.get("name")): t.get("parameters") or {}
+        for t in tools or []
+        if isinstance(t, dict) and t.get("type") == "function"
+    }
+    choice = body.get("tool_choice")
+    name = None
+    if choice == "required" and functions:
+        name = next(iter(functions))
+    elif isinstance(choice, dict) and choice.get("type") == "function":
+        name = str(choice.get("name"))
+        if name not in functions:
+            raise Problem(
+                400,
+                "invalid_value",
+                f"Tool choice '{name}' not found in 'tools' parameter.",
+                "tool_choice",
+            )
+    if name is not None and (answer.tool is None or answer.tool.name != name):
+        if choice == "required" and answer.tool is not None and answer.tool.name in functions:
+            return answer
+        return as_call(answer, name, functions[name])
+    shape = (body.get("text") or {}).get("format") if isinstance(body.get("text"), dict) else None
+    if (
+        answer.tool is None
+        and isinstance(shape, dict)
+        and shape.get("type") in ("json_schema", "json_object")
+    ):
+        try:
+            json.loads(answer.text)
+        except ValueError:
+            schema = shape.get("schema") if isinstance(shape.get("schema"), dict) else {}
+            # json_object has no schema: the text goes in an object of its own
+            made = forced_input(answer.text, schema) if schema else {"text": answer.text}
+            return replace(answer, text=json.dumps(made))
+    return answer
 
 
 def stored_item(item: dict[str, Any]) -> dict[str, Any]:
@@ -202,11 +294,35 @@ def messages_of(items: list[dict[str, Any]]) -> list[Message]:
     return said
 
 
-def page(data: list[dict[str, Any]]) -> dict[str, Any]:
+def page(data: list[dict[str, Any]], query: Mapping[str, list[str]] | None = None) -> dict[str, Any]:
+    """`data` as a list object; with a list call's `query`, one page of it: `data` is in the order
+    asked for, and the page is cut by ``after``, ``before`` and ``limit`` (1 to 100, default 20).
+
+    azure-ai-projects' pagers ask for the next page with ``after=<last_id>`` until a page has no
+    ``last_id`` (they do not read ``has_more``), so a page past the end must be empty, or they loop.
+    """
+    if query is None:  # the items a call made, all of them
+        return {"object": "list", "data": data, "first_id": data[0].get("id") if data else None,
+                "last_id": data[-1].get("id") if data else None, "has_more": False}  # fmt: skip
+    ids = [item.get("id") for item in data]
+    after, before = query.get("after", [""])[0], query.get("before", [""])[0]
+    if after:
+        data = data[ids.index(after) + 1 :] if after in ids else []
+    if before:
+        ids = [item.get("id") for item in data]
+        data = data[: ids.index(before)] if before in ids else []
+    raw = query.get("limit", ["20"])[0]
+    limit = int(raw) if raw.isdigit() else -1
+    if not 1 <= limit <= 100:
+        raise Problem(
+            400, "invalid_value", f"Invalid 'limit': {raw!r}. Expected an integer from 1 to 100.", "limit"
+        )
+    # a page before a cursor is the items just before it
+    shown = data[-limit:] if before and not after else data[:limit]
     return {
         "object": "list",
-        "data": data,
-        "first_id": data[0].get("id") if data else None,
-        "last_id": data[-1].get("id") if data else None,
-        "has_more": False,
+        "data": shown,
+        "first_id": shown[0].get("id") if shown else None,
+        "last_id": shown[-1].get("id") if shown else None,
+        "has_more": len(data) > limit,
     }

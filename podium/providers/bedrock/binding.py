@@ -101,6 +101,12 @@ class BedrockBinding(BaseModel):
                 "a bedrock binding names either an AgentCore runtime (runtime_arn) or a managed agent"
                 " (agent_id, alias_id), not both"
             )
+        if self.alias_id and not self.agent_id and not self.runtime_arn:
+            # refused here, not at the call, so that `podium validate` names the file and line
+            raise ValueError(
+                f"alias_id {self.alias_id} needs the agent it belongs to: add agent_id"
+                f" (bedrock: {{agent_id: <ten-character id>, alias_id: {self.alias_id}}})"
+            )
         if not self.runtime_arn:
             given = [k for k in RUNTIME_ONLY if k in self.model_fields_set]
             if given:

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from podium.core.calls import EmulatorOptions, ProviderConfig
+
+# an AWS region's form (us-east-1, eu-central-2, us-gov-west-1, cn-north-1): a name of another form
+# has no endpoint, and a run would only retry "cannot reach Bedrock" until it failed
+REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}$")
 
 
 class BedrockConfig(ProviderConfig):
     """Settings under `providers.bedrock:`."""
 
-    region: str | None = Field(None, description="AWS region (else AWS_REGION or the profile's).")
+    region: str | None = Field(
+        None,
+        description="AWS region, like us-east-1 or eu-central-1 (else AWS_REGION or the profile's).",
+    )
     profile: str | None = Field(None, description="A profile from ~/.aws/config (else AWS_PROFILE).")
     endpoint_url: str | None = Field(
         None, description="Another endpoint for all Bedrock services (an emulator)."
@@ -49,6 +57,16 @@ class BedrockConfig(ProviderConfig):
     )
     alias_name: str = Field("podium", description="podium deploy: the alias it creates and moves.")
     idle_session_ttl: int = Field(600, ge=60, le=3600, description="podium deploy: agents' session TTL.")
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str | None) -> str | None:
+        if value is not None and not REGION.match(value):
+            raise ValueError(
+                f"{value!r} is not an AWS region name: use one like us-east-1, eu-central-1 or"
+                " ap-southeast-2 (a region that serves Bedrock)"
+            )
+        return value
 
 
 class BedrockEmulatorOptions(EmulatorOptions):

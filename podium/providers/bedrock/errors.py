@@ -149,7 +149,12 @@ def to_podium(exc: BaseException, where: str) -> StepError:
             provider=PROVIDER,
         )
     if isinstance(exc, bx.ConnectTimeoutError | bx.EndpointConnectionError | bx.ConnectionClosedError):
-        return TransientError(f"{where}: cannot reach Bedrock ({exc})", provider=PROVIDER)
+        return TransientError(
+            f"{where}: cannot reach Bedrock ({exc})",
+            fix="check providers.bedrock.region (or AWS_REGION) is a region that serves Bedrock, and"
+            " providers.bedrock.endpoint_url, a proxy or the network if you set one",
+            provider=PROVIDER,
+        )
     if isinstance(exc, bx.HTTPClientError | bx.ResponseStreamingError):
         return TransientError(f"{where}: the connection failed mid-reply ({exc})", provider=PROVIDER)
     if isinstance(exc, ParserError | ResponseParserError):

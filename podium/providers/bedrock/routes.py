@@ -25,7 +25,7 @@ from urllib.parse import unquote
 
 from podium.core.calls import Message, Usage
 from podium.core.errors import StepError
-from podium.providers._kit.brains import Answer, Turn
+from podium.providers._kit.brains import Answer, Turn, forced_input
 from podium.providers._kit.emulator import CloudEmulator, Route, new_id
 from podium.providers._kit.faults import Fault
 from podium.providers._kit.http import HttpRequest, HttpResponse
@@ -130,6 +130,8 @@ class BedrockRoutes(CloudEmulator):
 
     def fault_response(self, fault: Fault, operation: str) -> HttpResponse:
         return _fault_response(fault, operation)
+
+    malformed_code = "SerializationException"
 
     def internal_error(self, exc: Exception) -> HttpResponse:
         return HttpResponse(
@@ -501,8 +503,9 @@ class BedrockRoutes(CloudEmulator):
             detail["tool_status"] = [r.get("status") or "success" for r in answered]
         metadata = _podium_tags(body)
         turn = Turn(
-            # after a tool's result, the question is still the step's (a scripted match: keeps matching)
-            prompt=messages[0].content if results else messages[-1].content,
+            # the question is the user's last words: after a tool's result, still the question that
+            # asked for the tool (a scripted match keeps matching); in a chat, the newest question
+            prompt=_asked(body["messages"]) or messages[-1].content,
             messages=tuple(messages),
             instructions=instructions,
             step=metadata.get(TAG_STEP),
@@ -625,6 +628,8 @@ def _forced_tool(config: Any, declared: dict[str, Any]) -> tuple[str | None, str
     if "auto" in choice:
         return None, None
     if "any" in choice:
+        if not declared:
+            return None, "toolConfig.toolChoice any needs at least one tool in toolConfig.tools."
         return next(iter(declared)), None
     name = (choice.get("tool") or {}).get("name") if isinstance(choice.get("tool"), dict) else None
     if name not in declared:
@@ -640,18 +645,7 @@ def _forced_call(answer: Answer, name: str, schema: dict[str, Any]) -> tuple[str
     other text fills the schema's required fields (the text in strings, zero values elsewhere)."""
     if answer.tool is not None and answer.tool.name == name:
         return name, dict(answer.tool.input)
-    try:
-        given = json.loads(answer.text)
-    except ValueError:
-        given = None
-    if not isinstance(given, dict):
-        zero = {"string": answer.text, "number": 0, "integer": 0, "boolean": False, "array": [], "object": {}}
-        properties = schema.get("properties") or {}
-        given = {
-            key: zero.get((properties.get(key) or {}).get("type", "string"), answer.text)
-            for key in schema.get("required") or []
-        }
-    return name, given
+    return name, forced_input(answer.text, schema)
 
 
 def _action_group_for(agent: ResolvedAgent, tool: MockTool) -> tuple[str | None, HttpResponse | None]:
@@ -876,3 +870,12 @@ def _unknown_operation(request: HttpRequest) -> HttpResponse:
         "UnknownOperationException",
         f"podium's Bedrock emulator does not implement {request.method} {request.path}",
     )
+
+
+def _asked(raw: list[dict[str, Any]]) -> str:
+    """The text of the last user turn that says something (a turn of tool results only does not)."""
+    for turn in reversed(raw):
+        said = [str(b["text"]) for b in turn.get("content") or [] if isinstance(b, dict) and "text" in b]
+        if turn.get("role") == "user" and any(t.strip() for t in said):
+            return "\n".join(said)
+    return ""

@@ -40,6 +40,7 @@ from podium.providers._kit.functions import (
     FunctionCache,
     FunctionThreads,
     accepted_kwargs,
+    told,
     user_traceback,
 )
 from podium.providers._kit.propagation import call_headers
@@ -157,14 +158,19 @@ class LocalProvider(Provider):
             value = await fn(prompt, **kwargs) if is_async else await self.threads.call(fn, prompt, **kwargs)
         except StepError:
             raise
-        except Exception as exc:
+        except (Exception, SystemExit, KeyboardInterrupt) as exc:
+            if isinstance(exc, KeyboardInterrupt) and is_async:
+                raise  # awaited on the loop: it may be the person's Ctrl-C, not the function's
+            # sys.exit() in a function ends the step, not podium (and leaves no run "cancelled")
+            said = f"called sys.exit({exc.code!r})" if isinstance(exc, SystemExit) else f"raised {told(exc)}"
             error = AgentFailed(
-                f"{request.function} raised {type(exc).__name__}: {exc}",
-                fix="fix the function, or raise podium.core.errors.TransientError to have it retried",
+                f"{request.function} {said}",
+                fix="fix the function (raise an exception rather than exit), or raise"
+                " podium.core.errors.TransientError to have it retried",
                 provider=self.name,
             )
             error.traceback = user_traceback(exc)
-            raise error from exc
+            raise error from None
         latency = (time.perf_counter() - started) * 1000
         if isinstance(value, AgentResponse):
             return value if value.bound_to else value.model_copy(update={"bound_to": dict(bound)})

@@ -16,7 +16,7 @@ from typing import Any
 
 from podium.core.calls import Message, Usage
 from podium.core.errors import StepError
-from podium.providers._kit.brains import Answer, ScriptedBrain, Turn
+from podium.providers._kit.brains import Answer, ScriptedBrain, Turn, forced_input
 from podium.providers._kit.emulator import CloudEmulator, Route, new_id
 from podium.providers._kit.faults import Fault
 from podium.providers._kit.http import HttpRequest, HttpResponse
@@ -28,16 +28,19 @@ from podium.providers.vertex.surface import UNSERVED, VERSION_PREFIX
 from podium.providers.vertex.tags import AGENT, RUN, STEP, from_labels
 from podium.providers.vertex.wire import (
     adk_config,
+    asked,
     author_name,
     brain_error,
     camel,
     contents_of,
+    forced_function,
     from_adk_config,
     generation_problem,
     google_error,
     history_of,
     invalid,
     json_response,
+    json_text,
     labels_problem,
     snake_usage,
     sse_chunks,
@@ -45,14 +48,16 @@ from podium.providers.vertex.wire import (
 )
 
 _V = r"^/(v1|v1beta1)/"
+# a model id may hold a colon (another cloud's id, by mistake): still the model, so the answer is
+# the service's "Publisher Model … was not found", not an unknown path
 GENERATE = re.compile(
-    _V + r"projects/([^/]+)/locations/([^/]+)/publishers/([^/]+)/models/([^/:]+):generateContent$"
+    _V + r"projects/([^/]+)/locations/([^/]+)/publishers/([^/]+)/models/([^/]+):generateContent$"
 )
 STREAM_GENERATE = re.compile(
-    _V + r"projects/([^/]+)/locations/([^/]+)/publishers/([^/]+)/models/([^/:]+):streamGenerateContent$"
+    _V + r"projects/([^/]+)/locations/([^/]+)/publishers/([^/]+)/models/([^/]+):streamGenerateContent$"
 )
 COUNT_TOKENS = re.compile(
-    _V + r"projects/([^/]+)/locations/([^/]+)/publishers/([^/]+)/models/([^/:]+):countTokens$"
+    _V + r"projects/([^/]+)/locations/([^/]+)/publishers/([^/]+)/models/([^/]+):countTokens$"
 )
 ENGINE = re.compile(_V + r"(projects/[^/]+/locations/[^/]+/reasoningEngines/[^/:]+)$")
 QUERY = re.compile(_V + r"(projects/[^/]+/locations/[^/]+/reasoningEngines/[^/:]+):query$")
@@ -125,6 +130,8 @@ class VertexRoutes(CloudEmulator):
             "The service is currently unavailable." if status in (502, 503) else "Internal error encountered."
         )
         return google_error(status, message, retry_after=fault.retry_after)
+
+    malformed_code = "INVALID_ARGUMENT"
 
     def internal_error(self, exc: Exception) -> HttpResponse:
         return google_error(500, f"emulator error: {type(exc).__name__}")
@@ -218,16 +225,23 @@ class VertexRoutes(CloudEmulator):
         problem = generation_problem(config) or labels_problem(body.get("labels"))
         if problem:
             return invalid(problem)
+        tools = body.get("tools")
+        if tools is not None and not isinstance(tools, list):
+            return invalid("tools must be a list of Tool objects.")
         declared = {
-            str(f.get("name"))
+            str(f.get("name")): f.get("parametersJsonSchema") or f.get("parameters") or {}
             for tool in body.get("tools") or []
             if isinstance(tool, dict)
             for f in tool.get("functionDeclarations") or []
             if isinstance(f, dict)
         }
+        forced, problem = forced_function(body.get("toolConfig"), declared)
+        if problem:
+            return invalid(problem)
         tags = from_labels(body.get("labels") or {}, self._mock_keys())
         turn = Turn(
-            prompt=next((m.content for m in messages if m.role == "user"), ""),
+            # the user's last words (a chat's newest question); a function's result is not one
+            prompt=asked(body["contents"]),
             messages=tuple(messages),
             instructions=instructions,
             step=tags.get(STEP),
@@ -242,18 +256,22 @@ class VertexRoutes(CloudEmulator):
         if isinstance(answered, HttpResponse):
             return answered
         usage, finish = answered.usage, "STOP"
+        call = None
         if answered.tool is not None:
             if answered.tool.name not in declared:
                 return invalid(
                     f"the scripted reply calls the function '{answered.tool.name}', which the request's"
                     f" tools do not declare (declared: {', '.join(sorted(declared)) or 'none'})"
                 )
-            detail["tool"] = answered.tool.name
-            parts: list[dict[str, Any]] = [
-                {"functionCall": {"name": answered.tool.name, "args": answered.tool.input}}
-            ]
+            call = (answered.tool.name, dict(answered.tool.input))
+        if forced and (call is None or call[0] not in forced):
+            # mode ANY: the model must call a function (one of allowedFunctionNames)
+            call = (forced[0], forced_input(answered.text, declared[forced[0]]))
+        if call is not None:
+            detail["tool"] = call[0]
+            parts: list[dict[str, Any]] = [{"functionCall": {"name": call[0], "args": call[1]}}]
         else:
-            text = answered.text
+            text = json_text(answered.text, config)
             limit = config.get("maxOutputTokens")
             if isinstance(limit, int) and usage.output_tokens > limit:
                 text, finish = text[: limit * 4], "MAX_TOKENS"
@@ -369,7 +387,7 @@ class VertexRoutes(CloudEmulator):
     def engine(self, name: str) -> EngineRecord | None:
         """The engine named, or (serving a workflow's --emulate) one made for it on first use."""
         found = self.state.engine(name)
-        if found is None and self.any_engine and ENGINE_NAME.match(name):
+        if found is None and self.any_engine and ENGINE_NAME.match(name) and name not in self.state.deleted:
             found = self.state.add_engine("podium-emulated", name=name, kind="any")
         return found
 

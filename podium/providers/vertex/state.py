@@ -93,6 +93,8 @@ class VertexState:
         self.project = project
         self.location = location
         self.engines: dict[str, EngineRecord] = {}
+        # engines deleted: never made again on first use (a deleted engine is NOT_FOUND, as on Vertex)
+        self.deleted: set[str] = set()
         self.sessions: dict[str, Session] = {}
         self.operations: dict[str, dict[str, Any]] = {}
         self.ids = itertools.count(1_000_000_001)
@@ -106,6 +108,7 @@ class VertexState:
                 name = f"projects/{self.project}/locations/{self.location}/reasoningEngines/{next(self.ids)}"
             record = EngineRecord(name=name, display_name=display_name, kind=kind, **options)
             self.engines[name] = record
+            self.deleted.discard(name)
             return record
 
     def update_engine(self, engine: EngineRecord, body: dict[str, Any], fields: list[str]) -> EngineRecord:
@@ -149,6 +152,7 @@ class VertexState:
         with self._lock:
             if self.engines.pop(name, None) is None:
                 return None
+            self.deleted.add(name)
             for session_id in [k for k, s in self.sessions.items() if s.app_name == name]:
                 del self.sessions[session_id]
             operation = f"{name}/operations/{next(self.ids)}"

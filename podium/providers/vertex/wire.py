@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from podium.core.calls import Message
 from podium.core.errors import StepError
+from podium.providers._kit.brains import forced_input
 from podium.providers._kit.faults import Fault
 from podium.providers._kit.http import HttpResponse
 
@@ -169,6 +171,52 @@ def contents_of(raw: Any) -> tuple[str | None, list[Message], list[str]]:
             [],
         )
     return None, messages, results
+
+
+def asked(contents: list[dict[str, Any]]) -> str:
+    """The text of the last user turn that says something (function responses only do not)."""
+    for item in reversed(contents):
+        said = [str(p["text"]) for p in item.get("parts") or [] if isinstance(p, dict) and "text" in p]
+        if item.get("role", "user") == "user" and any(t.strip() for t in said):
+            return "\n".join(said)
+    return ""
+
+
+def forced_function(config: Any, declared: Mapping[str, Any]) -> tuple[list[str], str | None]:
+    """The functions a ``toolConfig`` forces the model to call from (mode ``ANY``: its
+    ``allowedFunctionNames``, else every declared one; none otherwise), and why the service would
+    refuse the config."""
+    calling = (config or {}).get("functionCallingConfig") if isinstance(config, dict) else None
+    if not isinstance(calling, dict):
+        return [], None
+    allowed = calling.get("allowedFunctionNames") or []
+    if not isinstance(allowed, list) or not all(isinstance(n, str) for n in allowed):
+        return [], "toolConfig.functionCallingConfig.allowedFunctionNames must be a list of names."
+    unknown = [str(n) for n in allowed if n not in declared]
+    if unknown:
+        return [], (
+            f"allowedFunctionNames {', '.join(unknown)} are not declared in the request's tools"
+            f" (declared: {', '.join(declared) or 'none'})."
+        )
+    if str(calling.get("mode", "AUTO")).upper() != "ANY" or not declared:
+        return [], None
+    return [str(n) for n in allowed] or list(declared), None
+
+
+def json_text(text: str, config: Mapping[str, Any]) -> str:
+    """The reply as the service gives it under ``responseMimeType: application/json``: JSON always
+    (a reply that is not JSON fills the response schema's required fields, or becomes a JSON string)."""
+    if config.get("responseMimeType") != "application/json":
+        return text
+    try:
+        json.loads(text)
+        return text
+    except ValueError:
+        pass
+    schema = config.get("responseJsonSchema") or config.get("responseSchema") or {}
+    if isinstance(schema, dict) and str(schema.get("type", "")).lower() == "object":
+        return json.dumps(forced_input(text, schema))
+    return json.dumps(text)
 
 
 def generation_problem(config: Any) -> str | None:

@@ -6,7 +6,10 @@ client trusting only the emulator's throwaway CA.
 
 from __future__ import annotations
 
+import itertools
 import ssl
+from collections.abc import Iterable
+from typing import Any
 
 import httpx
 import openai
@@ -162,3 +165,28 @@ def test_a_scripted_tool_call_is_a_function_call_item_then_the_answer(emulator: 
     )
     assert answered.output_text == "Rainy."
     assert emulator.requests[-1].detail["tool_result"] == ["rain, 9C"]
+
+
+def test_the_sdks_listings_page_through_every_agent_and_version_and_end(emulator: AzureEmulator) -> None:
+    # azure-ai-projects' pagers follow last_id with ?after= until a page is empty: a page that
+    # ignored `after` made list() loop for ever
+    project = project_client(emulator)
+    names = [f"agent-{i:02d}" for i in range(23)]
+    for name in names:
+        project.agents.create_version(agent_name=name, definition=PromptAgentDefinition(model="gpt-4o"))
+    for _ in range(2):
+        project.agents.create_version(agent_name="agent-00", definition=PromptAgentDefinition(model="gpt-4o"))
+
+    def listed(pager: Iterable[Any]) -> list[str]:
+        return [a.name for a in itertools.islice(pager, 100)]  # a pager that never ends stops at 100
+
+    assert listed(project.agents.list()) == names  # 20, then 3, then an empty page
+    assert listed(project.agents.list(limit=5)) == names
+    assert [v.version for v in itertools.islice(project.agents.list_versions(agent_name="agent-00"), 9)] == [
+        "3",
+        "2",
+        "1",
+    ]
+    with pytest.raises(HttpResponseError) as refused:
+        list(project.agents.list(limit=0))
+    assert refused.value.status_code == 400 and "limit" in str(refused.value.message)

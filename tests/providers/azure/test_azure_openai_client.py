@@ -167,3 +167,48 @@ def test_malformed_bodies_are_400s_and_unserved_operations_501s(
     with pytest.raises(openai.InternalServerError) as unserved:
         client.responses.input_tokens.count(model="gpt-4o", input="hi")
     assert unserved.value.status_code == 501 and "emulator: CountInputTokens" in unserved.value.message
+
+
+def test_out_of_range_sampling_and_an_unasked_tool_output_are_refused(client: openai.OpenAI) -> None:
+    # as the service: a 400 the SDK raises, never an answer to a request it would refuse
+    with pytest.raises(openai.BadRequestError) as hot:
+        client.responses.create(model="gpt-4o", input="hi", temperature=5)
+    assert hot.value.code == "decimal_above_max_value" and "'temperature'" in hot.value.message
+    with pytest.raises(openai.BadRequestError) as orphan:
+        client.responses.create(
+            model="gpt-4o", input=[{"type": "function_call_output", "call_id": "call_9", "output": "4"}]
+        )
+    assert "No tool call found for function call output with call_id call_9" in orphan.value.message
+    asked = {"type": "function_call", "call_id": "call_9", "name": "add", "arguments": "{}"}
+    answered = {"type": "function_call_output", "call_id": "call_9", "output": "4"}
+    assert client.responses.create(model="gpt-4o", input=[asked, answered]).status == "completed"
+
+
+def test_a_forced_tool_choice_is_a_function_call_and_a_json_schema_answer_is_json(
+    client: openai.OpenAI,
+) -> None:
+    tools = [
+        {
+            "type": "function",
+            "name": "get_weather",
+            "parameters": {
+                "type": "object",
+                "properties": {"city": {"type": "string"}},
+                "required": ["city"],
+            },
+        }
+    ]
+    for choice in ({"type": "function", "name": "get_weather"}, "required"):
+        reply = client.responses.create(model="gpt-4o", input="Paris", tools=tools, tool_choice=choice)
+        [call] = reply.output
+        assert call.type == "function_call" and (call.name, call.arguments) == (
+            "get_weather",
+            '{"city": "Paris"}',
+        )
+    with pytest.raises(openai.BadRequestError):
+        client.responses.create(
+            model="gpt-4o", input="x", tools=tools, tool_choice={"type": "function", "name": "nope"}
+        )
+    schema = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+    text = {"format": {"type": "json_schema", "name": "c", "schema": schema, "strict": True}}
+    assert client.responses.create(model="gpt-4o", input="Oslo", text=text).output_text == '{"city": "Oslo"}'  # type: ignore[arg-type]

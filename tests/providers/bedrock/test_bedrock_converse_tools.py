@@ -203,3 +203,18 @@ def test_podium_declares_the_tool_from_its_signature_and_docstring(tmp_path: Pat
             }
         ]
     }
+
+
+def test_a_tool_result_late_in_a_chat_answers_the_newest_question(emulator: BedrockEmulator) -> None:
+    # the prompt after a tool's result is the question that asked for the tool, not the chat's first
+    use = {"toolUse": {"toolUseId": "t1", "name": "weather", "input": {"city": "Oslo"}}}
+    result = {"toolResult": {"toolUseId": "t1", "content": [{"text": "rain"}]}}
+    chat = [
+        {"role": "user", "content": [{"text": "Hello"}]},
+        {"role": "assistant", "content": [{"text": "Hello"}]},
+        {"role": "user", "content": [{"text": "Weather in Oslo?"}]},
+        {"role": "assistant", "content": [use]},
+        {"role": "user", "content": [result]},
+    ]
+    reply = runtime(emulator).converse(modelId=HAIKU, messages=chat, toolConfig={"tools": [WEATHER]})
+    assert reply["output"]["message"]["content"] == [{"text": "Weather in Oslo?"}]

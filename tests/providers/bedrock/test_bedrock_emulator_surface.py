@@ -393,6 +393,21 @@ def test_every_listed_model_is_priced_by_the_catalog() -> None:
     assert unpriced == []
 
 
+def test_the_models_of_awss_own_examples_answer(emulator: BedrockEmulator) -> None:
+    # a user pasting the Bedrock docs' examples (Claude 3 Haiku, Titan Text Express, Llama 3, Mistral
+    # 7B) got "The provided model identifier is invalid." for models the service serves
+    runtime = client(emulator, "bedrock-runtime")
+    said = runtime.converse(modelId="anthropic.claude-3-haiku-20240307-v1:0", messages=user("hi"))
+    assert said["output"]["message"]["content"] == [{"text": "hi"}]
+    for model, body, field in (
+        ("amazon.titan-text-express-v1", {"inputText": "hi"}, "results"),
+        ("meta.llama3-8b-instruct-v1:0", {"prompt": "hi"}, "generation"),
+        ("mistral.mistral-7b-instruct-v0:2", {"prompt": "hi"}, "outputs"),
+    ):
+        answer = json.loads(runtime.invoke_model(modelId=model, body=json.dumps(body))["body"].read())
+        assert field in answer, (model, answer)
+
+
 def test_fields_of_the_wrong_type_are_a_400_never_a_500(emulator: BedrockEmulator) -> None:
     haiku = "/model/anthropic.claude-3-5-haiku-20241022-v1%3A0"
     for path, body in (

@@ -209,7 +209,7 @@ async def test_a_logical_model_name_gets_a_fix(emulator: BedrockEmulator, tmp_pa
     ("binding", "model", "message", "fix"),
     [
         ({}, None, "agent 'writer' has neither a Bedrock agent_id nor a model", "podium deploy"),
-        ({"alias_id": "ABCDEFGHIJ"}, HAIKU, "alias_id ABCDEFGHIJ but no agent_id", "agent_id"),
+        ({"alias_id": "ABCDEFGHIJ"}, HAIKU, "alias_id ABCDEFGHIJ needs the agent it belongs to", "agent_id"),
         (
             {"agentid": "ABCDEFGHIJ"},
             HAIKU,

@@ -14,6 +14,7 @@ import pytest
 from bedrock_support import HAIKU, scripted, write_workflow
 
 import podium
+from podium.core.errors import WorkflowError
 from podium.core.events import EventType
 from podium.core.store import SQLiteStore
 from podium.providers.bedrock.agents import session_id_for
@@ -162,18 +163,30 @@ async def test_an_invalid_request_fails_the_step_without_a_retry(
     assert emulator.count("InvokeAgent") == 1 and emulator.count("Converse") == 0
 
 
-async def test_a_bad_binding_fails_with_the_agent_named_and_nothing_sent(
+def test_an_alias_without_its_agent_is_refused_before_the_run_with_file_and_line(
     emulator: BedrockEmulator, tmp_path: Path, podium_plugins: PluginsFixture
 ) -> None:
+    # `podium validate` must refuse what a run would refuse: nothing to find out from the cloud here
     path = write_workflow(tmp_path, flow(emulator, {"alias_id": "ABCDEFGHIJ"}))
-    result = await run(path, podium_plugins)
-    assert result.status == "failed"
-    error = result.steps["ask"].error
-    assert (
-        error is not None and "agents.helper.bedrock has alias_id ABCDEFGHIJ but no agent_id" in error.message
-    )
-    assert "agent_id" in (error.fix or "")
+    with pytest.raises(WorkflowError) as refused:
+        podium.load(path)
+    message = str(refused.value)
+    assert f"{path}:8:5: agents.helper.bedrock: alias_id ABCDEFGHIJ needs the agent" in message
+    assert "add agent_id" in message
     assert emulator.count() == 0
+
+
+def test_a_region_that_is_no_aws_region_is_refused_before_the_run(tmp_path: Path) -> None:
+    # a run would only retry "cannot reach Bedrock" against a host that does not exist
+    path = tmp_path / "flow.yaml"
+    path.write_text(
+        "name: f\nproviders:\n  bedrock: {region: mars-north-7}\n"
+        f"agents:\n  a: {{model: '{HAIKU}', provider: bedrock}}\nsteps:\n  s: {{agent: a, prompt: hi}}\n"
+    )
+    with pytest.raises(WorkflowError) as refused:
+        podium.load(path)
+    assert f"{path}:3:13: providers.bedrock.region: " in str(refused.value)
+    assert "'mars-north-7' is not an AWS region name: use one like us-east-1" in str(refused.value)
 
 
 async def test_exhausted_throttling_falls_back_to_local(

@@ -36,6 +36,15 @@ def broken(**kwargs):
 def flaky():
     from podium.core.errors import TransientError
     raise TransientError("try again")
+
+def quits():
+    raise SystemExit(2)
+
+def rows():
+    yield {"row": 1}
+
+def by_pair():
+    return {("a", "b"): 1}
 """
 
 
@@ -104,6 +113,24 @@ def test_a_tool_that_raises_fails_the_agent_with_a_fix(base: Path) -> None:
     assert "TransientError" in (caught.value.fix or "") and caught.value.provider == "cloud"
     with pytest.raises(TransientError, match="try again"):  # a podium error passes through, to be retried
         box.run(request(flaky="kit_tools:flaky"), "flaky", {}, loop=None)
+
+
+@pytest.mark.parametrize(
+    ("fn", "said"),
+    [
+        ("quits", "called sys.exit(2)"),  # once: podium itself exited, the run left cancelled
+        ("rows", "returned what is not JSON: generator is not JSON"),  # once: its repr, to the agent
+        ("by_pair", "returned what is not JSON: keys must be str"),  # once: "cloud raised TypeError"
+    ],
+)
+def test_a_tool_that_exits_or_returns_no_json_fails_the_agent_naming_the_tool(
+    base: Path, fn: str, said: str
+) -> None:
+    box = Toolbox(base, provider="cloud")
+    with pytest.raises(AgentFailed) as caught:
+        in_a_pool_thread(lambda loop: box.run(request(t=f"kit_tools:{fn}"), "t", {}, loop=loop))
+    assert caught.value.message.startswith(f"tool 't' (kit_tools:{fn}) of agent 'helper' {said}")
+    assert caught.value.fix and caught.value.provider == "cloud"
 
 
 def test_an_undeclared_or_unloadable_tool_is_an_invalid_request_naming_the_fix(base: Path) -> None:

@@ -235,6 +235,10 @@ async def test_use_mock_false_ignores_the_script(tmp_path):
 
 FUNCTIONS = """
 import asyncio
+import dataclasses
+import datetime
+import decimal
+import enum
 import threading
 from podium.core.calls import AgentResponse, Usage
 from podium.core.errors import TransientError
@@ -277,6 +281,30 @@ def flaky(prompt):
 class AsyncCallable:
     async def __call__(self, prompt):
         return "awaited " + prompt
+
+def exits(prompt):
+    raise SystemExit(3)
+
+def lines(prompt):
+    yield prompt
+
+def pairs(prompt):
+    return {("a", "b"): 1}
+
+def blob(prompt):
+    return prompt.encode()
+
+class Colour(enum.Enum):
+    RED = "red"
+
+@dataclasses.dataclass
+class Point:
+    x: int
+    at: datetime.date
+
+def rich(prompt):
+    return {"colour": Colour.RED, "point": Point(1, datetime.date(2026, 1, 2)), "tags": {"t"},
+            "price": decimal.Decimal("1.5")}
 
 async_callable = AsyncCallable()
 """
@@ -359,6 +387,41 @@ async def test_a_function_raising_a_podium_error_keeps_it(tmp_path, fn_module):
 async def test_a_function_that_cannot_be_loaded_is_an_invalid_request(tmp_path, fn_module):
     with pytest.raises(InvalidRequest, match="cannot load function"):
         await provider(tmp_path).invoke(fn_request(fn_module, "no_such_function"))
+
+
+async def test_a_function_that_exits_or_returns_what_is_not_json_fails_its_step_and_podium_goes_on(
+    tmp_path, fn_module
+):
+    steps = ["exits", "lines", "pairs", "blob", "rich"]
+    wf = Workflow.model_validate(
+        {
+            "name": "fns",
+            "defaults": {"retry": {"attempts": 1}},
+            "agents": {name: {"function": f"{fn_module}:{name}"} for name in steps},
+            "steps": {name: {"agent": name, "prompt": "p"} for name in steps},
+        }
+    )
+    wf._path = tmp_path / "flow.yaml"
+    run = await podium.arun(wf, {}, store=MemoryStore())  # sys.exit(3) once ended podium itself
+    assert run.status == "failed"
+    said = {name: (s.status, s.error.kind if s.error else None) for name, s in run.steps.items()}
+    assert said == {
+        **{name: ("failed", "agent_error") for name in ("exits", "lines", "pairs", "blob")},
+        "rich": ("succeeded", None),
+    }
+    assert run.steps["exits"].error.message == f"{fn_module}:exits called sys.exit(3)"
+    for name, why in [
+        ("lines", "generator is not JSON"),  # once stored as "<generator object ...>", a success
+        ("pairs", "keys must be str"),  # once an internal error
+        ("blob", "bytes is not JSON (decode it to text)"),
+    ]:
+        assert run.steps[name].error.message.startswith(f"the reply is not a JSON value: {why}")
+    assert run.steps["rich"].output == {
+        "colour": "red",
+        "point": {"x": 1, "at": "2026-01-02"},
+        "tags": ["t"],
+        "price": 1.5,
+    }
 
 
 async def test_function_agents_run_inside_a_workflow(tmp_path, fn_module):

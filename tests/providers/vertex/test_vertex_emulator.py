@@ -139,6 +139,22 @@ def test_unknown_engines_sessions_and_methods_are_the_services_errors(emulator: 
     assert no_message.value.code == 400 and "'message'" in str(no_message.value.message)
 
 
+def test_a_deleted_engine_stays_deleted_where_engines_are_made_on_first_use() -> None:
+    # `podium emulate vertex` and --emulate serve any engine a workflow binds; one the user deleted
+    # must then be NOT_FOUND, as on Vertex, not made again by the next get
+    with VertexEmulator.for_workflow(None) as emulator:
+        client = vertexai_client(emulator)
+        made = client.agent_engines.create(config={"display_name": "scratch"}).api_resource.name
+        bound = f"projects/{emulator.state.project}/locations/us-central1/reasoningEngines/77"
+        assert client.agent_engines.get(name=bound).api_resource.name == bound  # made on first use
+        for name in (made, bound):
+            client.agent_engines.delete(name=name)
+            with pytest.raises(errors.ClientError) as gone:
+                client.agent_engines.get(name=name)
+            assert gone.value.code == 404 and "does not exist" in str(gone.value.message)
+        assert list(client.agent_engines.list()) == []
+
+
 def test_stream_generate_content_streams_the_reply_in_chunks_with_usage_last(
     emulator: VertexEmulator,
 ) -> None:
@@ -160,3 +176,44 @@ def test_a_stream_cut_mid_way_is_an_error_the_client_sees(emulator: VertexEmulat
     client = genai_client(emulator)
     with pytest.raises(Exception):  # noqa: B017 - whichever error the SDK raises for a broken stream
         list(client.models.generate_content_stream(model=FLASH, contents="Why tides?"))
+
+
+def test_a_chat_is_answered_to_its_newest_question(emulator: VertexEmulator) -> None:
+    # the echo answers the user's last words: a chat's second turn is not answered with its first
+    client = genai_client(emulator)  # kept: a Client closes its connections when collected
+    chat = client.chats.create(model=FLASH)
+    assert [chat.send_message(said).text for said in ("one", "two")] == ["one", "two"]
+
+
+def test_a_model_id_with_a_colon_is_a_missing_publisher_model(emulator: VertexEmulator) -> None:
+    client = genai_client(emulator)
+    with pytest.raises(errors.ClientError) as missing:
+        client.models.generate_content(model="us.anthropic.claude-haiku-4-5-20251001-v1:0", contents="hi")
+    assert missing.value.code == 404 and "Publisher Model" in str(missing.value.message)
+
+
+def test_mode_any_forces_a_function_call_and_json_mode_answers_json(emulator: VertexEmulator) -> None:
+    # what langchain's with_structured_output and tool-forcing clients rely on, as Gemini does it
+    client = genai_client(emulator)
+    weather = types.FunctionDeclaration(
+        name="get_weather",
+        parameters={"type": "OBJECT", "properties": {"city": {"type": "STRING"}}, "required": ["city"]},
+    )
+    forced = types.FunctionCallingConfig(mode="ANY", allowed_function_names=["get_weather"])
+    reply = client.models.generate_content(
+        model=FLASH,
+        contents="Paris",
+        config=types.GenerateContentConfig(
+            tools=[types.Tool(function_declarations=[weather])],
+            tool_config=types.ToolConfig(function_calling_config=forced),
+        ),
+    )
+    [call] = reply.function_calls or []
+    assert (call.name, call.args) == ("get_weather", {"city": "Paris"})
+    schema = {"type": "OBJECT", "properties": {"city": {"type": "STRING"}}, "required": ["city"]}
+    structured = client.models.generate_content(
+        model=FLASH,
+        contents="Oslo",
+        config=types.GenerateContentConfig(response_mime_type="application/json", response_schema=schema),
+    )
+    assert structured.parsed == {"city": "Oslo"}
