@@ -109,7 +109,7 @@ def _parse_inputs(pairs: tuple[str, ...], inputs_file: str | None) -> dict[str, 
     values: dict[str, Any] = {}
     if inputs_file:
         try:
-            loaded = json.loads(Path(inputs_file).read_text(encoding="utf-8"))
+            loaded = json.loads(Path(inputs_file).read_text(encoding="utf-8-sig"))
         except (OSError, ValueError) as exc:
             raise InputError(
                 f"--inputs {inputs_file}: cannot read a JSON object ({exc})",
@@ -174,6 +174,7 @@ def run(
     """Run a workflow file and print its outputs (exit 1 if it fails, stops or waits)."""
     from podium import api
     from podium.core.clock import new_run_id
+    from podium.core.errors import WorkflowError
 
     traced = _trace_target(trace)  # a bad path is bad input before anything runs
     pm = _plugins()
@@ -182,7 +183,10 @@ def run(
     inputs = api.checked_inputs(wf, _parse_inputs(pairs, inputs_file))
     settings = _settings(budget, configured)
     # model classes resolve (or fail, exit 2) before a run id is taken or the live view starts
-    wf = api.with_model_classes(wf, provider=provider, plugins=pm, model_classes=class_files)
+    try:
+        wf = api.with_model_classes(wf, provider=provider, plugins=pm, model_classes=class_files)
+    except WorkflowError as exc:
+        raise configured.with_sources(exc) from None
     run_id = new_run_id()
     live = _live_export(otlp, otlp_endpoint, include_content)
 
@@ -583,6 +587,8 @@ def validate(
             wf, provider=configured.provider, plugins=_plugins(), model_classes=class_files
         )
     except WorkflowError as exc:
+        if "configured" in locals():  # the profile's values are named where they were set
+            exc = configured.with_sources(exc)
         if as_json:
             _echo_json(
                 {

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from podium.core.errors import Problem, WorkflowError
 from podium.core.loader import Positions, dotted, suggest
 from podium.core.loader.positions import read_yaml
@@ -246,6 +248,25 @@ class Resolver:
                     " (--provider)",
                 )
                 for sid in missing
+            ]
+        return self._required_binding_problems(aname, agent, provider, runs)
+
+    def _required_binding_problems(self, aname: str, agent: Agent, provider: str, runs: str) -> list[Problem]:
+        # a provider whose binding has required fields (a2a's url) cannot run an agent without one:
+        # the run would fail at its first call, so validate says so first
+        cls = self.registry.get(provider)
+        if agent.model is not None or cls.Binding is None:
+            return []
+        try:
+            cls.Binding.model_validate({})
+        except ValidationError:
+            fix = cls.binding_fix or f"write agents.{aname}.{provider} with the fields of its binding"
+            return [
+                self._problem(
+                    ("agents", aname),
+                    f"agent '{aname}' has no {provider} binding ({runs})",
+                    fix=f"{fix}; or run it elsewhere (its provider:, or --provider)",
+                )
             ]
         return []
 

@@ -74,6 +74,7 @@ def _short_forms(schema: dict[str, Any], defs: dict[str, Any]) -> None:
         {"const": True, "description": "Pause with the default message."},
     )
     step["timeout"] = _or(step["timeout"], DURATION)
+    defaults["timeout"] = _or(defaults["timeout"], DURATION)
     approval = _props(defs, "Approval")
     approval["timeout"] = _or(approval["timeout"], DURATION)
     tools = agent["tools"]

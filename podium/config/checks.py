@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 
 from podium.config.model import ConfigFile, Profile, ProfileAgent
 from podium.core.loader.bindings import CLOUD_EXTRAS, _binding_problem
+from podium.core.loader.fixes import value_fix
 from podium.core.loader.problems import _field_names, _Problems, shown, suggest
 
 Where = tuple[str, ...]
@@ -42,14 +43,14 @@ def model_problems(exc: ValidationError, problems: _Problems) -> None:
                 f"unknown key '{key}'{suggest(key, names)}",
                 fix=f"keys allowed in {where}: {', '.join(names)}" if names else "remove it",
             )
-        elif err["type"] == "dict_type":
+        elif err["type"] in ("dict_type", "model_type"):
             problems.add(
                 loc,
                 f"must be a table (got {shown(err.get('input'))})",
                 fix=f"write it as a [{'.'.join(loc)}] table of key = value lines",
             )
         else:
-            problems.add(loc, f"{err['msg']} (got {shown(err.get('input'))})")
+            problems.add(loc, f"{err['msg']} (got {shown(err.get('input'))})", fix=_toml_fix(err))
 
 
 def check_config(
@@ -131,7 +132,19 @@ def _check_settings(
                         fix=f"settings of provider {pname}: {', '.join(fields)}",
                     )
                 else:
-                    problems.add(loc, f"{err['msg']} (got {shown(err.get('input'))})")
+                    got = shown(err.get("input"))
+                    problems.add(loc, f"{err['msg']} (got {got})", fix=_toml_fix(err))
+
+
+def _toml_fix(err: Any) -> str | None:
+    """What to write instead of a refused value, in TOML's words (text is always quoted there)."""
+    if str(err["type"]).startswith("string"):
+        return 'write text in quotes: key = "value"'
+    if err["type"] in ("dict_type", "model_type"):
+        return "write a table: key = { name = value }, or a [table] of key = value lines"
+    if err["type"] == "list_type":
+        return 'write a list: key = ["a", "b"]'
+    return value_fix(err)
 
 
 def _check_agents(

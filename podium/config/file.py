@@ -128,7 +128,7 @@ def read_config(
     """Read and check a podium.toml file (see `parse_config`)."""
     file = Path(path)
     try:
-        text = file.read_text(encoding="utf-8")
+        text = file.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise BadInput(
             f"{path}: no such file", fix="check the path given to --config, or create the podium.toml"

@@ -15,7 +15,7 @@ its bindings under each agent, key by key: whatever the workflow says wins.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -24,8 +24,9 @@ from pydantic import BaseModel, ValidationError
 from podium.config.file import find_config, looked_in, read_config
 from podium.config.model import ConfigFile, Profile, ProfileAgent
 from podium.core.calls import Provider
-from podium.core.errors import BadInput, InputError
+from podium.core.errors import BadInput, InputError, WorkflowError
 from podium.core.loader import suggest
+from podium.core.loader.fixes import value_fix
 from podium.core.spec import Agent, Workflow
 
 ENV_PROFILE = "PODIUM_PROFILE"
@@ -110,6 +111,24 @@ class Configured:
             "agents": {name: binding.to_json() for name, binding in self.agents.items()},
             "warnings": self.warnings,
         }
+
+    def with_sources(self, error: WorkflowError) -> WorkflowError:
+        """`error` with each agent's model that a profile set said to come from there.
+
+        The workflow's problems sit at the agent in the workflow file; a `model` its file does not
+        have (the profile's) would send the user looking there for a word that is not in it.
+        """
+        problems = []
+        for problem in error.problems:
+            parts = problem.field.split(".")
+            binding = (
+                self.agents.get(parts[1]) if len(parts) == 3 and parts[::2] == ["agents", "model"] else None
+            )
+            source = binding.model.source if binding is not None and binding.model is not None else ""
+            if " profile " in source:
+                problem = replace(problem, message=f"{problem.message} (the model is set at {source})")
+            problems.append(problem)
+        return WorkflowError(problems)
 
 
 def shown_value(key: str, value: Any) -> Any:
@@ -383,9 +402,10 @@ def _check_settings(pname: str, values: Mapping[str, Sourced], registry: Provide
             message = (
                 f"{pname}.{key}: {err['msg']} (got {values[key].value!r})" if key in values else err["msg"]
             )
-        raise InputError(
-            f"{source}: {message}", fix=f"settings of provider {pname}: {', '.join(names)}"
-        ) from None
+        listed = f"settings of provider {pname}: {', '.join(names)}"
+        # a known setting with a wrong value: say what to write, not which settings there are
+        fix = listed if err["type"] == "extra_forbidden" else (value_fix(err) or listed)
+        raise InputError(f"{source}: {message}", fix=fix) from None
 
 
 def _override(

@@ -213,9 +213,10 @@ def check_decision(
         kind = field_spec.get("type", "string")
         try:
             given[name] = coerce_input(name, Input(type=kind), given[name])
-        except InputError:  # its words are an input's (-i); this is a field of the decision
+        except InputError:
+            # coerce_input speaks of run inputs (-i): a decision's field is given another way
             raise InputError(
                 f"step '{step}': the field '{name}' must be {kind}, got {given[name]!r}",
-                fix=f"give --field {name}=<{kind}>",
+                fix=f"give it as {kind}: --field {name}=<{kind}> (or in fields= from python)",
             ) from None
     return given

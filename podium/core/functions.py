@@ -139,6 +139,10 @@ def _defines(tree: ast.Module, name: str) -> bool | None:
     return None if unsure else False
 
 
+class NotAFunction(TypeError):
+    """The module binds the name to a value that can never be called (`x = 5`)."""
+
+
 def find_function(reference: str, base_dir: Path) -> None:
     """Check, without importing or running anything, that `module:function` can be loaded.
 
@@ -171,3 +175,37 @@ def find_function(reference: str, base_dir: Path) -> None:
     head = attr.split(".")[0]
     if _defines(tree, head) is False:
         raise AttributeError(f"module '{module_name}' has no attribute '{head}'")
+    if head == attr and (line := _plain_value_at(tree, head)) is not None:
+        raise NotAFunction(f"{module_name}.{head} is a plain value (line {line}), not a function")
+
+
+def _plain_value_at(tree: ast.Module, name: str) -> int | None:
+    """The line of `name = <literal>` when every top-level binding of `name` is one; else None.
+
+    A literal (a number, text, a list or mapping of them) is never callable; anything else (a
+    call, a lambda, a name) may be, and only running can tell.
+    """
+    line = None
+    for node in tree.body:
+        bound = {
+            sub.id for sub in ast.walk(node) if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store)
+        } | {
+            getattr(sub, "name", None) or (getattr(sub, "asname", None) or "")
+            for sub in ast.walk(node)
+            if isinstance(sub, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.alias)
+        }
+        if name not in bound:
+            continue
+        simple = isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None
+        if not simple or not _literal(node.value):  # type: ignore[union-attr]
+            return None
+        line = node.lineno
+    return line
+
+
+def _literal(node: ast.AST) -> bool:
+    try:
+        ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return False
+    return True

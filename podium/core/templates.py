@@ -247,7 +247,7 @@ def render(source: Any, context: Mapping[str, Any], *, where: str, timeout: floa
     try:
         compiled = _compiled(source)
         if single_expression(source) is not None:
-            value = render_budget.within_budget(lambda: compiled(**context), seconds=timeout)
+            value = render_budget.within_budget(lambda: _settled(compiled(**context)), seconds=timeout)
             if isinstance(value, StrictUndefined):
                 str(value)  # raises UndefinedError with jinja's own message
             return value
@@ -271,6 +271,15 @@ def render(source: Any, context: Mapping[str, Any], *, where: str, timeout: floa
         raise TemplateError(f"{where}: template syntax error: {exc.message}") from None
     except Exception as exc:  # an error inside the expression (1/0, a bad filter argument)
         raise TemplateError(f"{where}: {type(exc).__name__}: {exc}") from None
+
+
+def _settled(value: Any) -> Any:
+    """A lone expression's value as data: jinja's range() and its map/select/reject/batch filters
+    give lazy sequences, which a foreach would refuse, a `when:` would find true even when empty,
+    and the run could not store; here, within the render's budget, they become lists."""
+    if isinstance(value, range | Iterator):
+        return list(value)
+    return value
 
 
 def truthy(value: Any) -> bool:

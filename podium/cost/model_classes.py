@@ -188,7 +188,7 @@ def read_model_classes(path: str | Path) -> tuple[ModelClassFile, Positions]:
     key was written; raise ModelClassError naming each bad entry, or BadInput if it cannot be read."""
     file = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = Path(path).read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise BadInput(
             f"cannot read model-class file {file}: {exc.strerror or exc}",

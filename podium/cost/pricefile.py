@@ -255,7 +255,7 @@ def read_price_file(path: str | Path) -> PriceFile:
     """Read and check a YAML (or TOML) price file; raise PriceFileError naming each bad entry."""
     file = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = Path(path).read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise BadInput(
             f"cannot read price file {file}: {exc.strerror or exc}", fix="check the path given to --prices"
@@ -328,7 +328,7 @@ def load_source(path: Path, origin: str) -> PriceSource:
 def config_sources(config: Path) -> list[PriceSource]:
     """The price files `podium.toml`'s `[prices]` names (`files = [...]`) and its inline entries."""
     try:
-        data = tomllib.loads(config.read_text(encoding="utf-8"))
+        data = tomllib.loads(config.read_text(encoding="utf-8-sig"))
     except OSError as exc:
         raise BadInput(f"cannot read {config}: {exc.strerror or exc}") from None
     except tomllib.TOMLDecodeError as exc:
@@ -341,6 +341,14 @@ def config_sources(config: Path) -> list[PriceSource]:
     section = dict(section)
     named = section.pop("files", None) or section.pop("file", None) or []
     named = [named] if isinstance(named, str) else named
+    if not isinstance(named, list) or not all(isinstance(name, str) for name in named):
+        problem = Problem(
+            str(config),
+            "prices.files",
+            f"must be a price file's path or a list of them (got {named!r})",
+            fix='write files = ["team-prices.yaml"] (paths are relative to podium.toml)',
+        )
+        raise PriceFileError([problem])
     sources = []
     for name in named:
         target = (config.parent / str(name)).resolve()

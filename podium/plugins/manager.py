@@ -337,9 +337,14 @@ class ProviderRegistry:
             found = self._classes[name]
         except KeyError:
             extra = name if name in ("bedrock", "vertex", "azure") else "bedrock"
+            fix = f"pip install 'podium[{extra}]' for a cloud, or the plugin that provides it"
+            allowed = os.environ.get("PODIUM_LOAD_PLUGINS")
+            if allowed is not None and name not in {n.strip() for n in allowed.split(",")}:
+                # it may well be installed: the allow-list is what left it out
+                fix = f"PODIUM_LOAD_PLUGINS={allowed!r} leaves it out: add {name} to it, or unset it"
             raise UnknownProvider(
                 f"no provider named '{name}' is installed (installed: {', '.join(self.names())})",
-                fix=f"pip install 'podium[{extra}]' for a cloud, or the plugin that provides it",
+                fix=fix,
             ) from None
         if isinstance(found, ProviderRef):
             found = self._classes[name] = found.load(self._origin[name])

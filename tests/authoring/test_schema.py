@@ -108,6 +108,7 @@ SHORT = {
     "approval: true": (["steps", "ok"], {"approval": True, "needs": ["draft"]}),
     "approval as a message": (["steps", "ok"], {"approval": "Ship it?", "needs": ["draft"]}),
     "a timeout with a unit": (["steps", "draft", "timeout"], "2m"),
+    "a default timeout with a unit": (["defaults", "timeout"], "5m"),
     "a tool as module:function": (["agents", "writer", "tools"], {"lookup": "tools_mod:lookup"}),
     "an input as its type": (["inputs"], {"topic": "string"}),
     "fallback as one name": (["defaults", "fallback"], "local"),

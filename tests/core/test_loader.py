@@ -902,7 +902,7 @@ def test_agent_tool_that_cannot_be_imported(load_error: Any, tmp_path: Path) -> 
 
 
 def test_mock_tool_reply_is_parsed_and_cannot_also_reply(flow_file: Any, load_error: Any) -> None:
-    head = "name: t\nagents:\n  w: {}\nsteps:\n  a: {agent: w}\nmock:\n"
+    head = "name: t\nagents:\n  w: {tools: {get_weather: 'os:getcwd'}}\nsteps:\n  a: {agent: w}\nmock:\n"
     wf = podium.load(flow_file(head + "  a: [{tool: {name: get_weather, input: {city: Paris}}}, sunny]\n"))
     first = wf.mock["a"][0]
     assert first.tool.name == "get_weather" and first.tool.input == {"city": "Paris"}

@@ -216,3 +216,15 @@ async def test_a_budget_setting_of_zero_or_less_is_bad_input_and_nothing_runs(
     assert "not a budget: it must be a positive amount" in info.value.message
     assert info.value.fix == "give a positive amount, e.g. --budget 0.50"
     assert info.value.exit_code == 2
+
+
+@pytest.mark.parametrize("files", ["5", '{a = "b"}', "[1, 2]"])
+def test_podium_toml_prices_files_of_a_wrong_type_names_the_key(
+    write: Callable[..., Path], files: str
+) -> None:
+    config = write("podium.toml", f"[prices]\nfiles = {files}\n")
+    with pytest.raises(PriceFileError) as info:
+        load_catalog(config=config)
+    [problem] = info.value.problems
+    assert problem.file == str(config) and problem.field == "prices.files"
+    assert "files = [" in (problem.fix or "")

@@ -98,12 +98,14 @@ def _checked(
             fix="a workflow file is a mapping: start with name:, agents: and steps:",
         )
         problems.raise_if_any()
-    if "steps" in data and data["steps"] is None:
-        data["steps"] = {}
+    # a section whose entries are all commented out reads as null: it is an empty section
+    for key in ("steps", "agents", "inputs", "outputs", "mock", "providers", "types", "defaults"):
+        if key in data and data[key] is None:
+            data[key] = {}
     try:
         wf = Workflow.model_validate(data)
     except ValidationError as exc:
-        _pydantic_problems(exc, problems)
+        _pydantic_problems(exc, problems, data)
         # Unknown keys alone: drop them and go on, so one pass reports the other problems too.
         if any(e["type"] != "extra_forbidden" for e in exc.errors()):
             problems.raise_if_any()
@@ -171,6 +173,18 @@ def load(
                     "",
                     f"cannot read: {exc.strerror}",
                     fix="give the path of a workflow .yaml file",
+                )
+            ]
+        ) from None
+    except OSError as exc:
+        # a symlink loop (ELOOP), a name too long, a dangling network mount: still the user's path
+        raise WorkflowError(
+            [
+                Problem(
+                    str(path),
+                    "",
+                    f"cannot read: {exc.strerror or exc}",
+                    fix="check the path: give a readable workflow .yaml file (or a symlink to one)",
                 )
             ]
         ) from None

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
 from podium.core import templates
 from podium.core.errors import InputError
-from podium.core.functions import find_function
+from podium.core.functions import NotAFunction, find_function
 from podium.core.graph import Graph
 from podium.core.loader.inputs import coerce_input
 from podium.core.loader.positions import Path_, dotted
@@ -31,6 +32,8 @@ def _check_import(reference: str, path: Path_, base_dir: Path, p: _Problems) -> 
         )
     except SyntaxError as exc:
         p.add(path, f"cannot load '{reference}': SyntaxError: {exc}", fix="fix the module's syntax there")
+    except NotAFunction as exc:
+        p.add(path, f"cannot load '{reference}': {exc}", fix="name a function (def …) of the module")
     except (ImportError, TypeError) as exc:
         p.add(
             path,
@@ -74,8 +77,65 @@ def _check_schema(schema: Any, path: Path_, p: _Problems) -> None:
         )
 
 
+def _own_ref_problems(wf: Workflow, resolvable: dict[Path_, Any], local: Any) -> dict[Path_, str | None]:
+    """Each schema's first unresolvable $ref of its own, by path.
+
+    Every type rides along as `$defs` of the other types and of each step's schema, and a schema's
+    resolution stops at its first problem: a broken type would both be reported at every schema
+    and hide their own problems. So a problem found in a carried type is not reported there; the
+    broken types are stubbed out ({}) and those schemas resolved again, until each is settled.
+    """
+    from podium.core.schemas import resolve_refs
+
+    settled: dict[Path_, str | None] = {}
+    broken: set[str] = set()
+    todo = dict(resolvable)
+    while todo:
+        found = resolve_refs({dotted(k): v for k, v in todo.items()}, local)
+        before = set(broken)
+        again: dict[Path_, str] = {}
+        for path_ in todo:
+            problem = found.get(dotted(path_))
+            if problem is None or _own_ref(problem, _written(wf, path_)):
+                settled[path_] = problem
+                if problem is not None and path_[0] == "types":
+                    broken.add(str(path_[1]))
+            else:
+                again[path_] = problem
+        if broken == before:
+            # no type newly known broken: what is left is not a carried type's (a ref in a file
+            # the schema reads, say), and stands as found
+            settled.update(again)
+            break
+        stubbed = {name: ({} if name in broken else schema) for name, schema in wf.types.items()}
+        todo = {}
+        for path_ in again:
+            written = _written(wf, path_)
+            todo[path_] = written if "$defs" in written else {"$defs": stubbed, **written}
+    return settled
+
+
+def _written(wf: Workflow, path_: Path_) -> Any:
+    """The schema as the user wrote it at `path_` (a type, or a step's output schema)."""
+    if path_[0] == "types":
+        return dict(wf.types[str(path_[1])])
+    out = wf.steps[str(path_[1])].output
+    return dict(out.schema_) if out is not None and out.schema_ is not None else {}
+
+
+def _own_ref(problem: str, written: Any) -> bool:
+    """Whether the $ref a problem is about is written in this schema (not only in a type it carries)."""
+    import json
+
+    quoted = re.match(r"\$ref ('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")", problem)
+    if quoted is None:
+        return True
+    ref = quoted.group(1)[1:-1]
+    return json.dumps(ref)[1:-1] in json.dumps(written)
+
+
 def _check_outputs(wf: Workflow, base_dir: Path, p: _Problems) -> None:
-    from podium.core.schemas import LocalSchemas, resolve_refs
+    from podium.core.schemas import LocalSchemas
 
     checked = len(p.items)
     resolvable: dict[Path_, Any] = {}
@@ -103,9 +163,8 @@ def _check_outputs(wf: Workflow, base_dir: Path, p: _Problems) -> None:
     if len(p.items) > checked:
         return  # an invalid schema is reported as such; its refs are not worth resolving
     local = LocalSchemas(base_dir)
-    found = resolve_refs({dotted(k): v for k, v in resolvable.items()}, local)
-    for path_ in resolvable:
-        if (problem := found.get(dotted(path_))) is not None:
+    for path_, problem in _own_ref_problems(wf, resolvable, local).items():
+        if problem is not None:
             p.add(
                 path_,
                 problem,
@@ -189,8 +248,21 @@ def _check_template(
                     p.add(
                         path,
                         f"reads steps.{ref.attr}, which is not upstream of this step",
-                        fix=f"add '{ref.attr}' to this step's needs",
+                        fix=_not_upstream_fix(ref.attr, upstream),
                     )
+
+
+def _not_upstream_fix(name: str, upstream: Collection[str] | _Upstream) -> str:
+    # adding a step that runs later (or the step itself) to needs would make a cycle: say so instead
+    if isinstance(upstream, _Upstream):
+        if name == upstream.step:
+            return "a step cannot read its own output: read it in a later step that needs this one"
+        if upstream.step in upstream.graph.upstream(name):
+            return (
+                f"'{name}' runs after this step (it needs it): read steps.{name} in a step"
+                f" that needs '{name}', or remove the read"
+            )
+    return f"add '{name}' to this step's needs"
 
 
 def _check_handlers(wf: Workflow, p: _Problems) -> None:
@@ -305,7 +377,10 @@ def _check_inputs(wf: Workflow, p: _Problems) -> None:
             try:
                 coerce_input(name, spec, spec.default)
             except InputError as exc:
-                p.add(("inputs", name, "default"), exc.message, fix=exc.fix)
+                # the file's own default, not a -i value: the fix is in the file
+                kind = f"{'an' if spec.type[0] in 'aeiou' else 'a'} {spec.type}"
+                fix = exc.fix if spec.enum is not None else f"write {kind} default, or change type:"
+                p.add(("inputs", name, "default"), exc.message, fix=fix)
 
 
 def _check_mock(wf: Workflow, p: _Problems) -> None:
@@ -317,3 +392,28 @@ def _check_mock(wf: Workflow, p: _Problems) -> None:
                 f"'{key}' is neither a step nor an agent{suggest(key, names)}",
                 fix="key mock replies by step id or by agent name",
             )
+            continue
+        _check_mock_tools(wf, key, p)
+
+
+def _check_mock_tools(wf: Workflow, key: str, p: _Problems) -> None:
+    # a scripted tool request for a tool the agent does not declare fails its step at the call
+    step = wf.steps.get(key)
+    aname = step.agent if step is not None else key
+    agent = wf.agents.get(aname) if aname is not None else None
+    if agent is None:
+        return
+    entry = wf.mock[key]
+    replies = entry if isinstance(entry, list) else [entry]
+    for i, reply in enumerate(replies):
+        tool = getattr(reply, "tool", None)
+        if tool is None or tool.name in agent.tools:
+            continue
+        at = ("mock", key, *([i] if isinstance(entry, list) else []), "tool", "name")
+        p.add(
+            at,
+            f"asks for the tool '{tool.name}', which agents.{aname}.tools does not declare"
+            f"{suggest(tool.name, agent.tools)}",
+            fix=f"declare it under agents.{aname}.tools ({tool.name}: module:function), or name one"
+            f" it declares ({', '.join(agent.tools) or 'none'})",
+        )

@@ -34,6 +34,9 @@ except ImportError:  # no PyYAML, or PyYAML built without libyaml: ruamel reads 
 
 __all__ = ["NotFast", "available", "read_fast"]
 
+# ruamel_read.MAX_DEPTH, not imported from there (that would import ruamel, which this read avoids)
+MAX_DEPTH = 100
+
 _NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
 _BOOL = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
 _INT = re.compile(r"^[-+]?(?:0|[1-9][0-9]*)$")
@@ -161,6 +164,8 @@ def _build(parser: Any) -> Any:
                 raise NotFast
             open_.append({} if kind is MappingStartEvent else [])
             keys.append(_NO_KEY)
+            if len(open_) >= MAX_DEPTH:  # ruamel refuses a file nested this deep, with its line
+                raise NotFast
             continue
         elif kind is MappingEndEvent or kind is SequenceEndEvent:
             keys.pop()

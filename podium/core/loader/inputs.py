@@ -41,7 +41,7 @@ def coerce_input(name: str, spec: Input, value: Any) -> Any:
     if not ok:
         raise InputError(
             f"input '{name}' must be {kind}, got {type(value).__name__} {value!r}",
-            fix=f"give '{name}' a {kind} value",
+            fix=f"give '{name}' {'an' if kind[0] in 'aeiou' else 'a'} {kind} value",
         )
     if spec.enum is not None and value not in spec.enum:
         raise InputError(

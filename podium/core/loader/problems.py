@@ -10,8 +10,21 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from podium.core.errors import Problem, WorkflowError
+from podium.core.loader.fixes import did_you_mean, untangle, value_fix
 from podium.core.loader.positions import Path_, Positions, dotted
-from podium.core.spec import Agent, Budget, Defaults, Input, MockReply, Output, Retry, Step, Workflow
+from podium.core.spec import (
+    Agent,
+    AgentTool,
+    Approval,
+    Budget,
+    Defaults,
+    Input,
+    MockReply,
+    Output,
+    Retry,
+    Step,
+    Workflow,
+)
 
 
 def suggest(name: str, options: Collection[str]) -> str:
@@ -25,6 +38,7 @@ class _Problems:
         self.file = file
         self.positions = positions
         self.items: list[Problem] = []
+        self._seen: set[Problem] = set()
 
     def add(self, path: Path_, message: str, fix: str | None = None) -> None:
         line = col = None
@@ -34,7 +48,10 @@ class _Problems:
                 line, col = self.positions[probe]
                 break
             probe = probe[:-1]
-        self.items.append(Problem(self.file, dotted(path), message, line, col, fix))
+        problem = Problem(self.file, dotted(path), message, line, col, fix)
+        if problem not in self._seen:  # a template reading the same wrong name twice: said once
+            self._seen.add(problem)
+            self.items.append(problem)
 
     def raise_if_any(self) -> None:
         if self.items:
@@ -58,13 +75,19 @@ def _model_at(loc: Path_) -> type[BaseModel] | None:
     if head == "steps" and rest:
         if len(rest) == 1:
             return Step
-        return {"retry": Retry, "output": Output}.get(str(rest[1]))
+        if len(rest) == 2:
+            return {"retry": Retry, "output": Output, "approval": Approval}.get(str(rest[1]))
+        return None
     if head == "inputs" and len(rest) == 1:
         return Input
     if head == "agents" and len(rest) == 1:
         return Agent
+    if head == "agents" and len(rest) == 3 and rest[1] == "tools":
+        return AgentTool
     if head == "budget" and not rest:
         return Budget
+    if head == "mock" and len(rest) in (1, 2):
+        return MockReply
     return None
 
 
@@ -77,39 +100,45 @@ def _all_fields(loc: Any) -> list[str]:
     return _field_names(model) if model else []
 
 
-def _mock_problems(errors: list[Any], problems: _Problems) -> None:
+def _mock_problems(errors: list[Any], problems: _Problems, data: Any) -> None:
     """One problem per mock entry, not one per shape a mock entry may take."""
     by_key: dict[str, list[Any]] = {}
     for err in errors:
         by_key.setdefault(str(err["loc"][1]), []).append(err)
     fields = _field_names(MockReply)
     for key, errs in by_key.items():
-        unknown = [e for e in errs if e["type"] == "extra_forbidden"]
-        if unknown:
-            loc = tuple(unknown[0]["loc"])
-            word = str(loc[-1])
+        # a reply mapping (or a list of them) with something wrong in it: each thing, with its fix
+        precise = [e for e in untangle(errs, data) if e["type"] != "union"]
+        for err in precise:
+            loc, kind = tuple(err["loc"]), err["type"]
+            if kind == "extra_forbidden":
+                word = str(loc[-1])
+                problems.add(
+                    loc,
+                    f"unknown key '{word}' in a mock reply{suggest(word, fields)}",
+                    fix=f"keys of a mock reply: {', '.join(fields)}",
+                )
+            elif kind == "value_error":
+                problems.add(loc, err["msg"].removeprefix("Value error, "))
+            else:
+                got = shown(err.get("input"))
+                problems.add(loc, f"{err['msg']}{did_you_mean(err)} (got {got})", fix=value_fix(err))
+        if not precise:
             problems.add(
-                ("mock", key, *[p for p in loc[2:] if isinstance(p, int)], word),
-                f"unknown key '{word}' in a mock reply{suggest(word, fields)}",
-                fix=f"keys of a mock reply: {', '.join(fields)}",
+                ("mock", key),
+                "a mock entry must be text, a number, a reply mapping, or a list of those",
+                fix="write e.g. mock: {draft: 'text'} or {draft: {reply: text, latency: 0.2}}",
             )
-            continue
-        specific = [e for e in errs if e["type"] == "value_error"]
-        if specific:
-            problems.add(("mock", key), specific[0]["msg"].removeprefix("Value error, "))
-            continue
-        problems.add(
-            ("mock", key),
-            "a mock entry must be text, a number, a reply mapping, or a list of those",
-            fix="write e.g. mock: {draft: 'text'} or {draft: {reply: text, latency: 0.2}}",
-        )
 
 
-def _pydantic_problems(exc: ValidationError, problems: _Problems) -> None:
-    errors = exc.errors()
+def _pydantic_problems(exc: ValidationError, problems: _Problems, data: Any = None) -> None:
+    errors: list[Any] = exc.errors()
     mock = [e for e in errors if len(e["loc"]) >= 2 and e["loc"][0] == "mock"]
     if mock:
-        _mock_problems(mock, problems)
+        _mock_problems(mock, problems, data)
+    errors = [e for e in errors if e not in mock]
+    if data is not None:
+        errors = untangle(errors, data)
     # a misspelled required key ('step:' for 'steps:') is reported once, as the misspelling
     misspelled = {
         (tuple(e["loc"][:-1]), m)
@@ -120,8 +149,6 @@ def _pydantic_problems(exc: ValidationError, problems: _Problems) -> None:
     for err in errors:
         loc = tuple(err["loc"])
         kind = err["type"]
-        if err in mock:
-            continue
         if kind == "missing" and (loc[:-1], loc[-1]) in misspelled:
             continue
         if kind == "extra_forbidden":
@@ -146,5 +173,8 @@ def _pydantic_problems(exc: ValidationError, problems: _Problems) -> None:
             else:
                 fix = f"write it as a mapping of: {', '.join(names)}"
             problems.add(loc, f"must be a mapping, not {shown(given)}", fix=fix)
+        elif kind == "union":
+            problems.add(loc, f"{err['msg']} (got {shown(err.get('input'))})", fix=err["fix"])
         else:
-            problems.add(loc, f"{err['msg']} (got {shown(err.get('input'))})")
+            got = shown(err.get("input"))
+            problems.add(loc, f"{err['msg']}{did_you_mean(err)} (got {got})", fix=value_fix(err))

@@ -6,6 +6,7 @@ is ~1 MiB of modules a run does not otherwise need.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -174,15 +175,16 @@ def _parse_yaml(text: str, file: str) -> tuple[Any, Positions]:
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "malformed YAML"
+        message, fix = _syntax_fix(exc, str(problem))
         raise WorkflowError(
             [
                 Problem(
                     file,
                     "",
-                    f"malformed YAML: {problem}",
+                    message,
                     line=mark.line + 1 if mark else None,
                     column=mark.column + 1 if mark else None,
-                    fix="fix the YAML syntax at that line (indentation, quoting, a missing colon)",
+                    fix=fix,
                 )
             ]
         ) from None
@@ -190,3 +192,29 @@ def _parse_yaml(text: str, file: str) -> tuple[Any, Positions]:
         raise WorkflowError([Problem(file, "", f"malformed YAML: {exc}")]) from None
     positions: Positions = {}
     return _plain(data, (), positions), positions
+
+
+def _syntax_fix(exc: Exception, problem: str) -> tuple[str, str]:
+    """The message and fix for malformed YAML: the common mistakes by name, else the generic advice."""
+    duplicate = re.match(r'found duplicate key "(.*?)" with value', problem)
+    if duplicate:
+        start = getattr(exc, "context_mark", None)
+        where = f" that starts at line {start.line + 1}" if start else ""
+        return (
+            f"duplicate key '{duplicate.group(1)}': written twice in the mapping{where}",
+            "keep one: a mapping's keys are unique (rename one, or merge the two)",
+        )
+    if "another document" in problem:
+        return (
+            "malformed YAML: a second document (---) in the file",
+            "a workflow file is one YAML document: remove the --- line and what follows, or merge the two",
+        )
+    if "'\\t'" in problem:
+        return (
+            f"malformed YAML: {problem}",
+            "YAML indents with spaces, never tabs: replace the tabs at that line with spaces",
+        )
+    return (
+        f"malformed YAML: {problem}",
+        "fix the YAML syntax at that line (indentation, quoting, a missing colon)",
+    )
