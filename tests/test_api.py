@@ -7,7 +7,7 @@ import json
 import os
 import socket
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -505,7 +505,21 @@ async def test_the_sync_api_works_inside_a_running_event_loop(write: Callable[[s
     assert again.status is RunStatus.SUCCEEDED
 
 
+@pytest.fixture
+def ctrl_c_heard() -> Iterator[None]:
+    """Ctrl-C raises KeyboardInterrupt here, as in a terminal, even when the suite was started as
+    a background job (whose shell ignores SIGINT, and Python keeps it ignored)."""
+    import signal
+
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
 @pytest.mark.parametrize("how", ["notebook", "asyncio.run"])
+@pytest.mark.usefixtures("ctrl_c_heard")
 def test_ctrl_c_while_the_sync_api_waits_in_a_loop_cancels_the_run(
     write: Callable[[str], Path], how: str
 ) -> None:

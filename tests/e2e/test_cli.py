@@ -172,6 +172,9 @@ def test_ctrl_c_cancels_cleanly_and_the_run_can_be_inspected(db: Path, tmp_path:
     proc = subprocess.Popen(
         [sys.executable, "-m", "podium", "run", str(flow)],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # Ctrl-C reaches it as in a terminal, even when the suite runs as a background job (whose
+        # shell ignores SIGINT for its children, and Python keeps it ignored)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     deadline = time.monotonic() + 60
     while True:  # wait until the slow call is in flight
