@@ -15,15 +15,23 @@ def fail(exc: BaseException) -> NoReturn:
     """Print a user-facing error (a traceback only with `podium --debug`) and exit with its code."""
     from podium.core.errors import PodiumError
 
-    context = click.get_current_context(silent=True)
-    debug = bool(context and context.find_root().params.get("debug"))
-    if debug or not isinstance(exc, PodiumError):
+    if _debugging() or not isinstance(exc, PodiumError):
         raise exc
+    _error(str(exc), exc.exit_code)
+
+
+def _debugging() -> bool:
+    """Whether the command runs under `podium --debug` (errors then raise, with their traceback)."""
+    context = click.get_current_context(silent=True)
+    return bool(context and context.find_root().params.get("debug"))
+
+
+def _error(text: str, code: int) -> NoReturn:
     from podium.core.redact import redact_message
     from podium.plugins.terminal import printable
 
-    click.echo(f"error: {printable(redact_message(str(exc)))}", err=True)
-    sys.exit(exc.exit_code)
+    click.echo(f"error: {printable(redact_message(text))}", err=True)
+    sys.exit(code)
 
 
 def guard(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -51,14 +59,13 @@ def guard(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _internal(exc: Exception) -> NoReturn:
-    context = click.get_current_context(silent=True)
-    if context is None or context.find_root().params.get("debug"):
+    if _debugging():
         raise exc
-    from podium.core.redact import redact_message
-
-    click.echo(f"error: internal: {type(exc).__name__}: {redact_message(str(exc))}", err=True)
-    click.echo("  this is a bug: the same command after `podium --debug` shows where; report it", err=True)
-    sys.exit(1)
+    _error(
+        f"internal: {type(exc).__name__}: {exc}\n"
+        "  this is a bug: the same command after `podium --debug` shows where; report it",
+        1,
+    )
 
 
 def _db_path() -> str:
