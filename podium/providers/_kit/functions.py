@@ -374,10 +374,13 @@ def user_traceback(exc: BaseException) -> str:
     return f"Traceback (the workflow's own code):\n{listed}{shown}" if listed else shown
 
 
-def told(exc: BaseException) -> str:
-    """`ValueError: why`, or just `ValueError` when it says nothing (or its str() fails too)."""
+def what_it_did(exc: BaseException) -> str:
+    """How a user's function (an agent or a tool) ended: `called sys.exit(3)`, `raised ValueError:
+    why`, or `raised ValueError` when it says nothing (or its str() fails too)."""
+    if isinstance(exc, SystemExit):
+        return f"called sys.exit({exc.code!r})"
     try:
         text = str(exc)
     except Exception:
         text = ""
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return f"raised {type(exc).__name__}: {text}" if text else f"raised {type(exc).__name__}"

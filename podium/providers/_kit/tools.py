@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from podium.core.errors import AgentFailed, InvalidRequest, StepError, ToolApprovalNeeded
 from podium.core.outputs import NotJson, json_text
-from podium.providers._kit.functions import FunctionCache, call_in_thread, told, user_traceback
+from podium.providers._kit.functions import FunctionCache, call_in_thread, user_traceback, what_it_did
 from podium.providers._kit.signatures import parameters_schema
 
 if TYPE_CHECKING:
@@ -156,9 +156,8 @@ class Toolbox:
             raise
         except (Exception, SystemExit, KeyboardInterrupt) as exc:  # (the tool's own: it ran in a thread)
             # sys.exit() in a tool ends the step, not podium
-            said = f"called sys.exit({exc.code!r})" if isinstance(exc, SystemExit) else f"raised {told(exc)}"
             error = AgentFailed(
-                f"{which} {said}",
+                f"{which} {what_it_did(exc)}",
                 fix="fix the tool, or raise podium.core.errors.TransientError from it to have the step"
                 " retried",
                 provider=self.provider,

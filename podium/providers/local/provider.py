@@ -40,8 +40,8 @@ from podium.providers._kit.functions import (
     FunctionCache,
     FunctionThreads,
     accepted_kwargs,
-    told,
     user_traceback,
+    what_it_did,
 )
 from podium.providers._kit.propagation import call_headers
 from podium.providers._kit.scripted import (
@@ -162,9 +162,8 @@ class LocalProvider(Provider):
             if isinstance(exc, KeyboardInterrupt) and is_async:
                 raise  # awaited on the loop: it may be the person's Ctrl-C, not the function's
             # sys.exit() in a function ends the step, not podium (and leaves no run "cancelled")
-            said = f"called sys.exit({exc.code!r})" if isinstance(exc, SystemExit) else f"raised {told(exc)}"
             error = AgentFailed(
-                f"{request.function} {said}",
+                f"{request.function} {what_it_did(exc)}",
                 fix="fix the function (raise an exception rather than exit), or raise"
                 " podium.core.errors.TransientError to have it retried",
                 provider=self.name,
