@@ -70,14 +70,10 @@ def _output_jsonable(value: Any) -> Any:
     if isinstance(value, date | time):
         return value.isoformat()
     converted = _jsonable(value)
-    if isinstance(converted, str) and converted == repr(value):  # no JSON form: only its repr
-        raise TypeError(f"{type(value).__name__} is not JSON ({_shown_repr(value)})")
+    if isinstance(converted, str) and converted == (text := repr(value)):  # no JSON form: its repr
+        shown = text if len(text) <= 60 else text[:57] + "..."
+        raise TypeError(f"{type(value).__name__} is not JSON ({shown})")
     return converted
-
-
-def _shown_repr(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _schema_accepts_text(schema: Mapping[str, Any]) -> bool:
