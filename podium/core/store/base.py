@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
@@ -77,20 +78,26 @@ def default_db_path() -> Path:
 
 
 POSTGRES_SCHEMES = ("postgresql", "postgres")
+_URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+
+
+def url_scheme(target: object) -> str | None:
+    """The scheme of `target` (a --db value) when it is a URL (`postgresql`, `mysql`), else None:
+    a file path."""
+    found = _URL.match(target) if isinstance(target, str) else None
+    return found.group(1) if found else None
 
 
 def is_postgres_url(target: object) -> bool:
     """Whether `target` (a --db value) names a PostgreSQL database rather than a SQLite file."""
-    return (
-        isinstance(target, str) and target.split("://", 1)[0].lower() in POSTGRES_SCHEMES and "://" in target
-    )
+    return (url_scheme(target) or "").lower() in POSTGRES_SCHEMES
 
 
 def default_db() -> str | Path:
     """The store to use when none is named: `$PODIUM_DB` (a file or a postgresql:// URL), else
     `~/.podium/podium.db`."""
     env = os.environ.get("PODIUM_DB")
-    if env and "://" in env:
+    if env and url_scheme(env):
         return env  # a URL: PostgreSQL's, or one open_store refuses (a Path would make it folders)
     return default_db_path()
 

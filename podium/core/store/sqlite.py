@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sqlite3
 import threading
 import time
@@ -29,6 +28,7 @@ from podium.core.store.base import (
     is_postgres_url,
     seq_taken,
     seqs_taken,
+    url_scheme,
 )
 from podium.core.store.connection import DerivedTables, delete_run_rows, transaction
 from podium.core.store.faults import store_error
@@ -348,15 +348,11 @@ def open_store(path: str | os.PathLike[str] | None = None) -> Any:
         from podium.core.store.postgres import PostgresStore
 
         return PostgresStore(str(target))
-    if isinstance(target, str) and (url := _URL.match(target)):
+    if (scheme := url_scheme(target)) is not None:
         # not a path: `mysql://h/db` would otherwise become the folders mysql:/h/db
-        scheme = url.group(1)
         if scheme.lower() == "sqlite":
             fix = f"give the file's path itself: --db {target.split('://', 1)[1] or 'runs.db'}"
         else:
             fix = "give a SQLite file path (--db runs.db) or a postgresql:// URL"
         raise StoreError(f"{target}: podium cannot keep runs in a {scheme}:// database", fix=fix)
     return SQLiteStore(target)
-
-
-_URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
